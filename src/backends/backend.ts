@@ -1,0 +1,132 @@
+/**
+ * The one interface every storage engine implements. The store layer (ids, versions, ownership,
+ * validation, group commit) sits above it and never branches on `kind`; an engine difference the
+ * store must know about becomes a capability flag. See docs/architecture.md.
+ */
+
+/** A JSON object as stored: plain objects, arrays, strings, finite numbers, booleans and null. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }
+export type JsonObject = { [key: string]: JsonValue }
+
+/** One record as the backend stores it. Times are milliseconds since the epoch. */
+export interface RecordRow {
+  id: string
+  version: number
+  createdAt: number
+  updatedAt: number
+  role: string
+  data: JsonObject
+}
+
+/** A scalar a condition compares with. Booleans compare as JSON booleans. */
+export type Scalar = string | number | boolean | null
+
+/** Metadata columns a query may name with a `$` prefix. */
+export type MetaField = 'id' | 'version' | 'createdAt' | 'updatedAt' | 'role'
+
+/** A field of a record: a metadata column, or a (possibly nested) path into its data. */
+export type FieldRef = { kind: 'meta'; name: MetaField } | { kind: 'data'; path: readonly string[] }
+
+export type Condition =
+  | { field: FieldRef; op: 'eq' | 'ne' | 'gt' | 'gte' | 'lt' | 'lte'; value: Scalar }
+  | { field: FieldRef; op: 'in'; value: readonly Scalar[] }
+  | { field: FieldRef; op: 'exists'; value: boolean }
+
+export interface OrderBy {
+  field: FieldRef
+  direction: 'asc' | 'desc'
+}
+
+/**
+ * A validated, engine-neutral query. Field paths are checked against `FIELD_SEGMENT` before they
+ * reach a backend, so a backend may splice them into SQL; values are always bound as parameters.
+ * Ordering is total: ties are broken by id in the same direction. Nulls (and missing fields) sort
+ * first in ascending order and last in descending order on every backend.
+ */
+export interface Query {
+  where: readonly Condition[]
+  orderBy: OrderBy
+  /** Keyset position: rows strictly after (value, id) in the query's order. */
+  after?: { value: Scalar; id: string }
+  limit?: number
+}
+
+/** A declared collection as the backend needs it: its name and the data fields to index. */
+export interface CollectionLayout {
+  name: string
+  indexes: readonly (readonly string[])[]
+}
+
+/** A row `find` returned, with the value it was sorted by (what a page cursor remembers). */
+export interface FoundRow extends RecordRow {
+  sortValue: Scalar
+}
+
+/** Reads; outside a write transaction each call sees the latest committed state. */
+export interface ReadTx {
+  get(collection: string, id: string): Promise<RecordRow | undefined>
+  find(collection: string, query: Query): Promise<FoundRow[]>
+  count(collection: string, where: readonly Condition[]): Promise<number>
+}
+
+/**
+ * A write transaction. `get` inside it reads the latest committed state and, on engines with row
+ * locks, locks the row until commit, so a read-modify-write cannot lose a concurrent update.
+ */
+export interface WriteTx extends ReadTx {
+  /** Rejects with DUPLICATE_ID when the id exists. */
+  insert(collection: string, row: RecordRow): Promise<void>
+  /** Overwrites the row with this id; the caller has checked the version. */
+  update(collection: string, row: RecordRow): Promise<void>
+  delete(collection: string, id: string): Promise<void>
+  /**
+   * Runs `work` inside a savepoint: if it throws, its writes are undone and the error rethrown,
+   * while the enclosing transaction stays usable. If the engine aborted the whole transaction
+   * (disk full, I/O error) the error is rethrown with `transactionAborted` set, see `isTransactionAborted`.
+   */
+  savepoint<T>(work: () => Promise<T>): Promise<T>
+}
+
+export interface BackendCapabilities {
+  /** DDL (CREATE TABLE/INDEX) commits or rolls back with the transaction it ran in. */
+  transactionalDdl: boolean
+  /** The engine pushes a wake-up to other processes on commit (e.g. LISTEN/NOTIFY). */
+  pushNotify: boolean
+  /** Row-level locks: writers of different records can commit in parallel. */
+  rowLocks: boolean
+}
+
+export const DEFAULT_CAPABILITIES: BackendCapabilities = Object.freeze({
+  transactionalDdl: false,
+  pushNotify: false,
+  rowLocks: false,
+})
+
+export interface WriteOptions {
+  /** Give up waiting for other processes' locks after this long (BUSY_TIMEOUT). */
+  busyTimeoutMs?: number
+}
+
+export interface Backend {
+  readonly kind: 'sqlite' | 'postgres' | 'files'
+  readonly capabilities: BackendCapabilities
+  /** Creates tables and indexes for these collections if missing. Safe to race from many processes. */
+  prepare(collections: readonly CollectionLayout[]): Promise<void>
+  /** Runs `work` in one write transaction that commits when it resolves and rolls back when it throws. */
+  write<T>(work: (tx: WriteTx) => Promise<T>, options?: WriteOptions): Promise<T>
+  /** Runs `work` against the latest committed state, never against another caller's open transaction. */
+  read<T>(work: (tx: ReadTx) => Promise<T>): Promise<T>
+  close(): Promise<void>
+}
+
+const ABORTED = Symbol.for('tandemdb.transactionAborted')
+
+/** Marks an error as having destroyed the whole transaction, not just its savepoint. */
+export function markTransactionAborted(error: unknown): unknown {
+  if (typeof error === 'object' && error !== null) Object.defineProperty(error, ABORTED, { value: true })
+  return error
+}
+
+export function isTransactionAborted(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[ABORTED] === true
+}

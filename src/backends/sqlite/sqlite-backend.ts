@@ -1,0 +1,298 @@
+import { statSync } from 'node:fs'
+import Database from 'better-sqlite3'
+import {
+  DEFAULT_CAPABILITIES,
+  markTransactionAborted,
+  type Backend,
+  type BackendCapabilities,
+  type CollectionLayout,
+  type Condition,
+  type FoundRow,
+  type JsonObject,
+  type Query,
+  type ReadTx,
+  type RecordRow,
+  type Scalar,
+  type WriteOptions,
+  type WriteTx,
+} from '../backend.js'
+import type { SqliteConfig, SqliteHandle, SqliteStatement } from './sqlite-config.js'
+import { translateSqliteError } from './sqlite-errors.js'
+import { retryWhileBusy, type BusyRetryStats } from './sqlite-locks.js'
+import {
+  FORMAT_VERSION,
+  META_TABLE,
+  ROW_COLUMNS,
+  countSql,
+  createIndexSql,
+  createTableSql,
+  findSql,
+  tableName,
+} from './sqlite-sql.js'
+
+interface RawRow {
+  id: string
+  version: number
+  created_at: number
+  updated_at: number
+  role: string
+  data: string
+  sort_value?: Scalar
+}
+
+function decode(raw: RawRow): RecordRow {
+  return {
+    id: raw.id,
+    version: raw.version,
+    createdAt: raw.created_at,
+    updatedAt: raw.updated_at,
+    role: raw.role,
+    data: JSON.parse(raw.data) as JsonObject,
+  }
+}
+
+/** How many commits between two looks at the WAL size. */
+const CHECKPOINT_CHECK_EVERY = 256
+
+/**
+ * One better-sqlite3 connection with a prepared-statement cache. Statements are keyed by SQL text;
+ * the text is built only from validated identifiers, so the cache stays small.
+ */
+class Connection {
+  readonly #statements = new Map<string, SqliteStatement>()
+  constructor(readonly handle: SqliteHandle) {}
+
+  statement(sql: string): SqliteStatement {
+    let statement = this.#statements.get(sql)
+    if (statement === undefined) {
+      statement = this.handle.prepare(sql)
+      this.#statements.set(sql, statement)
+    }
+    return statement
+  }
+}
+
+/** Reads on one connection, each call its own snapshot of the latest commit. */
+class SqliteReader implements ReadTx {
+  constructor(
+    protected readonly connection: Connection,
+    protected readonly run: <T>(attempt: () => T) => Promise<T> | T,
+  ) {}
+
+  async get(collection: string, id: string): Promise<RecordRow | undefined> {
+    const statement = this.connection.statement(`SELECT ${ROW_COLUMNS} FROM ${tableName(collection)} WHERE id = ?`)
+    const raw = (await this.run(() => statement.get(id))) as RawRow | undefined
+    return raw === undefined ? undefined : decode(raw)
+  }
+
+  async find(collection: string, query: Query): Promise<FoundRow[]> {
+    const { sql, params } = findSql(collection, query)
+    const statement = this.connection.statement(sql)
+    const raws = (await this.run(() => statement.all(...params))) as RawRow[]
+    return raws.map((raw) => ({ ...decode(raw), sortValue: raw.sort_value ?? null }))
+  }
+
+  async count(collection: string, where: readonly Condition[]): Promise<number> {
+    const { sql, params } = countSql(collection, where)
+    const statement = this.connection.statement(sql)
+    return ((await this.run(() => statement.get(...params))) as { n: number }).n
+  }
+}
+
+/** The open write transaction: the writer connection between BEGIN IMMEDIATE and COMMIT. */
+class SqliteWriteTx extends SqliteReader implements WriteTx {
+  #depth = 0
+
+  async insert(collection: string, row: RecordRow): Promise<void> {
+    const statement = this.connection.statement(
+      `INSERT INTO ${tableName(collection)} (id, version, created_at, updated_at, role, data) VALUES (?, ?, ?, ?, ?, ?)`,
+    )
+    try {
+      statement.run(row.id, row.version, row.createdAt, row.updatedAt, row.role, JSON.stringify(row.data))
+    } catch (error) {
+      throw this.#failed(error, collection, row.id)
+    }
+  }
+
+  async update(collection: string, row: RecordRow): Promise<void> {
+    const statement = this.connection.statement(`UPDATE ${tableName(collection)} SET version = ?, updated_at = ?, role = ?, data = ? WHERE id = ?`)
+    try {
+      statement.run(row.version, row.updatedAt, row.role, JSON.stringify(row.data), row.id)
+    } catch (error) {
+      throw this.#failed(error, collection, row.id)
+    }
+  }
+
+  async delete(collection: string, id: string): Promise<void> {
+    const statement = this.connection.statement(`DELETE FROM ${tableName(collection)} WHERE id = ?`)
+    try {
+      statement.run(id)
+    } catch (error) {
+      throw this.#failed(error, collection, id)
+    }
+  }
+
+  async savepoint<T>(work: () => Promise<T>): Promise<T> {
+    const name = `sp${++this.#depth}`
+    this.connection.statement(`SAVEPOINT ${name}`).run()
+    try {
+      const result = await work()
+      this.connection.statement(`RELEASE ${name}`).run()
+      return result
+    } catch (error) {
+      // SQLite rolls the whole transaction back by itself on some errors (disk full, I/O error);
+      // then there is no savepoint left to return to and the enclosing work is lost too.
+      if (!this.connection.handle.inTransaction) throw markTransactionAborted(error)
+      this.connection.statement(`ROLLBACK TO ${name}`).run()
+      this.connection.statement(`RELEASE ${name}`).run()
+      throw error
+    } finally {
+      this.#depth--
+    }
+  }
+
+  #failed(error: unknown, collection: string, id: string): unknown {
+    const translated = translateSqliteError(error, collection, id)
+    return this.connection.handle.inTransaction ? translated : markTransactionAborted(translated)
+  }
+}
+
+/**
+ * The embedded SQLite backend. One writer connection (all writes of this process, in
+ * BEGIN IMMEDIATE transactions) and one reader connection, so reads never see a transaction this
+ * process has open. Locks between processes are SQLite's own; waiting for them is done
+ * asynchronously (busy_timeout 0 plus jittered retries), never by sleeping the event loop.
+ */
+export class SqliteBackend implements Backend {
+  readonly kind = 'sqlite' as const
+  readonly capabilities: BackendCapabilities = Object.freeze({ ...DEFAULT_CAPABILITIES, transactionalDdl: true })
+  /** Lock-contention counters for this process, for status and benchmarks. */
+  readonly busyStats: BusyRetryStats = { retries: 0, longestWaitMs: 0 }
+
+  readonly #config: SqliteConfig
+  readonly #writer: Connection
+  readonly #reader: Connection
+  readonly #readTx: SqliteReader
+  /** Resolves when the write transaction in progress ends; writes on one connection take turns. */
+  #writeInProgress: Promise<void> | undefined
+  #commitsSinceCheckpointCheck = 0
+
+  private constructor(config: SqliteConfig, writer: SqliteHandle, reader: SqliteHandle) {
+    this.#config = config
+    this.#writer = new Connection(writer)
+    this.#reader = reader === writer ? this.#writer : new Connection(reader)
+    this.#readTx = new SqliteReader(this.#reader, (attempt) => retryWhileBusy(attempt, config.busyTimeoutMs, this.busyStats))
+  }
+
+  /** Opens (creating if needed) the database file and sets every pragma on each connection. */
+  static async open(config: SqliteConfig): Promise<SqliteBackend> {
+    const memory = config.path === ':memory:'
+    const writer = openHandle(config.path)
+    try {
+      await configure(writer, config, memory)
+      const reader = memory ? writer : openHandle(config.path)
+      try {
+        if (!memory) await configure(reader, config, memory)
+      } catch (error) {
+        reader.close()
+        throw error
+      }
+      return new SqliteBackend(config, writer, reader)
+    } catch (error) {
+      writer.close()
+      throw translateSqliteError(error)
+    }
+  }
+
+  async prepare(collections: readonly CollectionLayout[]): Promise<void> {
+    await this.write(async () => {
+      const db = this.#writer.handle
+      db.exec(`CREATE TABLE IF NOT EXISTS ${META_TABLE} (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) STRICT`)
+      db.prepare(`INSERT OR IGNORE INTO ${META_TABLE} (key, value) VALUES ('format', ?)`).run(FORMAT_VERSION)
+      for (const layout of collections) {
+        db.exec(createTableSql(layout.name))
+        for (const path of layout.indexes) db.exec(createIndexSql(layout, path))
+      }
+    })
+  }
+
+  async write<T>(work: (tx: WriteTx) => Promise<T>, options: WriteOptions = {}): Promise<T> {
+    while (this.#writeInProgress !== undefined) await this.#writeInProgress
+    let finish!: () => void
+    this.#writeInProgress = new Promise<void>((resolve) => (finish = resolve))
+    const begin = this.#writer.statement('BEGIN IMMEDIATE')
+    // BEGIN IMMEDIATE takes the write lock up front. A deferred transaction that reads first and
+    // upgrades later fails with SQLITE_BUSY_SNAPSHOT whenever another process committed in
+    // between, whatever the busy timeout: no retry can save it.
+    try {
+      await retryWhileBusy(() => begin.run(), options.busyTimeoutMs ?? this.#config.busyTimeoutMs, this.busyStats)
+      const result = await work(new SqliteWriteTx(this.#writer, (attempt) => attempt()))
+      try {
+        this.#writer.statement('COMMIT').run()
+      } catch (error) {
+        throw markTransactionAborted(translateSqliteError(error))
+      }
+      this.#afterCommit()
+      return result
+    } catch (error) {
+      if (this.#writer.handle.inTransaction) this.#writer.statement('ROLLBACK').run()
+      throw error
+    } finally {
+      this.#writeInProgress = undefined
+      finish()
+    }
+  }
+
+  async read<T>(work: (tx: ReadTx) => Promise<T>): Promise<T> {
+    // With ':memory:' reads share the writer's connection and must not see its open transaction.
+    while (this.#reader === this.#writer && this.#writeInProgress !== undefined) await this.#writeInProgress
+    try {
+      return await work(this.#readTx)
+    } catch (error) {
+      throw translateSqliteError(error)
+    }
+  }
+
+  async close(): Promise<void> {
+    while (this.#writeInProgress !== undefined) await this.#writeInProgress
+    if (this.#reader !== this.#writer) this.#reader.handle.close()
+    this.#writer.handle.close()
+  }
+
+  /**
+   * Keeps the WAL bounded. SQLite's auto-checkpoint (PASSIVE, every 1000 pages) copies pages back
+   * but cannot restart the WAL while readers hold old snapshots, so under steady reads the file
+   * can grow. Every few hundred commits we look at its size (stat, never open: closing a
+   * descriptor on a SQLite file drops its POSIX locks) and, past the limit, try a TRUNCATE
+   * checkpoint without waiting; if readers block it, the next look tries again.
+   */
+  #afterCommit(): void {
+    if (++this.#commitsSinceCheckpointCheck < CHECKPOINT_CHECK_EVERY || this.#config.path === ':memory:') return
+    this.#commitsSinceCheckpointCheck = 0
+    try {
+      const size = statSync(`${this.#config.path}-wal`, { throwIfNoEntry: false })?.size ?? 0
+      if (size > this.#config.walCheckpointBytes) this.#writer.handle.pragma('wal_checkpoint(TRUNCATE)')
+    } catch {
+      // A busy checkpoint is not an error: the data is safe in the WAL and the next look retries.
+    }
+  }
+}
+
+function openHandle(path: string): SqliteHandle {
+  return new Database(path) as unknown as SqliteHandle
+}
+
+/** Sets every pragma explicitly, on every connection: nothing is left to build-time defaults. */
+async function configure(db: SqliteHandle, config: SqliteConfig, memory: boolean): Promise<void> {
+  const retry = <T>(attempt: () => T) => retryWhileBusy(attempt, config.busyTimeoutMs)
+  // Waiting happens in retryWhileBusy, asynchronously; SQLite's own busy handler would sleep the event loop.
+  db.pragma('busy_timeout = 0')
+  const mode = await retry(() => db.pragma('journal_mode = WAL', { simple: true }))
+  if (!memory && mode !== 'wal') throw new Error(`Could not switch the store to WAL mode (journal_mode is ${String(mode)}).`)
+  // NORMAL in WAL mode: a commit survives any process crash; FULL adds an fsync per commit so it survives power loss too.
+  db.pragma(`synchronous = ${config.durability === 'full' ? 'FULL' : 'NORMAL'}`)
+  db.pragma('foreign_keys = ON')
+  db.pragma(`journal_size_limit = ${config.journalSizeLimitBytes}`)
+  db.pragma('wal_autocheckpoint = 1000')
+  db.pragma('trusted_schema = OFF')
+}

@@ -1,0 +1,38 @@
+/**
+ * The few better-sqlite3 methods the backend calls, so the interface does not depend on the
+ * driver's types and tests or users can hand in their own instance.
+ */
+export interface SqliteStatement {
+  run(...params: unknown[]): { changes: number }
+  get(...params: unknown[]): unknown
+  all(...params: unknown[]): unknown[]
+}
+
+export interface SqliteHandle {
+  prepare(sql: string): SqliteStatement
+  exec(sql: string): unknown
+  pragma(source: string, options?: { simple?: boolean }): unknown
+  close(): unknown
+  readonly inTransaction: boolean
+}
+
+export type Durability = 'normal' | 'full'
+
+export interface SqliteConfig {
+  /** The database file, or ':memory:' (one process only, for tests). */
+  path: string
+  /**
+   * 'normal' (default): a commit survives any process crash; a power cut may lose the last
+   * commits but never corrupts the file. 'full': also survives a power cut (fsync on every commit).
+   */
+  durability: Durability
+  /** How long a write waits for other processes' locks before BUSY_TIMEOUT. */
+  busyTimeoutMs: number
+  /** The WAL file is truncated back to this size after a checkpoint (PRAGMA journal_size_limit). */
+  journalSizeLimitBytes: number
+  /** When the WAL grows past this, the writer runs a TRUNCATE checkpoint (if no reader blocks it). */
+  walCheckpointBytes: number
+}
+
+export const DEFAULT_JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
+export const DEFAULT_WAL_CHECKPOINT_BYTES = 32 * 1024 * 1024

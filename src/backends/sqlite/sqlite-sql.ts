@@ -1,0 +1,129 @@
+import type { CollectionLayout, Condition, FieldRef, Query } from '../backend.js'
+
+/**
+ * SQL text for the SQLite backend. Identifiers come only from validated collection names and
+ * field paths (see `FIELD_SEGMENT`); every value is a `?` parameter.
+ */
+
+export const META_TABLE = '_tandem_meta'
+export const FORMAT_VERSION = '1'
+
+export function tableName(collection: string): string {
+  return `"c_${collection}"`
+}
+
+const META_COLUMNS = { id: 'id', version: 'version', createdAt: 'created_at', updatedAt: 'updated_at', role: 'role' } as const
+
+/** The expression a field compiles to. Index definitions use the same text, so the planner matches them. */
+export function fieldSql(field: FieldRef): string {
+  if (field.kind === 'meta') return META_COLUMNS[field.name]
+  return `json_extract(data, '$.${field.path.join('.')}')`
+}
+
+export function createTableSql(collection: string): string {
+  return `CREATE TABLE IF NOT EXISTS ${tableName(collection)} (
+    id TEXT PRIMARY KEY NOT NULL,
+    version INTEGER NOT NULL CHECK (version >= 1),
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    data TEXT NOT NULL CHECK (json_valid(data))
+  ) STRICT`
+}
+
+export function createIndexSql(layout: CollectionLayout, path: readonly string[]): string {
+  const name = `"ix:${layout.name}:${path.join('.')}"`
+  return `CREATE INDEX IF NOT EXISTS ${name} ON ${tableName(layout.name)} (${fieldSql({ kind: 'data', path })}, id)`
+}
+
+/** SQLite has no boolean type: JSON true/false come back from json_extract as 1/0. */
+function bindable(value: string | number | boolean | null): string | number | null {
+  return typeof value === 'boolean' ? (value ? 1 : 0) : value
+}
+
+export function whereSql(conditions: readonly Condition[], params: unknown[]): string {
+  const parts: string[] = []
+  for (const c of conditions) {
+    const expr = fieldSql(c.field)
+    switch (c.op) {
+      case 'eq':
+        if (c.value === null) parts.push(`${expr} IS NULL`)
+        else {
+          parts.push(`${expr} = ?`)
+          params.push(bindable(c.value))
+        }
+        break
+      case 'ne':
+        // Null-safe: a record without the field counts as "not equal".
+        parts.push(`${expr} IS NOT ?`)
+        params.push(bindable(c.value))
+        break
+      case 'gt':
+      case 'gte':
+      case 'lt':
+      case 'lte': {
+        const op = { gt: '>', gte: '>=', lt: '<', lte: '<=' }[c.op]
+        if (c.value === null) parts.push('0')
+        else {
+          parts.push(`${expr} ${op} ?`)
+          params.push(bindable(c.value))
+        }
+        break
+      }
+      case 'in': {
+        const nonNull = c.value.filter((v) => v !== null)
+        const alternatives: string[] = []
+        if (nonNull.length > 0) {
+          alternatives.push(`${expr} IN (${nonNull.map(() => '?').join(', ')})`)
+          params.push(...nonNull.map(bindable))
+        }
+        if (nonNull.length < c.value.length) alternatives.push(`${expr} IS NULL`)
+        parts.push(alternatives.length === 0 ? '0' : `(${alternatives.join(' OR ')})`)
+        break
+      }
+      case 'exists':
+        parts.push(`${expr} IS ${c.value ? 'NOT ' : ''}NULL`)
+        break
+    }
+  }
+  return parts.length === 0 ? '' : ` WHERE ${parts.join(' AND ')}`
+}
+
+export const ROW_COLUMNS = 'id, version, created_at, updated_at, role, data'
+
+export function findSql(collection: string, query: Query): { sql: string; params: unknown[] } {
+  const params: unknown[] = []
+  const sort = fieldSql(query.orderBy.field)
+  const conditions = whereSql(query.where, params)
+  let sql = `SELECT ${ROW_COLUMNS}, ${sort} AS sort_value FROM ${tableName(collection)}${conditions}`
+  if (query.after !== undefined) {
+    const { value, id } = query.after
+    const keyset = keysetSql(sort, query.orderBy.direction, value === null)
+    sql += `${conditions === '' ? ' WHERE' : ' AND'} ${keyset}`
+    if (value === null) params.push(id)
+    else params.push(bindable(value), bindable(value), id)
+  }
+  const dir = query.orderBy.direction === 'asc' ? 'ASC' : 'DESC'
+  sql += sort === 'id' ? ` ORDER BY id ${dir}` : ` ORDER BY ${sort} ${dir}, id ${dir}`
+  if (query.limit !== undefined) {
+    sql += ' LIMIT ?'
+    params.push(query.limit)
+  }
+  return { sql, params }
+}
+
+/**
+ * Rows strictly after the cursor row in (sort, id) order. SQLite sorts NULL first ascending and
+ * last descending, so a null cursor value and the rows on the other side of it need their own arm.
+ */
+function keysetSql(sort: string, direction: 'asc' | 'desc', cursorIsNull: boolean): string {
+  if (direction === 'asc') {
+    return cursorIsNull ? `((${sort} IS NULL AND id > ?) OR ${sort} IS NOT NULL)` : `(${sort} > ? OR (${sort} = ? AND id > ?))`
+  }
+  return cursorIsNull ? `(${sort} IS NULL AND id < ?)` : `(${sort} < ? OR (${sort} = ? AND id < ?) OR ${sort} IS NULL)`
+}
+
+export function countSql(collection: string, conditions: readonly Condition[]): { sql: string; params: unknown[] } {
+  const params: unknown[] = []
+  return { sql: `SELECT count(*) AS n FROM ${tableName(collection)}${whereSql(conditions, params)}`, params }
+}

@@ -1,0 +1,34 @@
+// Store: open a store, its collections and transactions.
+export { openStore, Store, Transaction, type CollectionOf } from './store/store.js'
+export { Collection, type StoredRecord, type Page, type VersionOptions, type InsertOptions } from './store/collection.js'
+export type { StoreConfig, CollectionConfig, CollectionsConfig, AnyData, DataOf, InputOf } from './store/config.js'
+export type { Where, FieldOperators, FindOptions, OrderBySpec } from './store/query.js'
+
+// Errors: one base class, a stable code each.
+export {
+  TandemError,
+  ConflictError,
+  BusyError,
+  OwnershipError,
+  ValidationError,
+  StorageError,
+  type TandemErrorCode,
+  type ValidationIssue,
+} from './errors.js'
+
+// Backends: the interface other engines implement, and the embedded SQLite one.
+export type {
+  Backend,
+  BackendCapabilities,
+  ReadTx,
+  WriteTx,
+  RecordRow,
+  FoundRow,
+  Query,
+  Condition,
+  FieldRef,
+  JsonValue,
+  JsonObject,
+} from './backends/backend.js'
+export { SqliteBackend } from './backends/sqlite/sqlite-backend.js'
+export type { Durability, SqliteConfig } from './backends/sqlite/sqlite-config.js'

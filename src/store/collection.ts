@@ -1,0 +1,264 @@
+import type { ReadTx, RecordRow, WriteTx } from '../backends/backend.js'
+import { ConflictError, OwnershipError, ValidationError, notFound } from '../errors.js'
+import type { AnyData, CollectionSettings } from './config.js'
+import { checkData, mergePatch } from './data.js'
+import { checkId, newId } from './ids.js'
+import { encodeCursor, parseFindOptions, parseWhere, type FindOptions, type Where } from './query.js'
+import type { WriteJob } from './write-queue.js'
+
+/** A record as every process reads it back. */
+export interface StoredRecord<T = AnyData> {
+  id: string
+  /** 1 on insert, +1 on every write. */
+  version: number
+  /** ISO 8601, UTC. */
+  createdAt: string
+  updatedAt: string
+  /** The role of the process that wrote this version. */
+  role: string
+  data: T
+}
+
+export interface Page<T> {
+  records: StoredRecord<T>[]
+  /** Pass as `after` to get the next page; null when this page is the last. */
+  next: string | null
+}
+
+export interface VersionOptions {
+  /** Only write if the record is at this version now; otherwise ConflictError and nothing changes. */
+  ifVersion?: number
+}
+
+export interface InsertOptions {
+  /** Your own id instead of a generated one (1-256 characters). DUPLICATE_ID if it exists. */
+  id?: string
+}
+
+/** How a collection reaches the store: straight to the write queue, or into an open transaction. */
+export interface Runner {
+  write<T>(job: WriteJob<T>): Promise<T>
+  read<T>(work: (tx: ReadTx) => Promise<T>): Promise<T>
+  readonly role: string
+}
+
+export const DEFAULT_PAGE_SIZE = 100
+
+export function toRecord<T>(row: RecordRow): StoredRecord<T> {
+  return {
+    id: row.id,
+    version: row.version,
+    createdAt: new Date(row.createdAt).toISOString(),
+    updatedAt: new Date(row.updatedAt).toISOString(),
+    role: row.role,
+    data: row.data as T,
+  }
+}
+
+function checkVersionOption(options: VersionOptions | undefined): number | undefined {
+  const v = options?.ifVersion
+  if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new RangeError(`ifVersion must be a positive integer (got ${String(v)}).`)
+  return v
+}
+
+/**
+ * One collection of records. Every write is atomic and versioned; writes from a role that is not
+ * among the collection's writers fail with OwnershipError before anything is touched. `T` is the
+ * stored data type, `I` what the schema accepts (the same without a schema).
+ */
+export class Collection<T = AnyData, I = T> {
+  readonly #settings: CollectionSettings
+  readonly #runner: Runner
+
+  constructor(settings: CollectionSettings, runner: Runner) {
+    this.#settings = settings
+    this.#runner = runner
+  }
+
+  get name(): string {
+    return this.#settings.name
+  }
+
+  /** Inserts a new record at version 1. Resolves once committed; DUPLICATE_ID if the id is taken. */
+  async insert(data: I, options: InsertOptions = {}): Promise<StoredRecord<T>> {
+    this.#checkOwner()
+    const id = options.id === undefined ? newId() : checkId(options.id)
+    const checked = await this.#validate(data, id)
+    return this.#runner.write({ atomic: true, work: (tx) => this.#insertRow(tx, id, checked) })
+  }
+
+  /** Inserts several records in one transaction: all of them, or none. */
+  async insertMany(items: readonly I[]): Promise<StoredRecord<T>[]> {
+    this.#checkOwner()
+    if (!Array.isArray(items)) throw new TypeError(`insertMany takes an array of data objects (got ${typeof items}).`)
+    const checked = await Promise.all(items.map((item) => this.#validate(item)))
+    return this.#runner.write({
+      atomic: false,
+      work: async (tx) => {
+        const records: StoredRecord<T>[] = []
+        for (const data of checked) records.push(await this.#insertRow(tx, newId(), data))
+        return records
+      },
+    })
+  }
+
+  /** The record with this id, or undefined. */
+  async get(id: string): Promise<StoredRecord<T> | undefined> {
+    checkId(id)
+    const row = await this.#runner.read((tx) => tx.get(this.name, id))
+    return row === undefined ? undefined : toRecord<T>(row)
+  }
+
+  /**
+   * Atomic read-modify-write: `fn` gets the current data and returns the new data, while this
+   * process holds the store's write lock, so no other write can slip in between. Keep `fn` quick
+   * and free of calls to the store. NOT_FOUND if the record is missing.
+   */
+  async update(id: string, fn: (data: T) => I | Promise<I>, options?: VersionOptions): Promise<StoredRecord<T>> {
+    this.#checkOwner()
+    checkId(id)
+    if (typeof fn !== 'function') throw new TypeError(`update takes a function (data) => newData (got ${typeof fn}); use replace() or patch() to write data directly.`)
+    const ifVersion = checkVersionOption(options)
+    return this.#runner.write({
+      atomic: false,
+      work: async (tx) => {
+        const row = await this.#current(tx, id, ifVersion)
+        return this.#rewrite(tx, row, await fn(row.data as T))
+      },
+    })
+  }
+
+  /** Sets only the given top-level fields (`undefined` removes one), atomically. */
+  async patch(id: string, fields: Partial<I>, options?: VersionOptions): Promise<StoredRecord<T>> {
+    this.#checkOwner()
+    checkId(id)
+    if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) throw new TypeError(`patch takes an object of fields (got ${Array.isArray(fields) ? 'an array' : typeof fields}).`)
+    const ifVersion = checkVersionOption(options)
+    return this.#runner.write({
+      atomic: false,
+      work: async (tx) => {
+        const row = await this.#current(tx, id, ifVersion)
+        return this.#rewrite(tx, row, mergePatch(row.data, fields as Record<string, unknown>) as I)
+      },
+    })
+  }
+
+  /** Replaces the whole data of an existing record. NOT_FOUND if missing. */
+  async replace(id: string, data: I, options?: VersionOptions): Promise<StoredRecord<T>> {
+    this.#checkOwner()
+    checkId(id)
+    const ifVersion = checkVersionOption(options)
+    const checked = await this.#validate(data, id)
+    return this.#runner.write({
+      atomic: false,
+      work: async (tx) => this.#writeRow(tx, await this.#current(tx, id, ifVersion), checked),
+    })
+  }
+
+  /** Replaces the record's data, or inserts it with this id when missing. */
+  async upsert(id: string, data: I, options?: VersionOptions): Promise<StoredRecord<T>> {
+    this.#checkOwner()
+    checkId(id)
+    const ifVersion = checkVersionOption(options)
+    const checked = await this.#validate(data, id)
+    return this.#runner.write({
+      atomic: false,
+      work: async (tx) => {
+        const row = await tx.get(this.name, id)
+        if (row === undefined && ifVersion === undefined) return this.#insertRow(tx, id, checked)
+        return this.#writeRow(tx, await this.#current(tx, id, ifVersion, row), checked)
+      },
+    })
+  }
+
+  /** Deletes the record. Resolves false if it did not exist (unless ifVersion was given: then ConflictError). */
+  async delete(id: string, options?: VersionOptions): Promise<boolean> {
+    this.#checkOwner()
+    checkId(id)
+    const ifVersion = checkVersionOption(options)
+    return this.#runner.write({
+      atomic: false,
+      work: async (tx) => {
+        const row = await tx.get(this.name, id)
+        if (row === undefined && ifVersion === undefined) return false
+        await this.#current(tx, id, ifVersion, row)
+        await tx.delete(this.name, id)
+        return true
+      },
+    })
+  }
+
+  /** Every record matching `where`, in `orderBy` order (default: creation order), up to `limit`. */
+  async find(options: FindOptions = {}): Promise<StoredRecord<T>[]> {
+    const query = parseFindOptions(options)
+    const rows = await this.#runner.read((tx) => tx.find(this.name, query))
+    return rows.map((row) => toRecord<T>(row))
+  }
+
+  /**
+   * One page of `find` (default 100 records) and the cursor of the next. Keyset pagination:
+   * records inserted meanwhile never shift a page or appear twice.
+   */
+  async findPage(options: FindOptions = {}): Promise<Page<T>> {
+    const query = parseFindOptions({ ...options, limit: options.limit ?? DEFAULT_PAGE_SIZE })
+    const limit = query.limit!
+    const rows = await this.#runner.read((tx) => tx.find(this.name, { ...query, limit: limit + 1 }))
+    const more = rows.length > limit
+    const records = rows.slice(0, limit)
+    const last = records.at(-1)
+    return { records: records.map((row) => toRecord<T>(row)), next: more && last !== undefined ? encodeCursor(last.sortValue, last.id) : null }
+  }
+
+  /** How many records match `where`. */
+  async count(where?: Where): Promise<number> {
+    const conditions = parseWhere(where)
+    return this.#runner.read((tx) => tx.count(this.name, conditions))
+  }
+
+  #checkOwner(): void {
+    const writers = this.#settings.writers
+    if (writers !== '*' && !writers.has(this.#runner.role)) throw new OwnershipError(this.name, this.#runner.role, this.#settings.writerList)
+  }
+
+  async #validate(data: unknown, id?: string): Promise<AnyData> {
+    const schema = this.#settings.schema
+    let value = data
+    if (schema !== undefined) {
+      const result = await schema['~standard'].validate(data)
+      if (result.issues !== undefined) {
+        throw new ValidationError(
+          this.name,
+          result.issues.map((i) => ({ message: i.message, path: (i.path ?? []).map((p) => (typeof p === 'object' ? p.key : p)) })),
+          id,
+        )
+      }
+      value = result.value
+    }
+    return checkData(this.name, value)
+  }
+
+  /** The current row, checked against ifVersion. */
+  async #current(tx: WriteTx, id: string, ifVersion: number | undefined, known?: RecordRow): Promise<RecordRow> {
+    const row = known ?? (await tx.get(this.name, id))
+    if (ifVersion !== undefined && row?.version !== ifVersion) throw new ConflictError(this.name, id, ifVersion, row?.version ?? null)
+    if (row === undefined) throw notFound(this.name, id)
+    return row
+  }
+
+  async #insertRow(tx: WriteTx, id: string, data: AnyData): Promise<StoredRecord<T>> {
+    const now = Date.now()
+    const row: RecordRow = { id, version: 1, createdAt: now, updatedAt: now, role: this.#runner.role, data }
+    await tx.insert(this.name, row)
+    return toRecord<T>(row)
+  }
+
+  async #rewrite(tx: WriteTx, row: RecordRow, data: unknown): Promise<StoredRecord<T>> {
+    return this.#writeRow(tx, row, await this.#validate(data, row.id))
+  }
+
+  async #writeRow(tx: WriteTx, row: RecordRow, data: AnyData): Promise<StoredRecord<T>> {
+    const next: RecordRow = { ...row, version: row.version + 1, updatedAt: Math.max(Date.now(), row.updatedAt), role: this.#runner.role, data }
+    await tx.update(this.name, next)
+    return toRecord<T>(next)
+  }
+}

@@ -1,0 +1,122 @@
+import type { StandardSchemaV1 } from '@standard-schema/spec'
+import type { Backend } from '../backends/backend.js'
+import type { Durability } from '../backends/sqlite/sqlite-config.js'
+import { parseIndexField } from './query.js'
+
+/** Data of a collection declared without a schema: any JSON object. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- untyped collections accept any JSON object, like JSON.parse
+export type AnyData = { [field: string]: any }
+
+export interface CollectionConfig<S extends StandardSchemaV1 = StandardSchemaV1> {
+  /** The roles allowed to write this collection, or '*' for every role. Reads are open to all. */
+  writers: readonly string[] | '*'
+  /** Data fields (dot paths for nested ones) to index; `find` on them uses the index. */
+  indexes?: readonly string[]
+  /** Any Standard Schema validator (zod, valibot, arktype...). Invalid data is refused. */
+  schema?: S
+}
+
+export type CollectionsConfig = { [name: string]: CollectionConfig<StandardSchemaV1> }
+
+export interface StoreConfig<C extends CollectionsConfig = CollectionsConfig> {
+  /** The SQLite database file (relative to dataDir when given), or ':memory:'. */
+  path?: string
+  /** The one directory all processes share; the store file must resolve inside it. */
+  dataDir?: string
+  /** Who this process is: checked against each collection's writers. */
+  role: string
+  collections: C
+  /** 'normal' (default) survives any process crash; 'full' also survives power loss. */
+  durability?: Durability
+  /** How long a write waits for other processes before BUSY_TIMEOUT. Default 30000. */
+  busyTimeoutMs?: number
+  /** Bring your own backend (advanced; the PostgreSQL backend plugs in here). */
+  backend?: Backend
+}
+
+/** What a schema turns stored data into, or AnyData without a schema. */
+export type DataOf<CC> = CC extends { schema: StandardSchemaV1<infer _I, infer O> } ? O : AnyData
+/** What a schema accepts, or AnyData without a schema. */
+export type InputOf<CC> = CC extends { schema: StandardSchemaV1<infer I, infer _O> } ? I : AnyData
+
+export const DEFAULT_BUSY_TIMEOUT_MS = 30_000
+const ROLE = /^[A-Za-z0-9_.:-]{1,64}$/
+const COLLECTION = /^[A-Za-z][A-Za-z0-9_]{0,62}$/
+const STORE_KEYS = ['path', 'dataDir', 'role', 'collections', 'durability', 'busyTimeoutMs', 'backend']
+const COLLECTION_KEYS = ['writers', 'indexes', 'schema']
+
+export interface CollectionSettings {
+  readonly name: string
+  readonly writers: '*' | ReadonlySet<string>
+  readonly writerList: readonly string[]
+  readonly indexes: readonly (readonly string[])[]
+  readonly schema: StandardSchemaV1 | undefined
+}
+
+export interface StoreSettings {
+  readonly path: string | undefined
+  readonly dataDir: string | undefined
+  readonly role: string
+  readonly durability: Durability
+  readonly busyTimeoutMs: number
+  readonly collections: ReadonlyMap<string, CollectionSettings>
+}
+
+function checkKeys(where: string, object: object, allowed: readonly string[]): void {
+  for (const key of Object.keys(object)) {
+    if (!allowed.includes(key)) throw new TypeError(`Unknown option "${key}" in ${where}; the options are ${allowed.join(', ')}.`)
+  }
+}
+
+export function checkRole(role: unknown, what = 'role'): string {
+  if (typeof role !== 'string' || !ROLE.test(role)) {
+    throw new TypeError(`${what} must be 1 to 64 letters, digits or _ . : - (got ${JSON.stringify(role)}).`)
+  }
+  return role
+}
+
+/** Validates openStore's config, throwing TypeError/RangeError that name the option, then freezes it. */
+export function parseStoreConfig(config: StoreConfig): StoreSettings {
+  if (typeof config !== 'object' || config === null) throw new TypeError('openStore needs a config object.')
+  checkKeys('openStore config', config, STORE_KEYS)
+  const role = checkRole(config.role)
+  const durability = config.durability ?? 'normal'
+  if (durability !== 'normal' && durability !== 'full') throw new RangeError(`durability must be "normal" or "full" (got ${JSON.stringify(durability)}).`)
+  const busyTimeoutMs = config.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS
+  if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) throw new RangeError(`busyTimeoutMs must be a non-negative integer (got ${String(busyTimeoutMs)}).`)
+  if (config.path !== undefined && (typeof config.path !== 'string' || config.path === '')) throw new TypeError(`path must be a non-empty string (got ${JSON.stringify(config.path)}).`)
+  if (config.dataDir !== undefined && (typeof config.dataDir !== 'string' || config.dataDir === '')) throw new TypeError(`dataDir must be a non-empty string (got ${JSON.stringify(config.dataDir)}).`)
+  if (typeof config.collections !== 'object' || config.collections === null) throw new TypeError('collections must be an object: { name: { writers: [...] } }.')
+
+  const collections = new Map<string, CollectionSettings>()
+  const lowerNames = new Set<string>()
+  for (const [name, spec] of Object.entries(config.collections)) {
+    if (!COLLECTION.test(name)) throw new TypeError(`Collection name "${name}" must start with a letter and hold only letters, digits and _ (at most 63).`)
+    if (lowerNames.has(name.toLowerCase())) throw new TypeError(`Collection names must differ by more than case ("${name}").`)
+    lowerNames.add(name.toLowerCase())
+    collections.set(name, parseCollection(name, spec))
+  }
+  return Object.freeze({ path: config.path, dataDir: config.dataDir, role, durability, busyTimeoutMs, collections })
+}
+
+function parseCollection(name: string, spec: CollectionConfig): CollectionSettings {
+  if (typeof spec !== 'object' || spec === null) throw new TypeError(`collections.${name} must be an object like { writers: ['daemon'] }.`)
+  checkKeys(`collections.${name}`, spec, COLLECTION_KEYS)
+  const { writers } = spec
+  let writerList: string[]
+  if (writers === '*') writerList = ['*']
+  else if (Array.isArray(writers) && writers.length > 0) writerList = writers.map((w) => checkRole(w, `collections.${name}.writers[]`))
+  else throw new TypeError(`collections.${name}.writers must be a non-empty array of roles or '*' (got ${JSON.stringify(writers)}). Declaring who writes is required.`)
+  const indexes = (spec.indexes ?? []).map(parseIndexField)
+  const schema = spec.schema
+  if (schema !== undefined && typeof (schema as Partial<StandardSchemaV1>)['~standard']?.validate !== 'function') {
+    throw new TypeError(`collections.${name}.schema must be a Standard Schema validator (zod, valibot, arktype...): it has no ~standard.validate.`)
+  }
+  return Object.freeze({
+    name,
+    writers: writers === '*' ? '*' : new Set(writerList),
+    writerList: Object.freeze(writerList),
+    indexes: Object.freeze(indexes),
+    schema,
+  })
+}

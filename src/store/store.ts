@@ -1,0 +1,208 @@
+import type { Backend, ReadTx } from '../backends/backend.js'
+import { SqliteBackend } from '../backends/sqlite/sqlite-backend.js'
+import { DEFAULT_JOURNAL_SIZE_LIMIT_BYTES, DEFAULT_WAL_CHECKPOINT_BYTES } from '../backends/sqlite/sqlite-config.js'
+import { TandemError, storeClosed } from '../errors.js'
+import { resolveStorePath, restrictFileMode } from '../fs/safe-path.js'
+import { Collection, type Runner } from './collection.js'
+import { parseStoreConfig, type CollectionsConfig, type DataOf, type InputOf, type StoreConfig, type StoreSettings } from './config.js'
+import { TxScope } from './tx-scope.js'
+import { WriteQueue, type WriteJob } from './write-queue.js'
+
+/** The typed collection for name K of config C. */
+export type CollectionOf<C extends CollectionsConfig, K extends keyof C> = Collection<DataOf<C[K]>, InputOf<C[K]>>
+
+function unknownCollection(name: string, known: Iterable<string>): TandemError {
+  return new TandemError('UNKNOWN_COLLECTION', `Collection "${name}" is not declared. Declared: ${[...known].join(', ') || '(none)'}.`, {
+    collection: name,
+    hint: `Add "${name}" to the collections given to openStore, with its writers.`,
+  })
+}
+
+/**
+ * A handle on an open transaction, passed to the `store.transaction()` callback. Everything done
+ * through it commits together when the callback resolves, or not at all if it throws.
+ */
+export class Transaction<C extends CollectionsConfig = CollectionsConfig> {
+  readonly #store: Store<C>
+  readonly #scope: TxScope
+
+  constructor(store: Store<C>, scope: TxScope) {
+    this.#store = store
+    this.#scope = scope
+  }
+
+  collection<K extends keyof C & string>(name: K): CollectionOf<C, K> {
+    const settings = this.#store.settings.collections.get(name)
+    if (settings === undefined) throw unknownCollection(name, this.#store.settings.collections.keys())
+    return new Collection(settings, this.#runner())
+  }
+
+  /** A nested transaction (a savepoint): if `fn` throws, only its own writes are undone. */
+  transaction<T>(fn: (tx: Transaction<C>) => Promise<T>): Promise<T> {
+    return this.#live().run((tx) => this.#store.runInScope(tx, fn, true))
+  }
+
+  #live(): TxScope {
+    if (!this.#scope.active) throw this.#scope.ended()
+    // Inside a nested transaction, calls made through an outer handle run in the innermost one.
+    const current = TxScope.current(this.#store)
+    return current !== undefined && current.tx === this.#scope.tx ? current : this.#scope
+  }
+
+  #runner(): Runner {
+    return {
+      role: this.#store.role,
+      write: (job) => this.#live().run(job.work),
+      read: (work) => this.#live().run(work),
+    }
+  }
+}
+
+/**
+ * An open store: the collections this process declared, on one shared database. Safe to use from
+ * many async callers at once; create one per process and close it at shutdown.
+ */
+export class Store<C extends CollectionsConfig = CollectionsConfig> {
+  /** @internal */
+  readonly settings: StoreSettings
+  readonly #backend: Backend
+  readonly #queue: WriteQueue
+  readonly #collections = new Map<string, Collection>()
+  readonly #runner: Runner
+  #closed: Promise<void> | undefined
+
+  /** @internal use openStore() */
+  constructor(settings: StoreSettings, backend: Backend) {
+    this.settings = settings
+    this.#backend = backend
+    this.#queue = new WriteQueue(backend, settings.busyTimeoutMs)
+    this.#runner = {
+      role: settings.role,
+      write: (job) => this.#write(job),
+      read: (work) => this.#read(work),
+    }
+  }
+
+  /** This process's role. */
+  get role(): string {
+    return this.settings.role
+  }
+
+  /** The engine behind the store: 'sqlite', 'postgres' or 'files'. */
+  get kind(): Backend['kind'] {
+    return this.#backend.kind
+  }
+
+  /** The backend, for tools that need engine details (status, benchmarks). */
+  get backend(): Backend {
+    return this.#backend
+  }
+
+  collection<K extends keyof C & string>(name: K): CollectionOf<C, K> {
+    let collection = this.#collections.get(name)
+    if (collection === undefined) {
+      const settings = this.settings.collections.get(name)
+      if (settings === undefined) throw unknownCollection(name, this.settings.collections.keys())
+      collection = new Collection(settings, this.#runner)
+      this.#collections.set(name, collection)
+    }
+    return collection as unknown as CollectionOf<C, K>
+  }
+
+  /**
+   * Runs `fn` in one transaction across collections: every write in it commits together when
+   * `fn` resolves, or none does if it throws. Concurrent transactions of this process queue up
+   * (they never interleave); other processes wait for the commit. Called inside another
+   * transaction it becomes a nested one (a savepoint).
+   *
+   * @example
+   * await store.transaction(async (tx) => {
+   *   const p = await tx.collection('projects').insert({ name: 'tandem' })
+   *   await tx.collection('events').insert({ projectId: p.id, kind: 'created' })
+   * })
+   */
+  transaction<T>(fn: (tx: Transaction<C>) => Promise<T>): Promise<T> {
+    if (typeof fn !== 'function') throw new TypeError(`transaction takes an async function (tx) => ... (got ${typeof fn}).`)
+    const scope = TxScope.current(this)
+    if (scope !== undefined) return scope.run((tx) => this.runInScope(tx, fn, true))
+    return this.#write({ atomic: false, work: (tx) => this.runInScope(tx, fn, false) })
+  }
+
+  /** @internal Runs a transaction callback in a fresh scope, inside a savepoint when nested. */
+  async runInScope<T>(tx: Parameters<WriteJob<T>['work']>[0], fn: (tx: Transaction<C>) => Promise<T>, nested: boolean): Promise<T> {
+    const body = async () => {
+      const scope = new TxScope(this, tx)
+      try {
+        return await scope.enter(async () => {
+          const result = await fn(new Transaction(this, scope))
+          // Calls the callback started but did not await still belong to this transaction.
+          await scope.settled()
+          return result
+        })
+      } finally {
+        scope.active = false
+      }
+    }
+    return nested ? tx.savepoint(body) : body()
+  }
+
+  /** Waits for writes in flight, then closes the database. Further calls fail with STORE_CLOSED. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      await this.#queue.idle()
+      await this.#backend.close()
+    })()
+    return this.#closed
+  }
+
+  #write<T>(job: WriteJob<T>): Promise<T> {
+    const scope = TxScope.current(this)
+    if (scope !== undefined) return scope.run(job.work)
+    if (this.#closed !== undefined) return Promise.reject(storeClosed())
+    return this.#queue.push(job)
+  }
+
+  #read<T>(work: (tx: ReadTx) => Promise<T>): Promise<T> {
+    const scope = TxScope.current(this)
+    if (scope !== undefined) return scope.run(work)
+    if (this.#closed !== undefined) return Promise.reject(storeClosed())
+    return this.#backend.read(work)
+  }
+}
+
+/**
+ * Opens (creating if needed) a store shared with every other process that opens the same file.
+ * Creates the tables and indexes of the declared collections. Rejects with UNSAFE_PATH when the
+ * file would land outside `dataDir` or in a directory every user can write to.
+ *
+ * @example
+ * const store = await openStore({
+ *   path: 'data/app.db',
+ *   role: 'daemon',
+ *   collections: { sessions: { writers: ['daemon'], indexes: ['projectId'] } },
+ * })
+ * const s = await store.collection('sessions').insert({ projectId: 'p1' })
+ */
+export async function openStore<C extends CollectionsConfig>(config: StoreConfig<C>): Promise<Store<C>> {
+  const settings = parseStoreConfig(config)
+  let backend = config.backend
+  if (backend === undefined) {
+    const memory = settings.path === ':memory:'
+    const file = memory ? ':memory:' : resolveStorePath(settings.path, settings.dataDir).file
+    backend = await SqliteBackend.open({
+      path: file,
+      durability: settings.durability,
+      busyTimeoutMs: settings.busyTimeoutMs,
+      journalSizeLimitBytes: DEFAULT_JOURNAL_SIZE_LIMIT_BYTES,
+      walCheckpointBytes: DEFAULT_WAL_CHECKPOINT_BYTES,
+    })
+    if (!memory) restrictFileMode(file)
+  }
+  try {
+    await backend.prepare([...settings.collections.values()].map((c) => ({ name: c.name, indexes: c.indexes })))
+  } catch (error) {
+    await backend.close()
+    throw error
+  }
+  return new Store<C>(settings, backend)
+}

@@ -1,0 +1,88 @@
+import { isTransactionAborted, type Backend, type WriteTx } from '../backends/backend.js'
+
+export interface WriteJob<T> {
+  work: (tx: WriteTx) => Promise<T>
+  /**
+   * The work either fails before its first write, or fails in a way that aborts the whole
+   * transaction: it needs no savepoint of its own (a single INSERT, say).
+   */
+  atomic: boolean
+}
+
+interface Pending {
+  job: WriteJob<unknown>
+  resolve: (value: unknown) => void
+  reject: (error: unknown) => void
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown }
+
+/** At most this many writes share one transaction. */
+export const MAX_BATCH = 1000
+
+/**
+ * Group commit. Writes issued while another is in progress wait here and then run together in
+ * one transaction, each in its own savepoint: a failing write is undone alone and its caller gets
+ * its own error, the others commit. Nobody's promise resolves before COMMIT returns, so a resolved
+ * write is as durable as the store's durability setting promises. When COMMIT itself fails (or
+ * the engine aborts the transaction), every write of the batch rejects: none of them happened.
+ */
+export class WriteQueue {
+  readonly #backend: Backend
+  readonly #busyTimeoutMs: number
+  #pending: Pending[] = []
+  #draining: Promise<void> | undefined
+
+  constructor(backend: Backend, busyTimeoutMs: number) {
+    this.#backend = backend
+    this.#busyTimeoutMs = busyTimeoutMs
+  }
+
+  push<T>(job: WriteJob<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.push({ job, resolve: resolve as (value: unknown) => void, reject })
+      // Start on a microtask, so every write issued in this tick joins the first batch.
+      this.#draining ??= Promise.resolve().then(() => this.#drain())
+    })
+  }
+
+  /** Resolves once every write pushed so far has settled. */
+  async idle(): Promise<void> {
+    while (this.#draining !== undefined) await this.#draining
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#pending.length > 0) await this.#runBatch(this.#pending.splice(0, MAX_BATCH))
+    } finally {
+      this.#draining = undefined
+    }
+  }
+
+  async #runBatch(batch: Pending[]): Promise<void> {
+    const outcomes: Outcome[] = []
+    try {
+      await this.#backend.write(async (tx) => {
+        const only = batch.length === 1 ? batch[0] : undefined
+        // Alone in its transaction, a write needs no savepoint: if it throws, everything rolls back.
+        if (only !== undefined) return void outcomes.push({ ok: true, value: await only.job.work(tx) })
+        for (const { job } of batch) {
+          try {
+            outcomes.push({ ok: true, value: job.atomic ? await job.work(tx) : await tx.savepoint(() => job.work(tx)) })
+          } catch (error) {
+            if (isTransactionAborted(error)) throw error
+            outcomes.push({ ok: false, error })
+          }
+        }
+      }, { busyTimeoutMs: this.#busyTimeoutMs })
+    } catch (error) {
+      for (const pending of batch) pending.reject(error)
+      return
+    }
+    batch.forEach((pending, i) => {
+      const outcome = outcomes[i]!
+      if (outcome.ok) pending.resolve(outcome.value)
+      else pending.reject(outcome.error)
+    })
+  }
+}
