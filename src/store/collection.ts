@@ -37,6 +37,8 @@ export interface InsertOptions {
 
 /** How a collection reaches the store: straight to the write queue, or into an open transaction. */
 export interface Runner {
+  /** Runs one public operation; the store refuses new ones once closing, and close waits for these. */
+  operation<T>(op: () => Promise<T>): Promise<T>
   write<T>(job: WriteJob<T>): Promise<T>
   read<T>(work: (tx: ReadTx) => Promise<T>): Promise<T>
   readonly role: string
@@ -80,33 +82,39 @@ export class Collection<T = AnyData, I = T> {
   }
 
   /** Inserts a new record at version 1. Resolves once committed; DUPLICATE_ID if the id is taken. */
-  async insert(data: I, options: InsertOptions = {}): Promise<StoredRecord<T>> {
-    this.#checkOwner()
-    const id = options.id === undefined ? newId() : checkId(options.id)
-    const checked = await this.#validate(data, id)
-    return this.#runner.write({ atomic: true, work: (tx) => this.#insertRow(tx, id, checked) })
+  insert(data: I, options: InsertOptions = {}): Promise<StoredRecord<T>> {
+    return this.#runner.operation(async () => {
+      this.#checkOwner()
+      const id = options.id === undefined ? newId() : checkId(options.id)
+      const checked = await this.#validate(data, id)
+      return this.#runner.write({ atomic: true, work: (tx) => this.#insertRow(tx, id, checked) })
+    })
   }
 
   /** Inserts several records in one transaction: all of them, or none. */
-  async insertMany(items: readonly I[]): Promise<StoredRecord<T>[]> {
-    this.#checkOwner()
-    if (!Array.isArray(items)) throw new TypeError(`insertMany takes an array of data objects (got ${typeof items}).`)
-    const checked = await Promise.all(items.map((item) => this.#validate(item)))
-    return this.#runner.write({
-      atomic: false,
-      work: async (tx) => {
-        const records: StoredRecord<T>[] = []
-        for (const data of checked) records.push(await this.#insertRow(tx, newId(), data))
-        return records
-      },
+  insertMany(items: readonly I[]): Promise<StoredRecord<T>[]> {
+    return this.#runner.operation(async () => {
+      this.#checkOwner()
+      if (!Array.isArray(items)) throw new TypeError(`insertMany takes an array of data objects (got ${typeof items}).`)
+      const checked = await Promise.all(items.map((item) => this.#validate(item)))
+      return this.#runner.write({
+        atomic: false,
+        work: async (tx) => {
+          const records: StoredRecord<T>[] = []
+          for (const data of checked) records.push(await this.#insertRow(tx, newId(), data))
+          return records
+        },
+      })
     })
   }
 
   /** The record with this id, or undefined. */
-  async get(id: string): Promise<StoredRecord<T> | undefined> {
-    checkId(id)
-    const row = await this.#runner.read((tx) => tx.get(this.name, id))
-    return row === undefined ? undefined : toRecord<T>(row)
+  get(id: string): Promise<StoredRecord<T> | undefined> {
+    return this.#runner.operation(async () => {
+      checkId(id)
+      const row = await this.#runner.read((tx) => tx.get(this.name, id))
+      return row === undefined ? undefined : toRecord<T>(row)
+    })
   }
 
   /**
@@ -114,105 +122,121 @@ export class Collection<T = AnyData, I = T> {
    * process holds the store's write lock, so no other write can slip in between. Keep `fn` quick
    * and free of calls to the store. NOT_FOUND if the record is missing.
    */
-  async update(id: string, fn: (data: T) => I | Promise<I>, options?: VersionOptions): Promise<StoredRecord<T>> {
-    this.#checkOwner()
-    checkId(id)
-    if (typeof fn !== 'function') throw new TypeError(`update takes a function (data) => newData (got ${typeof fn}); use replace() or patch() to write data directly.`)
-    const ifVersion = checkVersionOption(options)
-    return this.#runner.write({
-      atomic: false,
-      work: async (tx) => {
-        const row = await this.#current(tx, id, ifVersion)
-        return this.#rewrite(tx, row, await fn(row.data as T))
-      },
+  update(id: string, fn: (data: T) => I | Promise<I>, options?: VersionOptions): Promise<StoredRecord<T>> {
+    return this.#runner.operation(async () => {
+      this.#checkOwner()
+      checkId(id)
+      if (typeof fn !== 'function') throw new TypeError(`update takes a function (data) => newData (got ${typeof fn}); use replace() or patch() to write data directly.`)
+      const ifVersion = checkVersionOption(options)
+      return this.#runner.write({
+        atomic: false,
+        work: async (tx) => {
+          const row = await this.#current(tx, id, ifVersion)
+          return this.#rewrite(tx, row, await fn(row.data as T))
+        },
+      })
     })
   }
 
   /** Sets only the given top-level fields (`undefined` removes one), atomically. */
-  async patch(id: string, fields: Partial<I>, options?: VersionOptions): Promise<StoredRecord<T>> {
-    this.#checkOwner()
-    checkId(id)
-    if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) throw new TypeError(`patch takes an object of fields (got ${Array.isArray(fields) ? 'an array' : typeof fields}).`)
-    const ifVersion = checkVersionOption(options)
-    return this.#runner.write({
-      atomic: false,
-      work: async (tx) => {
-        const row = await this.#current(tx, id, ifVersion)
-        return this.#rewrite(tx, row, mergePatch(row.data, fields as Record<string, unknown>) as I)
-      },
+  patch(id: string, fields: Partial<I>, options?: VersionOptions): Promise<StoredRecord<T>> {
+    return this.#runner.operation(async () => {
+      this.#checkOwner()
+      checkId(id)
+      if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) throw new TypeError(`patch takes an object of fields (got ${Array.isArray(fields) ? 'an array' : typeof fields}).`)
+      const ifVersion = checkVersionOption(options)
+      return this.#runner.write({
+        atomic: false,
+        work: async (tx) => {
+          const row = await this.#current(tx, id, ifVersion)
+          return this.#rewrite(tx, row, mergePatch(row.data, fields as Record<string, unknown>) as I)
+        },
+      })
     })
   }
 
   /** Replaces the whole data of an existing record. NOT_FOUND if missing. */
-  async replace(id: string, data: I, options?: VersionOptions): Promise<StoredRecord<T>> {
-    this.#checkOwner()
-    checkId(id)
-    const ifVersion = checkVersionOption(options)
-    const checked = await this.#validate(data, id)
-    return this.#runner.write({
-      atomic: false,
-      work: async (tx) => this.#writeRow(tx, await this.#current(tx, id, ifVersion), checked),
+  replace(id: string, data: I, options?: VersionOptions): Promise<StoredRecord<T>> {
+    return this.#runner.operation(async () => {
+      this.#checkOwner()
+      checkId(id)
+      const ifVersion = checkVersionOption(options)
+      const checked = await this.#validate(data, id)
+      return this.#runner.write({
+        atomic: false,
+        work: async (tx) => this.#writeRow(tx, await this.#current(tx, id, ifVersion), checked),
+      })
     })
   }
 
   /** Replaces the record's data, or inserts it with this id when missing. */
-  async upsert(id: string, data: I, options?: VersionOptions): Promise<StoredRecord<T>> {
-    this.#checkOwner()
-    checkId(id)
-    const ifVersion = checkVersionOption(options)
-    const checked = await this.#validate(data, id)
-    return this.#runner.write({
-      atomic: false,
-      work: async (tx) => {
-        const row = await tx.get(this.name, id)
-        if (row === undefined && ifVersion === undefined) return this.#insertRow(tx, id, checked)
-        return this.#writeRow(tx, await this.#current(tx, id, ifVersion, row), checked)
-      },
+  upsert(id: string, data: I, options?: VersionOptions): Promise<StoredRecord<T>> {
+    return this.#runner.operation(async () => {
+      this.#checkOwner()
+      checkId(id)
+      const ifVersion = checkVersionOption(options)
+      const checked = await this.#validate(data, id)
+      return this.#runner.write({
+        atomic: false,
+        work: async (tx) => {
+          const row = await tx.get(this.name, id)
+          if (row === undefined && ifVersion === undefined) return this.#insertRow(tx, id, checked)
+          return this.#writeRow(tx, await this.#current(tx, id, ifVersion, row), checked)
+        },
+      })
     })
   }
 
   /** Deletes the record. Resolves false if it did not exist (unless ifVersion was given: then ConflictError). */
-  async delete(id: string, options?: VersionOptions): Promise<boolean> {
-    this.#checkOwner()
-    checkId(id)
-    const ifVersion = checkVersionOption(options)
-    return this.#runner.write({
-      atomic: false,
-      work: async (tx) => {
-        const row = await tx.get(this.name, id)
-        if (row === undefined && ifVersion === undefined) return false
-        await this.#current(tx, id, ifVersion, row)
-        await tx.delete(this.name, id)
-        return true
-      },
+  delete(id: string, options?: VersionOptions): Promise<boolean> {
+    return this.#runner.operation(async () => {
+      this.#checkOwner()
+      checkId(id)
+      const ifVersion = checkVersionOption(options)
+      return this.#runner.write({
+        atomic: false,
+        work: async (tx) => {
+          const row = await tx.get(this.name, id)
+          if (row === undefined && ifVersion === undefined) return false
+          await this.#current(tx, id, ifVersion, row)
+          await tx.delete(this.name, id)
+          return true
+        },
+      })
     })
   }
 
   /** Every record matching `where`, in `orderBy` order (default: creation order), up to `limit`. */
-  async find(options: FindOptions = {}): Promise<StoredRecord<T>[]> {
-    const query = parseFindOptions(options)
-    const rows = await this.#runner.read((tx) => tx.find(this.name, query))
-    return rows.map((row) => toRecord<T>(row))
+  find(options: FindOptions = {}): Promise<StoredRecord<T>[]> {
+    return this.#runner.operation(async () => {
+      const query = parseFindOptions(options)
+      const rows = await this.#runner.read((tx) => tx.find(this.name, query))
+      return rows.map((row) => toRecord<T>(row))
+    })
   }
 
   /**
    * One page of `find` (default 100 records) and the cursor of the next. Keyset pagination:
    * records inserted meanwhile never shift a page or appear twice.
    */
-  async findPage(options: FindOptions = {}): Promise<Page<T>> {
-    const query = parseFindOptions({ ...options, limit: options.limit ?? DEFAULT_PAGE_SIZE })
-    const limit = query.limit!
-    const rows = await this.#runner.read((tx) => tx.find(this.name, { ...query, limit: limit + 1 }))
-    const more = rows.length > limit
-    const records = rows.slice(0, limit)
-    const last = records.at(-1)
-    return { records: records.map((row) => toRecord<T>(row)), next: more && last !== undefined ? encodeCursor(last.sortValue, last.id) : null }
+  findPage(options: FindOptions = {}): Promise<Page<T>> {
+    return this.#runner.operation(async () => {
+      const query = parseFindOptions({ ...options, limit: options.limit ?? DEFAULT_PAGE_SIZE })
+      const limit = query.limit!
+      const rows = await this.#runner.read((tx) => tx.find(this.name, { ...query, limit: limit + 1 }))
+      const more = rows.length > limit
+      const records = rows.slice(0, limit)
+      const last = records.at(-1)
+      return { records: records.map((row) => toRecord<T>(row)), next: more && last !== undefined ? encodeCursor(last.sortValue, last.id) : null }
+    })
   }
 
   /** How many records match `where`. */
-  async count(where?: Where): Promise<number> {
-    const conditions = parseWhere(where)
-    return this.#runner.read((tx) => tx.count(this.name, conditions))
+  count(where?: Where): Promise<number> {
+    return this.#runner.operation(async () => {
+      const conditions = parseWhere(where)
+      return this.#runner.read((tx) => tx.count(this.name, conditions))
+    })
   }
 
   #checkOwner(): void {

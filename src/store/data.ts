@@ -4,7 +4,7 @@ import { TandemError } from '../errors.js'
 const MAX_DEPTH = 64
 
 function invalidData(collection: string, path: string, problem: string, hint: string): TandemError {
-  return new TandemError('INVALID_DATA', `Data for "${collection}" at ${path} ${problem}; nothing was written.`, { collection, hint })
+  return new TandemError('INVALID_DATA', `Data for "${collection}" at ${path} ${problem}; nothing was written. ${hint}`, { collection, hint })
 }
 
 function describe(value: unknown): string {

@@ -52,6 +52,7 @@ export class Transaction<C extends CollectionsConfig = CollectionsConfig> {
   #runner(): Runner {
     return {
       role: this.#store.role,
+      operation: (op) => op(),
       write: (job) => this.#live().run(job.work),
       read: (work) => this.#live().run(work),
     }
@@ -70,6 +71,9 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
   readonly #collections = new Map<string, Collection>()
   readonly #runner: Runner
   #closed: Promise<void> | undefined
+  /** Public operations started and not yet settled; close() waits for them. */
+  #operations = 0
+  #noOperations: (() => void) | undefined
 
   /** @internal use openStore() */
   constructor(settings: StoreSettings, backend: Backend) {
@@ -78,6 +82,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
     this.#queue = new WriteQueue(backend, settings.busyTimeoutMs)
     this.#runner = {
       role: settings.role,
+      operation: (op) => this.#operation(op),
       write: (job) => this.#write(job),
       read: (work) => this.#read(work),
     }
@@ -125,7 +130,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
     if (typeof fn !== 'function') throw new TypeError(`transaction takes an async function (tx) => ... (got ${typeof fn}).`)
     const scope = TxScope.current(this)
     if (scope !== undefined) return scope.run((tx) => this.runInScope(tx, fn, true))
-    return this.#write({ atomic: false, work: (tx) => this.runInScope(tx, fn, false) })
+    return this.#operation(() => this.#write({ atomic: false, work: (tx) => this.runInScope(tx, fn, false) }))
   }
 
   /** @internal Runs a transaction callback in a fresh scope, inside a savepoint when nested. */
@@ -146,27 +151,36 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
     return nested ? tx.savepoint(body) : body()
   }
 
-  /** Waits for writes in flight, then closes the database. Further calls fail with STORE_CLOSED. */
+  /**
+   * Lets every operation already called finish (they resolve or reject as usual), then closes the
+   * database. Operations called afterwards fail with STORE_CLOSED. Safe to call more than once.
+   */
   close(): Promise<void> {
     this.#closed ??= (async () => {
+      if (this.#operations > 0) await new Promise<void>((resolve) => (this.#noOperations = resolve))
       await this.#queue.idle()
       await this.#backend.close()
     })()
     return this.#closed
   }
 
+  #operation<T>(op: () => Promise<T>): Promise<T> {
+    // Inside a transaction the operation belongs to it: the transaction itself is being waited for.
+    if (this.#closed !== undefined && TxScope.current(this) === undefined) return Promise.reject(storeClosed())
+    this.#operations++
+    return op().finally(() => {
+      if (--this.#operations === 0) this.#noOperations?.()
+    })
+  }
+
   #write<T>(job: WriteJob<T>): Promise<T> {
     const scope = TxScope.current(this)
-    if (scope !== undefined) return scope.run(job.work)
-    if (this.#closed !== undefined) return Promise.reject(storeClosed())
-    return this.#queue.push(job)
+    return scope === undefined ? this.#queue.push(job) : scope.run(job.work)
   }
 
   #read<T>(work: (tx: ReadTx) => Promise<T>): Promise<T> {
     const scope = TxScope.current(this)
-    if (scope !== undefined) return scope.run(work)
-    if (this.#closed !== undefined) return Promise.reject(storeClosed())
-    return this.#backend.read(work)
+    return scope === undefined ? this.#backend.read(work) : scope.run(work)
   }
 }
 

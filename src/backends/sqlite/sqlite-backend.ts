@@ -253,6 +253,20 @@ export class SqliteBackend implements Backend {
     }
   }
 
+  /** SQLite's plan for a find, one line per step (EXPLAIN QUERY PLAN): shows which index it uses. */
+  explainFind(collection: string, query: Query): string[] {
+    const { sql, params } = findSql(collection, query)
+    const steps = this.#reader.handle.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]
+    return steps.map((step) => step.detail)
+  }
+
+  /** The pragmas in force on each connection (writer first), for doctor and tests. */
+  pragmas(): Record<string, unknown>[] {
+    const names = ['journal_mode', 'synchronous', 'foreign_keys', 'journal_size_limit', 'wal_autocheckpoint', 'busy_timeout', 'trusted_schema']
+    const connections = this.#reader === this.#writer ? [this.#writer] : [this.#writer, this.#reader]
+    return connections.map((c) => Object.fromEntries(names.map((name) => [name, c.handle.pragma(name, { simple: true })])))
+  }
+
   async close(): Promise<void> {
     while (this.#writeInProgress !== undefined) await this.#writeInProgress
     if (this.#reader !== this.#writer) this.#reader.handle.close()

@@ -1,0 +1,149 @@
+import { describe, expect, test } from 'vitest'
+import { BACKENDS } from '../helpers/backends.js'
+
+const collections = { projects: { writers: '*' }, events: { writers: '*' }, counters: { writers: '*' } } as const
+
+describe.each(BACKENDS)('transactions on $name', (backend) => {
+  test('writes across collections commit together', async () => {
+    const store = await (await backend.tempStore())({ role: 'app', collections })
+    const result = await store.transaction(async (tx) => {
+      const p = await tx.collection('projects').insert({ name: 'p' })
+      await tx.collection('events').insert({ projectId: p.id })
+      return p.id
+    })
+    expect(await store.collection('projects').get(result)).toBeDefined()
+    expect(await store.collection('events').count({ projectId: result })).toBe(1)
+  })
+
+  test('a throw rolls back every write of the transaction and rethrows', async () => {
+    const store = await (await backend.tempStore())({ role: 'app', collections })
+    const kept = await store.collection('projects').insert({ name: 'kept' })
+    const error = new Error('stop')
+    await expect(
+      store.transaction(async (tx) => {
+        await tx.collection('projects').insert({ name: 'lost' })
+        await tx.collection('projects').patch(kept.id, { name: 'changed' })
+        await tx.collection('events').insert({ any: 1 })
+        throw error
+      }),
+    ).rejects.toBe(error)
+    expect(await store.collection('projects').find()).toEqual([kept])
+    expect(await store.collection('events').count()).toBe(0)
+  })
+
+  test('reads inside a transaction see its own writes; readers outside do not until commit', async () => {
+    const open = await backend.tempStore()
+    const store = await open({ role: 'app', collections })
+    const other = await open({ role: 'app', collections })
+    await store.transaction(async (tx) => {
+      const p = await tx.collection('projects').insert({ name: 'p' })
+      expect(await tx.collection('projects').get(p.id)).toEqual(p)
+      expect(await store.collection('projects').count()).toBe(1)
+      expect(await other.collection('projects').count()).toBe(0)
+    })
+    expect(await other.collection('projects').count()).toBe(1)
+  })
+
+  test('concurrent transactions of one process queue instead of interleaving', async () => {
+    const store = await (await backend.tempStore())({ role: 'app', collections })
+    const c = await store.collection('counters').insert({ n: 0 })
+    const log: string[] = []
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        store.transaction(async (tx) => {
+          log.push(`start ${i}`)
+          const current = await tx.collection('counters').get(c.id)
+          await new Promise((resolve) => setTimeout(resolve, 2))
+          await tx.collection('counters').replace(c.id, { n: current!.data.n + 1 })
+          log.push(`end ${i}`)
+        }),
+      ),
+    )
+    expect((await store.collection('counters').get(c.id))?.data.n).toBe(10)
+    for (let i = 0; i < log.length; i += 2) expect(log[i]!.replace('start', 'end')).toBe(log[i + 1])
+  })
+
+  test('a failing transaction in a batch does not undo the writes batched with it', async () => {
+    const store = await (await backend.tempStore())({ role: 'app', collections })
+    const results = await Promise.allSettled([
+      store.collection('projects').insert({ n: 1 }),
+      store.transaction(async (tx) => {
+        await tx.collection('projects').insert({ n: 2 })
+        throw new Error('only me')
+      }),
+      store.collection('projects').insert({ n: 3 }),
+      store.collection('projects').insert({ n: 4 }, { id: 'dup' }),
+      store.collection('projects').insert({ n: 5 }, { id: 'dup' }),
+    ])
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'rejected'])
+    expect((results[4] as PromiseRejectedResult).reason).toMatchObject({ code: 'DUPLICATE_ID' })
+    expect((await store.collection('projects').find()).map((r) => r.data.n).sort()).toEqual([1, 3, 4])
+  })
+
+  test('a nested transaction is a savepoint: its throw undoes only its own writes', async () => {
+    const store = await (await backend.tempStore())({ role: 'app', collections })
+    await store.transaction(async (tx) => {
+      await tx.collection('projects').insert({ name: 'outer' })
+      await expect(
+        tx.transaction(async (inner) => {
+          await inner.collection('projects').insert({ name: 'inner' })
+          throw new Error('inner fails')
+        }),
+      ).rejects.toThrow('inner fails')
+      await store.transaction(async (inner) => {
+        await inner.collection('projects').insert({ name: 'inner ok' })
+      })
+    })
+    expect((await store.collection('projects').find()).map((r) => r.data.name)).toEqual(['outer', 'inner ok'])
+  })
+
+  test('calls through the store handle inside a transaction join it instead of deadlocking', async () => {
+    const store = await (await backend.tempStore())({ role: 'app', collections })
+    await expect(
+      store.transaction(async () => {
+        await store.collection('projects').insert({ name: 'joined' })
+        throw new Error('undo')
+      }),
+    ).rejects.toThrow('undo')
+    expect(await store.collection('projects').count()).toBe(0)
+  })
+
+  test('writes started but not awaited inside the callback still belong to the transaction', async () => {
+    const store = await (await backend.tempStore())({ role: 'app', collections })
+    let stray: Promise<unknown> | undefined
+    await store.transaction(async (tx) => {
+      stray = tx.collection('projects').insert({ name: 'not awaited' })
+    })
+    await expect(stray).resolves.toMatchObject({ version: 1 })
+    expect(await store.collection('projects').count()).toBe(1)
+  })
+
+  test('two updates of one record started together inside a transaction both apply', async () => {
+    const store = await (await backend.tempStore())({ role: 'app', collections })
+    const c = await store.collection('counters').insert({ n: 0 })
+    await store.transaction(async (tx) => {
+      const counters = tx.collection('counters')
+      await Promise.all([counters.update(c.id, async (d) => ({ n: d.n + 1 })), counters.update(c.id, async (d) => ({ n: d.n + 1 }))])
+    })
+    expect((await store.collection('counters').get(c.id))?.data.n).toBe(2)
+  })
+
+  test('a transaction handle used after its transaction ended fails with TRANSACTION_CLOSED', async () => {
+    const store = await (await backend.tempStore())({ role: 'app', collections })
+    let leaked: Parameters<Parameters<typeof store.transaction>[0]>[0] | undefined
+    await store.transaction(async (tx) => {
+      leaked = tx
+    })
+    await expect(leaked!.collection('projects').insert({})).rejects.toMatchObject({ code: 'TRANSACTION_CLOSED' })
+    expect(await store.collection('projects').count()).toBe(0)
+  })
+
+  test('insertMany is all or nothing', async () => {
+    const store = await (await backend.tempStore())({ role: 'app', collections })
+    await store.collection('projects').insert({ n: 0 }, { id: 'taken' })
+    await expect(store.collection('projects').insertMany([{ n: 1 }, { n: 2 }, { n: 3, bad: Number.NaN }])).rejects.toMatchObject({ code: 'INVALID_DATA' })
+    expect(await store.collection('projects').count()).toBe(1)
+    const many = await store.collection('projects').insertMany([{ n: 1 }, { n: 2 }])
+    expect(many.map((r) => r.data.n)).toEqual([1, 2])
+  })
+})
