@@ -1,4 +1,4 @@
-import { chmodSync, lstatSync, mkdirSync, realpathSync, statSync } from 'node:fs'
+import { chmodSync, lstatSync, mkdirSync, readlinkSync, realpathSync, statSync } from 'node:fs'
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { TandemError } from '../errors.js'
 
@@ -24,6 +24,18 @@ function refuseWorldWritable(dir: string): void {
       `Keep the store in a private directory: chmod o-w ${dir}, or pass a dataDir such as ~/.local/share/<app>.`,
     )
   }
+}
+
+/** Where `file` really leads, following symlinks even when the target does not exist yet. */
+function followLinks(file: string): string {
+  for (let hops = 0; hops < 40; hops++) {
+    if (!lstatSync(file, { throwIfNoEntry: false })?.isSymbolicLink()) {
+      const dir = dirname(file)
+      return lstatSync(dir, { throwIfNoEntry: false }) === undefined ? file : join(realpathSync(dir), basename(file))
+    }
+    file = resolve(dirname(file), readlinkSync(file))
+  }
+  throw unsafe(`Store path ${file} goes through more than 40 symbolic links.`, 'Point the store at a real file.')
 }
 
 export interface ResolvedStorePath {
@@ -56,10 +68,7 @@ export function resolveStorePath(path: string | undefined, dataDir: string | und
     )
   }
   ensureDirectory(dirname(absolute))
-  const parent = realpathSync(dirname(absolute))
-  let file = join(parent, basename(absolute))
-  const link = lstatSync(file, { throwIfNoEntry: false })
-  if (link?.isSymbolicLink()) file = realpathSync(file)
+  const file = followLinks(join(realpathSync(dirname(absolute)), basename(absolute)))
   if (root !== undefined && !isInside(root, file)) {
     throw unsafe(
       `Store path ${wanted} leads to ${file} through a symbolic link, outside the data directory ${root}.`,
