@@ -260,6 +260,11 @@ export class SqliteBackend implements Backend {
     return steps.map((step) => step.detail)
   }
 
+  /** PRAGMA integrity_check on the latest committed state: ['ok'] when the file is sound. */
+  integrityCheck(): string[] {
+    return (this.#reader.handle.pragma('integrity_check') as { integrity_check: string }[]).map((row) => row.integrity_check)
+  }
+
   /** The pragmas in force on each connection (writer first), for doctor and tests. */
   pragmas(): Record<string, unknown>[] {
     const names = ['journal_mode', 'synchronous', 'foreign_keys', 'journal_size_limit', 'wal_autocheckpoint', 'busy_timeout', 'trusted_schema']

@@ -1,0 +1,17 @@
+import { openStore, type Store } from '../../store/store.js'
+
+/** The demo's collections: each role owns its data, notifications are shared. */
+export const DEMO_COLLECTIONS = {
+  sessions: { writers: ['daemon'], indexes: ['projectId'] },
+  projects: { writers: ['server'], indexes: ['name'] },
+  notifications: { writers: '*' },
+  counters: { writers: '*' },
+} as const
+
+export type DemoStore = Store<typeof DEMO_COLLECTIONS>
+
+export const SHARED_COUNTER = 'writes'
+
+export function openDemoStore(path: string, role: string): Promise<DemoStore> {
+  return openStore({ path, role, collections: DEMO_COLLECTIONS })
+}
