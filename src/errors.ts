@@ -16,6 +16,9 @@ export type TandemErrorCode =
   | 'STORE_CLOSED'
   | 'TRANSACTION_CLOSED'
   | 'STORAGE_FAILURE'
+  | 'CHANGES_TRIMMED'
+  | 'CONSUMER_BUSY'
+  | 'CONSUMER_LOST'
 
 export interface TandemErrorDetails {
   /** What the user can do about it, one sentence; the CLI prints it as the "try this" line. */
@@ -120,6 +123,29 @@ export class ValidationError extends TandemError {
 export class StorageError extends TandemError {
   constructor(message: string, cause: unknown) {
     super('STORAGE_FAILURE', message, { cause, hint: 'Check free disk space and file permissions, then run "tandem doctor".' })
+  }
+}
+
+/**
+ * A change-feed reader asked for changes the log no longer holds (retention trimmed them). Reading
+ * on would silently skip them, so the reader must resync: read the current state, then follow the
+ * feed from 'now'.
+ */
+export class ChangesTrimmedError extends TandemError {
+  /** The position the reader asked to continue after. */
+  readonly cursor: number
+  /** Changes up to and including this seq are gone. */
+  readonly trimmedThrough: number
+
+  constructor(cursor: number, trimmedThrough: number, consumer?: string) {
+    const who = consumer === undefined ? 'This change-feed reader' : `Consumer "${consumer}"`
+    super(
+      'CHANGES_TRIMMED',
+      `${who} is at seq ${cursor}, but changes up to seq ${trimmedThrough} were trimmed by retention. Resync: reload the records you track, then follow the feed from 'now'.`,
+      { hint: 'Reload state with find(), then read changes with since: "now" (or raise the change-log retention).' },
+    )
+    this.cursor = cursor
+    this.trimmedThrough = trimmedThrough
   }
 }
 

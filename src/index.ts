@@ -4,6 +4,12 @@ export { Collection, type StoredRecord, type Page, type VersionOptions, type Ins
 export type { StoreConfig, CollectionConfig, CollectionsConfig, AnyData, DataOf, InputOf } from './store/config.js'
 export type { Where, FieldOperators, FindOptions, OrderBySpec } from './store/query.js'
 
+// Changes: the cross-process change feed and durable consumers.
+export { ChangeStream } from './changes/change-stream.js'
+export { Consumer, type ConsumerOptions } from './changes/consumer.js'
+export type { Change, ChangesOptions, ChangeStart } from './changes/change.js'
+export type { WatchOptions } from './store/collection.js'
+
 // Errors: one base class, a stable code each.
 export {
   TandemError,
@@ -12,6 +18,7 @@ export {
   OwnershipError,
   ValidationError,
   StorageError,
+  ChangesTrimmedError,
   type TandemErrorCode,
   type ValidationIssue,
 } from './errors.js'
@@ -24,6 +31,10 @@ export type {
   WriteTx,
   RecordRow,
   FoundRow,
+  ChangeRow,
+  ChangeBatch,
+  ChangeFilter,
+  ChangeRetention,
   Query,
   Condition,
   FieldRef,

@@ -57,6 +57,51 @@ export interface CollectionLayout {
   indexes: readonly (readonly string[])[]
 }
 
+export type ChangeOp = 'insert' | 'update' | 'delete' | 'trim'
+
+/**
+ * One entry of the change log, appended in the same transaction as the write it describes: it is
+ * visible if and only if that write committed. `seq` grows with commit order.
+ */
+export interface ChangeRow {
+  seq: number
+  collection: string
+  id: string
+  op: ChangeOp
+  /** The record's version after the write; for a delete or trim, the last version it had. */
+  version: number
+  role: string
+  /** Milliseconds since the epoch. */
+  at: number
+  /** The record's data after the write (the last data for delete/trim); absent when the collection opts out. */
+  data?: JsonObject
+}
+
+export interface ChangeFilter {
+  collections?: readonly string[]
+  ids?: readonly string[]
+}
+
+/** What one read of the change log found. */
+export interface ChangeBatch {
+  /** Matching changes with seq > the cursor, in seq order. */
+  changes: ChangeRow[]
+  /**
+   * Every change with seq <= this has been looked at (matching or not): a reader may move its
+   * cursor here even when `changes` is empty, so filters never pin it behind retention.
+   */
+  scannedThrough: number
+  /** Changes with seq <= this were trimmed by retention and cannot be read any more. */
+  trimmedThrough: number
+}
+
+export interface ChangeRetention {
+  /** Keep at most this many changes. */
+  maxCount: number
+  /** Drop changes older than this. */
+  maxAgeMs: number
+}
+
 /** A row `find` returned, with the value it was sorted by (what a page cursor remembers). */
 export interface FoundRow extends RecordRow {
   sortValue: Scalar
@@ -85,6 +130,10 @@ export interface WriteTx extends ReadTx {
    * (disk full, I/O error) the error is rethrown with `transactionAborted` set, see `isTransactionAborted`.
    */
   savepoint<T>(work: () => Promise<T>): Promise<T>
+  /** Appends to the change log, in this transaction. */
+  appendChange(change: Omit<ChangeRow, 'seq'>): Promise<void>
+  /** Drops changes beyond the retention limits and records how far the log is trimmed. */
+  trimChanges(retention: ChangeRetention, now: number): Promise<number>
 }
 
 export interface BackendCapabilities {
@@ -116,6 +165,15 @@ export interface Backend {
   write<T>(work: (tx: WriteTx) => Promise<T>, options?: WriteOptions): Promise<T>
   /** Runs `work` against the latest committed state, never against another caller's open transaction. */
   read<T>(work: (tx: ReadTx) => Promise<T>): Promise<T>
+  /** Changes after `cursor` matching `filter`, at most `limit`, from one consistent snapshot. */
+  readChanges(cursor: number, limit: number, filter?: ChangeFilter): Promise<ChangeBatch>
+  /** The seq of the last committed change (0 when none). */
+  changeHead(): Promise<number>
+  /**
+   * Calls `onCommit` soon after any process commits to the store, until the returned function is
+   * called. May call it spuriously; must not miss a commit for longer than its fallback interval.
+   */
+  watchCommits(onCommit: () => void): () => void
   close(): Promise<void>
 }
 

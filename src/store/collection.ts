@@ -5,6 +5,8 @@ import { checkData, mergePatch } from './data.js'
 import { checkId, newId } from './ids.js'
 import { encodeCursor, parseFindOptions, parseWhere, type FindOptions, type Where } from './query.js'
 import type { WriteJob } from './write-queue.js'
+import type { ChangeStream } from '../changes/change-stream.js'
+import type { Change, ChangeStart, ChangesOptions } from '../changes/change.js'
 
 /** A record as every process reads it back. */
 export interface StoredRecord<T = AnyData> {
@@ -41,7 +43,18 @@ export interface Runner {
   operation<T>(op: () => Promise<T>): Promise<T>
   write<T>(job: WriteJob<T>): Promise<T>
   read<T>(work: (tx: ReadTx) => Promise<T>): Promise<T>
+  /** A change-feed reader on the store. */
+  changes<T>(options: ChangesOptions): ChangeStream<T>
   readonly role: string
+}
+
+export interface WatchOptions {
+  /** Only changes of these record ids. */
+  ids?: readonly string[]
+  /** Default 'now'. */
+  since?: ChangeStart
+  /** Called with an error the feed cannot go past (ChangesTrimmedError) or one `listener` threw; default: console.error. */
+  onError?: (error: unknown) => void
 }
 
 export const DEFAULT_PAGE_SIZE = 100
@@ -198,8 +211,9 @@ export class Collection<T = AnyData, I = T> {
         work: async (tx) => {
           const row = await tx.get(this.name, id)
           if (row === undefined && ifVersion === undefined) return false
-          await this.#current(tx, id, ifVersion, row)
+          const current = await this.#current(tx, id, ifVersion, row)
           await tx.delete(this.name, id)
+          await this.#logChange(tx, 'delete', current, Date.now())
           return true
         },
       })
@@ -239,6 +253,31 @@ export class Collection<T = AnyData, I = T> {
     })
   }
 
+  /**
+   * Calls `listener` with every committed change of this collection, from any process, in seq
+   * order, until the returned function is called. A listener that returns a promise is awaited
+   * before the next change. Errors go to `onError`; a listener's error does not stop the feed.
+   */
+  watch(listener: (change: Change<T>) => unknown, options: WatchOptions = {}): () => void {
+    if (typeof listener !== 'function') throw new TypeError(`watch takes a function (change) => ... (got ${typeof listener}).`)
+    const onError = options.onError ?? ((error: unknown) => console.error(error))
+    const stream = this.#runner.changes<T>({ collections: [this.name], ...(options.ids === undefined ? {} : { ids: options.ids }), since: options.since ?? 'now' })
+    void (async () => {
+      try {
+        for await (const change of stream) {
+          try {
+            await listener(change)
+          } catch (error) {
+            onError(error)
+          }
+        }
+      } catch (error) {
+        onError(error)
+      }
+    })()
+    return () => stream.close()
+  }
+
   #checkOwner(): void {
     const writers = this.#settings.writers
     if (writers !== '*' && !writers.has(this.#runner.role)) throw new OwnershipError(this.name, this.#runner.role, this.#settings.writerList)
@@ -273,6 +312,7 @@ export class Collection<T = AnyData, I = T> {
     const now = Date.now()
     const row: RecordRow = { id, version: 1, createdAt: now, updatedAt: now, role: this.#runner.role, data }
     await tx.insert(this.name, row)
+    await this.#logChange(tx, 'insert', row, now)
     return toRecord<T>(row)
   }
 
@@ -283,6 +323,20 @@ export class Collection<T = AnyData, I = T> {
   async #writeRow(tx: WriteTx, row: RecordRow, data: AnyData): Promise<StoredRecord<T>> {
     const next: RecordRow = { ...row, version: row.version + 1, updatedAt: Math.max(Date.now(), row.updatedAt), role: this.#runner.role, data }
     await tx.update(this.name, next)
+    await this.#logChange(tx, 'update', next, next.updatedAt)
     return toRecord<T>(next)
+  }
+
+  /** The change-log entry goes into the same transaction as the write: visible if and only if it commits. */
+  async #logChange(tx: WriteTx, op: 'insert' | 'update' | 'delete', row: RecordRow, at: number): Promise<void> {
+    await tx.appendChange({
+      collection: this.name,
+      id: row.id,
+      op,
+      version: row.version,
+      role: this.#runner.role,
+      at,
+      ...(this.#settings.changeData ? { data: row.data } : {}),
+    })
   }
 }

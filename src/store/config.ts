@@ -14,6 +14,8 @@ export interface CollectionConfig<S extends StandardSchemaV1 = StandardSchemaV1>
   indexes?: readonly string[]
   /** Any Standard Schema validator (zod, valibot, arktype...). Invalid data is refused. */
   schema?: S
+  /** Put the record's data in its change-log entries (default true); false for large records. */
+  changeData?: boolean
 }
 
 export type CollectionsConfig = { [name: string]: CollectionConfig<StandardSchemaV1> }
@@ -32,6 +34,8 @@ export interface StoreConfig<C extends CollectionsConfig = CollectionsConfig> {
   busyTimeoutMs?: number
   /** Bring your own backend (advanced; the PostgreSQL backend plugs in here). */
   backend?: Backend
+  /** How much of the change log to keep. Defaults: 100,000 changes and 7 days, whichever is less. */
+  changes?: { maxCount?: number; maxAgeMs?: number }
 }
 
 /** What a schema turns stored data into, or AnyData without a schema. */
@@ -40,10 +44,12 @@ export type DataOf<CC> = CC extends { schema: StandardSchemaV1<infer _I, infer O
 export type InputOf<CC> = CC extends { schema: StandardSchemaV1<infer I, infer _O> } ? I : AnyData
 
 export const DEFAULT_BUSY_TIMEOUT_MS = 30_000
+export const DEFAULT_CHANGES_MAX_COUNT = 100_000
+export const DEFAULT_CHANGES_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000
 const ROLE = /^[A-Za-z0-9_.:-]{1,64}$/
 const COLLECTION = /^[A-Za-z][A-Za-z0-9_]{0,62}$/
-const STORE_KEYS = ['path', 'dataDir', 'role', 'collections', 'durability', 'busyTimeoutMs', 'backend']
-const COLLECTION_KEYS = ['writers', 'indexes', 'schema']
+const STORE_KEYS = ['path', 'dataDir', 'role', 'collections', 'durability', 'busyTimeoutMs', 'backend', 'changes']
+const COLLECTION_KEYS = ['writers', 'indexes', 'schema', 'changeData']
 
 export interface CollectionSettings {
   readonly name: string
@@ -51,6 +57,7 @@ export interface CollectionSettings {
   readonly writerList: readonly string[]
   readonly indexes: readonly (readonly string[])[]
   readonly schema: StandardSchemaV1 | undefined
+  readonly changeData: boolean
 }
 
 export interface StoreSettings {
@@ -60,6 +67,18 @@ export interface StoreSettings {
   readonly durability: Durability
   readonly busyTimeoutMs: number
   readonly collections: ReadonlyMap<string, CollectionSettings>
+  readonly changeRetention: { readonly maxCount: number; readonly maxAgeMs: number }
+}
+
+/** Validates the collection and id filters of a change reader; returns them as a backend filter. */
+export function checkCollectionFilter(options: { collections?: readonly string[]; ids?: readonly string[] }): { collections?: readonly string[]; ids?: readonly string[] } | undefined {
+  const { collections, ids } = options
+  if (collections !== undefined && (!Array.isArray(collections) || collections.some((c) => typeof c !== 'string' || !COLLECTION.test(c)))) {
+    throw new TypeError(`collections must be an array of collection names (got ${JSON.stringify(collections)}).`)
+  }
+  if (ids !== undefined && (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string'))) throw new TypeError(`ids must be an array of record ids (got ${JSON.stringify(ids)}).`)
+  if (collections === undefined && ids === undefined) return undefined
+  return { ...(collections === undefined ? {} : { collections }), ...(ids === undefined ? {} : { ids }) }
 }
 
 function checkKeys(where: string, object: object, allowed: readonly string[]): void {
@@ -96,7 +115,18 @@ export function parseStoreConfig(config: StoreConfig): StoreSettings {
     lowerNames.add(name.toLowerCase())
     collections.set(name, parseCollection(name, spec))
   }
-  return Object.freeze({ path: config.path, dataDir: config.dataDir, role, durability, busyTimeoutMs, collections })
+  return Object.freeze({ path: config.path, dataDir: config.dataDir, role, durability, busyTimeoutMs, collections, changeRetention: parseRetention(config.changes) })
+}
+
+function parseRetention(changes: StoreConfig['changes']): StoreSettings['changeRetention'] {
+  if (changes === undefined) return Object.freeze({ maxCount: DEFAULT_CHANGES_MAX_COUNT, maxAgeMs: DEFAULT_CHANGES_MAX_AGE_MS })
+  if (typeof changes !== 'object' || changes === null) throw new TypeError('changes must be an object like { maxCount: 100000, maxAgeMs: 604800000 }.')
+  checkKeys('changes', changes, ['maxCount', 'maxAgeMs'])
+  const maxCount = changes.maxCount ?? DEFAULT_CHANGES_MAX_COUNT
+  const maxAgeMs = changes.maxAgeMs ?? DEFAULT_CHANGES_MAX_AGE_MS
+  if (!Number.isInteger(maxCount) || maxCount < 1) throw new RangeError(`changes.maxCount must be a positive integer (got ${String(maxCount)}).`)
+  if (!Number.isInteger(maxAgeMs) || maxAgeMs < 1) throw new RangeError(`changes.maxAgeMs must be a positive integer of milliseconds (got ${String(maxAgeMs)}).`)
+  return Object.freeze({ maxCount, maxAgeMs })
 }
 
 function parseCollection(name: string, spec: CollectionConfig): CollectionSettings {
@@ -108,6 +138,7 @@ function parseCollection(name: string, spec: CollectionConfig): CollectionSettin
   else if (Array.isArray(writers) && writers.length > 0) writerList = writers.map((w) => checkRole(w, `collections.${name}.writers[]`))
   else throw new TypeError(`collections.${name}.writers must be a non-empty array of roles or '*' (got ${JSON.stringify(writers)}). Declaring who writes is required.`)
   const indexes = (spec.indexes ?? []).map(parseIndexField)
+  if (spec.changeData !== undefined && typeof spec.changeData !== 'boolean') throw new TypeError(`collections.${name}.changeData must be true or false (got ${JSON.stringify(spec.changeData)}).`)
   const schema = spec.schema
   if (schema !== undefined && typeof (schema as Partial<StandardSchemaV1>)['~standard']?.validate !== 'function') {
     throw new TypeError(`collections.${name}.schema must be a Standard Schema validator (zod, valibot, arktype...): it has no ~standard.validate.`)
@@ -118,5 +149,6 @@ function parseCollection(name: string, spec: CollectionConfig): CollectionSettin
     writerList: Object.freeze(writerList),
     indexes: Object.freeze(indexes),
     schema,
+    changeData: spec.changeData ?? true,
   })
 }

@@ -4,9 +4,17 @@ import { DEFAULT_JOURNAL_SIZE_LIMIT_BYTES, DEFAULT_WAL_CHECKPOINT_BYTES } from '
 import { TandemError, storeClosed } from '../errors.js'
 import { resolveStorePath, restrictFileMode } from '../fs/safe-path.js'
 import { Collection, type Runner } from './collection.js'
-import { parseStoreConfig, type CollectionsConfig, type DataOf, type InputOf, type StoreConfig, type StoreSettings } from './config.js'
+import { parseStoreConfig, type AnyData, type CollectionsConfig, type DataOf, type InputOf, type StoreConfig, type StoreSettings } from './config.js'
 import { TxScope } from './tx-scope.js'
 import { WriteQueue, type WriteJob } from './write-queue.js'
+import { ChangeHub } from '../changes/change-hub.js'
+import { ChangeStream } from '../changes/change-stream.js'
+import type { ChangesOptions } from '../changes/change.js'
+import { CONSUMERS_COLLECTION, Consumer, type ConsumerOptions } from '../changes/consumer.js'
+import { checkCollectionFilter } from './config.js'
+
+/** Committed writes between two passes of change-log retention. */
+const TRIM_EVERY_WRITES = 1000
 
 /** The typed collection for name K of config C. */
 export type CollectionOf<C extends CollectionsConfig, K extends keyof C> = Collection<DataOf<C[K]>, InputOf<C[K]>>
@@ -55,6 +63,7 @@ export class Transaction<C extends CollectionsConfig = CollectionsConfig> {
       operation: (op) => op(),
       write: (job) => this.#live().run(job.work),
       read: (work) => this.#live().run(work),
+      changes: (options) => this.#store.changes(options),
     }
   }
 }
@@ -74,17 +83,22 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
   /** Public operations started and not yet settled; close() waits for them. */
   #operations = 0
   #noOperations: (() => void) | undefined
+  readonly #hub: ChangeHub
+  readonly #consumers = new Set<Consumer>()
+  #writesSinceTrim = 0
 
   /** @internal use openStore() */
   constructor(settings: StoreSettings, backend: Backend) {
     this.settings = settings
     this.#backend = backend
-    this.#queue = new WriteQueue(backend, settings.busyTimeoutMs)
+    this.#hub = new ChangeHub(backend)
+    this.#queue = new WriteQueue(backend, settings.busyTimeoutMs, (writes) => this.#committed(writes))
     this.#runner = {
       role: settings.role,
       operation: (op) => this.#operation(op),
       write: (job) => this.#write(job),
       read: (work) => this.#read(work),
+      changes: (options) => this.changes(options),
     }
   }
 
@@ -152,16 +166,77 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
   }
 
   /**
+   * Every committed change of the store (any process), in seq order, each once, as an async
+   * iterator: `for await (const c of store.changes({ collections: ['jobs'] }))`. `since` is 'now'
+   * (default: changes committed after this call), 'beginning', or a seq to continue after. Ends
+   * when you break out, call `close()`, or close the store. Throws ChangesTrimmedError instead of
+   * silently skipping changes retention already dropped.
+   */
+  changes<T = AnyData>(options: ChangesOptions = {}): ChangeStream<T> {
+    if (this.#closed !== undefined) throw storeClosed()
+    const since = options.since ?? 'now'
+    if (since !== 'now' && since !== 'beginning' && !(Number.isInteger(since) && since >= 0)) {
+      throw new RangeError(`since must be 'now', 'beginning' or a change seq (got ${JSON.stringify(since)}).`)
+    }
+    const filter = checkCollectionFilter(options)
+    return new ChangeStream<T>(this.#backend, this.#hub, { filter, since })
+  }
+
+  /**
+   * A durable, named change-feed consumer: its position is stored in the store, so it resumes
+   * after a restart from its last `ack` (at-least-once; ack inside `store.transaction()` for an
+   * exactly-once effect). One process at a time runs a given consumer.
+   *
+   * @example
+   * const mailer = store.consumer('mailer', { collections: ['notifications'] })
+   * for await (const c of await mailer.changes()) { await send(c); await mailer.ack(c.seq) }
+   */
+  consumer(name: string, options: ConsumerOptions = {}): Consumer {
+    if (this.#closed !== undefined) throw storeClosed()
+    checkCollectionFilter(options)
+    const consumer = new Consumer(
+      {
+        role: this.role,
+        write: (work) => this.#write({ atomic: false, work }),
+        read: (work) => this.#read(work),
+        changeHead: () => this.#backend.changeHead(),
+        stream: (filter, since, name, onClose) => new ChangeStream(this.#backend, this.#hub, { filter, since, consumer: name, onClose }),
+      },
+      name,
+      options,
+    )
+    this.#consumers.add(consumer)
+    return consumer
+  }
+
+  /** Applies change-log retention now (it also runs by itself every 1000 writes). Resolves with the number dropped. */
+  trimChanges(): Promise<number> {
+    return this.#operation(() => this.#write({ atomic: false, work: (tx) => tx.trimChanges(this.settings.changeRetention, Date.now()) }))
+  }
+
+  /**
    * Lets every operation already called finish (they resolve or reject as usual), then closes the
    * database. Operations called afterwards fail with STORE_CLOSED. Safe to call more than once.
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
+      this.#hub.close()
+      await Promise.all([...this.#consumers].map((c) => c.close()))
       if (this.#operations > 0) await new Promise<void>((resolve) => (this.#noOperations = resolve))
       await this.#queue.idle()
       await this.#backend.close()
     })()
     return this.#closed
+  }
+
+  /** After each committed batch: wake this process's change readers, and now and then apply retention. */
+  #committed(writes: number): void {
+    this.#hub.poke()
+    this.#writesSinceTrim += writes
+    if (this.#writesSinceTrim >= TRIM_EVERY_WRITES && this.#closed === undefined) {
+      this.#writesSinceTrim = 0
+      this.trimChanges().catch(() => undefined) // Retention retries on the next pass; a write never fails for it.
+    }
   }
 
   #operation<T>(op: () => Promise<T>): Promise<T> {
@@ -213,7 +288,8 @@ export async function openStore<C extends CollectionsConfig>(config: StoreConfig
     if (!memory) restrictFileMode(file)
   }
   try {
-    await backend.prepare([...settings.collections.values()].map((c) => ({ name: c.name, indexes: c.indexes })))
+    const layouts = [...settings.collections.values()].map((c) => ({ name: c.name, indexes: c.indexes }))
+    await backend.prepare([...layouts, { name: CONSUMERS_COLLECTION, indexes: [] }])
   } catch (error) {
     await backend.close()
     throw error

@@ -30,12 +30,15 @@ export const MAX_BATCH = 1000
 export class WriteQueue {
   readonly #backend: Backend
   readonly #busyTimeoutMs: number
+  readonly #onCommit: (writes: number) => void
   #pending: Pending[] = []
   #draining: Promise<void> | undefined
 
-  constructor(backend: Backend, busyTimeoutMs: number) {
+  /** `onCommit` runs after each committed batch, before its callers' promises resolve. */
+  constructor(backend: Backend, busyTimeoutMs: number, onCommit: (writes: number) => void = () => {}) {
     this.#backend = backend
     this.#busyTimeoutMs = busyTimeoutMs
+    this.#onCommit = onCommit
   }
 
   push<T>(job: WriteJob<T>): Promise<T> {
@@ -79,6 +82,7 @@ export class WriteQueue {
       for (const pending of batch) pending.reject(error)
       return
     }
+    this.#onCommit(batch.length)
     batch.forEach((pending, i) => {
       const outcome = outcomes[i]!
       if (outcome.ok) pending.resolve(outcome.value)

@@ -5,6 +5,10 @@ import {
   markTransactionAborted,
   type Backend,
   type BackendCapabilities,
+  type ChangeBatch,
+  type ChangeFilter,
+  type ChangeRetention,
+  type ChangeRow,
   type CollectionLayout,
   type Condition,
   type FoundRow,
@@ -17,11 +21,18 @@ import {
   type WriteTx,
 } from '../backend.js'
 import type { SqliteConfig, SqliteHandle, SqliteStatement } from './sqlite-config.js'
+import { StorageError } from '../../errors.js'
 import { translateSqliteError } from './sqlite-errors.js'
 import { retryWhileBusy, type BusyRetryStats } from './sqlite-locks.js'
+import { watchWal } from './sqlite-wake.js'
 import {
+  CHANGE_HEAD_SQL,
+  CHANGES_TABLE,
+  CREATE_CHANGES_SQL,
   FORMAT_VERSION,
   META_TABLE,
+  TRIMMED_THROUGH_KEY,
+  readChangesSql,
   ROW_COLUMNS,
   countSql,
   createIndexSql,
@@ -38,6 +49,15 @@ interface RawRow {
   role: string
   data: string
   sort_value?: Scalar
+}
+
+interface RawChange extends Omit<ChangeRow, 'data'> {
+  data: string | null
+}
+
+function decodeChange(raw: RawChange): ChangeRow {
+  const { data, ...rest } = raw
+  return data === null ? rest : { ...rest, data: JSON.parse(data) as JsonObject }
 }
 
 function decode(raw: RawRow): RecordRow {
@@ -132,6 +152,30 @@ class SqliteWriteTx extends SqliteReader implements WriteTx {
     }
   }
 
+  async appendChange(change: Omit<ChangeRow, 'seq'>): Promise<void> {
+    const statement = this.connection.statement(`INSERT INTO ${CHANGES_TABLE} (collection, id, op, version, role, at, data) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+    try {
+      statement.run(change.collection, change.id, change.op, change.version, change.role, change.at, change.data === undefined ? null : JSON.stringify(change.data))
+    } catch (error) {
+      throw this.#failed(error, change.collection, change.id)
+    }
+  }
+
+  async trimChanges(retention: ChangeRetention, now: number): Promise<number> {
+    const head = (this.connection.statement(CHANGE_HEAD_SQL).get() as { head: number }).head
+    // The log is trimmed from its oldest end only, so what is left is always contiguous. Age is
+    // looked at in the oldest 10,000 entries per pass: seq order is time order, near enough.
+    const byAge = this.connection
+      .statement(`SELECT max(seq) AS seq FROM (SELECT seq, at FROM ${CHANGES_TABLE} ORDER BY seq LIMIT 10000) WHERE at < ?`)
+      .get(now - retention.maxAgeMs) as { seq: number | null }
+    const through = Math.max(head - retention.maxCount, byAge.seq ?? 0)
+    const previous = Number((this.connection.statement(`SELECT value FROM ${META_TABLE} WHERE key = ?`).get(TRIMMED_THROUGH_KEY) as { value: string } | undefined)?.value ?? 0)
+    if (through <= previous) return 0
+    const { changes } = this.connection.statement(`DELETE FROM ${CHANGES_TABLE} WHERE seq <= ?`).run(through)
+    this.connection.statement(`INSERT OR REPLACE INTO ${META_TABLE} (key, value) VALUES (?, ?)`).run(TRIMMED_THROUGH_KEY, String(through))
+    return changes
+  }
+
   async savepoint<T>(work: () => Promise<T>): Promise<T> {
     const name = `sp${++this.#depth}`
     this.connection.statement(`SAVEPOINT ${name}`).run()
@@ -153,7 +197,10 @@ class SqliteWriteTx extends SqliteReader implements WriteTx {
 
   #failed(error: unknown, collection: string, id: string): unknown {
     const translated = translateSqliteError(error, collection, id)
-    return this.connection.handle.inTransaction ? translated : markTransactionAborted(translated)
+    // After a storage failure SQLite may have undone only the statement, or the whole transaction:
+    // either way the batch must not commit (a record without its change-log entry, say).
+    const aborted = !this.connection.handle.inTransaction || translated instanceof StorageError
+    return aborted ? markTransactionAborted(translated) : translated
   }
 }
 
@@ -209,6 +256,7 @@ export class SqliteBackend implements Backend {
       const db = this.#writer.handle
       db.exec(`CREATE TABLE IF NOT EXISTS ${META_TABLE} (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) STRICT`)
       db.prepare(`INSERT OR IGNORE INTO ${META_TABLE} (key, value) VALUES ('format', ?)`).run(FORMAT_VERSION)
+      db.exec(CREATE_CHANGES_SQL)
       for (const layout of collections) {
         db.exec(createTableSql(layout.name))
         for (const path of layout.indexes) db.exec(createIndexSql(layout, path))
@@ -251,6 +299,41 @@ export class SqliteBackend implements Backend {
     } catch (error) {
       throw translateSqliteError(error)
     }
+  }
+
+  async readChanges(cursor: number, limit: number, filter?: ChangeFilter): Promise<ChangeBatch> {
+    while (this.#reader === this.#writer && this.#writeInProgress !== undefined) await this.#writeInProgress
+    const params: unknown[] = [cursor, ...(filter?.collections ?? []), ...(filter?.ids ?? []), limit]
+    const select = this.#reader.statement(readChangesSql(filter))
+    const head = this.#reader.statement(CHANGE_HEAD_SQL)
+    const trimmed = this.#reader.statement(`SELECT value FROM ${META_TABLE} WHERE key = '${TRIMMED_THROUGH_KEY}'`)
+    const db = this.#reader.handle
+    // One read transaction, run synchronously, so the changes, the head and the trim mark come
+    // from the same snapshot and no other call on this connection can interleave.
+    return retryWhileBusy(
+      () => {
+        db.exec('BEGIN')
+        try {
+          const changes = (select.all(...params) as RawChange[]).map(decodeChange)
+          const scannedThrough = changes.length === limit ? changes[changes.length - 1]!.seq : (head.get() as { head: number }).head
+          const trimmedThrough = Number((trimmed.get() as { value: string } | undefined)?.value ?? 0)
+          return { changes, scannedThrough, trimmedThrough }
+        } finally {
+          db.exec('COMMIT')
+        }
+      },
+      this.#config.busyTimeoutMs,
+      this.busyStats,
+    )
+  }
+
+  async changeHead(): Promise<number> {
+    return this.read(async () => (this.#reader.statement(CHANGE_HEAD_SQL).get() as { head: number }).head)
+  }
+
+  watchCommits(onCommit: () => void): () => void {
+    if (this.#config.path === ':memory:') return () => {} // One process: the store's own commit hook is enough.
+    return watchWal(`${this.#config.path}-wal`, () => this.#reader.handle.pragma('data_version', { simple: true }) as number, onCommit)
   }
 
   /** SQLite's plan for a find, one line per step (EXPLAIN QUERY PLAN): shows which index it uses. */

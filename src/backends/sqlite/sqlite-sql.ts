@@ -6,7 +6,30 @@ import type { CollectionLayout, Condition, FieldRef, Query } from '../backend.js
  */
 
 export const META_TABLE = '_tandem_meta'
+export const CHANGES_TABLE = '_tandem_changes'
 export const FORMAT_VERSION = '1'
+export const TRIMMED_THROUGH_KEY = 'changes_trimmed_through'
+
+/** seq is AUTOINCREMENT so it never goes back, even after retention empties the log. */
+export const CREATE_CHANGES_SQL = `CREATE TABLE IF NOT EXISTS ${CHANGES_TABLE} (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    collection TEXT NOT NULL,
+    id TEXT NOT NULL,
+    op TEXT NOT NULL CHECK (op IN ('insert', 'update', 'delete', 'trim')),
+    version INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    data TEXT CHECK (data IS NULL OR json_valid(data))
+  ) STRICT`
+
+export const CHANGE_HEAD_SQL = `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = '${CHANGES_TABLE}'), 0) AS head`
+
+export function readChangesSql(filter: { collections?: readonly string[]; ids?: readonly string[] } | undefined): string {
+  let sql = `SELECT seq, collection, id, op, version, role, at, data FROM ${CHANGES_TABLE} WHERE seq > ?`
+  if (filter?.collections !== undefined) sql += ` AND collection IN (${filter.collections.map(() => '?').join(', ')})`
+  if (filter?.ids !== undefined) sql += ` AND id IN (${filter.ids.map(() => '?').join(', ')})`
+  return `${sql} ORDER BY seq LIMIT ?`
+}
 
 export function tableName(collection: string): string {
   return `"c_${collection}"`

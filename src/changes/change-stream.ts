@@ -1,0 +1,96 @@
+import type { Backend, ChangeFilter, ChangeRow } from '../backends/backend.js'
+import { ChangesTrimmedError } from '../errors.js'
+import { toChange, type Change, type ChangeStart } from './change.js'
+import type { ChangeHub } from './change-hub.js'
+
+/** How many changes one read of the log fetches. */
+const BATCH_SIZE = 500
+
+export interface ChangeStreamOptions {
+  filter: ChangeFilter | undefined
+  since: ChangeStart
+  /** Named in ChangesTrimmedError when a durable consumer falls behind. */
+  consumer?: string
+  onClose?: () => void
+}
+
+/**
+ * Changes in seq order, each once, read from the change log (the source of truth) whenever the
+ * hub says something committed. Pull-based: nothing is read ahead of the reader beyond one batch,
+ * so a slow reader holds no growing buffer. Ends (done) when closed or when the store closes;
+ * throws ChangesTrimmedError rather than skip changes retention has dropped.
+ */
+export class ChangeStream<T = unknown> implements AsyncIterableIterator<Change<T>> {
+  readonly #backend: Backend
+  readonly #hub: ChangeHub
+  readonly #options: ChangeStreamOptions
+  /** Resolved at creation: 'now' means the log's end when changes() was called, not when first read. */
+  readonly #start: Promise<number>
+  #cursor: number | undefined
+  #buffer: ChangeRow[] = []
+  #closed = false
+  #wakeOnClose!: () => void
+  readonly #closing = new Promise<void>((resolve) => (this.#wakeOnClose = resolve))
+  #delivered: number | undefined
+
+  constructor(backend: Backend, hub: ChangeHub, options: ChangeStreamOptions) {
+    this.#backend = backend
+    this.#hub = hub
+    this.#options = options
+    const { since } = options
+    this.#start = since === 'now' ? backend.changeHead() : Promise.resolve(since === 'beginning' ? 0 : since)
+    this.#start.catch(() => undefined) // Surfaced by next(); never an unhandled rejection.
+    hub.attach()
+  }
+
+  /** The seq of the last change this stream delivered, or undefined before the first. */
+  get position(): number | undefined {
+    return this.#delivered
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this
+  }
+
+  async next(): Promise<IteratorResult<Change<T>>> {
+    try {
+      this.#cursor ??= await this.#start
+      for (;;) {
+        if (this.#closed || this.#hub.closed) return this.#finish()
+        const row = this.#buffer.shift()
+        if (row !== undefined) {
+          this.#delivered = row.seq
+          return { done: false, value: toChange<T>(row) }
+        }
+        const seen = this.#hub.generation
+        const batch = await this.#backend.readChanges(this.#cursor, BATCH_SIZE, this.#options.filter)
+        if (batch.trimmedThrough > this.#cursor) throw new ChangesTrimmedError(this.#cursor, batch.trimmedThrough, this.#options.consumer)
+        this.#buffer = batch.changes
+        this.#cursor = Math.max(this.#cursor, batch.scannedThrough)
+        if (this.#buffer.length === 0) await Promise.race([this.#hub.waitPast(seen), this.#closing])
+      }
+    } catch (error) {
+      if (this.#hub.closed) return this.#finish() // The store closed under a read in flight: just end.
+      this.#finish()
+      throw error
+    }
+  }
+
+  async return(): Promise<IteratorResult<Change<T>>> {
+    return this.#finish()
+  }
+
+  /** Stops the stream: a pending next() resolves done. */
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#hub.detach()
+    this.#options.onClose?.()
+    this.#wakeOnClose()
+  }
+
+  #finish(): IteratorResult<Change<T>> {
+    this.close()
+    return { done: true, value: undefined }
+  }
+}

@@ -1,0 +1,227 @@
+import { describe, expect, test } from 'vitest'
+import { ChangesTrimmedError, type Change } from '../../src/index.js'
+import { BACKENDS } from '../helpers/backends.js'
+
+const collections = {
+  tasks: { writers: '*' },
+  notes: { writers: '*' },
+  blobs: { writers: '*', changeData: false },
+} as const
+
+/** Takes the next `n` changes from an iterator, failing the test if they take too long. */
+async function take<T>(iterator: AsyncIterator<Change<T>>, n: number, timeoutMs = 5000): Promise<Change<T>[]> {
+  const out: Change<T>[] = []
+  const deadline = setTimeout(() => undefined, 0)
+  clearTimeout(deadline)
+  const timer = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`only ${out.length} of ${n} changes arrived in ${timeoutMs} ms`)), timeoutMs).unref())
+  while (out.length < n) {
+    const next = await Promise.race([iterator.next(), timer])
+    if (next.done === true) break
+    out.push(next.value)
+  }
+  return out
+}
+
+describe.each(BACKENDS)('change feed on $name', (backend) => {
+  test('every write appears once, in order, with op, version, role and data', async () => {
+    const store = await (await backend.tempStore())({ role: 'app', collections })
+    const feed = store.changes()
+    const tasks = store.collection('tasks')
+    const t = await tasks.insert({ n: 1 })
+    await tasks.update(t.id, (d) => ({ n: d.n + 1 }))
+    await tasks.patch(t.id, { done: true })
+    await tasks.replace(t.id, { n: 9 })
+    await tasks.delete(t.id)
+    const changes = await take(feed, 5)
+    expect(changes.map((c) => [c.op, c.version, c.data])).toEqual([
+      ['insert', 1, { n: 1 }],
+      ['update', 2, { n: 2 }],
+      ['update', 3, { n: 2, done: true }],
+      ['update', 4, { n: 9 }],
+      ['delete', 4, { n: 9 }],
+    ])
+    expect(changes.every((c) => c.collection === 'tasks' && c.id === t.id && c.role === 'app')).toBe(true)
+    const seqs = changes.map((c) => c.seq)
+    expect(seqs).toEqual(seqs.map((_, i) => seqs[0]! + i))
+    expect(Date.parse(changes[0]!.at)).toBeGreaterThan(0)
+    feed.close()
+  })
+
+  test('a change is logged if and only if its write committed', async () => {
+    const store = await (await backend.tempStore())({ role: 'app', collections })
+    const feed = store.changes()
+    const tasks = store.collection('tasks')
+    await tasks.insert({ n: 0 }, { id: 'taken' })
+    await Promise.allSettled([
+      tasks.insert({ n: 1 }),
+      tasks.insert({ n: 2 }, { id: 'taken' }),
+      store.transaction(async (tx) => {
+        await tx.collection('notes').insert({ lost: true })
+        throw new Error('rolled back')
+      }),
+      tasks.replace('taken', { n: 3 }, { ifVersion: 7 }),
+      tasks.insert({ n: 4 }),
+    ])
+    const changes = await take(feed, 3)
+    expect(changes.map((c) => c.data)).toEqual([{ n: 0 }, { n: 1 }, { n: 4 }])
+    expect(changes[2]!.seq - changes[0]!.seq).toBe(2)
+    const extra = await Promise.race([feed.next(), new Promise((resolve) => setTimeout(() => resolve('none'), 200))])
+    expect(extra).toBe('none')
+    feed.close()
+  })
+
+  test("since: 'now', 'beginning' and a seq", async () => {
+    const store = await (await backend.tempStore())({ role: 'app', collections })
+    const tasks = store.collection('tasks')
+    await tasks.insert({ n: 1 })
+    const second = await tasks.insert({ n: 2 })
+    const fromNow = store.changes({ since: 'now' })
+    await tasks.insert({ n: 3 })
+    expect((await take(fromNow, 1)).map((c) => c.data)).toEqual([{ n: 3 }])
+    const all = await take(store.changes({ since: 'beginning' }), 3)
+    expect(all.map((c) => c.data)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }])
+    const afterFirst = await take(store.changes({ since: all[0]!.seq }), 2)
+    expect(afterFirst.map((c) => c.id)).toEqual([second.id, all[2]!.id])
+    expect(() => store.changes({ since: -1 })).toThrow(RangeError)
+  })
+
+  test('filters by collection and by id', async () => {
+    const store = await (await backend.tempStore())({ role: 'app', collections })
+    const notesOnly = store.changes({ collections: ['notes'] })
+    const oneTask = store.changes({ ids: ['t1'] })
+    await store.collection('tasks').insert({ a: 1 })
+    await store.collection('tasks').insert({ a: 2 }, { id: 't1' })
+    await store.collection('notes').insert({ b: 1 })
+    await store.collection('tasks').patch('t1', { a: 3 })
+    expect((await take(notesOnly, 1)).map((c) => c.data)).toEqual([{ b: 1 }])
+    expect((await take(oneTask, 2)).map((c) => c.data)).toEqual([{ a: 2 }, { a: 3 }])
+    expect(() => store.changes({ collections: ['bad name'] })).toThrow(TypeError)
+  })
+
+  test('changeData: false leaves the data out of the log', async () => {
+    const store = await (await backend.tempStore())({ role: 'app', collections })
+    const feed = store.changes()
+    await store.collection('blobs').insert({ big: 'x'.repeat(1000) })
+    const [change] = await take(feed, 1)
+    expect(change).toMatchObject({ op: 'insert', collection: 'blobs', version: 1 })
+    expect(change).not.toHaveProperty('data')
+  })
+
+  test('another handle on the same store (other connections) sees each commit promptly, without polling by the caller', async () => {
+    const open = await backend.tempStore()
+    const writer = await open({ role: 'w', collections })
+    const reader = await open({ role: 'r', collections })
+    const feed = reader.changes()
+    const written: string[] = []
+    for (let i = 0; i < 200; i++) written.push((await writer.collection('tasks').insert({ i })).id)
+    const seen = await take(feed, 200)
+    expect(seen.map((c) => c.id)).toEqual(written)
+  })
+
+  test('watch calls back for one collection until stopped, and a throwing listener does not stop it', async () => {
+    const open = await backend.tempStore()
+    const writer = await open({ role: 'w', collections })
+    const reader = await open({ role: 'r', collections })
+    const got: number[] = []
+    const errors: unknown[] = []
+    let resolveThird!: () => void
+    const third = new Promise<void>((resolve) => (resolveThird = resolve))
+    const stop = reader.collection('tasks').watch(
+      (c) => {
+        got.push(c.data!.n)
+        if (c.data!.n === 2) throw new Error('listener failed')
+        if (got.length === 3) resolveThird()
+      },
+      { onError: (e) => errors.push(e) },
+    )
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    for (const n of [1, 2, 3]) await writer.collection('tasks').insert({ n })
+    await writer.collection('notes').insert({ n: 99 })
+    await third
+    stop()
+    await writer.collection('tasks').insert({ n: 4 })
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(got).toEqual([1, 2, 3])
+    expect(errors).toHaveLength(1)
+  })
+
+  test('closing the store ends its iterators cleanly', async () => {
+    const store = await (await backend.tempStore())({ role: 'app', collections })
+    const feed = store.changes()
+    const pending = feed.next()
+    await store.close()
+    await expect(pending).resolves.toEqual({ done: true, value: undefined })
+    expect(() => store.changes()).toThrow(/closed/)
+  })
+
+  test('a reader behind retention gets ChangesTrimmedError, never a silent gap', async () => {
+    const store = await (await backend.tempStore())({ role: 'app', collections, changes: { maxCount: 10 } })
+    const tasks = store.collection('tasks')
+    const first = await tasks.insert({ n: 0 })
+    for (let i = 1; i < 30; i++) await tasks.insert({ n: i })
+    expect(await store.trimChanges()).toBe(20)
+    const behind = store.changes({ since: 0 })
+    const error = await behind.next().catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ChangesTrimmedError)
+    expect(error).toMatchObject({ code: 'CHANGES_TRIMMED', trimmedThrough: expect.any(Number) })
+    expect((error as Error).message).toMatch(/Resync/)
+    const kept = await take(store.changes({ since: (error as ChangesTrimmedError).trimmedThrough }), 10)
+    expect(kept.map((c) => c.data!.n)).toEqual([20, 21, 22, 23, 24, 25, 26, 27, 28, 29])
+    expect(first.version).toBe(1)
+  })
+})
+
+describe.each(BACKENDS)('durable consumers on $name', (backend) => {
+  test('a consumer resumes after its last ack when opened again', async () => {
+    const open = await backend.tempStore()
+    const store = await open({ role: 'app', collections })
+    const mailer = store.consumer('mailer', { start: 'beginning', collections: ['notes'] })
+    for (let i = 0; i < 5; i++) await store.collection('notes').insert({ i })
+    const stream = await mailer.changes()
+    const firstTwo = await take(stream, 2)
+    await mailer.ack(firstTwo[1]!.seq)
+    await mailer.close()
+    const again = await open({ role: 'app', collections })
+    const resumed = again.consumer('mailer', { collections: ['notes'] })
+    const rest = await take(await resumed.changes(), 3)
+    expect(rest.map((c) => c.data!.i)).toEqual([2, 3, 4])
+    expect(resumed.position).toBe(firstTwo[1]!.seq)
+  })
+
+  test('a second runner of one consumer gets CONSUMER_BUSY, or waits for the first with { wait: true }', async () => {
+    const open = await backend.tempStore()
+    const a = await open({ role: 'app', collections })
+    const b = await open({ role: 'app', collections })
+    const first = a.consumer('indexer')
+    await first.changes()
+    await expect(b.consumer('indexer').changes()).rejects.toMatchObject({ code: 'CONSUMER_BUSY', message: expect.stringMatching(new RegExp(`pid ${process.pid}`)) })
+    const waiting = b.consumer('indexer', { wait: true, leaseMs: 500 }).changes()
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    await first.close()
+    await expect(waiting).resolves.toBeDefined()
+  })
+
+  test('acking inside a transaction commits the position with the effect, or neither', async () => {
+    const store = await (await backend.tempStore())({ role: 'app', collections })
+    const consumer = store.consumer('copier', { start: 'beginning', collections: ['tasks'] })
+    await store.collection('tasks').insert({ n: 1 })
+    await store.collection('tasks').insert({ n: 2 })
+    const stream = await consumer.changes()
+    const [one, two] = await take(stream, 2)
+    await store.transaction(async (tx) => {
+      await tx.collection('notes').insert({ copied: one!.data!.n })
+      await consumer.ack(one!.seq)
+    })
+    await expect(
+      store.transaction(async (tx) => {
+        await tx.collection('notes').insert({ copied: two!.data!.n })
+        await consumer.ack(two!.seq)
+        throw new Error('crash before commit')
+      }),
+    ).rejects.toThrow('crash before commit')
+    await consumer.close()
+    expect((await store.collection('notes').find()).map((r) => r.data.copied)).toEqual([1])
+    const resumed = await take(await store.consumer('copier').changes(), 1)
+    expect(resumed[0]!.data).toEqual({ n: 2 })
+  })
+})
