@@ -2,6 +2,7 @@ import type { Backend, ChangeFilter, ChangeRow } from '../backends/backend.js'
 import { ChangesTrimmedError } from '../errors.js'
 import { toChange, type Change, type ChangeStart } from './change.js'
 import type { ChangeHub } from './change-hub.js'
+import type { AnyData } from '../store/config.js'
 
 /** How many changes one read of the log fetches. */
 const BATCH_SIZE = 500
@@ -20,7 +21,7 @@ export interface ChangeStreamOptions {
  * so a slow reader holds no growing buffer. Ends (done) when closed or when the store closes;
  * throws ChangesTrimmedError rather than skip changes retention has dropped.
  */
-export class ChangeStream<T = unknown> implements AsyncIterableIterator<Change<T>> {
+export class ChangeStream<T = AnyData> implements AsyncIterableIterator<Change<T>> {
   readonly #backend: Backend
   readonly #hub: ChangeHub
   readonly #options: ChangeStreamOptions
