@@ -67,10 +67,10 @@ export class ConflictError extends TandemError {
 export class BusyError extends TandemError {
   readonly waitedMs: number
 
-  constructor(waitedMs: number, cause?: unknown) {
+  constructor(waitedMs: number, cause?: unknown, operation: 'write' | 'read' = 'write') {
     super(
       'BUSY_TIMEOUT',
-      `The store stayed locked by another process for ${waitedMs} ms (busyTimeoutMs); nothing was written. Retry later, or raise busyTimeoutMs if a long transaction elsewhere is expected.`,
+      `The store stayed locked by another process for ${waitedMs} ms (busyTimeoutMs); ${operation === 'write' ? 'nothing was written' : 'nothing was read'}. Retry later, or raise busyTimeoutMs if a long transaction elsewhere is expected.`,
       { cause, hint: 'Find the process holding a long write transaction, or raise busyTimeoutMs.' },
     )
     this.waitedMs = waitedMs

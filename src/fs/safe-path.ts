@@ -80,11 +80,13 @@ export function resolveStorePath(path: string | undefined, dataDir: string | und
 }
 
 /**
- * Restricts the store file to its owner (0600). chmod works on the path, so no descriptor is
- * opened on the database: closing one would drop SQLite's POSIX locks. SQLite creates the -wal
- * and -shm files with the database file's mode.
+ * Restricts the store file and its -wal and -shm companions to their owner (0600). chmod works on
+ * the path, so no descriptor is opened on them: closing one would drop SQLite's POSIX locks.
+ * (SQLite creates later -wal/-shm files with the database file's mode.)
  */
 export function restrictFileMode(file: string): void {
-  const stat = statSync(file, { throwIfNoEntry: false })
-  if (stat !== undefined && (stat.mode & 0o077) !== 0) chmodSync(file, 0o600)
+  for (const path of [file, `${file}-wal`, `${file}-shm`]) {
+    const stat = statSync(path, { throwIfNoEntry: false })
+    if (stat !== undefined && (stat.mode & 0o077) !== 0) chmodSync(path, 0o600)
+  }
 }

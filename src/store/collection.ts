@@ -43,6 +43,8 @@ export interface Runner {
   operation<T>(op: () => Promise<T>): Promise<T>
   write<T>(job: WriteJob<T>): Promise<T>
   read<T>(work: (tx: ReadTx) => Promise<T>): Promise<T>
+  /** Runs user code inside the open write `tx`, so store calls it makes join that transaction. */
+  callback<T>(tx: WriteTx, body: () => T | Promise<T>): Promise<T>
   /** A change-feed reader on the store. */
   changes<T>(options: ChangesOptions): ChangeStream<T>
   readonly role: string
@@ -58,6 +60,10 @@ export interface WatchOptions {
 }
 
 export const DEFAULT_PAGE_SIZE = 100
+
+function isAsyncFunction(fn: unknown): boolean {
+  return Object.prototype.toString.call(fn) === '[object AsyncFunction]'
+}
 
 export function toRecord<T>(row: RecordRow): StoredRecord<T> {
   return {
@@ -145,7 +151,10 @@ export class Collection<T = AnyData, I = T> {
         atomic: false,
         work: async (tx) => {
           const row = await this.#current(tx, id, ifVersion)
-          return this.#rewrite(tx, row, await fn(row.data as T))
+          // An async fn may await calls to the store: they must join this write, not queue behind
+          // it (which would wait forever while holding the lock). A plain fn cannot await anything.
+          const next = isAsyncFunction(fn) ? await this.#runner.callback(tx, () => fn(row.data as T)) : await fn(row.data as T)
+          return this.#rewrite(tx, row, next)
         },
       })
     })

@@ -1,4 +1,4 @@
-import type { Backend, ReadTx } from '../backends/backend.js'
+import type { Backend, ReadTx, WriteTx } from '../backends/backend.js'
 import { SqliteBackend } from '../backends/sqlite/sqlite-backend.js'
 import { DEFAULT_JOURNAL_SIZE_LIMIT_BYTES, DEFAULT_WAL_CHECKPOINT_BYTES } from '../backends/sqlite/sqlite-config.js'
 import { TandemError, storeClosed } from '../errors.js'
@@ -63,6 +63,7 @@ export class Transaction<C extends CollectionsConfig = CollectionsConfig> {
       operation: (op) => op(),
       write: (job) => this.#live().run(job.work),
       read: (work) => this.#live().run(work),
+      callback: async (_tx, body) => body(),
       changes: (options) => this.#store.changes(options),
     }
   }
@@ -98,6 +99,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
       operation: (op) => this.#operation(op),
       write: (job) => this.#write(job),
       read: (work) => this.#read(work),
+      callback: (tx, body) => (TxScope.current(this) === undefined ? this.#inScope(tx, body) : Promise.resolve(body())),
       changes: (options) => this.changes(options),
     }
   }
@@ -148,21 +150,24 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
   }
 
   /** @internal Runs a transaction callback in a fresh scope, inside a savepoint when nested. */
-  async runInScope<T>(tx: Parameters<WriteJob<T>['work']>[0], fn: (tx: Transaction<C>) => Promise<T>, nested: boolean): Promise<T> {
-    const body = async () => {
-      const scope = new TxScope(this, tx)
-      try {
-        return await scope.enter(async () => {
-          const result = await fn(new Transaction(this, scope))
-          // Calls the callback started but did not await still belong to this transaction.
-          await scope.settled()
-          return result
-        })
-      } finally {
-        scope.active = false
-      }
-    }
+  runInScope<T>(tx: WriteTx, fn: (tx: Transaction<C>) => Promise<T>, nested: boolean): Promise<T> {
+    const body = () => this.#inScope(tx, (scope) => fn(new Transaction(this, scope)))
     return nested ? tx.savepoint(body) : body()
+  }
+
+  /** Runs user code with `tx` as the current transaction of this store, until it and every call it started are done. */
+  async #inScope<T>(tx: WriteTx, body: (scope: TxScope) => T | Promise<T>): Promise<T> {
+    const scope = new TxScope(this, tx)
+    try {
+      return await scope.enter(async () => {
+        const result = await body(scope)
+        // Calls the callback started but did not await still belong to this transaction.
+        await scope.settled()
+        return result
+      })
+    } finally {
+      scope.active = false
+    }
   }
 
   /**

@@ -147,3 +147,23 @@ describe.each(BACKENDS)('transactions on $name', (backend) => {
     expect(many.map((r) => r.data.n)).toEqual([1, 2])
   })
 })
+
+describe.each(BACKENDS)('update callbacks on $name', (backend) => {
+  test('an async update fn that awaits other writes joins the update instead of deadlocking', async () => {
+    const store = await (await backend.tempStore())({ role: 'app', collections })
+    const c = await store.collection('counters').insert({ n: 0 })
+    const updated = await store.collection('counters').update(c.id, async (d) => {
+      await store.collection('events').insert({ about: c.id })
+      return { n: d.n + 1 }
+    })
+    expect(updated.data.n).toBe(1)
+    expect(await store.collection('events').count({ about: c.id })).toBe(1)
+    await expect(
+      store.collection('counters').update(c.id, async () => {
+        await store.collection('events').insert({ about: 'rolled back' })
+        throw new Error('fn failed')
+      }),
+    ).rejects.toThrow('fn failed')
+    expect(await store.collection('events').count({ about: 'rolled back' })).toBe(0)
+  })
+})

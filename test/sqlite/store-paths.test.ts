@@ -20,6 +20,15 @@ describe('store paths', () => {
     expect(statSync(join(dataDir, 'app.db')).mode & 0o777).toBe(0o600)
   })
 
+  test('the -wal and -shm files are private too, even in a directory others may read', async () => {
+    const dataDir = join(tempDir(), 'shared')
+    mkdirSync(dataDir, { mode: 0o755 })
+    const store = await openStore({ role: 'x', collections, dataDir })
+    await store.collection('a').insert({ k: 1 })
+    for (const suffix of ['', '-wal', '-shm']) expect(statSync(join(dataDir, `tandem.db${suffix}`)).mode & 0o777, suffix).toBe(0o600)
+    await store.close()
+  })
+
   test('dataDir alone puts the store in tandem.db', async () => {
     const dataDir = tempDir()
     await openAndClose({ dataDir })

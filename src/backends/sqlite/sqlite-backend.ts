@@ -228,7 +228,7 @@ export class SqliteBackend implements Backend {
     this.#config = config
     this.#writer = new Connection(writer)
     this.#reader = reader === writer ? this.#writer : new Connection(reader)
-    this.#readTx = new SqliteReader(this.#reader, (attempt) => retryWhileBusy(attempt, config.busyTimeoutMs, this.busyStats))
+    this.#readTx = new SqliteReader(this.#reader, (attempt) => retryWhileBusy(attempt, config.busyTimeoutMs, this.busyStats, 'read'))
   }
 
   /** Opens (creating if needed) the database file and sets every pragma on each connection. */
@@ -324,6 +324,7 @@ export class SqliteBackend implements Backend {
       },
       this.#config.busyTimeoutMs,
       this.busyStats,
+      'read',
     )
   }
 

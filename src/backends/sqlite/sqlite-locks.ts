@@ -45,7 +45,7 @@ export interface BusyRetryStats {
  * SQLITE_BUSY, waiting asynchronously between tries so the event loop keeps running, up to
  * `timeoutMs`. Then rejects with BusyError. Other errors are rethrown at once.
  */
-export async function retryWhileBusy<T>(attempt: () => T, timeoutMs: number, stats?: BusyRetryStats): Promise<T> {
+export async function retryWhileBusy<T>(attempt: () => T, timeoutMs: number, stats?: BusyRetryStats, operation: 'write' | 'read' = 'write'): Promise<T> {
   const started = performance.now()
   for (let n = 0; ; n++) {
     try {
@@ -56,7 +56,7 @@ export async function retryWhileBusy<T>(attempt: () => T, timeoutMs: number, sta
       if (!isBusy(error)) throw error
       if (stats !== undefined) stats.retries++
       const waited = performance.now() - started
-      if (waited >= timeoutMs) throw new BusyError(Math.round(waited), error)
+      if (waited >= timeoutMs) throw new BusyError(Math.round(waited), error, operation)
       await backoff(n)
     }
   }

@@ -2,8 +2,13 @@ import { watch, type FSWatcher } from 'node:fs'
 
 /** How often the fallback looks at PRAGMA data_version when no file event came. */
 export const FALLBACK_CHECK_MS = 25
-/** After an event that found nothing new, look again after these delays (ms; 0 = next turn of the loop). */
-const RECHECK_DELAYS_MS = [0, 0, 1, 2, 5, 10]
+/**
+ * After an event that found nothing new, look again: on the next turns of the event loop for up
+ * to half a millisecond (the commit usually becomes visible microseconds after its WAL write),
+ * then after these delays.
+ */
+const RECHECK_SPIN_MS = 0.5
+const RECHECK_DELAYS_MS = [1, 2, 5, 10]
 
 /**
  * Calls `onCommit` soon after any process commits. The fast path is an inotify watch on the -wal
@@ -33,8 +38,13 @@ export function watchWal(walPath: string, dataVersion: () => number, onCommit: (
     if (rechecking) return
     rechecking = true
     try {
+      const spinUntil = performance.now() + RECHECK_SPIN_MS
+      while (performance.now() < spinUntil) {
+        await new Promise((resolve) => setImmediate(resolve))
+        if (stopped || check()) return
+      }
       for (const delay of RECHECK_DELAYS_MS) {
-        await new Promise((resolve) => (delay === 0 ? setImmediate(resolve) : setTimeout(resolve, delay)))
+        await new Promise((resolve) => setTimeout(resolve, delay))
         if (stopped || check()) return
       }
     } finally {
@@ -67,7 +77,8 @@ export function watchWal(walPath: string, dataVersion: () => number, onCommit: (
     check()
     startWatch()
   }, FALLBACK_CHECK_MS)
-  timer.unref()
+  // Not unref'd: like an open socket, a live change reader keeps the process running until it is
+  // closed (or the store is), so `for await (const c of store.changes())` can be a daemon's main loop.
 
   return () => {
     stopped = true

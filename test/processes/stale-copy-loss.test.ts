@@ -1,0 +1,62 @@
+import { expect, onTestFinished, test } from 'vitest'
+import { openStore } from '../../src/index.js'
+import { tempDir } from '../helpers/backends.js'
+import { expectCleanExit, forkWorker, type WorkerHandle } from '../helpers/processes.js'
+
+// The bug Tandem exists to fix: with sql.js every process loads the whole database into memory
+// and writes its copy back to the file, so whichever process saves last silently drops what the
+// other one wrote meanwhile. Here a daemon and a server write their own collections of one store
+// at the same time, and every insert either of them was told succeeded must be in the file.
+
+const DURATION_MS = 3000
+const collections = { sessions: { writers: ['daemon'], indexes: ['projectId'] }, projects: { writers: ['server'] } } as const
+
+function ackedIds(worker: WorkerHandle): string[] {
+  return worker.messages.filter((m) => m.type === 'ack').map((m) => m.id as string)
+}
+
+test('a daemon and a server inserting at the same time lose none of each other’s acknowledged records', async () => {
+  const dataDir = tempDir()
+  const config = (role: string) => ({ dataDir, path: 'store.db', role, collections })
+
+  const daemon = forkWorker('inserter.mjs', { store: config('daemon'), collection: 'sessions', durationMs: DURATION_MS, fields: { projectId: 'p1' } })
+  const server = forkWorker('inserter.mjs', { store: config('server'), collection: 'projects', durationMs: DURATION_MS, fields: { name: 'tandem' } })
+  await Promise.all([daemon.waitFor('ready'), server.waitFor('ready')])
+  daemon.send({ type: 'go' })
+  server.send({ type: 'go' })
+  const [daemonDone, serverDone] = await Promise.all([daemon.waitFor('done', 30_000), server.waitFor('done', 30_000)])
+  await Promise.all([expectCleanExit(daemon), expectCleanExit(server)])
+
+  const sessionIds = ackedIds(daemon)
+  const projectIds = ackedIds(server)
+  console.log(`stale copy: ${sessionIds.length} sessions (daemon) and ${projectIds.length} projects (server) acknowledged in ${DURATION_MS} ms`)
+  expect({ errorCount: daemonDone.errorCount, errors: daemonDone.errors }).toEqual({ errorCount: 0, errors: [] })
+  expect({ errorCount: serverDone.errorCount, errors: serverDone.errors }).toEqual({ errorCount: 0, errors: [] })
+  expect(sessionIds.length).toBe(daemonDone.acked)
+  expect(projectIds.length).toBe(serverDone.acked)
+  // Both really wrote, many times, while the other was writing.
+  expect(sessionIds.length).toBeGreaterThan(100)
+  expect(projectIds.length).toBeGreaterThan(100)
+
+  const store = await openStore(config('reader'))
+  onTestFinished(() => store.close())
+  const sessions = await store.collection('sessions').find()
+  const projects = await store.collection('projects').find()
+  const missing = (acked: string[], stored: { id: string }[]) => {
+    const have = new Set(stored.map((r) => r.id))
+    return acked.filter((id) => !have.has(id))
+  }
+  expect(missing(sessionIds, sessions)).toEqual([])
+  expect(missing(projectIds, projects)).toEqual([])
+  expect(sessions.length).toBe(sessionIds.length)
+  expect(projects.length).toBe(projectIds.length)
+  // The two writers really overlapped in time: each wrote before and after the other's first write.
+  const span = (records: { createdAt: string }[]) => [records[0]!.createdAt, records.at(-1)!.createdAt]
+  const [sessionsFrom, sessionsTo] = span(sessions)
+  const [projectsFrom, projectsTo] = span(projects)
+  expect(sessionsFrom! < projectsTo! && projectsFrom! < sessionsTo!).toBe(true)
+  expect(await store.collection('sessions').count()).toBe(sessionIds.length)
+  expect(await store.collection('projects').count()).toBe(projectIds.length)
+  expect(await store.collection('sessions').count({ projectId: 'p1' })).toBe(sessionIds.length)
+  await store.close()
+})
