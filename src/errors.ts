@@ -17,6 +17,7 @@ export type TandemErrorCode =
   | 'TRANSACTION_CLOSED'
   | 'STORAGE_FAILURE'
   | 'CHANGES_TRIMMED'
+  | 'OUTCOME_UNKNOWN'
   | 'CONSUMER_BUSY'
   | 'CONSUMER_LOST'
 

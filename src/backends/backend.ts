@@ -109,6 +109,8 @@ export interface FoundRow extends RecordRow {
 
 /** Reads; outside a write transaction each call sees the latest committed state. */
 export interface ReadTx {
+  /** Names of the collections that have storage (tables) in this store, internal ones included. */
+  listCollections(): Promise<string[]>
   get(collection: string, id: string): Promise<RecordRow | undefined>
   find(collection: string, query: Query): Promise<FoundRow[]>
   count(collection: string, where: readonly Condition[]): Promise<number>
@@ -130,6 +132,18 @@ export interface WriteTx extends ReadTx {
    * (disk full, I/O error) the error is rethrown with `transactionAborted` set, see `isTransactionAborted`.
    */
   savepoint<T>(work: () => Promise<T>): Promise<T>
+  /** Creates the collection's storage and indexes if missing (transactional where the engine allows). */
+  ensureCollection(layout: CollectionLayout): Promise<void>
+  /** Drops the index on a data field, if it exists. */
+  dropIndex(collection: string, path: readonly string[]): Promise<void>
+  /** Drops the collection's storage and every record in it. */
+  dropCollection(collection: string): Promise<void>
+  /**
+   * Takes an exclusive lock named `key`, across processes, held until this transaction ends.
+   * (SQLite: a no-op, the write transaction already excludes every other writer. PostgreSQL:
+   * pg_advisory_xact_lock.) Used so that migrations run exactly once.
+   */
+  lock(key: string): Promise<void>
   /** Appends to the change log, in this transaction. */
   appendChange(change: Omit<ChangeRow, 'seq'>): Promise<void>
   /** Drops changes beyond the retention limits and records how far the log is trimmed. */

@@ -2,6 +2,7 @@ import type { StandardSchemaV1 } from '@standard-schema/spec'
 import type { Backend } from '../backends/backend.js'
 import type { Durability } from '../backends/sqlite/sqlite-config.js'
 import { parseIndexField } from './query.js'
+import { DEFAULT_POSTGRES_POOL_SIZE, DEFAULT_POSTGRES_SCHEMA } from '../backends/postgres/postgres-config.js'
 
 /** Data of a collection declared without a schema: any JSON object. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- untyped collections accept any JSON object, like JSON.parse
@@ -25,6 +26,10 @@ export interface StoreConfig<C extends CollectionsConfig = CollectionsConfig> {
   path?: string
   /** The one directory all processes share; the store file must resolve inside it. */
   dataDir?: string
+  /** A PostgreSQL connection string instead of a file: postgres://user@host:5432/db (needs the `pg` package). */
+  url?: string
+  /** PostgreSQL only: the schema holding this store (default 'tandem'), and the pool size (default 5). */
+  postgres?: { schema?: string; poolSize?: number }
   /** Who this process is: checked against each collection's writers. */
   role: string
   collections: C
@@ -48,7 +53,7 @@ export const DEFAULT_CHANGES_MAX_COUNT = 100_000
 export const DEFAULT_CHANGES_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000
 const ROLE = /^[A-Za-z0-9_.:-]{1,64}$/
 const COLLECTION = /^[A-Za-z][A-Za-z0-9_]{0,62}$/
-const STORE_KEYS = ['path', 'dataDir', 'role', 'collections', 'durability', 'busyTimeoutMs', 'backend', 'changes']
+const STORE_KEYS = ['path', 'dataDir', 'url', 'postgres', 'role', 'collections', 'durability', 'busyTimeoutMs', 'backend', 'changes']
 const COLLECTION_KEYS = ['writers', 'indexes', 'schema', 'changeData']
 
 export interface CollectionSettings {
@@ -63,6 +68,8 @@ export interface CollectionSettings {
 export interface StoreSettings {
   readonly path: string | undefined
   readonly dataDir: string | undefined
+  readonly url: string | undefined
+  readonly postgres: { readonly schema: string; readonly poolSize: number }
   readonly role: string
   readonly durability: Durability
   readonly busyTimeoutMs: number
@@ -115,7 +122,19 @@ export function parseStoreConfig(config: StoreConfig): StoreSettings {
     lowerNames.add(name.toLowerCase())
     collections.set(name, parseCollection(name, spec))
   }
-  return Object.freeze({ path: config.path, dataDir: config.dataDir, role, durability, busyTimeoutMs, collections, changeRetention: parseRetention(config.changes) })
+  if (config.url !== undefined && (typeof config.url !== 'string' || !/^postgres(ql)?:\/\//.test(config.url))) throw new TypeError(`url must be a postgres:// connection string (got ${JSON.stringify(config.url)}).`)
+  if (config.url !== undefined && (config.path !== undefined || config.dataDir !== undefined)) throw new TypeError('Give either url (PostgreSQL) or path/dataDir (SQLite), not both.')
+  return Object.freeze({ path: config.path, dataDir: config.dataDir, url: config.url, postgres: parsePostgres(config.postgres), role, durability, busyTimeoutMs, collections, changeRetention: parseRetention(config.changes) })
+}
+
+function parsePostgres(options: StoreConfig['postgres']): StoreSettings['postgres'] {
+  if (options !== undefined && (typeof options !== 'object' || options === null)) throw new TypeError('postgres must be an object like { schema: "tandem", poolSize: 5 }.')
+  if (options !== undefined) checkKeys('postgres', options, ['schema', 'poolSize'])
+  const schema = options?.schema ?? DEFAULT_POSTGRES_SCHEMA
+  const poolSize = options?.poolSize ?? DEFAULT_POSTGRES_POOL_SIZE
+  if (typeof schema !== 'string' || !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new TypeError(`postgres.schema must be a lowercase identifier (got ${JSON.stringify(schema)}).`)
+  if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > 100) throw new RangeError(`postgres.poolSize must be an integer from 1 to 100 (got ${String(poolSize)}).`)
+  return Object.freeze({ schema, poolSize })
 }
 
 function parseRetention(changes: StoreConfig['changes']): StoreSettings['changeRetention'] {

@@ -264,6 +264,25 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
   }
 }
 
+/** The backend the settings ask for: PostgreSQL for a url (loaded only then), else SQLite. */
+async function openBackend(settings: StoreSettings): Promise<Backend> {
+  if (settings.url !== undefined) {
+    const { openPostgresBackend } = await import('../backends/postgres/postgres-backend.js')
+    return openPostgresBackend({ url: settings.url, ...settings.postgres, busyTimeoutMs: settings.busyTimeoutMs, durability: settings.durability })
+  }
+  const memory = settings.path === ':memory:'
+  const file = memory ? ':memory:' : resolveStorePath(settings.path, settings.dataDir).file
+  const backend = await SqliteBackend.open({
+    path: file,
+    durability: settings.durability,
+    busyTimeoutMs: settings.busyTimeoutMs,
+    journalSizeLimitBytes: DEFAULT_JOURNAL_SIZE_LIMIT_BYTES,
+    walCheckpointBytes: DEFAULT_WAL_CHECKPOINT_BYTES,
+  })
+  if (!memory) restrictFileMode(file)
+  return backend
+}
+
 /**
  * Opens (creating if needed) a store shared with every other process that opens the same file.
  * Creates the tables and indexes of the declared collections. Rejects with UNSAFE_PATH when the
@@ -279,19 +298,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
  */
 export async function openStore<C extends CollectionsConfig>(config: StoreConfig<C>): Promise<Store<C>> {
   const settings = parseStoreConfig(config)
-  let backend = config.backend
-  if (backend === undefined) {
-    const memory = settings.path === ':memory:'
-    const file = memory ? ':memory:' : resolveStorePath(settings.path, settings.dataDir).file
-    backend = await SqliteBackend.open({
-      path: file,
-      durability: settings.durability,
-      busyTimeoutMs: settings.busyTimeoutMs,
-      journalSizeLimitBytes: DEFAULT_JOURNAL_SIZE_LIMIT_BYTES,
-      walCheckpointBytes: DEFAULT_WAL_CHECKPOINT_BYTES,
-    })
-    if (!memory) restrictFileMode(file)
-  }
+  const backend = config.backend ?? (await openBackend(settings))
   try {
     const layouts = [...settings.collections.values()].map((c) => ({ name: c.name, indexes: c.indexes }))
     await backend.prepare([...layouts, { name: CONSUMERS_COLLECTION, indexes: [] }])

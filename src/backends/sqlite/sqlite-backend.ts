@@ -37,6 +37,7 @@ import {
   countSql,
   createIndexSql,
   createTableSql,
+  indexName,
   findSql,
   tableName,
 } from './sqlite-sql.js'
@@ -99,6 +100,11 @@ class SqliteReader implements ReadTx {
     protected readonly run: <T>(attempt: () => T) => Promise<T> | T,
   ) {}
 
+  async listCollections(): Promise<string[]> {
+    const statement = this.connection.statement(`SELECT substr(name, 3) AS name FROM sqlite_schema WHERE type = 'table' AND name LIKE 'c\\_%' ESCAPE '\\' ORDER BY name`)
+    return ((await this.run(() => statement.all())) as { name: string }[]).map((r) => r.name)
+  }
+
   async get(collection: string, id: string): Promise<RecordRow | undefined> {
     const statement = this.connection.statement(`SELECT ${ROW_COLUMNS} FROM ${tableName(collection)} WHERE id = ?`)
     const raw = (await this.run(() => statement.get(id))) as RawRow | undefined
@@ -150,6 +156,23 @@ class SqliteWriteTx extends SqliteReader implements WriteTx {
     } catch (error) {
       throw this.#failed(error, collection, id)
     }
+  }
+
+  async ensureCollection(layout: CollectionLayout): Promise<void> {
+    this.connection.handle.exec(createTableSql(layout.name))
+    for (const path of layout.indexes) this.connection.handle.exec(createIndexSql(layout, path))
+  }
+
+  async dropIndex(collection: string, path: readonly string[]): Promise<void> {
+    this.connection.handle.exec(`DROP INDEX IF EXISTS ${indexName(collection, path)}`)
+  }
+
+  async dropCollection(collection: string): Promise<void> {
+    this.connection.handle.exec(`DROP TABLE IF EXISTS ${tableName(collection)}`)
+  }
+
+  async lock(_key: string): Promise<void> {
+    // BEGIN IMMEDIATE already holds the one write lock of the database file.
   }
 
   async appendChange(change: Omit<ChangeRow, 'seq'>): Promise<void> {
@@ -252,15 +275,12 @@ export class SqliteBackend implements Backend {
   }
 
   async prepare(collections: readonly CollectionLayout[]): Promise<void> {
-    await this.write(async () => {
+    await this.write(async (tx) => {
       const db = this.#writer.handle
       db.exec(`CREATE TABLE IF NOT EXISTS ${META_TABLE} (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) STRICT`)
       db.prepare(`INSERT OR IGNORE INTO ${META_TABLE} (key, value) VALUES ('format', ?)`).run(FORMAT_VERSION)
       db.exec(CREATE_CHANGES_SQL)
-      for (const layout of collections) {
-        db.exec(createTableSql(layout.name))
-        for (const path of layout.indexes) db.exec(createIndexSql(layout, path))
-      }
+      for (const layout of collections) await tx.ensureCollection(layout)
     })
   }
 

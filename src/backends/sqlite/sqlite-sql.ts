@@ -54,9 +54,12 @@ export function createTableSql(collection: string): string {
   ) STRICT`
 }
 
+export function indexName(collection: string, path: readonly string[]): string {
+  return `"ix:${collection}:${path.join('.')}"`
+}
+
 export function createIndexSql(layout: CollectionLayout, path: readonly string[]): string {
-  const name = `"ix:${layout.name}:${path.join('.')}"`
-  return `CREATE INDEX IF NOT EXISTS ${name} ON ${tableName(layout.name)} (${fieldSql({ kind: 'data', path })}, id)`
+  return `CREATE INDEX IF NOT EXISTS ${indexName(layout.name, path)} ON ${tableName(layout.name)} (${fieldSql({ kind: 'data', path })}, id)`
 }
 
 /** SQLite has no boolean type: JSON true/false come back from json_extract as 1/0. */
