@@ -214,6 +214,20 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
     return consumer
   }
 
+  /**
+   * @internal For lifecycle tools (import, migrations, retention): runs `work` as one write of
+   * this process's queue (its own savepoint when batched), inside an open transaction if called
+   * from one. Bypasses ownership and validation: the caller does its own.
+   */
+  runWrite<T>(work: (tx: WriteTx) => Promise<T>): Promise<T> {
+    return this.#operation(() => this.#write({ atomic: false, work }))
+  }
+
+  /** @internal Runs `work` on the latest committed state (or inside the open transaction). */
+  runRead<T>(work: (tx: ReadTx) => Promise<T>): Promise<T> {
+    return this.#operation(() => this.#read(work))
+  }
+
   /** Applies change-log retention now (it also runs by itself every 1000 writes). Resolves with the number dropped. */
   trimChanges(): Promise<number> {
     return this.#operation(() => this.#write({ atomic: false, work: (tx) => tx.trimChanges(this.settings.changeRetention, Date.now()) }))
