@@ -18,6 +18,8 @@ export type TandemErrorCode =
   | 'STORAGE_FAILURE'
   | 'CHANGES_TRIMMED'
   | 'OUTCOME_UNKNOWN'
+  | 'MIGRATION_FAILED'
+  | 'SCHEMA_TOO_NEW'
   | 'CONSUMER_BUSY'
   | 'CONSUMER_LOST'
 

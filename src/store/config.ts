@@ -2,6 +2,12 @@ import type { StandardSchemaV1 } from '@standard-schema/spec'
 import type { Backend } from '../backends/backend.js'
 import type { Durability } from '../backends/sqlite/sqlite-config.js'
 import { parseIndexField } from './query.js'
+import { dirname, join, resolve } from 'node:path'
+import type { ArchivePeriod } from '../fs/archive-file.js'
+import type { Migration } from '../migrations/migration.js'
+import { checkMigrations } from '../migrations/runner.js'
+import { checkId } from './ids.js'
+import type { RetentionSettings } from './retention.js'
 import { DEFAULT_POSTGRES_POOL_SIZE, DEFAULT_POSTGRES_SCHEMA } from '../backends/postgres/postgres-config.js'
 
 /** Data of a collection declared without a schema: any JSON object. */
@@ -17,6 +23,15 @@ export interface CollectionConfig<S extends StandardSchemaV1 = StandardSchemaV1>
   schema?: S
   /** Put the record's data in its change-log entries (default true); false for large records. */
   changeData?: boolean
+  /**
+   * Bound the collection's growth: keep at most `maxCount` records and/or drop records created
+   * more than `maxAgeMs` ago, oldest first. Trimmed records are appended to the archive first
+   * (NDJSON, one file per period) unless `archive: false`. Environment variables
+   * TANDEM_RETAIN_<COLLECTION>_MAX_COUNT and TANDEM_RETAIN_<COLLECTION>_MAX_AGE_MS override the limits.
+   */
+  retain?: { maxCount?: number; maxAgeMs?: number; archive?: boolean | { period?: ArchivePeriod } }
+  /** Default records, inserted once each (by id) when missing; never overwriting, never re-creating one a user deleted. */
+  seed?: readonly { id: string; data: unknown }[]
 }
 
 export type CollectionsConfig = { [name: string]: CollectionConfig<StandardSchemaV1> }
@@ -41,6 +56,12 @@ export interface StoreConfig<C extends CollectionsConfig = CollectionsConfig> {
   backend?: Backend
   /** How much of the change log to keep. Defaults: 100,000 changes and 7 days, whichever is less. */
   changes?: { maxCount?: number; maxAgeMs?: number }
+  /** Schema and data migrations, run once each at open (see docs/lifecycle.md). */
+  migrations?: readonly Migration[]
+  /** When the store has migrations this program does not know: 'refuse' to open (default), or open 'read-only'. */
+  onNewerSchema?: 'refuse' | 'read-only'
+  /** Where retention archives trimmed records. Default: an `archive` folder beside the store file (or in dataDir). */
+  archiveDir?: string
 }
 
 /** What a schema turns stored data into, or AnyData without a schema. */
@@ -53,8 +74,8 @@ export const DEFAULT_CHANGES_MAX_COUNT = 100_000
 export const DEFAULT_CHANGES_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000
 const ROLE = /^[A-Za-z0-9_.:-]{1,64}$/
 const COLLECTION = /^[A-Za-z][A-Za-z0-9_]{0,62}$/
-const STORE_KEYS = ['path', 'dataDir', 'url', 'postgres', 'role', 'collections', 'durability', 'busyTimeoutMs', 'backend', 'changes']
-const COLLECTION_KEYS = ['writers', 'indexes', 'schema', 'changeData']
+const STORE_KEYS = ['path', 'dataDir', 'url', 'postgres', 'role', 'collections', 'durability', 'busyTimeoutMs', 'backend', 'changes', 'migrations', 'onNewerSchema', 'archiveDir']
+const COLLECTION_KEYS = ['writers', 'indexes', 'schema', 'changeData', 'retain', 'seed']
 
 export interface CollectionSettings {
   readonly name: string
@@ -63,6 +84,8 @@ export interface CollectionSettings {
   readonly indexes: readonly (readonly string[])[]
   readonly schema: StandardSchemaV1 | undefined
   readonly changeData: boolean
+  readonly retain?: RetentionSettings | undefined
+  readonly seed?: readonly { readonly id: string; readonly data: unknown }[]
 }
 
 export interface StoreSettings {
@@ -75,6 +98,9 @@ export interface StoreSettings {
   readonly busyTimeoutMs: number
   readonly collections: ReadonlyMap<string, CollectionSettings>
   readonly changeRetention: { readonly maxCount: number; readonly maxAgeMs: number }
+  readonly migrations: readonly Migration[]
+  readonly onNewerSchema: 'refuse' | 'read-only'
+  readonly archiveDir: string
 }
 
 /** Validates the collection and id filters of a change reader; returns them as a backend filter. */
@@ -114,17 +140,21 @@ export function parseStoreConfig(config: StoreConfig): StoreSettings {
   if (config.dataDir !== undefined && (typeof config.dataDir !== 'string' || config.dataDir === '')) throw new TypeError(`dataDir must be a non-empty string (got ${JSON.stringify(config.dataDir)}).`)
   if (typeof config.collections !== 'object' || config.collections === null) throw new TypeError('collections must be an object: { name: { writers: [...] } }.')
 
+  const archiveDir = resolveArchiveDir(config)
   const collections = new Map<string, CollectionSettings>()
   const lowerNames = new Set<string>()
   for (const [name, spec] of Object.entries(config.collections)) {
     if (!COLLECTION.test(name)) throw new TypeError(`Collection name "${name}" must start with a letter and hold only letters, digits and _ (at most 63).`)
     if (lowerNames.has(name.toLowerCase())) throw new TypeError(`Collection names must differ by more than case ("${name}").`)
     lowerNames.add(name.toLowerCase())
-    collections.set(name, parseCollection(name, spec))
+    collections.set(name, parseCollection(name, spec, archiveDir))
   }
+  const migrations = checkMigrations(config.migrations)
+  const onNewerSchema = config.onNewerSchema ?? 'refuse'
+  if (onNewerSchema !== 'refuse' && onNewerSchema !== 'read-only') throw new RangeError(`onNewerSchema must be "refuse" or "read-only" (got ${JSON.stringify(onNewerSchema)}).`)
   if (config.url !== undefined && (typeof config.url !== 'string' || !/^postgres(ql)?:\/\//.test(config.url))) throw new TypeError(`url must be a postgres:// connection string (got ${JSON.stringify(config.url)}).`)
   if (config.url !== undefined && (config.path !== undefined || config.dataDir !== undefined)) throw new TypeError('Give either url (PostgreSQL) or path/dataDir (SQLite), not both.')
-  return Object.freeze({ path: config.path, dataDir: config.dataDir, url: config.url, postgres: parsePostgres(config.postgres), role, durability, busyTimeoutMs, collections, changeRetention: parseRetention(config.changes) })
+  return Object.freeze({ path: config.path, dataDir: config.dataDir, url: config.url, postgres: parsePostgres(config.postgres), role, durability, busyTimeoutMs, collections, changeRetention: parseRetention(config.changes), migrations, onNewerSchema, archiveDir })
 }
 
 function parsePostgres(options: StoreConfig['postgres']): StoreSettings['postgres'] {
@@ -148,7 +178,55 @@ function parseRetention(changes: StoreConfig['changes']): StoreSettings['changeR
   return Object.freeze({ maxCount, maxAgeMs })
 }
 
-function parseCollection(name: string, spec: CollectionConfig): CollectionSettings {
+function resolveArchiveDir(config: StoreConfig): string {
+  if (config.archiveDir !== undefined) {
+    if (typeof config.archiveDir !== 'string' || config.archiveDir === '') throw new TypeError(`archiveDir must be a directory path (got ${JSON.stringify(config.archiveDir)}).`)
+    return resolve(config.archiveDir)
+  }
+  if (config.dataDir !== undefined) return join(resolve(config.dataDir), 'archive')
+  if (config.path !== undefined && config.path !== ':memory:') return join(dirname(resolve(config.path)), 'archive')
+  return resolve('tandem-archive')
+}
+
+function positiveInteger(value: unknown, what: string): number | undefined {
+  if (value === undefined) return undefined
+  const n = typeof value === 'string' ? Number(value) : value
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw new RangeError(`${what} must be a positive integer (got ${JSON.stringify(value)}).`)
+  return n
+}
+
+/** Retention limits from the options, overridden by TANDEM_RETAIN_<COLLECTION>_MAX_COUNT / _MAX_AGE_MS. */
+function parseRetain(name: string, retain: CollectionConfig['retain'], archiveDir: string): RetentionSettings | undefined {
+  const envName = `TANDEM_RETAIN_${name.toUpperCase()}`
+  const envCount = process.env[`${envName}_MAX_COUNT`]
+  const envAge = process.env[`${envName}_MAX_AGE_MS`]
+  if (retain === undefined && envCount === undefined && envAge === undefined) return undefined
+  if (retain !== undefined && (typeof retain !== 'object' || retain === null)) throw new TypeError(`collections.${name}.retain must be an object like { maxCount: 1000 }.`)
+  if (retain !== undefined) checkKeys(`collections.${name}.retain`, retain, ['maxCount', 'maxAgeMs', 'archive'])
+  const maxCount = envCount !== undefined ? positiveInteger(envCount, `${envName}_MAX_COUNT`) : positiveInteger(retain?.maxCount, `collections.${name}.retain.maxCount`)
+  const maxAgeMs = envAge !== undefined ? positiveInteger(envAge, `${envName}_MAX_AGE_MS`) : positiveInteger(retain?.maxAgeMs, `collections.${name}.retain.maxAgeMs`)
+  if (maxCount === undefined && maxAgeMs === undefined) throw new TypeError(`collections.${name}.retain needs maxCount or maxAgeMs.`)
+  const archive = retain?.archive ?? true
+  if (archive === false) return Object.freeze({ maxCount, maxAgeMs, archive: undefined })
+  const period = archive === true ? 'month' : (archive.period ?? 'month')
+  if (period !== 'day' && period !== 'month') throw new RangeError(`collections.${name}.retain.archive.period must be "day" or "month" (got ${JSON.stringify(period)}).`)
+  return Object.freeze({ maxCount, maxAgeMs, archive: Object.freeze({ dir: archiveDir, period }) })
+}
+
+function parseSeed(name: string, seed: CollectionConfig['seed']): CollectionSettings['seed'] {
+  if (seed === undefined) return undefined
+  if (!Array.isArray(seed)) throw new TypeError(`collections.${name}.seed must be an array of { id, data }.`)
+  const ids = new Set<string>()
+  for (const entry of seed) {
+    if (typeof entry !== 'object' || entry === null) throw new TypeError(`collections.${name}.seed entries must be { id, data }.`)
+    checkId(entry.id)
+    if (ids.has(entry.id)) throw new TypeError(`collections.${name}.seed lists id "${entry.id}" twice.`)
+    ids.add(entry.id)
+  }
+  return Object.freeze([...seed])
+}
+
+function parseCollection(name: string, spec: CollectionConfig, archiveDir: string): CollectionSettings {
   if (typeof spec !== 'object' || spec === null) throw new TypeError(`collections.${name} must be an object like { writers: ['daemon'] }.`)
   checkKeys(`collections.${name}`, spec, COLLECTION_KEYS)
   const { writers } = spec
@@ -169,5 +247,7 @@ function parseCollection(name: string, spec: CollectionConfig): CollectionSettin
     indexes: Object.freeze(indexes),
     schema,
     changeData: spec.changeData ?? true,
+    retain: parseRetain(name, spec.retain, archiveDir),
+    seed: parseSeed(name, spec.seed),
   })
 }

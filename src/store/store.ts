@@ -12,9 +12,15 @@ import { ChangeStream } from '../changes/change-stream.js'
 import type { ChangesOptions } from '../changes/change.js'
 import { CONSUMERS_COLLECTION, Consumer, type ConsumerOptions } from '../changes/consumer.js'
 import { checkCollectionFilter } from './config.js'
+import type { MigrationReport } from '../migrations/migration.js'
+import { MIGRATIONS_COLLECTION, runMigrations, schemaTooNew } from '../migrations/runner.js'
+import { SEEDS_COLLECTION, applySeeds, checkSeed } from './seeds.js'
+import { TRIM_BATCH, applyRetention } from './retention.js'
 
 /** Committed writes between two passes of change-log retention. */
 const TRIM_EVERY_WRITES = 1000
+/** Committed writes between two passes of collection retention (amortised: no scan per insert). */
+const RETAIN_EVERY_WRITES = 100
 
 /** The typed collection for name K of config C. */
 export type CollectionOf<C extends CollectionsConfig, K extends keyof C> = Collection<DataOf<C[K]>, InputOf<C[K]>>
@@ -87,6 +93,11 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
   readonly #hub: ChangeHub
   readonly #consumers = new Set<Consumer>()
   #writesSinceTrim = 0
+  #writesSinceRetention = 0
+  #retaining = false
+  #refusal: TandemError | undefined
+  /** What the migrations did when this store opened. */
+  migrations: MigrationReport = { storeVersion: 0, knownVersion: 0, outcomes: [] }
 
   /** @internal use openStore() */
   constructor(settings: StoreSettings, backend: Backend) {
@@ -251,11 +262,65 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
   /** After each committed batch: wake this process's change readers, and now and then apply retention. */
   #committed(writes: number): void {
     this.#hub.poke()
+    if (this.#closed !== undefined) return
     this.#writesSinceTrim += writes
-    if (this.#writesSinceTrim >= TRIM_EVERY_WRITES && this.#closed === undefined) {
+    this.#writesSinceRetention += writes
+    // Retention never fails a write: a pass that fails is simply retried by the next one.
+    if (this.#writesSinceTrim >= TRIM_EVERY_WRITES) {
       this.#writesSinceTrim = 0
-      this.trimChanges().catch(() => undefined) // Retention retries on the next pass; a write never fails for it.
+      this.trimChanges().catch(() => undefined)
     }
+    if (this.#writesSinceRetention >= RETAIN_EVERY_WRITES && !this.#retaining && this.#hasRetention()) {
+      this.#writesSinceRetention = 0
+      this.#retaining = true
+      this.#retainAll()
+        .catch(() => undefined)
+        .finally(() => (this.#retaining = false))
+    }
+  }
+
+  #hasRetention(): boolean {
+    for (const c of this.settings.collections.values()) if (c.retain !== undefined) return true
+    return false
+  }
+
+  /** One retention pass over every collection with limits; resolves with the number trimmed per collection. */
+  async #retainAll(): Promise<Record<string, number>> {
+    const trimmed: Record<string, number> = {}
+    for (const collection of this.settings.collections.values()) {
+      const retain = collection.retain
+      if (retain === undefined) continue
+      trimmed[collection.name] = 0
+      for (;;) {
+        const n = await this.runWrite((tx) => applyRetention(tx, collection, retain, this.role, Date.now()))
+        trimmed[collection.name]! += n
+        if (n < TRIM_BATCH) break
+      }
+    }
+    return trimmed
+  }
+
+  /**
+   * Applies every retention limit now — collections' `retain` (archiving first) and the change
+   * log's — instead of waiting for the amortised passes that run every few hundred writes.
+   */
+  compact(): Promise<{ trimmed: Record<string, number>; changesTrimmed: number }> {
+    return this.#operation(async () => ({ trimmed: await this.#retainAll(), changesTrimmed: await this.trimChanges() }))
+  }
+
+  /** @internal Inserts the declared seed records that were never seeded. */
+  async seed(): Promise<number> {
+    const seeds: Parameters<typeof applySeeds>[1][number][] = []
+    for (const collection of this.settings.collections.values()) {
+      for (const entry of collection.seed ?? []) seeds.push({ collection, id: entry.id, data: await checkSeed(collection, entry.data, entry.id) })
+    }
+    if (seeds.length === 0) return 0
+    return this.runWrite((tx) => applySeeds(tx, seeds, this.role))
+  }
+
+  /** @internal Makes every write fail with `reason` (an old program on a newer store). */
+  refuseWrites(reason: TandemError): void {
+    this.#refusal = reason
   }
 
   #operation<T>(op: () => Promise<T>): Promise<T> {
@@ -268,6 +333,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
   }
 
   #write<T>(job: WriteJob<T>): Promise<T> {
+    if (this.#refusal !== undefined) return Promise.reject(this.#refusal)
     const scope = TxScope.current(this)
     return scope === undefined ? this.#queue.push(job) : scope.run(job.work)
   }
@@ -313,12 +379,27 @@ async function openBackend(settings: StoreSettings): Promise<Backend> {
 export async function openStore<C extends CollectionsConfig>(config: StoreConfig<C>): Promise<Store<C>> {
   const settings = parseStoreConfig(config)
   const backend = config.backend ?? (await openBackend(settings))
+  let store: Store<C> | undefined
   try {
-    const layouts = [...settings.collections.values()].map((c) => ({ name: c.name, indexes: c.indexes }))
-    await backend.prepare([...layouts, { name: CONSUMERS_COLLECTION, indexes: [] }])
+    await backend.prepare(INTERNAL_COLLECTIONS.map((name) => ({ name, indexes: [] })))
+    store = new Store<C>(settings, backend)
+    const report = await runMigrations(store, settings.migrations)
+    store.migrations = report
+    if (report.storeVersion > report.knownVersion) {
+      // An older program must not write (or create tables in) a store a newer one has migrated.
+      if (settings.onNewerSchema === 'refuse') throw schemaTooNew(report)
+      store.refuseWrites(schemaTooNew(report))
+      return store
+    }
+    await backend.prepare([...settings.collections.values()].map((c) => ({ name: c.name, indexes: c.indexes })))
+    await store.seed()
+    return store
   } catch (error) {
-    await backend.close()
+    if (store === undefined) await backend.close()
+    else await store.close()
     throw error
   }
-  return new Store<C>(settings, backend)
 }
+
+/** Internal collections every store has: consumer positions, applied migrations, seeded ids. */
+const INTERNAL_COLLECTIONS = [CONSUMERS_COLLECTION, MIGRATIONS_COLLECTION, SEEDS_COLLECTION]

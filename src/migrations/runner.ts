@@ -1,0 +1,92 @@
+import { createHash } from 'node:crypto'
+import type { JsonObject, WriteTx } from '../backends/backend.js'
+import { TandemError } from '../errors.js'
+import type { Migration, MigrationOutcome, MigrationReport } from './migration.js'
+import { MigrationContext } from './migration-context.js'
+
+/** The internal collection recording applied migrations: one record per version. */
+export const MIGRATIONS_COLLECTION = '_migrations'
+
+interface AppliedMigration {
+  version: number
+  name: string
+  checksum: string
+  appliedAt: string
+  role: string
+}
+
+/** Ids sort like versions. */
+function idOf(version: number): string {
+  return String(version).padStart(10, '0')
+}
+
+export function checksumOf(migration: Migration): string {
+  return createHash('sha256').update(`${migration.name}\n${String(migration.up)}`).digest('hex').slice(0, 16)
+}
+
+/** Checks the list: versions positive, strictly increasing, names given, up a function. */
+export function checkMigrations(migrations: unknown): readonly Migration[] {
+  if (migrations === undefined) return []
+  if (!Array.isArray(migrations)) throw new TypeError('migrations must be an array of { version, name, up }.')
+  let previous = 0
+  for (const m of migrations as Migration[]) {
+    if (typeof m !== 'object' || m === null) throw new TypeError('Each migration must be an object { version, name, up }.')
+    if (!Number.isInteger(m.version) || m.version < 1) throw new RangeError(`Migration version must be a positive integer (got ${String(m.version)}).`)
+    if (m.version <= previous) throw new RangeError(`Migration versions must be strictly increasing: ${m.version} comes after ${previous}. Never renumber applied migrations; add new ones at the end.`)
+    if (typeof m.name !== 'string' || m.name === '') throw new TypeError(`Migration ${m.version} needs a name.`)
+    if (typeof m.up !== 'function') throw new TypeError(`Migration ${m.version} "${m.name}" needs an up(m) function.`)
+    previous = m.version
+  }
+  return Object.freeze([...(migrations as Migration[])])
+}
+
+/** What the migration runner needs from the store. */
+export interface MigrationHost {
+  readonly role: string
+  runWrite<T>(work: (tx: WriteTx) => Promise<T>): Promise<T>
+}
+
+/**
+ * Applies the migrations the store has not seen, each in its own write transaction that first
+ * takes the migration lock and re-checks the history: however many processes race, each
+ * migration runs once. A failing migration rolls back entirely and stops the open with
+ * MIGRATION_FAILED. Returns what happened to each, and the store's version after.
+ */
+export async function runMigrations(host: MigrationHost, migrations: readonly Migration[]): Promise<MigrationReport> {
+  const outcomes: MigrationOutcome[] = []
+  for (const migration of migrations) {
+    const checksum = checksumOf(migration)
+    try {
+      const status = await host.runWrite(async (tx): Promise<MigrationOutcome['status']> => {
+        await tx.lock('migrations')
+        const existing = await tx.get(MIGRATIONS_COLLECTION, idOf(migration.version))
+        if (existing !== undefined) return (existing.data as unknown as AppliedMigration).checksum === checksum ? 'already-applied' : 'checksum-changed'
+        await migration.up(new MigrationContext(tx, host.role))
+        const now = Date.now()
+        const applied: AppliedMigration = { version: migration.version, name: migration.name, checksum, appliedAt: new Date(now).toISOString(), role: host.role }
+        await tx.insert(MIGRATIONS_COLLECTION, { id: idOf(migration.version), version: 1, createdAt: now, updatedAt: now, role: host.role, data: applied as unknown as JsonObject })
+        return 'applied'
+      })
+      outcomes.push({ version: migration.version, name: migration.name, status })
+    } catch (error) {
+      throw new TandemError(
+        'MIGRATION_FAILED',
+        `Migration ${migration.version} "${migration.name}" failed and was rolled back: ${error instanceof Error ? error.message : String(error)}. The store stays at the migrations before it; fix this one and open again.`,
+        { cause: error, hint: 'Fix the migration (it never partly applies), then restart the program.' },
+      )
+    }
+  }
+  const storeVersion = await host.runWrite(async (tx) => {
+    const [last] = await tx.find(MIGRATIONS_COLLECTION, { where: [], orderBy: { field: { kind: 'meta', name: 'id' }, direction: 'desc' }, limit: 1 })
+    return last === undefined ? 0 : (last.data as unknown as AppliedMigration).version
+  })
+  return { storeVersion, knownVersion: migrations.at(-1)?.version ?? 0, outcomes }
+}
+
+export function schemaTooNew(report: MigrationReport): TandemError {
+  return new TandemError(
+    'SCHEMA_TOO_NEW',
+    `The store schema is at version ${report.storeVersion}, this program knows ${report.knownVersion}; it refuses to write so it cannot damage newer data. Upgrade this program.`,
+    { hint: 'Deploy the newer version of this program, or open with onNewerSchema: "read-only" to read only.' },
+  )
+}

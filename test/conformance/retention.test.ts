@@ -1,0 +1,101 @@
+import { readFileSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, test } from 'vitest'
+import { BACKENDS, tempDir } from '../helpers/backends.js'
+
+/** Every archived record (id → data), reading every NDJSON file under dir/collection. */
+function archived(dir: string, collection: string): Map<string, unknown> {
+  const out = new Map<string, unknown>()
+  let files: string[]
+  try {
+    files = readdirSync(join(dir, collection))
+  } catch {
+    return out
+  }
+  for (const file of files) {
+    for (const line of readFileSync(join(dir, collection, file), 'utf8').split('\n')) {
+      if (line.trim() === '') continue
+      const entry = JSON.parse(line) as { id: string; data: unknown; collection: string }
+      expect(entry.collection).toBe(collection)
+      out.set(entry.id, entry.data)
+    }
+  }
+  return out
+}
+
+describe.each(BACKENDS)('retention on $name', (backend) => {
+  test('keeps exactly maxCount, newest first, and archive plus store hold every record ever written', async () => {
+    const archiveDir = tempDir()
+    const store = await (await backend.tempStore())({ role: 'daemon', archiveDir, collections: { events: { writers: '*', retain: { maxCount: 100 } } } })
+    const written = new Map<string, unknown>()
+    for (let i = 0; i < 250; i++) {
+      const r = await store.collection('events').insert({ i })
+      written.set(r.id, r.data)
+    }
+    const result = await store.compact()
+    expect(await store.collection('events').count()).toBe(100)
+    const kept = await store.collection('events').find()
+    expect(kept.map((r) => r.data.i)).toEqual(Array.from({ length: 100 }, (_, i) => 150 + i))
+    const inArchive = archived(archiveDir, 'events')
+    expect(result.trimmed.events! + 0).toBeGreaterThanOrEqual(0)
+    const union = new Map([...inArchive, ...kept.map((r) => [r.id, r.data] as const)])
+    expect(union).toEqual(written)
+    expect(inArchive.size).toBe(150)
+  })
+
+  test('amortised: writes trigger retention by themselves, without compact()', async () => {
+    const archiveDir = tempDir()
+    const store = await (await backend.tempStore())({ role: 'daemon', archiveDir, collections: { events: { writers: '*', retain: { maxCount: 20 } } } })
+    for (let i = 0; i < 450; i++) await store.collection('events').insert({ i })
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(await store.collection('events').count()).toBeLessThanOrEqual(20 + 100)
+    expect(archived(archiveDir, 'events').size + (await store.collection('events').count())).toBe(450)
+  })
+
+  test('maxAgeMs trims records older than the limit; archive: false deletes without archiving', async () => {
+    const archiveDir = tempDir()
+    const store = await (await backend.tempStore())({
+      role: 'daemon',
+      archiveDir,
+      collections: { logs: { writers: '*', retain: { maxAgeMs: 50, archive: false } } },
+    })
+    await store.collection('logs').insert({ old: true })
+    await new Promise((resolve) => setTimeout(resolve, 80))
+    await store.collection('logs').insert({ old: false })
+    expect((await store.compact()).trimmed.logs).toBe(1)
+    expect((await store.collection('logs').find()).map((r) => r.data.old)).toEqual([false])
+    expect(archived(archiveDir, 'logs').size).toBe(0)
+  })
+
+  test('trims appear in the change feed as op "trim" with the last data', async () => {
+    const store = await (await backend.tempStore())({ role: 'daemon', archiveDir: tempDir(), collections: { events: { writers: '*', retain: { maxCount: 2 } } } })
+    for (let i = 0; i < 4; i++) await store.collection('events').insert({ i })
+    const feed = store.changes()
+    await store.compact()
+    const trims = [(await feed.next()).value, (await feed.next()).value]
+    expect(trims.map((c) => [c?.op, c?.data])).toEqual([
+      ['trim', { i: 0 }],
+      ['trim', { i: 1 }],
+    ])
+    feed.close()
+  })
+
+  test('environment variables override the configured limits', async () => {
+    process.env.TANDEM_RETAIN_EVENTS_MAX_COUNT = '3'
+    try {
+      const store = await (await backend.tempStore())({ role: 'daemon', archiveDir: tempDir(), collections: { events: { writers: '*', retain: { maxCount: 1000 } } } })
+      for (let i = 0; i < 10; i++) await store.collection('events').insert({ i })
+      await store.compact()
+      expect(await store.collection('events').count()).toBe(3)
+    } finally {
+      delete process.env.TANDEM_RETAIN_EVENTS_MAX_COUNT
+    }
+    const open = await backend.tempStore()
+    process.env.TANDEM_RETAIN_EVENTS_MAX_COUNT = 'lots'
+    try {
+      await expect(open({ role: 'd', collections: { events: { writers: '*' } } })).rejects.toThrow(/TANDEM_RETAIN_EVENTS_MAX_COUNT must be a positive integer/)
+    } finally {
+      delete process.env.TANDEM_RETAIN_EVENTS_MAX_COUNT
+    }
+  })
+})
