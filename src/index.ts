@@ -4,6 +4,10 @@ export { Collection, type StoredRecord, type Page, type VersionOptions, type Ins
 export type { StoreConfig, CollectionConfig, CollectionsConfig, AnyData, DataOf, InputOf } from './store/config.js'
 export type { Where, FieldOperators, FindOptions, OrderBySpec } from './store/query.js'
 
+// Lifecycle: migrations run once at open; retention archives; seeds.
+export type { Migration, MigrationOutcome, MigrationReport } from './migrations/migration.js'
+export { MigrationContext } from './migrations/migration-context.js'
+
 // Changes: the cross-process change feed and durable consumers.
 export { ChangeStream } from './changes/change-stream.js'
 export { Consumer, type ConsumerOptions } from './changes/consumer.js'
