@@ -20,6 +20,7 @@ export type TandemErrorCode =
   | 'OUTCOME_UNKNOWN'
   | 'MIGRATION_FAILED'
   | 'SCHEMA_TOO_NEW'
+  | 'ROLE_TAKEN'
   | 'CONSUMER_BUSY'
   | 'CONSUMER_LOST'
 

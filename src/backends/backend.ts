@@ -173,6 +173,8 @@ export interface WriteOptions {
 export interface Backend {
   readonly kind: 'sqlite' | 'postgres' | 'files'
   readonly capabilities: BackendCapabilities
+  /** Lock contention seen by this process: retries on busy locks, and the longest wait (ms). */
+  readonly busyStats?: { retries: number; longestWaitMs: number }
   /** Creates tables and indexes for these collections if missing. Safe to race from many processes. */
   prepare(collections: readonly CollectionLayout[]): Promise<void>
   /** Runs `work` in one write transaction that commits when it resolves and rolls back when it throws. */

@@ -60,6 +60,8 @@ export interface StoreConfig<C extends CollectionsConfig = CollectionsConfig> {
   migrations?: readonly Migration[]
   /** When the store has migrations this program does not know: 'refuse' to open (default), or open 'read-only'. */
   onNewerSchema?: 'refuse' | 'read-only'
+  /** Per-role settings shared by every process: `{ daemon: { singleton: true } }` lets one live daemon at a time open the store. */
+  roles?: { [role: string]: { singleton?: boolean } }
   /** Where retention archives trimmed records. Default: an `archive` folder beside the store file (or in dataDir). */
   archiveDir?: string
 }
@@ -74,7 +76,7 @@ export const DEFAULT_CHANGES_MAX_COUNT = 100_000
 export const DEFAULT_CHANGES_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000
 const ROLE = /^[A-Za-z0-9_.:-]{1,64}$/
 const COLLECTION = /^[A-Za-z][A-Za-z0-9_]{0,62}$/
-const STORE_KEYS = ['path', 'dataDir', 'url', 'postgres', 'role', 'collections', 'durability', 'busyTimeoutMs', 'backend', 'changes', 'migrations', 'onNewerSchema', 'archiveDir']
+const STORE_KEYS = ['path', 'dataDir', 'url', 'postgres', 'role', 'collections', 'durability', 'busyTimeoutMs', 'backend', 'changes', 'migrations', 'onNewerSchema', 'archiveDir', 'roles']
 const COLLECTION_KEYS = ['writers', 'indexes', 'schema', 'changeData', 'retain', 'seed']
 
 export interface CollectionSettings {
@@ -101,6 +103,8 @@ export interface StoreSettings {
   readonly migrations: readonly Migration[]
   readonly onNewerSchema: 'refuse' | 'read-only'
   readonly archiveDir: string
+  /** This process's role is declared singleton. */
+  readonly singleton: boolean
 }
 
 /** Validates the collection and id filters of a change reader; returns them as a backend filter. */
@@ -154,7 +158,19 @@ export function parseStoreConfig(config: StoreConfig): StoreSettings {
   if (onNewerSchema !== 'refuse' && onNewerSchema !== 'read-only') throw new RangeError(`onNewerSchema must be "refuse" or "read-only" (got ${JSON.stringify(onNewerSchema)}).`)
   if (config.url !== undefined && (typeof config.url !== 'string' || !/^postgres(ql)?:\/\//.test(config.url))) throw new TypeError(`url must be a postgres:// connection string (got ${JSON.stringify(config.url)}).`)
   if (config.url !== undefined && (config.path !== undefined || config.dataDir !== undefined)) throw new TypeError('Give either url (PostgreSQL) or path/dataDir (SQLite), not both.')
-  return Object.freeze({ path: config.path, dataDir: config.dataDir, url: config.url, postgres: parsePostgres(config.postgres), role, durability, busyTimeoutMs, collections, changeRetention: parseRetention(config.changes), migrations, onNewerSchema, archiveDir })
+  return Object.freeze({ path: config.path, dataDir: config.dataDir, url: config.url, postgres: parsePostgres(config.postgres), role, durability, busyTimeoutMs, collections, changeRetention: parseRetention(config.changes), migrations, onNewerSchema, archiveDir, singleton: parseRoles(config.roles, role) })
+}
+
+function parseRoles(roles: StoreConfig['roles'], role: string): boolean {
+  if (roles === undefined) return false
+  if (typeof roles !== 'object' || roles === null) throw new TypeError('roles must be an object like { daemon: { singleton: true } }.')
+  for (const [name, spec] of Object.entries(roles)) {
+    checkRole(name, 'roles key')
+    if (typeof spec !== 'object' || spec === null) throw new TypeError(`roles.${name} must be an object like { singleton: true }.`)
+    checkKeys(`roles.${name}`, spec, ['singleton'])
+    if (spec.singleton !== undefined && typeof spec.singleton !== 'boolean') throw new TypeError(`roles.${name}.singleton must be true or false.`)
+  }
+  return roles[role]?.singleton === true && Object.hasOwn(roles, role)
 }
 
 function parsePostgres(options: StoreConfig['postgres']): StoreSettings['postgres'] {

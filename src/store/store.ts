@@ -16,6 +16,7 @@ import type { MigrationReport } from '../migrations/migration.js'
 import { MIGRATIONS_COLLECTION, runMigrations, schemaTooNew } from '../migrations/runner.js'
 import { SEEDS_COLLECTION, applySeeds, checkSeed } from './seeds.js'
 import { TRIM_BATCH, applyRetention } from './retention.js'
+import { HEARTBEAT_EVERY_MS, PROCESSES_COLLECTION, heartbeat, isStale, register, unregister, type ProcessEntry } from '../registry/process-registry.js'
 
 /** Committed writes between two passes of change-log retention. */
 const TRIM_EVERY_WRITES = 1000
@@ -96,6 +97,8 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
   #writesSinceRetention = 0
   #retaining = false
   #refusal: TandemError | undefined
+  #registration: ProcessEntry | undefined
+  #heartbeat: NodeJS.Timeout | undefined
   /** What the migrations did when this store opened. */
   migrations: MigrationReport = { storeVersion: 0, knownVersion: 0, outcomes: [] }
 
@@ -251,8 +254,12 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       this.#hub.close()
+      clearInterval(this.#heartbeat)
       await Promise.all([...this.#consumers].map((c) => c.close()))
       if (this.#operations > 0) await new Promise<void>((resolve) => (this.#noOperations = resolve))
+      const entry = this.#registration
+      // A failed unregister only leaves an entry that the next opener prunes (our pid is gone by then).
+      if (entry !== undefined) await this.#queue.push({ atomic: false, work: (tx) => unregister(tx, entry) }).catch(() => undefined)
       await this.#queue.idle()
       await this.#backend.close()
     })()
@@ -316,6 +323,28 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
     }
     if (seeds.length === 0) return 0
     return this.runWrite((tx) => applySeeds(tx, seeds, this.role))
+  }
+
+  /** @internal Registers this process (enforcing a singleton role) and starts its heartbeat. */
+  async register(): Promise<void> {
+    this.#registration = await this.runWrite((tx) => register(tx, this.role, this.settings.singleton))
+    this.#heartbeat = setInterval(() => {
+      const entry = this.#registration
+      const stats = this.#backend.busyStats ?? { retries: 0, longestWaitMs: 0 }
+      if (entry !== undefined && this.#closed === undefined) {
+        this.runWrite((tx) => heartbeat(tx, entry, { busyRetries: stats.retries, longestWaitMs: stats.longestWaitMs })).catch(() => undefined)
+      }
+    }, HEARTBEAT_EVERY_MS)
+    this.#heartbeat.unref() // The registry must not keep a process alive.
+  }
+
+  /** The processes that have this store open now (stale entries of dead processes left out). */
+  processes(): Promise<ProcessEntry[]> {
+    return this.runRead(async (tx) => {
+      const now = Date.now()
+      const rows = await tx.find(PROCESSES_COLLECTION, { where: [], orderBy: { field: { kind: 'meta', name: 'id' }, direction: 'asc' } })
+      return rows.map((r) => r.data as unknown as ProcessEntry).filter((e) => !isStale(e, now))
+    })
   }
 
   /** @internal Makes every write fail with `reason` (an old program on a newer store). */
@@ -393,6 +422,7 @@ export async function openStore<C extends CollectionsConfig>(config: StoreConfig
     }
     await backend.prepare([...settings.collections.values()].map((c) => ({ name: c.name, indexes: c.indexes })))
     await store.seed()
+    await store.register()
     return store
   } catch (error) {
     if (store === undefined) await backend.close()
@@ -402,4 +432,4 @@ export async function openStore<C extends CollectionsConfig>(config: StoreConfig
 }
 
 /** Internal collections every store has: consumer positions, applied migrations, seeded ids. */
-const INTERNAL_COLLECTIONS = [CONSUMERS_COLLECTION, MIGRATIONS_COLLECTION, SEEDS_COLLECTION]
+const INTERNAL_COLLECTIONS = [CONSUMERS_COLLECTION, MIGRATIONS_COLLECTION, SEEDS_COLLECTION, PROCESSES_COLLECTION]

@@ -27,3 +27,16 @@ describe.each(BACKENDS)('configuration on $name', (backend) => {
     expect(await second.collection('b').count()).toBe(0)
   })
 })
+
+describe.each(BACKENDS)('process registry on $name', (backend) => {
+  test('every open store is listed with its role and pid until it closes', async () => {
+    const open = await backend.tempStore()
+    const server = await open({ role: 'server', collections: {} })
+    const daemon = await open({ role: 'daemon', collections: {} })
+    const listed = await server.processes()
+    expect(listed.map((p) => p.role).sort()).toEqual(['daemon', 'server'])
+    expect(listed.every((p) => p.pid === process.pid && Date.parse(p.heartbeatAt) > 0)).toBe(true)
+    await daemon.close()
+    expect((await server.processes()).map((p) => p.role)).toEqual(['server'])
+  })
+})
