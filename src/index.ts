@@ -4,6 +4,10 @@ export { Collection, type StoredRecord, type Page, type VersionOptions, type Ins
 export type { StoreConfig, CollectionConfig, CollectionsConfig, AnyData, DataOf, InputOf } from './store/config.js'
 export type { Where, FieldOperators, FindOptions, OrderBySpec } from './store/query.js'
 
+// Inspection: what status and doctor show.
+export type { StoreDescription, CollectionDescription, ConsumerDescription } from './store/describe.js'
+export type { ProcessEntry } from './registry/process-registry.js'
+
 // Lifecycle: migrations run once at open; retention archives; seeds.
 export type { Migration, MigrationOutcome, MigrationReport } from './migrations/migration.js'
 export { MigrationContext } from './migrations/migration-context.js'
@@ -44,6 +48,7 @@ export type {
   FieldRef,
   JsonValue,
   JsonObject,
+  StorageInfo,
 } from './backends/backend.js'
 export { SqliteBackend } from './backends/sqlite/sqlite-backend.js'
 export type { Durability, SqliteConfig } from './backends/sqlite/sqlite-config.js'

@@ -170,6 +170,16 @@ export interface WriteOptions {
   busyTimeoutMs?: number
 }
 
+/** Where and how big the store is, for status and doctor. */
+export interface StorageInfo {
+  /** The database file, or the server and schema. */
+  location: string
+  bytes?: number
+  walBytes?: number
+  /** The WAL size past which the writer forces a checkpoint. */
+  walLimitBytes?: number
+}
+
 export interface Backend {
   readonly kind: 'sqlite' | 'postgres' | 'files'
   readonly capabilities: BackendCapabilities
@@ -190,6 +200,10 @@ export interface Backend {
    * called. May call it spuriously; must not miss a commit for longer than its fallback interval.
    */
   watchCommits(onCommit: () => void): () => void
+  /** Location and sizes (optional: engines that cannot tell leave it out). */
+  storageInfo?(): Promise<StorageInfo>
+  /** The engine's own consistency check: ['ok'] when sound, else one line per problem (optional). */
+  checkIntegrity?(): Promise<string[]>
   close(): Promise<void>
 }
 

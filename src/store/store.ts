@@ -16,7 +16,8 @@ import type { MigrationReport } from '../migrations/migration.js'
 import { MIGRATIONS_COLLECTION, runMigrations, schemaTooNew } from '../migrations/runner.js'
 import { SEEDS_COLLECTION, applySeeds, checkSeed } from './seeds.js'
 import { TRIM_BATCH, applyRetention } from './retention.js'
-import { HEARTBEAT_EVERY_MS, PROCESSES_COLLECTION, heartbeat, isStale, register, unregister, type ProcessEntry } from '../registry/process-registry.js'
+import { HEARTBEAT_EVERY_MS, PROCESSES_COLLECTION, heartbeat, isStale, pruneStale, register, unregister, type ProcessEntry } from '../registry/process-registry.js'
+import { DECLARATIONS_COLLECTION, declareCollections, describeStore, type StoreDescription } from './describe.js'
 
 /** Committed writes between two passes of change-log retention. */
 const TRIM_EVERY_WRITES = 1000
@@ -327,7 +328,10 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
 
   /** @internal Registers this process (enforcing a singleton role) and starts its heartbeat. */
   async register(): Promise<void> {
-    this.#registration = await this.runWrite((tx) => register(tx, this.role, this.settings.singleton))
+    this.#registration = await this.runWrite(async (tx) => {
+      await declareCollections(tx, this.settings.collections.values(), this.role)
+      return register(tx, this.role, this.settings.singleton)
+    })
     this.#heartbeat = setInterval(() => {
       const entry = this.#registration
       const stats = this.#backend.busyStats ?? { retries: 0, longestWaitMs: 0 }
@@ -336,6 +340,45 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
       }
     }, HEARTBEAT_EVERY_MS)
     this.#heartbeat.unref() // The registry must not keep a process alive.
+  }
+
+  /**
+   * What is in the store and who uses it: sizes, schema version, every collection with its count,
+   * writers and indexes (as declared by the processes that use it), the change-log head, each
+   * durable consumer's position, and the live processes. What `tandem status` prints.
+   */
+  describe(): Promise<StoreDescription> {
+    return this.#operation(async () => {
+      const head = await this.#backend.changeHead()
+      const { trimmedThrough } = await this.#backend.readChanges(head, 1)
+      const schemaVersion = await this.#read(async (tx) => {
+        const [last] = await tx.find(MIGRATIONS_COLLECTION, { where: [], orderBy: { field: { kind: 'meta', name: 'id' }, direction: 'desc' }, limit: 1 })
+        return last === undefined ? 0 : (last.data as { version: number }).version
+      })
+      const body = await this.#read((tx) => describeStore(tx, { head, trimmedThrough }, schemaVersion))
+      return { kind: this.kind, storage: await this.#backend.storageInfo?.(), ...body }
+    })
+  }
+
+  /** The engine's consistency check (SQLite: PRAGMA integrity_check): ['ok'] when sound. */
+  checkIntegrity(): Promise<string[]> {
+    return this.#operation(async () => (await this.#backend.checkIntegrity?.()) ?? ['ok'])
+  }
+
+  /** Removes registrations of processes that died without closing; resolves with them. */
+  pruneProcesses(): Promise<ProcessEntry[]> {
+    return this.runWrite((tx) => pruneStale(tx, Date.now()))
+  }
+
+  /**
+   * Read access to any collection that exists in the store, declared by this program or not (for
+   * tools). Writes through it fail with NOT_OWNER.
+   */
+  reader(name: string): Collection {
+    const declared = this.settings.collections.get(name)
+    if (declared !== undefined) return new Collection({ ...declared, writers: new Set<string>(), writerList: [] }, this.#runner)
+    if (!/^[A-Za-z][A-Za-z0-9_]{0,62}$/.test(name)) throw unknownCollection(name, this.settings.collections.keys())
+    return new Collection({ name, writers: new Set<string>(), writerList: [], indexes: [], schema: undefined, changeData: true }, this.#runner)
   }
 
   /** The processes that have this store open now (stale entries of dead processes left out). */
@@ -432,4 +475,4 @@ export async function openStore<C extends CollectionsConfig>(config: StoreConfig
 }
 
 /** Internal collections every store has: consumer positions, applied migrations, seeded ids. */
-const INTERNAL_COLLECTIONS = [CONSUMERS_COLLECTION, MIGRATIONS_COLLECTION, SEEDS_COLLECTION, PROCESSES_COLLECTION]
+const INTERNAL_COLLECTIONS = [CONSUMERS_COLLECTION, MIGRATIONS_COLLECTION, SEEDS_COLLECTION, PROCESSES_COLLECTION, DECLARATIONS_COLLECTION]

@@ -16,6 +16,7 @@ import {
   type Query,
   type ReadTx,
   type RecordRow,
+  type StorageInfo,
   type Scalar,
   type WriteOptions,
   type WriteTx,
@@ -367,6 +368,18 @@ export class SqliteBackend implements Backend {
   /** PRAGMA integrity_check on the latest committed state: ['ok'] when the file is sound. */
   integrityCheck(): string[] {
     return (this.#reader.handle.pragma('integrity_check') as { integrity_check: string }[]).map((row) => row.integrity_check)
+  }
+
+  async checkIntegrity(): Promise<string[]> {
+    return this.read(async () => this.integrityCheck())
+  }
+
+  async storageInfo(): Promise<StorageInfo> {
+    const path = this.#config.path
+    if (path === ':memory:') return { location: path }
+    // stat only: opening these files with fs would drop SQLite's locks when closed.
+    const size = (p: string) => statSync(p, { throwIfNoEntry: false })?.size ?? 0
+    return { location: path, bytes: size(path), walBytes: size(`${path}-wal`), walLimitBytes: this.#config.walCheckpointBytes }
   }
 
   /** The pragmas in force on each connection (writer first), for doctor and tests. */
