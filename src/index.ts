@@ -52,3 +52,16 @@ export type {
 } from './backends/backend.js'
 export { SqliteBackend } from './backends/sqlite/sqlite-backend.js'
 export type { Durability, SqliteConfig } from './backends/sqlite/sqlite-config.js'
+
+// Lifecycle: export and import (NDJSON, legacy SQLite tables and JSON files), backup and restore.
+export { exportStore, exportRecords, exportLines, type ExportOptions, type ExportStoreOptions, type ExportResult } from './transfer/export.js'
+export type { ExportHeader, ExportEnd, ExportedRecord } from './transfer/export-format.js'
+export { importStore, type ImportOptions } from './transfer/import.js'
+export { importSqliteTables, type ImportSqliteTablesOptions, type SqliteTableMapping } from './transfer/legacy-sqlite.js'
+export { importJsonFile, type ImportJsonFileOptions } from './transfer/legacy-json.js'
+export type { ImportResult } from './transfer/import-run.js'
+export type { ConflictPolicy, ImportCounts } from './transfer/import-sink.js'
+export { ImportError } from './transfer/import-error.js'
+export { backupStore, type BackupResult } from './backup/backup.js'
+export { restoreStore, type RestoreOptions, type RestoreResult } from './backup/restore.js'
+export { scheduleBackups, type ScheduledBackupOptions } from './backup/scheduled-backup.js'

@@ -1,15 +1,16 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { demo } from './commands/demo.js'
+import { COMMANDS } from './commands.js'
 import { EXIT, createContext, reportError, type Command, type OptionSpec } from './output.js'
 
-const COMMANDS: Command[] = [demo]
 const GLOBAL_OPTIONS = {
   json: { type: 'boolean', description: 'print results as one JSON document on stdout; logs go to stderr' },
   verbose: { type: 'boolean', description: 'print stack traces on failure' },
   help: { type: 'boolean', short: 'h', description: 'show help' },
 } as const
+
+const EXIT_CODES = `Exit codes: ${EXIT.ok} ok, ${EXIT.checkFailed} a check found a problem, ${EXIT.usage} bad usage, ${EXIT.failed} the operation failed.`
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -25,11 +26,13 @@ function mainHelp(): string {
     '',
     'Commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
-    `  ${'help'.padEnd(width)}  Show help for a command: tandem help demo`,
+    `  ${'help'.padEnd(width)}  Show help for a command: tandem help status`,
     '',
     'Options for every command: --json, --verbose, --help. tandem --version prints the version.',
+    'Collections, roles and migrations come from tandem.config.ts|mts|mjs|js|json (found from the',
+    'working directory up) or --config PATH; commands that only read work on any store file without one.',
     '',
-    `Exit codes: ${EXIT.ok} ok, ${EXIT.checkFailed} a check found a problem, ${EXIT.usage} bad usage, ${EXIT.failed} the operation failed.`,
+    EXIT_CODES,
   ].join('\n')
 }
 
@@ -45,6 +48,8 @@ function commandHelp(command: Command): string {
     '',
     'Examples:',
     ...command.examples.map((e) => `  ${e}`),
+    '',
+    EXIT_CODES,
   ].join('\n')
 }
 
@@ -65,7 +70,10 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = COMMANDS.find((c) => c.name === name)
   if (command === undefined) {
-    process.stderr.write(`error USAGE: unknown command "${name}".\ntry: tandem --help lists the commands.\n`)
+    const json = rest.includes('--json')
+    const message = `unknown command "${name}".`
+    if (json) process.stdout.write(`${JSON.stringify({ error: { code: 'USAGE', message: `Unknown command "${name}".`, hint: 'tandem --help lists the commands.' } })}\n`)
+    else process.stderr.write(`error USAGE: ${message}\ntry: tandem --help lists the commands.\n`)
     return EXIT.usage
   }
   const json = rest.includes('--json')
@@ -80,5 +88,11 @@ async function main(argv: string[]): Promise<number> {
     return reportError(error, json, rest.includes('--verbose'))
   }
 }
+
+// A reader that goes away (tandem find ... | head) is not an error: stop quietly.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.ok)
+  throw error
+})
 
 process.exitCode = await main(process.argv.slice(2))

@@ -1,0 +1,139 @@
+// One contending process of benchmark 3, started by contention.mjs with child_process.fork.
+// It opens the store (Tandem or raw better-sqlite3), says 'ready', waits for 'go', then increments
+// the hot record with exactly one increment in flight for `durationMs`, and reports its figures.
+import { openRaw, openTandem } from './lib.mjs'
+
+const HOT_ID = 'hot'
+
+/** Latencies are kept in 10 µs buckets up to 10 s, so percentiles cost no memory per increment. */
+class Latencies {
+  buckets = new Uint32Array(1_000_000)
+  count = 0
+  maxMs = 0
+  add(ms) {
+    this.buckets[Math.min(this.buckets.length - 1, Math.floor(ms * 100))]++
+    this.count++
+    if (ms > this.maxMs) this.maxMs = ms
+  }
+  percentile(p) {
+    let seen = 0
+    const wanted = Math.ceil(this.count * p)
+    for (let i = 0; i < this.buckets.length; i++) {
+      seen += this.buckets[i]
+      if (seen >= wanted) return (i + 1) / 100
+    }
+    return this.maxMs
+  }
+}
+
+async function runTandem(path, durationMs, index) {
+  const store = await openTandem(path, { role: `worker${index}` })
+  const items = store.collection('items')
+  // Counts how often another process wrote between two of ours (a lock handoff).
+  let last = -1
+  let switches = 0
+  const increment = (data) => {
+    if (data.n !== last) switches++
+    last = data.n + 1
+    return { ...data, n: last }
+  }
+  return {
+    close: () => store.close(),
+    async run() {
+      const latencies = new Latencies()
+      let counted = 0
+      let completed = 0
+      const started = performance.now()
+      const end = started + durationMs
+      for (let now = started; now < end; ) {
+        await items.update(HOT_ID, increment)
+        const done = performance.now()
+        completed++
+        if (done <= end) counted++
+        latencies.add(done - now)
+        now = done
+      }
+      const { retries, longestWaitMs } = store.backend.busyStats ?? {}
+      return { latencies, counted, completed, busyErrors: 0, elapsedMs: performance.now() - started, extra: { busyRetries: retries, longestWaitMs, switches } }
+    },
+  }
+}
+
+function runRaw(path, durationMs) {
+  // busy_timeout 5000: SQLite's own busy handler sleeps (1, 2, 5, 10 ... 100 ms) between tries.
+  const db = openRaw(path, { busyTimeoutMs: 5000 })
+  const begin = db.prepare('BEGIN IMMEDIATE')
+  const select = db.prepare('SELECT version, data FROM items WHERE id = ?')
+  const update = db.prepare('UPDATE items SET version = ?, updated_at = ?, data = ? WHERE id = ?')
+  const commit = db.prepare('COMMIT')
+  return {
+    close: () => db.close(),
+    async run() {
+      const latencies = new Latencies()
+      let counted = 0
+      let completed = 0
+      let busyErrors = 0
+      let last = -1
+      let switches = 0
+      const started = performance.now()
+      const end = started + durationMs
+      // An increment that hits an escaped SQLITE_BUSY is retried, as an application would; its
+      // latency runs from its first try to its commit.
+      for (let opStarted = started; opStarted < end; ) {
+        try {
+          begin.run()
+          const row = select.get(HOT_ID)
+          const data = JSON.parse(row.data)
+          if (data.n !== last) switches++
+          last = data.n + 1
+          update.run(row.version + 1, Date.now(), JSON.stringify({ ...data, n: last }), HOT_ID)
+          commit.run()
+          const done = performance.now()
+          completed++
+          if (done <= end) counted++
+          latencies.add(done - opStarted)
+          opStarted = done
+        } catch (error) {
+          if (db.inTransaction) db.exec('ROLLBACK')
+          if (!String(error.code).startsWith('SQLITE_BUSY')) throw error
+          busyErrors++
+          const now = performance.now()
+          if (now >= end) {
+            // Given up at the deadline: its wait still counts towards the worst latency.
+            latencies.maxMs = Math.max(latencies.maxMs, now - opStarted)
+            break
+          }
+        }
+      }
+      return { latencies, counted, completed, busyErrors, elapsedMs: performance.now() - started, extra: { switches } }
+    },
+  }
+}
+
+const { mode, path, durationMs, index } = JSON.parse(process.argv[2])
+const worker = mode === 'raw' ? runRaw(path, durationMs) : await runTandem(path, durationMs, index)
+process.once('message', async (message) => {
+  if (message !== 'go') throw new Error(`contention-worker expected 'go', got ${JSON.stringify(message)}`)
+  const cpuBefore = process.cpuUsage()
+  const { latencies, counted, completed, busyErrors, elapsedMs, extra } = await worker.run()
+  const cpu = process.cpuUsage(cpuBefore)
+  await worker.close()
+  process.send(
+    {
+      type: 'result',
+      index,
+      counted,
+      completed,
+      busyErrors,
+      elapsedMs,
+      maxLatencyMs: latencies.maxMs,
+      p50LatencyMs: latencies.percentile(0.5),
+      p99LatencyMs: latencies.percentile(0.99),
+      p999LatencyMs: latencies.percentile(0.999),
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      ...extra,
+    },
+    () => process.disconnect(),
+  )
+})
+process.send({ type: 'ready', index })

@@ -1,0 +1,97 @@
+// The benchmark suite: `npm run bench` (builds, then runs this file).
+//
+//   node bench/index.mjs [single] [concurrent] [contention] [changes] [--json]
+//
+// Runs the named benchmarks (default: all) on real files in a private temp directory, each
+// against raw better-sqlite3 measured in the same run, and prints one table: Tandem's figure, the
+// raw baseline, their ratio, the goal and PASS/MISS. Progress goes to stderr; with --json the
+// results go to stdout as one JSON document. A MISS does not fail the run (timings on a shared
+// machine are noisy); an error does, and so does a lost update in the contention benchmark.
+import { cpus, platform, release } from 'node:os'
+import Database from 'better-sqlite3'
+import { changeLatency } from './change-latency.mjs'
+import { runConcurrentInsert } from './concurrent-insert.mjs'
+import { runContention } from './contention.mjs'
+import { log, printTable, resultRow, tempDir } from './lib.mjs'
+import { runSingleInsert } from './single-insert.mjs'
+
+/** The change-feed latency benchmark (change-latency.mjs) prints its own table; here it becomes one row. */
+async function runChangeLatency() {
+  const print = console.log
+  console.log = console.error // Keep stdout for the summary (and for --json).
+  let result
+  try {
+    result = await changeLatency()
+  } finally {
+    console.log = print
+  }
+  const [tandem, poll] = result.results
+  const figure = (r) => `p50 ${r.p50.toFixed(2)} / p99 ${r.p99.toFixed(2)} ms`
+  return {
+    rows: [
+      resultRow({
+        name: '4. change feed: commit -> other process sees it',
+        tandem: `${figure(tandem)}, ${tandem.missed} missed, idle CPU ${(tandem.idleCpu * 100).toFixed(2)}%`,
+        raw: `${figure(poll)} (poll 1 ms)`,
+        ratio: '',
+        goal: 'p50 <= 0.2, p99 <= 1 ms, 0 missed, idle < 1%',
+        pass: result.pass,
+      }),
+    ],
+    details: result.results,
+  }
+}
+
+const BENCHMARKS = { single: runSingleInsert, concurrent: runConcurrentInsert, contention: runContention, changes: runChangeLatency }
+
+function parseArgs(argv) {
+  const json = argv.includes('--json')
+  const names = argv.filter((a) => a !== '--json')
+  for (const name of names) {
+    if (!(name in BENCHMARKS)) throw new TypeError(`Unknown benchmark "${name}"; the benchmarks are ${Object.keys(BENCHMARKS).join(', ')} (default: all).`)
+  }
+  return { json, names: names.length === 0 ? Object.keys(BENCHMARKS) : names }
+}
+
+function machine() {
+  const memory = new Database(':memory:')
+  const sqlite = memory.prepare('SELECT sqlite_version() AS v').get().v
+  memory.close()
+  const cpu = cpus()
+  return { cores: cpu.length, cpu: cpu[0]?.model ?? 'unknown', os: `${platform()} ${release()}`, node: process.version, sqlite }
+}
+
+let json, names
+try {
+  ;({ json, names } = parseArgs(process.argv.slice(2)))
+} catch (error) {
+  console.error(error.message)
+  process.exit(2)
+}
+const info = machine()
+log(`tandemdb benchmarks: ${info.cores} cores (${info.cpu}), ${info.os}, Node ${info.node}, SQLite ${info.sqlite}`)
+const started = performance.now()
+const { dir, remove } = tempDir()
+const results = {}
+try {
+  for (const name of names) results[name] = await BENCHMARKS[name]({ dir })
+} finally {
+  remove()
+}
+const rows = names.flatMap((name) => results[name].rows)
+const seconds = (performance.now() - started) / 1000
+
+if (json) {
+  console.log(JSON.stringify({ machine: info, seconds, rows, details: Object.fromEntries(names.map((n) => [n, results[n].details])) }, null, 2))
+} else {
+  console.log()
+  printTable(rows, [
+    ['name', 'benchmark'],
+    ['tandem', 'tandem'],
+    ['raw', 'raw sqlite'],
+    ['ratio', 'ratio'],
+    ['goal', 'goal'],
+    ['result', 'result'],
+  ])
+  console.log(`\n${rows.filter((r) => r.result === 'PASS').length}/${rows.length} goals met in ${seconds.toFixed(0)} s (Node ${info.node}, SQLite ${info.sqlite}, ${info.cores} cores).`)
+}

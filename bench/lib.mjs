@@ -1,0 +1,109 @@
+// Shared helpers for the benchmarks: temp stores, the raw better-sqlite3 baseline, timing and printing.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { openStore } from '../dist/index.js'
+
+/** A private temp directory (mode 0700, as openStore wants) and a function that removes it. */
+export function tempDir(prefix = 'tandem-bench-') {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+/** The collection every benchmark writes: no schema, no index, any role may write. */
+export const COLLECTIONS = { items: { writers: '*' } }
+
+/** Opens a Tandem store on `path`. */
+export function openTandem(path, { durability = 'normal', role = 'bench' } = {}) {
+  return openStore({ path, role, durability, collections: COLLECTIONS })
+}
+
+/**
+ * The raw baseline: the same file setup Tandem uses (WAL, the same synchronous level) and a table
+ * of the same shape as a Tandem collection (STRICT, TEXT primary key, JSON checked with json_valid),
+ * so both sides do the same SQLite work and the difference is what Tandem adds on top.
+ */
+export function openRaw(path, { synchronous = 'NORMAL', busyTimeoutMs = 0 } = {}) {
+  const db = new Database(path)
+  db.pragma(`busy_timeout = ${busyTimeoutMs}`)
+  db.pragma('journal_mode = WAL')
+  db.pragma(`synchronous = ${synchronous}`)
+  db.exec(`CREATE TABLE IF NOT EXISTS items (
+    id TEXT PRIMARY KEY NOT NULL,
+    version INTEGER NOT NULL CHECK (version >= 1),
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    data TEXT NOT NULL CHECK (json_valid(data))
+  ) STRICT`)
+  return db
+}
+
+/** A prepared autocommit INSERT on the raw table; each call is one transaction. */
+export function rawInserter(db) {
+  const insert = db.prepare('INSERT INTO items (id, version, created_at, updated_at, role, data) VALUES (?, 1, ?, ?, ?, ?)')
+  let n = 0
+  return (data) => {
+    const now = Date.now()
+    insert.run(`raw-${String(++n).padStart(12, '0')}`, now, now, 'bench', JSON.stringify(data))
+  }
+}
+
+/** A small record, like a row an app would keep: a few strings, a number, a nested object. */
+export function sampleData(i) {
+  return { n: i, name: `item ${i}`, status: 'open', tags: ['bench', 'tandem'], owner: { id: i % 97, kind: 'user' } }
+}
+
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+/**
+ * Runs `step` (sync or async, one operation per call, awaited) back to back for `ms` milliseconds.
+ * Returns operations per second.
+ */
+export async function rateFor(ms, step) {
+  const started = performance.now()
+  const end = started + ms
+  let n = 0
+  let now = started
+  while (now < end) {
+    // Check the clock every 64 operations: performance.now() is cheap but not free at 100k/s.
+    for (let i = 0; i < 64; i++) {
+      const r = step(n++)
+      if (r !== undefined) await r
+    }
+    now = performance.now()
+  }
+  return n / ((now - started) / 1000)
+}
+
+/** Formats a rate like "64.2k/s". */
+export function formatRate(perSecond) {
+  if (perSecond >= 10_000) return `${(perSecond / 1000).toFixed(1)}k/s`
+  if (perSecond >= 1000) return `${(perSecond / 1000).toFixed(2)}k/s`
+  return `${perSecond.toFixed(0)}/s`
+}
+
+export function formatMs(ms) {
+  return ms >= 100 ? `${ms.toFixed(0)} ms` : `${ms.toFixed(1)} ms`
+}
+
+/** One result line: what was measured, Tandem's figure, the raw figure, their ratio, the goal and its verdict. */
+export function resultRow({ name, tandem, raw, ratio, goal, pass, note }) {
+  return { name, tandem, raw, ratio, goal, result: pass ? 'PASS' : 'MISS', ...(note === undefined ? {} : { note }) }
+}
+
+/** Prints rows as an aligned text table. */
+export function printTable(rows, columns) {
+  const widths = columns.map(([key, title]) => Math.max(title.length, ...rows.map((r) => String(r[key] ?? '').length)))
+  const line = (cells) => cells.map((c, i) => String(c).padEnd(widths[i])).join('  ')
+  console.log(line(columns.map(([, title]) => title)))
+  console.log(line(widths.map((w) => '-'.repeat(w))))
+  for (const row of rows) console.log(line(columns.map(([key]) => row[key] ?? '')))
+}
+
+export const log = (...args) => console.error(...args)

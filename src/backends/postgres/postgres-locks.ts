@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto'
+
+/**
+ * Locks and retries of the PostgreSQL backend. Row locks come from the engine (SELECT ... FOR
+ * UPDATE); everything else that must be exclusive across processes and hosts is an advisory lock
+ * held until the transaction ends (pg_advisory_xact_lock), so a process that dies mid-way can never
+ * leave one behind: PostgreSQL drops it with the session.
+ */
+
+/**
+ * The 64-bit advisory-lock key of `parts` in a schema, as a decimal string for a `$n::bigint`
+ * parameter. Keys of different schemas (stores) never meet; a hash collision only means two
+ * unrelated things take turns.
+ */
+export function advisoryKey(schema: string, ...parts: string[]): string {
+  const digest = createHash('sha256').update([schema, ...parts].join('\u0000')).digest()
+  return digest.readBigInt64BE(0).toString()
+}
+
+/** The change-log lock: held from the moment a transaction takes its seqs until it commits. */
+export function changeLogLockKey(schema: string): string {
+  return advisoryKey(schema, 'changes')
+}
+
+/** Serializes DDL (prepare, ensureCollection, dropIndex, dropCollection) so racing processes cannot collide in the catalog. */
+export function ddlLockKey(schema: string): string {
+  return advisoryKey(schema, 'ddl')
+}
+
+/** WriteTx.lock(key): one name space per store. */
+export function namedLockKey(schema: string, key: string): string {
+  return advisoryKey(schema, 'lock', key)
+}
+
+/**
+ * Taken when a write transaction looks for a record and finds none: the next transaction looking
+ * for the same id waits here until this one ends, then sees the record if this one inserted it. So
+ * two processes upserting one new id never both insert it (SELECT ... FOR UPDATE cannot lock a row
+ * that does not exist yet).
+ */
+export function recordLockKey(schema: string, collection: string, id: string): string {
+  return advisoryKey(schema, 'record', collection, id)
+}
+
+/**
+ * The lock_timeout for a write. busyTimeoutMs 0 means "do not wait" (as on SQLite); PostgreSQL
+ * reads lock_timeout = 0 as "wait forever", so the shortest wait it knows, 1 ms, stands in for it.
+ */
+export function lockTimeoutSql(busyTimeoutMs: number): string {
+  return `SET LOCAL lock_timeout = '${Math.max(1, Math.floor(busyTimeoutMs))}ms'`
+}
+
+/** How many times a write transaction runs at most when PostgreSQL keeps cancelling it (deadlock, serialization failure). */
+export const MAX_TRANSACTION_ATTEMPTS = 5
+
+const RETRYABLE = Symbol.for('tandemdb.postgres.retryable')
+
+/** Marks an error after which running the whole transaction again is both useful and safe. */
+export function markRetryable<E>(error: E): E {
+  if (typeof error === 'object' && error !== null) Object.defineProperty(error, RETRYABLE, { value: true })
+  return error
+}
+
+export function isRetryable(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[RETRYABLE] === true
+}
+
+const STALE_MISS = Symbol.for('tandemdb.postgres.staleMiss')
+
+/**
+ * Marks a DUPLICATE_ID that proves an earlier read of this transaction stale: it looked for the id,
+ * found nothing, and meanwhile another transaction committed that id. Running the work again (the
+ * whole transaction, or just the savepoint) reads the record and takes the update path.
+ */
+export function markStaleMiss<E>(error: E): E {
+  if (typeof error === 'object' && error !== null) Object.defineProperty(error, STALE_MISS, { value: true })
+  return error
+}
+
+export function isStaleMiss(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[STALE_MISS] === true
+}
+
+export interface TransactionRetryStats {
+  /** Write transactions run again after PostgreSQL cancelled them, or after a stale read. */
+  retries: number
+  /** Writes that found a pooled connection dead at BEGIN and took a fresh one. */
+  reconnects: number
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/** Before attempt `attempt` (2, 3...): a few milliseconds, growing and jittered so the cancelled parties do not collide again. */
+export function backoff(attempt: number): Promise<void> {
+  const ceiling = Math.min(50, 2 ** attempt)
+  return sleep(1 + Math.random() * ceiling)
+}

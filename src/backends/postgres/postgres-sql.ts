@@ -1,0 +1,286 @@
+import { createHash } from 'node:crypto'
+import type { ChangeFilter, CollectionLayout, Condition, Query } from '../backend.js'
+import type { PostgresQuery } from './postgres-config.js'
+import { ROW_COLUMNS, compileCount, compileFind, dataKey } from './postgres-query.js'
+
+/**
+ * SQL text for the PostgreSQL backend. Identifiers come only from validated schema and collection
+ * names and field paths (see `FIELD_SEGMENT`), and are quoted; every value is a `$n` parameter,
+ * except in the one simple-protocol message of flushAndCommitSql, where the changes travel as a
+ * quoted literal. Every name is schema-qualified: the backend never relies on search_path.
+ */
+
+export const META_TABLE = '_tandem_meta'
+export const CHANGES_TABLE = '_tandem_changes'
+/** Tables of the store itself rather than of a collection start with this; collections cannot. */
+export const INTERNAL_PREFIX = '_tandem_'
+export const FORMAT_VERSION = '1'
+/** Meta key: the seq of the last change committed. Updated only under the change-log lock. */
+export const CHANGE_HEAD_KEY = 'change_head'
+export const TRIMMED_THROUGH_KEY = 'changes_trimmed_through'
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/
+const MAX_IDENTIFIER_BYTES = 63
+
+function quote(name: string): string {
+  if (!IDENTIFIER.test(name)) throw new TypeError(`"${name}" is not a valid PostgreSQL name for a Tandem schema or collection.`)
+  return `"${name}"`
+}
+
+/** A statement the backend runs often, named so each connection parses and plans it once. */
+function named(text: string, values: unknown[] = []): PostgresQuery {
+  return { name: `tandem_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`, text, values }
+}
+
+/** A readable name, or a hash of it when PostgreSQL would silently truncate it past 63 bytes. */
+function fitIdentifier(readable: string, prefix: string): string {
+  if (Buffer.byteLength(readable) <= MAX_IDENTIFIER_BYTES) return readable
+  return `${prefix}${createHash('sha1').update(readable).digest('hex').slice(0, 32)}`
+}
+
+/** The SQL of one store: everything lives in its schema. */
+export class PostgresSql {
+  /** The schema's name, unquoted (for catalog lookups). */
+  readonly schemaName: string
+  /** The schema's name, quoted (for SQL text). */
+  readonly schema: string
+  readonly meta: string
+  readonly changes: string
+  /** The NOTIFY channel of this store. */
+  readonly channel: string
+
+  constructor(schema: string) {
+    this.schemaName = schema
+    this.schema = quote(schema)
+    this.meta = `${this.schema}.${quote(META_TABLE)}`
+    this.changes = `${this.schema}.${quote(CHANGES_TABLE)}`
+    this.channel = fitIdentifier(`tandem_${schema}`, 'tandem_')
+  }
+
+  /** One table per collection, named as the collection: the schema belongs to the store. */
+  table(collection: string): string {
+    return `${this.schema}.${quote(collection)}`
+  }
+
+  indexName(collection: string, path: readonly string[]): string {
+    return fitIdentifier(`ix:${collection}:${path.join('.')}`, 'ix_')
+  }
+
+  // --- layout -------------------------------------------------------------------------------
+
+  createStoreSql(): string[] {
+    return [
+      `CREATE SCHEMA IF NOT EXISTS ${this.schema}`,
+      `CREATE TABLE IF NOT EXISTS ${this.meta} (key text COLLATE "C" PRIMARY KEY, value text NOT NULL)`,
+      // seq is given out under the change-log lock just before COMMIT, from the change_head meta
+      // row (see flushAndCommitSql), so it is gap-free and grows in commit order. No sequence: a
+      // sequence value is taken outside the transaction and would commit out of order.
+      `CREATE TABLE IF NOT EXISTS ${this.changes} (
+        seq bigint PRIMARY KEY,
+        collection text COLLATE "C" NOT NULL,
+        id text COLLATE "C" NOT NULL,
+        op text NOT NULL CHECK (op IN ('insert', 'update', 'delete', 'trim')),
+        version bigint NOT NULL,
+        role text COLLATE "C" NOT NULL,
+        at bigint NOT NULL,
+        data jsonb CHECK (data IS NULL OR jsonb_typeof(data) = 'object')
+      )`,
+    ]
+  }
+
+  /** Seeds the meta rows; existing ones are kept. */
+  initMetaSql(): PostgresQuery {
+    return {
+      text: `INSERT INTO ${this.meta} (key, value) VALUES ('format', $1), ('${CHANGE_HEAD_KEY}', '0'), ('${TRIMMED_THROUGH_KEY}', '0') ON CONFLICT (key) DO NOTHING`,
+      values: [FORMAT_VERSION],
+    }
+  }
+
+  formatSql(): PostgresQuery {
+    return { text: `SELECT value FROM ${this.meta} WHERE key = 'format'` }
+  }
+
+  /**
+   * The same columns as SQLite; id and role compare bytewise (COLLATE "C") whatever the database's
+   * collation. The primary key is named "pk:<collection>": PostgreSQL's default, <table>_pkey,
+   * shares the name space of tables and could be another collection's name.
+   */
+  createTableSql(collection: string): string {
+    return `CREATE TABLE IF NOT EXISTS ${this.table(collection)} (
+      id text COLLATE "C" NOT NULL,
+      version bigint NOT NULL CHECK (version >= 1),
+      created_at bigint NOT NULL,
+      updated_at bigint NOT NULL,
+      role text COLLATE "C" NOT NULL,
+      data jsonb NOT NULL CHECK (jsonb_typeof(data) = 'object'),
+      CONSTRAINT ${quoteIndexName(fitIdentifier(`pk:${collection}`, 'pk_'))} PRIMARY KEY (id)
+    )`
+  }
+
+  existingIndexesSql(collection: string): PostgresQuery {
+    return {
+      text: `SELECT indexname AS name FROM pg_indexes WHERE schemaname = $1 AND tablename = $2`,
+      values: [this.schemaName, collection],
+    }
+  }
+
+  /** The index `find` uses for a data field: the field's sort key (see `dataKey`), then id. */
+  createIndexSql(layout: CollectionLayout, path: readonly string[]): string {
+    const key = dataKey(path)
+    return `CREATE INDEX IF NOT EXISTS ${quoteIndexName(this.indexName(layout.name, path))} ON ${this.table(layout.name)} (${key.cls}, ${key.num}, ${key.str}, id)`
+  }
+
+  dropIndexSql(collection: string, path: readonly string[]): string {
+    return `DROP INDEX IF EXISTS ${this.schema}.${quoteIndexName(this.indexName(collection, path))}`
+  }
+
+  dropTableSql(collection: string): string {
+    return `DROP TABLE IF EXISTS ${this.table(collection)}`
+  }
+
+  listCollectionsSql(): PostgresQuery {
+    return named(
+      `SELECT tablename AS name FROM pg_tables WHERE schemaname = $1 AND left(tablename, ${INTERNAL_PREFIX.length}) <> '${INTERNAL_PREFIX}' ORDER BY tablename COLLATE "C"`,
+      [this.schemaName],
+    )
+  }
+
+  // --- records ------------------------------------------------------------------------------
+
+  getSql(collection: string, id: string, forUpdate: boolean): PostgresQuery {
+    return named(`SELECT ${ROW_COLUMNS} FROM ${this.table(collection)} WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`, [id])
+  }
+
+  /** ON CONFLICT DO NOTHING: a taken id reports no row instead of aborting the whole transaction. */
+  insertSql(collection: string, values: unknown[]): PostgresQuery {
+    return named(
+      `INSERT INTO ${this.table(collection)} (id, version, created_at, updated_at, role, data) VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (id) DO NOTHING`,
+      values,
+    )
+  }
+
+  updateSql(collection: string, values: unknown[]): PostgresQuery {
+    return named(`UPDATE ${this.table(collection)} SET version = $1, updated_at = $2, role = $3, data = $4::jsonb WHERE id = $5`, values)
+  }
+
+  deleteSql(collection: string, id: string): PostgresQuery {
+    return named(`DELETE FROM ${this.table(collection)} WHERE id = $1`, [id])
+  }
+
+  findSql(collection: string, query: Query): PostgresQuery {
+    return compileFind(this.table(collection), query)
+  }
+
+  countSql(collection: string, where: readonly Condition[]): PostgresQuery {
+    return compileCount(this.table(collection), where)
+  }
+
+  // --- change log ---------------------------------------------------------------------------
+
+  changeHeadSql(): PostgresQuery {
+    return named(`SELECT value::bigint AS head FROM ${this.meta} WHERE key = '${CHANGE_HEAD_KEY}'`)
+  }
+
+  /**
+   * COMMIT, preceded by the statement that appends the transaction's buffered changes: it takes the
+   * change-log lock (`lockKey`), gives the changes the seqs after the current head, moves the head,
+   * and queues a NOTIFY (PostgreSQL delivers it on commit). The lock is held until the transaction
+   * ends, so no other transaction can take seqs until this one has committed (or rolled back):
+   * change-writing transactions commit in seq order, and reading `seq > cursor` never skips one.
+   *
+   * Sent as one simple-protocol message (values are quoted literals, no parameters), so the server
+   * runs COMMIT right after the append: the lock is held for the append and the WAL flush, never
+   * across a round trip to the client. If the append fails, PostgreSQL skips the COMMIT.
+   * The head row's update waits for the lock (EXISTS on `locked`); even were it evaluated first,
+   * its row lock and re-check of the latest committed head would give the same seqs.
+   */
+  flushAndCommitSql(lockKey: string, changes: readonly string[]): string {
+    if (changes.length === 0) return 'COMMIT'
+    if (!/^-?\d{1,20}$/.test(lockKey)) throw new TypeError(`Bad advisory lock key ${lockKey}.`)
+    const n = changes.length
+    return `WITH locked AS (SELECT pg_advisory_xact_lock(${lockKey}::bigint)),
+      head AS (
+        UPDATE ${this.meta} SET value = (value::bigint + ${n})::text
+        WHERE key = '${CHANGE_HEAD_KEY}' AND EXISTS (SELECT FROM locked)
+        RETURNING value::bigint AS seq
+      ),
+      added AS (
+        INSERT INTO ${this.changes} (seq, collection, id, op, version, role, at, data)
+        SELECT head.seq - ${n} + e.ord, e.v->>'collection', e.v->>'id', e.v->>'op', (e.v->>'version')::bigint, e.v->>'role', (e.v->>'at')::bigint, e.v->'data'
+        FROM head, jsonb_array_elements(${literal(`[${changes.join(',')}]`)}::jsonb) WITH ORDINALITY AS e(v, ord)
+      )
+      SELECT pg_notify('${this.channel}', seq::text) FROM head;
+      COMMIT`
+  }
+
+  /**
+   * Changes after the cursor, the head and the trim mark, in one statement: one snapshot, so
+   * "every seq up to head was scanned" holds for exactly the changes returned.
+   */
+  readChangesSql(cursor: number, limit: number, filter: ChangeFilter | undefined): PostgresQuery {
+    const values: unknown[] = [cursor, limit]
+    let match = ''
+    if (filter?.collections !== undefined) match += ` AND collection = ANY($${values.push([...filter.collections])}::text[])`
+    if (filter?.ids !== undefined) match += ` AND id = ANY($${values.push([...filter.ids])}::text[])`
+    return named(
+      `SELECT h.value::bigint AS head, t.value::bigint AS trimmed, c.seq, c.collection, c.id, c.op, c.version, c.role, c.at, c.data
+      FROM ${this.meta} h
+      JOIN ${this.meta} t ON t.key = '${TRIMMED_THROUGH_KEY}'
+      LEFT JOIN LATERAL (
+        SELECT seq, collection, id, op, version, role, at, data FROM ${this.changes}
+        WHERE seq > $1::bigint${match} ORDER BY seq LIMIT $2::bigint
+      ) c ON true
+      WHERE h.key = '${CHANGE_HEAD_KEY}'
+      ORDER BY c.seq`,
+      values,
+    )
+  }
+
+  schemaBytesSql(): PostgresQuery {
+    return {
+      text: `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'`,
+      values: [this.schemaName],
+    }
+  }
+
+  /** The facts checkIntegrity judges, in one snapshot. */
+  integritySql(): PostgresQuery {
+    return {
+      text: `SELECT
+        (SELECT value FROM ${this.meta} WHERE key = 'format') AS format,
+        (SELECT value::bigint FROM ${this.meta} WHERE key = '${CHANGE_HEAD_KEY}') AS head,
+        (SELECT value::bigint FROM ${this.meta} WHERE key = '${TRIMMED_THROUGH_KEY}') AS trimmed,
+        min(seq) AS low, max(seq) AS high, count(*) AS n
+      FROM ${this.changes}`,
+    }
+  }
+
+  /** The newest seq older than `before`, among the oldest 10,000 entries (seq order is time order, near enough). */
+  oldestExpiredSql(before: number): PostgresQuery {
+    return named(`SELECT max(seq) AS seq FROM (SELECT seq, at FROM ${this.changes} ORDER BY seq LIMIT 10000) c WHERE at < $1::bigint`, [before])
+  }
+
+  trimmedThroughSql(): PostgresQuery {
+    return named(`SELECT value::bigint AS seq FROM ${this.meta} WHERE key = '${TRIMMED_THROUGH_KEY}'`)
+  }
+
+  deleteChangesSql(through: number): PostgresQuery {
+    return named(`DELETE FROM ${this.changes} WHERE seq <= $1::bigint`, [through])
+  }
+
+  /** Never moves the mark back, should two trims race. */
+  setTrimmedThroughSql(through: number): PostgresQuery {
+    return named(`UPDATE ${this.meta} SET value = greatest(value::bigint, $1::bigint)::text WHERE key = '${TRIMMED_THROUGH_KEY}'`, [through])
+  }
+}
+
+/** A string literal for simple-protocol SQL: E'...' with backslashes and quotes doubled. */
+function literal(text: string): string {
+  return `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`
+}
+
+function quoteIndexName(name: string): string {
+  // Index names hold ':' and '.', which `quote` refuses for tables; they are built from validated parts only.
+  if (!/^[A-Za-z0-9_:.]{1,63}$/.test(name)) throw new TypeError(`"${name}" is not a valid Tandem index name.`)
+  return `"${name}"`
+}

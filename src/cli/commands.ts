@@ -1,0 +1,18 @@
+import { backup } from './commands/backup.js'
+import { del } from './commands/delete.js'
+import { demo } from './commands/demo.js'
+import { doctor } from './commands/doctor.js'
+import { exportCommand } from './commands/export.js'
+import { find } from './commands/find.js'
+import { get } from './commands/get.js'
+import { importCommand } from './commands/import.js'
+import { migrate } from './commands/migrate.js'
+import { patch } from './commands/patch.js'
+import { put } from './commands/put.js'
+import { restore } from './commands/restore.js'
+import { status } from './commands/status.js'
+import { watch } from './commands/watch.js'
+import type { Command } from './output.js'
+
+/** Every command, in the order `tandem --help` lists them. */
+export const COMMANDS: readonly Command[] = [status, doctor, find, get, put, patch, del, watch, migrate, exportCommand, importCommand, backup, restore, demo]

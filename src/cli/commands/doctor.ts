@@ -1,0 +1,98 @@
+import { DOCTOR_CHECKS, DoctorSubject, type CheckStatus, type Finding } from '../doctor-checks.js'
+import { plural } from '../format.js'
+import { describeTarget, resolveTarget } from '../open.js'
+import { CONFIG_OPTION } from '../options.js'
+import { CliError, EXIT, type Command, type CommandContext } from '../output.js'
+import type { Style } from '../style.js'
+
+/** One row of `tandem doctor --json`. */
+export interface DoctorResult extends Finding {
+  title: string
+  fixed: boolean
+  fix?: string
+}
+
+export interface DoctorReport {
+  store: string
+  /** True when every check is ok (or was fixed). */
+  ok: boolean
+  checks: DoctorResult[]
+}
+
+const LABEL: Record<CheckStatus | 'fixed', { text: string; style: Style }> = {
+  ok: { text: 'ok', style: 'green' },
+  warn: { text: 'warn', style: 'yellow' },
+  fail: { text: 'FAIL', style: 'red' },
+  skip: { text: 'skip', style: 'dim' },
+  fixed: { text: 'fixed', style: 'green' },
+}
+
+function needsAttention(r: DoctorResult): boolean {
+  return (r.status === 'warn' || r.status === 'fail') && !r.fixed
+}
+
+/** Runs every check in order; a check that throws is reported as failed, never as a crash. */
+async function examine(file: string, fix: boolean): Promise<DoctorResult[]> {
+  const subject = new DoctorSubject(file, fix)
+  const results: DoctorResult[] = []
+  try {
+    for (const { title, check } of DOCTOR_CHECKS) {
+      let finding: Finding
+      try {
+        finding = await check(subject)
+      } catch (error) {
+        finding = { status: 'fail', summary: `the check itself failed: ${error instanceof Error ? error.message : String(error)}` }
+      }
+      results.push({ title, ...finding, fixed: finding.fixed === true })
+    }
+  } finally {
+    await subject.close().catch(() => undefined)
+  }
+  return results
+}
+
+function printReport(ctx: CommandContext, report: DoctorReport, fix: boolean): void {
+  const { paint } = ctx
+  ctx.out(`${paint('Doctor', 'bold')}  ${report.store}\n`)
+  const width = Math.max(...report.checks.map((c) => c.title.length))
+  for (const r of report.checks) {
+    const label = LABEL[r.fixed ? 'fixed' : r.status]
+    ctx.out(`  ${paint(label.text.padEnd(5), label.style)}  ${r.title.padEnd(width)}  ${r.summary}`)
+    const indent = ' '.repeat(width + 11)
+    for (const line of r.details ?? []) ctx.out(`${indent}- ${line}`)
+    if (r.fix !== undefined) ctx.out(`${indent}${paint(r.fixed ? 'fixed:' : fix ? 'fix failed:' : '--fix:', r.fixed ? 'green' : 'cyan')} ${r.fix}`)
+    if (r.advice !== undefined && !r.fixed) ctx.out(`${indent}${paint('advice:', 'cyan')} ${r.advice}`)
+  }
+  const open = report.checks.filter(needsAttention)
+  const fixed = report.checks.filter((c) => c.fixed).length
+  const fixable = open.filter((c) => c.fix !== undefined).length
+  ctx.out('')
+  if (open.length === 0) ctx.out(paint(fixed > 0 ? `Fixed ${plural(fixed, 'problem')}; everything else is ok.` : 'No problems found.', 'green'))
+  else {
+    const hint = !fix && fixable > 0 ? ` Run "tandem doctor --fix" to fix ${fixable === open.length ? (open.length === 1 ? 'it' : 'them') : `${fixable} of them`}.` : ''
+    ctx.out(paint(`${plural(open.length, 'problem')} found${fixed > 0 ? ` (${fixed} fixed)` : ''}.${hint}`, open.some((c) => c.status === 'fail') ? 'red' : 'yellow'))
+  }
+}
+
+export const doctor: Command = {
+  name: 'doctor',
+  summary: 'Check a store file: integrity, WAL size, stale registrations, consumers behind retention, orphaned temp/lock files, permissions; --fix repairs what it safely can.',
+  usage: 'tandem doctor [store] [--fix] [--config PATH] [--json]',
+  options: {
+    fix: { type: 'boolean', description: 'prune stale registrations, remove orphaned temp/lock files, chmod store files to 0600 (never rewrites data)' },
+    ...CONFIG_OPTION,
+  },
+  examples: ['tandem doctor data/app.db', 'tandem doctor --fix', 'tandem doctor --json | jq \'.checks[] | select(.status != "ok")\''],
+  async run(ctx) {
+    const target = await resolveTarget(ctx, ctx.positionals[0])
+    if (target.kind !== 'file') {
+      throw new CliError('UNSUPPORTED', `tandem doctor checks SQLite store files; ${describeTarget(target)} is a server.`, 'Use "tandem status" for a PostgreSQL store.', EXIT.usage)
+    }
+    const fix = ctx.values.fix === true
+    const checks = await examine(target.file, fix)
+    const report: DoctorReport = { store: target.file, ok: !checks.some(needsAttention), checks }
+    if (ctx.json) ctx.result(report)
+    else printReport(ctx, report, fix)
+    return report.ok ? EXIT.ok : EXIT.checkFailed
+  },
+}

@@ -1,0 +1,248 @@
+import { chmodSync, rmSync, statSync } from 'node:fs'
+import { basename, dirname } from 'node:path'
+import { openStore, type SqliteBackend } from '../index.js'
+import { formatAge, formatBytes, plural } from './format.js'
+import { CLI_ROLE, hasTandemTables, openBareBackend, WAL_CHECKPOINT_BYTES } from './open.js'
+import { peekStore, type Peek } from './peek.js'
+import { findModeProblems, findOrphanFiles, isRollbackTandemFile, sniffDatabaseFile, type FileSniff } from './store-files.js'
+
+export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip'
+
+/** What one check found, and what --fix does (or did) about it. */
+export interface Finding {
+  status: CheckStatus
+  /** One line: what was found. */
+  summary: string
+  /** One line per problem, when there are several. */
+  details?: string[]
+  /** What --fix does about it (or did, when `fixed`); absent when --fix cannot help. */
+  fix?: string
+  fixed?: boolean
+  /** What a person should do when --fix cannot (or did not) help. */
+  advice?: string
+}
+
+export interface DoctorCheck {
+  title: string
+  check(subject: DoctorSubject): Promise<Finding>
+}
+
+/** The store file under examination, and what earlier checks learned about it. */
+export class DoctorSubject {
+  readonly file: string
+  readonly dir: string
+  readonly fix: boolean
+  /** Read before SQLite opens the file in this process (see store-files.ts). */
+  readonly sniff: FileSniff
+  backend: SqliteBackend | undefined
+  /** Set by the integrity check: the file is sound enough to read the store's own records. */
+  sound = false
+  #peek: Promise<Peek> | undefined
+
+  constructor(file: string, fix: boolean) {
+    this.file = file
+    this.dir = dirname(file)
+    this.fix = fix
+    this.sniff = sniffDatabaseFile(file)
+  }
+
+  peek(): Promise<Peek> {
+    if (this.backend === undefined) return Promise.reject(new Error('The store is not open.'))
+    this.#peek ??= peekStore(this.backend)
+    return this.#peek
+  }
+
+  async close(): Promise<void> {
+    await this.backend?.close()
+    this.backend = undefined
+  }
+}
+
+const NO_DATA_FIX = '--fix never rewrites a database file: restore the store from a backup (tandem restore), or copy out what is readable (tandem export).'
+
+/** The engine's own words when there are some (the library's message would say "run tandem doctor"). */
+function message(error: unknown): string {
+  const cause = error instanceof Error ? (error.cause as { code?: unknown; message?: unknown } | undefined) : undefined
+  if (typeof cause?.code === 'string' && typeof cause.message === 'string') return `${cause.message} (${cause.code})`
+  return error instanceof Error ? error.message : String(error)
+}
+
+/** File checks apply to SQLite files only: anything else is not a store, and --fix must not touch it. */
+function isDatabase(s: DoctorSubject): boolean {
+  return s.sniff.kind === 'sqlite-wal' || s.sniff.kind === 'sqlite-rollback'
+}
+
+function skipped(why: string): Finding {
+  return { status: 'skip', summary: `skipped: ${why}` }
+}
+
+const storeFile: DoctorCheck = {
+  title: 'store file',
+  async check(s) {
+    const kinds: Partial<Record<FileSniff['kind'], string>> = {
+      missing: 'does not exist',
+      'not-a-file': 'is not a regular file',
+      empty: 'is empty (0 bytes), not a database',
+      'not-sqlite': 'is not a database: it does not start with the SQLite header',
+    }
+    const problem = kinds[s.sniff.kind]
+    if (problem !== undefined) return { status: 'fail', summary: `${s.file} ${problem}`, advice: s.sniff.kind === 'missing' ? 'Check the path.' : NO_DATA_FIX }
+    // Rollback-journal mode: a backup or a freshly restored store (opening switches it to WAL), or
+    // somebody else's database, which must not be switched: look read-only first.
+    if (s.sniff.kind === 'sqlite-rollback') {
+      try {
+        if (!isRollbackTandemFile(s.file)) return { status: 'fail', summary: `${s.file} is an SQLite database without Tandem's tables: not a Tandem store`, advice: 'Check the path.' }
+      } catch (error) {
+        return { status: 'fail', summary: `SQLite cannot read ${basename(s.file)}: ${message(error)}`, advice: NO_DATA_FIX }
+      }
+    }
+    try {
+      s.backend = await openBareBackend(s.file)
+      if (!(await hasTandemTables(s.backend))) return { status: 'fail', summary: `${s.file} is an SQLite database without Tandem's tables: not a Tandem store`, advice: 'Check the path.' }
+    } catch (error) {
+      await s.close()
+      return { status: 'fail', summary: `SQLite cannot open ${basename(s.file)}: ${message(error)}`, advice: NO_DATA_FIX }
+    }
+    const wal = statSync(`${s.file}-wal`, { throwIfNoEntry: false })?.size
+    const mode = s.sniff.kind === 'sqlite-wal' ? 'in WAL mode' : 'in rollback-journal mode (a backup or a restored store; switched to WAL now)'
+    return { status: 'ok', summary: `SQLite database ${mode}, ${formatBytes(s.sniff.bytes)}${wal === undefined ? '' : ` (+ ${formatBytes(wal)} WAL)`}` }
+  },
+}
+
+const integrity: DoctorCheck = {
+  title: 'integrity',
+  async check(s) {
+    if (s.backend === undefined) return skipped('the file could not be opened')
+    let lines: string[]
+    try {
+      lines = await s.backend.checkIntegrity()
+    } catch (error) {
+      return { status: 'fail', summary: `integrity_check could not finish: ${message(error)}`, advice: NO_DATA_FIX }
+    }
+    if (lines.length === 1 && lines[0] === 'ok') {
+      s.sound = true
+      return { status: 'ok', summary: 'PRAGMA integrity_check: ok' }
+    }
+    return { status: 'fail', summary: `PRAGMA integrity_check found ${plural(lines.length, 'problem')}: the file is damaged`, details: lines.slice(0, 5).concat(lines.length > 5 ? [`... and ${lines.length - 5} more`] : []), advice: NO_DATA_FIX }
+  },
+}
+
+const walSize: DoctorCheck = {
+  title: 'WAL size',
+  async check(s) {
+    if (!isDatabase(s)) return skipped('not a database file')
+    const bytes = statSync(`${s.file}-wal`, { throwIfNoEntry: false })?.size ?? 0
+    const of = `${formatBytes(bytes)} of the ${formatBytes(WAL_CHECKPOINT_BYTES)} checkpoint limit`
+    if (bytes <= WAL_CHECKPOINT_BYTES) return { status: 'ok', summary: `WAL ${of}` }
+    return {
+      status: 'warn',
+      summary: `WAL is ${formatBytes(bytes)}, past the ${formatBytes(WAL_CHECKPOINT_BYTES)} checkpoint limit: something keeps SQLite from checkpointing it`,
+      advice: 'A long-lived read (an open iterator, a long transaction) blocks checkpoints: find it among the processes in "tandem status"; the writer truncates the WAL once it ends. --fix cannot do it safely while they run.',
+    }
+  },
+}
+
+const consumers: DoctorCheck = {
+  title: 'consumers',
+  async check(s) {
+    if (!s.sound) return skipped('the file is not sound')
+    const { consumers: list, changes } = await s.peek()
+    if (list.length === 0) return { status: 'ok', summary: 'no durable consumers' }
+    const trimmed = list.filter((c) => c.trimmed)
+    if (trimmed.length === 0) {
+      const furthest = list.reduce((a, b) => (b.behind > a.behind ? b : a))
+      return { status: 'ok', summary: `${plural(list.length, 'consumer')}, none behind retention${furthest.behind > 0 ? ` (furthest behind: "${furthest.name}", ${furthest.behind} changes)` : ''}` }
+    }
+    return {
+      status: 'fail',
+      summary: `${plural(trimmed.length, 'consumer')} behind retention: changes they never acknowledged were trimmed`,
+      details: trimmed.map((c) => `"${c.name}" is at seq ${c.position}; changes through seq ${changes.trimmedThrough} are gone`),
+      advice: "Each must resync: its process reloads the records it tracks, then follows the feed from 'now' (it fails with CHANGES_TRIMMED until then). Raise the change-log retention (changes.maxCount / maxAgeMs) if it keeps happening.",
+    }
+  },
+}
+
+const registry: DoctorCheck = {
+  title: 'process registry',
+  async check(s) {
+    if (!s.sound) return skipped('the file is not sound')
+    const { processes, staleProcesses } = await s.peek()
+    const live = `${plural(processes.length, 'live process', 'live processes')}`
+    if (staleProcesses.length === 0) return { status: 'ok', summary: `${live}, no stale registrations` }
+    const finding: Finding = {
+      status: 'warn',
+      summary: `${plural(staleProcesses.length, 'stale registration')} of processes that died without closing the store (${live})`,
+      details: staleProcesses.map((p) => `pid ${p.pid} on ${p.host}, role "${p.role}", last heartbeat ${formatAge(p.heartbeatAt)}`),
+      fix: `prune ${staleProcesses.length === 1 ? 'it' : 'them'} from the registry`,
+    }
+    if (!s.fix) return finding
+    // A separate connection: pruning goes through the Store (openStore + pruneProcesses), which
+    // closes its backend at the end; the doctor's own connection stays for the other checks.
+    try {
+      const store = await openStore({ backend: await openBareBackend(s.file), role: CLI_ROLE, collections: {}, onNewerSchema: 'read-only' })
+      try {
+        await store.pruneProcesses()
+      } finally {
+        await store.close()
+      }
+    } catch (error) {
+      return { ...finding, advice: `Could not prune: ${message(error)} The next process that opens the store prunes them.` }
+    }
+    return { ...finding, fix: `pruned ${plural(staleProcesses.length, 'stale registration')}`, fixed: true }
+  },
+}
+
+const orphans: DoctorCheck = {
+  title: 'temp and lock files',
+  async check(s) {
+    if (!isDatabase(s)) return skipped('not a database file')
+    const found = findOrphanFiles(s.dir, s.file)
+    if (found.length === 0) return { status: 'ok', summary: `no orphaned temp or lock files in ${s.dir}` }
+    const finding: Finding = {
+      status: 'warn',
+      summary: `${plural(found.length, 'orphaned file')} in ${s.dir} (${formatBytes(found.reduce((n, f) => n + f.bytes, 0))})`,
+      details: found.map((f) => `${basename(f.path)}: ${f.kind} file ${f.reason}`),
+      fix: `remove ${found.length === 1 ? 'it' : 'them'}`,
+    }
+    if (!s.fix) return finding
+    const failed: string[] = []
+    for (const f of found) {
+      try {
+        rmSync(f.path, { force: true })
+      } catch (error) {
+        failed.push(`${basename(f.path)}: ${message(error)}`)
+      }
+    }
+    if (failed.length > 0) return { ...finding, advice: `Could not remove ${failed.join('; ')}` }
+    return { ...finding, fix: `removed ${plural(found.length, 'file')}`, fixed: true }
+  },
+}
+
+const permissions: DoctorCheck = {
+  title: 'file permissions',
+  async check(s) {
+    if (!isDatabase(s)) return skipped('not a database file')
+    const problems = findModeProblems(s.file, s.dir)
+    if (problems.length === 0) return { status: 'ok', summary: 'store files are 0600 (owner only); the directory is not world-writable' }
+    const finding: Finding = {
+      status: problems.some((p) => p.severity === 'fail') ? 'fail' : 'warn',
+      summary: problems.length === 1 ? problems[0]!.problem : `${problems.length} permission problems`,
+      ...(problems.length === 1 ? {} : { details: problems.map((p) => p.problem) }),
+      fix: problems.map((p) => `chmod ${p.wanted.toString(8).padStart(4, '0')} ${p.path === s.dir ? p.path : basename(p.path)}`).join('; '),
+    }
+    if (!s.fix) return finding
+    try {
+      // chmod works on the path: no descriptor is opened on the store's files.
+      for (const p of problems) chmodSync(p.path, p.wanted)
+    } catch (error) {
+      return { ...finding, advice: `Could not chmod: ${message(error)}` }
+    }
+    return { ...finding, fixed: true }
+  },
+}
+
+/**
+ * What `tandem doctor` checks, in order. The file checks come first and decide what may follow:
+ * a file that is not a sound database is never read further, and never written.
+ */
+export const DOCTOR_CHECKS: readonly DoctorCheck[] = [storeFile, integrity, walSize, registry, consumers, orphans, permissions]

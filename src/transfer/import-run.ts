@@ -1,0 +1,69 @@
+import type { CollectionsConfig } from '../store/config.js'
+import type { Store } from '../store/store.js'
+import { ImportSink, type ImportCounts, type ImportTargetOptions } from './import-sink.js'
+
+/** What an import did (or, with dryRun, would have done), per collection. */
+export interface ImportResult {
+  /** True when nothing was written: the counts say what the import would have done. */
+  dryRun: boolean
+  /** Records read from the input and applied (inserted, overwritten or skipped). */
+  records: number
+  /** Records of collections left out by the `collections` option. */
+  ignored: number
+  /** Per collection: what happened to its records. */
+  collections: Record<string, ImportCounts>
+  durationMs: number
+}
+
+/** The options runImport needs: the policy, undeclared collections, dry run. */
+export interface ImportRunOptions extends ImportTargetOptions {
+  dryRun?: boolean
+}
+
+/** Thrown at the end of a dry run to roll its transaction back; never leaves this module. */
+class DryRunRollback {}
+
+/**
+ * Runs an import as ONE write transaction of the store (in its own savepoint, so inside a
+ * `store.transaction()` a failed import undoes only itself): `feed` streams the input into the
+ * sink; if it throws, every record written so far is rolled back and the store is exactly as it
+ * was. A dry run does all the work, then rolls back and reports the counts. Other writers (this
+ * process's and other processes') wait for the import to commit, up to their busyTimeoutMs.
+ */
+export async function runImport<C extends CollectionsConfig>(
+  store: Store<C>,
+  options: ImportRunOptions,
+  feed: (sink: ImportSink<C>) => Promise<{ ignored: number }>,
+): Promise<ImportResult> {
+  const started = performance.now()
+  const dryRun = options.dryRun ?? false
+  let sink: ImportSink<C> | undefined
+  let ignored = 0
+  try {
+    await store.runWrite((tx) =>
+      tx.savepoint(async () => {
+        sink = new ImportSink(store, tx, options)
+        ignored = (await feed(sink)).ignored
+        if (dryRun) throw new DryRunRollback()
+      }),
+    )
+  } catch (error) {
+    if (!(error instanceof DryRunRollback)) throw error
+  }
+  const collections = Object.fromEntries([...sink!.counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+  const records = Object.values(collections).reduce((n, c) => n + c.inserted + c.overwritten + c.skipped, 0)
+  return { dryRun, records, ignored, collections, durationMs: Math.round(performance.now() - started) }
+}
+
+/** Checks the `dryRun` option. */
+export function checkDryRun(value: unknown): boolean {
+  if (value !== undefined && typeof value !== 'boolean') throw new TypeError(`dryRun must be true or false (got ${JSON.stringify(value)}).`)
+  return value ?? false
+}
+
+/** Refuses misspelled options, naming the accepted ones. */
+export function checkOptionKeys(what: string, options: object, allowed: readonly string[]): void {
+  for (const key of Object.keys(options)) {
+    if (!allowed.includes(key)) throw new TypeError(`Unknown option "${key}" for ${what}; the options are ${allowed.join(', ')}.`)
+  }
+}

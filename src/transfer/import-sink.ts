@@ -1,0 +1,170 @@
+import type { JsonObject, RecordRow, WriteTx } from '../backends/backend.js'
+import { TandemError, ValidationError } from '../errors.js'
+import { checkCollectionFilter, checkRole, type CollectionSettings, type CollectionsConfig } from '../store/config.js'
+import { checkData } from '../store/data.js'
+import { checkId } from '../store/ids.js'
+import type { Store } from '../store/store.js'
+import { importFailure, ImportError, type ImportLocation } from './import-error.js'
+
+/**
+ * What to do when an imported record's id already exists in the collection (or appeared earlier
+ * in the same input): keep the stored one ('skip'), replace it with the imported one, metadata
+ * included ('overwrite'), stop and roll everything back ('fail'), or replace it only when the
+ * imported version is higher ('newer-version-wins'; equal versions keep the stored record).
+ */
+export type ConflictPolicy = 'skip' | 'overwrite' | 'fail' | 'newer-version-wins'
+/** Every accepted `onConflict` value. */
+export const CONFLICT_POLICIES: readonly ConflictPolicy[] = ['skip', 'overwrite', 'fail', 'newer-version-wins']
+
+/** What happened to one collection's records in an import. */
+export interface ImportCounts {
+  inserted: number
+  overwritten: number
+  skipped: number
+}
+
+/** The options every import shares. */
+export interface ImportTargetOptions {
+  onConflict: ConflictPolicy
+  /** Import into collections this store does not declare, unvalidated (no schema is known for them). Default false. */
+  allowUndeclared?: boolean
+}
+
+/** Checks `onConflict`, naming the accepted values. */
+export function checkConflictPolicy(value: unknown): ConflictPolicy {
+  if (!CONFLICT_POLICIES.includes(value as ConflictPolicy)) {
+    throw new TypeError(`onConflict must be one of ${CONFLICT_POLICIES.map((p) => `'${p}'`).join(', ')} (got ${JSON.stringify(value)}). It says what happens to a record whose id already exists.`)
+  }
+  return value as ConflictPolicy
+}
+
+/**
+ * Refuses a collection the store does not declare (UNKNOWN_COLLECTION: its records could not be
+ * validated), unless `allowUndeclared`; refuses an invalid collection name either way.
+ */
+export function checkImportCollection<C extends CollectionsConfig>(store: Store<C>, name: string, allowUndeclared: boolean): void {
+  if (store.settings.collections.has(name) || allowUndeclared) {
+    checkCollectionFilter({ collections: [name] })
+    return
+  }
+  const declared = [...store.settings.collections.keys()]
+  throw new TandemError('UNKNOWN_COLLECTION', `Collection "${name}" is not declared in this store (declared: ${declared.join(', ') || 'none'}), so its records cannot be validated.`, {
+    collection: name,
+    hint: `Declare "${name}" in openStore (with its schema) and import again, pass collections: [...] to import only some, or allowUndeclared: true to import it unvalidated.`,
+  })
+}
+
+/**
+ * Writes imported records inside one open write transaction: checks each like a normal write
+ * (id, role, the collection's schema, the JSON rules of checkData), applies the conflict policy,
+ * and appends the matching change-log entry ('insert' or 'update') so change-feed followers see
+ * the import. Imported records keep their id, version, timestamps and role.
+ */
+export class ImportSink<C extends CollectionsConfig> {
+  readonly counts = new Map<string, ImportCounts>()
+  readonly #store: Store<C>
+  readonly #tx: WriteTx
+  readonly #policy: ConflictPolicy
+  readonly #allowUndeclared: boolean
+  /** Collections checked (and, if undeclared, created) so far: their settings, or null for undeclared ones. */
+  readonly #targets = new Map<string, CollectionSettings | null>()
+
+  constructor(store: Store<C>, tx: WriteTx, options: ImportTargetOptions) {
+    this.#store = store
+    this.#tx = tx
+    this.#policy = options.onConflict
+    this.#allowUndeclared = options.allowUndeclared ?? false
+  }
+
+  /** Refuses a collection the store does not declare, unless allowUndeclared. */
+  checkCollection(name: string): void {
+    checkImportCollection(this.#store, name, this.#allowUndeclared)
+  }
+
+  /** Validates and writes one record; errors name `where`. */
+  async put(collection: string, row: RecordRow, where: ImportLocation): Promise<void> {
+    try {
+      const settings = await this.#target(collection)
+      checkId(row.id)
+      checkRole(row.role, 'role')
+      const record: RecordRow = { ...row, data: await validate(collection, settings, row.data, row.id) }
+      await this.#write(collection, record, where)
+    } catch (error) {
+      throw importFailure(where, error)
+    }
+  }
+
+  async #write(collection: string, row: RecordRow, where: ImportLocation): Promise<void> {
+    const counts = this.#countsOf(collection)
+    const existing = await this.#tx.get(collection, row.id)
+    if (existing === undefined) {
+      await this.#tx.insert(collection, row)
+      await this.#log(collection, 'insert', row)
+      counts.inserted++
+      return
+    }
+    const replace = this.#policy === 'overwrite' || (this.#policy === 'newer-version-wins' && row.version > existing.version)
+    if (this.#policy === 'fail') {
+      throw new ImportError('DUPLICATE_ID', where, `Record ${collection}/${row.id} already exists (version ${existing.version}) and onConflict is 'fail'.`, {
+        collection,
+        id: row.id,
+        hint: "Import into an empty collection, or choose onConflict 'skip', 'overwrite' or 'newer-version-wins'.",
+      })
+    }
+    if (!replace) {
+      counts.skipped++
+      return
+    }
+    // Delete and insert rather than update: the imported createdAt must replace the stored one too.
+    await this.#tx.delete(collection, row.id)
+    await this.#tx.insert(collection, row)
+    await this.#log(collection, 'update', row)
+    counts.overwritten++
+  }
+
+  async #target(collection: string): Promise<CollectionSettings | null> {
+    const known = this.#targets.get(collection)
+    if (known !== undefined) return known
+    this.checkCollection(collection)
+    const settings = this.#store.settings.collections.get(collection) ?? null
+    // An undeclared collection may not have storage yet; created in this transaction, so a failed import leaves no empty table behind (SQLite).
+    if (settings === null) await this.#tx.ensureCollection({ name: collection, indexes: [] })
+    this.#targets.set(collection, settings)
+    return settings
+  }
+
+  #countsOf(collection: string): ImportCounts {
+    let counts = this.counts.get(collection)
+    if (counts === undefined) {
+      counts = { inserted: 0, overwritten: 0, skipped: 0 }
+      this.counts.set(collection, counts)
+    }
+    return counts
+  }
+
+  /** The change-log entry goes into the same transaction: followers see the import when, and only if, it commits. */
+  async #log(collection: string, op: 'insert' | 'update', row: RecordRow): Promise<void> {
+    const changeData = this.#targets.get(collection)?.changeData ?? true
+    await this.#tx.appendChange({ collection, id: row.id, op, version: row.version, role: row.role, at: Date.now(), ...(changeData ? { data: row.data } : {}) })
+  }
+}
+
+/**
+ * The JSON rules every write follows, on the data as imported (so a `__proto__` key is refused even
+ * when a schema would strip it), then the collection's schema (if declared with one) and the rules
+ * again on what the schema returns.
+ */
+async function validate(collection: string, settings: CollectionSettings | null, data: unknown, id: string): Promise<JsonObject> {
+  const checked = checkData(collection, data)
+  const schema = settings?.schema
+  if (schema === undefined) return checked
+  const result = await schema['~standard'].validate(checked)
+  if (result.issues !== undefined) {
+    throw new ValidationError(
+      collection,
+      result.issues.map((i) => ({ message: i.message, path: (i.path ?? []).map((p) => (typeof p === 'object' ? p.key : p)) })),
+      id,
+    )
+  }
+  return checkData(collection, result.value)
+}

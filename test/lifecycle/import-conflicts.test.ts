@@ -1,0 +1,96 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, test } from 'vitest'
+import { importStore, ImportError, type ConflictPolicy } from '../../src/index.js'
+import { BACKENDS, tempDir } from '../helpers/backends.js'
+import { exportFile, recordLine, storeState } from '../helpers/transfer.js'
+
+const collections = { tasks: { writers: ['app'] } } as const
+const IMPORTED_AT = '2020-01-02T03:04:05.006Z'
+
+describe.each(BACKENDS)('import conflict policies on $name', (backend) => {
+  /**
+   * The store holds a (version 1), b (version 5), c (version 2); the file brings a at version 3,
+   * b at 2, c at 2 (equal), and a new d.
+   */
+  async function setup() {
+    const store = await (await backend.tempStore())({ role: 'app', collections })
+    const tasks = store.collection('tasks')
+    await tasks.insert({ v: 'stored a' }, { id: 'a' })
+    await tasks.insert({ v: 'stored b' }, { id: 'b' })
+    for (let i = 0; i < 4; i++) await tasks.patch('b', { v: 'stored b', i })
+    await tasks.insert({ v: 'stored c' }, { id: 'c' })
+    await tasks.patch('c', { v: 'stored c' })
+    const file = join(tempDir(), 'import.ndjson')
+    const meta = (version: number) => ({ version, createdAt: IMPORTED_AT, updatedAt: IMPORTED_AT, role: 'importer' })
+    writeFileSync(
+      file,
+      exportFile([
+        recordLine('tasks', 'a', { v: 'imported a' }, meta(3)),
+        recordLine('tasks', 'b', { v: 'imported b' }, meta(2)),
+        recordLine('tasks', 'c', { v: 'imported c' }, meta(2)),
+        recordLine('tasks', 'd', { v: 'imported d' }, meta(1)),
+      ]),
+    )
+    return { store, file }
+  }
+
+  const versionsAndValues = async (store: Awaited<ReturnType<typeof setup>>['store']) =>
+    Object.fromEntries((await store.collection('tasks').find()).map((r) => [r.id, [r.version, r.data.v]]))
+
+  test("'skip' keeps every stored record and inserts only new ids", async () => {
+    const { store, file } = await setup()
+    const result = await importStore(store, { from: file, onConflict: 'skip' })
+    expect(result.collections).toEqual({ tasks: { inserted: 1, overwritten: 0, skipped: 3 } })
+    expect(await versionsAndValues(store)).toEqual({ a: [1, 'stored a'], b: [5, 'stored b'], c: [2, 'stored c'], d: [1, 'imported d'] })
+  })
+
+  test("'overwrite' replaces each record with the imported one: data, version, timestamps and role", async () => {
+    const { store, file } = await setup()
+    const result = await importStore(store, { from: file, onConflict: 'overwrite' })
+    expect(result.collections).toEqual({ tasks: { inserted: 1, overwritten: 3, skipped: 0 } })
+    expect(await versionsAndValues(store)).toEqual({ a: [3, 'imported a'], b: [2, 'imported b'], c: [2, 'imported c'], d: [1, 'imported d'] })
+    expect(await store.collection('tasks').get('b')).toMatchObject({ version: 2, createdAt: IMPORTED_AT, updatedAt: IMPORTED_AT, role: 'importer' })
+  })
+
+  test("'newer-version-wins' replaces only records whose imported version is higher", async () => {
+    const { store, file } = await setup()
+    const result = await importStore(store, { from: file, onConflict: 'newer-version-wins' })
+    expect(result.collections).toEqual({ tasks: { inserted: 1, overwritten: 1, skipped: 2 } })
+    expect(await versionsAndValues(store)).toEqual({ a: [3, 'imported a'], b: [5, 'stored b'], c: [2, 'stored c'], d: [1, 'imported d'] })
+  })
+
+  test("'fail' stops at the first existing id with DUPLICATE_ID naming its line, and imports nothing", async () => {
+    const { store, file } = await setup()
+    const before = await storeState(store)
+    const error = await importStore(store, { from: file, onConflict: 'fail' }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ImportError)
+    expect(error).toMatchObject({ code: 'DUPLICATE_ID', line: 2, collection: 'tasks', id: 'a' })
+    expect((error as Error).message).toMatch(/^Line 2 of import\.ndjson: Record tasks\/a already exists \(version 1\)/)
+    expect(await storeState(store)).toEqual(before)
+  })
+
+  test('an id twice in one file is a conflict with itself, under the same policy', async () => {
+    const store = await (await backend.tempStore())({ role: 'app', collections })
+    const file = join(tempDir(), 'twice.ndjson')
+    writeFileSync(file, [recordLine('tasks', 'x', { n: 1 }, { version: 1 }), recordLine('tasks', 'x', { n: 2 }, { version: 2 })].join('\n'))
+    expect((await importStore(store, { from: file, onConflict: 'newer-version-wins' })).collections).toEqual({ tasks: { inserted: 1, overwritten: 1, skipped: 0 } })
+    expect(await store.collection('tasks').get('x')).toMatchObject({ version: 2, data: { n: 2 } })
+  })
+
+  test.each<ConflictPolicy>(['skip', 'overwrite', 'newer-version-wins', 'fail'])("dryRun with '%s' reports what the import would do and changes nothing", async (policy) => {
+    const { store, file } = await setup()
+    const before = await storeState(store)
+    const dry = await importStore(store, { from: file, onConflict: policy, dryRun: true }).catch((e: unknown) => e)
+    expect(await storeState(store)).toEqual(before)
+    const real = await importStore(store, { from: file, onConflict: policy }).catch((e: unknown) => e)
+    if (policy === 'fail') {
+      // A dry run finds the same problem.
+      expect(dry).toMatchObject({ code: 'DUPLICATE_ID', line: 2 })
+      expect(real).toMatchObject({ code: 'DUPLICATE_ID', line: 2 })
+    } else {
+      expect(dry).toMatchObject({ dryRun: true, collections: (real as { collections: unknown }).collections, records: 4 })
+      expect(real).toMatchObject({ dryRun: false })
+    }
+  })
+})

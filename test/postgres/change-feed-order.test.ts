@@ -1,0 +1,134 @@
+import { describe, expect, test } from 'vitest'
+import { openStore, type Store, type StoreConfig } from '../../src/index.js'
+import type { ChangeRow } from '../../src/backends/backend.js'
+import { PG_URL, POSTGRES, dropSchemaAfterTest, pgAdmin, uniqueSchema } from '../helpers/backends.js'
+import { expectCleanExit, forkWorker, sleep, type WorkerHandle } from '../helpers/processes.js'
+
+const collections = { events: { writers: '*' } } as const
+type Collections = typeof collections
+
+/** A fresh schema for one test: configs for workers, and stores opened here (closed before the drop). */
+function feedSchema() {
+  const schema = uniqueSchema('feed')
+  const stores: Store<Collections>[] = []
+  dropSchemaAfterTest(schema, () => Promise.all(stores.map((s) => s.close().catch(() => undefined))))
+  const config = (role: string): StoreConfig<Collections> => ({ url: PG_URL, postgres: { schema }, role, collections })
+  const open = async (role: string) => {
+    const store = await openStore(config(role))
+    stores.push(store)
+    return store
+  }
+  return { schema, config, open }
+}
+
+function changesOf(worker: WorkerHandle) {
+  return worker.messages.filter((m) => m.type === 'change') as unknown as { seq: number; tag?: string; writer?: string; n?: number }[]
+}
+
+describe.runIf(POSTGRES !== undefined)('PostgreSQL change log under out-of-order commits', () => {
+  test('the transaction that appended first but commits last is delivered after the other, neither skipped nor repeated', async () => {
+    const { config, open } = feedSchema()
+    const first = await open('first')
+    const second = await open('second')
+    const subscriber = forkWorker('change-recorder.mjs', { store: config('subscriber'), since: 'now', until: 2 })
+    await subscriber.waitFor('ready')
+
+    // `first` appends its change, then holds its transaction open.
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    let appended!: () => void
+    const hasAppended = new Promise<void>((resolve) => (appended = resolve))
+    const held = first.transaction(async (tx) => {
+      await tx.collection('events').insert({ tag: 'appended first, committed last' })
+      appended()
+      await gate
+    })
+    await hasAppended
+    // `second` appends and commits while `first` is still open.
+    await second.collection('events').insert({ tag: 'appended second, committed first' })
+    // The subscriber reads past it (its cursor moves to that seq) while `first` is still open...
+    await subscriber.waitFor((m) => m.type === 'change')
+    expect(changesOf(subscriber).map((c) => c.tag)).toEqual(['appended second, committed first'])
+    await sleep(300)
+    // ...and still gets `first`'s change once it commits: a seq-by-append log would have given
+    // `first` the lower seq, behind the subscriber's cursor, and it would never be read.
+    release()
+    await held
+    await expectCleanExit(subscriber)
+    const got = changesOf(subscriber)
+    expect(got.map((c) => c.tag)).toEqual(['appended second, committed first', 'appended first, committed last'])
+    expect(got[1]!.seq).toBe(got[0]!.seq + 1)
+  })
+
+  test('a commit that is slow after taking its seqs holds back later commits, so a reader polling meanwhile never sees a gap', async () => {
+    const { schema, open } = feedSchema()
+    const slow = await open('slow')
+    const fast = await open('fast')
+    const reader = await open('reader')
+    // Make COMMIT of a { slow: true } record take 400 ms, after its change has taken its seq.
+    await pgAdmin(async (c) => {
+      await c.query(`CREATE FUNCTION "${schema}".slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.data->>'slow' = 'true' THEN PERFORM pg_sleep(0.4); END IF; RETURN NULL; END $$`)
+      await c.query(`CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON "${schema}"."events" DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "${schema}".slow_commit()`)
+    })
+    const start = await reader.backend.changeHead()
+
+    // A reader polling the log as fast as it can, the whole time.
+    const seen: ChangeRow[] = []
+    let polling = true
+    let cursor = start
+    let polls = 0
+    const poller = (async () => {
+      while (polling) {
+        const batch = await reader.backend.readChanges(cursor, 100)
+        polls++
+        seen.push(...batch.changes)
+        cursor = Math.max(cursor, batch.scannedThrough)
+      }
+    })()
+
+    const order: string[] = []
+    const slowWrite = slow.collection('events').insert({ tag: 'slow', slow: true }).then(() => order.push('slow committed'))
+    await sleep(100) // `slow` now sits in COMMIT, holding the change-log lock
+    const fastWrite = fast.collection('events').insert({ tag: 'fast' }).then(() => order.push('fast committed'))
+    await Promise.all([slowWrite, fastWrite])
+    await sleep(50)
+    polling = false
+    await poller
+
+    expect(order).toEqual(['slow committed', 'fast committed'])
+    expect(seen.map((c) => [c.seq, c.data?.tag])).toEqual([
+      [start + 1, 'slow'],
+      [start + 2, 'fast'],
+    ])
+    expect(polls).toBeGreaterThan(10)
+  })
+
+  test('writers in three processes, a subscriber in a fourth: every change arrives exactly once, in seq order, without gaps', async () => {
+    const { config, open } = feedSchema()
+    const setup = await open('setup')
+    const WRITERS = 3
+    const EACH = 400
+    const subscriber = forkWorker('change-recorder.mjs', { store: config('subscriber'), since: 'beginning', until: WRITERS * EACH })
+    const writers = Array.from({ length: WRITERS }, (_, i) =>
+      forkWorker('batch-inserter.mjs', { store: config(`writer-${i}`), collection: 'events', writer: `w${i}`, count: EACH, loops: 4 }),
+    )
+    await Promise.all([subscriber.waitFor('ready'), ...writers.map((w) => w.waitFor('ready'))])
+    for (const w of writers) w.send({ type: 'go' })
+    const reports = await Promise.all(writers.map((w) => w.waitFor('done', 50_000)))
+    expect(reports.map((r) => r.errors)).toEqual(writers.map(() => []))
+    await subscriber.waitFor('end', 30_000)
+    await expectCleanExit(subscriber)
+
+    const got = changesOf(subscriber)
+    const seqs = got.map((c) => c.seq)
+    const first = seqs[0]!
+    expect(seqs).toEqual(seqs.map((_, i) => first + i))
+    for (let i = 0; i < WRITERS; i++) {
+      const ns = got.filter((c) => c.writer === `w${i}`).map((c) => c.n!)
+      expect(ns.length).toBe(EACH)
+      expect(new Set(ns).size).toBe(EACH)
+    }
+    expect(await setup.collection('events').count()).toBe(WRITERS * EACH)
+    expect(await setup.checkIntegrity()).toEqual(['ok'])
+  })
+})

@@ -1,0 +1,343 @@
+import { describe, expect, test } from 'vitest'
+import { openStore, type CollectionsConfig, type Store } from '../../src/index.js'
+import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.js'
+import { parseFindOptions } from '../../src/store/query.js'
+import { PG_URL, POSTGRES, dropSchemaAfterTest, pgAdmin, uniqueSchema } from '../helpers/backends.js'
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/** A fresh schema, dropped after the test; `open` opens stores on it that close before the drop. */
+function freshSchema(): { schema: string; open: <C extends CollectionsConfig>(config: { role: string; collections: C; busyTimeoutMs?: number }) => Promise<Store<C>> } {
+  const schema = uniqueSchema('e')
+  const stores: Store[] = []
+  dropSchemaAfterTest(schema, () => Promise.all(stores.map((s) => s.close().catch(() => undefined))))
+  return {
+    schema,
+    open: async (config) => {
+      const store = await openStore({ ...config, url: PG_URL, postgres: { schema } })
+      stores.push(store as unknown as Store)
+      return store
+    },
+  }
+}
+
+/** pids of this schema's connections, as pg_stat_activity shows them. */
+function backendPids(applicationName: string, extra = 'true'): Promise<number[]> {
+  return pgAdmin(async (c) => (await c.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND ${extra}`, [applicationName])).rows.map((r) => r.pid))
+}
+
+function terminate(pids: number[]): Promise<unknown> {
+  return pgAdmin((c) => c.query('SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid', [pids]))
+}
+
+describe.runIf(POSTGRES !== undefined)('PostgreSQL engine', () => {
+  test('declared indexes become expression indexes that find uses (EXPLAIN)', async () => {
+    const { schema, open } = freshSchema()
+    const store = await open({ role: 'x', collections: { sessions: { writers: '*', indexes: ['projectId', 'startedAt', 'owner.name'] } } })
+    const rows = Array.from({ length: 3000 }, (_, i) => ({ projectId: `p${i % 100}`, startedAt: i, owner: { name: `o${i}` } }))
+    await store.collection('sessions').insertMany(rows)
+    await pgAdmin((c) => c.query(`ANALYZE "${schema}"."sessions"`))
+    const backend = store.backend as PostgresBackend
+    const plan = (options: Parameters<typeof parseFindOptions>[0]) => backend.explainFind('sessions', parseFindOptions(options))
+
+    const byProject = await plan({ where: { projectId: 'p1' } })
+    expect(byProject).toMatch(/Index Scan using "ix:sessions:projectId"/)
+    expect(byProject).not.toMatch(/Sort/) // the index yields the rows in id order already
+    expect(await plan({ where: { startedAt: { gte: 2990 } }, orderBy: 'startedAt' })).toMatch(/Index Scan using "ix:sessions:startedAt"/)
+    expect(await plan({ where: { 'owner.name': 'o3' } })).toMatch(/"ix:sessions:owner\.name"/)
+    expect(await plan({ orderBy: '-startedAt', limit: 5 })).toMatch(/Index Scan Backward using "ix:sessions:startedAt"/)
+    expect(await plan({ where: { projectId: { in: ['p1', 'p2'] } } })).toMatch(/"ix:sessions:projectId"/)
+    expect(await plan({ where: { startedAt: { lt: 3 } } })).toMatch(/"ix:sessions:startedAt"/)
+    // A page after a cursor is one row comparison on the index, not a filter over the whole table.
+    const page = await store.collection('sessions').findPage({ orderBy: 'startedAt', limit: 10 })
+    const after = parseFindOptions({ orderBy: 'startedAt', limit: 10, after: page.next! })
+    expect(await backend.explainFind('sessions', after)).toMatch(/Index Scan using "ix:sessions:startedAt"[^]*Index Cond: \(ROW/)
+    expect(await plan({ where: { $id: 'x' } })).toMatch(/Index Scan using "pk:sessions"/)
+    expect(await plan({ where: { unindexed: 1 } })).toMatch(/Seq Scan on sessions/)
+    expect(await store.collection('sessions').count({ projectId: 'p1' })).toBe(30)
+  })
+
+  test('the schema holds one table per collection with the SQLite columns, JSONB data and a change log another program can read', async () => {
+    const { schema, open } = freshSchema()
+    const store = await open({ role: 'daemon', collections: { jobs: { writers: '*' } } })
+    const r = await store.collection('jobs').insert({ cmd: 'build' })
+    await pgAdmin(async (c) => {
+      const columns = await c.query(
+        `SELECT column_name AS name, data_type AS type, collation_name AS collation FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'jobs' ORDER BY ordinal_position`,
+        [schema],
+      )
+      expect(columns.rows).toEqual([
+        { name: 'id', type: 'text', collation: 'C' },
+        { name: 'version', type: 'bigint', collation: null },
+        { name: 'created_at', type: 'bigint', collation: null },
+        { name: 'updated_at', type: 'bigint', collation: null },
+        { name: 'role', type: 'text', collation: 'C' },
+        { name: 'data', type: 'jsonb', collation: null },
+      ])
+      const row = await c.query(`SELECT id, version, role, data, data->>'cmd' AS cmd FROM "${schema}"."jobs"`)
+      expect(row.rows).toEqual([{ id: r.id, version: '1', role: 'daemon', data: { cmd: 'build' }, cmd: 'build' }])
+      const change = await c.query(`SELECT seq, collection, id, op, data FROM "${schema}"."_tandem_changes"`)
+      expect(change.rows).toEqual([{ seq: '1', collection: 'jobs', id: r.id, op: 'insert', data: { cmd: 'build' } }])
+      await expect(c.query(`INSERT INTO "${schema}"."jobs" VALUES ('x', 1, 1, 1, 'r', '[1]')`)).rejects.toThrow(/check constraint/)
+    })
+    const tables = await store.runRead((tx) => tx.listCollections())
+    expect(tables).toContain('jobs')
+    expect(tables.some((t) => t.startsWith('_tandem_'))).toBe(false)
+    expect(await store.checkIntegrity()).toEqual(['ok'])
+    expect((await store.describe()).storage).toMatchObject({ location: expect.stringContaining(`schema ${schema}`), bytes: expect.any(Number) })
+  })
+
+  test('eight stores opening one new schema at once all succeed, and the tables are made once', async () => {
+    const { schema, open } = freshSchema()
+    const collections = { a: { writers: '*', indexes: ['k'] }, b: { writers: '*', indexes: ['k', 'n.m'] } } as const
+    const stores = await Promise.all(Array.from({ length: 8 }, (_, i) => open({ role: `p${i}`, collections })))
+    await Promise.all(stores.map((s, i) => s.collection('a').insert({ k: i })))
+    expect(await stores[0]!.collection('a').count()).toBe(8)
+    const indexes = await pgAdmin(async (c) => (await c.query(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname`, [schema])).rows.map((r) => r.indexname as string))
+    expect(indexes.filter((i) => i.startsWith('ix:'))).toEqual(['ix:a:k', 'ix:b:k', 'ix:b:n.m'])
+  })
+
+  test("collections named like PostgreSQL's own objects (a primary key, a row type, an internal table) coexist", async () => {
+    const { open } = freshSchema()
+    const names = ['items', 'items_pkey', 'consumers', 'processes', 'migrations', 'pk', 'ix', 'user', 'select', 'Items2', 'tandem_meta']
+    const store = await open({ role: 'x', collections: Object.fromEntries(names.map((n) => [n, { writers: '*' as const, indexes: ['k'] }])) })
+    for (const name of names) await store.collection(name).insert({ k: name }, { id: name })
+    for (const name of names) expect(await store.collection(name).find({ where: { k: name } }), name).toMatchObject([{ id: name }])
+    const tables = await store.runRead((tx) => tx.listCollections())
+    expect(names.every((n) => tables.includes(n))).toBe(true)
+  })
+
+  test('strings order bytewise (COLLATE "C"), as on SQLite, whatever the database collation', async () => {
+    const { open } = freshSchema()
+    const store = await open({ role: 'x', collections: { words: { writers: '*', indexes: ['w'] } } })
+    const words = ['b', 'B', 'a', 'é', 'Z', 'aa', '😀', '\u00ff', '\uffff', ' ', 'a b', 'A']
+    for (const w of words) await store.collection('words').insert({ w })
+    const bytewise = [...words].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)))
+    expect((await store.collection('words').find({ orderBy: 'w' })).map((r) => r.data.w)).toEqual(bytewise)
+    expect((await store.collection('words').find({ where: { w: { gt: 'Z', lt: 'b' } }, orderBy: 'w' })).map((r) => r.data.w)).toEqual(['a', 'a b', 'aa'])
+  })
+
+  test('data PostgreSQL cannot store (U+0000) is refused with INVALID_DATA and a hint; nothing is written', async () => {
+    const { open } = freshSchema()
+    const store = await open({ role: 'x', collections: { notes: { writers: '*' } } })
+    const error = await store.collection('notes').insert({ text: 'a\u0000b' }).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'INVALID_DATA', message: expect.stringMatching(/U\+0000/) })
+    await store.collection('notes').insert({ text: 'fine' })
+    expect(await store.collection('notes').count()).toBe(1)
+  })
+
+  test('a row lock held longer than busyTimeoutMs gives BUSY_TIMEOUT (lock_timeout), and the write goes through once it is free', async () => {
+    const { schema, open } = freshSchema()
+    const store = await open({ role: 'x', collections: { items: { writers: '*' } }, busyTimeoutMs: 200 })
+    await store.collection('items').insert({ n: 0 }, { id: 'r' })
+    await pgAdmin(async (c) => {
+      await c.query('BEGIN')
+      await c.query(`SELECT * FROM "${schema}"."items" WHERE id = 'r' FOR UPDATE`)
+      const started = performance.now()
+      const error = await store.collection('items').update('r', (d) => ({ n: d.n + 1 })).catch((e: unknown) => e)
+      const waited = performance.now() - started
+      expect(error).toMatchObject({ code: 'BUSY_TIMEOUT', message: expect.stringMatching(/busyTimeoutMs/) })
+      expect(waited).toBeGreaterThanOrEqual(150)
+      expect(waited).toBeLessThan(3000)
+      await c.query('COMMIT')
+    })
+    expect((await store.collection('items').update('r', (d) => ({ n: d.n + 1 }))).data.n).toBe(1)
+  })
+
+  test('a connection lost during COMMIT is OUTCOME_UNKNOWN, never success or plain failure; lost before COMMIT, it is a failure', async () => {
+    const { schema, open } = freshSchema()
+    const store = await open({ role: 'x', collections: { items: { writers: '*' } } })
+    const items = store.collection('items')
+    await items.insert({ n: 0 })
+    // Make COMMIT slow: a deferred constraint trigger that sleeps runs inside COMMIT.
+    await pgAdmin(async (c) => {
+      await c.query(`CREATE FUNCTION "${schema}".slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(2); RETURN NULL; END $$`)
+      await c.query(`CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON "${schema}"."items" DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "${schema}".slow_commit()`)
+    })
+    const pending = items.insert({ n: 1 }).catch((e: unknown) => e)
+    let pids: number[] = []
+    for (let i = 0; i < 200 && pids.length === 0; i++) {
+      await sleep(10)
+      pids = await backendPids(`tandem:${schema}`, `state = 'active' AND query LIKE '%COMMIT'`)
+    }
+    expect(pids).toHaveLength(1)
+    await terminate(pids)
+    const error = await pending
+    expect(error).toMatchObject({ code: 'OUTCOME_UNKNOWN', message: expect.stringMatching(/may or may not have committed/) })
+    await pgAdmin((c) => c.query(`DROP TRIGGER slow ON "${schema}"."items"`))
+
+    // Lost while the transaction was open, before COMMIT: the server rolled it back, and says so.
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const open2 = store.transaction(async (tx) => {
+      await tx.collection('items').insert({ n: 2 })
+      await gate
+    })
+    const failed = open2.catch((e: unknown) => e)
+    let idle: number[] = []
+    for (let i = 0; i < 200 && idle.length === 0; i++) {
+      await sleep(10)
+      idle = await backendPids(`tandem:${schema}`, `state = 'idle in transaction'`)
+    }
+    await terminate(idle)
+    await sleep(100)
+    release()
+    expect(await failed).toMatchObject({ code: 'STORAGE_FAILURE', message: expect.stringMatching(/did not commit: nothing of it was written/) })
+    // The store carries on with fresh connections.
+    await items.insert({ n: 3 })
+    expect((await items.find({ orderBy: '$createdAt' })).map((r) => r.data.n)).toEqual([0, 3])
+  })
+
+  test('pooled connections killed under the store raise pool errors that never crash the process; the next calls reconnect', async () => {
+    const { schema, open } = freshSchema()
+    const store = await open({ role: 'x', collections: { items: { writers: '*' } } })
+    const items = store.collection('items')
+    await Promise.all(Array.from({ length: 5 }, (_, i) => items.count({ n: i })))
+    await items.insert({ n: 1 })
+    const pids = await backendPids(`tandem:${schema}`)
+    expect(pids.length).toBeGreaterThan(1)
+    await terminate(pids)
+    // At once, before the pool has noticed every dead connection: reads and writes still succeed.
+    await items.insert({ n: 2 })
+    expect(await items.count()).toBe(2)
+    await sleep(50)
+    expect((store.backend as PostgresBackend).poolErrors).toBeGreaterThan(0)
+    await Promise.all(Array.from({ length: 5 }, () => items.insert({ n: 3 })))
+    expect(await items.count()).toBe(7)
+  })
+
+  test('two transactions locking two records in opposite orders deadlock; PostgreSQL cancels one, and it is retried', async () => {
+    const { open } = freshSchema()
+    const collections = { counters: { writers: '*' } } as const
+    const a = await open({ role: 'a', collections })
+    const b = await open({ role: 'b', collections })
+    await a.collection('counters').insert({ n: 0 }, { id: 'r1' })
+    await a.collection('counters').insert({ n: 0 }, { id: 'r2' })
+    const bump = (store: typeof a, first: string, second: string) =>
+      store.transaction(async (tx) => {
+        await tx.collection('counters').update(first, (d) => ({ n: d.n + 1 }))
+        await sleep(150)
+        await tx.collection('counters').update(second, (d) => ({ n: d.n + 1 }))
+      })
+    await Promise.all([bump(a, 'r1', 'r2'), bump(b, 'r2', 'r1')])
+    expect((await a.collection('counters').get('r1'))?.data.n).toBe(2)
+    expect((await a.collection('counters').get('r2'))?.data.n).toBe(2)
+    const retries = (a.backend as PostgresBackend).retryStats.retries + (b.backend as PostgresBackend).retryStats.retries
+    expect(retries).toBeGreaterThanOrEqual(1)
+  })
+
+  test('batched updates that deadlock: the cancelled one fails alone, and the records hold exactly the updates that resolved', async () => {
+    const { open } = freshSchema()
+    const collections = { counters: { writers: '*' } } as const
+    const a = await open({ role: 'a', collections })
+    const b = await open({ role: 'b', collections })
+    await a.collection('counters').insertMany([{ n: 0 }, { n: 0 }])
+    const [r1, r2] = (await a.collection('counters').find()).map((r) => r.id) as [string, string]
+    // Each store sends two updates in one tick: one transaction, a savepoint each, in opposite orders.
+    const slowBump = (store: typeof a, id: string) =>
+      store.collection('counters').update(id, async (d) => {
+        await sleep(100)
+        return { n: d.n + 1 }
+      })
+    const results = await Promise.allSettled([slowBump(a, r1), slowBump(a, r2), slowBump(b, r2), slowBump(b, r1)])
+    const rejected = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[]
+    for (const r of rejected) expect(r.reason).toMatchObject({ code: 'BUSY_TIMEOUT', message: expect.stringMatching(/deadlock/) })
+    const resolvedFor = (id: string) => results.filter((r, i) => r.status === 'fulfilled' && [r1, r2, r2, r1][i] === id).length
+    expect((await a.collection('counters').get(r1))?.data.n).toBe(resolvedFor(r1))
+    expect((await a.collection('counters').get(r2))?.data.n).toBe(resolvedFor(r2))
+    expect(rejected.length).toBe(1) // the deadlock happened, and cost exactly one write
+  })
+
+  test('a deadlock inside a batch of inserts fails the batch or lets it commit, and never hands a caller another write\'s result', async () => {
+    const { open } = freshSchema()
+    const collections = { items: { writers: '*' } } as const
+    const a = await open({ role: 'a', collections })
+    const b = await open({ role: 'b', collections })
+    let inserted!: () => void
+    const bHasY = new Promise<void>((resolve) => (inserted = resolve))
+    // b holds y, then wants x; a's batch takes x, then wants y.
+    const bWrites = b
+      .transaction(async (tx) => {
+        await tx.collection('items').insert({ who: 'b' }, { id: 'y' })
+        inserted()
+        await sleep(100)
+        await tx.collection('items').insert({ who: 'b' }, { id: 'x' })
+      })
+      .then(
+        () => 'ok',
+        (e: unknown) => (e as { code?: string }).code,
+      )
+    await bHasY
+    // Issued in one tick: one transaction of two inserts, no savepoints (each is a single statement).
+    const batch = await Promise.allSettled([a.collection('items').insert({ who: 'a1' }, { id: 'x' }), a.collection('items').insert({ who: 'a2' }, { id: 'y' })])
+    const bOutcome = await bWrites
+    if (batch.every((r) => r.status === 'fulfilled')) {
+      expect(batch.map((r) => (r as PromiseFulfilledResult<unknown>).value)).toMatchObject([
+        { id: 'x', data: { who: 'a1' } },
+        { id: 'y', data: { who: 'a2' } },
+      ])
+      expect(bOutcome).not.toBe('ok')
+    } else {
+      expect(batch.map((r) => r.status)).toEqual(['rejected', 'rejected'])
+      expect((batch[0] as PromiseRejectedResult).reason).toMatchObject({ code: 'BUSY_TIMEOUT', message: expect.stringMatching(/deadlock/) })
+      expect(bOutcome).toBe('ok')
+    }
+    const rows = await a.collection('items').find()
+    expect(rows.map((r) => r.data.who).sort()).toEqual(bOutcome === 'ok' ? ['b', 'b'] : ['a1', 'a2'])
+  })
+
+  test('two stores upserting the same new ids at once never get DUPLICATE_ID (the missing row is locked)', async () => {
+    const { open } = freshSchema()
+    const collections = { kv: { writers: '*' } } as const
+    const a = await open({ role: 'a', collections })
+    const b = await open({ role: 'b', collections })
+    const ids = Array.from({ length: 30 }, (_, i) => `k${i}`)
+    const results = await Promise.allSettled(ids.flatMap((id) => [a.collection('kv').upsert(id, { by: 'a' }), b.collection('kv').upsert(id, { by: 'b' })]))
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([])
+    const rows = await a.collection('kv').find()
+    expect(rows.map((r) => r.version)).toEqual(ids.map(() => 2))
+  })
+
+  test('an upsert whose id another transaction inserts meanwhile is run again and updates it', async () => {
+    const { open } = freshSchema()
+    const collections = { kv: { writers: '*' } } as const
+    const a = await open({ role: 'a', collections })
+    const b = await open({ role: 'b', collections })
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const inserting = b.transaction(async (tx) => {
+      await tx.collection('kv').insert({ by: 'b' }, { id: 'k' })
+      await gate
+    })
+    await sleep(50)
+    // a's upsert finds no row, then its INSERT waits for b's uncommitted one; b commits; a's read was stale.
+    const upserting = a.collection('kv').upsert('k', { by: 'a' })
+    await sleep(200)
+    release()
+    await inserting
+    expect(await upserting).toMatchObject({ version: 2, data: { by: 'a' } })
+    expect((a.backend as PostgresBackend).retryStats.retries).toBe(1)
+  })
+
+  test('WriteTx.lock is a transaction-scoped advisory lock other processes wait for', async () => {
+    const { open } = freshSchema()
+    const a = await open({ role: 'a', collections: { x: { writers: '*' } } })
+    const b = await open({ role: 'b', collections: { x: { writers: '*' } } })
+    const order: string[] = []
+    let locked!: () => void
+    const holding = new Promise<void>((resolve) => (locked = resolve))
+    const first = a.runWrite(async (tx) => {
+      await tx.lock('job')
+      locked()
+      await sleep(200)
+      order.push('a done')
+    })
+    await holding
+    const second = b.runWrite(async (tx) => {
+      await tx.lock('job')
+      order.push('b got it')
+    })
+    await Promise.all([first, second])
+    expect(order).toEqual(['a done', 'b got it'])
+  })
+})
