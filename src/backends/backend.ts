@@ -187,7 +187,11 @@ export interface Backend {
   readonly busyStats?: { retries: number; longestWaitMs: number }
   /** Creates tables and indexes for these collections if missing. Safe to race from many processes. */
   prepare(collections: readonly CollectionLayout[]): Promise<void>
-  /** Runs `work` in one write transaction that commits when it resolves and rolls back when it throws. */
+  /**
+   * Runs `work` in one write transaction that commits when it resolves and rolls back when it
+   * throws. An engine may run `work` again after a transient conflict (a deadlock), so `work`
+   * must only act through `tx`.
+   */
   write<T>(work: (tx: WriteTx) => Promise<T>, options?: WriteOptions): Promise<T>
   /** Runs `work` against the latest committed state, never against another caller's open transaction. */
   read<T>(work: (tx: ReadTx) => Promise<T>): Promise<T>
@@ -196,7 +200,7 @@ export interface Backend {
   /** The seq of the last committed change (0 when none). */
   changeHead(): Promise<number>
   /**
-   * Calls `onCommit` soon after any process commits to the store, until the returned function is
+   * Calls `onCommit` soon after any process commits a change to the store, until the returned function is
    * called. May call it spuriously; must not miss a commit for longer than its fallback interval.
    */
   watchCommits(onCommit: () => void): () => void

@@ -3,7 +3,7 @@ import type { AnyData } from '../store/config.js'
 
 /** One committed write, as the change feed delivers it. */
 export interface Change<T = AnyData> {
-  /** Position in the store's change log: gap-free and in commit order on SQLite. */
+  /** Position in the store's change log: gap-free and in commit order (SQLite and PostgreSQL). */
   seq: number
   collection: string
   id: string

@@ -137,9 +137,11 @@ export class Collection<T = AnyData, I = T> {
   }
 
   /**
-   * Atomic read-modify-write: `fn` gets the current data and returns the new data, while this
-   * process holds the store's write lock, so no other write can slip in between. Keep `fn` quick
-   * and free of calls to the store. NOT_FOUND if the record is missing.
+   * Atomic read-modify-write: `fn` gets the current data and returns the new data, while the
+   * record is locked (SQLite: the store's write lock; PostgreSQL: the row lock), so no other write
+   * can slip in between. Keep `fn` quick and free of side effects: on PostgreSQL a transaction
+   * that hit a deadlock is retried, and `fn` runs again. An async `fn` may call the store: those
+   * calls join this write. NOT_FOUND if the record is missing.
    */
   update(id: string, fn: (data: T) => I | Promise<I>, options?: VersionOptions): Promise<StoredRecord<T>> {
     return this.#runner.operation(async () => {

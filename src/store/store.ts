@@ -149,7 +149,8 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
    * Runs `fn` in one transaction across collections: every write in it commits together when
    * `fn` resolves, or none does if it throws. Concurrent transactions of this process queue up
    * (they never interleave); other processes wait for the commit. Called inside another
-   * transaction it becomes a nested one (a savepoint).
+   * transaction it becomes a nested one (a savepoint). Keep side effects (emails, HTTP calls) out
+   * of `fn`: on PostgreSQL a deadlocked transaction is retried and `fn` runs again.
    *
    * @example
    * await store.transaction(async (tx) => {

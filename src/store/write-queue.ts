@@ -66,6 +66,9 @@ export class WriteQueue {
     const outcomes: Outcome[] = []
     try {
       await this.#backend.write(async (tx) => {
+        // An engine may run this callback again (PostgreSQL retries a deadlocked transaction):
+        // only the outcomes of the last run count.
+        outcomes.length = 0
         const only = batch.length === 1 ? batch[0] : undefined
         // Alone in its transaction, a write needs no savepoint: if it throws, everything rolls back.
         if (only !== undefined) return void outcomes.push({ ok: true, value: await only.job.work(tx) })

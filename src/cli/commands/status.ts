@@ -51,7 +51,8 @@ function printReport(ctx: CommandContext, r: StatusReport): void {
   if (s?.bytes !== undefined) {
     const over = s.walLimitBytes !== undefined && (s.walBytes ?? 0) > s.walLimitBytes
     const wal = `WAL ${formatBytes(s.walBytes)}${s.walLimitBytes === undefined ? '' : ` (checkpoint past ${formatBytes(s.walLimitBytes)})`}`
-    ctx.out(`Size    ${formatBytes(s.bytes)} database, ${over ? paint(wal, 'yellow') : wal}`)
+    // Engines without a WAL file (PostgreSQL) report only the database size.
+    ctx.out(`Size    ${formatBytes(s.bytes)} database${s.walBytes === undefined ? '' : `, ${over ? paint(wal, 'yellow') : wal}`}`)
   }
   ctx.out(`Schema  version ${r.schemaVersion}`)
 
