@@ -31,7 +31,7 @@ async function tandem() {
 function rawReader() {
   const db = new Database(path, { readonly: true })
   const select = db.prepare('SELECT seq, data FROM _tandem_changes WHERE seq > ? ORDER BY seq')
-  let cursor = db.prepare("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = '_tandem_changes'), 0) AS s").get().s
+  let cursor = db.prepare('SELECT coalesce(max(seq), 0) AS s FROM _tandem_changes').get().s
   return {
     db,
     drain() {

@@ -11,7 +11,7 @@ const ROLE = /^[A-Za-z0-9_.:-]{1,64}$/
 const DEFAULT_BUSY_TIMEOUT_MS = 30_000
 // The library's defaults (sqlite-config.ts), which openStore uses: a bare backend gets the same.
 const JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
-export const WAL_CHECKPOINT_BYTES = 32 * 1024 * 1024
+export const WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024
 
 /** Which store a command works on. */
 export type StoreTarget =

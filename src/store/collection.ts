@@ -65,12 +65,23 @@ function isAsyncFunction(fn: unknown): boolean {
   return Object.prototype.toString.call(fn) === '[object AsyncFunction]'
 }
 
+/** Writes in one millisecond share their timestamp: format it once. */
+let lastMs = Number.NaN
+let lastIso = ''
+function iso(ms: number): string {
+  if (ms !== lastMs) {
+    lastIso = new Date(ms).toISOString()
+    lastMs = ms
+  }
+  return lastIso
+}
+
 export function toRecord<T>(row: RecordRow): StoredRecord<T> {
   return {
     id: row.id,
     version: row.version,
-    createdAt: new Date(row.createdAt).toISOString(),
-    updatedAt: new Date(row.updatedAt).toISOString(),
+    createdAt: iso(row.createdAt),
+    updatedAt: iso(row.updatedAt),
     role: row.role,
     data: row.data as T,
   }

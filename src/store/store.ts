@@ -400,9 +400,16 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
     // Inside a transaction the operation belongs to it: the transaction itself is being waited for.
     if (this.#closed !== undefined && TxScope.current(this) === undefined) return Promise.reject(storeClosed())
     this.#operations++
-    return op().finally(() => {
+    const done = () => {
       if (--this.#operations === 0) this.#noOperations?.()
-    })
+    }
+    return op().then(
+      (value) => (done(), value),
+      (error: unknown) => {
+        done()
+        throw error
+      },
+    )
   }
 
   #write<T>(job: WriteJob<T>): Promise<T> {

@@ -2,6 +2,7 @@ import { open, type FileHandle } from 'node:fs/promises'
 import { basename, resolve } from 'node:path'
 import type { Readable } from 'node:stream'
 import { refuseStoreFiles, sqliteStoreFile } from '../backup/store-file.js'
+import { TandemError } from '../errors.js'
 import { checkCollectionFilter, type CollectionsConfig } from '../store/config.js'
 import type { Store } from '../store/store.js'
 import { parseLine, type ExportEnd } from './export-format.js'
@@ -34,6 +35,8 @@ const IMPORT_KEYS = ['from', 'onConflict', 'collections', 'dryRun', 'allowUndecl
  * collection the store does not declare (unless `allowUndeclared`), a conflict under 'fail', or a
  * file cut short (header without end line) rejects with an ImportError naming the line, and the
  * store is left exactly as before. Other writers wait while the import runs (up to their busyTimeoutMs).
+ * If the engine must run the transaction again (PostgreSQL, after a deadlock), a file is re-read
+ * from its start; a stream cannot be, and the import is refused with BUSY_TIMEOUT, nothing written.
  *
  * @example
  * const result = await importStore(store, { from: 'exports/app.ndjson', onConflict: 'skip', dryRun: true })
@@ -50,8 +53,12 @@ export async function importStore<C extends CollectionsConfig>(store: Store<C>, 
   const allowUndeclared = options.allowUndeclared ?? false
   for (const name of wanted ?? []) checkImportCollection(store, name, allowUndeclared)
   const source = await openSource(store, options.from)
+  let runs = 0
   try {
     return await runImport(store, { onConflict, dryRun, allowUndeclared }, async (sink) => {
+      // An engine may roll the transaction back and run it again (PostgreSQL, after a deadlock):
+      // a file is read again from its start; a stream cannot be, and must not be half-imported.
+      if (++runs > 1 && !source.restartable) throw streamNotRepeatable()
       return feedLines(sink, readLines(source.chunks(), source.name, maxLineBytes), source.name, wanted === undefined ? undefined : new Set(wanted))
     })
   } finally {
@@ -61,6 +68,9 @@ export async function importStore<C extends CollectionsConfig>(store: Store<C>, 
 
 interface Source {
   name: string
+  /** True when chunks() can start over from the first byte. */
+  restartable: boolean
+  /** The input from its first byte (for a stream: what is left of it). */
   chunks(): AsyncIterable<Buffer | string>
   close(): Promise<void>
 }
@@ -71,12 +81,25 @@ async function openSource<C extends CollectionsConfig>(store: Store<C>, from: Im
     const path = resolve(from)
     refuseStoreFiles(path, sqliteStoreFile(store), 'import file')
     const handle: FileHandle = await open(path, 'r')
-    return { name: basename(path), chunks: () => handle.createReadStream({ highWaterMark: 256 * 1024, autoClose: false }), close: () => handle.close() }
+    return {
+      name: basename(path),
+      restartable: true,
+      chunks: () => handle.createReadStream({ start: 0, highWaterMark: 256 * 1024, autoClose: false }),
+      close: () => handle.close(),
+    }
   }
   if (typeof from === 'object' && from !== null && typeof (from as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
-    return { name: 'the input stream', chunks: () => from as AsyncIterable<Buffer | string>, close: async () => undefined }
+    return { name: 'the input stream', restartable: false, chunks: () => from as AsyncIterable<Buffer | string>, close: async () => undefined }
   }
   throw new TypeError(`from must be a file path or a readable stream of NDJSON (got ${JSON.stringify(from)}).`)
+}
+
+function streamNotRepeatable(): TandemError {
+  return new TandemError(
+    'BUSY_TIMEOUT',
+    'The database rolled the import back to run it again (a deadlock with another writer), but its input is a stream, which cannot be read twice; nothing was imported.',
+    { hint: 'Run the import again, ideally from a file (a file is simply re-read), or while other writers are quiet.' },
+  )
 }
 
 /** Reads every line into the sink: header and end line checked, records validated and written. */

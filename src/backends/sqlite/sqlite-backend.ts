@@ -73,16 +73,33 @@ function decode(raw: RawRow): RecordRow {
   }
 }
 
-/** How many commits between two looks at the WAL size. */
-const CHECKPOINT_CHECK_EVERY = 256
+/** How many commits between two looks at the WAL size (a stat: a couple of microseconds). */
+const CHECKPOINT_CHECK_EVERY = 16
 
 /**
  * One better-sqlite3 connection with a prepared-statement cache. Statements are keyed by SQL text;
  * the text is built only from validated identifiers, so the cache stays small.
  */
+type RowStatement = 'get' | 'insert' | 'update' | 'delete'
+const ROW_SQL: Record<RowStatement, (table: string) => string> = {
+  get: (table) => `SELECT ${ROW_COLUMNS} FROM ${table} WHERE id = ?`,
+  insert: (table) => `INSERT INTO ${table} (id, version, created_at, updated_at, role, data) VALUES (?, ?, ?, ?, ?, ?)`,
+  update: (table) => `UPDATE ${table} SET version = ?, updated_at = ?, role = ?, data = ? WHERE id = ?`,
+  delete: (table) => `DELETE FROM ${table} WHERE id = ?`,
+}
+const APPEND_CHANGE_SQL = `INSERT INTO ${CHANGES_TABLE} (collection, id, op, version, role, at, data) VALUES (?, ?, ?, ?, ?, ?, ?)`
+
 class Connection {
   readonly #statements = new Map<string, SqliteStatement>()
+  /** Per collection, the four row statements: looked up on every write without building SQL text. */
+  readonly #rowStatements = new Map<string, Partial<Record<RowStatement, SqliteStatement>>>()
   constructor(readonly handle: SqliteHandle) {}
+
+  rowStatement(kind: RowStatement, collection: string): SqliteStatement {
+    let forCollection = this.#rowStatements.get(collection)
+    if (forCollection === undefined) this.#rowStatements.set(collection, (forCollection = {}))
+    return (forCollection[kind] ??= this.statement(ROW_SQL[kind](tableName(collection))))
+  }
 
   statement(sql: string): SqliteStatement {
     let statement = this.#statements.get(sql)
@@ -107,7 +124,7 @@ class SqliteReader implements ReadTx {
   }
 
   async get(collection: string, id: string): Promise<RecordRow | undefined> {
-    const statement = this.connection.statement(`SELECT ${ROW_COLUMNS} FROM ${tableName(collection)} WHERE id = ?`)
+    const statement = this.connection.rowStatement('get', collection)
     const raw = (await this.run(() => statement.get(id))) as RawRow | undefined
     return raw === undefined ? undefined : decode(raw)
   }
@@ -129,29 +146,38 @@ class SqliteReader implements ReadTx {
 /** The open write transaction: the writer connection between BEGIN IMMEDIATE and COMMIT. */
 class SqliteWriteTx extends SqliteReader implements WriteTx {
   #depth = 0
+  /** The last data serialized, so its change-log entry reuses the JSON text instead of building it twice. */
+  #lastData: unknown
+  #lastJson = ''
+
+  #json(data: JsonObject): string {
+    if (data !== this.#lastData) {
+      this.#lastJson = JSON.stringify(data)
+      this.#lastData = data
+    }
+    return this.#lastJson
+  }
 
   async insert(collection: string, row: RecordRow): Promise<void> {
-    const statement = this.connection.statement(
-      `INSERT INTO ${tableName(collection)} (id, version, created_at, updated_at, role, data) VALUES (?, ?, ?, ?, ?, ?)`,
-    )
+    const statement = this.connection.rowStatement('insert', collection)
     try {
-      statement.run(row.id, row.version, row.createdAt, row.updatedAt, row.role, JSON.stringify(row.data))
+      statement.run(row.id, row.version, row.createdAt, row.updatedAt, row.role, this.#json(row.data))
     } catch (error) {
       throw this.#failed(error, collection, row.id)
     }
   }
 
   async update(collection: string, row: RecordRow): Promise<void> {
-    const statement = this.connection.statement(`UPDATE ${tableName(collection)} SET version = ?, updated_at = ?, role = ?, data = ? WHERE id = ?`)
+    const statement = this.connection.rowStatement('update', collection)
     try {
-      statement.run(row.version, row.updatedAt, row.role, JSON.stringify(row.data), row.id)
+      statement.run(row.version, row.updatedAt, row.role, this.#json(row.data), row.id)
     } catch (error) {
       throw this.#failed(error, collection, row.id)
     }
   }
 
   async delete(collection: string, id: string): Promise<void> {
-    const statement = this.connection.statement(`DELETE FROM ${tableName(collection)} WHERE id = ?`)
+    const statement = this.connection.rowStatement('delete', collection)
     try {
       statement.run(id)
     } catch (error) {
@@ -177,9 +203,9 @@ class SqliteWriteTx extends SqliteReader implements WriteTx {
   }
 
   async appendChange(change: Omit<ChangeRow, 'seq'>): Promise<void> {
-    const statement = this.connection.statement(`INSERT INTO ${CHANGES_TABLE} (collection, id, op, version, role, at, data) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+    const statement = this.connection.statement(APPEND_CHANGE_SQL)
     try {
-      statement.run(change.collection, change.id, change.op, change.version, change.role, change.at, change.data === undefined ? null : JSON.stringify(change.data))
+      statement.run(change.collection, change.id, change.op, change.version, change.role, change.at, change.data === undefined ? null : this.#json(change.data))
     } catch (error) {
       throw this.#failed(error, change.collection, change.id)
     }
@@ -187,12 +213,17 @@ class SqliteWriteTx extends SqliteReader implements WriteTx {
 
   async trimChanges(retention: ChangeRetention, now: number): Promise<number> {
     const head = (this.connection.statement(CHANGE_HEAD_SQL).get() as { head: number }).head
-    // The log is trimmed from its oldest end only, so what is left is always contiguous. Age is
-    // looked at in the oldest 10,000 entries per pass: seq order is time order, near enough.
+    const oldest = this.connection.statement(`SELECT seq, at FROM ${CHANGES_TABLE} ORDER BY seq LIMIT 1`).get() as { seq: number; at: number } | undefined
+    const cutoff = now - retention.maxAgeMs
+    // The log is contiguous, so this cheap look says whether there is anything to trim at all.
+    if (oldest === undefined || (head - oldest.seq + 1 <= retention.maxCount && oldest.at >= cutoff)) return 0
+    // Trimmed from the oldest end only, so what is left stays contiguous. Age is looked at in the
+    // oldest 10,000 entries per pass: seq order is time order, near enough.
     const byAge = this.connection
       .statement(`SELECT max(seq) AS seq FROM (SELECT seq, at FROM ${CHANGES_TABLE} ORDER BY seq LIMIT 10000) WHERE at < ?`)
-      .get(now - retention.maxAgeMs) as { seq: number | null }
-    const through = Math.max(head - retention.maxCount, byAge.seq ?? 0)
+      .get(cutoff) as { seq: number | null }
+    // Never the newest entry: it holds the head, and seqs are rowids (max + 1).
+    const through = Math.min(Math.max(head - retention.maxCount, byAge.seq ?? 0), head - 1)
     const previous = Number((this.connection.statement(`SELECT value FROM ${META_TABLE} WHERE key = ?`).get(TRIMMED_THROUGH_KEY) as { value: string } | undefined)?.value ?? 0)
     if (through <= previous) return 0
     const { changes } = this.connection.statement(`DELETE FROM ${CHANGES_TABLE} WHERE seq <= ?`).run(through)

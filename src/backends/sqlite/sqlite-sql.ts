@@ -10,9 +10,13 @@ export const CHANGES_TABLE = '_tandem_changes'
 export const FORMAT_VERSION = '1'
 export const TRIMMED_THROUGH_KEY = 'changes_trimmed_through'
 
-/** seq is AUTOINCREMENT so it never goes back, even after retention empties the log. */
+/**
+ * seq is the rowid: max + 1 on insert, in commit order since writes are serialized. Retention
+ * never deletes the newest entry, so the maximum — and with it every future seq — never goes back.
+ * (AUTOINCREMENT would guarantee that too, at the price of one more page written per commit.)
+ */
 export const CREATE_CHANGES_SQL = `CREATE TABLE IF NOT EXISTS ${CHANGES_TABLE} (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     collection TEXT NOT NULL,
     id TEXT NOT NULL,
     op TEXT NOT NULL CHECK (op IN ('insert', 'update', 'delete', 'trim')),
@@ -22,7 +26,7 @@ export const CREATE_CHANGES_SQL = `CREATE TABLE IF NOT EXISTS ${CHANGES_TABLE} (
     data TEXT CHECK (data IS NULL OR json_valid(data))
   ) STRICT`
 
-export const CHANGE_HEAD_SQL = `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = '${CHANGES_TABLE}'), 0) AS head`
+export const CHANGE_HEAD_SQL = `SELECT coalesce(max(seq), 0) AS head FROM ${CHANGES_TABLE}`
 
 export function readChangesSql(filter: { collections?: readonly string[]; ids?: readonly string[] } | undefined): string {
   let sql = `SELECT seq, collection, id, op, version, role, at, data FROM ${CHANGES_TABLE} WHERE seq > ?`
