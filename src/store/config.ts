@@ -5,6 +5,7 @@ import { parseIndexField } from './query.js'
 import { dirname, join, resolve } from 'node:path'
 import type { ArchivePeriod } from '../fs/archive-file.js'
 import type { Migration } from '../migrations/migration.js'
+import type { ScheduledBackupOptions } from '../backup/scheduled-backup.js'
 import { checkMigrations } from '../migrations/runner.js'
 import { checkId } from './ids.js'
 import type { RetentionSettings } from './retention.js'
@@ -60,6 +61,11 @@ export interface StoreConfig<C extends CollectionsConfig = CollectionsConfig> {
   migrations?: readonly Migration[]
   /** When the store has migrations this program does not know: 'refuse' to open (default), or open 'read-only'. */
   onNewerSchema?: 'refuse' | 'read-only'
+  /**
+   * Scheduled online backups with rotation, run by this process: `{ everyMs, keep, dir }` (see
+   * scheduleBackups). Give it to one process (the daemon, say), not to every one.
+   */
+  backup?: ScheduledBackupOptions
   /** Per-role settings shared by every process: `{ daemon: { singleton: true } }` lets one live daemon at a time open the store. */
   roles?: { [role: string]: { singleton?: boolean } }
   /** Where retention archives trimmed records. Default: an `archive` folder beside the store file (or in dataDir). */
@@ -76,7 +82,7 @@ export const DEFAULT_CHANGES_MAX_COUNT = 100_000
 export const DEFAULT_CHANGES_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000
 const ROLE = /^[A-Za-z0-9_.:-]{1,64}$/
 const COLLECTION = /^[A-Za-z][A-Za-z0-9_]{0,62}$/
-const STORE_KEYS = ['path', 'dataDir', 'url', 'postgres', 'role', 'collections', 'durability', 'busyTimeoutMs', 'backend', 'changes', 'migrations', 'onNewerSchema', 'archiveDir', 'roles']
+const STORE_KEYS = ['path', 'dataDir', 'url', 'postgres', 'role', 'collections', 'durability', 'busyTimeoutMs', 'backend', 'changes', 'migrations', 'onNewerSchema', 'archiveDir', 'roles', 'backup']
 const COLLECTION_KEYS = ['writers', 'indexes', 'schema', 'changeData', 'retain', 'seed']
 
 export interface CollectionSettings {

@@ -17,6 +17,7 @@ import { MIGRATIONS_COLLECTION, runMigrations, schemaTooNew } from '../migration
 import { SEEDS_COLLECTION, applySeeds, checkSeed } from './seeds.js'
 import { TRIM_BATCH, applyRetention } from './retention.js'
 import { HEARTBEAT_EVERY_MS, PROCESSES_COLLECTION, heartbeat, isStale, pruneStale, register, unregister, type ProcessEntry } from '../registry/process-registry.js'
+import { scheduleBackups } from '../backup/scheduled-backup.js'
 import { DECLARATIONS_COLLECTION, declareCollections, describeStore, type StoreDescription } from './describe.js'
 
 /** Committed writes between two passes of change-log retention. */
@@ -99,6 +100,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
   #retaining = false
   #refusal: TandemError | undefined
   #registration: ProcessEntry | undefined
+  readonly #cleanups: (() => Promise<void> | void)[] = []
   #heartbeat: NodeJS.Timeout | undefined
   /** What the migrations did when this store opened. */
   migrations: MigrationReport = { storeVersion: 0, knownVersion: 0, outcomes: [] }
@@ -257,6 +259,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
     this.#closed ??= (async () => {
       this.#hub.close()
       clearInterval(this.#heartbeat)
+      await Promise.all(this.#cleanups.map(async (cleanup) => cleanup()))
       await Promise.all([...this.#consumers].map((c) => c.close()))
       if (this.#operations > 0) await new Promise<void>((resolve) => (this.#noOperations = resolve))
       const entry = this.#registration
@@ -391,6 +394,11 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
     })
   }
 
+  /** @internal Runs `cleanup` (a background job's stop function) when the store closes, before the database does. */
+  onClose(cleanup: () => Promise<void> | void): void {
+    this.#cleanups.push(cleanup)
+  }
+
   /** @internal Makes every write fail with `reason` (an old program on a newer store). */
   refuseWrites(reason: TandemError): void {
     this.#refusal = reason
@@ -474,6 +482,7 @@ export async function openStore<C extends CollectionsConfig>(config: StoreConfig
     await backend.prepare([...settings.collections.values()].map((c) => ({ name: c.name, indexes: c.indexes })))
     await store.seed()
     await store.register()
+    if (config.backup !== undefined) store.onClose(scheduleBackups(store, config.backup))
     return store
   } catch (error) {
     if (store === undefined) await backend.close()

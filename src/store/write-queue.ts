@@ -19,6 +19,8 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown }
 
 /** At most this many writes share one transaction. */
 export const MAX_BATCH = 1000
+/** Back-to-back writes yield to the event loop at least this often. */
+const YIELD_EVERY_MS = 2
 
 /**
  * Group commit. Writes issued while another is in progress wait here and then run together in
@@ -33,6 +35,7 @@ export class WriteQueue {
   readonly #onCommit: (writes: number) => void
   #pending: Pending[] = []
   #draining: Promise<void> | undefined
+  #lastYield = performance.now()
 
   /** `onCommit` runs after each committed batch, before its callers' promises resolve. */
   constructor(backend: Backend, busyTimeoutMs: number, onCommit: (writes: number) => void = () => {}) {
@@ -44,8 +47,22 @@ export class WriteQueue {
   push<T>(job: WriteJob<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#pending.push({ job, resolve: resolve as (value: unknown) => void, reject })
-      // Start on a microtask, so every write issued in this tick joins the first batch.
-      this.#draining ??= Promise.resolve().then(() => this.#drain())
+      this.#draining ??= this.#schedule()
+    })
+  }
+
+  /**
+   * Starts the next drain. Usually on a microtask, so every write issued in this tick joins the
+   * first batch. But SQLite calls are synchronous: a loop of `await insert()` that never waits
+   * for a lock would otherwise run on microtasks alone and starve timers and I/O (IPC messages,
+   * HTTP requests). So at least every YIELD_EVERY_MS of back-to-back writing, the drain waits for
+   * the next turn of the event loop.
+   */
+  #schedule(): Promise<void> {
+    if (performance.now() - this.#lastYield < YIELD_EVERY_MS) return Promise.resolve().then(() => this.#drain())
+    return new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      this.#lastYield = performance.now()
+      return this.#drain()
     })
   }
 

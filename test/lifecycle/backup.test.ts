@@ -139,3 +139,18 @@ describe.skipIf(POSTGRES === undefined)('backup and migration with PostgreSQL', 
     expect((await exportText(back)).slice(1)).toEqual((await exportText(sqlite)).slice(1))
   })
 })
+
+describe('the openStore backup option', () => {
+  test('schedules rotated backups for the process that asked, and stops on close', async () => {
+    const root = tempDir()
+    const dir = join(root, 'backups')
+    const store = await openStore({ dataDir: join(root, 'data'), role: 'daemon', collections: { jobs: { writers: '*' } }, backup: { everyMs: 100, keep: 2, dir } })
+    await store.collection('jobs').insert({ n: 1 })
+    await sleep(700)
+    await store.close()
+    const files = readdirSync(dir).filter((f) => f.endsWith('.db'))
+    expect(files.length).toBe(2)
+    await sleep(300)
+    expect(readdirSync(dir).filter((f) => f.endsWith('.db'))).toEqual(files)
+  })
+})

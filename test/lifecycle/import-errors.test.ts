@@ -25,6 +25,7 @@ describe.each(BACKENDS)('a bad import line on $name', (backend) => {
     return store
   }
 
+  // What the bad line is, the line, the code it fails with, and what the message says.
   const cases: [name: string, line: string, code: string, message: RegExp][] = [
     ['malformed JSON', '{"collection":"tasks","id":"t0249","version":1,', 'INVALID_DATA', /not valid JSON/],
     ['a record the schema refuses', recordLine('tasks', 't0249', { title: 42, n: 'x' }), 'SCHEMA_INVALID', /does not match its schema: title: .*n: /],
@@ -41,19 +42,22 @@ describe.each(BACKENDS)('a bad import line on $name', (backend) => {
     ['a header in the middle', JSON.stringify({ tandem: 'export', format: 1 }), 'INVALID_DATA', /header line .* may only come first/],
   ]
 
-  test.each(cases)('%s stops the import with its line number and leaves the store exactly as it was', async (_name, corrupt, code, message) => {
+  test('each kind of bad line stops the import with its line number and leaves the store exactly as it was', async () => {
+    // One store for every case: each failed import must leave it exactly as it was, for the next.
     const store = await setup()
     const before = await storeState(store)
     const file = join(tempDir(), 'bad.ndjson')
-    writeFileSync(file, fileWith(corrupt))
-    for (const dryRun of [true, false]) {
-      const error = await importStore(store, { from: file, onConflict: 'overwrite', dryRun }).catch((e: unknown) => e)
-      expect(error).toBeInstanceOf(ImportError)
-      expect(error).toMatchObject({ code, line: 251, location: 'line 251 of bad.ndjson' })
-      expect((error as Error).message).toMatch(/^Line 251 of bad\.ndjson: /)
-      expect((error as Error).message).toMatch(message)
-      expect((error as Error).message).toMatch(/The import was rolled back; the store is as it was\.$/)
-      expect(await storeState(store)).toEqual(before)
+    for (const [name, corrupt, code, message] of cases) {
+      writeFileSync(file, fileWith(corrupt))
+      for (const dryRun of [true, false]) {
+        const error = await importStore(store, { from: file, onConflict: 'overwrite', dryRun }).catch((e: unknown) => e)
+        expect(error, name).toBeInstanceOf(ImportError)
+        expect(error, name).toMatchObject({ code, line: 251, location: 'line 251 of bad.ndjson' })
+        expect((error as Error).message, name).toMatch(/^Line 251 of bad\.ndjson: /)
+        expect((error as Error).message, name).toMatch(message)
+        expect((error as Error).message, name).toMatch(/The import was rolled back; the store is as it was\.$/)
+        expect(await storeState(store), name).toEqual(before)
+      }
     }
     expect(({} as Record<string, unknown>).polluted).toBeUndefined()
   })

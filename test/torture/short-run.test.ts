@@ -65,6 +65,14 @@ function expectClean(result: RunResult): void {
   expect(result.code).toBe(0)
 }
 
+/** One line per run in the test output: what the run did and where its time went. */
+function summarize(result: RunResult): void {
+  const r = result.report
+  if (r === undefined) return
+  const phases = Object.entries((r.run as { phases?: Record<string, number> }).phases ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')
+  console.log(`torture: ${r.counts.transactions} transactions (ok ${r.counts.ok}, failed ${r.counts.failed}, unknown ${r.counts.unknown}), ${r.run.processesKilled} processes killed, ${r.feed.changes} changes; ${phases}`)
+}
+
 function expectBusy(report: NonNullable<RunResult['report']>, minOk: number): void {
   // A meaningful history: many transactions, kills that landed, transactions cut short.
   expect(report.counts.ok).toBeGreaterThan(minOk)
@@ -79,6 +87,7 @@ describe.runIf(runs('sqlite'))('torture, SQLite', () => {
   for (const durability of ['normal', 'full']) {
     test(`${SECONDS} s of SIGKILLs, restarts and foreign checkpoints with durability ${durability} leave no anomaly`, { timeout: TIMEOUT_MS }, async () => {
       const result = await torture(['--backend', 'sqlite', '--durability', durability, '--procs', '4', '--seconds', String(SECONDS), '--faults', 'kill9,checkpoint,restart', '--kill-every-ms', '500', '--restart-every-ms', '6000'])
+      summarize(result)
       expectClean(result)
       expectBusy(result.report!, 2000)
     })
@@ -88,6 +97,7 @@ describe.runIf(runs('sqlite'))('torture, SQLite', () => {
 describe('torture, PostgreSQL', () => {
   test.skipIf(postgresMissing !== undefined)(`${SECONDS} s of SIGKILLs, restarts, checkpoints and terminated connections leave no anomaly${postgresNote}`, { timeout: TIMEOUT_MS }, async () => {
     const result = await torture(['--backend', 'postgres', '--procs', '4', '--seconds', String(SECONDS), '--faults', 'kill9,checkpoint,restart,terminate', '--kill-every-ms', '500', '--restart-every-ms', '6000', '--skip-find-in-tx'])
+    summarize(result)
     expectClean(result)
     expectBusy(result.report!, 150)
   })
