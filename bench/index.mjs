@@ -1,12 +1,16 @@
 // The benchmark suite: `npm run bench` (builds, then runs this file).
 //
 //   node bench/index.mjs [single] [concurrent] [contention] [changes] [--json]
+//   node bench/index.mjs --pg [pg-contention] [pg-inserts] [pg-changes] [...]
 //
 // Runs the named benchmarks (default: all) on real files in a private temp directory, each
 // against raw better-sqlite3 measured in the same run, and prints one table: Tandem's figure, the
 // raw baseline, their ratio, the goal and PASS/MISS. Progress goes to stderr; with --json the
 // results go to stdout as one JSON document. A MISS does not fail the run (timings on a shared
 // machine are noisy); an error does, and so does a lost update in the contention benchmark.
+// --pg adds the PostgreSQL benchmarks (bench/pg-*.mjs: Tandem on PostgreSQL against raw
+// node-postgres, at TANDEM_PG_URL or postgres://postgres@127.0.0.1:5432/test), each in a schema
+// of its own that it drops afterwards.
 import { cpus, platform, release } from 'node:os'
 import Database from 'better-sqlite3'
 import { changeLatency } from './change-latency.mjs'
@@ -43,14 +47,24 @@ async function runChangeLatency() {
 }
 
 const BENCHMARKS = { single: runSingleInsert, concurrent: runConcurrentInsert, contention: runContention, changes: runChangeLatency }
+/** Loaded only with --pg: they need the pg package and a server. */
+const PG_BENCHMARKS = {
+  'pg-contention': async () => (await import('./pg-contention.mjs')).runPostgresContention(),
+  'pg-inserts': async () => (await import('./pg-concurrent-insert.mjs')).runPostgresConcurrentInsert(),
+  'pg-changes': async () => (await import('./pg-change-latency.mjs')).runPostgresChangeLatency(),
+}
 
 function parseArgs(argv) {
   const json = argv.includes('--json')
-  const names = argv.filter((a) => a !== '--json')
+  // `npm run bench --pg` (without --) reaches us as npm's config variable, not as an argument.
+  const pg = argv.includes('--pg') || process.env.npm_config_pg === 'true'
+  const names = argv.filter((a) => a !== '--json' && a !== '--pg')
+  const known = pg ? { ...BENCHMARKS, ...PG_BENCHMARKS } : BENCHMARKS
   for (const name of names) {
-    if (!(name in BENCHMARKS)) throw new TypeError(`Unknown benchmark "${name}"; the benchmarks are ${Object.keys(BENCHMARKS).join(', ')} (default: all).`)
+    if (name in PG_BENCHMARKS && !pg) throw new TypeError(`"${name}" is a PostgreSQL benchmark: pass --pg too.`)
+    if (!(name in known)) throw new TypeError(`Unknown benchmark "${name}"; the benchmarks are ${Object.keys(known).join(', ')} (default: all${pg ? '' : '; --pg adds the PostgreSQL ones'}).`)
   }
-  return { json, names: names.length === 0 ? Object.keys(BENCHMARKS) : names }
+  return { json, pg, benchmarks: known, names: names.length === 0 ? Object.keys(known) : names }
 }
 
 function machine() {
@@ -61,20 +75,25 @@ function machine() {
   return { cores: cpu.length, cpu: cpu[0]?.model ?? 'unknown', os: `${platform()} ${release()}`, node: process.version, sqlite }
 }
 
-let json, names
+let json, pg, benchmarks, names
 try {
-  ;({ json, names } = parseArgs(process.argv.slice(2)))
+  ;({ json, pg, benchmarks, names } = parseArgs(process.argv.slice(2)))
 } catch (error) {
   console.error(error.message)
   process.exit(2)
 }
 const info = machine()
-log(`tandemdb benchmarks: ${info.cores} cores (${info.cpu}), ${info.os}, Node ${info.node}, SQLite ${info.sqlite}`)
+if (pg) {
+  const { serverInfo } = await import('./pg-lib.mjs')
+  const server = await serverInfo()
+  info.postgres = `${server.version} (synchronous_commit ${server.sync}, fsync ${server.fsync}, commit_delay ${server.delay})`
+}
+log(`tandemdb benchmarks: ${info.cores} cores (${info.cpu}), ${info.os}, Node ${info.node}, SQLite ${info.sqlite}${pg ? `, PostgreSQL ${info.postgres}` : ''}`)
 const started = performance.now()
 const { dir, remove } = tempDir()
 const results = {}
 try {
-  for (const name of names) results[name] = await BENCHMARKS[name]({ dir })
+  for (const name of names) results[name] = await benchmarks[name]({ dir })
 } finally {
   remove()
 }
@@ -88,10 +107,10 @@ if (json) {
   printTable(rows, [
     ['name', 'benchmark'],
     ['tandem', 'tandem'],
-    ['raw', 'raw sqlite'],
+    ['raw', pg ? 'raw sqlite / raw pg' : 'raw sqlite'],
     ['ratio', 'ratio'],
     ['goal', 'goal'],
     ['result', 'result'],
   ])
-  console.log(`\n${rows.filter((r) => r.result === 'PASS').length}/${rows.length} goals met in ${seconds.toFixed(0)} s (Node ${info.node}, SQLite ${info.sqlite}, ${info.cores} cores).`)
+  console.log(`\n${rows.filter((r) => r.result === 'PASS').length}/${rows.length} goals met in ${seconds.toFixed(0)} s (Node ${info.node}, SQLite ${info.sqlite}${pg ? `, PostgreSQL ${info.postgres}` : ''}, ${info.cores} cores).`)
 }

@@ -65,3 +65,7 @@ export { ImportError } from './transfer/import-error.js'
 export { backupStore, type BackupResult } from './backup/backup.js'
 export { restoreStore, type RestoreOptions, type RestoreResult } from './backup/restore.js'
 export { scheduleBackups, type ScheduledBackupOptions } from './backup/scheduled-backup.js'
+// Lifecycle: copy a store to another store or engine, verified by counts and checksums.
+export { copyStore, CopyVerificationError, type CopyOptions, type CopyProgress, type CopyResult, type CollectionCopyResult } from './transfer/copy.js'
+export type { CopyEndpoint, CopyStoreConfig } from './transfer/copy-endpoint.js'
+export { checksumStore, type ChecksumOptions, type CollectionChecksum } from './transfer/checksum.js'

@@ -34,6 +34,7 @@ export function formatReport(report) {
   const run = report.run
   lines.push(`faults injected: ${faults.join(', ') || 'none'}${run ? `; processes killed ${run.processesKilled}, restarted ${run.restarts}` : ''}`)
   if (run) lines.push(`run: ${run.backend}, durability ${run.durability}, ${run.procs} workers x ${run.clients} clients, ${run.seconds} s, seed ${run.seed}${run.dir ? `, logs in ${run.dir}` : ''}`)
+  if (run?.phases) lines.push(`after the faults: ${Object.entries(run.phases).map(([name, ms]) => `${name.replace(/Ms$/, '')} ${ms} ms`).join(', ')}`)
   lines.push(report.anomalyCount === 0 ? 'result: no anomaly' : `result: ${report.anomalyCount} anomalies`)
   return `${lines.join('\n')}\n`
 }

@@ -180,11 +180,19 @@ export async function runTorture(options, progress = (line) => process.stderr.wr
   }
 
   // Stop: faults first, then the workers (gracefully, so what they have in flight settles).
+  const phases = {}
+  let phaseStart = performance.now()
+  const phase = (name) => {
+    phases[name] = Math.round(performance.now() - phaseStart)
+    phaseStart = performance.now()
+  }
+  const stopAt = Number((process.hrtime.bigint() - BigInt(startNs)) / 1000n)
   if (nemesis.connected) nemesis.send({ type: 'stop' })
   const nemesisEnd = await Promise.race([nemesisExit, sleep(15_000).then(() => (nemesis.kill('SIGKILL'), { code: null, signal: 'timeout' }))])
   if (nemesisEnd.code !== 0) health.push({ what: 'nemesis', detail: `the nemesis ended with code ${nemesisEnd.code}, signal ${nemesisEnd.signal}: ${nemesisErr.trim()}` })
   supervisor.freeze()
   await supervisor.stop(workers, 15_000)
+  phase('stopMs')
 
   // The final state, read through the public API by a fresh process-like opener.
   let final
@@ -205,10 +213,12 @@ export async function runTorture(options, progress = (line) => process.stderr.wr
   if (final !== undefined) {
     writeFileSync(join(dir, 'final.json'), `${JSON.stringify(final)}\n`)
     if (final.integrity.length !== 1 || final.integrity[0] !== 'ok') health.push({ what: 'integrity', detail: `integrity check: ${final.integrity.slice(0, 5).join('; ')}` })
+    phase('finalReadMs')
     // The follower must get every change up to the final head: drain it (start it once more if it is down).
-    if (supervisor.isRunning('follower')) supervisor.send('follower', { type: 'drain', head: final.head })
+    if (supervisor.isRunning('follower')) supervisor.sendUntilExit('follower', { type: 'drain', head: final.head })
     else supervisor.revive('follower', followerArgs(final.head))
     await supervisor.waitFor('follower', 60_000)
+    phase('drainMs')
   } else {
     await supervisor.stop(['follower'], 5_000)
   }
@@ -219,8 +229,15 @@ export async function runTorture(options, progress = (line) => process.stderr.wr
 
   progress(`torture: checking ${dir}`)
   const history = await loadHistory(dir)
+  // A worker that did not finish its transaction in 15 s once asked to stop is stuck: a hang.
+  for (const { name, incarnation } of supervisor.stragglers) {
+    const pending = history.ops.filter((op) => op.session.startsWith(`${name}.${incarnation}.`) && op.status === 'unknown' && op.error === undefined)
+    const oldest = pending.map((op) => `${op.id} (invoked ${((stopAt - op.inv) / 1e6).toFixed(1)} s before the stop: ${op.txn.map((m) => `${m.f} ${m.k ?? ''}`).join(', ')})`)
+    health.push({ what: 'hang', detail: `${name} (incarnation ${incarnation}) did not stop within 15 s and was killed; pending: ${oldest.join('; ') || 'no transaction (stuck outside one)'}` })
+  }
   history.health.push(...health)
   const report = check(history, { gapFreeSeq: backend.gapFreeSeq })
+  phase('checkMs')
   report.run = {
     backend: options.backend,
     durability: options.durability,
@@ -234,6 +251,7 @@ export async function runTorture(options, progress = (line) => process.stderr.wr
     dir,
     processesKilled: supervisor.kills,
     restarts: supervisor.restarts,
+    phases,
   }
   writeFileSync(join(dir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`)
   const anomalous = report.anomalyCount > 0

@@ -14,6 +14,8 @@ export class Supervisor {
   kills = 0
   restarts = 0
   crashes = []
+  /** Processes that had not exited `timeoutMs` after being asked to stop: [{ name, incarnation }]. */
+  stragglers = []
 
   /** `onTargets(list)` hears every change of the live processes: [{ name, pid }]. */
   constructor({ onTargets, random, restartDelayMs = [5, 60] }) {
@@ -70,8 +72,23 @@ export class Supervisor {
     return this.#processes.get(name)?.child !== undefined
   }
 
-  send(name, message) {
-    this.#processes.get(name)?.child?.send(message)
+  /**
+   * Sends `message` to `name`, and again every 250 ms until it exits: a process restarted a moment
+   * ago may still be loading its modules, and a message that arrives before its listener is lost.
+   */
+  sendUntilExit(name, message) {
+    const entry = this.#processes.get(name)
+    if (entry?.child === undefined) return
+    const send = () => {
+      try {
+        if (entry.child?.connected) entry.child.send(message)
+      } catch {
+        // The channel closed: the process is exiting.
+      }
+    }
+    send()
+    const timer = setInterval(send, 250)
+    void entry.exited.then(() => clearInterval(timer))
   }
 
   /** No more restarts from now on. */
@@ -88,8 +105,12 @@ export class Supervisor {
     const waits = names.map(async (name) => {
       const entry = this.#processes.get(name)
       if (entry?.child === undefined) return
-      entry.child.send({ type: 'stop' })
-      const timer = setTimeout(() => entry.child?.kill('SIGKILL'), timeoutMs)
+      this.sendUntilExit(name, { type: 'stop' })
+      const timer = setTimeout(() => {
+        if (entry.child === undefined) return
+        this.stragglers.push({ name, incarnation: entry.incarnation })
+        entry.child.kill('SIGKILL')
+      }, timeoutMs)
       await entry.exited
       clearTimeout(timer)
     })

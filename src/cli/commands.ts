@@ -1,4 +1,5 @@
 import { backup } from './commands/backup.js'
+import { copyCommand } from './commands/copy.js'
 import { del } from './commands/delete.js'
 import { demo } from './commands/demo.js'
 import { doctor } from './commands/doctor.js'
@@ -15,4 +16,4 @@ import { watch } from './commands/watch.js'
 import type { Command } from './output.js'
 
 /** Every command, in the order `tandem --help` lists them. */
-export const COMMANDS: readonly Command[] = [status, doctor, find, get, put, patch, del, watch, migrate, exportCommand, importCommand, backup, restore, demo]
+export const COMMANDS: readonly Command[] = [status, doctor, find, get, put, patch, del, watch, migrate, exportCommand, importCommand, copyCommand, backup, restore, demo]

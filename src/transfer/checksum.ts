@@ -124,7 +124,9 @@ export async function checksumStore<C extends CollectionsConfig>(store: Store<C>
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 10_000) throw new RangeError(`pageSize must be an integer from 1 to 10000 (got ${String(pageSize)}).`)
   const existing = await listCollections(store)
   const wanted = options.collections ?? existing.filter((name) => !name.startsWith('_'))
-  if (!Array.isArray(wanted) || wanted.some((name) => typeof name !== 'string')) throw new TypeError(`collections must be an array of collection names (got ${JSON.stringify(wanted)}).`)
+  if (!Array.isArray(wanted) || wanted.some((name) => typeof name !== 'string') || new Set(wanted).size !== wanted.length) {
+    throw new TypeError(`collections must be an array of distinct collection names (got ${JSON.stringify(wanted)}).`)
+  }
   for (const name of wanted) {
     if (!existing.includes(name)) {
       throw new TandemError('UNKNOWN_COLLECTION', `Collection "${name}" does not exist in this store. Existing: ${existing.filter((n) => !n.startsWith('_')).join(', ') || '(none)'}.`, {
@@ -136,12 +138,36 @@ export async function checksumStore<C extends CollectionsConfig>(store: Store<C>
   return checksumCollections(store, wanted, pageSize)
 }
 
-/** checksumStore without the option checks: every name in `collections` exists. */
-export async function checksumCollections<C extends CollectionsConfig>(store: Store<C>, collections: readonly string[], pageSize: number): Promise<CollectionChecksum[]> {
+/**
+ * checksumStore without the option checks: every name in `collections` exists. `onProgress` is
+ * told each collection's count every `pageSize` records, and at its end.
+ */
+export async function checksumCollections<C extends CollectionsConfig>(
+  store: Store<C>,
+  collections: readonly string[],
+  pageSize: number,
+  onProgress: (collection: string, done: number) => void = () => undefined,
+): Promise<CollectionChecksum[]> {
   const hashers = new Map(collections.map((name) => [name, new RecordHasher(name)]))
-  for await (const { collection, row } of readUserCollections(store, collections.filter((name) => !name.startsWith('_')), pageSize)) hashers.get(collection)!.add(row)
+  const add = (collection: string, row: RecordRow) => {
+    const hasher = hashers.get(collection)!
+    hasher.add(row)
+    if (hasher.count % pageSize === 0) onProgress(collection, hasher.count)
+  }
+  const finished = (collection: string) => {
+    const count = hashers.get(collection)!.count
+    if (count % pageSize !== 0) onProgress(collection, count)
+  }
+  let current: string | undefined
+  for await (const { collection, row } of readUserCollections(store, collections.filter((name) => !name.startsWith('_')), pageSize)) {
+    if (current !== undefined && collection !== current) finished(current)
+    current = collection
+    add(collection, row)
+  }
+  if (current !== undefined) finished(current)
   for (const name of collections.filter((n) => n.startsWith('_'))) {
-    for await (const row of readCollection(store, name, pageSize)) hashers.get(name)!.add(row)
+    for await (const row of readCollection(store, name, pageSize)) add(name, row)
+    finished(name)
   }
   return collections.map((name) => hashers.get(name)!.finish())
 }
