@@ -109,16 +109,21 @@ export class Consumer {
 
   /**
    * Records that every change up to `seq` is processed. Inside `store.transaction()` it commits
-   * with the transaction. Rejects with CONSUMER_LOST if another process took the lease meanwhile.
+   * with the transaction. Also works after the loop was left (the lease handed back) as long as
+   * no other process took the consumer meanwhile; rejects with CONSUMER_LOST if one did.
    */
   async ack(seq: number): Promise<void> {
     if (!Number.isInteger(seq) || seq < 0) throw new RangeError(`ack takes a change seq, a non-negative integer (got ${String(seq)}).`)
     if (this.#lost !== undefined) throw this.#lost
     await this.#host.write(async (tx) => {
       const { row, state } = await this.#load(tx)
-      if (row === undefined || state.holder?.token !== this.#token) throw this.#lostError(state.holder)
+      const mine = state.holder?.token === this.#token
+      // After `break` the lease is handed back (holder null): acking the last change is still ours to do.
+      const released = state.holder === null && this.#stream === undefined && this.#position !== undefined
+      if (row === undefined || !(mine || released)) throw this.#lostError(state.holder)
       if (seq <= state.position) return
-      await this.#save(tx, row, { ...state, position: seq, holder: { ...state.holder, heartbeatAt: Date.now() } })
+      const holder = state.holder === null ? null : { ...state.holder, heartbeatAt: Date.now() }
+      await this.#save(tx, row, { ...state, position: seq, holder })
     })
     this.#position = Math.max(this.#position ?? 0, seq)
   }

@@ -225,3 +225,19 @@ describe.each(BACKENDS)('durable consumers on $name', (backend) => {
     expect(resumed[0]!.data).toEqual({ n: 2 })
   })
 })
+
+describe.each(BACKENDS)('consumer after leaving the loop on $name', (backend) => {
+  test('breaking out of the loop and then acking the last change works; the next run resumes after it', async () => {
+    const store = await (await backend.tempStore())({ role: 'app', collections })
+    for (let i = 0; i < 3; i++) await store.collection('tasks').insert({ i })
+    const consumer = store.consumer('breaker', { start: 'beginning' })
+    let last = 0
+    for await (const c of await consumer.changes()) {
+      last = c.seq
+      if (c.data!.i === 1) break
+    }
+    await consumer.ack(last)
+    const rest = await take(await store.consumer('breaker').changes(), 1)
+    expect(rest[0]!.data).toEqual({ i: 2 })
+  })
+})

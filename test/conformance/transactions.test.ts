@@ -167,3 +167,25 @@ describe.each(BACKENDS)('update callbacks on $name', (backend) => {
     expect(await store.collection('events').count({ about: 'rolled back' })).toBe(0)
   })
 })
+
+describe.each(BACKENDS)('isolation of reads inside transactions on $name', (backend) => {
+  // Found by the torture suite on PostgreSQL (docs/torture.md, Findings 1): find() inside a write
+  // read a fresh READ COMMITTED snapshot and took no lock, so two transactions could each decide on
+  // rows the other was changing.
+  test('two transactions deciding on the rows they found cannot both act on a stale view (no write skew)', async () => {
+    const open = await backend.tempStore()
+    const doctors = { doctors: { writers: '*' } } as const
+    const a = await open({ role: 'a', collections: doctors })
+    const b = await open({ role: 'b', collections: doctors })
+    await a.collection('doctors').insert({ onCall: true }, { id: 'alice' })
+    await a.collection('doctors').insert({ onCall: true }, { id: 'bob' })
+    const goOffCall = (store: typeof a, me: string) =>
+      store.transaction(async (tx) => {
+        const onCall = await tx.collection('doctors').find({ where: { onCall: true } })
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        if (onCall.length >= 2) await tx.collection('doctors').patch(me, { onCall: false })
+      })
+    await Promise.all([goOffCall(a, 'alice'), goOffCall(b, 'bob')])
+    expect(await a.collection('doctors').count({ onCall: true })).toBe(1)
+  })
+})

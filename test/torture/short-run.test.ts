@@ -13,10 +13,9 @@ import type { CheckReport } from '../../torture/checker.mjs'
 // built backend whose server does not answer fails the run; a backend not built yet is skipped,
 // saying so. Three runs share the file's ~70 s budget, so each is shorter then.
 //
-// Known gap, PostgreSQL: find() inside store.transaction() is not isolated from concurrent commits
-// (the backend runs READ COMMITTED and find takes no locks), which the checker reports as read skew
-// (G-single). The PostgreSQL run leaves find() out of transactions (--skip-find-in-tx) until that is
-// fixed or documented; see docs/torture.md, "Findings".
+// Regression, PostgreSQL: this run found that find() inside store.transaction() was not isolated
+// (READ COMMITTED, no locks: read skew, write skew). find and count now lock their rows inside a
+// write; the run keeps find() in transactions so the checker would see it come back.
 
 const RUN = fileURLToPath(new URL('../../torture/run.mjs', import.meta.url))
 const wanted = process.env.TANDEM_BACKENDS?.split(',').map((s) => s.trim())
@@ -96,7 +95,7 @@ describe.runIf(runs('sqlite'))('torture, SQLite', () => {
 
 describe('torture, PostgreSQL', () => {
   test.skipIf(postgresMissing !== undefined)(`${SECONDS} s of SIGKILLs, restarts, checkpoints and terminated connections leave no anomaly${postgresNote}`, { timeout: TIMEOUT_MS }, async () => {
-    const result = await torture(['--backend', 'postgres', '--procs', '4', '--seconds', String(SECONDS), '--faults', 'kill9,checkpoint,restart,terminate', '--kill-every-ms', '500', '--restart-every-ms', '6000', '--skip-find-in-tx'])
+    const result = await torture(['--backend', 'postgres', '--procs', '4', '--seconds', String(SECONDS), '--faults', 'kill9,checkpoint,restart,terminate', '--kill-every-ms', '500', '--restart-every-ms', '6000'])
     summarize(result)
     expectClean(result)
     expectBusy(result.report!, 150)

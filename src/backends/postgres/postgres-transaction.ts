@@ -207,6 +207,27 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
     return raw === undefined ? undefined : decode(raw)
   }
 
+  /**
+   * Inside a write, `find` locks the rows it returns (FOR UPDATE), like `get`: READ COMMITTED would
+   * otherwise let two transactions each decide on rows the other is changing (write skew), which
+   * SQLite's single writer never allows. A row changed by a transaction we waited for is re-read,
+   * and dropped if it no longer matches. Rows inserted meanwhile (phantoms) are not blocked.
+   */
+  override async find(collection: string, query: Query): Promise<FoundRow[]> {
+    const compiled = this.sql.findSql(collection, query)
+    const raws = (await this.#waiting<RawRow>({ ...compiled, text: `${compiled.text} FOR UPDATE` }, { collection })).rows
+    return raws.map((raw) => ({ ...decode(raw), sortValue: sortValueOf(raw) }))
+  }
+
+  /** Counts inside a write lock the counted rows, for the same reason as `find`. */
+  override async count(collection: string, where: readonly Condition[]): Promise<number> {
+    const compiled = this.sql.countSql(collection, where)
+    const locked = compiled.text.replace(/^SELECT count\(\*\) AS n FROM ([\s\S]*)$/, 'SELECT count(*) AS n FROM (SELECT 1 FROM $1 FOR UPDATE) AS locked')
+    if (locked === compiled.text) throw new Error(`Unexpected count SQL shape: ${compiled.text.slice(0, 60)}`)
+    const [row] = (await this.#waiting<{ n: number }>({ ...compiled, text: locked }, { collection })).rows
+    return Number(row!.n)
+  }
+
   async insert(collection: string, row: RecordRow): Promise<void> {
     const query = this.sql.insertSql(collection, [row.id, row.version, row.createdAt, row.updatedAt, row.role, JSON.stringify(row.data)])
     const result = await this.run(query, { collection, id: row.id, operation: 'write' })
