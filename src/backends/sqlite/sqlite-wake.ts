@@ -1,7 +1,7 @@
 import { watch, type FSWatcher } from 'node:fs'
 
 /** How often the fallback looks at PRAGMA data_version when no file event came. */
-export const FALLBACK_CHECK_MS = 25
+export const FALLBACK_CHECK_MS = 50
 /**
  * After an event that found nothing new, look again: on the next turns of the event loop for up
  * to half a millisecond (the commit usually becomes visible microseconds after its WAL write),
@@ -17,7 +17,7 @@ const RECHECK_DELAYS_MS = [1, 2, 5, 10]
  * the -shm index afterwards), and events can coalesce: so every event is confirmed with
  * `dataVersion()` — PRAGMA data_version, which changes when any other connection commits — and an
  * event that finds nothing is re-checked a few times in the next milliseconds. A timer checking
- * data_version every 25 ms catches anything the watch missed (a deleted and re-created WAL, a
+ * data_version every 50 ms catches anything the watch missed (a deleted and re-created WAL, a
  * file system without inotify).
  */
 export function watchWal(walPath: string, dataVersion: () => number, onCommit: () => void): () => void {
