@@ -1,18 +1,10 @@
 import Database from 'better-sqlite3'
 import type { JsonObject, RecordRow } from '../backends/backend.js'
+import { decode, type RawRow } from '../backends/sqlite/sqlite-backend.js'
 import { translateSqliteError } from '../backends/sqlite/sqlite-errors.js'
 import { retryWhileBusy } from '../backends/sqlite/sqlite-locks.js'
 import { ROW_COLUMNS, tableName } from '../backends/sqlite/sqlite-sql.js'
 import type { Snapshot } from './snapshot.js'
-
-interface RawRow {
-  id: string
-  version: number
-  created_at: number
-  updated_at: number
-  role: string
-  data: string
-}
 
 /**
  * A read snapshot of an SQLite store on a connection of its own, opened read-only through SQLite
@@ -67,6 +59,3 @@ export async function openSqliteSnapshot(file: string, busyTimeoutMs: number): P
   }
 }
 
-function decode(raw: RawRow): RecordRow {
-  return { id: raw.id, version: raw.version, createdAt: raw.created_at, updatedAt: raw.updated_at, role: raw.role, data: JSON.parse(raw.data) as JsonObject }
-}

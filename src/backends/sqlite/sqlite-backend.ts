@@ -43,7 +43,8 @@ import {
   tableName,
 } from './sqlite-sql.js'
 
-interface RawRow {
+/** A record row as SQLite returns it (also read by the export snapshot). */
+export interface RawRow {
   id: string
   version: number
   created_at: number
@@ -62,7 +63,7 @@ function decodeChange(raw: RawChange): ChangeRow {
   return data === null ? rest : { ...rest, data: JSON.parse(data) as JsonObject }
 }
 
-function decode(raw: RawRow): RecordRow {
+export function decode(raw: RawRow): RecordRow {
   return {
     id: raw.id,
     version: raw.version,
