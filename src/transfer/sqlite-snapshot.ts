@@ -1,5 +1,4 @@
 import Database from 'better-sqlite3'
-import type { JsonObject, RecordRow } from '../backends/backend.js'
 import { decode, type RawRow } from '../backends/sqlite/sqlite-backend.js'
 import { translateSqliteError } from '../backends/sqlite/sqlite-errors.js'
 import { retryWhileBusy } from '../backends/sqlite/sqlite-locks.js'
