@@ -6,7 +6,7 @@ export type { Where, FieldOperators, FindOptions, OrderBySpec } from './store/qu
 
 // Inspection: what status and doctor show.
 export type { StoreDescription, CollectionDescription, ConsumerDescription } from './store/describe.js'
-export type { ProcessEntry } from './registry/process-registry.js'
+export { isStale, isPidAlive, STALE_AFTER_MS, type ProcessEntry } from './registry/process-registry.js'
 
 // Lifecycle: migrations run once at open; retention archives; seeds.
 export type { Migration, MigrationOutcome, MigrationReport } from './migrations/migration.js'
@@ -51,6 +51,8 @@ export type {
   StorageInfo,
 } from './backends/backend.js'
 export { SqliteBackend } from './backends/sqlite/sqlite-backend.js'
+export { DEFAULT_JOURNAL_SIZE_LIMIT_BYTES, DEFAULT_WAL_CHECKPOINT_BYTES } from './backends/sqlite/sqlite-config.js'
+export { DEFAULT_BUSY_TIMEOUT_MS } from './store/config.js'
 export type { Durability, SqliteConfig } from './backends/sqlite/sqlite-config.js'
 
 // Lifecycle: export and import (NDJSON, legacy SQLite tables and JSON files), backup and restore.

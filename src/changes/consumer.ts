@@ -2,6 +2,7 @@ import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
 import type { JsonObject, ReadTx, RecordRow, WriteTx } from '../backends/backend.js'
 import { TandemError } from '../errors.js'
+import { isPidAlive } from '../registry/process-registry.js'
 import type { ChangeFilter } from '../backends/backend.js'
 import type { ChangeStream } from './change-stream.js'
 import type { ChangeStart } from './change.js'
@@ -46,14 +47,7 @@ export interface ConsumerHost {
 
 function isAlive(holder: Holder, leaseMs: number, now: number): boolean {
   if (now - holder.heartbeatAt > leaseMs) return false
-  if (holder.host !== hostname()) return true
-  try {
-    process.kill(holder.pid, 0)
-    return true
-  } catch (error) {
-    // EPERM: the process exists but belongs to another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
+  return holder.host !== hostname() || isPidAlive(holder.pid)
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))

@@ -1,6 +1,14 @@
 import { realpathSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { openStore, SqliteBackend, type Backend, type Store } from '../index.js'
+import {
+  DEFAULT_BUSY_TIMEOUT_MS,
+  DEFAULT_JOURNAL_SIZE_LIMIT_BYTES,
+  DEFAULT_WAL_CHECKPOINT_BYTES,
+  openStore,
+  SqliteBackend,
+  type Backend,
+  type Store,
+} from '../index.js'
 import { resolveConfig, type LoadedConfig } from './config.js'
 import { CliError, EXIT, type CommandContext } from './output.js'
 import { isRollbackTandemFile, sniffDatabaseFile } from './store-files.js'
@@ -8,10 +16,8 @@ import { isRollbackTandemFile, sniffDatabaseFile } from './store-files.js'
 /** The role the CLI opens stores with, unless --as says otherwise. */
 export const CLI_ROLE = 'cli'
 const ROLE = /^[A-Za-z0-9_.:-]{1,64}$/
-const DEFAULT_BUSY_TIMEOUT_MS = 30_000
-// The library's defaults (sqlite-config.ts), which openStore uses: a bare backend gets the same.
-const JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
-export const WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024
+/** The WAL size past which the library checkpoints: what doctor compares against. */
+export const WAL_CHECKPOINT_BYTES = DEFAULT_WAL_CHECKPOINT_BYTES
 
 /** Which store a command works on. */
 export type StoreTarget =
@@ -101,7 +107,7 @@ export function checkStoreFile(file: string): void {
  * (beyond SQLite's own connection setup), for commands that must look before they touch.
  */
 export function openBareBackend(file: string, busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS): Promise<SqliteBackend> {
-  return SqliteBackend.open({ path: file, durability: 'normal', busyTimeoutMs, journalSizeLimitBytes: JOURNAL_SIZE_LIMIT_BYTES, walCheckpointBytes: WAL_CHECKPOINT_BYTES })
+  return SqliteBackend.open({ path: file, durability: 'normal', busyTimeoutMs, journalSizeLimitBytes: DEFAULT_JOURNAL_SIZE_LIMIT_BYTES, walCheckpointBytes: DEFAULT_WAL_CHECKPOINT_BYTES })
 }
 
 /** True when the database has Tandem's internal collections (a store some process has opened). */

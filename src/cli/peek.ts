@@ -1,6 +1,4 @@
-import { hostname } from 'node:os'
-import type { Backend, ConsumerDescription, ProcessEntry, Query } from '../index.js'
-import { isPidAlive } from './store-files.js'
+import { isStale, type Backend, type ConsumerDescription, type ProcessEntry, type Query } from '../index.js'
 
 /*
  * Library gap (see the CLI report): every openStore() registers the process, and registering
@@ -8,19 +6,13 @@ import { isPidAlive } from './store-files.js'
  * the very entries it must report, and change the store without --fix. Until the library has a
  * way to open without registering (or describe without a Store), doctor reads the registry and
  * the consumer positions here, through the public Backend interface, on a bare backend.
- * The names, shapes and the staleness rule below mirror src/registry/process-registry.ts and
- * src/store/describe.ts.
+ * The names and shapes below mirror src/registry/process-registry.ts and src/store/describe.ts;
+ * the staleness rule is the library's own (isStale).
  */
 const PROCESSES = '_processes'
 const CONSUMERS = '_consumers'
-const STALE_AFTER_MS = 30_000
 const BY_ID: Query = { where: [], orderBy: { field: { kind: 'meta', name: 'id' }, direction: 'asc' } }
 
-/** Dead on this host, or silent for longer than the registry's bound. */
-export function isStaleEntry(entry: ProcessEntry, now: number): boolean {
-  if (now - Date.parse(entry.heartbeatAt) > STALE_AFTER_MS) return true
-  return entry.host === hostname() && !isPidAlive(entry.pid)
-}
 
 export interface Peek {
   processes: ProcessEntry[]
@@ -46,8 +38,8 @@ export async function peekStore(backend: Backend, now = Date.now()): Promise<Pee
       }
     })
     return {
-      processes: entries.filter((e) => !isStaleEntry(e, now)),
-      staleProcesses: entries.filter((e) => isStaleEntry(e, now)),
+      processes: entries.filter((e) => !isStale(e, now)),
+      staleProcesses: entries.filter((e) => isStale(e, now)),
       consumers,
       changes: { head, trimmedThrough },
     }

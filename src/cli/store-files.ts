@@ -2,6 +2,7 @@ import Database from 'better-sqlite3'
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { basename, join } from 'node:path'
+import { isPidAlive } from '../index.js'
 
 /*
  * SQLite keeps its locks as POSIX advisory locks, owned by the process: closing ANY descriptor
@@ -62,16 +63,6 @@ export function isRollbackTandemFile(file: string): boolean {
   }
 }
 
-/** True if a process with this pid runs on this machine (EPERM: it exists, as another user). */
-export function isPidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
 
 export interface OrphanFile {
   path: string

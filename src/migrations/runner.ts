@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { JsonObject, WriteTx } from '../backends/backend.js'
+import type { JsonObject, ReadTx, WriteTx } from '../backends/backend.js'
 import { TandemError } from '../errors.js'
 import type { Migration, MigrationOutcome, MigrationReport } from './migration.js'
 import { MigrationContext } from './migration-context.js'
@@ -44,6 +44,7 @@ export function checkMigrations(migrations: unknown): readonly Migration[] {
 export interface MigrationHost {
   readonly role: string
   runWrite<T>(work: (tx: WriteTx) => Promise<T>): Promise<T>
+  runRead<T>(work: (tx: ReadTx) => Promise<T>): Promise<T>
 }
 
 /**
@@ -76,11 +77,14 @@ export async function runMigrations(host: MigrationHost, migrations: readonly Mi
       )
     }
   }
-  const storeVersion = await host.runWrite(async (tx) => {
-    const [last] = await tx.find(MIGRATIONS_COLLECTION, { where: [], orderBy: { field: { kind: 'meta', name: 'id' }, direction: 'desc' }, limit: 1 })
-    return last === undefined ? 0 : (last.data as unknown as AppliedMigration).version
-  })
+  const storeVersion = await host.runRead(readSchemaVersion)
   return { storeVersion, knownVersion: migrations.at(-1)?.version ?? 0, outcomes }
+}
+
+/** The highest migration version applied to the store (0 when none). */
+export async function readSchemaVersion(tx: ReadTx): Promise<number> {
+  const [last] = await tx.find(MIGRATIONS_COLLECTION, { where: [], orderBy: { field: { kind: 'meta', name: 'id' }, direction: 'desc' }, limit: 1 })
+  return last === undefined ? 0 : (last.data as unknown as AppliedMigration).version
 }
 
 export function schemaTooNew(report: MigrationReport): TandemError {

@@ -22,16 +22,21 @@ export interface ProcessEntry {
   longestWaitMs?: number
 }
 
+/** True if a process with this pid runs on this machine (EPERM: it does, as another user). */
+export function isPidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
 /** True if the process is gone: dead on this host, or silent for longer than STALE_AFTER_MS. */
 export function isStale(entry: ProcessEntry, now: number): boolean {
   if (now - Date.parse(entry.heartbeatAt) > STALE_AFTER_MS) return true
-  if (entry.host !== hostname()) return false
-  try {
-    process.kill(entry.pid, 0)
-    return false
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code !== 'EPERM'
-  }
+  return entry.host === hostname() && !isPidAlive(entry.pid)
 }
 
 async function entries(tx: WriteTx): Promise<RecordRow[]> {

@@ -1,7 +1,8 @@
 import type { ReadTx, RecordRow, WriteTx } from '../backends/backend.js'
-import { ConflictError, OwnershipError, ValidationError, notFound } from '../errors.js'
+import { ConflictError, OwnershipError, notFound } from '../errors.js'
 import type { AnyData, CollectionSettings } from './config.js'
-import { checkData, mergePatch } from './data.js'
+import { mergePatch } from './data.js'
+import { validateData } from './validate.js'
 import { checkId, newId } from './ids.js'
 import { encodeCursor, parseFindOptions, parseWhere, type FindOptions, type Where } from './query.js'
 import type { WriteJob } from './write-queue.js'
@@ -305,21 +306,8 @@ export class Collection<T = AnyData, I = T> {
     if (writers !== '*' && !writers.has(this.#runner.role)) throw new OwnershipError(this.name, this.#runner.role, this.#settings.writerList)
   }
 
-  async #validate(data: unknown, id?: string): Promise<AnyData> {
-    const schema = this.#settings.schema
-    let value = data
-    if (schema !== undefined) {
-      const result = await schema['~standard'].validate(data)
-      if (result.issues !== undefined) {
-        throw new ValidationError(
-          this.name,
-          result.issues.map((i) => ({ message: i.message, path: (i.path ?? []).map((p) => (typeof p === 'object' ? p.key : p)) })),
-          id,
-        )
-      }
-      value = result.value
-    }
-    return checkData(this.name, value)
+  #validate(data: unknown, id?: string): Promise<AnyData> {
+    return validateData(this.name, this.#settings.schema, data, id)
   }
 
   /** The current row, checked against ifVersion. */

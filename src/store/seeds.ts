@@ -1,21 +1,8 @@
 import type { JsonObject, WriteTx } from '../backends/backend.js'
-import { ValidationError } from '../errors.js'
 import type { CollectionSettings } from './config.js'
-import { checkData } from './data.js'
 
 /** The internal collection remembering which seed records were ever inserted. */
 export const SEEDS_COLLECTION = '_seeds'
-
-/** Validates seed data the way a normal insert would (schema, then the JSON checks). */
-export async function checkSeed(collection: CollectionSettings, data: unknown, id: string): Promise<JsonObject> {
-  let value = data
-  if (collection.schema !== undefined) {
-    const result = await collection.schema['~standard'].validate(data)
-    if (result.issues !== undefined) throw new ValidationError(collection.name, result.issues.map((i) => ({ message: i.message, path: (i.path ?? []).map((p) => (typeof p === 'object' ? p.key : p)) })), id)
-    value = result.value
-  }
-  return checkData(collection.name, value)
-}
 
 /**
  * Inserts each declared seed record whose id was never seeded before, in one transaction. A seed

@@ -13,8 +13,9 @@ import type { ChangesOptions } from '../changes/change.js'
 import { CONSUMERS_COLLECTION, Consumer, type ConsumerOptions } from '../changes/consumer.js'
 import { checkCollectionFilter } from './config.js'
 import type { MigrationReport } from '../migrations/migration.js'
-import { MIGRATIONS_COLLECTION, runMigrations, schemaTooNew } from '../migrations/runner.js'
-import { SEEDS_COLLECTION, applySeeds, checkSeed } from './seeds.js'
+import { MIGRATIONS_COLLECTION, readSchemaVersion, runMigrations, schemaTooNew } from '../migrations/runner.js'
+import { SEEDS_COLLECTION, applySeeds } from './seeds.js'
+import { validateData } from './validate.js'
 import { TRIM_BATCH, applyRetention } from './retention.js'
 import { HEARTBEAT_EVERY_MS, PROCESSES_COLLECTION, heartbeat, isStale, pruneStale, register, unregister, type ProcessEntry } from '../registry/process-registry.js'
 import { scheduleBackups } from '../backup/scheduled-backup.js'
@@ -324,7 +325,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
   async seed(): Promise<number> {
     const seeds: Parameters<typeof applySeeds>[1][number][] = []
     for (const collection of this.settings.collections.values()) {
-      for (const entry of collection.seed ?? []) seeds.push({ collection, id: entry.id, data: await checkSeed(collection, entry.data, entry.id) })
+      for (const entry of collection.seed ?? []) seeds.push({ collection, id: entry.id, data: await validateData(collection.name, collection.schema, entry.data, entry.id) })
     }
     if (seeds.length === 0) return 0
     return this.runWrite((tx) => applySeeds(tx, seeds, this.role))
@@ -355,10 +356,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
     return this.#operation(async () => {
       const head = await this.#backend.changeHead()
       const { trimmedThrough } = await this.#backend.readChanges(head, 1)
-      const schemaVersion = await this.#read(async (tx) => {
-        const [last] = await tx.find(MIGRATIONS_COLLECTION, { where: [], orderBy: { field: { kind: 'meta', name: 'id' }, direction: 'desc' }, limit: 1 })
-        return last === undefined ? 0 : (last.data as { version: number }).version
-      })
+      const schemaVersion = await this.#read(readSchemaVersion)
       const body = await this.#read((tx) => describeStore(tx, { head, trimmedThrough }, schemaVersion))
       return { kind: this.kind, storage: await this.#backend.storageInfo?.(), ...body }
     })

@@ -1,6 +1,7 @@
 import type { JsonObject, RecordRow, WriteTx } from '../backends/backend.js'
-import { TandemError, ValidationError } from '../errors.js'
+import { TandemError } from '../errors.js'
 import { checkCollectionFilter, checkRole, type CollectionSettings, type CollectionsConfig } from '../store/config.js'
+import { validateData } from '../store/validate.js'
 import { checkData } from '../store/data.js'
 import { checkId } from '../store/ids.js'
 import type { Store } from '../store/store.js'
@@ -156,15 +157,5 @@ export class ImportSink<C extends CollectionsConfig> {
  */
 async function validate(collection: string, settings: CollectionSettings | null, data: unknown, id: string): Promise<JsonObject> {
   const checked = checkData(collection, data)
-  const schema = settings?.schema
-  if (schema === undefined) return checked
-  const result = await schema['~standard'].validate(checked)
-  if (result.issues !== undefined) {
-    throw new ValidationError(
-      collection,
-      result.issues.map((i) => ({ message: i.message, path: (i.path ?? []).map((p) => (typeof p === 'object' ? p.key : p)) })),
-      id,
-    )
-  }
-  return checkData(collection, result.value)
+  return settings?.schema === undefined ? checked : validateData(collection, settings.schema, checked, id)
 }
