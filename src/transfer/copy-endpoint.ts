@@ -2,7 +2,8 @@ import { statSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { TandemError } from '../errors.js'
 import type { CollectionsConfig, StoreConfig } from '../store/config.js'
-import { openStore, Store } from '../store/store.js'
+import { openStore } from '../store/open-store.js'
+import { Store } from '../store/store.js'
 
 /**
  * Where a store to copy from or to lives: openStore's location options (`path`/`dataDir` for

@@ -1,4 +1,5 @@
-import { openStore, type Store } from '../../store/store.js'
+import { openStore } from '../../store/open-store.js'
+import type { Store } from '../../store/store.js'
 
 /** The demo's collections: each role owns its data, notifications are shared. */
 export const DEMO_COLLECTIONS = {
