@@ -157,12 +157,18 @@ export interface BackendCapabilities {
   pushNotify: boolean
   /** Row-level locks: writers of different records can commit in parallel. */
   rowLocks: boolean
+  /**
+   * The write transaction accepts several atomic jobs started together, without awaiting each,
+   * and may combine their statements (PostgreSQL: one multi-row INSERT for a batch's inserts).
+   */
+  concurrentAtomicWrites: boolean
 }
 
 export const DEFAULT_CAPABILITIES: BackendCapabilities = Object.freeze({
   transactionalDdl: false,
   pushNotify: false,
   rowLocks: false,
+  concurrentAtomicWrites: false,
 })
 
 export interface WriteOptions {

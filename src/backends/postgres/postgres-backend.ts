@@ -30,6 +30,7 @@ import {
 } from './postgres-config.js'
 import { isConnectFailure, isConnectionLoss, outcomeUnknown, sqlState, translatePostgresError, type ErrorContext } from './postgres-errors.js'
 import { MAX_TRANSACTION_ATTEMPTS, backoff, isRetryable, lockTimeoutSql, type TransactionRetryStats } from './postgres-locks.js'
+import { ChangeCache, parseChangePayload } from './postgres-change-cache.js'
 import { CommitListener, type PostgresListenClient } from './postgres-notify.js'
 import { FORMAT_VERSION, PostgresSql } from './postgres-sql.js'
 import { PostgresReader, PostgresWriteTx, type Session, type WaitStats } from './postgres-transaction.js'
@@ -68,7 +69,7 @@ const TYPES = {
  */
 export class PostgresBackend implements Backend {
   readonly kind = 'postgres' as const
-  readonly capabilities: BackendCapabilities = Object.freeze({ ...DEFAULT_CAPABILITIES, transactionalDdl: true, pushNotify: true, rowLocks: true })
+  readonly capabilities: BackendCapabilities = Object.freeze({ ...DEFAULT_CAPABILITIES, transactionalDdl: true, pushNotify: true, rowLocks: true, concurrentAtomicWrites: true })
   /** Transaction retries and reconnects of this process, for status and benchmarks. */
   readonly retryStats: TransactionRetryStats = { retries: 0, reconnects: 0 }
   /** Errors the pool reported on idle connections (a terminated backend, a restarted server): counted, never thrown. */
@@ -80,6 +81,8 @@ export class PostgresBackend implements Backend {
   readonly #sql: PostgresSql
   readonly #reader: PostgresReader
   readonly #listener: CommitListener
+  /** Changes carried by notifications: a woken reader gets them without reading the log. */
+  readonly #changeCache = new ChangeCache()
   readonly #url: string
   #closing: Promise<void> | undefined
 
@@ -116,6 +119,11 @@ export class PostgresBackend implements Backend {
       channel: this.#sql.channel,
       readHead: () => this.changeHead(),
       pollMs: POSTGRES_FALLBACK_POLL_MS,
+      onPayload: (payload) => {
+        const parsed = parseChangePayload(payload)
+        if (parsed !== undefined) this.#changeCache.add(parsed.after, parsed.changes)
+      },
+      onGap: () => this.#changeCache.clear(),
     })
   }
 
@@ -156,7 +164,7 @@ export class PostgresBackend implements Backend {
         const result = await work(tx)
         const commit = tx.commitSql()
         commitSent = true
-        await this.#commit(session, commit, busyTimeoutMs)
+        await this.#commit(session, commit, busyTimeoutMs, tx.commitContext)
         return result
       } catch (error) {
         if (!commitSent) await this.#rollback(session)
@@ -179,9 +187,12 @@ export class PostgresBackend implements Backend {
   }
 
   async readChanges(cursor: number, limit: number, filter?: ChangeFilter): Promise<ChangeBatch> {
+    const cached = this.#changeCache.read(cursor, limit, filter)
+    if (cached !== undefined) return cached
     const { rows } = await this.#query<RawChange>(this.#sql.readChangesSql(cursor, limit, filter))
     const first = rows[0]
     if (first === undefined) throw new StorageError(`The change log of schema ${this.#sql.schema} has no head row; the store was not prepared, or was damaged.`, undefined)
+    this.#changeCache.noteTrimmedThrough(first.trimmed)
     const changes = rows.filter((r) => r.seq !== null).map(decodeChange)
     const scannedThrough = changes.length === limit ? changes[changes.length - 1]!.seq : first.head
     return { changes, scannedThrough, trimmedThrough: first.trimmed }
@@ -305,8 +316,9 @@ export class PostgresBackend implements Backend {
     }
   }
 
-  async #commit(session: Session, commit: string, busyTimeoutMs: number): Promise<void> {
-    const context: ErrorContext = { operation: 'write', url: this.#url, busyTimeoutMs }
+  async #commit(session: Session, commit: string, busyTimeoutMs: number, writes: ErrorContext): Promise<void> {
+    // The message may carry the transaction's last writes (see PostgresWriteTx): its errors are theirs.
+    const context: ErrorContext = { ...writes, operation: 'write', url: this.#url, busyTimeoutMs }
     if (session.lost !== undefined) {
       // The connection died before COMMIT was sent: the server has rolled the transaction back.
       throw markTransactionAborted(translatePostgresError(session.lost, context))

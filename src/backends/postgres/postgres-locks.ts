@@ -22,6 +22,17 @@ export function changeLogLockKey(schema: string): string {
   return advisoryKey(schema, 'changes')
 }
 
+/**
+ * The predicate lock of a collection. Every write transaction takes it shared, once, before it
+ * writes to the collection (folded into its first statement there); `find` and `count` inside a
+ * write transaction take it exclusive, before they read. So a range read in a transaction cannot
+ * miss a record another transaction inserts, or changes into the range, before it commits: the
+ * writer waits, or the reader waits for the writer's commit and then sees it (no phantoms).
+ */
+export function collectionLockKey(schema: string, collection: string): string {
+  return advisoryKey(schema, 'collection', collection)
+}
+
 /** Serializes DDL (prepare, ensureCollection, dropIndex, dropCollection) so racing processes cannot collide in the catalog. */
 export function ddlLockKey(schema: string): string {
   return advisoryKey(schema, 'ddl')

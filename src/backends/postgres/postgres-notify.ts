@@ -24,6 +24,10 @@ export interface CommitListenerOptions {
   readHead: () => Promise<number>
   /** How often the head is polled while someone listens. */
   pollMs: number
+  /** Called with each notification's payload, before the watchers are woken. */
+  onPayload?: (payload: string | undefined) => void
+  /** Called when notifications may have been missed: the connection was lost, or is (re)starting. */
+  onGap?: () => void
 }
 
 /** Reconnect waits: 50 ms doubling to 2 s, jittered. */
@@ -79,6 +83,7 @@ export class CommitListener {
 
   #stop(): void {
     this.#running = false
+    this.#options.onGap?.()
     clearTimeout(this.#reconnectTimer)
     clearTimeout(this.#pollTimer)
     this.#reconnectTimer = undefined
@@ -99,6 +104,7 @@ export class CommitListener {
     const onLost = () => {
       if (lost) return
       lost = true
+      this.#options.onGap?.()
       if (this.#client === client) this.#client = undefined
       client.end().catch(() => undefined)
       this.#scheduleReconnect()
@@ -107,7 +113,9 @@ export class CommitListener {
     client.on('error', onLost)
     client.on('end', onLost)
     client.on('notification', (message) => {
-      if (message.channel === this.#options.channel && this.#client === client) this.#wake()
+      if (message.channel !== this.#options.channel || this.#client !== client) return
+      this.#options.onPayload?.(message.payload)
+      this.#wake()
     })
     try {
       await client.connect()

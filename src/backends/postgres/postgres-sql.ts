@@ -147,8 +147,47 @@ export class PostgresSql {
 
   // --- records ------------------------------------------------------------------------------
 
-  getSql(collection: string, id: string, forUpdate: boolean): PostgresQuery {
-    return named(`SELECT ${ROW_COLUMNS} FROM ${this.table(collection)} WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`, [id])
+  /**
+   * One record. With `forUpdate` the row is locked until the transaction ends; with a `sharedLock`
+   * key the same statement first takes the collection's predicate lock shared (see
+   * collectionLockKey), so a write's first read of a collection costs no extra round trip.
+   */
+  getSql(collection: string, id: string, forUpdate: boolean, sharedLock?: string): PostgresQuery {
+    if (sharedLock === undefined) return named(`SELECT ${ROW_COLUMNS} FROM ${this.table(collection)} WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`, [id])
+    return named(
+      `WITH l AS (SELECT pg_advisory_xact_lock_shared($2::bigint)) SELECT ${ROW_COLUMNS} FROM ${this.table(collection)} WHERE id = $1 AND EXISTS (SELECT FROM l)${forUpdate ? ' FOR UPDATE' : ''}`,
+      [id, sharedLock],
+    )
+  }
+
+  /**
+   * Inserts many rows in one statement: `rows` is the JSON text of an array of
+   * [id, version, createdAt, updatedAt, role, data]. ON CONFLICT DO NOTHING and RETURNING id: a row
+   * whose id is taken is simply not returned (the caller's DUPLICATE_ID) and the transaction stays
+   * usable. The ids must be distinct. With a `sharedLock` key the collection's predicate lock is
+   * taken shared first (an InitPlan, evaluated before any row is inserted).
+   */
+  insertRowsSql(collection: string, rows: string, sharedLock?: string): PostgresQuery {
+    const select = `SELECT e->>0, (e->>1)::bigint, (e->>2)::bigint, (e->>3)::bigint, e->>4, e->5 FROM jsonb_array_elements($1::jsonb) AS e`
+    const insert = `INSERT INTO ${this.table(collection)} (id, version, created_at, updated_at, role, data)`
+    const tail = `ON CONFLICT (id) DO NOTHING RETURNING id`
+    if (sharedLock === undefined) return named(`${insert} ${select} ${tail}`, [rows])
+    return named(`WITH l AS (SELECT pg_advisory_xact_lock_shared($2::bigint)) ${insert} ${select} WHERE EXISTS (SELECT FROM l) ${tail}`, [rows, sharedLock])
+  }
+
+  /** UPDATE of one row as simple-protocol text (literals, no parameters), to travel with other statements. */
+  updateTextSql(collection: string, version: number, updatedAt: number, role: string, data: string, id: string): string {
+    return `UPDATE ${this.table(collection)} SET version = ${integer(version)}, updated_at = ${integer(updatedAt)}, role = ${literal(role)}, data = ${literal(data)}::jsonb WHERE id = ${literal(id)}`
+  }
+
+  /** DELETE of one row as simple-protocol text. */
+  deleteTextSql(collection: string, id: string): string {
+    return `DELETE FROM ${this.table(collection)} WHERE id = ${literal(id)}`
+  }
+
+  /** The collection's predicate lock, shared, as simple-protocol text. */
+  sharedLockTextSql(key: string): string {
+    return `SELECT pg_advisory_xact_lock_shared(${lockKeyLiteral(key)}::bigint)`
   }
 
   /** ON CONFLICT DO NOTHING: a taken id reports no row instead of aborting the whole transaction. */
@@ -191,26 +230,33 @@ export class PostgresSql {
    * Sent as one simple-protocol message (values are quoted literals, no parameters), so the server
    * runs COMMIT right after the append: the lock is held for the append and the WAL flush, never
    * across a round trip to the client. If the append fails, PostgreSQL skips the COMMIT.
+   * `before` are statements of the transaction sent in the same message (its last writes).
    * The head row's update waits for the lock (EXISTS on `locked`); even were it evaluated first,
    * its row lock and re-check of the latest committed head would give the same seqs.
+   *
+   * The NOTIFY payload carries the changes when they fit (see parseChangePayload): "<seq before
+   * the first> <JSON array of the entries>", as PostgreSQL renders the JSONB the log stores, so a
+   * listener can deliver them without reading the table; otherwise just the new head.
    */
-  flushAndCommitSql(lockKey: string, changes: readonly string[]): string {
-    if (changes.length === 0) return 'COMMIT'
-    if (!/^-?\d{1,20}$/.test(lockKey)) throw new TypeError(`Bad advisory lock key ${lockKey}.`)
+  flushAndCommitSql(lockKey: string, changes: readonly string[], before: readonly string[] = []): string {
+    const prefix = before.map((statement) => `${statement}; `).join('')
+    if (changes.length === 0) return `${prefix}COMMIT`
     const n = changes.length
-    return `WITH locked AS (SELECT pg_advisory_xact_lock(${lockKey}::bigint)),
-      head AS (
-        UPDATE ${this.meta} SET value = (value::bigint + ${n})::text
-        WHERE key = '${CHANGE_HEAD_KEY}' AND EXISTS (SELECT FROM locked)
-        RETURNING value::bigint AS seq
-      ),
-      added AS (
-        INSERT INTO ${this.changes} (seq, collection, id, op, version, role, at, data)
-        SELECT head.seq - ${n} + e.ord, e.v->>'collection', e.v->>'id', e.v->>'op', (e.v->>'version')::bigint, e.v->>'role', (e.v->>'at')::bigint, e.v->'data'
-        FROM head, jsonb_array_elements(${literal(`[${changes.join(',')}]`)}::jsonb) WITH ORDINALITY AS e(v, ord)
-      )
-      SELECT pg_notify('${this.channel}', seq::text) FROM head;
-      COMMIT`
+    const entries = literal(`[${changes.join(',')}]`)
+    // The server decides exactly (its rendering adds spaces); past this size it is not worth rendering.
+    const notify = Buffer.byteLength(entries) < MAX_PAYLOAD_ATTEMPT_BYTES
+      ? `CASE WHEN octet_length(p) < ${NOTIFY_PAYLOAD_LIMIT_BYTES} THEN p ELSE seq::text END) FROM head, LATERAL (SELECT (seq - ${n})::text || ' ' || a::text AS p FROM entries) AS x`
+      : `seq::text) FROM head`
+    // One line, short names: pg_stat_activity shows the first 1 kB of a statement (operators look for the COMMIT).
+    return [
+      `${prefix}WITH locked AS (SELECT pg_advisory_xact_lock(${lockKeyLiteral(lockKey)}::bigint)),`,
+      `head AS (UPDATE ${this.meta} SET value = (value::bigint + ${n})::text WHERE key = '${CHANGE_HEAD_KEY}' AND EXISTS (SELECT FROM locked) RETURNING value::bigint AS seq),`,
+      `entries AS (SELECT ${entries}::jsonb AS a),`,
+      `added AS (INSERT INTO ${this.changes} (seq, collection, id, op, version, role, at, data)`,
+      `SELECT head.seq - ${n} + e.ord, v->>'collection', v->>'id', v->>'op', (v->>'version')::bigint, v->>'role', (v->>'at')::bigint, v->'data'`,
+      `FROM head, entries, jsonb_array_elements(a) WITH ORDINALITY AS e(v, ord))`,
+      `SELECT pg_notify('${this.channel}', ${notify}; COMMIT`,
+    ].join(' ')
   }
 
   /**
@@ -278,6 +324,21 @@ export class PostgresSql {
 function literal(text: string): string {
   return `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`
 }
+
+function integer(value: number): string {
+  if (!Number.isSafeInteger(value)) throw new TypeError(`Expected an integer for SQL text (got ${value}).`)
+  return String(value)
+}
+
+function lockKeyLiteral(key: string): string {
+  if (!/^-?\d{1,20}$/.test(key)) throw new TypeError(`Bad advisory lock key ${key}.`)
+  return key
+}
+
+/** PostgreSQL refuses NOTIFY payloads of 8000 bytes or more. */
+const NOTIFY_PAYLOAD_LIMIT_BYTES = 8000
+/** Changes whose literal is this large are not tried as a payload (the rendering only grows). */
+const MAX_PAYLOAD_ATTEMPT_BYTES = 7000
 
 function quoteIndexName(name: string): string {
   // Index names hold ':' and '.', which `quote` refuses for tables; they are built from validated parts only.

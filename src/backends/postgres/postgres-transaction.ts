@@ -16,7 +16,7 @@ import {
 import { TandemError } from '../../errors.js'
 import type { PostgresPoolClient, PostgresQuery, PostgresResult } from './postgres-config.js'
 import { duplicateId, isConnectionLoss, isTransactionConflict, translatePostgresError, type ErrorContext } from './postgres-errors.js'
-import { MAX_TRANSACTION_ATTEMPTS, changeLogLockKey, ddlLockKey, isStaleMiss, markRetryable, markStaleMiss, namedLockKey, recordLockKey } from './postgres-locks.js'
+import { MAX_TRANSACTION_ATTEMPTS, changeLogLockKey, collectionLockKey, ddlLockKey, isStaleMiss, markRetryable, markStaleMiss, namedLockKey, recordLockKey } from './postgres-locks.js'
 import { FORMAT_VERSION, type PostgresSql } from './postgres-sql.js'
 
 /**
@@ -53,6 +53,10 @@ function sortValueOf(raw: RawRow): Scalar {
 
 function lockSql(key: string): PostgresQuery {
   return { name: 'tandem_advisory_xact_lock', text: 'SELECT pg_advisory_xact_lock($1::bigint)', values: [key] }
+}
+
+function lockSharedSql(key: string): PostgresQuery {
+  return { name: 'tandem_advisory_xact_lock_shared', text: 'SELECT pg_advisory_xact_lock_shared($1::bigint)', values: [key] }
 }
 
 /** The reads every transaction offers; `run` says where the statements go. */
@@ -105,9 +109,11 @@ interface Level {
   changes: string[]
   /** Records (collection/id) a get found missing at this level; their record locks are held. */
   missed: Set<string>
+  /** Collections whose predicate lock (collectionLockKey) this level took. ROLLBACK TO SAVEPOINT releases them. */
+  locks: Map<string, 'shared' | 'exclusive'>
 }
 
-const newLevel = (): Level => ({ changes: [], missed: new Set() })
+const newLevel = (): Level => ({ changes: [], missed: new Set(), locks: new Map() })
 
 /** How long this process's writes waited for locks (statements that can wait, COMMIT with changes). */
 export interface WaitStats {
@@ -121,12 +127,36 @@ export interface Session {
   onError: (error: Error) => void
 }
 
+/** An insert waiting for the next multi-row INSERT of its transaction. */
+interface PendingInsert {
+  collection: string
+  row: RecordRow
+  resolve: () => void
+  reject: (error: unknown) => void
+}
+
+/** Simple-protocol statements waiting to travel with the next one, and whose context their errors get. */
+interface Prefix {
+  statements: string[]
+  context: ErrorContext
+}
+
 /**
  * The open write transaction: one pooled connection between BEGIN and COMMIT, in READ COMMITTED.
  * `get` locks the row (FOR UPDATE). Changes are buffered and written just before COMMIT, under the
  * change-log lock (see flushAndCommitSql). PostgreSQL aborts the whole transaction on any failed
  * statement outside a savepoint, so such errors are marked transaction-aborted; a taken id is found
  * with ON CONFLICT DO NOTHING instead, and leaves the transaction usable, as on SQLite.
+ *
+ * Round trips are the cost here, so statements travel together where the outcome allows it:
+ * - `update` and `delete` outside a savepoint are not sent at once but with the next statement
+ *   (as simple-protocol text), usually the COMMIT. Their result is not needed, and a failure there
+ *   aborts the whole transaction either way, so the caller sees the same error, only later.
+ * - `insert`s issued together (the write queue starts a batch's consecutive single inserts without
+ *   awaiting each, see `concurrentAtomicWrites`) are sent as one multi-row INSERT on the next
+ *   microtask; each caller learns whether its own row went in.
+ * - The predicate lock of a collection (see collectionLockKey) rides on the first statement that
+ *   writes or locks there.
  */
 export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
   readonly #session: Session
@@ -143,6 +173,13 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
    * (one round trip, not two: batched writes each open one), and COMMIT releases everything anyway.
    */
   #pendingRelease: string | undefined
+  /** Writes outside any savepoint not sent yet: they go with the next statement (see the class comment). */
+  #deferred: string[] = []
+  #deferredContext: ErrorContext | undefined
+  /** The context of the writes that travel with COMMIT, for its errors. */
+  #commitContext: ErrorContext = {}
+  #inserts: PendingInsert[] = []
+  #insertFlushScheduled = false
 
   readonly #waits: WaitStats
 
@@ -164,22 +201,42 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
   }
 
   protected async run<R>(query: PostgresQuery, context?: ErrorContext): Promise<PostgresResult<R>> {
-    try {
-      if (this.#pendingRelease !== undefined) {
-        const name = this.#pendingRelease
-        this.#pendingRelease = undefined
-        await this.#session.client.query(`RELEASE SAVEPOINT ${name}`)
+    const prefix = this.#takePrefix()
+    if (prefix.statements.length > 0) {
+      try {
+        await this.#session.client.query(prefix.statements.join(';\n'))
+      } catch (error) {
+        throw this.#failed(error, prefix.context)
       }
+    }
+    try {
       return await this.#session.client.query<R>(query)
     } catch (error) {
-      const translated = translatePostgresError(error, { ...this.#context, ...context })
-      if (this.#levels.length === 1 || isConnectionLoss(error)) {
-        this.#aborted ??= translated
-        markTransactionAborted(translated)
-        if (isTransactionConflict(error) && this.#isRetrySafe()) markRetryable(translated)
-      }
-      throw translated
+      throw this.#failed(error, context)
     }
+  }
+
+  /** Translates a failed statement's error; outside a savepoint PostgreSQL has aborted the transaction. */
+  #failed(error: unknown, context: ErrorContext | undefined): unknown {
+    const translated = translatePostgresError(error, { ...this.#context, ...context })
+    if (this.#levels.length === 1 || isConnectionLoss(error)) {
+      this.#aborted ??= translated
+      markTransactionAborted(translated)
+      if (isTransactionConflict(error) && this.#isRetrySafe()) markRetryable(translated)
+    }
+    return translated
+  }
+
+  /** The statements waiting to be sent (a RELEASE, deferred writes), in order; they are sent by the caller. */
+  #takePrefix(): Prefix {
+    const statements: string[] = []
+    if (this.#pendingRelease !== undefined) statements.push(`RELEASE SAVEPOINT ${this.#pendingRelease}`)
+    this.#pendingRelease = undefined
+    statements.push(...this.#deferred)
+    const context = this.#deferredContext ?? {}
+    this.#deferred = []
+    this.#deferredContext = undefined
+    return { statements, context }
   }
 
   /**
@@ -193,66 +250,164 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
     return !this.#workDone && this.#savepointsOpened === 0 && this.#insertsRun === 0
   }
 
+  /** The predicate lock of `collection` this transaction holds, if any. */
+  #heldLock(collection: string): 'shared' | 'exclusive' | undefined {
+    let held: 'shared' | 'exclusive' | undefined
+    for (const level of this.#levels) {
+      const mode = level.locks.get(collection)
+      if (mode === 'exclusive') return mode
+      held ??= mode
+    }
+    return held
+  }
+
+  /** The key to take the collection's predicate lock shared with, or undefined when it is held already. */
+  #sharedLockNeeded(collection: string): string | undefined {
+    return this.#heldLock(collection) === undefined ? collectionLockKey(this.sql.schemaName, collection) : undefined
+  }
+
+  #noteLock(collection: string, mode: 'shared' | 'exclusive'): void {
+    this.#levels.at(-1)!.locks.set(collection, mode)
+  }
+
+  /**
+   * Takes the collection's predicate lock exclusively (once per transaction), before a range read
+   * takes its snapshot: writers of the collection that started before have committed (and are
+   * seen), later ones wait until this transaction ends. A separate statement on purpose: a
+   * statement's snapshot is taken before it waits for a lock inside it.
+   */
+  async #lockExclusive(collection: string): Promise<void> {
+    if (this.#heldLock(collection) === 'exclusive') return
+    await this.#waiting(lockSql(collectionLockKey(this.sql.schemaName, collection)), { collection })
+    this.#noteLock(collection, 'exclusive')
+  }
+
   override async get(collection: string, id: string): Promise<RecordRow | undefined> {
-    const query = this.sql.getSql(collection, id, true)
     const context = { collection, id }
-    let [raw] = (await this.#waiting<RawRow>(query, context)).rows
+    const sharedLock = this.#sharedLockNeeded(collection)
+    let [raw] = (await this.#waiting<RawRow>(this.sql.getSql(collection, id, true, sharedLock), context)).rows
+    if (sharedLock !== undefined) this.#noteLock(collection, 'shared')
     if (raw === undefined) {
       // FOR UPDATE cannot lock a row that is not there: lock the id instead, then look again (a
       // transaction that inserted it meanwhile has committed by the time the lock is ours).
       await this.#waiting(lockSql(recordLockKey(this.sql.schemaName, collection, id)))
-      ;[raw] = await this.rows<RawRow>(query, context)
+      ;[raw] = await this.rows<RawRow>(this.sql.getSql(collection, id, true), context)
       if (raw === undefined) this.#levels.at(-1)!.missed.add(recordKey(collection, id))
     }
     return raw === undefined ? undefined : decode(raw)
   }
 
   /**
-   * Inside a write, `find` locks the rows it returns (FOR UPDATE), like `get`: READ COMMITTED would
-   * otherwise let two transactions each decide on rows the other is changing (write skew), which
-   * SQLite's single writer never allows. A row changed by a transaction we waited for is re-read,
-   * and dropped if it no longer matches. Rows inserted meanwhile (phantoms) are not blocked.
+   * Inside a write, `find` first takes the collection's predicate lock exclusively (see
+   * #lockExclusive): READ COMMITTED would otherwise let two transactions each decide on rows the
+   * other is changing or inserting (write skew, phantoms), which SQLite's single writer never
+   * allows. Until this transaction ends, nobody else writes to the collection.
    */
   override async find(collection: string, query: Query): Promise<FoundRow[]> {
-    const compiled = this.sql.findSql(collection, query)
-    const raws = (await this.#waiting<RawRow>({ ...compiled, text: `${compiled.text} FOR UPDATE` }, { collection })).rows
-    return raws.map((raw) => ({ ...decode(raw), sortValue: sortValueOf(raw) }))
+    await this.#lockExclusive(collection)
+    return super.find(collection, query)
   }
 
-  /** Counts inside a write lock the counted rows, for the same reason as `find`. */
+  /** Counts inside a write take the predicate lock too, for the same reason as `find`. */
   override async count(collection: string, where: readonly Condition[]): Promise<number> {
-    const compiled = this.sql.countSql(collection, where)
-    const locked = compiled.text.replace(/^SELECT count\(\*\) AS n FROM ([\s\S]*)$/, 'SELECT count(*) AS n FROM (SELECT 1 FROM $1 FOR UPDATE) AS locked')
-    if (locked === compiled.text) throw new Error(`Unexpected count SQL shape: ${compiled.text.slice(0, 60)}`)
-    const [row] = (await this.#waiting<{ n: number }>({ ...compiled, text: locked }, { collection })).rows
-    return Number(row!.n)
+    await this.#lockExclusive(collection)
+    return Number(await super.count(collection, where))
   }
 
-  async insert(collection: string, row: RecordRow): Promise<void> {
-    const query = this.sql.insertSql(collection, [row.id, row.version, row.createdAt, row.updatedAt, row.role, JSON.stringify(row.data)])
-    const result = await this.run(query, { collection, id: row.id, operation: 'write' })
+  insert(collection: string, row: RecordRow): Promise<void> {
+    if (this.#aborted !== undefined) return Promise.reject(markTransactionAborted(this.#aborted))
+    return new Promise<void>((resolve, reject) => {
+      this.#inserts.push({ collection, row, resolve, reject })
+      if (this.#insertFlushScheduled) return
+      this.#insertFlushScheduled = true
+      // Every insert started in this tick joins one statement.
+      queueMicrotask(() => void this.#flushInserts())
+    })
+  }
+
+  async #flushInserts(): Promise<void> {
+    this.#insertFlushScheduled = false
+    const pending = this.#inserts
+    this.#inserts = []
+    const byCollection = new Map<string, PendingInsert[]>()
+    for (const item of pending) {
+      const list = byCollection.get(item.collection)
+      if (list === undefined) byCollection.set(item.collection, [item])
+      else list.push(item)
+    }
+    for (const [collection, items] of byCollection) await this.#insertRows(collection, items)
+  }
+
+  /** One multi-row INSERT; each caller gets its own outcome (DUPLICATE_ID for a taken id). */
+  async #insertRows(collection: string, items: PendingInsert[]): Promise<void> {
+    // Each id goes into the statement once; a second insert of it in the same batch is a duplicate.
+    const first = new Map<string, PendingInsert>()
+    for (const item of items) if (!first.has(item.row.id)) first.set(item.row.id, item)
+    const rows = `[${[...first.values()].map(({ row }) => `[${JSON.stringify(row.id)},${row.version},${row.createdAt},${row.updatedAt},${JSON.stringify(row.role)},${JSON.stringify(row.data)}]`).join(',')}]`
+    const sharedLock = this.#sharedLockNeeded(collection)
+    const only = first.size === 1 ? items[0]!.row.id : undefined
+    let inserted: Set<string>
+    try {
+      const result = await this.run<{ id: string }>(this.sql.insertRowsSql(collection, rows, sharedLock), { collection, ...(only === undefined ? {} : { id: only }), operation: 'write' })
+      inserted = new Set(result.rows.map((r) => r.id))
+    } catch (error) {
+      for (const item of items) item.reject(error)
+      return
+    }
+    if (sharedLock !== undefined) this.#noteLock(collection, 'shared')
     const retrySafe = this.#isRetrySafe()
-    this.#insertsRun++
-    const key = recordKey(collection, row.id)
-    if (result.rowCount === 0) {
-      const error = duplicateId(collection, row.id)
+    this.#insertsRun += items.length
+    for (const item of items) {
+      const key = recordKey(collection, item.row.id)
+      if (first.get(item.row.id) === item && inserted.has(item.row.id)) {
+        for (const level of this.#levels) level.missed.delete(key)
+        item.resolve()
+        continue
+      }
+      const error = duplicateId(collection, item.row.id)
       // This transaction looked for the id and found nothing, yet it is taken now: another
       // transaction committed it in between (a plain insert does not wait for our record lock).
       if (this.#levels.some((level) => level.missed.has(key))) {
         markStaleMiss(error)
         if (retrySafe) markRetryable(error)
       }
-      throw error
+      item.reject(error)
     }
-    for (const level of this.#levels) level.missed.delete(key)
   }
 
   async update(collection: string, row: RecordRow): Promise<void> {
-    await this.run(this.sql.updateSql(collection, [row.version, row.updatedAt, row.role, JSON.stringify(row.data), row.id]), { collection, id: row.id, operation: 'write' })
+    const context = { collection, id: row.id, operation: 'write' as const }
+    const data = JSON.stringify(row.data)
+    if (this.#levels.length === 1) return this.#defer(collection, this.sql.updateTextSql(collection, row.version, row.updatedAt, row.role, data, row.id), context)
+    await this.#lockShared(collection)
+    await this.run(this.sql.updateSql(collection, [row.version, row.updatedAt, row.role, data, row.id]), context)
   }
 
   async delete(collection: string, id: string): Promise<void> {
-    await this.run(this.sql.deleteSql(collection, id), { collection, id, operation: 'write' })
+    const context = { collection, id, operation: 'write' as const }
+    if (this.#levels.length === 1) return this.#defer(collection, this.sql.deleteTextSql(collection, id), context)
+    await this.#lockShared(collection)
+    await this.run(this.sql.deleteSql(collection, id), context)
+  }
+
+  /** A write outside any savepoint: sent with the next statement (see the class comment). */
+  #defer(collection: string, statement: string, context: ErrorContext): void {
+    if (this.#aborted !== undefined) throw markTransactionAborted(this.#aborted)
+    const sharedLock = this.#sharedLockNeeded(collection)
+    if (sharedLock !== undefined) {
+      this.#deferred.push(this.sql.sharedLockTextSql(sharedLock))
+      this.#noteLock(collection, 'shared')
+    }
+    this.#deferred.push(statement)
+    // Errors of several deferred writes name the first one's collection (and id, when it is alone).
+    this.#deferredContext = this.#deferredContext === undefined ? context : { collection: this.#deferredContext.collection ?? collection, operation: 'write' }
+  }
+
+  async #lockShared(collection: string): Promise<void> {
+    const sharedLock = this.#sharedLockNeeded(collection)
+    if (sharedLock === undefined) return
+    await this.#waiting(lockSharedSql(sharedLock), { collection })
+    this.#noteLock(collection, 'shared')
   }
 
   async ensureCollection(layout: CollectionLayout): Promise<void> {
@@ -303,10 +458,10 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
     if (this.#aborted !== undefined) throw markTransactionAborted(this.#aborted)
     const name = `sp${this.#levels.length}`
     this.#savepointsOpened++
-    // A pending release is of the savepoint finished just before at this same depth.
-    const release = this.#pendingRelease === undefined ? '' : `RELEASE SAVEPOINT ${this.#pendingRelease}; `
-    this.#pendingRelease = undefined
-    await this.run({ text: `${release}SAVEPOINT ${name}` })
+    // A pending release (of the savepoint finished just before at this same depth) and deferred
+    // writes travel with the SAVEPOINT.
+    const prefix = this.#takePrefix()
+    await this.run({ text: [...prefix.statements, `SAVEPOINT ${name}`].join(';\n') }, prefix.context)
     this.#levels.push(newLevel())
     for (let attempt = 1; ; attempt++) {
       let result: T
@@ -325,6 +480,7 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
       const parent = this.#levels.at(-1)!
       parent.changes.push(...level.changes)
       for (const key of level.missed) parent.missed.add(key)
+      for (const [collection, mode] of level.locks) if (parent.locks.get(collection) !== 'exclusive') parent.locks.set(collection, mode)
       this.#pendingRelease = name
       return result
     }
@@ -356,7 +512,15 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
   commitSql(): string {
     this.#workDone = true
     if (this.#aborted !== undefined) throw markTransactionAborted(this.#aborted)
-    return this.sql.flushAndCommitSql(changeLogLockKey(this.sql.schemaName), this.#levels[0]!.changes)
+    if (this.#inserts.length > 0) throw new Error('An insert of this transaction was not awaited before COMMIT.')
+    const prefix = this.#takePrefix()
+    this.#commitContext = prefix.context
+    return this.sql.flushAndCommitSql(changeLogLockKey(this.sql.schemaName), this.#levels[0]!.changes, prefix.statements)
+  }
+
+  /** What the writes sent with COMMIT were about (collection, id), for the errors of that message. */
+  get commitContext(): ErrorContext {
+    return this.#commitContext
   }
 
   /** Creates the store's schema and tables, then the collections. DDL is serialized across processes. */
