@@ -188,4 +188,42 @@ describe.each(BACKENDS)('isolation of reads inside transactions on $name', (back
     await Promise.all([goOffCall(a, 'alice'), goOffCall(b, 'bob')])
     expect(await a.collection('doctors').count({ onCall: true })).toBe(1)
   })
+
+  // Found by the torture suite on PostgreSQL (docs/torture.md, Findings 1): find() inside a write
+  // locked the rows it returned, not the range, so a record inserted meanwhile was missed (G2).
+  test('two transactions that each book a free slot after finding none cannot both book it (no write skew on phantoms)', async () => {
+    const open = await backend.tempStore()
+    const bookings = { bookings: { writers: '*' } } as const
+    const a = await open({ role: 'a', collections: bookings })
+    const b = await open({ role: 'b', collections: bookings })
+    await a.collection('bookings').insert({ room: 1, slot: 9, by: 'setup' })
+    const book = (store: typeof a, who: string) =>
+      store.transaction(async (tx) => {
+        const taken = await tx.collection('bookings').find({ where: { room: 2, slot: { gte: 10, lt: 12 } } })
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        if (taken.length === 0) await tx.collection('bookings').insert({ room: 2, slot: 10, by: who })
+      })
+    await Promise.all([book(a, 'a'), book(b, 'b')])
+    expect(await a.collection('bookings').count({ room: 2 })).toBe(1)
+  })
+
+  test('a count repeated inside a transaction does not change when another store inserts into its range meanwhile', async () => {
+    const open = await backend.tempStore()
+    const items = { items: { writers: '*' } } as const
+    const a = await open({ role: 'a', collections: items })
+    const b = await open({ role: 'b', collections: items })
+    await a.collection('items').insert({ n: 1 })
+    let inserted: Promise<unknown> | undefined
+    const counts = await a.transaction(async (tx) => {
+      const first = await tx.collection('items').count({ n: { gte: 0 } })
+      // Not awaited here: it has to wait for this transaction (it would wait for itself).
+      inserted = b.collection('items').insert({ n: 2 })
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      const second = await tx.collection('items').count({ n: { gte: 0 } })
+      return [first, second]
+    })
+    await inserted
+    expect(counts).toEqual([1, 1])
+    expect(await a.collection('items').count()).toBe(2)
+  })
 })
