@@ -13,11 +13,9 @@ import type { CheckReport } from '../../torture/checker.mjs'
 // built backend whose server does not answer fails the run; a backend not built yet is skipped,
 // saying so. Three runs share the file's ~70 s budget, so each is shorter then.
 //
-// Known gap, PostgreSQL (issue #6 stays open for it): find() inside store.transaction() now locks
-// the rows it returns (the write skew this suite found is fixed, test/conformance/transactions),
-// but not the predicate: a record another transaction inserts meanwhile can be missed (a phantom),
-// which the checker reports as G2 read skew. The PostgreSQL run keeps find() out of transactions
-// (--skip-find-in-tx) until the backend locks predicates; see docs/torture.md, "Findings".
+// PostgreSQL runs find() inside store.transaction() too: the backend locks the predicate (a
+// per-collection lock that range reads in a write take exclusively and writes take shared), so the
+// phantoms this suite once found (G2 read skew) cannot happen; see docs/torture.md, "Findings" 1.
 
 const RUN = fileURLToPath(new URL('../../torture/run.mjs', import.meta.url))
 const wanted = process.env.TANDEM_BACKENDS?.split(',').map((s) => s.trim())
@@ -97,7 +95,7 @@ describe.runIf(runs('sqlite'))('torture, SQLite', () => {
 
 describe('torture, PostgreSQL', () => {
   test.skipIf(postgresMissing !== undefined)(`${SECONDS} s of SIGKILLs, restarts, checkpoints and terminated connections leave no anomaly${postgresNote}`, { timeout: TIMEOUT_MS }, async () => {
-    const result = await torture(['--backend', 'postgres', '--procs', '4', '--seconds', String(SECONDS), '--faults', 'kill9,checkpoint,restart,terminate', '--kill-every-ms', '500', '--restart-every-ms', '6000', '--skip-find-in-tx'])
+    const result = await torture(['--backend', 'postgres', '--procs', '4', '--seconds', String(SECONDS), '--faults', 'kill9,checkpoint,restart,terminate', '--kill-every-ms', '500', '--restart-every-ms', '6000'])
     summarize(result)
     expectClean(result)
     expectBusy(result.report!, 150)
