@@ -121,11 +121,13 @@ export interface ReadTx {
  * locks, locks the row until commit, so a read-modify-write cannot lose a concurrent update.
  */
 export interface WriteTx extends ReadTx {
-  /** Rejects with DUPLICATE_ID when the id exists. */
-  insert(collection: string, row: RecordRow): Promise<void>
+  // The four row writes may complete synchronously (an embedded engine) or return a promise; the
+  // store awaits them either way. Synchronous completion saves a promise per write on the hot path.
+  /** Fails with DUPLICATE_ID when the id exists. */
+  insert(collection: string, row: RecordRow): Promise<void> | void
   /** Overwrites the row with this id; the caller has checked the version. */
-  update(collection: string, row: RecordRow): Promise<void>
-  delete(collection: string, id: string): Promise<void>
+  update(collection: string, row: RecordRow): Promise<void> | void
+  delete(collection: string, id: string): Promise<void> | void
   /**
    * Runs `work` inside a savepoint: if it throws, its writes are undone and the error rethrown,
    * while the enclosing transaction stays usable. If the engine aborted the whole transaction
@@ -144,8 +146,8 @@ export interface WriteTx extends ReadTx {
    * pg_advisory_xact_lock.) Used so that migrations run exactly once.
    */
   lock(key: string): Promise<void>
-  /** Appends to the change log, in this transaction. */
-  appendChange(change: Omit<ChangeRow, 'seq'>): Promise<void>
+  /** Appends to the change log, in this transaction (synchronously or not, as the row writes). */
+  appendChange(change: Omit<ChangeRow, 'seq'>): Promise<void> | void
   /** Drops changes beyond the retention limits and records how far the log is trimmed. */
   trimChanges(retention: ChangeRetention, now: number): Promise<number>
 }

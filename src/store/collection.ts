@@ -1,7 +1,7 @@
 import type { ReadTx, RecordRow, WriteTx } from '../backends/backend.js'
 import { ConflictError, OwnershipError, notFound } from '../errors.js'
 import type { AnyData, CollectionSettings } from './config.js'
-import { mergePatch } from './data.js'
+import { checkData, mergePatch } from './data.js'
 import { validateData } from './validate.js'
 import { checkId, newId } from './ids.js'
 import { encodeCursor, parseFindOptions, parseWhere, type FindOptions, type Where } from './query.js'
@@ -40,7 +40,10 @@ export interface InsertOptions {
 
 /** How a collection reaches the store: straight to the write queue, or into an open transaction. */
 export interface Runner {
-  /** Runs one public operation; the store refuses new ones once closing, and close waits for these. */
+  /**
+   * Runs one public operation; the store refuses new ones once closing, and close waits for these.
+   * `op` may throw synchronously: the operation then rejects.
+   */
   operation<T>(op: () => Promise<T>): Promise<T>
   write<T>(job: WriteJob<T>): Promise<T>
   read<T>(work: (tx: ReadTx) => Promise<T>): Promise<T>
@@ -114,11 +117,13 @@ export class Collection<T = AnyData, I = T> {
 
   /** Inserts a new record at version 1. Resolves once committed; DUPLICATE_ID if the id is taken. */
   insert(data: I, options: InsertOptions = {}): Promise<StoredRecord<T>> {
-    return this.#runner.operation(async () => {
+    return this.#runner.operation(() => {
       this.#checkOwner()
       const id = options.id === undefined ? newId() : checkId(options.id)
-      const checked = await this.#validate(data, id)
-      return this.#runner.write({ atomic: true, work: (tx) => this.#insertRow(tx, id, checked) })
+      // The hot path of group commit: without a schema the data is checked synchronously.
+      const job = (checked: AnyData): WriteJob<StoredRecord<T>> => ({ atomic: true, work: (tx) => this.#insertRow(tx, id, checked) })
+      if (this.#settings.schema === undefined) return this.#runner.write(job(checkData(this.name, data)))
+      return this.#validate(data, id).then((checked) => this.#runner.write(job(checked)))
     })
   }
 
@@ -339,14 +344,6 @@ export class Collection<T = AnyData, I = T> {
 
   /** The change-log entry goes into the same transaction as the write: visible if and only if it commits. */
   async #logChange(tx: WriteTx, op: 'insert' | 'update' | 'delete', row: RecordRow, at: number): Promise<void> {
-    await tx.appendChange({
-      collection: this.name,
-      id: row.id,
-      op,
-      version: row.version,
-      role: this.#runner.role,
-      at,
-      ...(this.#settings.changeData ? { data: row.data } : {}),
-    })
+    await tx.appendChange({ collection: this.name, id: row.id, op, version: row.version, role: this.#runner.role, at, data: this.#settings.changeData ? row.data : undefined })
   }
 }

@@ -24,10 +24,39 @@ export function checkData(collection: string, value: unknown): JsonObject {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw invalidData(collection, 'the top level', `is ${Array.isArray(value) ? 'an array' : describe(value)}, not an object`, 'Store an object: wrap lists and values in a field, like { items: [...] }.')
   }
-  walk(collection, value, 'data', 0)
+  // Every write passes here: the first walk builds no path strings; only data it finds wrong is
+  // walked again to name the offending path.
+  if (!isPlainJson(value, 0)) walk(collection, value, 'data', 0)
   return value as JsonObject
 }
 
+function isPlainJson(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true
+    case 'number':
+      return Number.isFinite(value)
+    case 'object':
+      break
+    default:
+      return false
+  }
+  if (value === null) return true
+  if (depth >= MAX_DEPTH) return false
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!isPlainJson(value[i], depth + 1)) return false
+    return true
+  }
+  const proto: unknown = Object.getPrototypeOf(value)
+  if (proto !== Object.prototype && proto !== null) return false
+  for (const key in value) {
+    if (key === '__proto__' || !isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false
+  }
+  return true
+}
+
+/** The slow walk: throws the error that names the first path that is not plain JSON. */
 function walk(collection: string, value: unknown, path: string, depth: number): void {
   switch (typeof value) {
     case 'string':

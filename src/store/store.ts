@@ -65,12 +65,21 @@ export class Transaction<C extends CollectionsConfig = CollectionsConfig> {
   #runner(): Runner {
     return {
       role: this.#store.role,
-      operation: (op) => op(),
+      operation: (op) => attempt(op),
       write: (job) => this.#live().run(job.work),
       read: (work) => this.#live().run(work),
       callback: async (_tx, body) => body(),
       changes: (options) => this.#store.changes(options),
     }
+  }
+}
+
+/** Calls `op`, turning a synchronous throw into a rejection. */
+function attempt<T>(op: () => Promise<T>): Promise<T> {
+  try {
+    return op()
+  } catch (error) {
+    return Promise.reject(error)
   }
 }
 
@@ -401,16 +410,18 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
     // Inside a transaction the operation belongs to it: the transaction itself is being waited for.
     if (this.#closed !== undefined && TxScope.current(this) === undefined) return Promise.reject(storeClosed())
     this.#operations++
-    const done = () => {
-      if (--this.#operations === 0) this.#noOperations?.()
-    }
-    return op().then(
-      (value) => (done(), value),
-      (error: unknown) => {
-        done()
-        throw error
-      },
-    )
+    return attempt(op).then(this.#settled as (value: T) => T, this.#failed)
+  }
+
+  /** Ends one operation (see #operation): bound once, not a pair of closures per call. */
+  readonly #settled = <T>(value: T): T => {
+    if (--this.#operations === 0) this.#noOperations?.()
+    return value
+  }
+
+  readonly #failed = (error: unknown): never => {
+    if (--this.#operations === 0) this.#noOperations?.()
+    throw error
   }
 
   #write<T>(job: WriteJob<T>): Promise<T> {

@@ -24,8 +24,9 @@ import {
 import type { SqliteConfig, SqliteHandle, SqliteStatement } from './sqlite-config.js'
 import { StorageError } from '../../errors.js'
 import { translateSqliteError } from './sqlite-errors.js'
-import { retryWhileBusy, type BusyRetryStats } from './sqlite-locks.js'
+import { nap, retryWhileBusy, type BusyRetryStats } from './sqlite-locks.js'
 import { watchWal } from './sqlite-wake.js'
+import { COURTESY_MS, TurnSignal } from './sqlite-turns.js'
 import {
   CHANGE_HEAD_SQL,
   CHANGES_TABLE,
@@ -159,7 +160,7 @@ class SqliteWriteTx extends SqliteReader implements WriteTx {
     return this.#lastJson
   }
 
-  async insert(collection: string, row: RecordRow): Promise<void> {
+  insert(collection: string, row: RecordRow): void {
     const statement = this.connection.rowStatement('insert', collection)
     try {
       statement.run(row.id, row.version, row.createdAt, row.updatedAt, row.role, this.#json(row.data))
@@ -168,7 +169,7 @@ class SqliteWriteTx extends SqliteReader implements WriteTx {
     }
   }
 
-  async update(collection: string, row: RecordRow): Promise<void> {
+  update(collection: string, row: RecordRow): void {
     const statement = this.connection.rowStatement('update', collection)
     try {
       statement.run(row.version, row.updatedAt, row.role, this.#json(row.data), row.id)
@@ -177,7 +178,7 @@ class SqliteWriteTx extends SqliteReader implements WriteTx {
     }
   }
 
-  async delete(collection: string, id: string): Promise<void> {
+  delete(collection: string, id: string): void {
     const statement = this.connection.rowStatement('delete', collection)
     try {
       statement.run(id)
@@ -203,7 +204,7 @@ class SqliteWriteTx extends SqliteReader implements WriteTx {
     // BEGIN IMMEDIATE already holds the one write lock of the database file.
   }
 
-  async appendChange(change: Omit<ChangeRow, 'seq'>): Promise<void> {
+  appendChange(change: Omit<ChangeRow, 'seq'>): void {
     const statement = this.connection.statement(APPEND_CHANGE_SQL)
     try {
       statement.run(change.collection, change.id, change.op, change.version, change.role, change.at, change.data === undefined ? null : this.#json(change.data))
@@ -279,11 +280,14 @@ export class SqliteBackend implements Backend {
   /** Resolves when the write transaction in progress ends; writes on one connection take turns. */
   #writeInProgress: Promise<void> | undefined
   #commitsSinceCheckpointCheck = 0
+  /** Turn-taking with other processes (undefined for ':memory:', which has no others). */
+  readonly #turns: TurnSignal | undefined
 
   private constructor(config: SqliteConfig, writer: SqliteHandle, reader: SqliteHandle) {
     this.#config = config
     this.#writer = new Connection(writer)
     this.#reader = reader === writer ? this.#writer : new Connection(reader)
+    this.#turns = config.path === ':memory:' ? undefined : new TurnSignal(config.path)
     this.#readTx = new SqliteReader(this.#reader, (attempt) => retryWhileBusy(attempt, config.busyTimeoutMs, this.busyStats, 'read'))
   }
 
@@ -326,7 +330,14 @@ export class SqliteBackend implements Backend {
     // upgrades later fails with SQLITE_BUSY_SNAPSHOT whenever another process committed in
     // between, whatever the busy timeout: no retry can save it.
     try {
-      await retryWhileBusy(() => begin.run(), options.busyTimeoutMs ?? this.#config.busyTimeoutMs, this.busyStats)
+      // Another process waits and this one has had its turn: leave the lock free for a moment.
+      if (this.#turns?.shouldYield() === true) nap(COURTESY_MS)
+      let waited = false
+      await retryWhileBusy(() => begin.run(), options.busyTimeoutMs ?? this.#config.busyTimeoutMs, this.busyStats, 'write', () => {
+        waited = true
+        this.#turns?.waiting()
+      })
+      if (waited) this.#turns?.acquiredAfterWait()
       const result = await work(new SqliteWriteTx(this.#writer, (attempt) => attempt()))
       try {
         this.#writer.statement('COMMIT').run()
@@ -425,6 +436,7 @@ export class SqliteBackend implements Backend {
     while (this.#writeInProgress !== undefined) await this.#writeInProgress
     if (this.#reader !== this.#writer) this.#reader.handle.close()
     this.#writer.handle.close()
+    this.#turns?.close()
   }
 
   /**

@@ -9,7 +9,7 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4))
  * poll at sub-millisecond pace without spinning a core. Callers keep naps short and yield to the
  * event loop between them, so the process stays responsive while it waits.
  */
-function nap(ms: number): void {
+export function nap(ms: number): void {
   Atomics.wait(sleeper, 0, 0, ms)
 }
 
@@ -17,16 +17,16 @@ const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 /**
- * The wait before retry number `attempt`: sub-millisecond naps at first (locks here are held for
- * tens of microseconds), then timer sleeps that grow to a few milliseconds, always jittered so
- * waiting processes do not retry in lockstep. Waiters never sleep longer than 8 ms at a time, so a
- * process that has waited long still polls often and cannot be starved by luckier ones.
+ * The wait before the next retry, by how long this caller has waited: sub-millisecond naps for the
+ * first 10 ms (locks here are held for tens of microseconds, and a writer that sees someone
+ * waiting leaves the lock free for a millisecond, see sqlite-turns.ts), then 1 ms timer sleeps,
+ * and past a second 1-8 ms, always jittered so waiters do not retry in lockstep.
  */
-async function backoff(attempt: number): Promise<void> {
-  if (attempt < 40) {
+async function backoff(waitedMs: number): Promise<void> {
+  if (waitedMs < 10) {
     nap(0.02 + Math.random() * 0.18)
     await yieldToLoop()
-  } else if (attempt < 200) {
+  } else if (waitedMs < 1000) {
     await sleep(1)
   } else {
     await sleep(1 + Math.floor(Math.random() * 8))
@@ -43,9 +43,10 @@ export interface BusyRetryStats {
 /**
  * Runs `attempt` (a synchronous SQLite call made with busy_timeout 0) until it stops failing with
  * SQLITE_BUSY, waiting asynchronously between tries so the event loop keeps running, up to
- * `timeoutMs`. Then rejects with BusyError. Other errors are rethrown at once.
+ * `timeoutMs`. Then rejects with BusyError. Other errors are rethrown at once. `onBusy` runs after
+ * each busy attempt (a writer announces that it waits, see TurnSignal).
  */
-export async function retryWhileBusy<T>(attempt: () => T, timeoutMs: number, stats?: BusyRetryStats, operation: 'write' | 'read' = 'write'): Promise<T> {
+export async function retryWhileBusy<T>(attempt: () => T, timeoutMs: number, stats?: BusyRetryStats, operation: 'write' | 'read' = 'write', onBusy?: () => void): Promise<T> {
   const started = performance.now()
   for (let n = 0; ; n++) {
     try {
@@ -57,7 +58,8 @@ export async function retryWhileBusy<T>(attempt: () => T, timeoutMs: number, sta
       if (stats !== undefined) stats.retries++
       const waited = performance.now() - started
       if (waited >= timeoutMs) throw new BusyError(Math.round(waited), error, operation)
-      await backoff(n)
+      onBusy?.()
+      await backoff(waited)
     }
   }
 }

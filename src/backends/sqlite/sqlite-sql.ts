@@ -14,6 +14,8 @@ export const TRIMMED_THROUGH_KEY = 'changes_trimmed_through'
  * seq is the rowid: max + 1 on insert, in commit order since writes are serialized. Retention
  * never deletes the newest entry, so the maximum — and with it every future seq — never goes back.
  * (AUTOINCREMENT would guarantee that too, at the price of one more page written per commit.)
+ * data has no json_valid CHECK: it is the very text just written to the record's table, which
+ * has one; checking it twice cost about 5% of an insert.
  */
 export const CREATE_CHANGES_SQL = `CREATE TABLE IF NOT EXISTS ${CHANGES_TABLE} (
     seq INTEGER PRIMARY KEY,
@@ -23,7 +25,7 @@ export const CREATE_CHANGES_SQL = `CREATE TABLE IF NOT EXISTS ${CHANGES_TABLE} (
     version INTEGER NOT NULL,
     role TEXT NOT NULL,
     at INTEGER NOT NULL,
-    data TEXT CHECK (data IS NULL OR json_valid(data))
+    data TEXT
   ) STRICT`
 
 export const CHANGE_HEAD_SQL = `SELECT coalesce(max(seq), 0) AS head FROM ${CHANGES_TABLE}`

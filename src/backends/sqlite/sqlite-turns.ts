@@ -1,0 +1,103 @@
+import { closeSync, futimesSync, openSync, statSync } from 'node:fs'
+
+/** A waiter re-announces itself at most this often while it keeps waiting. */
+const SIGNAL_EVERY_MS = 1
+/** A writer keeps the lock for at least this long before it lets a waiter in. */
+const TURN_MS = 1
+/** How long it then leaves the lock free: a waiter retries every 20-200 µs. */
+export const COURTESY_MS = 0.1
+/** The holder looks at the side file at most this often. */
+const LOOK_EVERY_MS = 0.2
+
+/**
+ * Turn-taking between processes that write one SQLite file. SQLite's write lock has no queue: a
+ * process that commits and begins again at once keeps it, and a waiter only gets in when its
+ * retry happens to land in a gap. Left alone, one busy process holds the lock for long runs while
+ * the others wait tens of milliseconds (raw SQLite with a busy timeout starves a process for a
+ * whole second; see docs/benchmarks.md).
+ *
+ * So a process that finds the lock busy says so: it sets the modification time of a small side
+ * file (`<db>-turns`) to a value of its own, and repeats that every millisecond while it waits.
+ * Before each write transaction, a process looks at that time (one stat, about a microsecond, at
+ * most every 0.2 ms); when someone other than itself set it and this process has had the lock
+ * for a turn (TURN_MS), it leaves the lock free for a moment (COURTESY_MS) so a waiter gets in. Nothing is kept in the file and nothing depends
+ * on it for correctness: a lost or stale signal only changes who goes next, never what is
+ * written. The file is not a SQLite file, so opening it with fs is safe.
+ */
+export class TurnSignal {
+  readonly #path: string
+  #fd: number | undefined
+  /** The last time this process set on the file, in ms: how it tells its own signal from others'. */
+  #ownMark = -1
+  #lastSignal = 0
+  /** The file's mtime at our last look. */
+  #seen = -1
+  #lastLook = 0
+  /** Someone else announced a wait since this process last let a waiter in. */
+  #othersWaiting = false
+  /** When this process's current turn with the lock began. */
+  #turnStarted = 0
+
+  constructor(databasePath: string) {
+    this.#path = `${databasePath}-turns`
+  }
+
+  /** Waiter side: announce that this process is waiting for the write lock (rate-limited). */
+  waiting(): void {
+    const now = performance.now()
+    if (now - this.#lastSignal < SIGNAL_EVERY_MS) return
+    this.#lastSignal = now
+    try {
+      this.#fd ??= openSync(this.#path, 'a', 0o600)
+      // A value unlikely to be anyone else's: wall time with the microseconds this process chose.
+      const mark = Date.now() / 1000 + Math.random() / 1e4
+      futimesSync(this.#fd, mark, mark)
+      this.#ownMark = Math.round(mark * 1e6)
+      this.#seen = this.#ownMark
+    } catch {
+      // No signal: this waiter only loses its priority, never its write.
+    }
+  }
+
+  /**
+   * Holder side, before each write transaction: true when another process waits and this one has
+   * had the lock for a turn (TURN_MS): then the caller leaves the lock free for COURTESY_MS.
+   */
+  shouldYield(): boolean {
+    const now = performance.now()
+    if (now - this.#lastLook >= LOOK_EVERY_MS) {
+      this.#lastLook = now
+      if (this.#look()) this.#othersWaiting = true
+    }
+    if (!this.#othersWaiting || now - this.#turnStarted < TURN_MS) return false
+    this.#othersWaiting = false
+    this.#turnStarted = now
+    return true
+  }
+
+  /** Called when this process got the write lock after waiting for it: a new turn begins. */
+  acquiredAfterWait(): void {
+    this.#turnStarted = performance.now()
+  }
+
+  /** Has another process announced itself since the last look? */
+  #look(): boolean {
+    let mark: number
+    try {
+      const stat = statSync(this.#path, { bigint: true, throwIfNoEntry: false })
+      if (stat === undefined) return false
+      mark = Number(stat.mtimeNs / 1000n)
+    } catch {
+      return false
+    }
+    if (mark === this.#seen) return false
+    this.#seen = mark
+    // Our own announcement (set while we waited) is not someone else's; rounding may differ by a µs.
+    return Math.abs(mark - this.#ownMark) > 1
+  }
+
+  close(): void {
+    if (this.#fd !== undefined) closeSync(this.#fd)
+    this.#fd = undefined
+  }
+}
