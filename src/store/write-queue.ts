@@ -15,8 +15,6 @@ interface Pending {
   reject: (error: unknown) => void
 }
 
-type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown }
-
 /** At most this many writes share one transaction. */
 export const MAX_BATCH = 1000
 /** Back-to-back writes yield to the event loop at least this often. */
@@ -28,6 +26,8 @@ const YIELD_EVERY_MS = 2
  * its own error, the others commit. Nobody's promise resolves before COMMIT returns, so a resolved
  * write is as durable as the store's durability setting promises. When COMMIT itself fails (or
  * the engine aborts the transaction), every write of the batch rejects: none of them happened.
+ * On a backend with `concurrentAtomicWrites`, consecutive atomic jobs of a batch (single inserts)
+ * are started together and awaited together, so the engine can send them as one statement.
  */
 export class WriteQueue {
   readonly #backend: Backend
@@ -80,21 +80,38 @@ export class WriteQueue {
   }
 
   async #runBatch(batch: Pending[]): Promise<void> {
-    const outcomes: Outcome[] = []
+    // Per write: its value, or (in `errors`, sparse) the error that undid it alone.
+    const values: unknown[] = new Array(batch.length)
+    let errors: Map<number, unknown> | undefined
+    const concurrent = this.#backend.capabilities.concurrentAtomicWrites
     try {
       await this.#backend.write(async (tx) => {
         // An engine may run this callback again (PostgreSQL retries a deadlocked transaction):
         // only the outcomes of the last run count.
-        outcomes.length = 0
-        const only = batch.length === 1 ? batch[0] : undefined
+        errors = undefined
         // Alone in its transaction, a write needs no savepoint: if it throws, everything rolls back.
-        if (only !== undefined) return void outcomes.push({ ok: true, value: await only.job.work(tx) })
-        for (const { job } of batch) {
+        if (batch.length === 1) return void (values[0] = await batch[0]!.job.work(tx))
+        for (let i = 0; i < batch.length; i++) {
+          const { job } = batch[i]!
+          if (job.atomic && concurrent) {
+            // Consecutive atomic jobs start together, so the engine may combine their statements.
+            const from = i
+            const started: Promise<unknown>[] = []
+            for (; i < batch.length && batch[i]!.job.atomic; i++) started.push(batch[i]!.job.work(tx))
+            i--
+            const settled = await Promise.allSettled(started)
+            for (const [k, outcome] of settled.entries()) {
+              if (outcome.status === 'fulfilled') values[from + k] = outcome.value
+              else if (isTransactionAborted(outcome.reason)) throw outcome.reason
+              else (errors ??= new Map()).set(from + k, outcome.reason)
+            }
+            continue
+          }
           try {
-            outcomes.push({ ok: true, value: job.atomic ? await job.work(tx) : await tx.savepoint(() => job.work(tx)) })
+            values[i] = job.atomic ? await job.work(tx) : await tx.savepoint(() => job.work(tx))
           } catch (error) {
             if (isTransactionAborted(error)) throw error
-            outcomes.push({ ok: false, error })
+            ;(errors ??= new Map()).set(i, error)
           }
         }
       }, { busyTimeoutMs: this.#busyTimeoutMs })
@@ -103,10 +120,10 @@ export class WriteQueue {
       return
     }
     this.#onCommit(batch.length)
-    batch.forEach((pending, i) => {
-      const outcome = outcomes[i]!
-      if (outcome.ok) pending.resolve(outcome.value)
-      else pending.reject(outcome.error)
-    })
+    for (let i = 0; i < batch.length; i++) {
+      const pending = batch[i]!
+      if (errors?.has(i) === true) pending.reject(errors.get(i))
+      else pending.resolve(values[i])
+    }
   }
 }

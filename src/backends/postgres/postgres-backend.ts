@@ -29,11 +29,11 @@ import {
   type PostgresResult,
 } from './postgres-config.js'
 import { isConnectFailure, isConnectionLoss, outcomeUnknown, sqlState, translatePostgresError, type ErrorContext } from './postgres-errors.js'
-import { MAX_TRANSACTION_ATTEMPTS, backoff, isRetryable, lockTimeoutSql, type TransactionRetryStats } from './postgres-locks.js'
+import { MAX_TRANSACTION_ATTEMPTS, backoff, isLostAtBegin, isRetryable, lockTimeoutSql, type TransactionRetryStats } from './postgres-locks.js'
 import { ChangeCache, parseChangePayload } from './postgres-change-cache.js'
 import { CommitListener, type PostgresListenClient } from './postgres-notify.js'
 import { FORMAT_VERSION, PostgresSql } from './postgres-sql.js'
-import { PostgresReader, PostgresWriteTx, type Session, type WaitStats } from './postgres-transaction.js'
+import { PostgresReader, PostgresWriteTx, checkPreparedStatements, type Session, type WaitStats } from './postgres-transaction.js'
 
 interface RawChange {
   head: number
@@ -52,6 +52,15 @@ function decodeChange(raw: RawChange): ChangeRow {
   const change: ChangeRow = { seq: raw.seq!, collection: raw.collection, id: raw.id, op: raw.op, version: raw.version, role: raw.role, at: raw.at }
   if (raw.data !== null) change.data = raw.data
   return change
+}
+
+/**
+ * How every write transaction starts. synchronous_commit on for both durability settings:
+ * PostgreSQL has no crash-safe mode cheaper than a flushed WAL, and a server configured with it
+ * off must not weaken ours.
+ */
+function beginSql(busyTimeoutMs: number): string {
+  return `BEGIN ISOLATION LEVEL READ COMMITTED; ${lockTimeoutSql(busyTimeoutMs)}; SET LOCAL synchronous_commit = on`
 }
 
 /** int8 columns (seq, versions, milliseconds) as JS numbers: all stay far below 2^53. numeric stays a string. */
@@ -156,9 +165,11 @@ export class PostgresBackend implements Backend {
 
   async write<T>(work: (tx: WriteTx) => Promise<T>, options: WriteOptions = {}): Promise<T> {
     const busyTimeoutMs = options.busyTimeoutMs ?? this.#config.busyTimeoutMs
-    for (let attempt = 1; ; attempt++) {
-      const session = await this.#begin(busyTimeoutMs)
-      const tx = new PostgresWriteTx(this.#sql, session, { busyTimeoutMs, url: this.#url }, this.#waits)
+    let reconnects = 0
+    for (let attempt = 1; ; ) {
+      const session = await this.#checkout()
+      // BEGIN travels with the transaction's first statement (see PostgresWriteTx).
+      const tx = new PostgresWriteTx(this.#sql, session, { busyTimeoutMs, url: this.#url }, this.#waits, beginSql(busyTimeoutMs))
       let commitSent = false
       try {
         const result = await work(tx)
@@ -167,12 +178,19 @@ export class PostgresBackend implements Backend {
         await this.#commit(session, commit, busyTimeoutMs, tx.commitContext)
         return result
       } catch (error) {
-        if (!commitSent) await this.#rollback(session)
+        if (!commitSent && tx.started) await this.#rollback(session)
+        // The connection died while idle in the pool, found by the message that carried BEGIN:
+        // nothing of the transaction happened, so it runs again on a fresh connection.
+        if (isLostAtBegin(error) && reconnects < this.#config.poolSize && this.#closing === undefined) {
+          reconnects++
+          this.retryStats.reconnects++
+          continue
+        }
         // Deadlock, serialization failure or stale read, before any job of a batch finished: PostgreSQL
         // (or we) undid all of it, and running the work again is the fix (see isRetrySafe).
         if (isRetryable(error) && attempt < MAX_TRANSACTION_ATTEMPTS && this.#closing === undefined) {
           this.retryStats.retries++
-          await backoff(attempt)
+          await backoff(attempt++)
           continue
         }
         throw error
@@ -262,28 +280,6 @@ export class PostgresBackend implements Backend {
     }
   }
 
-  /** A pooled connection in a fresh transaction with this write's lock timeout. */
-  async #begin(busyTimeoutMs: number): Promise<Session> {
-    for (let tries = 0; ; tries++) {
-      const session = await this.#checkout()
-      try {
-        // synchronous_commit on for both durability settings: PostgreSQL has no crash-safe mode
-        // cheaper than a flushed WAL, and a server configured with it off must not weaken ours.
-        await session.client.query(`BEGIN ISOLATION LEVEL READ COMMITTED; ${lockTimeoutSql(busyTimeoutMs)}; SET LOCAL synchronous_commit = on`)
-        return session
-      } catch (error) {
-        session.lost ??= error
-        this.#release(session)
-        // Nothing has happened yet: a connection that died while idle in the pool is simply replaced.
-        if (isConnectionLoss(error) && !isConnectFailure(error) && tries < this.#config.poolSize && this.#closing === undefined) {
-          this.retryStats.reconnects++
-          continue
-        }
-        throw translatePostgresError(error, { operation: 'write', url: this.#url })
-      }
-    }
-  }
-
   async #checkout(): Promise<Session> {
     let client: PostgresPoolClient
     try {
@@ -309,6 +305,7 @@ export class PostgresBackend implements Backend {
 
   async #rollback(session: Session): Promise<void> {
     if (session.lost !== undefined) return
+    // (A transaction whose BEGIN was never sent gets a harmless "no transaction in progress" warning.)
     try {
       await session.client.query('ROLLBACK')
     } catch (error) {
@@ -330,6 +327,7 @@ export class PostgresBackend implements Backend {
       // With changes, COMMIT first waits its turn for the change-log lock.
       if (commit !== 'COMMIT') this.#waits.longestWaitMs = Math.max(this.#waits.longestWaitMs, performance.now() - started)
     } catch (error) {
+      checkPreparedStatements(session, error)
       if (sqlState(error) !== undefined && !isConnectionLoss(error)) {
         // A server error in answer (a lock timeout on the change log, a deferred constraint at
         // COMMIT): the transaction did not commit. Leave the connection clean for the pool.

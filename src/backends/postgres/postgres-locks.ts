@@ -92,6 +92,21 @@ export function isStaleMiss(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[STALE_MISS] === true
 }
 
+const LOST_AT_BEGIN = Symbol.for('tandemdb.postgres.lostAtBegin')
+
+/**
+ * Marks a connection loss found by the message that carried BEGIN: the connection died while idle
+ * in the pool, nothing of the transaction ran, and it may simply run again on another connection.
+ */
+export function markLostAtBegin<E>(error: E): E {
+  if (typeof error === 'object' && error !== null) Object.defineProperty(error, LOST_AT_BEGIN, { value: true })
+  return error
+}
+
+export function isLostAtBegin(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[LOST_AT_BEGIN] === true
+}
+
 export interface TransactionRetryStats {
   /** Write transactions run again after PostgreSQL cancelled them, or after a stale read. */
   retries: number

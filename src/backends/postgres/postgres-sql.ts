@@ -27,9 +27,19 @@ function quote(name: string): string {
   return `"${name}"`
 }
 
+/** Statement names by text: hashing on every call would cost more than the lookup. */
+const NAMES = new Map<string, string>()
+const MAX_NAMES = 10_000
+
 /** A statement the backend runs often, named so each connection parses and plans it once. */
 function named(text: string, values: unknown[] = []): PostgresQuery {
-  return { name: `tandem_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`, text, values }
+  let name = NAMES.get(text)
+  if (name === undefined) {
+    name = `tandem_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`
+    if (NAMES.size >= MAX_NAMES) NAMES.clear()
+    NAMES.set(text, name)
+  }
+  return { name, text, values }
 }
 
 /** A readable name, or a hash of it when PostgreSQL would silently truncate it past 63 bytes. */
@@ -73,7 +83,7 @@ export class PostgresSql {
       `CREATE SCHEMA IF NOT EXISTS ${this.schema}`,
       `CREATE TABLE IF NOT EXISTS ${this.meta} (key text COLLATE "C" PRIMARY KEY, value text NOT NULL)`,
       // seq is given out under the change-log lock just before COMMIT, from the change_head meta
-      // row (see flushAndCommitSql), so it is gap-free and grows in commit order. No sequence: a
+      // row (see appendChangesSql), so it is gap-free and grows in commit order. No sequence: a
       // sequence value is taken outside the transaction and would commit out of order.
       `CREATE TABLE IF NOT EXISTS ${this.changes} (
         seq bigint PRIMARY KEY,
@@ -175,29 +185,6 @@ export class PostgresSql {
     return named(`WITH l AS (SELECT pg_advisory_xact_lock_shared($2::bigint)) ${insert} ${select} WHERE EXISTS (SELECT FROM l) ${tail}`, [rows, sharedLock])
   }
 
-  /** UPDATE of one row as simple-protocol text (literals, no parameters), to travel with other statements. */
-  updateTextSql(collection: string, version: number, updatedAt: number, role: string, data: string, id: string): string {
-    return `UPDATE ${this.table(collection)} SET version = ${integer(version)}, updated_at = ${integer(updatedAt)}, role = ${literal(role)}, data = ${literal(data)}::jsonb WHERE id = ${literal(id)}`
-  }
-
-  /** DELETE of one row as simple-protocol text. */
-  deleteTextSql(collection: string, id: string): string {
-    return `DELETE FROM ${this.table(collection)} WHERE id = ${literal(id)}`
-  }
-
-  /** The collection's predicate lock, shared, as simple-protocol text. */
-  sharedLockTextSql(key: string): string {
-    return `SELECT pg_advisory_xact_lock_shared(${lockKeyLiteral(key)}::bigint)`
-  }
-
-  /** ON CONFLICT DO NOTHING: a taken id reports no row instead of aborting the whole transaction. */
-  insertSql(collection: string, values: unknown[]): PostgresQuery {
-    return named(
-      `INSERT INTO ${this.table(collection)} (id, version, created_at, updated_at, role, data) VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (id) DO NOTHING`,
-      values,
-    )
-  }
-
   updateSql(collection: string, values: unknown[]): PostgresQuery {
     return named(`UPDATE ${this.table(collection)} SET version = $1, updated_at = $2, role = $3, data = $4::jsonb WHERE id = $5`, values)
   }
@@ -221,42 +208,43 @@ export class PostgresSql {
   }
 
   /**
-   * COMMIT, preceded by the statement that appends the transaction's buffered changes: it takes the
-   * change-log lock (`lockKey`), gives the changes the seqs after the current head, moves the head,
-   * and queues a NOTIFY (PostgreSQL delivers it on commit). The lock is held until the transaction
-   * ends, so no other transaction can take seqs until this one has committed (or rolled back):
-   * change-writing transactions commit in seq order, and reading `seq > cursor` never skips one.
+   * The statement that appends a transaction's buffered changes ($1: a JSON array of entries), sent
+   * in one message with COMMIT. It takes the change-log lock (`lockKey`), gives the changes the seqs
+   * after the current head, moves the head, and queues a NOTIFY (PostgreSQL delivers it on commit).
+   * The lock is held until the transaction ends, so no other transaction can take seqs until this
+   * one has committed (or rolled back): change-writing transactions commit in seq order, and
+   * reading `seq > cursor` never skips one. Because COMMIT follows in the same message, the lock is
+   * held for the append and the WAL flush, never across a round trip to the client. If the append
+   * fails, PostgreSQL skips the COMMIT. The head row's update waits for the lock (EXISTS on
+   * `locked`); even were it evaluated first, its row lock and re-check of the latest committed
+   * head would give the same seqs.
    *
-   * Sent as one simple-protocol message (values are quoted literals, no parameters), so the server
-   * runs COMMIT right after the append: the lock is held for the append and the WAL flush, never
-   * across a round trip to the client. If the append fails, PostgreSQL skips the COMMIT.
-   * `before` are statements of the transaction sent in the same message (its last writes).
-   * The head row's update waits for the lock (EXISTS on `locked`); even were it evaluated first,
-   * its row lock and re-check of the latest committed head would give the same seqs.
-   *
-   * The NOTIFY payload carries the changes when they fit (see parseChangePayload): "<seq before
-   * the first> <JSON array of the entries>", as PostgreSQL renders the JSONB the log stores, so a
-   * listener can deliver them without reading the table; otherwise just the new head.
+   * With $2 true, the NOTIFY payload carries the changes when they fit (see parseChangePayload):
+   * "<seq before the first> <JSON array of the entries>", as PostgreSQL renders the JSONB the log
+   * stores, so a listener can deliver them without reading the table; otherwise the new head.
    */
-  flushAndCommitSql(lockKey: string, changes: readonly string[], before: readonly string[] = []): string {
-    const prefix = before.map((statement) => `${statement}; `).join('')
-    if (changes.length === 0) return `${prefix}COMMIT`
-    const n = changes.length
-    const entries = literal(`[${changes.join(',')}]`)
-    // The server decides exactly (its rendering adds spaces); past this size it is not worth rendering.
-    const notify = Buffer.byteLength(entries) < MAX_PAYLOAD_ATTEMPT_BYTES
-      ? `CASE WHEN octet_length(p) < ${NOTIFY_PAYLOAD_LIMIT_BYTES} THEN p ELSE seq::text END) FROM head, LATERAL (SELECT (seq - ${n})::text || ' ' || a::text AS p FROM entries) AS x`
-      : `seq::text) FROM head`
-    // One line, short names: pg_stat_activity shows the first 1 kB of a statement (operators look for the COMMIT).
-    return [
-      `${prefix}WITH locked AS (SELECT pg_advisory_xact_lock(${lockKeyLiteral(lockKey)}::bigint)),`,
-      `head AS (UPDATE ${this.meta} SET value = (value::bigint + ${n})::text WHERE key = '${CHANGE_HEAD_KEY}' AND EXISTS (SELECT FROM locked) RETURNING value::bigint AS seq),`,
-      `entries AS (SELECT ${entries}::jsonb AS a),`,
-      `added AS (INSERT INTO ${this.changes} (seq, collection, id, op, version, role, at, data)`,
-      `SELECT head.seq - ${n} + e.ord, v->>'collection', v->>'id', v->>'op', (v->>'version')::bigint, v->>'role', (v->>'at')::bigint, v->'data'`,
-      `FROM head, entries, jsonb_array_elements(a) WITH ORDINALITY AS e(v, ord))`,
-      `SELECT pg_notify('${this.channel}', ${notify}; COMMIT`,
-    ].join(' ')
+  appendChangesSql(lockKey: string): PostgresQuery {
+    if (this.#append?.key === lockKey) return this.#append.query
+    const query = this.#appendChangesSql(lockKey)
+    this.#append = { key: lockKey, query }
+    return query
+  }
+
+  #append: { key: string; query: PostgresQuery } | undefined
+
+  #appendChangesSql(lockKey: string): PostgresQuery {
+    const n = 'jsonb_array_length($1::jsonb)'
+    const payload = `(SELECT p FROM (SELECT (seq - ${n})::text || ' ' || ($1::jsonb)::text AS p) AS x WHERE octet_length(p) < ${NOTIFY_PAYLOAD_LIMIT_BYTES})`
+    return named(
+      [
+        `WITH locked AS (SELECT pg_advisory_xact_lock(${lockKeyLiteral(lockKey)}::bigint)),`,
+        `head AS (UPDATE ${this.meta} SET value = (value::bigint + ${n})::text WHERE key = '${CHANGE_HEAD_KEY}' AND EXISTS (SELECT FROM locked) RETURNING value::bigint AS seq),`,
+        `added AS (INSERT INTO ${this.changes} (seq, collection, id, op, version, role, at, data)`,
+        `SELECT head.seq - ${n} + e.ord, v->>'collection', v->>'id', v->>'op', (v->>'version')::bigint, v->>'role', (v->>'at')::bigint, v->'data'`,
+        `FROM head, jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(v, ord))`,
+        `SELECT pg_notify('${this.channel}', coalesce(CASE WHEN $2::boolean THEN ${payload} END, seq::text)) FROM head`,
+      ].join(' '),
+    )
   }
 
   /**
@@ -321,13 +309,8 @@ export class PostgresSql {
 }
 
 /** A string literal for simple-protocol SQL: E'...' with backslashes and quotes doubled. */
-function literal(text: string): string {
+export function literal(text: string): string {
   return `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`
-}
-
-function integer(value: number): string {
-  if (!Number.isSafeInteger(value)) throw new TypeError(`Expected an integer for SQL text (got ${value}).`)
-  return String(value)
 }
 
 function lockKeyLiteral(key: string): string {
@@ -337,8 +320,8 @@ function lockKeyLiteral(key: string): string {
 
 /** PostgreSQL refuses NOTIFY payloads of 8000 bytes or more. */
 const NOTIFY_PAYLOAD_LIMIT_BYTES = 8000
-/** Changes whose literal is this large are not tried as a payload (the rendering only grows). */
-const MAX_PAYLOAD_ATTEMPT_BYTES = 7000
+/** Changes whose JSON is this large are not tried as a payload (PostgreSQL's rendering only grows). */
+export const MAX_PAYLOAD_ATTEMPT_BYTES = 7000
 
 function quoteIndexName(name: string): string {
   // Index names hold ':' and '.', which `quote` refuses for tables; they are built from validated parts only.

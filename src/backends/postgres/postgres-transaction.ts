@@ -15,9 +15,9 @@ import {
 } from '../backend.js'
 import { TandemError } from '../../errors.js'
 import type { PostgresPoolClient, PostgresQuery, PostgresResult } from './postgres-config.js'
-import { duplicateId, isConnectionLoss, isTransactionConflict, translatePostgresError, type ErrorContext } from './postgres-errors.js'
-import { MAX_TRANSACTION_ATTEMPTS, changeLogLockKey, collectionLockKey, ddlLockKey, isStaleMiss, markRetryable, markStaleMiss, namedLockKey, recordLockKey } from './postgres-locks.js'
-import { FORMAT_VERSION, type PostgresSql } from './postgres-sql.js'
+import { duplicateId, isConnectFailure, isConnectionLoss, isTransactionConflict, translatePostgresError, type ErrorContext } from './postgres-errors.js'
+import { MAX_TRANSACTION_ATTEMPTS, changeLogLockKey, collectionLockKey, ddlLockKey, isStaleMiss, markLostAtBegin, markRetryable, markStaleMiss, namedLockKey, recordLockKey } from './postgres-locks.js'
+import { FORMAT_VERSION, MAX_PAYLOAD_ATTEMPT_BYTES, literal, type PostgresSql } from './postgres-sql.js'
 
 /**
  * The transactions of the PostgreSQL backend: reads on the pool, and the write transaction on one
@@ -139,6 +139,37 @@ interface PendingInsert {
 interface Prefix {
   statements: string[]
   context: ErrorContext
+  /** BEGIN is among them. */
+  begins: boolean
+  /** Deferred writes are among them (their context names the collection). */
+  deferredWrites: boolean
+}
+
+/**
+ * Statements PREPAREd by SQL on each pooled connection (named `<statement name>_s`, apart from
+ * the protocol-level ones node-postgres prepares), so that statements sent together as one
+ * simple-protocol message run as `EXECUTE name(literals)`: parsed and planned once per connection.
+ */
+const preparedOn = new WeakMap<PostgresPoolClient, Set<string>>()
+
+/** A value of a named statement as an EXECUTE argument, or undefined when it cannot be one. */
+function argument(value: unknown): string | undefined {
+  // A NUL would end the message's text early (the parameter path reports it properly).
+  if (typeof value === 'string') return value.includes('\u0000') ? undefined : literal(value)
+  if (typeof value === 'number') return Number.isFinite(value) ? `(${value})` : undefined
+  if (typeof value === 'boolean') return String(value)
+  return undefined
+}
+
+/**
+ * Drops a connection whose prepared statements are not what this process believes (a statement
+ * missing, or there already): it is closed instead of going back to the pool.
+ */
+export function checkPreparedStatements(session: Session, error: unknown): void {
+  const state = (error as { code?: unknown } | null)?.code
+  if (state !== '26000' && state !== '42P05') return
+  preparedOn.delete(session.client)
+  session.lost ??= error
 }
 
 /**
@@ -180,14 +211,20 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
   #commitContext: ErrorContext = {}
   #inserts: PendingInsert[] = []
   #insertFlushScheduled = false
+  /** PREPAREs the next message must start with (statements its EXECUTEs need on this connection). */
+  #prepares = new Map<string, string>()
 
   readonly #waits: WaitStats
 
-  constructor(sql: PostgresSql, session: Session, context: ErrorContext, waits: WaitStats) {
+  /** BEGIN and the settings of the transaction, until they are sent with its first statement. */
+  #begin: string | undefined
+
+  constructor(sql: PostgresSql, session: Session, context: ErrorContext, waits: WaitStats, begin: string) {
     super(sql)
     this.#session = session
     this.#context = context
     this.#waits = waits
+    this.#begin = begin
   }
 
   /** Runs a statement that may wait for another transaction's lock, and records how long it took. */
@@ -201,24 +238,58 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
   }
 
   protected async run<R>(query: PostgresQuery, context?: ErrorContext): Promise<PostgresResult<R>> {
-    const prefix = this.#takePrefix()
-    if (prefix.statements.length > 0) {
+    if (this.#hasPrefix()) {
+      // Statements waiting to be sent go first, in the same message as this one when it can be an
+      // EXECUTE: one round trip (BEGIN with the first read, say).
+      const execute = this.#executeSql(query)
+      const prefix = this.#takePrefix()
       try {
+        if (execute !== undefined) {
+          const results = (await this.#session.client.query<R>([...prefix.statements, execute].join(';\n'))) as PostgresResult<R> | PostgresResult<R>[]
+          return Array.isArray(results) ? results[results.length - 1]! : results
+        }
         await this.#session.client.query(prefix.statements.join(';\n'))
       } catch (error) {
-        throw this.#failed(error, prefix.context)
+        throw this.#failed(error, prefix.deferredWrites ? prefix.context : context, prefix.begins)
       }
     }
     try {
       return await this.#session.client.query<R>(query)
     } catch (error) {
-      throw this.#failed(error, context)
+      throw this.#failed(error, context, false)
     }
   }
 
-  /** Translates a failed statement's error; outside a savepoint PostgreSQL has aborted the transaction. */
-  #failed(error: unknown, context: ErrorContext | undefined): unknown {
+  /**
+   * `EXECUTE` of a named statement of the backend, its values as literals, PREPAREd on this
+   * connection by the next message if it is not yet; undefined when a value cannot be a literal.
+   */
+  #executeSql(query: PostgresQuery): string | undefined {
+    if (query.name === undefined) return undefined
+    const args: string[] = []
+    for (const value of query.values ?? []) {
+      const arg = argument(value)
+      if (arg === undefined) return undefined
+      args.push(arg)
+    }
+    const name = `${query.name}_s`
+    if (preparedOn.get(this.#session.client)?.has(name) !== true) this.#prepares.set(name, `PREPARE ${name} AS ${query.text}`)
+    return args.length === 0 ? `EXECUTE ${name}` : `EXECUTE ${name}(${args.join(', ')})`
+  }
+
+  #hasPrefix(): boolean {
+    return this.#begin !== undefined || this.#pendingRelease !== undefined || this.#deferred.length > 0 || this.#prepares.size > 0
+  }
+
+  /**
+   * Translates a failed statement's error; outside a savepoint PostgreSQL has aborted the
+   * transaction. A connection lost in the message that carried BEGIN had died while idle in the
+   * pool: the write runs again on another (see markLostAtBegin).
+   */
+  #failed(error: unknown, context: ErrorContext | undefined, begins: boolean): unknown {
+    checkPreparedStatements(this.#session, error)
     const translated = translatePostgresError(error, { ...this.#context, ...context })
+    if (begins && isConnectionLoss(error) && !isConnectFailure(error)) markLostAtBegin(translated)
     if (this.#levels.length === 1 || isConnectionLoss(error)) {
       this.#aborted ??= translated
       markTransactionAborted(translated)
@@ -227,16 +298,28 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
     return translated
   }
 
-  /** The statements waiting to be sent (a RELEASE, deferred writes), in order; they are sent by the caller. */
+  /** The statements waiting to be sent (BEGIN, a RELEASE, deferred writes), in order; they are sent by the caller. */
   #takePrefix(): Prefix {
-    const statements: string[] = []
+    // PREPAREs first: they last for the session whatever happens to the transaction, so once the
+    // message is sent they exist (unless the connection is lost, and then it is closed).
+    const statements: string[] = [...this.#prepares.values()]
+    if (this.#prepares.size > 0) {
+      let prepared = preparedOn.get(this.#session.client)
+      if (prepared === undefined) preparedOn.set(this.#session.client, (prepared = new Set()))
+      for (const name of this.#prepares.keys()) prepared.add(name)
+      this.#prepares.clear()
+    }
+    const begins = this.#begin !== undefined
+    if (this.#begin !== undefined) statements.push(this.#begin)
+    this.#begin = undefined
+    const deferredWrites = this.#deferred.length > 0
     if (this.#pendingRelease !== undefined) statements.push(`RELEASE SAVEPOINT ${this.#pendingRelease}`)
     this.#pendingRelease = undefined
     statements.push(...this.#deferred)
     const context = this.#deferredContext ?? {}
     this.#deferred = []
     this.#deferredContext = undefined
-    return { statements, context }
+    return { statements, context, begins, deferredWrites }
   }
 
   /**
@@ -377,30 +460,35 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
 
   async update(collection: string, row: RecordRow): Promise<void> {
     const context = { collection, id: row.id, operation: 'write' as const }
-    const data = JSON.stringify(row.data)
-    if (this.#levels.length === 1) return this.#defer(collection, this.sql.updateTextSql(collection, row.version, row.updatedAt, row.role, data, row.id), context)
+    const query = this.sql.updateSql(collection, [row.version, row.updatedAt, row.role, JSON.stringify(row.data), row.id])
+    if (this.#levels.length === 1 && this.#defer(collection, query, context)) return
     await this.#lockShared(collection)
-    await this.run(this.sql.updateSql(collection, [row.version, row.updatedAt, row.role, data, row.id]), context)
+    await this.run(query, context)
   }
 
   async delete(collection: string, id: string): Promise<void> {
     const context = { collection, id, operation: 'write' as const }
-    if (this.#levels.length === 1) return this.#defer(collection, this.sql.deleteTextSql(collection, id), context)
+    const query = this.sql.deleteSql(collection, id)
+    if (this.#levels.length === 1 && this.#defer(collection, query, context)) return
     await this.#lockShared(collection)
-    await this.run(this.sql.deleteSql(collection, id), context)
+    await this.run(query, context)
   }
 
-  /** A write outside any savepoint: sent with the next statement (see the class comment). */
-  #defer(collection: string, statement: string, context: ErrorContext): void {
+  /** A write outside any savepoint: sent with the next statement (see the class comment). False if it cannot be. */
+  #defer(collection: string, query: PostgresQuery, context: ErrorContext): boolean {
     if (this.#aborted !== undefined) throw markTransactionAborted(this.#aborted)
     const sharedLock = this.#sharedLockNeeded(collection)
-    if (sharedLock !== undefined) {
-      this.#deferred.push(this.sql.sharedLockTextSql(sharedLock))
+    const lock = sharedLock === undefined ? undefined : this.#executeSql(lockSharedSql(sharedLock))
+    const write = this.#executeSql(query)
+    if (write === undefined) return false
+    if (lock !== undefined) {
+      this.#deferred.push(lock)
       this.#noteLock(collection, 'shared')
     }
-    this.#deferred.push(statement)
+    this.#deferred.push(write)
     // Errors of several deferred writes name the first one's collection (and id, when it is alone).
     this.#deferredContext = this.#deferredContext === undefined ? context : { collection: this.#deferredContext.collection ?? collection, operation: 'write' }
+    return true
   }
 
   async #lockShared(collection: string): Promise<void> {
@@ -461,7 +549,7 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
     // A pending release (of the savepoint finished just before at this same depth) and deferred
     // writes travel with the SAVEPOINT.
     const prefix = this.#takePrefix()
-    await this.run({ text: [...prefix.statements, `SAVEPOINT ${name}`].join(';\n') }, prefix.context)
+    await this.#runText([...prefix.statements, `SAVEPOINT ${name}`].join(';\n'), prefix)
     this.#levels.push(newLevel())
     for (let attempt = 1; ; attempt++) {
       let result: T
@@ -483,6 +571,15 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
       for (const [collection, mode] of level.locks) if (parent.locks.get(collection) !== 'exclusive') parent.locks.set(collection, mode)
       this.#pendingRelease = name
       return result
+    }
+  }
+
+  /** Simple-protocol text made of a prefix and one more statement. */
+  async #runText(text: string, prefix: Prefix): Promise<void> {
+    try {
+      await this.#session.client.query(text)
+    } catch (error) {
+      throw this.#failed(error, prefix.context, prefix.begins)
     }
   }
 
@@ -513,9 +610,22 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
     this.#workDone = true
     if (this.#aborted !== undefined) throw markTransactionAborted(this.#aborted)
     if (this.#inserts.length > 0) throw new Error('An insert of this transaction was not awaited before COMMIT.')
+    const changes = this.#levels[0]!.changes
+    const statements: string[] = []
+    if (changes.length > 0) {
+      const entries = `[${changes.join(',')}]`
+      const append = this.#executeSql({ ...this.sql.appendChangesSql(changeLogLockKey(this.sql.schemaName)), values: [entries, Buffer.byteLength(entries) < MAX_PAYLOAD_ATTEMPT_BYTES] })
+      if (append === undefined) throw new Error('The change-log entries cannot be sent as a literal.')
+      statements.push(append)
+    }
     const prefix = this.#takePrefix()
     this.#commitContext = prefix.context
-    return this.sql.flushAndCommitSql(changeLogLockKey(this.sql.schemaName), this.#levels[0]!.changes, prefix.statements)
+    return [...prefix.statements, ...statements, 'COMMIT'].join(';\n')
+  }
+
+  /** Whether anything was sent yet (BEGIN goes with the first statement): if not, there is nothing to roll back. */
+  get started(): boolean {
+    return this.#begin === undefined
   }
 
   /** What the writes sent with COMMIT were about (collection, id), for the errors of that message. */
