@@ -23,7 +23,7 @@ interface PayloadEntry {
 
 /**
  * The changes a NOTIFY payload carries: "<seq before the first> <JSON array>" (see
- * flushAndCommitSql), or undefined when it carries only the head (a bare number) or is not ours.
+ * appendChangesSql), or undefined when it carries only the head (a bare number) or is not ours.
  */
 export function parseChangePayload(payload: string | undefined): { after: number; changes: ChangeRow[] } | undefined {
   if (payload === undefined) return undefined

@@ -13,9 +13,20 @@ import { createHash } from 'node:crypto'
  * unrelated things take turns.
  */
 export function advisoryKey(schema: string, ...parts: string[]): string {
-  const digest = createHash('sha256').update([schema, ...parts].join('\u0000')).digest()
-  return digest.readBigInt64BE(0).toString()
+  const name = [schema, ...parts].join('\u0000')
+  let key = KEYS.get(name)
+  if (key === undefined) {
+    key = createHash('sha256').update(name).digest().readBigInt64BE(0).toString()
+    // Record keys (one per id looked up and missed) would grow without bound: start over now and then.
+    if (KEYS.size >= MAX_KEYS) KEYS.clear()
+    KEYS.set(name, key)
+  }
+  return key
 }
+
+/** Keys by name: a write takes two or three per transaction, and hashing each time costs more than a lookup. */
+const KEYS = new Map<string, string>()
+const MAX_KEYS = 10_000
 
 /** The change-log lock: held from the moment a transaction takes its seqs until it commits. */
 export function changeLogLockKey(schema: string): string {

@@ -5,9 +5,9 @@ import { ROW_COLUMNS, compileCount, compileFind, dataKey } from './postgres-quer
 
 /**
  * SQL text for the PostgreSQL backend. Identifiers come only from validated schema and collection
- * names and field paths (see `FIELD_SEGMENT`), and are quoted; every value is a `$n` parameter,
- * except in the one simple-protocol message of flushAndCommitSql, where the changes travel as a
- * quoted literal. Every name is schema-qualified: the backend never relies on search_path.
+ * names and field paths (see `FIELD_SEGMENT`), and are quoted; every value is a `$n` parameter
+ * (bound, or a quoted literal in an EXECUTE of the statement PREPAREd from the same text, see
+ * PostgresWriteTx). Every name is schema-qualified: the backend never relies on search_path.
  */
 
 export const META_TABLE = '_tandem_meta'

@@ -175,13 +175,15 @@ export function checkPreparedStatements(session: Session, error: unknown): void 
 /**
  * The open write transaction: one pooled connection between BEGIN and COMMIT, in READ COMMITTED.
  * `get` locks the row (FOR UPDATE). Changes are buffered and written just before COMMIT, under the
- * change-log lock (see flushAndCommitSql). PostgreSQL aborts the whole transaction on any failed
+ * change-log lock (see appendChangesSql). PostgreSQL aborts the whole transaction on any failed
  * statement outside a savepoint, so such errors are marked transaction-aborted; a taken id is found
  * with ON CONFLICT DO NOTHING instead, and leaves the transaction usable, as on SQLite.
  *
- * Round trips are the cost here, so statements travel together where the outcome allows it:
- * - `update` and `delete` outside a savepoint are not sent at once but with the next statement
- *   (as simple-protocol text), usually the COMMIT. Their result is not needed, and a failure there
+ * Round trips are the cost here, so statements travel together where the outcome allows it, as
+ * one simple-protocol message of EXECUTEs of statements PREPAREd once per connection:
+ * - BEGIN (and the transaction's settings) goes with the first statement.
+ * - `update` and `delete` outside a savepoint are not sent at once but with the next statement,
+ *   usually the change-log append and COMMIT. Their result is not needed, and a failure there
  *   aborts the whole transaction either way, so the caller sees the same error, only later.
  * - `insert`s issued together (the write queue starts a batch's consecutive single inserts without
  *   awaiting each, see `concurrentAtomicWrites`) are sent as one multi-row INSERT on the next
@@ -604,7 +606,7 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
 
   /**
    * The last step: refuses to commit a transaction PostgreSQL has aborted, and returns the COMMIT
-   * to send, preceded by the append of the buffered changes (see flushAndCommitSql).
+   * to send, preceded by the append of the buffered changes (see appendChangesSql).
    */
   commitSql(): string {
     this.#workDone = true
