@@ -33,7 +33,9 @@ import { MAX_TRANSACTION_ATTEMPTS, backoff, isLostAtBegin, isRetryable, lockTime
 import { ChangeCache, parseChangePayload } from './postgres-change-cache.js'
 import { CommitListener, type PostgresListenClient } from './postgres-notify.js'
 import { FORMAT_VERSION, PostgresSql } from './postgres-sql.js'
-import { PostgresReader, PostgresWriteTx, checkPreparedStatements, type Session, type WaitStats } from './postgres-transaction.js'
+import { checkPreparedStatements, type Session } from './postgres-prepared.js'
+import { PostgresReader } from './postgres-reader.js'
+import { PostgresWriteTx, type WaitStats } from './postgres-transaction.js'
 
 interface RawChange {
   head: number

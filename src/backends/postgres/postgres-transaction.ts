@@ -6,50 +6,22 @@ import {
   type CollectionLayout,
   type Condition,
   type FoundRow,
-  type JsonObject,
   type Query,
-  type ReadTx,
   type RecordRow,
-  type Scalar,
   type WriteTx,
 } from '../backend.js'
 import { TandemError } from '../../errors.js'
-import type { PostgresPoolClient, PostgresQuery, PostgresResult } from './postgres-config.js'
+import type { PostgresQuery, PostgresResult } from './postgres-config.js'
 import { duplicateId, isConnectFailure, isConnectionLoss, isTransactionConflict, translatePostgresError, type ErrorContext } from './postgres-errors.js'
 import { MAX_TRANSACTION_ATTEMPTS, changeLogLockKey, collectionLockKey, ddlLockKey, isStaleMiss, markLostAtBegin, markRetryable, markStaleMiss, namedLockKey, recordLockKey } from './postgres-locks.js'
-import { FORMAT_VERSION, MAX_PAYLOAD_ATTEMPT_BYTES, literal, type PostgresSql } from './postgres-sql.js'
+import { FORMAT_VERSION, MAX_PAYLOAD_ATTEMPT_BYTES, type PostgresSql } from './postgres-sql.js'
+import { argument, checkPreparedStatements, preparedOn, type Session } from './postgres-prepared.js'
+import { PostgresReadOps, decode, type RawRow } from './postgres-reader.js'
 
 /**
- * The transactions of the PostgreSQL backend: reads on the pool, and the write transaction on one
- * pooled connection, with its savepoints, its buffered change-log entries and its record locks.
+ * The write transaction of the PostgreSQL backend, on one pooled connection: its savepoints, its
+ * buffered change-log entries, its record and predicate locks, and the messages it sends.
  */
-
-interface RawRow {
-  id: string
-  version: number
-  created_at: number
-  updated_at: number
-  role: string
-  data: JsonObject
-  /** find ordered by a metadata column */
-  sort_value?: string | number
-  /** find ordered by a data field: its sort key (see dataKey) */
-  sort_class?: number
-  sort_number?: string
-  sort_text?: string
-}
-
-function decode(raw: RawRow): RecordRow {
-  return { id: raw.id, version: raw.version, createdAt: raw.created_at, updatedAt: raw.updated_at, role: raw.role, data: raw.data }
-}
-
-/** The value a page cursor remembers: the same scalar SQLite's json_extract would give (booleans as 1/0). */
-function sortValueOf(raw: RawRow): Scalar {
-  if (raw.sort_value !== undefined) return raw.sort_value
-  if (raw.sort_class === 1) return Number(raw.sort_number)
-  if (raw.sort_class === 2) return raw.sort_text ?? ''
-  return null
-}
 
 function lockSql(key: string): PostgresQuery {
   return { name: 'tandem_advisory_xact_lock', text: 'SELECT pg_advisory_xact_lock($1::bigint)', values: [key] }
@@ -57,50 +29,6 @@ function lockSql(key: string): PostgresQuery {
 
 function lockSharedSql(key: string): PostgresQuery {
   return { name: 'tandem_advisory_xact_lock_shared', text: 'SELECT pg_advisory_xact_lock_shared($1::bigint)', values: [key] }
-}
-
-/** The reads every transaction offers; `run` says where the statements go. */
-abstract class PostgresReadOps implements ReadTx {
-  constructor(protected readonly sql: PostgresSql) {}
-
-  protected abstract run<R>(query: PostgresQuery, context?: ErrorContext): Promise<PostgresResult<R>>
-
-  protected async rows<R>(query: PostgresQuery, context?: ErrorContext): Promise<R[]> {
-    return (await this.run<R>(query, context)).rows
-  }
-
-  async listCollections(): Promise<string[]> {
-    return (await this.rows<{ name: string }>(this.sql.listCollectionsSql())).map((r) => r.name)
-  }
-
-  async get(collection: string, id: string): Promise<RecordRow | undefined> {
-    const [raw] = await this.rows<RawRow>(this.sql.getSql(collection, id, false), { collection, id })
-    return raw === undefined ? undefined : decode(raw)
-  }
-
-  async find(collection: string, query: Query): Promise<FoundRow[]> {
-    const raws = await this.rows<RawRow>(this.sql.findSql(collection, query), { collection })
-    return raws.map((raw) => ({ ...decode(raw), sortValue: sortValueOf(raw) }))
-  }
-
-  async count(collection: string, where: readonly Condition[]): Promise<number> {
-    const [row] = await this.rows<{ n: number }>(this.sql.countSql(collection, where), { collection })
-    return row!.n
-  }
-}
-
-/** Reads outside a write: each statement runs on a pooled connection and sees the latest commit. */
-export class PostgresReader extends PostgresReadOps {
-  constructor(
-    sql: PostgresSql,
-    private readonly query: <R>(query: PostgresQuery, context?: ErrorContext) => Promise<PostgresResult<R>>,
-  ) {
-    super(sql)
-  }
-
-  protected run<R>(query: PostgresQuery, context?: ErrorContext): Promise<PostgresResult<R>> {
-    return this.query<R>(query, context)
-  }
 }
 
 /** What one savepoint level of a write holds until it is released or rolled back. */
@@ -120,13 +48,6 @@ export interface WaitStats {
   longestWaitMs: number
 }
 
-/** A checked-out pool connection and whether its socket has failed. */
-export interface Session {
-  client: PostgresPoolClient
-  lost: unknown
-  onError: (error: Error) => void
-}
-
 /** An insert waiting for the next multi-row INSERT of its transaction. */
 interface PendingInsert {
   collection: string
@@ -143,33 +64,6 @@ interface Prefix {
   begins: boolean
   /** Deferred writes are among them (their context names the collection). */
   deferredWrites: boolean
-}
-
-/**
- * Statements PREPAREd by SQL on each pooled connection (named `<statement name>_s`, apart from
- * the protocol-level ones node-postgres prepares), so that statements sent together as one
- * simple-protocol message run as `EXECUTE name(literals)`: parsed and planned once per connection.
- */
-const preparedOn = new WeakMap<PostgresPoolClient, Set<string>>()
-
-/** A value of a named statement as an EXECUTE argument, or undefined when it cannot be one. */
-function argument(value: unknown): string | undefined {
-  // A NUL would end the message's text early (the parameter path reports it properly).
-  if (typeof value === 'string') return value.includes('\u0000') ? undefined : literal(value)
-  if (typeof value === 'number') return Number.isFinite(value) ? `(${value})` : undefined
-  if (typeof value === 'boolean') return String(value)
-  return undefined
-}
-
-/**
- * Drops a connection whose prepared statements are not what this process believes (a statement
- * missing, or there already): it is closed instead of going back to the pool.
- */
-export function checkPreparedStatements(session: Session, error: unknown): void {
-  const state = (error as { code?: unknown } | null)?.code
-  if (state !== '26000' && state !== '42P05') return
-  preparedOn.delete(session.client)
-  session.lost ??= error
 }
 
 /**
