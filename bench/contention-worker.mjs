@@ -59,13 +59,15 @@ async function runTandem(path, durationMs, index) {
   }
 }
 
-function runRaw(path, durationMs) {
+/** Raw better-sqlite3; with `withLog`, each increment also appends a change-log row, as Tandem's does. */
+function runRaw(path, durationMs, withLog = false) {
   // busy_timeout 5000: SQLite's own busy handler sleeps (1, 2, 5, 10 ... 100 ms) between tries.
   const db = openRaw(path, { busyTimeoutMs: 5000 })
   const begin = db.prepare('BEGIN IMMEDIATE')
   const select = db.prepare('SELECT version, data FROM items WHERE id = ?')
   const update = db.prepare('UPDATE items SET version = ?, updated_at = ?, data = ? WHERE id = ?')
   const commit = db.prepare('COMMIT')
+  const log = db.prepare("INSERT INTO changes (collection, id, op, version, role, at, data) VALUES ('items', ?, 'update', ?, 'bench', ?, ?)")
   return {
     close: () => db.close(),
     async run() {
@@ -86,7 +88,10 @@ function runRaw(path, durationMs) {
           const data = JSON.parse(row.data)
           if (data.n !== last) switches++
           last = data.n + 1
-          update.run(row.version + 1, Date.now(), JSON.stringify({ ...data, n: last }), HOT_ID)
+          const json = JSON.stringify({ ...data, n: last })
+          const now = Date.now()
+          update.run(row.version + 1, now, json, HOT_ID)
+          if (withLog) log.run(HOT_ID, row.version + 1, now, json)
           commit.run()
           const done = performance.now()
           completed++
@@ -111,7 +116,7 @@ function runRaw(path, durationMs) {
 }
 
 const { mode, path, durationMs, index } = JSON.parse(process.argv[2])
-const worker = mode === 'raw' ? runRaw(path, durationMs) : await runTandem(path, durationMs, index)
+const worker = mode === 'tandem' ? await runTandem(path, durationMs, index) : runRaw(path, durationMs, mode === 'rawlog')
 process.once('message', async (message) => {
   if (message !== 'go') throw new Error(`contention-worker expected 'go', got ${JSON.stringify(message)}`)
   const cpuBefore = process.cpuUsage()

@@ -111,6 +111,7 @@ if (json) {
     ['ratio', 'ratio'],
     ['goal', 'goal'],
     ['result', 'result'],
+    ['ceiling', 'same SQL by hand (record + change-log row)'],
   ])
   console.log(`\n${rows.filter((r) => r.result === 'PASS').length}/${rows.length} goals met in ${seconds.toFixed(0)} s (Node ${info.node}, SQLite ${info.sqlite}${pg ? `, PostgreSQL ${info.postgres}` : ''}, ${info.cores} cores).`)
 }

@@ -37,6 +37,17 @@ export function openRaw(path, { synchronous = 'NORMAL', busyTimeoutMs = 0 } = {}
     role TEXT NOT NULL,
     data TEXT NOT NULL CHECK (json_valid(data))
   ) STRICT`)
+  // For the "same SQL by hand" baseline: a change log shaped like Tandem's (rowid seq, no index).
+  db.exec(`CREATE TABLE IF NOT EXISTS changes (
+    seq INTEGER PRIMARY KEY,
+    collection TEXT NOT NULL,
+    id TEXT NOT NULL,
+    op TEXT NOT NULL CHECK (op IN ('insert', 'update', 'delete', 'trim')),
+    version INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    data TEXT
+  ) STRICT`)
   return db
 }
 
@@ -47,6 +58,31 @@ export function rawInserter(db) {
   return (data) => {
     const now = Date.now()
     insert.run(`raw-${String(++n).padStart(12, '0')}`, now, now, 'bench', JSON.stringify(data))
+  }
+}
+
+/**
+ * The ceiling: raw better-sqlite3 doing the SQL a Tandem insert does — the record row and its
+ * change-log row, in one transaction — with none of Tandem's JavaScript. `perTransaction` rows
+ * share one BEGIN IMMEDIATE ... COMMIT (1: one transaction per insert, as a single write; 1000: what
+ * a full group-commit batch does). Returns a function that inserts `perTransaction` records.
+ */
+export function rawLogInserter(db, perTransaction = 1) {
+  const begin = db.prepare('BEGIN IMMEDIATE')
+  const commit = db.prepare('COMMIT')
+  const insert = db.prepare('INSERT INTO items (id, version, created_at, updated_at, role, data) VALUES (?, 1, ?, ?, ?, ?)')
+  const log = db.prepare("INSERT INTO changes (collection, id, op, version, role, at, data) VALUES ('items', ?, 'insert', 1, ?, ?, ?)")
+  let n = 0
+  return (first) => {
+    begin.run()
+    for (let i = 0; i < perTransaction; i++) {
+      const now = Date.now()
+      const id = `log-${String(++n).padStart(12, '0')}`
+      const json = JSON.stringify(sampleData(first + i))
+      insert.run(id, now, now, 'bench', json)
+      log.run(id, 'bench', now, json)
+    }
+    commit.run()
   }
 }
 
@@ -93,8 +129,13 @@ export function formatMs(ms) {
 }
 
 /** One result line: what was measured, Tandem's figure, the raw figure, their ratio, the goal and its verdict. */
-export function resultRow({ name, tandem, raw, ratio, goal, pass, note }) {
-  return { name, tandem, raw, ratio, goal, result: pass ? 'PASS' : 'MISS', ...(note === undefined ? {} : { note }) }
+export function resultRow({ name, tandem, raw, ratio, goal, pass, note, ceiling = '' }) {
+  return { name, tandem, raw, ratio, goal, result: pass ? 'PASS' : 'MISS', ceiling, ...(note === undefined ? {} : { note }) }
+}
+
+/** The ceiling column: the same-SQL-by-hand figure and Tandem's share of it. */
+export function ceilingCell(tandem, ceiling) {
+  return `${formatRate(ceiling)} (tandem ${(tandem / ceiling).toFixed(2)}x)`
 }
 
 /** Prints rows as an aligned text table. */

@@ -2,7 +2,7 @@
 // against raw better-sqlite3 autocommit INSERTs. Every Tandem insert is its own transaction here:
 // group commit has nothing to group, so this measures Tandem's fixed cost per write.
 import { join } from 'node:path'
-import { formatRate, log, median, openRaw, openTandem, rateFor, rawInserter, resultRow, sampleData } from './lib.mjs'
+import { ceilingCell, formatRate, log, median, openRaw, openTandem, rateFor, rawInserter, rawLogInserter, resultRow, sampleData } from './lib.mjs'
 
 const ROUND_MS = 1000
 const ROUNDS = 3
@@ -12,6 +12,7 @@ export async function runSingleInsert({ dir }) {
   log(`single insert: ${ROUNDS} rounds of ${ROUND_MS} ms each side, alternating`)
   const raw = openRaw(join(dir, 'single-raw.db'), { synchronous: 'NORMAL' })
   const insertRaw = rawInserter(raw)
+  const insertRawLog = rawLogInserter(raw)
   const store = await openTandem(join(dir, 'single-tandem.db'))
   const items = store.collection('items')
   try {
@@ -19,11 +20,13 @@ export async function runSingleInsert({ dir }) {
     await rateFor(WARMUP_MS, (i) => items.insert(sampleData(i)))
     const rawRates = []
     const tandemRates = []
+    const rawLogRates = []
     // Alternate the two sides so a burst of noise on the machine hits both alike; report medians.
     for (let round = 0; round < ROUNDS; round++) {
       rawRates.push(await rateFor(ROUND_MS, (i) => insertRaw(sampleData(i))))
       tandemRates.push(await rateFor(ROUND_MS, (i) => items.insert(sampleData(i))))
-      log(`  round ${round + 1}: raw ${formatRate(rawRates.at(-1))}, tandem ${formatRate(tandemRates.at(-1))}`)
+      rawLogRates.push(await rateFor(ROUND_MS, (i) => insertRawLog(i)))
+      log(`  round ${round + 1}: raw ${formatRate(rawRates.at(-1))}, tandem ${formatRate(tandemRates.at(-1))}, raw record + change-log row ${formatRate(rawLogRates.at(-1))}`)
     }
     const tandem = median(tandemRates)
     const rawRate = median(rawRates)
@@ -37,9 +40,10 @@ export async function runSingleInsert({ dir }) {
           ratio: `${ratio.toFixed(2)}x`,
           goal: '>= 0.5x raw',
           pass: ratio >= 0.5,
+          ceiling: ceilingCell(tandem, median(rawLogRates)),
         }),
       ],
-      details: { tandemRates, rawRates },
+      details: { tandemRates, rawRates, rawLogRates },
     }
   } finally {
     await store.close()

@@ -16,7 +16,7 @@ describe.runIf(sqlite !== undefined)('SQLite engine settings', () => {
         journal_mode: 'wal',
         synchronous: durability === 'full' ? 2 : 1,
         foreign_keys: 1,
-        journal_size_limit: 64 * 1024 * 1024,
+        journal_size_limit: 4 * 1024 * 1024,
         wal_autocheckpoint: 1000,
         busy_timeout: 0,
         trusted_schema: 0,

@@ -443,15 +443,17 @@ export class SqliteBackend implements Backend {
    * Keeps the WAL bounded. SQLite's auto-checkpoint (PASSIVE, every 1000 pages) copies pages back
    * but cannot restart the WAL while readers hold old snapshots, so under steady reads the file
    * can grow. Every few hundred commits we look at its size (stat, never open: closing a
-   * descriptor on a SQLite file drops its POSIX locks) and, past the limit, try a TRUNCATE
-   * checkpoint without waiting; if readers block it, the next look tries again.
+   * descriptor on a SQLite file drops its POSIX locks) and, past the limit, try a RESTART
+   * checkpoint without waiting (the next commit writes the WAL from its start again, into blocks
+   * the file already has; journal_size_limit keeps the file at that size); if readers block it,
+   * the next look tries again.
    */
   #afterCommit(): void {
     if (++this.#commitsSinceCheckpointCheck < CHECKPOINT_CHECK_EVERY || this.#config.path === ':memory:') return
     this.#commitsSinceCheckpointCheck = 0
     try {
       const size = statSync(`${this.#config.path}-wal`, { throwIfNoEntry: false })?.size ?? 0
-      if (size > this.#config.walCheckpointBytes) this.#writer.handle.pragma('wal_checkpoint(TRUNCATE)')
+      if (size > this.#config.walCheckpointBytes) this.#writer.handle.pragma('wal_checkpoint(RESTART)')
     } catch {
       // A busy checkpoint is not an error: the data is safe in the WAL and the next look retries.
     }
