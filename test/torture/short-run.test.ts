@@ -85,7 +85,7 @@ function expectBusy(report: NonNullable<RunResult['report']>, minOk: number): vo
 describe.runIf(runs('sqlite'))('torture, SQLite', () => {
   for (const durability of ['normal', 'full']) {
     test(`${SECONDS} s of SIGKILLs, restarts and foreign checkpoints with durability ${durability} leave no anomaly`, { timeout: TIMEOUT_MS }, async () => {
-      const result = await torture(['--backend', 'sqlite', '--durability', durability, '--procs', '4', '--seconds', String(SECONDS), '--faults', 'kill9,checkpoint,restart', '--kill-every-ms', '500', '--restart-every-ms', '6000', '--skip-find-in-tx'])
+      const result = await torture(['--backend', 'sqlite', '--durability', durability, '--procs', '4', '--seconds', String(SECONDS), '--faults', 'kill9,checkpoint,restart', '--kill-every-ms', '500', '--restart-every-ms', '6000'])
       summarize(result)
       expectClean(result)
       expectBusy(result.report!, 2000)
