@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { openStore, type Store, type StoreConfig } from '../../src/index.js'
 import type { ChangeRow } from '../../src/backends/backend.js'
+import type { PostgresBackend } from '../../src/backends/postgres/postgres-backend.js'
 import { PG_URL, POSTGRES, dropSchemaAfterTest, pgAdmin, uniqueSchema } from '../helpers/backends.js'
 import { expectCleanExit, forkWorker, sleep, type WorkerHandle } from '../helpers/processes.js'
 
@@ -130,5 +131,44 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL change log under out-of-order
     }
     expect(await setup.collection('events').count()).toBe(WRITERS * EACH)
     expect(await setup.checkIntegrity()).toEqual(['ok'])
+  })
+
+  // Changes travel in the NOTIFY payload when they fit and are delivered from the listener's cache
+  // (docs/postgres.md, "Changes in the notification"); larger ones leave only the head in it, and
+  // the reader goes to the table. Mixed, nothing may be skipped, repeated or reordered.
+  test('changes too large for a notification, between small ones and batches, arrive once each, in order, with their data', async () => {
+    const { open } = feedSchema()
+    const writer = await open('writer')
+    const reader = await open('reader')
+    const stream = reader.changes<{ i: number; pad: string }>({ since: 'now' })
+    const got: { seq: number; i: number; pad: number }[] = []
+    const reading = (async () => {
+      for await (const change of stream) {
+        got.push({ seq: change.seq, i: change.data!.i, pad: change.data!.pad.length })
+        if (got.length === 40) break
+      }
+    })()
+    await sleep(200) // the listener is up
+    const sizes = [10, 9000, 10, 10, 20_000, 10]
+    let i = 0
+    for (let round = 0; i < 40; round++) {
+      const pad = sizes[round % sizes.length]!
+      if (round % 3 === 2) {
+        // A batch: one commit, several changes in one notification (or none, if too large).
+        const n = Math.min(4, 40 - i)
+        await Promise.all(Array.from({ length: n }, () => writer.collection('events').insert({ i: i++, pad: 'x'.repeat(pad) })))
+      } else {
+        await writer.collection('events').insert({ i: i++, pad: 'x'.repeat(pad) })
+      }
+    }
+    await reading
+    expect(got.map((c) => c.i).sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, k) => k))
+    expect(got.map((c) => c.seq)).toEqual(got.map((_, k) => got[0]!.seq + k))
+    // Both paths were taken: reads answered from notifications, and reads of the table.
+    const stats = (reader.backend as PostgresBackend).feedStats
+    expect(stats.fromNotifications).toBeGreaterThan(0)
+    expect(stats.fromLog).toBeGreaterThan(0)
+    const written = new Map((await writer.collection('events').find()).map((r) => [r.data.i as number, (r.data.pad as string).length]))
+    expect(got.map((c) => c.pad)).toEqual(got.map((c) => written.get(c.i)))
   })
 })

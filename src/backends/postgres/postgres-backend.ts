@@ -30,7 +30,7 @@ import {
 } from './postgres-config.js'
 import { isConnectFailure, isConnectionLoss, outcomeUnknown, sqlState, translatePostgresError, type ErrorContext } from './postgres-errors.js'
 import { MAX_TRANSACTION_ATTEMPTS, backoff, isLostAtBegin, isRetryable, lockTimeoutSql, type TransactionRetryStats } from './postgres-locks.js'
-import { ChangeCache, parseChangePayload } from './postgres-change-cache.js'
+import { ChangeCache } from './postgres-change-cache.js'
 import { CommitListener, type PostgresListenClient } from './postgres-notify.js'
 import { FORMAT_VERSION, PostgresSql } from './postgres-sql.js'
 import { checkPreparedStatements, type Session } from './postgres-prepared.js'
@@ -83,6 +83,8 @@ export class PostgresBackend implements Backend {
   readonly capabilities: BackendCapabilities = Object.freeze({ ...DEFAULT_CAPABILITIES, transactionalDdl: true, pushNotify: true, rowLocks: true, concurrentAtomicWrites: true })
   /** Transaction retries and reconnects of this process, for status and benchmarks. */
   readonly retryStats: TransactionRetryStats = { retries: 0, reconnects: 0 }
+  /** Change-log reads of this process answered from notifications (no query) and from the table, for status and tests. */
+  readonly feedStats = { fromNotifications: 0, fromLog: 0 }
   /** Errors the pool reported on idle connections (a terminated backend, a restarted server): counted, never thrown. */
   poolErrors = 0
   readonly #waits: WaitStats = { longestWaitMs: 0 }
@@ -130,10 +132,7 @@ export class PostgresBackend implements Backend {
       channel: this.#sql.channel,
       readHead: () => this.changeHead(),
       pollMs: POSTGRES_FALLBACK_POLL_MS,
-      onPayload: (payload) => {
-        const parsed = parseChangePayload(payload)
-        if (parsed !== undefined) this.#changeCache.add(parsed.after, parsed.changes)
-      },
+      onPayload: (payload) => this.#changeCache.receive(payload),
       onGap: () => this.#changeCache.clear(),
     })
   }
@@ -208,7 +207,11 @@ export class PostgresBackend implements Backend {
 
   async readChanges(cursor: number, limit: number, filter?: ChangeFilter): Promise<ChangeBatch> {
     const cached = this.#changeCache.read(cursor, limit, filter)
-    if (cached !== undefined) return cached
+    if (cached !== undefined) {
+      this.feedStats.fromNotifications++
+      return cached
+    }
+    this.feedStats.fromLog++
     const { rows } = await this.#query<RawChange>(this.#sql.readChangesSql(cursor, limit, filter))
     const first = rows[0]
     if (first === undefined) throw new StorageError(`The change log of schema ${this.#sql.schema} has no head row; the store was not prepared, or was damaged.`, undefined)

@@ -4,8 +4,8 @@ import type { ChangeBatch, ChangeFilter, ChangeRow, JsonObject } from '../backen
  * Changes that arrived in NOTIFY payloads, so a reader woken by a notification can have them
  * without a second round trip to read the log. The change log stays the source of truth: the cache
  * holds one contiguous run of seqs, each exactly as the log stores it, and answers only a read
- * whose cursor lies inside that run; anything else (a gap, a payload too large to carry the
- * changes, a reconnect) is read from the table.
+ * whose cursor lies inside that run or at its end; anything else (a gap, a payload too large to
+ * carry the changes, a reconnect) is read from the table.
  */
 
 /** At most this many changes are kept; older ones are read from the table. */
@@ -49,8 +49,21 @@ export function parseChangePayload(payload: string | undefined): { after: number
 
 export class ChangeCache {
   #changes: ChangeRow[] = []
-  /** The trim mark as last read from the log: a cached answer never claims more. */
+  /** The trim mark, as last read from the log or announced by a notification since. */
   #trimmedThrough = 0
+  /** Whether #trimmedThrough is current: read from the log since the last gap, kept up by notifications. */
+  #trimKnown = false
+
+  /** Takes in one notification's payload: a commit's changes, a new trim mark, or just a head. */
+  receive(payload: string | undefined): void {
+    if (payload?.startsWith('trim ') === true) {
+      const seq = Number(payload.slice(5))
+      if (Number.isSafeInteger(seq)) this.#trimmedThrough = Math.max(this.#trimmedThrough, seq)
+      return
+    }
+    const parsed = parseChangePayload(payload)
+    if (parsed !== undefined) this.add(parsed.after, parsed.changes)
+  }
 
   /** Adds the changes of one commit; a run that does not follow the cached one replaces it. */
   add(after: number, changes: readonly ChangeRow[]): void {
@@ -64,10 +77,13 @@ export class ChangeCache {
   /** Forgets everything: notifications may have been missed (the listener's connection was lost). */
   clear(): void {
     this.#changes = []
+    this.#trimKnown = false
   }
 
+  /** The trim mark a read of the log returned. */
   noteTrimmedThrough(seq: number): void {
     this.#trimmedThrough = Math.max(this.#trimmedThrough, seq)
+    this.#trimKnown = true
   }
 
   /**
@@ -78,7 +94,12 @@ export class ChangeCache {
   read(cursor: number, limit: number, filter?: ChangeFilter): ChangeBatch | undefined {
     const first = this.#changes[0]
     const last = this.#changes.at(-1)
-    if (first === undefined || last === undefined || cursor < first.seq - 1 || cursor >= last.seq) return undefined
+    if (first === undefined || last === undefined || cursor < first.seq - 1 || cursor > last.seq) return undefined
+    // A reader at the end of the run has seen every change notified so far. Commits after it
+    // notify, and the notification wakes the reader (it reads again then); a missed one empties
+    // the cache. So "nothing new" is a true answer that saves a read per delivered change.
+    // It claims nothing past the cursor; the trim mark comes with it only when it is current.
+    if (cursor === last.seq) return this.#trimKnown ? { changes: [], scannedThrough: cursor, trimmedThrough: Math.min(this.#trimmedThrough, cursor) } : undefined
     const collections = filter?.collections === undefined ? undefined : new Set(filter.collections)
     const ids = filter?.ids === undefined ? undefined : new Set(filter.ids)
     const changes: ChangeRow[] = []

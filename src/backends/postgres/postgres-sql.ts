@@ -247,6 +247,11 @@ export class PostgresSql {
     )
   }
 
+  /** The NOTIFY that tells listeners the log is now trimmed through `through` ("trim <seq>"). */
+  notifyTrimSql(through: number): PostgresQuery {
+    return named(`SELECT pg_notify('${this.channel}', 'trim ' || $1::bigint)`, [through])
+  }
+
   /**
    * Changes after the cursor, the head and the trim mark, in one statement: one snapshot, so
    * "every seq up to head was scanned" holds for exactly the changes returned.

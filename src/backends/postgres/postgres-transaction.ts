@@ -435,6 +435,12 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
     if (through <= previous) return 0
     const { rowCount } = await this.run(this.sql.deleteChangesSql(through))
     await this.run(this.sql.setTrimmedThroughSql(through))
+    // Listeners learn the new trim mark on commit (see ChangeCache). Outside a savepoint it goes
+    // with the COMMIT; inside one, now, so that rolling the savepoint back drops it too.
+    const notify = this.sql.notifyTrimSql(through)
+    const deferred = this.#levels.length === 1 ? this.#executeSql(notify) : undefined
+    if (deferred === undefined) await this.run(notify)
+    else this.#deferred.push(deferred)
     return rowCount ?? 0
   }
 
