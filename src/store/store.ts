@@ -14,6 +14,7 @@ import { TRIM_BATCH, applyRetention } from './retention.js'
 import { applySeeds } from './seeds.js'
 import { TxScope } from './tx-scope.js'
 import { validateData } from './validate.js'
+import { settle } from './settle.js'
 import { WriteQueue, type WriteJob } from './write-queue.js'
 
 /** Committed writes between two passes of change-log retention. */
@@ -65,21 +66,12 @@ export class Transaction<C extends CollectionsConfig = CollectionsConfig> {
   #runner(): Runner {
     return {
       role: this.#store.role,
-      operation: (op) => attempt(op),
+      operation: (op) => settle(op),
       write: (job) => this.#live().run(job.work),
       read: (work) => this.#live().run(work),
       callback: async (_tx, body) => body(),
       changes: (options) => this.#store.changes(options),
     }
-  }
-}
-
-/** Calls `op`, turning a synchronous throw into a rejection. */
-function attempt<T>(op: () => Promise<T>): Promise<T> {
-  try {
-    return op()
-  } catch (error) {
-    return Promise.reject(error)
   }
 }
 
@@ -410,7 +402,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
     // Inside a transaction the operation belongs to it: the transaction itself is being waited for.
     if (this.#closed !== undefined && TxScope.current(this) === undefined) return Promise.reject(storeClosed())
     this.#operations++
-    return attempt(op).then(this.#settled as (value: T) => T, this.#failed)
+    return settle(op).then(this.#settled as (value: T) => T, this.#failed)
   }
 
   /** Ends one operation (see #operation): bound once, not a pair of closures per call. */

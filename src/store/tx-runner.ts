@@ -1,6 +1,7 @@
 import type { WriteTx } from '../backends/backend.js'
 import { TandemError } from '../errors.js'
 import type { Runner } from './collection.js'
+import { settle } from './settle.js'
 
 /**
  * A runner that sends every operation straight to one open transaction: for code that already
@@ -9,7 +10,7 @@ import type { Runner } from './collection.js'
 export function txRunner(tx: WriteTx, role: string): Runner {
   return {
     role,
-    operation: (op) => op(),
+    operation: (op) => settle(op),
     write: (job) => job.work(tx),
     read: (work) => work(tx),
     callback: async (_tx, body) => body(),
