@@ -54,6 +54,11 @@ describe.each(BACKENDS)('ownership on $name', (backend) => {
       }),
     ).rejects.toMatchObject({ code: 'NOT_OWNER' })
     expect(await daemon.collection('sessions').count()).toBe(0)
+    // The refusal is a rejected promise, never a synchronous throw, on a transaction handle too.
+    await daemon.transaction(async (tx) => {
+      const attempt = tx.collection('projects').insert({ name: 'not mine' })
+      await expect(attempt).rejects.toMatchObject({ code: 'NOT_OWNER' })
+    })
   })
 
   test('an undeclared collection is refused with the declared names', async () => {
