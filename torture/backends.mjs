@@ -14,7 +14,7 @@ import { join } from 'node:path'
  *
  * @typedef {object} TortureBackend
  * @property {string} description
- * @property {boolean} gapFreeSeq   change-log seqs are 1, 2, 3... with no holes (SQLite); PostgreSQL sequences may skip
+ * @property {boolean} gapFreeSeq   change-log seqs are 1, 2, 3... with no holes (both engines: PostgreSQL gives seqs out at commit, under a lock)
  * @property {() => Promise<{ code: 'NOT_BUILT' | 'UNREACHABLE', reason: string } | undefined>} available
  *           undefined when a run can start; else why not: the backend is not in dist/ yet
  *           (NOT_BUILT), or its server does not answer (UNREACHABLE)
@@ -92,7 +92,7 @@ async function pgClient(url) {
 /** @type {TortureBackend} */
 const postgres = {
   description: `PostgreSQL server (${PG_URL.replace(/:[^:@/]*@/, ':***@')}), one schema per run`,
-  gapFreeSeq: false,
+  gapFreeSeq: true,
   async available() {
     // The backend must exist in dist/ and open a store; the server must answer.
     const { openStore } = await import('../dist/index.js')
