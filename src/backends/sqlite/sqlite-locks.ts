@@ -19,8 +19,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /**
  * The wait before the next retry, by how long this caller has waited: sub-millisecond naps for the
  * first 10 ms (locks here are held for tens of microseconds, and a writer that sees someone
- * waiting leaves the lock free for a millisecond, see sqlite-turns.ts), then 1 ms timer sleeps,
- * and past a second 1-8 ms, always jittered so waiters do not retry in lockstep.
+ * waiting leaves the lock free for 0.1 ms after its turn, see sqlite-turns.ts), then 1 ms timer
+ * sleeps, and past a second 1-8 ms, always jittered so waiters do not retry in lockstep.
  */
 async function backoff(waitedMs: number): Promise<void> {
   if (waitedMs < 10) {
