@@ -23,6 +23,8 @@ export type TandemErrorCode =
   | 'ROLE_TAKEN'
   | 'CONSUMER_BUSY'
   | 'CONSUMER_LOST'
+  | 'STORE_IN_USE'
+  | 'INVALID_BACKUP'
 
 export interface TandemErrorDetails {
   /** What the user can do about it, one sentence; the CLI prints it as the "try this" line. */

@@ -47,8 +47,9 @@ const OPTION_KEYS = ['from', 'path', 'dataDir', 'force', 'busyTimeoutMs']
 const PROBE_RETRY_MS = 500
 const COMPANIONS = ['-wal', '-shm', '-journal']
 
-function refused(message: string, hint: string, cause?: unknown): TandemError {
-  return new TandemError('STORAGE_FAILURE', message, { hint, ...(cause === undefined ? {} : { cause }) })
+/** INVALID_BACKUP: the source is missing, damaged or not a Tandem store; STORE_IN_USE: others may have the target open. */
+function refused(code: 'INVALID_BACKUP' | 'STORE_IN_USE' | 'STORAGE_FAILURE', message: string, hint: string, cause?: unknown): TandemError {
+  return new TandemError(code, message, { hint, ...(cause === undefined ? {} : { cause }) })
 }
 
 /**
@@ -58,7 +59,7 @@ function refused(message: string, hint: string, cause?: unknown): TandemError {
  * that. Then, if nobody has the store open, the copy is renamed over it (stale -wal/-shm removed
  * first, while an exclusive lock keeps newcomers out). Whether anybody has it open is asked of
  * SQLite itself: it refuses to take a WAL store out of WAL mode while any other connection, in any
- * process, is open on it. If someone has, the restore is refused (BUSY_TIMEOUT) unless `force`.
+ * process, is open on it. If someone has, the restore is refused (STORE_IN_USE) unless `force`.
  * PostgreSQL stores are restored with importStore() from an export instead.
  *
  * @example
@@ -74,7 +75,7 @@ export async function restoreStore(options: RestoreOptions): Promise<RestoreResu
   const started = performance.now()
   const target = resolveStorePath(options.path, options.dataDir).file
   const source = realLocation(options.from)
-  if (statSync(source, { throwIfNoEntry: false })?.isFile() !== true) throw refused(`The backup ${options.from} does not exist or is not a file; nothing was restored.`, 'Check the path of the backup.')
+  if (statSync(source, { throwIfNoEntry: false })?.isFile() !== true) throw refused('INVALID_BACKUP', `The backup ${options.from} does not exist or is not a file; nothing was restored.`, 'Check the path of the backup.')
   refuseStoreFiles(source, target, 'backup to restore')
 
   const temp = createTempBeside(target)
@@ -89,12 +90,12 @@ export async function restoreStore(options: RestoreOptions): Promise<RestoreResu
   }
 }
 
-/** Checks the source, copies it into `temp` and checks the copy; refuses (STORAGE_FAILURE) anything unsound. */
+/** Checks the source, copies it into `temp` and checks the copy; refuses (INVALID_BACKUP) an unsound source. */
 async function copyVerified(source: string, temp: string, busyTimeoutMs: number): Promise<void> {
   const report = await copySqliteFile({ source, dest: temp, checkSource: true, busyTimeoutMs }).catch((error: unknown) => {
     const code = error instanceof SqliteCopyError ? error.code : undefined
     const what = code === 'SQLITE_NOTADB' ? 'is not an SQLite database' : code?.startsWith('SQLITE_CORRUPT') ? 'is damaged' : 'could not be read'
-    throw refused(`The backup ${source} ${what} (${error instanceof Error ? error.message : String(error)}); nothing was restored.`, 'Restore from another backup.', error)
+    throw refused('INVALID_BACKUP', `The backup ${source} ${what} (${error instanceof Error ? error.message : String(error)}); nothing was restored.`, 'Restore from another backup.', error)
   })
   const problem = (check: SqliteFileCheck | undefined): string =>
     check === undefined
@@ -104,8 +105,8 @@ async function copyVerified(source: string, temp: string, busyTimeoutMs: number)
         : check.format === null
           ? 'is not a Tandem store (no _tandem_meta format)'
           : `is in Tandem format ${check.format}, which this version does not know`
-  if (!isSoundTandemFile(report.source)) throw refused(`The backup ${source} ${problem(report.source)}; nothing was restored.`, 'Restore from another backup.')
-  if (!isSoundTandemFile(report.dest)) throw refused(`The copy of ${source} ${problem(report.dest)}; nothing was restored.`, 'Check the disk holding the store (free space, errors), then retry.')
+  if (!isSoundTandemFile(report.source)) throw refused('INVALID_BACKUP', `The backup ${source} ${problem(report.source)}; nothing was restored.`, 'Restore from another backup.')
+  if (!isSoundTandemFile(report.dest)) throw refused('STORAGE_FAILURE', `The copy of ${source} ${problem(report.dest)}; nothing was restored.`, 'Check the disk holding the store (free space, errors), then retry.')
 }
 
 /**
@@ -118,7 +119,7 @@ async function install(temp: string, target: string, force: boolean): Promise<Re
     const stale = COMPANIONS.filter((suffix) => statSync(`${target}${suffix}`, { throwIfNoEntry: false }) !== undefined)
     // A -wal left by a deleted store would be replayed into the new file by the next opener.
     if (stale.length > 0 && !force) {
-      throw refused(`${target} does not exist but its ${stale.join(', ')} files do: a deleted store that a process may still have open; nothing was restored.`, 'Stop every process using the store, delete those files, and restore again (or pass force: true).')
+      throw refused('STORE_IN_USE', `${target} does not exist but its ${stale.join(', ')} files do: a deleted store that a process may still have open; nothing was restored.`, 'Stop every process using the store, delete those files, and restore again (or pass force: true).')
     }
     for (const suffix of stale) rmSync(`${target}${suffix}`, { force: true })
     renameDurably(temp, target)
@@ -135,13 +136,14 @@ async function install(temp: string, target: string, force: boolean): Promise<Re
     if (probe === 'in-use') {
       if (force) return 'in-place'
       throw new TandemError(
-        'BUSY_TIMEOUT',
+        'STORE_IN_USE',
         `Other connections have ${target} open (SQLite refused to take it out of WAL mode while they are); nothing was restored.`,
         { hint: 'Stop every process using the store and close its handles in this process, then restore again; or pass force: true to restore under them.' },
       )
     }
     if (probe !== 'alone' && !force) {
       throw refused(
+        'STORAGE_FAILURE',
         `${target} cannot be opened by SQLite (${probe.message}), so whether other processes have it open cannot be checked; nothing was restored.`,
         'Stop every process using the store, then restore with force: true.',
         probe,

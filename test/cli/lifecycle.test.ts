@@ -67,7 +67,7 @@ test('backup writes a verified copy; restore puts it back, refusing while anothe
   await holder.waitFor('ready')
   const refused = runCli(['restore', dest, path])
   expect(refused.status).toBe(3)
-  expect(refused.stderr).toMatch(/^error BUSY_TIMEOUT: .*\ntry: .*--force/)
+  expect(refused.stderr).toMatch(/^error STORE_IN_USE: .*\ntry: .*--force/)
   holder.send({ type: 'cmd', action: 'stop' })
   await holder.waitFor('closed')
 

@@ -76,7 +76,7 @@ describe('restoreStore', () => {
     const inode = statSync(file).ino
 
     const error = await restoreStore({ from: backup, dataDir, path: 'app.db' }).catch((e: unknown) => e)
-    expect(error).toMatchObject({ code: 'BUSY_TIMEOUT', message: expect.stringMatching(/Other connections have .*app\.db open .*nothing was restored/) })
+    expect(error).toMatchObject({ code: 'STORE_IN_USE', message: expect.stringMatching(/Other connections have .*app\.db open .*nothing was restored/) })
     expect(statSync(file).ino).toBe(inode)
     expect(readdirSync(dataDir).filter((f) => f.endsWith('.tmp'))).toEqual([])
     expect(await countIn(holder)).toBe(230) // the holder's store is as it was
@@ -142,7 +142,7 @@ describe('restoreStore', () => {
     ]
     for (const [from, message] of cases) {
       const error = await restoreStore({ from, dataDir, path: 'app.db', force: true }).catch((e: unknown) => e)
-      expect(error, from).toMatchObject({ code: 'STORAGE_FAILURE', message: expect.stringMatching(message) })
+      expect(error, from).toMatchObject({ code: 'INVALID_BACKUP', message: expect.stringMatching(message) })
     }
     await expect(restoreStore({ from: file, dataDir, path: 'app.db' })).rejects.toMatchObject({ code: 'UNSAFE_PATH' })
 

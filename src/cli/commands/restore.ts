@@ -28,8 +28,8 @@ export const restore: Command = {
     const where = target.override || target.config === undefined ? { path: target.file } : { ...(target.config.store.path === undefined ? {} : { path: target.config.store.path }), ...(target.config.store.dataDir === undefined ? {} : { dataDir: target.config.store.dataDir }) }
     const result = await withProgress(ctx, `restoring ${from} to ${describeTarget(target)}`, () => restoreStore({ from: from!, ...where, ...(ctx.values.force === true ? { force: true } : {}) })).catch((error: unknown) => {
       // The library's hint speaks of its option (force: true); here it is a flag.
-      if (error instanceof TandemError && error.code === 'BUSY_TIMEOUT') {
-        throw new CliError('BUSY_TIMEOUT', error.message, 'Stop the processes that have the store open ("tandem status" lists them), or pass --force to restore under them.', EXIT.failed)
+      if (error instanceof TandemError && error.code === 'STORE_IN_USE') {
+        throw new CliError('STORE_IN_USE', error.message, 'Stop the processes that have the store open ("tandem status" lists them), or pass --force to restore under them.', EXIT.failed)
       }
       throw error
     })
