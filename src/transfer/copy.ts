@@ -352,10 +352,10 @@ function writeBatch(to: Store, collection: string, history: boolean, rows: reado
   const changeData = to.settings.collections.get(collection)?.changeData ?? true
   return to.runWrite(async (tx) => {
     const at = Date.now()
-    for (const row of rows) {
-      await tx.insert(collection, row)
-      // The history collections are never in the change log (migrations and seeds do not log them either).
-      if (!history) await tx.appendChange({ collection, id: row.id, op: 'insert', version: row.version, role: row.role, at, ...(changeData ? { data: row.data } : {}) })
-    }
+    // Issued together, not one after another: PostgreSQL sends inserts started in one tick as one
+    // statement (SQLite runs each at once). Any failure fails the whole batch, as before.
+    await Promise.all(rows.map((row) => tx.insert(collection, row)))
+    // The history collections are never in the change log (migrations and seeds do not log them either).
+    if (!history) for (const row of rows) await tx.appendChange({ collection, id: row.id, op: 'insert', version: row.version, role: row.role, at, ...(changeData ? { data: row.data } : {}) })
   })
 }
