@@ -20,17 +20,18 @@ const LOOK_EVERY_MS = 0.2
  * file (`<db>-turns`) to a value of its own, and repeats that every millisecond while it waits.
  * Before each write transaction, a process looks at that time (one stat, about a microsecond, at
  * most every 0.2 ms); when someone other than itself set it and this process has had the lock
- * for a turn (TURN_MS), it leaves the lock free for a moment (COURTESY_MS) so a waiter gets in. Nothing is kept in the file and nothing depends
- * on it for correctness: a lost or stale signal only changes who goes next, never what is
- * written. The file is not a SQLite file, so opening it with fs is safe.
+ * for a turn (TURN_MS), it leaves the lock free for a moment (COURTESY_MS) so a waiter gets in.
+ * Nothing is kept in the file and nothing depends on it for correctness: a lost or stale signal
+ * only changes who goes next, never what is written. The file is not a SQLite file, so opening it
+ * with fs is safe.
  */
 export class TurnSignal {
   readonly #path: string
   #fd: number | undefined
-  /** The last time this process set on the file, in ms: how it tells its own signal from others'. */
+  /** The last time this process set on the file, in µs: how it tells its own signal from others'. */
   #ownMark = -1
   #lastSignal = 0
-  /** The file's mtime at our last look. */
+  /** The file's mtime at our last look, in µs. */
   #seen = -1
   #lastLook = 0
   /** Someone else announced a wait since this process last let a waiter in. */
