@@ -44,6 +44,7 @@ export async function runImport<C extends CollectionsConfig>(
       tx.savepoint(async () => {
         sink = new ImportSink(store, tx, options)
         ignored = (await feed(sink)).ignored
+        await sink.flush()
         if (dryRun) throw new DryRunRollback()
       }),
     )

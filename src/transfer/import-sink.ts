@@ -1,4 +1,4 @@
-import type { JsonObject, RecordRow, WriteTx } from '../backends/backend.js'
+import type { FieldRef, JsonObject, RecordRow, WriteTx } from '../backends/backend.js'
 import { TandemError } from '../errors.js'
 import { checkCollectionFilter, checkRole, type CollectionSettings, type CollectionsConfig } from '../store/config.js'
 import { validateData } from '../store/validate.js'
@@ -55,6 +55,16 @@ export function checkImportCollection<C extends CollectionsConfig>(store: Store<
   })
 }
 
+/** Records validated and queued between two writes to the store. */
+const IMPORT_BATCH = 500
+const ID: FieldRef = { kind: 'meta', name: 'id' }
+
+interface QueuedRecord {
+  collection: string
+  row: RecordRow
+  where: ImportLocation
+}
+
 /**
  * Writes imported records inside one open write transaction: checks each like a normal write
  * (id, role, the collection's schema, the JSON rules of checkData), applies the conflict policy,
@@ -69,6 +79,8 @@ export class ImportSink<C extends CollectionsConfig> {
   readonly #allowUndeclared: boolean
   /** Collections checked (and, if undeclared, created) so far: their settings, or null for undeclared ones. */
   readonly #targets = new Map<string, CollectionSettings | null>()
+  /** Validated records waiting to be written (see flush). */
+  #queue: QueuedRecord[] = []
 
   constructor(store: Store<C>, tx: WriteTx, options: ImportTargetOptions) {
     this.#store = store
@@ -82,45 +94,110 @@ export class ImportSink<C extends CollectionsConfig> {
     checkImportCollection(this.#store, name, this.#allowUndeclared)
   }
 
-  /** Validates and writes one record; errors name `where`. */
+  /**
+   * Validates one record now (errors name `where`) and queues its write; the queue is written
+   * every IMPORT_BATCH records and by flush(), which the import calls before it commits.
+   */
   async put(collection: string, row: RecordRow, where: ImportLocation): Promise<void> {
+    let record: RecordRow
     try {
       const settings = await this.#target(collection)
       checkId(row.id)
       checkRole(row.role, 'role')
-      const record: RecordRow = { ...row, data: await validate(collection, settings, row.data, row.id) }
-      await this.#write(collection, record, where)
+      record = { ...row, data: await validate(collection, settings, row.data, row.id) }
     } catch (error) {
+      // A queued record's write error comes first in the input: report that one.
+      await this.flush()
       throw importFailure(where, error)
     }
+    this.#queue.push({ collection, row: record, where })
+    if (this.#queue.length >= IMPORT_BATCH) await this.flush()
   }
 
-  async #write(collection: string, row: RecordRow, where: ImportLocation): Promise<void> {
-    const counts = this.#countsOf(collection)
-    const existing = await this.#tx.get(collection, row.id)
-    if (existing === undefined) {
-      await this.#tx.insert(collection, row)
-      await this.#log(collection, 'insert', row)
-      counts.inserted++
-      return
-    }
-    const replace = this.#policy === 'overwrite' || (this.#policy === 'newer-version-wins' && row.version > existing.version)
-    if (this.#policy === 'fail') {
-      throw new ImportError('DUPLICATE_ID', where, `Record ${collection}/${row.id} already exists (version ${existing.version}) and onConflict is 'fail'.`, {
-        collection,
-        id: row.id,
-        hint: "Import into an empty collection, or choose onConflict 'skip', 'overwrite' or 'newer-version-wins'.",
+  /**
+   * Writes the queued records, in input order. What exists already is read with one query per
+   * collection (inside the write, so it also holds off other writers of the collection, as find
+   * does), not with one read per record; new records are inserted together, which PostgreSQL sends
+   * as one statement. Rejects with the first failing record's ImportError.
+   */
+  async flush(): Promise<void> {
+    const batch = this.#queue
+    this.#queue = []
+    if (batch.length === 0) return
+    const existing = await this.#existing(batch)
+    // Writes started and not awaited yet, so that PostgreSQL can send the inserts of one tick as
+    // one statement; each rejects with its record's ImportError.
+    const inserts: Promise<void>[] = []
+    const start = (where: ImportLocation, write: () => Promise<void> | void): void => {
+      let result: Promise<void> | void
+      try {
+        result = write()
+      } catch (error) {
+        throw importFailure(where, error)
+      }
+      if (result === undefined) return // Done already (SQLite).
+      const started = result.catch((error: unknown) => {
+        throw importFailure(where, error)
       })
+      started.catch(() => undefined) // Awaited below; never an unhandled rejection meanwhile.
+      inserts.push(started)
     }
-    if (!replace) {
-      counts.skipped++
-      return
+    const insertsDone = async (): Promise<void> => {
+      if (inserts.length > 0) await Promise.all(inserts.splice(0))
     }
-    // Delete and insert rather than update: the imported createdAt must replace the stored one too.
-    await this.#tx.delete(collection, row.id)
-    await this.#tx.insert(collection, row)
-    await this.#log(collection, 'update', row)
-    counts.overwritten++
+    for (const { collection, row, where } of batch) {
+      const found = existing.get(collection)!
+      const counts = this.#countsOf(collection)
+      const stored = found.get(row.id)
+      if (stored === undefined) {
+        start(where, () => this.#tx.insert(collection, row))
+        start(where, () => this.#log(collection, 'insert', row))
+        found.set(row.id, row)
+        counts.inserted++
+        continue
+      }
+      if (this.#policy === 'fail') {
+        await insertsDone()
+        throw new ImportError('DUPLICATE_ID', where, `Record ${collection}/${row.id} already exists (version ${stored.version}) and onConflict is 'fail'.`, {
+          collection,
+          id: row.id,
+          hint: "Import into an empty collection, or choose onConflict 'skip', 'overwrite' or 'newer-version-wins'.",
+        })
+      }
+      if (!(this.#policy === 'overwrite' || (this.#policy === 'newer-version-wins' && row.version > stored.version))) {
+        counts.skipped++
+        continue
+      }
+      // The id may be one of the inserts still in flight: they land first.
+      if (inserts.length > 0) await insertsDone()
+      try {
+        // Delete and insert rather than update: the imported createdAt must replace the stored one too.
+        await this.#tx.delete(collection, row.id)
+        await this.#tx.insert(collection, row)
+        await this.#log(collection, 'update', row)
+      } catch (error) {
+        throw importFailure(where, error)
+      }
+      found.set(row.id, row)
+      counts.overwritten++
+    }
+    await insertsDone()
+  }
+
+  /** Per collection of the batch: the stored version of each id (absent: not stored). */
+  async #existing(batch: readonly QueuedRecord[]): Promise<Map<string, Map<string, { version: number }>>> {
+    const ids = new Map<string, string[]>()
+    for (const { collection, row } of batch) {
+      const list = ids.get(collection)
+      if (list === undefined) ids.set(collection, [row.id])
+      else list.push(row.id)
+    }
+    const existing = new Map<string, Map<string, { version: number }>>()
+    for (const [collection, list] of ids) {
+      const rows = await this.#tx.find(collection, { where: [{ field: ID, op: 'in', value: [...new Set(list)] }], orderBy: { field: ID, direction: 'asc' } })
+      existing.set(collection, new Map(rows.map((r) => [r.id, { version: r.version }])))
+    }
+    return existing
   }
 
   async #target(collection: string): Promise<CollectionSettings | null> {
@@ -144,9 +221,9 @@ export class ImportSink<C extends CollectionsConfig> {
   }
 
   /** The change-log entry goes into the same transaction: followers see the import when, and only if, it commits. */
-  async #log(collection: string, op: 'insert' | 'update', row: RecordRow): Promise<void> {
+  #log(collection: string, op: 'insert' | 'update', row: RecordRow): Promise<void> | void {
     const changeData = this.#targets.get(collection)?.changeData ?? true
-    await this.#tx.appendChange({ collection, id: row.id, op, version: row.version, role: row.role, at: Date.now(), ...(changeData ? { data: row.data } : {}) })
+    return this.#tx.appendChange({ collection, id: row.id, op, version: row.version, role: row.role, at: Date.now(), ...(changeData ? { data: row.data } : {}) })
   }
 }
 
