@@ -24,66 +24,49 @@ export function checkData(collection: string, value: unknown): JsonObject {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw invalidData(collection, 'the top level', `is ${Array.isArray(value) ? 'an array' : describe(value)}, not an object`, 'Store an object: wrap lists and values in a field, like { items: [...] }.')
   }
-  // Every write passes here: the first walk builds no path strings; only data it finds wrong is
-  // walked again to name the offending path.
-  if (!isPlainJson(value, 0)) walk(collection, value, 'data', 0)
+  walk(collection, value, [])
   return value as JsonObject
 }
 
-function isPlainJson(value: unknown, depth: number): boolean {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return true
-    case 'number':
-      return Number.isFinite(value)
-    case 'object':
-      break
-    default:
-      return false
-  }
-  if (value === null) return true
-  if (depth >= MAX_DEPTH) return false
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (!isPlainJson(value[i], depth + 1)) return false
-    return true
-  }
-  const proto: unknown = Object.getPrototypeOf(value)
-  if (proto !== Object.prototype && proto !== null) return false
-  for (const key in value) {
-    if (key === '__proto__' || !isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false
-  }
-  return true
+/** `data.items[2].name`: built only for an error message, never on the path every write takes. */
+function formatPath(path: readonly (string | number)[]): string {
+  return path.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : `${text}.${part}`), 'data')
 }
 
-/** The slow walk: throws the error that names the first path that is not plain JSON. */
-function walk(collection: string, value: unknown, path: string, depth: number): void {
+/** Throws the error naming the first place in `value` that is not plain JSON; `path` leads to it. */
+function walk(collection: string, value: unknown, path: (string | number)[]): void {
   switch (typeof value) {
     case 'string':
     case 'boolean':
       return
     case 'number':
-      if (!Number.isFinite(value)) throw invalidData(collection, path, `is ${value}, which JSON cannot store`, 'Store null or a finite number instead.')
+      if (!Number.isFinite(value)) throw invalidData(collection, formatPath(path), `is ${value}, which JSON cannot store`, 'Store null or a finite number instead.')
       return
     case 'object':
       break
     default:
-      throw invalidData(collection, path, `is ${describe(value)}`, 'Store only JSON values: strings, finite numbers, booleans, null, arrays and plain objects.')
+      throw invalidData(collection, formatPath(path), `is ${describe(value)}`, 'Store only JSON values: strings, finite numbers, booleans, null, arrays and plain objects.')
   }
   if (value === null) return
-  if (depth >= MAX_DEPTH) throw invalidData(collection, path, `is nested more than ${MAX_DEPTH} levels deep`, 'Flatten the data.')
+  if (path.length >= MAX_DEPTH) throw invalidData(collection, formatPath(path), `is nested more than ${MAX_DEPTH} levels deep`, 'Flatten the data.')
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) walk(collection, value[i], `${path}[${i}]`, depth + 1)
+    for (let i = 0; i < value.length; i++) {
+      path.push(i)
+      walk(collection, value[i], path)
+      path.pop()
+    }
     return
   }
   const proto: unknown = Object.getPrototypeOf(value)
   if (proto !== Object.prototype && proto !== null) {
     const hint = value instanceof Date ? 'Store dates as ISO strings (date.toISOString()) or as numbers (date.getTime()).' : 'Convert it to a plain object or array first.'
-    throw invalidData(collection, path, `is a ${describe(value)}, not a plain object`, hint)
+    throw invalidData(collection, formatPath(path), `is a ${describe(value)}, not a plain object`, hint)
   }
   for (const key of Object.keys(value)) {
-    if (key === '__proto__') throw invalidData(collection, `${path}.__proto__`, 'is a "__proto__" key, which could pollute prototypes of readers', 'Rename the key.')
-    walk(collection, (value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1)
+    path.push(key)
+    if (key === '__proto__') throw invalidData(collection, formatPath(path), 'is a "__proto__" key, which could pollute prototypes of readers', 'Rename the key.')
+    walk(collection, (value as Record<string, unknown>)[key], path)
+    path.pop()
   }
 }
 

@@ -29,7 +29,7 @@ test('a holder lets a waiter in once per announcement, and never for its own', a
     // Its own announcement (made while it waited) does not make a process yield to itself.
     await pause(2)
     holder.waiting()
-    holder.acquiredAfterWait()
+    holder.acquired()
     await pause(3)
     expect(holder.shouldYield()).toBe(false)
   } finally {

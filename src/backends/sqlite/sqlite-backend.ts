@@ -332,12 +332,8 @@ export class SqliteBackend implements Backend {
     try {
       // Another process waits and this one has had its turn: leave the lock free for a moment.
       if (this.#turns?.shouldYield() === true) nap(COURTESY_MS)
-      let waited = false
-      await retryWhileBusy(() => begin.run(), options.busyTimeoutMs ?? this.#config.busyTimeoutMs, this.busyStats, 'write', () => {
-        waited = true
-        this.#turns?.waiting()
-      })
-      if (waited) this.#turns?.acquiredAfterWait()
+      await retryWhileBusy(() => begin.run(), options.busyTimeoutMs ?? this.#config.busyTimeoutMs, this.busyStats, 'write', this.#announceWaiting)
+      this.#turns?.acquired()
       const result = await work(new SqliteWriteTx(this.#writer, (attempt) => attempt()))
       try {
         this.#writer.statement('COMMIT').run()
@@ -354,6 +350,9 @@ export class SqliteBackend implements Backend {
       finish()
     }
   }
+
+  /** Waiting for the write lock: tell the holder (bound once, not a closure per transaction). */
+  readonly #announceWaiting = (): void => this.#turns?.waiting()
 
   async read<T>(work: (tx: ReadTx) => Promise<T>): Promise<T> {
     // With ':memory:' reads share the writer's connection and must not see its open transaction.

@@ -38,6 +38,8 @@ export class TurnSignal {
   #othersWaiting = false
   /** When this process's current turn with the lock began. */
   #turnStarted = 0
+  /** This process found the lock busy since it last got it. */
+  #waited = false
 
   constructor(databasePath: string) {
     this.#path = `${databasePath}-turns`
@@ -45,6 +47,7 @@ export class TurnSignal {
 
   /** Waiter side: announce that this process is waiting for the write lock (rate-limited). */
   waiting(): void {
+    this.#waited = true
     const now = performance.now()
     if (now - this.#lastSignal < SIGNAL_EVERY_MS) return
     this.#lastSignal = now
@@ -76,8 +79,10 @@ export class TurnSignal {
     return true
   }
 
-  /** Called when this process got the write lock after waiting for it: a new turn begins. */
-  acquiredAfterWait(): void {
+  /** Called when this process got the write lock: if it had to wait for it, a new turn begins. */
+  acquired(): void {
+    if (!this.#waited) return
+    this.#waited = false
     this.#turnStarted = performance.now()
   }
 
