@@ -1,30 +1,9 @@
 // One contending process of benchmark 3, started by contention.mjs with child_process.fork.
 // It opens the store (Tandem or raw better-sqlite3), says 'ready', waits for 'go', then increments
 // the hot record with exactly one increment in flight for `durationMs`, and reports its figures.
-import { openRaw, openTandem } from './lib.mjs'
+import { Latencies, openRaw, openTandem } from './lib.mjs'
 
 const HOT_ID = 'hot'
-
-/** Latencies are kept in 10 µs buckets up to 10 s, so percentiles cost no memory per increment. */
-class Latencies {
-  buckets = new Uint32Array(1_000_000)
-  count = 0
-  maxMs = 0
-  add(ms) {
-    this.buckets[Math.min(this.buckets.length - 1, Math.floor(ms * 100))]++
-    this.count++
-    if (ms > this.maxMs) this.maxMs = ms
-  }
-  percentile(p) {
-    let seen = 0
-    const wanted = Math.ceil(this.count * p)
-    for (let i = 0; i < this.buckets.length; i++) {
-      seen += this.buckets[i]
-      if (seen >= wanted) return (i + 1) / 100
-    }
-    return this.maxMs
-  }
-}
 
 async function runTandem(path, durationMs, index) {
   const store = await openTandem(path, { role: `worker${index}` })

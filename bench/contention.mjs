@@ -2,10 +2,9 @@
 // one hot record in flight for a fixed time; first through Tandem (`update`), then through raw
 // better-sqlite3 (BEGIN IMMEDIATE; SELECT; UPDATE; COMMIT with busy_timeout 5000), then raw doing
 // the SQL Tandem does (the same plus the change-log row): the ceiling for Tandem's throughput.
-import { fork } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ceilingCell, formatMs, formatRate, log, openRaw, openTandem, resultRow } from './lib.mjs'
+import { ceilingCell, formatMs, formatRate, log, runWorkers, openRaw, openTandem, resultRow } from './lib.mjs'
 
 const WORKER = fileURLToPath(new URL('./contention-worker.mjs', import.meta.url))
 
@@ -35,31 +34,6 @@ async function finalCount(mode, path) {
 }
 
 /** Forks `processes` workers, starts them together with an IPC 'go', and collects their results. */
-async function runProcesses(mode, path, processes, durationMs) {
-  const children = []
-  const ready = []
-  const results = []
-  for (let index = 0; index < processes; index++) {
-    const child = fork(WORKER, [JSON.stringify({ mode, path, durationMs, index })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-    children.push(child)
-    ready.push(
-      new Promise((resolve, reject) => {
-        child.on('message', (message) => {
-          if (message.type === 'ready') resolve()
-          else if (message.type === 'result') results[message.index] = message
-        })
-        child.once('error', reject)
-        child.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`${mode} worker ${index} exited with code ${code}`))))
-      }),
-    )
-  }
-  await Promise.all(ready)
-  const exited = children.map((child) => new Promise((resolve, reject) => child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited with code ${code}`))))))
-  for (const child of children) child.send('go')
-  await Promise.all(exited)
-  return results
-}
-
 function summarize(results, durationMs) {
   const counted = results.reduce((sum, r) => sum + r.counted, 0)
   return {
@@ -80,7 +54,7 @@ function summarize(results, durationMs) {
 async function measure(mode, dir, processes, durationMs) {
   const path = join(dir, `contention-${mode}.db`)
   await seed(mode, path)
-  const results = await runProcesses(mode, path, processes, durationMs)
+  const results = await runWorkers(WORKER, processes, () => ({ mode, path, durationMs }))
   const summary = summarize(results, durationMs)
   // No lost update: the counter holds exactly the number of increments that committed.
   const n = await finalCount(mode, path)

@@ -2,7 +2,8 @@
 // child_process.fork. It opens its side (a Tandem store on PostgreSQL, or one raw node-postgres
 // connection), says 'ready', waits for 'go', then increments the hot record with exactly one
 // increment in flight for `durationMs`, and reports its figures.
-import { Latencies, openPgTandem, rawClient } from './pg-lib.mjs'
+import { Latencies } from './lib.mjs'
+import { openPgTandem, rawClient } from './pg-lib.mjs'
 
 const HOT_ID = 'hot'
 

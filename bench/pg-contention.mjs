@@ -5,9 +5,8 @@
 // side, raw+log, adds to raw the change-log append Tandem makes in its COMMIT: it is not the goal's
 // baseline, it shows how much of the gap is the change log and how much Tandem's own layer.
 // Goal (issue #6): Tandem >= 0.9x raw.
-import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { formatMs, formatRate, log, median, resultRow } from './lib.mjs'
+import { formatMs, formatRate, log, runWorkers, median, resultRow } from './lib.mjs'
 import { benchSchema, createRawTable, dropSchemas, openPgTandem, withClient } from './pg-lib.mjs'
 
 const WORKER = fileURLToPath(new URL('./pg-contention-worker.mjs', import.meta.url))
@@ -37,31 +36,6 @@ async function finalCount(mode, schema) {
 }
 
 /** Forks `processes` workers, starts them together with an IPC 'go', and collects their results. */
-async function runProcesses(mode, schema, processes, durationMs) {
-  const children = []
-  const ready = []
-  const results = []
-  for (let index = 0; index < processes; index++) {
-    const child = fork(WORKER, [JSON.stringify({ mode, schema, durationMs, index })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-    children.push(child)
-    ready.push(
-      new Promise((resolve, reject) => {
-        child.on('message', (message) => {
-          if (message.type === 'ready') resolve()
-          else if (message.type === 'result') results[message.index] = message
-        })
-        child.once('error', reject)
-        child.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`${mode} worker ${index} exited with code ${code}`))))
-      }),
-    )
-  }
-  await Promise.all(ready)
-  const exited = children.map((child) => new Promise((resolve, reject) => child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited with code ${code}`))))))
-  for (const child of children) child.send('go')
-  await Promise.all(exited)
-  return results
-}
-
 function summarize(results, durationMs) {
   const counted = results.reduce((sum, r) => sum + r.counted, 0)
   return {
@@ -85,7 +59,7 @@ export async function runPostgresContention({ processes = 4, durationMs = 3000 }
     const completed = { tandem: 0, raw: 0, 'raw+log': 0 }
     for (let round = 0; round < ROUNDS; round++) {
       for (const mode of MODES) {
-        const summary = summarize(await runProcesses(mode, schemas[mode], processes, durationMs), durationMs)
+        const summary = summarize(await runWorkers(WORKER, processes, () => ({ mode, schema: schemas[mode], durationMs })), durationMs)
         rounds[mode].push(summary)
         completed[mode] += summary.completed
         log(`  round ${round + 1} ${mode.padEnd(7)} ${formatRate(summary.perSecond)}, per process ${summary.perProcess.join('/')}, p99 ${formatMs(summary.p99LatencyMs)}, max ${formatMs(summary.maxLatencyMs)}, CPU ${summary.cpuPercent.toFixed(0)}% of a core${mode === 'tandem' ? `, ${summary.retries} re-runs` : ''}`)

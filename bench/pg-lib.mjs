@@ -71,24 +71,3 @@ export function serverInfo() {
     return rows[0]
   })
 }
-
-/** Latencies kept in 10 µs buckets up to 10 s: percentiles at no memory cost per sample. */
-export class Latencies {
-  buckets = new Uint32Array(1_000_000)
-  count = 0
-  maxMs = 0
-  add(ms) {
-    this.buckets[Math.min(this.buckets.length - 1, Math.max(0, Math.floor(ms * 100)))]++
-    this.count++
-    if (ms > this.maxMs) this.maxMs = ms
-  }
-  percentile(p) {
-    let seen = 0
-    const wanted = Math.ceil(this.count * p)
-    for (let i = 0; i < this.buckets.length; i++) {
-      seen += this.buckets[i]
-      if (seen >= wanted) return (i + 1) / 100
-    }
-    return this.maxMs
-  }
-}
