@@ -22,15 +22,15 @@ async function runTandem(schema, index) {
 
 /**
  * The same statements plus, in the COMMIT's message, what Tandem's backend appends for a change-log
- * entry (see flushAndCommitSql): the change-log lock, the head row, the entry with the data, a NOTIFY.
- * Not the goal's baseline; it tells Tandem's own cost from the change log's.
+ * entry (see appendChangesSql): the change-log lock, then the entry with the data at the seq after
+ * the newest, and a NOTIFY. Not the goal's baseline; it tells Tandem's own cost from the change log's.
  */
 function changeLogSql(schema, version, data) {
   const entry = JSON.stringify({ id: HOT_ID, version, role: 'bench', at: Date.now(), data }).replaceAll("'", "''")
-  return `WITH locked AS (SELECT pg_advisory_xact_lock(4242)),
-    head AS (UPDATE "${schema}".meta SET value = value + 1 WHERE key = 'head' AND EXISTS (SELECT FROM locked) RETURNING value AS seq),
-    added AS (INSERT INTO "${schema}".changes SELECT head.seq, 'items', e->>'id', 'update', (e->>'version')::bigint, e->>'role', (e->>'at')::bigint, e->'data' FROM head, (SELECT '${entry}'::jsonb AS e) x)
-    SELECT pg_notify('${schema}', seq::text) FROM head;
+  return `SELECT pg_advisory_xact_lock(4242);
+    WITH base AS (SELECT coalesce((SELECT max(seq) FROM "${schema}".changes), 0) AS seq),
+    added AS (INSERT INTO "${schema}".changes SELECT base.seq + 1, 'items', e->>'id', 'update', (e->>'version')::bigint, e->>'role', (e->>'at')::bigint, e->'data' FROM base, (SELECT '${entry}'::jsonb AS e) x)
+    SELECT pg_notify('${schema}', seq::text) FROM base;
     COMMIT`
 }
 

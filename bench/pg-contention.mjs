@@ -10,7 +10,7 @@ import { formatMs, formatRate, log, runWorkers, median, resultRow } from './lib.
 import { benchSchema, createRawTable, dropSchemas, openPgTandem, withClient } from './pg-lib.mjs'
 
 const WORKER = fileURLToPath(new URL('./pg-contention-worker.mjs', import.meta.url))
-const ROUNDS = 3
+const ROUNDS = 5
 /** 'raw+log' is raw plus a change-log append like Tandem's: not the goal, it splits Tandem's cost. */
 const MODES = ['tandem', 'raw', 'raw+log']
 
@@ -19,9 +19,7 @@ async function seed(mode, schema) {
     await createRawTable(schema)
     await withClient(async (c) => {
       await c.query(`INSERT INTO "${schema}".items VALUES ('hot', 1, 0, 0, 'bench', '{"n":0}')`)
-      // For 'raw+log': a change log shaped like Tandem's, and its head row.
-      await c.query(`CREATE TABLE "${schema}".meta (key text PRIMARY KEY, value bigint NOT NULL)`)
-      await c.query(`INSERT INTO "${schema}".meta VALUES ('head', 0)`)
+      // For 'raw+log': a change log shaped like Tandem's.
       await c.query(`CREATE TABLE "${schema}".changes (seq bigint PRIMARY KEY, collection text COLLATE "C" NOT NULL, id text COLLATE "C" NOT NULL, op text NOT NULL, version bigint NOT NULL, role text COLLATE "C" NOT NULL, at bigint NOT NULL, data jsonb)`)
     })
   } else {

@@ -1,6 +1,23 @@
+import { randomFillSync } from 'node:crypto'
 import { monotonicFactory } from 'ulid'
 
-const nextUlid = monotonicFactory()
+/**
+ * Random bytes for ids, drawn from the OS 4 KiB at a time: ulid's default asks `crypto` for one
+ * byte per character, sixteen calls for each new millisecond, which was 7% of a single insert.
+ */
+const pool = new Uint8Array(4096)
+let next = pool.length
+
+function pooledRandom(): number {
+  if (next === pool.length) {
+    randomFillSync(pool)
+    next = 0
+  }
+  // ulid maps [0, 1) onto its 32 characters; a byte / 256 covers them evenly.
+  return pool[next++]! / 256
+}
+
+const nextUlid = monotonicFactory(pooledRandom)
 const ID_PATTERN = /^[^\u0000-\u001f\u007f]{1,256}$/
 
 /**

@@ -172,3 +172,54 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL change log under out-of-order
     expect(got.map((c) => c.pad)).toEqual(got.map((c) => written.get(c.i)))
   })
 })
+
+describe.runIf(POSTGRES !== undefined)('PostgreSQL store format 1 → 2', () => {
+  test('opening a format-1 store upgrades it in place: seqs go on from the old head, and an older process still writing fails loudly', async () => {
+    const { schema, open } = feedSchema()
+    const store = await open('writer')
+    for (let i = 0; i < 5; i++) await store.collection('events').insert({ i })
+    await store.close()
+    // Turn it back into what format 1 left: the head in a meta row, moved by every commit.
+    await pgAdmin(async (c) => {
+      await c.query(`UPDATE "${schema}"._tandem_meta SET value = '1' WHERE key = 'format'`)
+      await c.query(`INSERT INTO "${schema}"._tandem_meta VALUES ('change_head', '5')`)
+    })
+
+    const upgraded = await open('writer')
+    const feed = upgraded.changes({ since: 4 })
+    await upgraded.collection('events').insert({ i: 5 })
+    const seqs: number[] = []
+    for await (const change of feed) {
+      seqs.push(change.seq)
+      if (seqs.length === 2) break
+    }
+    expect(seqs).toEqual([5, 6])
+    expect(await upgraded.checkIntegrity()).toEqual(['ok'])
+    const meta = await pgAdmin(async (c) => (await c.query(`SELECT key, value FROM "${schema}"._tandem_meta ORDER BY key`)).rows)
+    expect(meta.find((r) => r.key === 'format')?.value).toBe('2')
+    // A format-1 process moves the head row with a bigint cast: it now fails instead of giving out seqs.
+    await expect(pgAdmin((c) => c.query(`UPDATE "${schema}"._tandem_meta SET value = (value::bigint + 1)::text WHERE key = 'change_head'`))).rejects.toThrow(/invalid input syntax for type bigint/)
+  })
+})
+
+describe.runIf(POSTGRES !== undefined)('PostgreSQL change log emptied by retention', () => {
+  test('when age trims every change, the next seq follows the trim mark, and a reader behind it is told', async () => {
+    const schema = uniqueSchema('trimall')
+    const stores: Store<Collections>[] = []
+    dropSchemaAfterTest(schema, () => Promise.all(stores.map((s) => s.close().catch(() => undefined))))
+    const store = await openStore({ url: PG_URL, postgres: { schema }, role: 'w', collections, changes: { maxAgeMs: 1 } })
+    stores.push(store)
+    for (let i = 0; i < 3; i++) await store.collection('events').insert({ i })
+    await sleep(10)
+    expect(await store.trimChanges()).toBe(3)
+    expect(await store.checkIntegrity()).toEqual(['ok'])
+    const feed = store.changes({ since: 3 })
+    await store.collection('events').insert({ i: 3 })
+    for await (const change of feed) {
+      expect(change.seq).toBe(4)
+      break
+    }
+    const behind = store.changes({ since: 1 })
+    await expect(behind[Symbol.asyncIterator]().next()).rejects.toMatchObject({ code: 'CHANGES_TRIMMED' })
+  })
+})

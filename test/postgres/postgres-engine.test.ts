@@ -144,6 +144,32 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL engine', () => {
     expect((await store.collection('items').update('r', (d) => ({ n: d.n + 1 }))).data.n).toBe(1)
   })
 
+  test('every write commits with synchronous_commit on and lock_timeout = busyTimeoutMs, whatever the server default, on a connection\'s first transaction and its later ones', async () => {
+    const schema = uniqueSchema('settings')
+    const stores: Store[] = []
+    dropSchemaAfterTest(schema, () => Promise.all(stores.map((s) => s.close().catch(() => undefined))))
+    // The session defaults say otherwise: asynchronous commit, no lock timeout.
+    const url = `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent('-c synchronous_commit=off -c lock_timeout=0')}`
+    const store = await openStore({ url, postgres: { schema, poolSize: 1 }, role: 'x', collections: { items: { writers: '*' } }, busyTimeoutMs: 250 })
+    stores.push(store as unknown as Store)
+    await store.collection('items').insert({ n: 0 })
+    // A deferred trigger runs inside COMMIT and notes the settings it commits with.
+    await pgAdmin(async (c) => {
+      await c.query(`CREATE TABLE "${schema}".seen (sync text, lock text)`)
+      await c.query(`CREATE FUNCTION "${schema}".note() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO "${schema}".seen VALUES (current_setting('synchronous_commit'), current_setting('lock_timeout')); RETURN NULL; END $$`)
+      await c.query(`CREATE CONSTRAINT TRIGGER note AFTER INSERT ON "${schema}"."items" DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "${schema}".note()`)
+    })
+    // One pooled connection: the first insert above configured it; a rolled-back write must not
+    // leave it half-configured either.
+    await expect(store.transaction(async (tx) => {
+      await tx.collection('items').insert({ n: 1 })
+      throw new Error('roll back')
+    })).rejects.toThrow('roll back')
+    for (let i = 2; i < 5; i++) await store.collection('items').insert({ n: i })
+    const seen = await pgAdmin(async (c) => (await c.query(`SELECT sync, lock FROM "${schema}".seen`)).rows)
+    expect(seen).toEqual(Array.from({ length: 3 }, () => ({ sync: 'on', lock: '250ms' })))
+  })
+
   test('a connection lost during COMMIT is OUTCOME_UNKNOWN, never success or plain failure; lost before COMMIT, it is a failure', async () => {
     const { schema, open } = freshSchema()
     const store = await open({ role: 'x', collections: { items: { writers: '*' } } })

@@ -68,8 +68,8 @@ export function recordLockKey(schema: string, collection: string, id: string): s
  * The lock_timeout for a write. busyTimeoutMs 0 means "do not wait" (as on SQLite); PostgreSQL
  * reads lock_timeout = 0 as "wait forever", so the shortest wait it knows, 1 ms, stands in for it.
  */
-export function lockTimeoutSql(busyTimeoutMs: number): string {
-  return `SET LOCAL lock_timeout = '${Math.max(1, Math.floor(busyTimeoutMs))}ms'`
+export function lockTimeoutSql(busyTimeoutMs: number, scope: 'transaction' | 'session' = 'transaction'): string {
+  return `SET${scope === 'transaction' ? ' LOCAL' : ''} lock_timeout = '${Math.max(1, Math.floor(busyTimeoutMs))}ms'`
 }
 
 /** How many times a write transaction runs at most when PostgreSQL keeps cancelling it (deadlock, serialization failure). */

@@ -14,8 +14,12 @@ export const META_TABLE = '_tandem_meta'
 export const CHANGES_TABLE = '_tandem_changes'
 /** Tables of the store itself rather than of a collection start with this; collections cannot. */
 export const INTERNAL_PREFIX = '_tandem_'
-export const FORMAT_VERSION = '1'
-/** Meta key: the seq of the last change committed. Updated only under the change-log lock. */
+/**
+ * 2: the change log's head is its newest seq (or the trim mark when it is empty). Format 1 kept
+ * the head in a meta row, which every change-writing commit updated; see upgradeFormatSql.
+ */
+export const FORMAT_VERSION = '2'
+/** Format 1's meta row of the head, retired by format 2 (see upgradeFormatSql). */
 export const CHANGE_HEAD_KEY = 'change_head'
 export const TRIMMED_THROUGH_KEY = 'changes_trimmed_through'
 
@@ -82,8 +86,8 @@ export class PostgresSql {
     return [
       `CREATE SCHEMA IF NOT EXISTS ${this.schema}`,
       `CREATE TABLE IF NOT EXISTS ${this.meta} (key text COLLATE "C" PRIMARY KEY, value text NOT NULL)`,
-      // seq is given out under the change-log lock just before COMMIT, from the change_head meta
-      // row (see appendChangesSql), so it is gap-free and grows in commit order. No sequence: a
+      // seq is given out under the change-log lock just before COMMIT, after the newest seq
+      // (see appendChangesSql), so it is gap-free and grows in commit order. No sequence: a
       // sequence value is taken outside the transaction and would commit out of order.
       `CREATE TABLE IF NOT EXISTS ${this.changes} (
         seq bigint PRIMARY KEY,
@@ -101,9 +105,23 @@ export class PostgresSql {
   /** Seeds the meta rows; existing ones are kept. */
   initMetaSql(): PostgresQuery {
     return {
-      text: `INSERT INTO ${this.meta} (key, value) VALUES ('format', $1), ('${CHANGE_HEAD_KEY}', '0'), ('${TRIMMED_THROUGH_KEY}', '0') ON CONFLICT (key) DO NOTHING`,
+      text: `INSERT INTO ${this.meta} (key, value) VALUES ('format', $1), ('${TRIMMED_THROUGH_KEY}', '0') ON CONFLICT (key) DO NOTHING`,
       values: [FORMAT_VERSION],
     }
+  }
+
+  /**
+   * Format 1 → 2, run once under the DDL lock. Format 1's head row always equals what format 2
+   * computes (the newest seq, or the trim mark when every change was trimmed), so nothing moves.
+   * The row is not deleted but given a value that is not a number: a process of an older tandemdb
+   * still running on this schema then fails loudly on its next change (it casts the row to bigint)
+   * instead of giving out seqs from a head nobody moves any more.
+   */
+  upgradeFormatSql(): string[] {
+    return [
+      `UPDATE ${this.meta} SET value = 'retired by format 2: the head is max(seq) of ${CHANGES_TABLE}' WHERE key = '${CHANGE_HEAD_KEY}' AND EXISTS (SELECT FROM ${this.meta} WHERE key = 'format' AND value = '1')`,
+      `UPDATE ${this.meta} SET value = '${FORMAT_VERSION}' WHERE key = 'format' AND value = '1'`,
+    ]
   }
 
   formatSql(): PostgresQuery {
@@ -203,46 +221,49 @@ export class PostgresSql {
 
   // --- change log ---------------------------------------------------------------------------
 
+  /** The last seq committed: the newest entry, or the trim mark when retention left none. */
+  #headExpression(trimmed: string): string {
+    return `coalesce((SELECT max(seq) FROM ${this.changes}), ${trimmed})`
+  }
+
   changeHeadSql(): PostgresQuery {
-    return named(`SELECT value::bigint AS head FROM ${this.meta} WHERE key = '${CHANGE_HEAD_KEY}'`)
+    return named(`SELECT ${this.#headExpression(`(SELECT value::bigint FROM ${this.meta} WHERE key = '${TRIMMED_THROUGH_KEY}')`)} AS head`)
   }
 
   /**
    * The statement that appends a transaction's buffered changes ($1: a JSON array of entries), sent
-   * in one message with COMMIT. It takes the change-log lock (`lockKey`), gives the changes the seqs
-   * after the current head, moves the head, and queues a NOTIFY (PostgreSQL delivers it on commit).
-   * The lock is held until the transaction ends, so no other transaction can take seqs until this
-   * one has committed (or rolled back): change-writing transactions commit in seq order, and
-   * reading `seq > cursor` never skips one. Because COMMIT follows in the same message, the lock is
-   * held for the append and the WAL flush, never across a round trip to the client. If the append
-   * fails, PostgreSQL skips the COMMIT. The head row's update waits for the lock (EXISTS on
-   * `locked`); even were it evaluated first, its row lock and re-check of the latest committed
-   * head would give the same seqs.
+   * in one message with COMMIT, right after the statement that takes the change-log lock
+   * (lockSql(changeLogLockKey)). The lock is held until the transaction ends, so no other
+   * transaction can take seqs until this one has committed (or rolled back): change-writing
+   * transactions commit in seq order, and reading `seq > cursor` never skips one. This statement
+   * starts after the lock is granted, so its snapshot (READ COMMITTED: one per statement) shows
+   * every change committed by the lock's previous holders: its seqs follow the newest of them
+   * (the trim mark when retention left none). Because COMMIT follows in the same message, the
+   * lock is held for the append and the WAL flush, never across a round trip to the client. If
+   * the append fails, PostgreSQL skips the COMMIT. Then it queues a NOTIFY (PostgreSQL delivers it
+   * on commit).
    *
    * With $2 true, the NOTIFY payload carries the changes when they fit (see parseChangePayload):
    * "<seq before the first> <JSON array of the entries>", as PostgreSQL renders the JSONB the log
    * stores, so a listener can deliver them without reading the table; otherwise the new head.
    */
-  appendChangesSql(lockKey: string): PostgresQuery {
-    if (this.#append?.key === lockKey) return this.#append.query
-    const query = this.#appendChangesSql(lockKey)
-    this.#append = { key: lockKey, query }
-    return query
+  appendChangesSql(): PostgresQuery {
+    return (this.#append ??= this.#appendChangesSql())
   }
 
-  #append: { key: string; query: PostgresQuery } | undefined
+  #append: PostgresQuery | undefined
 
-  #appendChangesSql(lockKey: string): PostgresQuery {
+  #appendChangesSql(): PostgresQuery {
     const n = 'jsonb_array_length($1::jsonb)'
-    const payload = `(SELECT p FROM (SELECT (seq - ${n})::text || ' ' || ($1::jsonb)::text AS p) AS x WHERE octet_length(p) < ${NOTIFY_PAYLOAD_LIMIT_BYTES})`
+    const trimmed = `(SELECT value::bigint FROM ${this.meta} WHERE key = '${TRIMMED_THROUGH_KEY}')`
+    const payload = `(SELECT p FROM (SELECT base.seq::text || ' ' || ($1::jsonb)::text AS p) AS x WHERE octet_length(p) < ${NOTIFY_PAYLOAD_LIMIT_BYTES})`
     return named(
       [
-        `WITH locked AS (SELECT pg_advisory_xact_lock(${lockKeyLiteral(lockKey)}::bigint)),`,
-        `head AS (UPDATE ${this.meta} SET value = (value::bigint + ${n})::text WHERE key = '${CHANGE_HEAD_KEY}' AND EXISTS (SELECT FROM locked) RETURNING value::bigint AS seq),`,
+        `WITH base AS (SELECT ${this.#headExpression(trimmed)} AS seq),`,
         `added AS (INSERT INTO ${this.changes} (seq, collection, id, op, version, role, at, data)`,
-        `SELECT head.seq - ${n} + e.ord, v->>'collection', v->>'id', v->>'op', (v->>'version')::bigint, v->>'role', (v->>'at')::bigint, v->'data'`,
-        `FROM head, jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(v, ord))`,
-        `SELECT pg_notify('${this.channel}', coalesce(CASE WHEN $2::boolean THEN ${payload} END, seq::text)) FROM head`,
+        `SELECT base.seq + e.ord, v->>'collection', v->>'id', v->>'op', (v->>'version')::bigint, v->>'role', (v->>'at')::bigint, v->'data'`,
+        `FROM base, jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(v, ord))`,
+        `SELECT pg_notify('${this.channel}', coalesce(CASE WHEN $2::boolean THEN ${payload} END, (base.seq + ${n})::text)) FROM base`,
       ].join(' '),
     )
   }
@@ -262,14 +283,13 @@ export class PostgresSql {
     if (filter?.collections !== undefined) match += ` AND collection = ANY($${values.push([...filter.collections])}::text[])`
     if (filter?.ids !== undefined) match += ` AND id = ANY($${values.push([...filter.ids])}::text[])`
     return named(
-      `SELECT h.value::bigint AS head, t.value::bigint AS trimmed, c.seq, c.collection, c.id, c.op, c.version, c.role, c.at, c.data
-      FROM ${this.meta} h
-      JOIN ${this.meta} t ON t.key = '${TRIMMED_THROUGH_KEY}'
+      `SELECT ${this.#headExpression('t.value::bigint')} AS head, t.value::bigint AS trimmed, c.seq, c.collection, c.id, c.op, c.version, c.role, c.at, c.data
+      FROM ${this.meta} t
       LEFT JOIN LATERAL (
         SELECT seq, collection, id, op, version, role, at, data FROM ${this.changes}
         WHERE seq > $1::bigint${match} ORDER BY seq LIMIT $2::bigint
       ) c ON true
-      WHERE h.key = '${CHANGE_HEAD_KEY}'
+      WHERE t.key = '${TRIMMED_THROUGH_KEY}'
       ORDER BY c.seq`,
       values,
     )
@@ -287,7 +307,6 @@ export class PostgresSql {
     return {
       text: `SELECT
         (SELECT value FROM ${this.meta} WHERE key = 'format') AS format,
-        (SELECT value::bigint FROM ${this.meta} WHERE key = '${CHANGE_HEAD_KEY}') AS head,
         (SELECT value::bigint FROM ${this.meta} WHERE key = '${TRIMMED_THROUGH_KEY}') AS trimmed,
         min(seq) AS low, max(seq) AS high, count(*) AS n
       FROM ${this.changes}`,

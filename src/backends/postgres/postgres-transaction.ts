@@ -516,9 +516,11 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
     const statements: string[] = []
     if (changes.length > 0) {
       const entries = `[${changes.join(',')}]`
-      const append = this.#executeSql({ ...this.sql.appendChangesSql(changeLogLockKey(this.sql.schemaName)), values: [entries, Buffer.byteLength(entries) < MAX_PAYLOAD_ATTEMPT_BYTES] })
-      if (append === undefined) throw new Error('The change-log entries cannot be sent as a literal.')
-      statements.push(append)
+      // Two statements: the append's snapshot must be taken after the lock is granted.
+      const lock = this.#executeSql(lockSql(changeLogLockKey(this.sql.schemaName)))
+      const append = this.#executeSql({ ...this.sql.appendChangesSql(), values: [entries, Buffer.byteLength(entries) < MAX_PAYLOAD_ATTEMPT_BYTES] })
+      if (lock === undefined || append === undefined) throw new Error('The change-log entries cannot be sent as a literal.')
+      statements.push(lock, append)
     }
     const prefix = this.#takePrefix()
     this.#commitContext = prefix.context
@@ -540,6 +542,7 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
     await this.run(lockSql(ddlLockKey(this.sql.schemaName)))
     for (const text of this.sql.createStoreSql()) await this.run({ text })
     await this.run(this.sql.initMetaSql())
+    for (const text of this.sql.upgradeFormatSql()) await this.run({ text })
     const [format] = await this.rows<{ value: string }>(this.sql.formatSql())
     if (format?.value !== FORMAT_VERSION) {
       throw new TandemError(

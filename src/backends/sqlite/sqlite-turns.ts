@@ -6,8 +6,8 @@ const SIGNAL_EVERY_MS = 1
 const TURN_MS = 1
 /** How long it then leaves the lock free: a waiter retries every 20-200 µs. */
 export const COURTESY_MS = 0.1
-/** The holder looks at the side file at most this often. */
-const LOOK_EVERY_MS = 0.2
+/** The holder looks at the side file at most this often (a stat: 3% of a single insert at every 0.2 ms). */
+const LOOK_EVERY_MS = 0.5
 
 /**
  * Turn-taking between processes that write one SQLite file. SQLite's write lock has no queue: a
@@ -19,7 +19,7 @@ const LOOK_EVERY_MS = 0.2
  * So a process that finds the lock busy says so: it sets the modification time of a small side
  * file (`<db>-turns`) to a value of its own, and repeats that every millisecond while it waits.
  * Before each write transaction, a process looks at that time (one stat, about a microsecond, at
- * most every 0.2 ms); when someone other than itself set it and this process has had the lock
+ * most every 0.5 ms); when someone other than itself set it and this process has had the lock
  * for a turn (TURN_MS), it leaves the lock free for a moment (COURTESY_MS) so a waiter gets in.
  * Nothing is kept in the file and nothing depends on it for correctness: a lost or stale signal
  * only changes who goes next, never what is written. The file is not a SQLite file, so opening it
