@@ -145,6 +145,21 @@ export class ImportSink<C extends CollectionsConfig> {
     const insertsDone = async (): Promise<void> => {
       if (inserts.length > 0) await Promise.all(inserts.splice(0))
     }
+    // Stored records the batch replaces are deleted first, before any insert starts (PostgreSQL
+    // sends these deletes with the batch's INSERT, ahead of it). Delete and insert rather than
+    // update: the imported createdAt must replace the stored one too.
+    const deleted = new Set<string>()
+    for (const { collection, row, where } of batch) {
+      const key = `${collection}\u0000${row.id}`
+      const stored = existing.get(collection)!.get(row.id)
+      if (stored === undefined || deleted.has(key) || !this.#replaces(row, stored)) continue
+      try {
+        await this.#tx.delete(collection, row.id)
+      } catch (error) {
+        throw importFailure(where, error)
+      }
+      deleted.add(key)
+    }
     for (const { collection, row, where } of batch) {
       const found = existing.get(collection)!
       const counts = this.#countsOf(collection)
@@ -164,24 +179,32 @@ export class ImportSink<C extends CollectionsConfig> {
           hint: "Import into an empty collection, or choose onConflict 'skip', 'overwrite' or 'newer-version-wins'.",
         })
       }
-      if (!(this.#policy === 'overwrite' || (this.#policy === 'newer-version-wins' && row.version > stored.version))) {
+      if (!this.#replaces(row, stored)) {
         counts.skipped++
         continue
       }
-      // The id may be one of the inserts still in flight: they land first.
-      if (inserts.length > 0) await insertsDone()
-      try {
-        // Delete and insert rather than update: the imported createdAt must replace the stored one too.
-        await this.#tx.delete(collection, row.id)
-        await this.#tx.insert(collection, row)
-        await this.#log(collection, 'update', row)
-      } catch (error) {
-        throw importFailure(where, error)
+      const key = `${collection}\u0000${row.id}`
+      if (!deleted.delete(key)) {
+        // Not deleted above: a record of this same batch, or one kept by an earlier line of it.
+        // Whatever is in flight lands first.
+        await insertsDone()
+        try {
+          await this.#tx.delete(collection, row.id)
+        } catch (error) {
+          throw importFailure(where, error)
+        }
       }
+      start(where, () => this.#tx.insert(collection, row))
+      start(where, () => this.#log(collection, 'update', row))
       found.set(row.id, row)
       counts.overwritten++
     }
     await insertsDone()
+  }
+
+  /** Whether the conflict policy lets `row` replace the stored record. */
+  #replaces(row: RecordRow, stored: { version: number }): boolean {
+    return this.#policy === 'overwrite' || (this.#policy === 'newer-version-wins' && row.version > stored.version)
   }
 
   /** Per collection of the batch: the stored version of each id (absent: not stored). */

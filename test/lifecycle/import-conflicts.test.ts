@@ -78,6 +78,27 @@ describe.each(BACKENDS)('import conflict policies on $name', (backend) => {
     expect(await store.collection('tasks').get('x')).toMatchObject({ version: 2, data: { n: 2 } })
   })
 
+  test('a stored id twice in one file: each line is judged against what the lines before it left', async () => {
+    const { store } = await setup() // b is stored at version 5
+    const file = join(tempDir(), 'stored-twice.ndjson')
+    // b: older (skipped), then newer (wins), then in between (skipped: the line before left 7).
+    // c (stored at 2): newer (wins), then newer still (wins again). Then a new e, twice.
+    const lines = [
+      recordLine('tasks', 'b', { v: 'b at 4' }, { version: 4 }),
+      recordLine('tasks', 'c', { v: 'c at 3' }, { version: 3 }),
+      recordLine('tasks', 'b', { v: 'b at 7' }, { version: 7 }),
+      recordLine('tasks', 'e', { v: 'e at 1' }, { version: 1 }),
+      recordLine('tasks', 'c', { v: 'c at 9' }, { version: 9 }),
+      recordLine('tasks', 'b', { v: 'b at 6' }, { version: 6 }),
+      recordLine('tasks', 'e', { v: 'e at 2' }, { version: 2 }),
+    ]
+    writeFileSync(file, lines.join('\n'))
+    const result = await importStore(store, { from: file, onConflict: 'newer-version-wins' })
+    expect(result.collections).toEqual({ tasks: { inserted: 1, overwritten: 4, skipped: 2 } })
+    expect(await versionsAndValues(store)).toEqual({ a: [1, 'stored a'], b: [7, 'b at 7'], c: [9, 'c at 9'], e: [2, 'e at 2'] })
+    expect(await store.checkIntegrity()).toEqual(['ok'])
+  })
+
   test.each<ConflictPolicy>(['skip', 'overwrite', 'newer-version-wins', 'fail'])("dryRun with '%s' reports what the import would do and changes nothing", async (policy) => {
     const { store, file } = await setup()
     const before = await storeState(store)
