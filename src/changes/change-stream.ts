@@ -33,6 +33,8 @@ export class ChangeStream<T = AnyData> implements AsyncIterableIterator<Change<T
   #wakeOnClose!: () => void
   readonly #closing = new Promise<void>((resolve) => (this.#wakeOnClose = resolve))
   #delivered: number | undefined
+  /** The hub generation before the last read, when that read reached the end of the log. */
+  #readAt: number | undefined
 
   constructor(backend: Backend, hub: ChangeHub, options: ChangeStreamOptions) {
     this.#backend = backend
@@ -63,12 +65,22 @@ export class ChangeStream<T = AnyData> implements AsyncIterableIterator<Change<T
           this.#delivered = row.seq
           return { done: false, value: toChange<T>(row) }
         }
+        if (this.#readAt !== undefined) {
+          // The last read reached the end of the log: nothing new until something commits after it.
+          const seen = this.#readAt
+          this.#readAt = undefined
+          await Promise.race([this.#hub.waitPast(seen), this.#closing])
+          continue
+        }
         const seen = this.#hub.generation
         const batch = await this.#backend.readChanges(this.#cursor, BATCH_SIZE, this.#options.filter)
         if (batch.trimmedThrough > this.#cursor) throw new ChangesTrimmedError(this.#cursor, batch.trimmedThrough, this.#options.consumer)
         this.#buffer = batch.changes
         this.#cursor = Math.max(this.#cursor, batch.scannedThrough)
-        if (this.#buffer.length === 0) await Promise.race([this.#hub.waitPast(seen), this.#closing])
+        // A full batch may have more behind it: read again once it is delivered. Otherwise every
+        // commit the read could not see comes after `seen` (it started after that generation),
+        // so waiting for the next generation, not reading again, is enough.
+        if (batch.changes.length < BATCH_SIZE) this.#readAt = seen
       }
     } catch (error) {
       if (this.#hub.closed) return this.#finish() // The store closed under a read in flight: just end.
