@@ -64,8 +64,8 @@ const configured = new WeakSet<object>()
  * PostgreSQL has no crash-safe mode cheaper than a flushed WAL, and a server configured with it
  * off must not weaken ours; lock_timeout is the store's busyTimeoutMs. Both are session settings,
  * sent with the first transactions of a connection until one of them commits (a rolled-back SET
- * is undone with it; `write` marks the connection after COMMIT): two statements fewer in every later transaction. A write
- * with its own busyTimeoutMs adds SET LOCAL.
+ * is undone with it; `write` marks the connection after COMMIT): two statements fewer in every
+ * later transaction. A write with its own busyTimeoutMs adds SET LOCAL.
  */
 function beginSql(busyTimeoutMs: number, storeTimeoutMs: number, client: object): string {
   const statements = ['BEGIN ISOLATION LEVEL READ COMMITTED']
@@ -75,9 +75,11 @@ function beginSql(busyTimeoutMs: number, storeTimeoutMs: number, client: object)
 }
 
 /** int8 columns (seq, versions, milliseconds) as JS numbers: all stay far below 2^53. numeric stays a string. */
+const parseInt8 = (value: string): number => Number(value)
 const TYPES = {
+  // Called for every column of every result: one shared parser, not a closure each time.
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === pg.types.builtins.INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    oid === pg.types.builtins.INT8 ? parseInt8 : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 }
 
 /**

@@ -337,11 +337,6 @@ export function literal(text: string): string {
   return `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`
 }
 
-function lockKeyLiteral(key: string): string {
-  if (!/^-?\d{1,20}$/.test(key)) throw new TypeError(`Bad advisory lock key ${key}.`)
-  return key
-}
-
 /** PostgreSQL refuses NOTIFY payloads of 8000 bytes or more. */
 const NOTIFY_PAYLOAD_LIMIT_BYTES = 8000
 /** Changes whose JSON is this large are not tried as a payload (PostgreSQL's rendering only grows). */
