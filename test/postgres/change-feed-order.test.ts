@@ -198,7 +198,7 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL store format 1 → 2', () => 
     const meta = await pgAdmin(async (c) => (await c.query(`SELECT key, value FROM "${schema}"._tandem_meta ORDER BY key`)).rows)
     expect(meta.find((r) => r.key === 'format')?.value).toBe('2')
     // A format-1 process moves the head row with a bigint cast: it now fails instead of giving out seqs.
-    await expect(pgAdmin((c) => c.query(`UPDATE "${schema}"._tandem_meta SET value = (value::bigint + 1)::text WHERE key = 'change_head'`))).rejects.toThrow(/invalid input syntax for type bigint/)
+    await expect(pgAdmin((c) => c.query(`UPDATE "${schema}"._tandem_meta SET value = (value::bigint + 1)::text WHERE key = 'change_head'`))).rejects.toThrow(/invalid input syntax for type bigint: "retired: this store is format 2, upgrade tandemdb in every process/)
   })
 })
 

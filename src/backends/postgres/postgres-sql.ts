@@ -119,7 +119,7 @@ export class PostgresSql {
    */
   upgradeFormatSql(): string[] {
     return [
-      `UPDATE ${this.meta} SET value = 'retired by format 2: the head is max(seq) of ${CHANGES_TABLE}' WHERE key = '${CHANGE_HEAD_KEY}' AND EXISTS (SELECT FROM ${this.meta} WHERE key = 'format' AND value = '1')`,
+      `UPDATE ${this.meta} SET value = 'retired: this store is format 2, upgrade tandemdb in every process that opens it' WHERE key = '${CHANGE_HEAD_KEY}' AND EXISTS (SELECT FROM ${this.meta} WHERE key = 'format' AND value = '1')`,
       `UPDATE ${this.meta} SET value = '${FORMAT_VERSION}' WHERE key = 'format' AND value = '1'`,
     ]
   }
