@@ -1,5 +1,6 @@
 import type { CollectionsConfig } from '../store/config.js'
 import type { Store } from '../store/store.js'
+import { TxScope } from '../store/tx-scope.js'
 import { ImportSink, type ImportCounts, type ImportTargetOptions } from './import-sink.js'
 
 /** What an import did (or, with dryRun, would have done), per collection. */
@@ -24,8 +25,10 @@ export interface ImportRunOptions extends ImportTargetOptions {
 class DryRunRollback {}
 
 /**
- * Runs an import as ONE write transaction of the store (in its own savepoint, so inside a
- * `store.transaction()` a failed import undoes only itself): `feed` streams the input into the
+ * Runs an import as ONE write transaction of the store (inside a `store.transaction()`, in a
+ * savepoint of its own, so that a failed import undoes only itself; on its own, at the top level
+ * of its transaction, where PostgreSQL can send each write with the next statement instead of
+ * waiting for it): `feed` streams the input into the
  * sink; if it throws, every record written so far is rolled back and the store is exactly as it
  * was. A dry run does all the work, then rolls back and reports the counts. Other writers (this
  * process's and other processes') wait for the import to commit, up to their busyTimeoutMs.
@@ -40,14 +43,16 @@ export async function runImport<C extends CollectionsConfig>(
   let sink: ImportSink<C> | undefined
   let ignored = 0
   try {
-    await store.runWrite((tx) =>
-      tx.savepoint(async () => {
+    const nested = TxScope.current(store) !== undefined
+    await store.runWrite((tx) => {
+      const work = async (): Promise<void> => {
         sink = new ImportSink(store, tx, options)
         ignored = (await feed(sink)).ignored
         await sink.flush()
         if (dryRun) throw new DryRunRollback()
-      }),
-    )
+      }
+      return nested ? tx.savepoint(work) : work()
+    })
   } catch (error) {
     if (!(error instanceof DryRunRollback)) throw error
   }

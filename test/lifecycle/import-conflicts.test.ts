@@ -99,6 +99,26 @@ describe.each(BACKENDS)('import conflict policies on $name', (backend) => {
     expect(await store.checkIntegrity()).toEqual(['ok'])
   })
 
+  test('inside store.transaction(), a failed import undoes only itself, and a committed one commits with the transaction', async () => {
+    const { store } = await setup()
+    const good = join(tempDir(), 'good.ndjson')
+    writeFileSync(good, recordLine('tasks', 'x', { v: 'imported x' }, { version: 1 }))
+    const bad = join(tempDir(), 'bad.ndjson')
+    // More records than one write batch of the import (500) before the broken line: some are written when it fails.
+    const many = Array.from({ length: 600 }, (_, i) => recordLine('tasks', `y${i}`, { v: 'imported y' }, { version: 1 }))
+    writeFileSync(bad, [...many, '{ not json'].join('\n'))
+    await store.transaction(async (tx) => {
+      await tx.collection('tasks').patch('a', { v: 'patched in the transaction' })
+      await expect(importStore(store, { from: bad, onConflict: 'overwrite' })).rejects.toBeInstanceOf(ImportError)
+      await importStore(store, { from: good, onConflict: 'overwrite' })
+    })
+    const values = await versionsAndValues(store)
+    expect(values.a).toEqual([2, 'patched in the transaction'])
+    expect(values.x).toEqual([1, 'imported x'])
+    expect(Object.keys(values).filter((id) => id.startsWith('y'))).toEqual([])
+    expect(await store.checkIntegrity()).toEqual(['ok'])
+  })
+
   test.each<ConflictPolicy>(['skip', 'overwrite', 'newer-version-wins', 'fail'])("dryRun with '%s' reports what the import would do and changes nothing", async (policy) => {
     const { store, file } = await setup()
     const before = await storeState(store)
