@@ -5,7 +5,7 @@ import { fork } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { openStore } from '../dist/index.js'
-import { tempDir } from './lib.mjs'
+import { childInbox, tempDir } from './lib.mjs'
 
 const COUNT = 1500
 const GAP_MS = 2
@@ -22,19 +22,7 @@ async function run(method) {
   const path = join(dir, 'feed.db')
   const store = await openStore({ path, role: 'writer', collections: { events: { writers: '*' } } })
   const child = fork(new URL('./change-latency-worker.mjs', import.meta.url), [JSON.stringify({ path, method, count: COUNT, idleMs: IDLE_MS })])
-  const messages = []
-  let wake
-  child.on('message', (m) => {
-    messages.push(m)
-    wake?.()
-  })
-  const next = async (type) => {
-    for (;;) {
-      const found = messages.find((m) => m.type === type)
-      if (found) return found
-      await new Promise((resolve) => (wake = resolve))
-    }
-  }
+  const { next } = childInbox(child)
   await next('ready')
   await sleep(100)
   const committed = []

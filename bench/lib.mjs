@@ -200,3 +200,22 @@ export async function runWorkers(script, processes, args) {
   await Promise.all(exited)
   return results
 }
+
+/** Collects a forked child's IPC messages; `next(type)` resolves with the first one of that type. */
+export function childInbox(child) {
+  const messages = []
+  let wake
+  child.on('message', (m) => {
+    messages.push(m)
+    wake?.()
+  })
+  return {
+    async next(type) {
+      for (;;) {
+        const found = messages.find((m) => m.type === type)
+        if (found) return found
+        await new Promise((resolve) => (wake = resolve))
+      }
+    },
+  }
+}

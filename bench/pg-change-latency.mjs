@@ -6,7 +6,7 @@
 // Goal (issue #6): Tandem p99 <= 2 ms, none missed.
 import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { log, resultRow, sampleData } from './lib.mjs'
+import { childInbox, log, resultRow, sampleData } from './lib.mjs'
 import { benchSchema, createRawTable, dropSchemas, openPgTandem, rawClient } from './pg-lib.mjs'
 
 const WORKER = fileURLToPath(new URL('./pg-change-latency-worker.mjs', import.meta.url))
@@ -42,19 +42,7 @@ async function run(method) {
   const channel = `${schema}_raw`
   const side = await writer(method, schema, channel)
   const child = fork(WORKER, [JSON.stringify({ method, schema, channel, count: COUNT })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-  const messages = []
-  let wake
-  child.on('message', (m) => {
-    messages.push(m)
-    wake?.()
-  })
-  const next = async (type) => {
-    for (;;) {
-      const found = messages.find((m) => m.type === type)
-      if (found) return found
-      await new Promise((resolve) => (wake = resolve))
-    }
-  }
+  const { next } = childInbox(child)
   try {
     await next('ready')
     // Warm-up commits (negative i, not counted) until the subscriber is surely listening.
