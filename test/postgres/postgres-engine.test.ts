@@ -166,8 +166,16 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL engine', () => {
       throw new Error('roll back')
     })).rejects.toThrow('roll back')
     for (let i = 2; i < 5; i++) await store.collection('items').insert({ n: i })
+    // A new connection whose first transaction rolls back: its SETs roll back with it, so the next
+    // transaction on that connection must send them again.
+    await terminate(await backendPids(`tandem:${schema}`))
+    await expect(store.transaction(async (tx) => {
+      await tx.collection('items').insert({ n: 5 })
+      throw new Error('roll back')
+    })).rejects.toThrow('roll back')
+    await store.collection('items').insert({ n: 6 })
     const seen = await pgAdmin(async (c) => (await c.query(`SELECT sync, lock FROM "${schema}".seen`)).rows)
-    expect(seen).toEqual(Array.from({ length: 3 }, () => ({ sync: 'on', lock: '250ms' })))
+    expect(seen).toEqual(Array.from({ length: 4 }, () => ({ sync: 'on', lock: '250ms' })))
   })
 
   test('a connection lost during COMMIT is OUTCOME_UNKNOWN, never success or plain failure; lost before COMMIT, it is a failure', async () => {
