@@ -145,9 +145,10 @@ export class ImportSink<C extends CollectionsConfig> {
     const insertsDone = async (): Promise<void> => {
       if (inserts.length > 0) await Promise.all(inserts.splice(0))
     }
-    // Stored records the batch replaces are deleted first, before any insert starts (PostgreSQL
-    // sends these deletes with the batch's INSERT, ahead of it). Delete and insert rather than
-    // update: the imported createdAt must replace the stored one too.
+    // Stored records the batch replaces are deleted first, before any insert starts (at the top
+    // level of a transaction PostgreSQL sends these deletes with the batch's INSERT, ahead of it;
+    // inside a savepoint each is a round trip). Delete and insert rather than update: the
+    // imported createdAt must replace the stored one too.
     const deleted = new Set<string>()
     for (const { collection, row, where } of batch) {
       const key = `${collection}\u0000${row.id}`
