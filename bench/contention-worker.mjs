@@ -1,7 +1,7 @@
 // One contending process of benchmark 3, started by contention.mjs with child_process.fork.
 // It opens the store (Tandem or raw better-sqlite3), says 'ready', waits for 'go', then increments
 // the hot record with exactly one increment in flight for `durationMs`, and reports its figures.
-import { Latencies, openRaw, openTandem } from './lib.mjs'
+import { Latencies, openRaw, openTandem, sendWorkerResult } from './lib.mjs'
 
 const HOT_ID = 'hot'
 
@@ -102,22 +102,6 @@ process.once('message', async (message) => {
   const { latencies, counted, completed, busyErrors, elapsedMs, extra } = await worker.run()
   const cpu = process.cpuUsage(cpuBefore)
   await worker.close()
-  process.send(
-    {
-      type: 'result',
-      index,
-      counted,
-      completed,
-      busyErrors,
-      elapsedMs,
-      maxLatencyMs: latencies.maxMs,
-      p50LatencyMs: latencies.percentile(0.5),
-      p99LatencyMs: latencies.percentile(0.99),
-      p999LatencyMs: latencies.percentile(0.999),
-      cpuMs: (cpu.user + cpu.system) / 1000,
-      ...extra,
-    },
-    () => process.disconnect(),
-  )
+  sendWorkerResult(index, latencies, cpu, { counted, completed, busyErrors, elapsedMs, ...extra })
 })
 process.send({ type: 'ready', index })

@@ -219,3 +219,20 @@ export function childInbox(child) {
     },
   }
 }
+
+/** A contention worker's report to its parent: its counts, latency percentiles and CPU; then it disconnects. */
+export function sendWorkerResult(index, latencies, cpu, fields) {
+  process.send(
+    {
+      type: 'result',
+      index,
+      ...fields,
+      maxLatencyMs: latencies.maxMs,
+      p50LatencyMs: latencies.percentile(0.5),
+      p99LatencyMs: latencies.percentile(0.99),
+      p999LatencyMs: latencies.percentile(0.999),
+      cpuMs: (cpu.user + cpu.system) / 1000,
+    },
+    () => process.disconnect(),
+  )
+}

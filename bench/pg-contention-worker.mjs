@@ -2,7 +2,7 @@
 // child_process.fork. It opens its side (a Tandem store on PostgreSQL, or one raw node-postgres
 // connection), says 'ready', waits for 'go', then increments the hot record with exactly one
 // increment in flight for `durationMs`, and reports its figures.
-import { Latencies } from './lib.mjs'
+import { Latencies, sendWorkerResult } from './lib.mjs'
 import { openPgTandem, rawClient } from './pg-lib.mjs'
 
 const HOT_ID = 'hot'
@@ -80,19 +80,6 @@ process.once('message', async (message) => {
   const cpu = process.cpuUsage(cpuBefore)
   const extra = worker.extra()
   await worker.close()
-  process.send(
-    {
-      type: 'result',
-      index,
-      counted,
-      completed,
-      maxLatencyMs: latencies.maxMs,
-      p50LatencyMs: latencies.percentile(0.5),
-      p99LatencyMs: latencies.percentile(0.99),
-      cpuMs: (cpu.user + cpu.system) / 1000,
-      ...extra,
-    },
-    () => process.disconnect(),
-  )
+  sendWorkerResult(index, latencies, cpu, { counted, completed, ...extra })
 })
 process.send({ type: 'ready', index })
