@@ -51,7 +51,8 @@ describe('backupStore on SQLite', () => {
       await expect(importJsonFile(store, { file: path, collection: 'notes', onConflict: 'skip' })).rejects.toMatchObject({ code: 'UNSAFE_PATH' })
     }
     expect(await store.collection('tasks').count()).toBe(50)
-    expect(readdirSync(dataDir).sort()).toEqual(['app.db', 'app.db-shm', 'app.db-wal'])
+    // The store's files and its commit-signal side file (see docs/changes.md), nothing written by the attempts.
+    expect(readdirSync(dataDir).sort()).toEqual(['app.db', 'app.db-commits', 'app.db-shm', 'app.db-wal'])
   })
 
   test('says why it cannot back up an in-memory store, and fails with STORE_CLOSED after close', async () => {

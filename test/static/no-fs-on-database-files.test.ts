@@ -15,6 +15,8 @@ const ALLOWED = new Set(['statSync', 'lstatSync', 'chmodSync', 'mkdirSync', 'rea
 const OWN_SIDE_FILES: Record<string, Set<string>> = {
   // <db>-turns: waiters set its mtime to say they wait for the write lock.
   [join('src', 'backends', 'sqlite', 'sqlite-turns.ts')]: new Set(['openSync', 'futimesSync', 'closeSync']),
+  // <db>-commits: writers set its mtime after each commit, to wake other processes' change readers.
+  [join('src', 'backends', 'sqlite', 'sqlite-wake.ts')]: new Set(['openSync', 'futimesSync', 'closeSync']),
 }
 
 function sourceFiles(path: string): string[] {

@@ -25,7 +25,7 @@ import type { SqliteConfig, SqliteHandle, SqliteStatement } from './sqlite-confi
 import { StorageError } from '../../errors.js'
 import { translateSqliteError } from './sqlite-errors.js'
 import { nap, retryWhileBusy, type BusyRetryStats } from './sqlite-locks.js'
-import { watchWal } from './sqlite-wake.js'
+import { CommitSignal, commitSignalPath, watchWal } from './sqlite-wake.js'
 import { COURTESY_MS, TurnSignal } from './sqlite-turns.js'
 import {
   CHANGE_HEAD_SQL,
@@ -283,12 +283,15 @@ export class SqliteBackend implements Backend {
   #commitsSinceCheckpointCheck = 0
   /** Turn-taking with other processes (undefined for ':memory:', which has no others). */
   readonly #turns: TurnSignal | undefined
+  /** Tells other processes' change readers that a commit is visible (see CommitSignal). */
+  readonly #commitSignal: CommitSignal | undefined
 
   private constructor(config: SqliteConfig, writer: SqliteHandle, reader: SqliteHandle) {
     this.#config = config
     this.#writer = new Connection(writer)
     this.#reader = reader === writer ? this.#writer : new Connection(reader)
     this.#turns = config.path === ':memory:' ? undefined : new TurnSignal(config.path)
+    this.#commitSignal = config.path === ':memory:' ? undefined : new CommitSignal(config.path)
     this.#readTx = new SqliteReader(this.#reader, (attempt) => retryWhileBusy(attempt, config.busyTimeoutMs, this.busyStats, 'read'))
   }
 
@@ -341,6 +344,7 @@ export class SqliteBackend implements Backend {
       } catch (error) {
         throw markTransactionAborted(translateSqliteError(error))
       }
+      this.#commitSignal?.committed()
       this.#afterCommit()
       return result
     } catch (error) {
@@ -403,7 +407,7 @@ export class SqliteBackend implements Backend {
     if (this.#config.path === ':memory:') return () => {} // One process: the store's own commit hook is enough.
     // A prepared statement: pragma() would prepare one on every look.
     const dataVersion = this.#reader.statement('PRAGMA data_version')
-    return watchWal(`${this.#config.path}-wal`, () => (dataVersion.get() as { data_version: number }).data_version, onCommit)
+    return watchWal(`${this.#config.path}-wal`, () => (dataVersion.get() as { data_version: number }).data_version, onCommit, commitSignalPath(this.#config.path))
   }
 
   /** SQLite's plan for a find, one line per step (EXPLAIN QUERY PLAN): shows which index it uses. */
@@ -442,6 +446,7 @@ export class SqliteBackend implements Backend {
     if (this.#reader !== this.#writer) this.#reader.handle.close()
     this.#writer.handle.close()
     this.#turns?.close()
+    this.#commitSignal?.close()
   }
 
   /**

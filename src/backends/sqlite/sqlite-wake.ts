@@ -1,4 +1,4 @@
-import { watch, type FSWatcher } from 'node:fs'
+import { closeSync, futimesSync, openSync, watch, type FSWatcher } from 'node:fs'
 
 /** How often the fallback looks at PRAGMA data_version when no file event came. */
 export const FALLBACK_CHECK_MS = 50
@@ -10,17 +10,57 @@ export const FALLBACK_CHECK_MS = 50
 const RECHECK_SPIN_MS = 0.5
 const RECHECK_DELAYS_MS = [1, 2, 5, 10]
 
+/** The side file a Tandem writer touches after each commit: `<db>-commits`. */
+export function commitSignalPath(databasePath: string): string {
+  return `${databasePath}-commits`
+}
+
 /**
- * Calls `onCommit` soon after any process commits. The fast path is an inotify watch on the -wal
- * file (fs.watch holds no descriptor on the file, so SQLite's POSIX locks are safe). It fires when
- * the WAL bytes are written, a moment *before* the commit becomes visible (SQLite publishes it in
- * the -shm index afterwards), and events can coalesce: so every event is confirmed with
- * `dataVersion()` — PRAGMA data_version, which changes when any other connection commits — and an
- * event that finds nothing is re-checked a few times in the next milliseconds. A timer checking
- * data_version every 50 ms catches anything the watch missed (a deleted and re-created WAL, a
- * file system without inotify).
+ * Writer side of the commit signal: after each commit, a Tandem writer sets the modification time
+ * of `<db>-commits` (one futimes on a descriptor kept open, about a microsecond). Watchers get an
+ * inotify event *after* the commit is visible, where the WAL's events come while it is being
+ * written. Nothing is kept in the file and nothing depends on it for correctness: a lost signal
+ * only leaves the wake-up to the WAL watch and the timers. Not a SQLite file, so fs may open it.
  */
-export function watchWal(walPath: string, dataVersion: () => number, onCommit: () => void): () => void {
+export class CommitSignal {
+  readonly #path: string
+  #fd: number | undefined
+  #failed = false
+
+  constructor(databasePath: string) {
+    this.#path = commitSignalPath(databasePath)
+  }
+
+  committed(): void {
+    if (this.#failed) return
+    try {
+      this.#fd ??= openSync(this.#path, 'a', 0o600)
+      const now = Date.now() / 1000
+      futimesSync(this.#fd, now, now)
+    } catch {
+      this.#failed = true // A read-only directory, say: readers fall back to the WAL watch.
+    }
+  }
+
+  close(): void {
+    if (this.#fd !== undefined) closeSync(this.#fd)
+    this.#fd = undefined
+  }
+}
+
+/**
+ * Calls `onCommit` soon after any process commits. The fast path is two inotify watches (fs.watch
+ * holds no descriptor on the file, so SQLite's POSIX locks are safe). One is on `<db>-commits`,
+ * which Tandem writers touch once each commit is visible (CommitSignal). The other, on the -wal
+ * file, also sees writers that are not Tandem (another language, the sqlite3 shell): it fires when
+ * the WAL bytes are written, a moment *before* the commit becomes visible (SQLite publishes it in
+ * the -shm index afterwards), and events can coalesce. So every event is confirmed with
+ * `dataVersion()` — PRAGMA data_version, which changes when any other connection commits — and a
+ * WAL event that finds nothing is re-checked a few times in the next milliseconds. A timer
+ * checking data_version every 50 ms catches anything the watches missed (a deleted and re-created
+ * WAL, a file system without inotify).
+ */
+export function watchWal(walPath: string, dataVersion: () => number, onCommit: () => void, signalPath?: string): () => void {
   let last = dataVersion()
   let stopped = false
   let watcher: FSWatcher | undefined
@@ -72,10 +112,32 @@ export function watchWal(walPath: string, dataVersion: () => number, onCommit: (
     }
   }
 
+  let signalWatcher: FSWatcher | undefined
+  const startSignalWatch = (): void => {
+    if (signalWatcher !== undefined || stopped || signalPath === undefined) return
+    try {
+      signalWatcher = watch(signalPath, { persistent: false }, (event) => {
+        check()
+        if (event === 'rename') {
+          signalWatcher?.close()
+          signalWatcher = undefined
+        }
+      })
+      signalWatcher.on('error', () => {
+        signalWatcher?.close()
+        signalWatcher = undefined
+      })
+    } catch {
+      signalWatcher = undefined // No writer has signalled yet: the timer below looks again.
+    }
+  }
+
   startWatch()
+  startSignalWatch()
   const timer = setInterval(() => {
     check()
     startWatch()
+    startSignalWatch()
   }, FALLBACK_CHECK_MS)
   // Not unref'd: like an open socket, a live change reader keeps the process running until it is
   // closed (or the store is), so `for await (const c of store.changes())` can be a daemon's main loop.
@@ -84,5 +146,6 @@ export function watchWal(walPath: string, dataVersion: () => number, onCommit: (
     stopped = true
     clearInterval(timer)
     watcher?.close()
+    signalWatcher?.close()
   }
 }

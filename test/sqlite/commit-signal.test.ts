@@ -1,0 +1,58 @@
+import { rmSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { expect, test } from 'vitest'
+import { openStore } from '../../src/index.js'
+import { CommitSignal, watchWal } from '../../src/backends/sqlite/sqlite-wake.js'
+import { tempDir } from '../helpers/backends.js'
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+const collections = { events: { writers: '*' } } as const
+
+test('every commit touches <db>-commits (0600): the signal that wakes other processes once the commit is visible', async () => {
+  const path = join(tempDir(), 'store.db')
+  const store = await openStore({ path, role: 'w', collections })
+  try {
+    await store.collection('events').insert({ n: 0 })
+    const first = statSync(`${path}-commits`)
+    expect(first.mode & 0o777).toBe(0o600)
+    expect(first.size).toBe(0) // nothing is ever written in it
+    await pause(20)
+    await store.collection('events').insert({ n: 1 })
+    expect(statSync(`${path}-commits`).mtimeMs).toBeGreaterThan(first.mtimeMs)
+  } finally {
+    await store.close()
+  }
+})
+
+test('a touch of the signal file makes the watcher look at data_version, and the signal file may come and go', async () => {
+  const dir = tempDir()
+  const signal = join(dir, 'store.db-commits')
+  let version = 0
+  let looks = 0
+  const commits: number[] = []
+  const stop = watchWal(join(dir, 'store.db-wal'), () => (looks++, version), () => commits.push(version), signal)
+  try {
+    // Created after the watcher started: the 50 ms timer starts watching it once it exists.
+    const writer = new CommitSignal(join(dir, 'store.db'))
+    writer.committed()
+    for (let round = 1; round <= 3; round++) {
+      await pause(80)
+      version = round
+      writer.committed()
+      await waitFor(() => commits.length === round)
+      if (round === 2) {
+        writer.close()
+        rmSync(signal) // deleted under the watcher: a later signal re-creates it and is watched again
+      }
+    }
+    expect(commits).toEqual([1, 2, 3])
+    expect(looks).toBeGreaterThan(3)
+  } finally {
+    stop()
+  }
+})
+
+async function waitFor(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 300 && !done(); i++) await pause(10)
+  expect(done()).toBe(true)
+}
