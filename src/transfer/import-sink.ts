@@ -59,6 +59,10 @@ export function checkImportCollection<C extends CollectionsConfig>(store: Store<
 const IMPORT_BATCH = 500
 const ID: FieldRef = { kind: 'meta', name: 'id' }
 
+function recordKey(collection: string, id: string): string {
+  return `${collection}\u0000${id}`
+}
+
 interface QueuedRecord {
   collection: string
   row: RecordRow
@@ -149,16 +153,19 @@ export class ImportSink<C extends CollectionsConfig> {
     // level of a transaction PostgreSQL sends these deletes with the batch's INSERT, ahead of it;
     // inside a savepoint each is a round trip). Delete and insert rather than update: the
     // imported createdAt must replace the stored one too.
-    const deleted = new Set<string>()
-    for (const { collection, row, where } of batch) {
-      const key = `${collection}\u0000${row.id}`
-      const stored = existing.get(collection)!.get(row.id)
-      if (stored === undefined || deleted.has(key) || !this.#replaces(row, stored)) continue
+    const deleteStored = async (collection: string, id: string, where: ImportLocation): Promise<void> => {
       try {
-        await this.#tx.delete(collection, row.id)
+        await this.#tx.delete(collection, id)
       } catch (error) {
         throw importFailure(where, error)
       }
+    }
+    const deleted = new Set<string>()
+    for (const { collection, row, where } of batch) {
+      const key = recordKey(collection, row.id)
+      const stored = existing.get(collection)!.get(row.id)
+      if (stored === undefined || deleted.has(key) || !this.#replaces(row, stored)) continue
+      await deleteStored(collection, row.id, where)
       deleted.add(key)
     }
     for (const { collection, row, where } of batch) {
@@ -184,16 +191,11 @@ export class ImportSink<C extends CollectionsConfig> {
         counts.skipped++
         continue
       }
-      const key = `${collection}\u0000${row.id}`
-      if (!deleted.delete(key)) {
+      if (!deleted.delete(recordKey(collection, row.id))) {
         // Not deleted above: a record of this same batch, or one kept by an earlier line of it.
         // Whatever is in flight lands first.
         await insertsDone()
-        try {
-          await this.#tx.delete(collection, row.id)
-        } catch (error) {
-          throw importFailure(where, error)
-        }
+        await deleteStored(collection, row.id, where)
       }
       start(where, () => this.#tx.insert(collection, row))
       start(where, () => this.#log(collection, 'update', row))

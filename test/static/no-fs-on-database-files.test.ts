@@ -13,10 +13,9 @@ const GUARDED = ['src/store', 'src/backends/sqlite', 'src/fs/safe-path.ts']
 const ALLOWED = new Set(['statSync', 'lstatSync', 'chmodSync', 'mkdirSync', 'realpathSync', 'readlinkSync', 'watch', 'FSWatcher'])
 /** Files that open a side file of their own, never a SQLite file, and what they may use for it. */
 const OWN_SIDE_FILES: Record<string, Set<string>> = {
-  // <db>-turns: waiters set its mtime to say they wait for the write lock.
-  [join('src', 'backends', 'sqlite', 'sqlite-turns.ts')]: new Set(['openSync', 'futimesSync', 'closeSync']),
-  // <db>-commits: writers set its mtime after each commit, to wake other processes' change readers.
-  [join('src', 'backends', 'sqlite', 'sqlite-wake.ts')]: new Set(['openSync', 'futimesSync', 'closeSync']),
+  // <db>-turns (waiters set its mtime to say they wait for the write lock) and <db>-commits
+  // (writers set it after each commit, to wake other processes' change readers).
+  [join('src', 'backends', 'sqlite', 'sqlite-side-file.ts')]: new Set(['openSync', 'futimesSync', 'closeSync']),
 }
 
 function sourceFiles(path: string): string[] {

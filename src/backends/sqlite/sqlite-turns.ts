@@ -1,4 +1,5 @@
-import { closeSync, futimesSync, openSync, statSync } from 'node:fs'
+import { statSync } from 'node:fs'
+import { SideFile } from './sqlite-side-file.js'
 
 /** A waiter re-announces itself at most this often while it keeps waiting. */
 const SIGNAL_EVERY_MS = 1
@@ -26,8 +27,7 @@ const LOOK_EVERY_MS = 0.5
  * with fs is safe.
  */
 export class TurnSignal {
-  readonly #path: string
-  #fd: number | undefined
+  readonly #file: SideFile
   /** The last time this process set on the file, in µs: how it tells its own signal from others'. */
   #ownMark = -1
   #lastSignal = 0
@@ -42,7 +42,7 @@ export class TurnSignal {
   #waited = false
 
   constructor(databasePath: string) {
-    this.#path = `${databasePath}-turns`
+    this.#file = new SideFile(`${databasePath}-turns`)
   }
 
   /** Waiter side: announce that this process is waiting for the write lock (rate-limited). */
@@ -51,16 +51,12 @@ export class TurnSignal {
     const now = performance.now()
     if (now - this.#lastSignal < SIGNAL_EVERY_MS) return
     this.#lastSignal = now
-    try {
-      this.#fd ??= openSync(this.#path, 'a', 0o600)
-      // A value unlikely to be anyone else's: wall time with the microseconds this process chose.
-      const mark = Date.now() / 1000 + Math.random() / 1e4
-      futimesSync(this.#fd, mark, mark)
-      this.#ownMark = Math.round(mark * 1e6)
-      this.#seen = this.#ownMark
-    } catch {
-      // No signal: this waiter only loses its priority, never its write.
-    }
+    // A value unlikely to be anyone else's: wall time with the microseconds this process chose.
+    const mark = Date.now() / 1000 + Math.random() / 1e4
+    // Without a signal this waiter only loses its priority, never its write.
+    if (!this.#file.touch(mark)) return
+    this.#ownMark = Math.round(mark * 1e6)
+    this.#seen = this.#ownMark
   }
 
   /**
@@ -90,7 +86,7 @@ export class TurnSignal {
   #look(): boolean {
     let mark: number
     try {
-      const stat = statSync(this.#path, { bigint: true, throwIfNoEntry: false })
+      const stat = statSync(this.#file.path, { bigint: true, throwIfNoEntry: false })
       if (stat === undefined) return false
       mark = Number(stat.mtimeNs / 1000n)
     } catch {
@@ -103,7 +99,6 @@ export class TurnSignal {
   }
 
   close(): void {
-    if (this.#fd !== undefined) closeSync(this.#fd)
-    this.#fd = undefined
+    this.#file.close()
   }
 }

@@ -1,4 +1,5 @@
-import { closeSync, futimesSync, openSync, watch, type FSWatcher } from 'node:fs'
+import { watch, type FSWatcher } from 'node:fs'
+import { SideFile } from './sqlite-side-file.js'
 
 /** How often the fallback looks at PRAGMA data_version when no file event came. */
 export const FALLBACK_CHECK_MS = 50
@@ -23,28 +24,47 @@ export function commitSignalPath(databasePath: string): string {
  * only leaves the wake-up to the WAL watch and the timers. Not a SQLite file, so fs may open it.
  */
 export class CommitSignal {
-  readonly #path: string
-  #fd: number | undefined
-  #failed = false
+  readonly #file: SideFile
 
   constructor(databasePath: string) {
-    this.#path = commitSignalPath(databasePath)
+    this.#file = new SideFile(commitSignalPath(databasePath))
   }
 
+  /** A lost signal (a read-only directory, say) leaves readers to the WAL watch. */
   committed(): void {
-    if (this.#failed) return
-    try {
-      this.#fd ??= openSync(this.#path, 'a', 0o600)
-      const now = Date.now() / 1000
-      futimesSync(this.#fd, now, now)
-    } catch {
-      this.#failed = true // A read-only directory, say: readers fall back to the WAL watch.
-    }
+    this.#file.touch(Date.now() / 1000)
   }
 
   close(): void {
-    if (this.#fd !== undefined) closeSync(this.#fd)
-    this.#fd = undefined
+    this.#file.close()
+  }
+}
+
+/**
+ * An inotify watch on `path` (fs.watch holds no descriptor on the file). It stops itself when the
+ * file is replaced (deleted and re-created) or the watch fails; `ensure()` starts it again once
+ * the file exists. `onEvent` runs for every event.
+ */
+function fileWatch(path: string, onEvent: () => void): { ensure(): void; close(): void } {
+  let watcher: FSWatcher | undefined
+  const close = (): void => {
+    watcher?.close()
+    watcher = undefined
+  }
+  return {
+    ensure() {
+      if (watcher !== undefined) return
+      try {
+        watcher = watch(path, { persistent: false }, (event) => {
+          onEvent()
+          if (event === 'rename') close()
+        })
+        watcher.on('error', close)
+      } catch {
+        watcher = undefined // No such file yet, or no inotify: the caller's timer looks again.
+      }
+    },
+    close,
   }
 }
 
@@ -63,7 +83,6 @@ export class CommitSignal {
 export function watchWal(walPath: string, dataVersion: () => number, onCommit: () => void, signalPath?: string): () => void {
   let last = dataVersion()
   let stopped = false
-  let watcher: FSWatcher | undefined
   let rechecking = false
 
   const check = (): boolean => {
@@ -92,52 +111,18 @@ export function watchWal(walPath: string, dataVersion: () => number, onCommit: (
     }
   }
 
-  const startWatch = (): void => {
-    if (watcher !== undefined || stopped) return
-    try {
-      watcher = watch(walPath, { persistent: false }, (event) => {
-        if (!check()) void recheck()
-        // The WAL was replaced (deleted when every connection closed, then re-created): watch the new one.
-        if (event === 'rename') {
-          watcher?.close()
-          watcher = undefined
-        }
-      })
-      watcher.on('error', () => {
-        watcher?.close()
-        watcher = undefined
-      })
-    } catch {
-      watcher = undefined // No WAL file yet, or no inotify: the timer below still finds every commit.
-    }
-  }
-
-  let signalWatcher: FSWatcher | undefined
-  const startSignalWatch = (): void => {
-    if (signalWatcher !== undefined || stopped || signalPath === undefined) return
-    try {
-      signalWatcher = watch(signalPath, { persistent: false }, (event) => {
-        check()
-        if (event === 'rename') {
-          signalWatcher?.close()
-          signalWatcher = undefined
-        }
-      })
-      signalWatcher.on('error', () => {
-        signalWatcher?.close()
-        signalWatcher = undefined
-      })
-    } catch {
-      signalWatcher = undefined // No writer has signalled yet: the timer below looks again.
-    }
-  }
-
-  startWatch()
-  startSignalWatch()
+  // A WAL event may come before its commit is visible: one that finds nothing is re-checked. The
+  // WAL is replaced when every connection closed and a new one re-creates it: the watch follows.
+  const watches = [
+    fileWatch(walPath, () => {
+      if (!check()) void recheck()
+    }),
+  ]
+  if (signalPath !== undefined) watches.push(fileWatch(signalPath, check))
+  for (const w of watches) w.ensure()
   const timer = setInterval(() => {
     check()
-    startWatch()
-    startSignalWatch()
+    for (const w of watches) w.ensure()
   }, FALLBACK_CHECK_MS)
   // Not unref'd: like an open socket, a live change reader keeps the process running until it is
   // closed (or the store is), so `for await (const c of store.changes())` can be a daemon's main loop.
@@ -145,7 +130,6 @@ export function watchWal(walPath: string, dataVersion: () => number, onCommit: (
   return () => {
     stopped = true
     clearInterval(timer)
-    watcher?.close()
-    signalWatcher?.close()
+    for (const w of watches) w.close()
   }
 }
