@@ -56,6 +56,20 @@ function decodeChange(raw: RawChange): ChangeRow {
   return change
 }
 
+/**
+ * The pool's connections. Each one listens to its own 'error' events from birth: the pool and the
+ * backend add listeners only while a connection is idle or checked out, and a connection that dies
+ * in between (terminated during its start-up, or after a failed checkout or close() let it go)
+ * would otherwise emit an 'error' nobody hears, which crashes the process. The backend still
+ * learns of it: the pool's idle listener counts it, a checked-out session records it as lost.
+ */
+class PooledClient extends pg.Client {
+  constructor(config?: pg.ClientConfig) {
+    super(config)
+    this.on('error', () => undefined)
+  }
+}
+
 /** Pooled connections whose session already has the settings every write needs (see beginSql). */
 const configured = new WeakSet<object>()
 
@@ -124,6 +138,7 @@ export class PostgresBackend implements Backend {
       allowExitOnIdle: true,
       idleTimeoutMillis: 30_000,
       connectionTimeoutMillis: Math.max(10_000, config.busyTimeoutMs),
+      Client: PooledClient,
     }) as unknown as PostgresPool
     // An idle pooled connection that dies (server restart, pg_terminate_backend) is reported here,
     // outside any call. Unhandled, the 'error' event would crash the process; the pool has already
