@@ -1,6 +1,6 @@
 // The benchmark suite: `npm run bench` (builds, then runs this file).
 //
-//   node bench/index.mjs [single] [concurrent] [contention] [changes] [--json]
+//   node bench/index.mjs [single] [concurrent] [contention] [changes] [after-transaction] [--json]
 //   node bench/index.mjs --pg [pg-contention] [pg-inserts] [pg-changes] [...]
 //
 // Runs the named benchmarks (default: all) on real files in a private temp directory, each
@@ -16,6 +16,7 @@ import Database from 'better-sqlite3'
 import { changeLatency } from './change-latency.mjs'
 import { runConcurrentInsert } from './concurrent-insert.mjs'
 import { runContention } from './contention.mjs'
+import { runAfterTransaction } from './after-transaction.mjs'
 import { log, printTable, resultRow, tempDir } from './lib.mjs'
 import { runSingleInsert } from './single-insert.mjs'
 
@@ -46,7 +47,7 @@ async function runChangeLatency() {
   }
 }
 
-const BENCHMARKS = { single: runSingleInsert, concurrent: runConcurrentInsert, contention: runContention, changes: runChangeLatency }
+const BENCHMARKS = { single: runSingleInsert, concurrent: runConcurrentInsert, contention: runContention, changes: runChangeLatency, 'after-transaction': runAfterTransaction }
 /** Loaded only with --pg: they need the pg package and a server. */
 const PG_BENCHMARKS = {
   'pg-contention': async () => (await import('./pg-contention.mjs')).runPostgresContention(),

@@ -181,7 +181,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
         return result
       })
     } finally {
-      scope.active = false
+      scope.close()
     }
   }
 
