@@ -91,6 +91,11 @@ export function toRecord<T>(row: RecordRow): StoredRecord<T> {
   }
 }
 
+/** Runs `next` after `step`: at once when the step completed synchronously, else when its promise resolves. */
+function andThen<T>(step: Promise<void> | void, next: () => T | Promise<T>): T | Promise<T> {
+  return step === undefined ? next() : step.then(next)
+}
+
 function checkVersionOption(options: VersionOptions | undefined): number | undefined {
   const v = options?.ifVersion
   if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new RangeError(`ifVersion must be a positive integer (got ${String(v)}).`)
@@ -323,12 +328,15 @@ export class Collection<T = AnyData, I = T> {
     return row
   }
 
-  async #insertRow(tx: WriteTx, id: string, data: AnyData): Promise<StoredRecord<T>> {
+  /**
+   * Synchronous when the backend's statements are (SQLite): group commit then runs a batch of
+   * inserts without an await, or a promise, per insert.
+   */
+  #insertRow(tx: WriteTx, id: string, data: AnyData): StoredRecord<T> | Promise<StoredRecord<T>> {
     const now = Date.now()
     const row: RecordRow = { id, version: 1, createdAt: now, updatedAt: now, role: this.#runner.role, data }
-    await tx.insert(this.name, row)
-    await this.#logChange(tx, 'insert', row, now)
-    return toRecord<T>(row)
+    const done = () => toRecord<T>(row)
+    return andThen(tx.insert(this.name, row), () => andThen(this.#logChange(tx, 'insert', row, now), done))
   }
 
   async #rewrite(tx: WriteTx, row: RecordRow, data: unknown): Promise<StoredRecord<T>> {
@@ -343,7 +351,7 @@ export class Collection<T = AnyData, I = T> {
   }
 
   /** The change-log entry goes into the same transaction as the write: visible if and only if it commits. */
-  async #logChange(tx: WriteTx, op: 'insert' | 'update' | 'delete', row: RecordRow, at: number): Promise<void> {
-    await tx.appendChange({ collection: this.name, id: row.id, op, version: row.version, role: this.#runner.role, at, data: this.#settings.changeData ? row.data : undefined })
+  #logChange(tx: WriteTx, op: 'insert' | 'update' | 'delete', row: RecordRow, at: number): Promise<void> | void {
+    return tx.appendChange({ collection: this.name, id: row.id, op, version: row.version, role: this.#runner.role, at, data: this.#settings.changeData ? row.data : undefined })
   }
 }

@@ -11,7 +11,7 @@ export function txRunner(tx: WriteTx, role: string): Runner {
   return {
     role,
     operation: (op) => settle(op),
-    write: (job) => job.work(tx),
+    write: (job) => settle(() => job.work(tx)),
     read: (work) => work(tx),
     callback: async (_tx, body) => body(),
     changes: () => {

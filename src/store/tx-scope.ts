@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { WriteTx } from '../backends/backend.js'
 import { TandemError } from '../errors.js'
+import { settle } from './settle.js'
 
 interface ScopeContext {
   scope: TxScope
@@ -66,9 +67,9 @@ export class TxScope {
   }
 
   /** Runs one operation on the transaction, after the operations called before it. */
-  run<T>(work: (tx: WriteTx) => Promise<T>): Promise<T> {
+  run<T>(work: (tx: WriteTx) => T | Promise<T>): Promise<T> {
     const ctx = context.getStore()
-    if (ctx?.scope === this && ctx.inOperation) return work(this.tx)
+    if (ctx?.scope === this && ctx.inOperation) return settle(() => work(this.tx))
     const result = this.#tail.then(() => {
       if (!this.#active) throw this.ended()
       return context.run({ scope: this, inOperation: true }, () => work(this.tx))

@@ -1,12 +1,22 @@
 import { isTransactionAborted, type Backend, type WriteTx } from '../backends/backend.js'
 
 export interface WriteJob<T> {
-  work: (tx: WriteTx) => Promise<T>
+  /** May complete synchronously (a single insert on SQLite): the batch then runs without an await per write. */
+  work: (tx: WriteTx) => T | Promise<T>
   /**
    * The work either fails before its first write, or fails in a way that aborts the whole
    * transaction: it needs no savepoint of its own (a single INSERT, say).
    */
   atomic: boolean
+}
+
+/** Starts a job, its synchronous throw turned into a rejection like any other failure. */
+function start<T>(job: WriteJob<T>, tx: WriteTx): Promise<T> {
+  try {
+    return Promise.resolve(job.work(tx))
+  } catch (error) {
+    return Promise.reject(error)
+  }
 }
 
 interface Pending {
@@ -97,7 +107,7 @@ export class WriteQueue {
             // Consecutive atomic jobs start together, so the engine may combine their statements.
             const from = i
             const started: Promise<unknown>[] = []
-            for (; i < batch.length && batch[i]!.job.atomic; i++) started.push(batch[i]!.job.work(tx))
+            for (; i < batch.length && batch[i]!.job.atomic; i++) started.push(start(batch[i]!.job, tx))
             i--
             const settled = await Promise.allSettled(started)
             for (const [k, outcome] of settled.entries()) {
@@ -108,7 +118,12 @@ export class WriteQueue {
             continue
           }
           try {
-            values[i] = job.atomic ? await job.work(tx) : await tx.savepoint(() => job.work(tx))
+            if (job.atomic) {
+              const value = job.work(tx)
+              values[i] = value instanceof Promise ? await value : value
+            } else {
+              values[i] = await tx.savepoint(async () => job.work(tx))
+            }
           } catch (error) {
             if (isTransactionAborted(error)) throw error
             ;(errors ??= new Map()).set(i, error)
