@@ -91,11 +91,6 @@ export function toRecord<T>(row: RecordRow): StoredRecord<T> {
   }
 }
 
-/** Runs `next` after `step`: at once when the step completed synchronously, else when its promise resolves. */
-function andThen<T>(step: Promise<void> | void, next: () => T | Promise<T>): T | Promise<T> {
-  return step === undefined ? next() : step.then(next)
-}
-
 function checkVersionOption(options: VersionOptions | undefined): number | undefined {
   const v = options?.ifVersion
   if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new RangeError(`ifVersion must be a positive integer (got ${String(v)}).`)
@@ -121,14 +116,13 @@ export class Collection<T = AnyData, I = T> {
   }
 
   /** Inserts a new record at version 1. Resolves once committed; DUPLICATE_ID if the id is taken. */
-  insert(data: I, options: InsertOptions = {}): Promise<StoredRecord<T>> {
+  insert(data: I, options?: InsertOptions): Promise<StoredRecord<T>> {
     return this.#runner.operation(() => {
       this.#checkOwner()
-      const id = options.id === undefined ? newId() : checkId(options.id)
+      const id = options?.id === undefined ? newId() : checkId(options.id)
       // The hot path of group commit: without a schema the data is checked synchronously.
-      const job = (checked: AnyData): WriteJob<StoredRecord<T>> => ({ atomic: true, work: (tx) => this.#insertRow(tx, id, checked) })
-      if (this.#settings.schema === undefined) return this.#runner.write(job(checkData(this.name, data)))
-      return this.#validate(data, id).then((checked) => this.#runner.write(job(checked)))
+      if (this.#settings.schema === undefined) return this.#runner.write(this.#insertJob(id, checkData(this.name, data)))
+      return this.#validate(data, id).then((checked) => this.#runner.write(this.#insertJob(id, checked)))
     })
   }
 
@@ -328,6 +322,10 @@ export class Collection<T = AnyData, I = T> {
     return row
   }
 
+  #insertJob(id: string, data: AnyData): WriteJob<StoredRecord<T>> {
+    return { atomic: true, work: (tx) => this.#insertRow(tx, id, data) }
+  }
+
   /**
    * Synchronous when the backend's statements are (SQLite): group commit then runs a batch of
    * inserts without an await, or a promise, per insert.
@@ -335,8 +333,10 @@ export class Collection<T = AnyData, I = T> {
   #insertRow(tx: WriteTx, id: string, data: AnyData): StoredRecord<T> | Promise<StoredRecord<T>> {
     const now = Date.now()
     const row: RecordRow = { id, version: 1, createdAt: now, updatedAt: now, role: this.#runner.role, data }
-    const done = () => toRecord<T>(row)
-    return andThen(tx.insert(this.name, row), () => andThen(this.#logChange(tx, 'insert', row, now), done))
+    const inserted = tx.insert(this.name, row)
+    if (inserted !== undefined) return inserted.then(() => this.#logChange(tx, 'insert', row, now)).then(() => toRecord<T>(row))
+    const logged = this.#logChange(tx, 'insert', row, now)
+    return logged === undefined ? toRecord<T>(row) : logged.then(() => toRecord<T>(row))
   }
 
   async #rewrite(tx: WriteTx, row: RecordRow, data: unknown): Promise<StoredRecord<T>> {
