@@ -80,6 +80,43 @@ describe.each(BACKENDS)('transactions on $name', (backend) => {
     expect((await store.collection('projects').find()).map((r) => r.data.n).sort()).toEqual([1, 3, 4])
   })
 
+  test('batched writes whose savepoints end before touching the store (empty, or failing at once) leave the others intact', async () => {
+    const store = await (await backend.tempStore())({ role: 'app', collections })
+    const counters = store.collection('counters')
+    const [a, b] = await Promise.all([counters.insert({ n: 0 }), counters.insert({ n: 0 })])
+    const inc = (d: Record<string, unknown>) => ({ n: (d.n as number) + 1 })
+    const results = await Promise.allSettled([
+      counters.update(a.id, inc),
+      store.transaction(async () => {}),
+      store.transaction(async () => {
+        throw new Error('at once')
+      }),
+      store.transaction(async (tx) => {
+        // Nested savepoints that end before their first statement, then a write of the outer one.
+        await tx.transaction(async () => {})
+        await expect(
+          tx.transaction(async () => {
+            throw new Error('inner at once')
+          }),
+        ).rejects.toThrow('inner at once')
+        await tx.collection('counters').update(b.id, inc)
+      }),
+      counters.update(b.id, inc),
+      counters.update('missing', inc),
+      counters.update(a.id, inc),
+    ])
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled'])
+    expect((results[5] as PromiseRejectedResult).reason).toMatchObject({ code: 'NOT_FOUND' })
+    expect((await counters.get(a.id))!.data.n).toBe(2)
+    expect((await counters.get(b.id))!.data.n).toBe(2)
+    // The store is still writable in one transaction after all of it.
+    await store.transaction(async (tx) => {
+      await tx.collection('counters').update(a.id, inc)
+      await tx.transaction(async () => {})
+    })
+    expect((await counters.get(a.id))!.data).toEqual({ n: 3 })
+  })
+
   test('a nested transaction is a savepoint: its throw undoes only its own writes', async () => {
     const store = await (await backend.tempStore())({ role: 'app', collections })
     await store.transaction(async (tx) => {

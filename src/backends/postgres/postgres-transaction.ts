@@ -100,6 +100,12 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
    * (one round trip, not two: batched writes each open one), and COMMIT releases everything anyway.
    */
   #pendingRelease: string | undefined
+  /**
+   * SAVEPOINTs opened but not sent yet: each goes with the first statement run inside it (the
+   * read of an update, say), so a write of a batch costs one round trip less. A savepoint whose
+   * work sent nothing was never on the server and needs no RELEASE or ROLLBACK TO.
+   */
+  #pendingSavepoints: string[] = []
   /** Writes outside any savepoint not sent yet: they go with the next statement (see the class comment). */
   #deferred: string[] = []
   #deferredContext: ErrorContext | undefined
@@ -174,7 +180,7 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
   }
 
   #hasPrefix(): boolean {
-    return this.#begin !== undefined || this.#pendingRelease !== undefined || this.#deferred.length > 0 || this.#prepares.size > 0
+    return this.#begin !== undefined || this.#pendingRelease !== undefined || this.#deferred.length > 0 || this.#pendingSavepoints.length > 0 || this.#prepares.size > 0
   }
 
   /**
@@ -212,6 +218,9 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
     if (this.#pendingRelease !== undefined) statements.push(`RELEASE SAVEPOINT ${this.#pendingRelease}`)
     this.#pendingRelease = undefined
     statements.push(...this.#deferred)
+    // After the deferred writes: those belong to the level outside the savepoints.
+    for (const name of this.#pendingSavepoints) statements.push(`SAVEPOINT ${name}`)
+    this.#pendingSavepoints = []
     const context = this.#deferredContext ?? {}
     this.#deferred = []
     this.#deferredContext = undefined
@@ -448,22 +457,24 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
     if (this.#aborted !== undefined) throw markTransactionAborted(this.#aborted)
     const name = `sp${this.#levels.length}`
     this.#savepointsOpened++
-    // A pending release (of the savepoint finished just before at this same depth) and deferred
-    // writes travel with the SAVEPOINT.
-    const prefix = this.#takePrefix()
-    await this.#runText([...prefix.statements, `SAVEPOINT ${name}`].join(';\n'), prefix)
+    await this.#openSavepoint(name)
     this.#levels.push(newLevel())
     for (let attempt = 1; ; attempt++) {
       let result: T
       try {
         result = await work()
       } catch (error) {
-        await this.#rollbackTo(name, error)
+        const sent = !this.#dropPendingSavepoint(name)
+        if (sent) await this.#rollbackTo(name, error)
+        else this.#levels[this.#levels.length - 1] = newLevel()
         // A stale read (see markStaleMiss): the record is committed now, so the work, run again in
         // the same savepoint, reads it. Safe: the store's work for one savepoint touches only the tx.
-        if (isStaleMiss(error) && attempt < MAX_TRANSACTION_ATTEMPTS) continue
+        if (isStaleMiss(error) && attempt < MAX_TRANSACTION_ATTEMPTS) {
+          if (!sent) await this.#openSavepoint(name)
+          continue
+        }
         this.#levels.pop()
-        this.#pendingRelease = name
+        if (sent) this.#pendingRelease = name
         throw error
       }
       const level = this.#levels.pop()!
@@ -471,9 +482,33 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
       parent.changes.push(...level.changes)
       for (const key of level.missed) parent.missed.add(key)
       for (const [collection, mode] of level.locks) if (parent.locks.get(collection) !== 'exclusive') parent.locks.set(collection, mode)
-      this.#pendingRelease = name
+      if (!this.#dropPendingSavepoint(name)) this.#pendingRelease = name
       return result
     }
+  }
+
+  /**
+   * Opens a savepoint: usually by queueing its SAVEPOINT for the next message. When writes of the
+   * outer level wait to be sent, it goes now, with them: an error in that message must be theirs,
+   * the whole transaction's (see #failed), not the savepoint's.
+   */
+  async #openSavepoint(name: string): Promise<void> {
+    if (this.#deferred.length === 0) {
+      this.#pendingSavepoints.push(name)
+      return
+    }
+    // A pending release (of the savepoint finished just before at this same depth) and deferred
+    // writes travel with the SAVEPOINT.
+    const prefix = this.#takePrefix()
+    await this.#runText([...prefix.statements, `SAVEPOINT ${name}`].join(';\n'), prefix)
+  }
+
+  /** Forgets a savepoint that was never sent (and any opened inside it); false if it was sent. */
+  #dropPendingSavepoint(name: string): boolean {
+    const at = this.#pendingSavepoints.indexOf(name)
+    if (at === -1) return false
+    this.#pendingSavepoints.length = at
+    return true
   }
 
   /** Simple-protocol text made of a prefix and one more statement. */
@@ -486,8 +521,10 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
   }
 
   async #rollbackTo(name: string, error: unknown): Promise<void> {
-    // A savepoint finished inside this one is undone with it: nothing left to release.
+    // A savepoint finished (or opened and never sent) inside this one is undone with it: nothing
+    // left to release or open.
     this.#pendingRelease = undefined
+    this.#pendingSavepoints = []
     if (isTransactionAborted(error) || this.#aborted !== undefined) {
       this.#levels.pop()
       throw markTransactionAborted(error)
