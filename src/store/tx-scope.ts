@@ -13,7 +13,7 @@ const context = new AsyncLocalStorage<ScopeContext>()
 
 /**
  * Scopes open now, in this process, across stores. On Node 20 a running AsyncLocalStorage keeps
- * promise hooks on, making every promise of the whole program about twice as costly (measured:
+ * promise hooks on, making every await of the whole program about three times as costly (measured:
  * `npm run bench -- after-transaction`). So the context runs only while some transaction callback
  * runs, and is switched off when the last one ends. Nothing is lost by that: a call that outlives
  * its transaction finds the scope inactive anyway.

@@ -1,4 +1,5 @@
 import { isTransactionAborted, type Backend, type WriteTx } from '../backends/backend.js'
+import { settle } from './settle.js'
 
 export interface WriteJob<T> {
   /** May complete synchronously (a single insert on SQLite): the batch then runs without an await per write. */
@@ -8,15 +9,6 @@ export interface WriteJob<T> {
    * transaction: it needs no savepoint of its own (a single INSERT, say).
    */
   atomic: boolean
-}
-
-/** Starts a job, its synchronous throw turned into a rejection like any other failure. */
-function start<T>(job: WriteJob<T>, tx: WriteTx): Promise<T> {
-  try {
-    return Promise.resolve(job.work(tx))
-  } catch (error) {
-    return Promise.reject(error)
-  }
 }
 
 interface Pending {
@@ -107,7 +99,11 @@ export class WriteQueue {
             // Consecutive atomic jobs start together, so the engine may combine their statements.
             const from = i
             const started: Promise<unknown>[] = []
-            for (; i < batch.length && batch[i]!.job.atomic; i++) started.push(start(batch[i]!.job, tx))
+            for (; i < batch.length && batch[i]!.job.atomic; i++) {
+              const { work } = batch[i]!.job
+              // settle: a synchronous throw fails only this job, as a rejection would.
+              started.push(settle(() => work(tx)))
+            }
             i--
             const settled = await Promise.allSettled(started)
             for (const [k, outcome] of settled.entries()) {
