@@ -52,27 +52,34 @@ test('the transaction context is on while a callback runs and off once every tra
   expect((await items.find()).map((r) => r.data.n).sort()).toEqual([1, 1, 3, 4])
 })
 
-test('with two transactions in flight, the context stays on until the second one ends', async () => {
-  const s = await open()
-  let release!: () => void
-  const held = new Promise<void>((resolve) => (release = resolve))
-  let secondSawContext = false
-  const first = s.transaction(async (tx) => {
-    await tx.collection('items').insert({ n: 1 })
-    await held
-  })
-  const second = s.transaction(async () => {
-    // The plain handle inside the callback joins this transaction, not the queue behind it.
-    await s.collection('items').insert({ n: 2 })
-    secondSawContext = scopeContextOn()
-  })
-  await new Promise((resolve) => setTimeout(resolve, 20))
-  expect(scopeContextOn()).toBe(true)
-  release()
-  await Promise.all([first, second])
-  expect(secondSawContext).toBe(true)
-  expect(scopeContextOn()).toBe(false)
-  expect(await s.collection('items').count()).toBe(2)
+test('with transactions of two stores open at once, the context stays on until the last one ends', async () => {
+  const a = await open()
+  const b = await openStore({ path: ':memory:', role: 'app', collections: { items: { writers: '*' } } })
+  try {
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const first = a.transaction(async () => {
+      await held
+      // After the other store's transaction ended: the plain handle must still join this one
+      // (with the context switched off it would queue behind it and never run).
+      await a.collection('items').insert({ n: 1 })
+    })
+    // Each store has its own queue: this transaction runs while the first one is still open.
+    await b.transaction(async () => {
+      // The plain handle inside the callback joins this store's transaction.
+      await b.collection('items').insert({ n: 2 })
+      expect(scopeContextOn()).toBe(true)
+    })
+    expect(scopeContextOn()).toBe(true)
+    release()
+    const stuck = new Promise((resolve) => setTimeout(() => resolve('stuck'), 2000))
+    expect(await Promise.race([first.then(() => 'committed'), stuck])).toBe('committed')
+    expect(scopeContextOn()).toBe(false)
+    expect(await a.collection('items').count()).toBe(1)
+    expect(await b.collection('items').count()).toBe(1)
+  } finally {
+    await b.close()
+  }
 })
 
 test('a call the callback started but did not await, made after the transaction ended, runs on its own', async () => {
