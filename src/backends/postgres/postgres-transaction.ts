@@ -464,17 +464,15 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
       try {
         result = await work()
       } catch (error) {
-        const sent = !this.#dropPendingSavepoint(name)
-        if (sent) await this.#rollbackTo(name, error)
-        else this.#levels[this.#levels.length - 1] = newLevel()
-        // A stale read (see markStaleMiss): the record is committed now, so the work, run again in
-        // the same savepoint, reads it. Safe: the store's work for one savepoint touches only the tx.
-        if (isStaleMiss(error) && attempt < MAX_TRANSACTION_ATTEMPTS) {
-          if (!sent) await this.#openSavepoint(name)
-          continue
+        // A savepoint never sent held no statement, so nothing to undo (nor a read gone stale).
+        if (!this.#dropPendingSavepoint(name)) {
+          await this.#rollbackTo(name, error)
+          // A stale read (see markStaleMiss): the record is committed now, so the work, run again
+          // in the same savepoint, reads it. Safe: the store's work for one savepoint touches only the tx.
+          if (isStaleMiss(error) && attempt < MAX_TRANSACTION_ATTEMPTS) continue
+          this.#pendingRelease = name
         }
         this.#levels.pop()
-        if (sent) this.#pendingRelease = name
         throw error
       }
       const level = this.#levels.pop()!
