@@ -58,13 +58,17 @@ test('with transactions of two stores open at once, the context stays on until t
   try {
     let release!: () => void
     const held = new Promise<void>((resolve) => (release = resolve))
+    let began!: () => void
+    const begun = new Promise<void>((resolve) => (began = resolve))
     const first = a.transaction(async () => {
+      began()
       await held
       // After the other store's transaction ended: the plain handle must still join this one
       // (with the context switched off it would queue behind it and never run).
       await a.collection('items').insert({ n: 1 })
     })
     // Each store has its own queue: this transaction runs while the first one is still open.
+    await begun
     await b.transaction(async () => {
       // The plain handle inside the callback joins this store's transaction.
       await b.collection('items').insert({ n: 2 })
