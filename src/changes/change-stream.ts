@@ -46,6 +46,11 @@ export class ChangeStream<T = AnyData> implements AsyncIterableIterator<Change<T
     hub.attach()
   }
 
+  /** Settles once the stream's starting point is fixed (for 'now': the log's head has been read). */
+  get started(): Promise<unknown> {
+    return this.#start
+  }
+
   /** The seq of the last change this stream delivered, or undefined before the first. */
   get position(): number | undefined {
     return this.#delivered

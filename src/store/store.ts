@@ -92,6 +92,8 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
   #noOperations: (() => void) | undefined
   readonly #hub: ChangeHub
   readonly #consumers = new Set<Consumer>()
+  /** Streams started with since 'now' whose starting point is not fixed yet (see changes()). */
+  readonly #startingStreams = new Set<Promise<unknown>>()
   #writesSinceTrim = 0
   #writesSinceRetention = 0
   #retaining = false
@@ -199,7 +201,15 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
       throw new RangeError(`since must be 'now', 'beginning' or a change seq (got ${JSON.stringify(since)}).`)
     }
     const filter = checkCollectionFilter(options)
-    return new ChangeStream<T>(this.#backend, this.#hub, { filter, since })
+    const stream = new ChangeStream<T>(this.#backend, this.#hub, { filter, since })
+    if (since === 'now') {
+      // 'now' is this call: writes this process makes after it wait until the head is read, or a
+      // write committing first (the head is read on another connection) would fall before it.
+      const started: Promise<unknown> = stream.started.catch(() => undefined)
+      this.#startingStreams.add(started)
+      void started.then(() => this.#startingStreams.delete(started))
+    }
+    return stream
   }
 
   /**
@@ -419,7 +429,9 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
   #write<T>(job: WriteJob<T>): Promise<T> {
     if (this.#refusal !== undefined) return Promise.reject(this.#refusal)
     const scope = TxScope.current(this)
-    return scope === undefined ? this.#queue.push(job) : scope.run(job.work)
+    if (scope !== undefined) return scope.run(job.work)
+    if (this.#startingStreams.size > 0) return Promise.all(this.#startingStreams).then(() => this.#queue.push(job))
+    return this.#queue.push(job)
   }
 
   #read<T>(work: (tx: ReadTx) => Promise<T>): Promise<T> {

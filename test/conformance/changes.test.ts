@@ -98,6 +98,21 @@ describe.each(BACKENDS)('change feed on $name', (backend) => {
     expect(() => store.changes({ collections: ['bad name'] })).toThrow(TypeError)
   })
 
+  test("since 'now' counts from the call: a write made right after it is delivered even when reading the log's head is slow", async () => {
+    const store = await (await backend.tempStore())({ role: 'app', collections })
+    // Reading the head waits as a busy pool might (PostgreSQL reads it on another connection than
+    // the writes): the insert below must not commit before the stream's starting point is fixed.
+    const engine = store.backend as { changeHead(): Promise<number> }
+    const readHead = engine.changeHead.bind(engine)
+    engine.changeHead = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      return readHead()
+    }
+    const feed = store.changes()
+    const task = await store.collection('tasks').insert({ a: 1 })
+    expect((await take(feed, 1)).map((c) => c.id)).toEqual([task.id])
+  })
+
   test('changeData: false leaves the data out of the log', async () => {
     const store = await (await backend.tempStore())({ role: 'app', collections })
     const feed = store.changes()
