@@ -1,6 +1,7 @@
 // A subscriber process for the change-feed latency benchmark. argv: JSON { path, method, count }.
 // method 'tandem': store.changes(); 'poll': raw better-sqlite3 polling PRAGMA data_version every 1 ms;
-// 'watch': raw fs.watch on the -wal file alone. Records the clock when each change arrives.
+// 'watch': raw fs.watch on the -wal file alone; 'pipe': no store at all, the writer's IPC message
+// after each commit (the machine's wake-up floor). Records the clock when each change arrives.
 import { watch } from 'node:fs'
 import Database from 'better-sqlite3'
 import { openStore } from '../dist/index.js'
@@ -73,6 +74,18 @@ async function watchOnly() {
   return 0
 }
 
-const idleCpu = await (method === 'tandem' ? tandem() : method === 'poll' ? poll() : watchOnly())
+async function pipe() {
+  await new Promise((resolve) => {
+    process.on('message', (m) => {
+      if (m === 'stop') resolve()
+      else arrivals.set(m.i, now())
+    })
+    send({ type: 'ready' })
+  })
+  return 0
+}
+
+const methods = { tandem, poll, watch: watchOnly, pipe }
+const idleCpu = await methods[method]()
 send({ type: 'done', arrivals: [...arrivals.entries()], idleCpu })
 process.disconnect()
