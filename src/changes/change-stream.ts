@@ -30,8 +30,11 @@ export class ChangeStream<T = AnyData> implements AsyncIterableIterator<Change<T
   #cursor: number | undefined
   #buffer: ChangeRow[] = []
   #closed = false
-  #wakeOnClose!: () => void
-  readonly #closing = new Promise<void>((resolve) => (this.#wakeOnClose = resolve))
+  /**
+   * Ends the wait of a next() that waits for the next commit; close() calls it too. (Not a race
+   * against one promise that settles on close: each wait would leave a reaction on it until then.)
+   */
+  #wake: (() => void) | undefined
   #delivered: number | undefined
   /** The hub generation before the last read, when that read reached the end of the log. */
   #readAt: number | undefined
@@ -74,7 +77,11 @@ export class ChangeStream<T = AnyData> implements AsyncIterableIterator<Change<T
           // The last read reached the end of the log: nothing new until something commits after it.
           const seen = this.#readAt
           this.#readAt = undefined
-          await Promise.race([this.#hub.waitPast(seen), this.#closing])
+          await new Promise<void>((resolve) => {
+            this.#wake = resolve
+            void this.#hub.waitPast(seen).then(resolve)
+          })
+          this.#wake = undefined
           continue
         }
         const seen = this.#hub.generation
@@ -104,7 +111,7 @@ export class ChangeStream<T = AnyData> implements AsyncIterableIterator<Change<T
     this.#closed = true
     this.#hub.detach()
     this.#options.onClose?.()
-    this.#wakeOnClose()
+    this.#wake?.()
   }
 
   #finish(): IteratorResult<Change<T>> {
