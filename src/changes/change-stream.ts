@@ -31,10 +31,10 @@ export class ChangeStream<T = AnyData> implements AsyncIterableIterator<Change<T
   #buffer: ChangeRow[] = []
   #closed = false
   /**
-   * Ends the wait of a next() that waits for the next commit; close() calls it too. (Not a race
+   * Ends the waits of next() calls waiting for the next commit; close() calls them too. (Not a race
    * against one promise that settles on close: each wait would leave a reaction on it until then.)
    */
-  #wake: (() => void) | undefined
+  readonly #wakers = new Set<() => void>()
   #delivered: number | undefined
   /** The hub generation before the last read, when that read reached the end of the log. */
   #readAt: number | undefined
@@ -78,10 +78,13 @@ export class ChangeStream<T = AnyData> implements AsyncIterableIterator<Change<T
           const seen = this.#readAt
           this.#readAt = undefined
           await new Promise<void>((resolve) => {
-            this.#wake = resolve
-            void this.#hub.waitPast(seen).then(resolve)
+            const wake = (): void => {
+              this.#wakers.delete(wake)
+              resolve()
+            }
+            this.#wakers.add(wake)
+            void this.#hub.waitPast(seen).then(wake)
           })
-          this.#wake = undefined
           continue
         }
         const seen = this.#hub.generation
@@ -111,7 +114,7 @@ export class ChangeStream<T = AnyData> implements AsyncIterableIterator<Change<T
     this.#closed = true
     this.#hub.detach()
     this.#options.onClose?.()
-    this.#wake?.()
+    for (const wake of this.#wakers) wake()
   }
 
   #finish(): IteratorResult<Change<T>> {

@@ -192,6 +192,24 @@ describe.each(BACKENDS)('change feed on $name', (backend) => {
     expect(() => store.changes()).toThrow(/closed/)
   })
 
+  test('closing a stream ends every next() waiting on it, and the store goes on', async () => {
+    const store = await (await backend.tempStore())({ role: 'app', collections })
+    const feed = store.changes({ since: 'now' })
+    await store.collection('tasks').insert({ n: 1 })
+    expect((await feed.next()).value?.data).toEqual({ n: 1 })
+    // Two calls at once (for await never does this, a hand-written loop may): both wait for a commit.
+    const first = feed.next()
+    const second = feed.next()
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    feed.close()
+    await expect(first).resolves.toEqual({ done: true, value: undefined })
+    await expect(second).resolves.toEqual({ done: true, value: undefined })
+    const other = store.changes({ since: 'now' })
+    await store.collection('tasks').insert({ n: 2 })
+    expect((await other.next()).value?.data).toEqual({ n: 2 })
+    other.close()
+  })
+
   test('a reader behind retention gets ChangesTrimmedError, never a silent gap', async () => {
     const store = await (await backend.tempStore())({ role: 'app', collections, changes: { maxCount: 10 } })
     const tasks = store.collection('tasks')
