@@ -39,12 +39,12 @@ const heapAfterGc = () => {
 }
 const turn = () => new Promise((resolve) => setImmediate(resolve))
 
-/** Follows the feed with `start(onChange)`; each step inserts one record and waits until it was delivered. */
+/** Follows the feed with `start(onChange)` (which returns a stop function); each step inserts one record and waits until it was delivered. */
 function following(start) {
   return {
     async setup() {
       const ctx = { delivered: 0 }
-      ctx.stop = await start(ctx, () => ctx.delivered++)
+      ctx.stop = await start(() => ctx.delivered++)
       return ctx
     },
     async step(ctx) {
@@ -73,7 +73,7 @@ const PATHS = {
       await items.find({ limit: 2 })
     },
   },
-  'changes() follower': following(async (_ctx, onChange) => {
+  'changes() follower': following(async (onChange) => {
     const feed = store.changes({ since: 'now' })
     const done = (async () => {
       for await (const _change of feed) onChange()
@@ -83,7 +83,7 @@ const PATHS = {
       await done
     }
   }),
-  'watch() callback': following(async (_ctx, onChange) => items.watch(onChange)),
+  'watch() callback': following(async (onChange) => items.watch(onChange)),
   'consumer + ack': {
     async setup() {
       const consumer = store.consumer('soak', { start: 'now' })
