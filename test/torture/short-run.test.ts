@@ -73,7 +73,9 @@ function summarize(result: RunResult): void {
 }
 
 function expectBusy(report: NonNullable<RunResult['report']>, minOk: number): void {
-  // A meaningful history: many transactions, kills that landed, transactions cut short.
+  // A meaningful history: many transactions, kills that landed, transactions cut short. The floors
+  // are a tenth or less of what a run does alone here (SQLite normal ~20,000 ok, full ~7,000,
+  // PostgreSQL ~350): the other test files share the two cores, and one CI run got 1,760 with full.
   expect(report.counts.ok).toBeGreaterThan(minOk)
   expect(report.run.processesKilled).toBeGreaterThan(5)
   expect(report.faults.kill9?.injected ?? 0).toBeGreaterThan(5)
@@ -88,7 +90,7 @@ describe.runIf(runs('sqlite'))('torture, SQLite', () => {
       const result = await torture(['--backend', 'sqlite', '--durability', durability, '--procs', '4', '--seconds', String(SECONDS), '--faults', 'kill9,checkpoint,restart', '--kill-every-ms', '500', '--restart-every-ms', '6000'])
       summarize(result)
       expectClean(result)
-      expectBusy(result.report!, 2000)
+      expectBusy(result.report!, 500)
     })
   }
 })
@@ -98,6 +100,6 @@ describe('torture, PostgreSQL', () => {
     const result = await torture(['--backend', 'postgres', '--procs', '4', '--seconds', String(SECONDS), '--faults', 'kill9,checkpoint,restart,terminate', '--kill-every-ms', '500', '--restart-every-ms', '6000'])
     summarize(result)
     expectClean(result)
-    expectBusy(result.report!, 150)
+    expectBusy(result.report!, 50)
   })
 })
