@@ -2,7 +2,7 @@ import { rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { expect, test } from 'vitest'
 import { openStore } from '../../src/index.js'
-import { CommitSignal, watchWal } from '../../src/backends/sqlite/sqlite-wake.js'
+import { CommitSignal, FALLBACK_CHECK_MS, QUIET_FALLBACK_CHECK_MS, watchWal } from '../../src/backends/sqlite/sqlite-wake.js'
 import { tempDir } from '../helpers/backends.js'
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -47,6 +47,28 @@ test('a touch of the signal file makes the watcher look at data_version, and the
     }
     expect(commits).toEqual([1, 2, 3])
     expect(looks).toBeGreaterThan(3)
+  } finally {
+    stop()
+  }
+})
+
+test('after a quiet second the fallback looks less often, and still finds a commit no file event announced', async () => {
+  const dir = tempDir()
+  let version = 0
+  let looks = 0
+  const commits: number[] = []
+  const stop = watchWal(join(dir, 'store.db-wal'), () => (looks++, version), () => commits.push(version), join(dir, 'store.db-commits'))
+  try {
+    await pause(1200) // No file event at all: the fallback relaxes after a second.
+    const before = looks
+    await pause(1000)
+    // 200 ms apart now: about 5 looks in that second, where 50 ms would make 20. Timers only ever
+    // fire late, so a loaded machine makes fewer looks, never more.
+    expect(looks - before).toBeLessThanOrEqual(1000 / QUIET_FALLBACK_CHECK_MS + 2)
+    expect(1000 / FALLBACK_CHECK_MS).toBeGreaterThan(1000 / QUIET_FALLBACK_CHECK_MS + 2)
+    version = 1 // A commit whose file events were all missed (nothing is touched): the timer finds it.
+    await waitFor(() => commits.length === 1)
+    expect(commits).toEqual([1])
   } finally {
     stop()
   }
