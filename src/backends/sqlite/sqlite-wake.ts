@@ -121,20 +121,12 @@ export function watchWal(walPath: string, dataVersion: () => number, onCommit: (
 
   // A WAL event may come before its commit is visible: one that finds nothing is re-checked. The
   // WAL is replaced when every connection closed and a new one re-creates it: the watch follows.
-  const watches = [
-    fileWatch(walPath, () => {
-      lastEvent = performance.now()
-      if (!check()) void recheck()
-    }),
-  ]
-  if (signalPath !== undefined) {
-    watches.push(
-      fileWatch(signalPath, () => {
-        lastEvent = performance.now()
-        check()
-      }),
-    )
+  const noted = (handle: () => unknown) => (): void => {
+    lastEvent = performance.now()
+    handle()
   }
+  const watches = [fileWatch(walPath, noted(() => check() || recheck()))]
+  if (signalPath !== undefined) watches.push(fileWatch(signalPath, noted(check)))
   for (const w of watches) w.ensure()
   const fallback = (): void => {
     check()
