@@ -1,6 +1,7 @@
 // Store: open a store, its collections and transactions.
 export { Store, Transaction, type CollectionOf } from './store/store.js'
 export { openStore } from './store/open-store.js'
+export { defineStore, type StoreDefinition } from './store/define-store.js'
 export { Collection, type StoredRecord, type Page, type VersionOptions, type InsertOptions } from './store/collection.js'
 export type { StoreConfig, CollectionConfig, CollectionsConfig, AnyData, DataOf, InputOf } from './store/config.js'
 export type { Where, FieldOperators, FindOptions, OrderBySpec } from './store/query.js'
