@@ -1,0 +1,145 @@
+#!/usr/bin/env node
+// Installs tandemdb the way a user does, into a new empty project, and uses it from there:
+//   npm pack  →  npm install <tarball> in a temp project  →  an ESM script, a CommonJS require(),
+//   a strict TypeScript file (tsc --noEmit), `npx tandem --version` and `npx tandem demo`.
+// With --git it installs from a git URL of this checkout instead (npm clones it, installs its dev
+// dependencies and runs `prepare`, which builds dist/).
+// Exits non-zero, naming the step, on the first failure. `npm run test:install`; run by .ci/run.
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+
+const root = resolve(import.meta.dirname, '..')
+const fromGit = process.argv.includes('--git')
+const keep = process.argv.includes('--keep')
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8'))
+/** The version this repository's lockfile pins, so the test project uses what the tests use. */
+const locked = (name) => lock.packages[`node_modules/${name}`]?.version ?? 'latest'
+const pgUrl = process.env.TANDEM_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const schema = `install_test_${process.pid}`
+const appEnv = { ...process.env, TANDEM_PG_URL: pgUrl, TANDEM_INSTALL_SCHEMA: schema }
+
+const work = mkdtempSync(join(tmpdir(), 'tandem-install-'))
+const project = join(work, 'app')
+let step = 'start'
+
+function run(command, args, options = {}) {
+  const started = Date.now()
+  process.stderr.write(`[install-test] ${step}: ${command} ${args.join(' ')}\n`)
+  const output = execFileSync(command, args, { cwd: project, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20, ...options })
+  process.stderr.write(`[install-test] ${step}: done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`)
+  return output
+}
+
+async function dropSchema() {
+  const { default: pg } = await import('pg')
+  const client = new pg.Client({ connectionString: pgUrl })
+  try {
+    await client.connect()
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+  } catch {
+    // Nothing to drop, or no server: the ESM step has said so already.
+  } finally {
+    await client.end().catch(() => {})
+  }
+}
+
+function expect(condition, what) {
+  if (!condition) throw new Error(`${step}: ${what}`)
+}
+
+try {
+  execFileSync('mkdir', ['-p', project])
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'tandem-install-test', private: true, type: 'module' }, null, 2))
+
+  step = 'pack'
+  let spec
+  if (fromGit) {
+    spec = `git+file://${root}#${execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim()}`
+  } else {
+    const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work], { cwd: root }))
+    const files = packed[0].files.map((f) => f.path)
+    expect(!files.some((f) => f.endsWith('.map')), 'the tarball ships source maps whose sources it does not ship')
+    expect(!files.some((f) => /\.test\./.test(f)), 'the tarball ships test files')
+    for (const needed of ['LICENSE', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'dist/postgres.js', 'dist/cli/main.js']) expect(files.includes(needed), `the tarball lacks ${needed}`)
+    spec = join(work, packed[0].filename)
+    process.stderr.write(`[install-test] tarball: ${packed[0].filename}, ${files.length} files, ${(packed[0].size / 1024).toFixed(0)} KiB packed\n`)
+  }
+
+  step = 'install'
+  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', spec, `pg@${locked('pg')}`, `typescript@${locked('typescript')}`, `@types/node@${locked('@types/node')}`])
+
+  step = 'ESM import'
+  writeFileSync(
+    join(project, 'app.mjs'),
+    `import { openStore, defineStore, TandemError } from 'tandemdb'
+import { PostgresBackend } from 'tandemdb/postgres'
+const definition = defineStore({ dataDir: 'data', path: 'app.db', collections: { notes: { writers: ['app'], indexes: ['tag'] } } })
+const store = await openStore({ ...definition, role: 'app' })
+const note = await store.collection('notes').insert({ tag: 'install', text: 'hello' })
+const found = await store.collection('notes').find({ where: { tag: 'install' } })
+if (found.length !== 1 || found[0].id !== note.id) throw new Error('find did not return the inserted note')
+try { await store.collection('notes').insert({ text: 1 }, { id: note.id }) } catch (e) { if (!(e instanceof TandemError) || e.code !== 'DUPLICATE_ID') throw e }
+await store.close()
+if (typeof PostgresBackend !== 'function') throw new Error('tandemdb/postgres has no PostgresBackend')
+const pg = await openStore({ url: process.env.TANDEM_PG_URL, postgres: { schema: process.env.TANDEM_INSTALL_SCHEMA }, role: 'app', collections: { notes: { writers: ['app'] } } })
+await pg.collection('notes').insert({ text: 'hello' })
+const count = await pg.collection('notes').count()
+await pg.close()
+if (count !== 1) throw new Error('PostgreSQL count ' + count)
+console.log('esm ok')
+`,
+  )
+  expect(run('node', ['app.mjs'], { env: appEnv }).includes('esm ok'), 'the ESM script did not finish')
+
+  step = 'CommonJS require'
+  writeFileSync(join(project, 'app.cjs'), `const { openStore } = require('tandemdb')\nif (typeof openStore !== 'function') throw new Error('no openStore')\nconsole.log('cjs ok')\n`)
+  expect(run('node', ['app.cjs']).includes('cjs ok'), 'require("tandemdb") did not work')
+
+  step = 'TypeScript'
+  writeFileSync(
+    join(project, 'tsconfig.json'),
+    JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noUncheckedIndexedAccess: true, noEmit: true, types: ['node'] }, include: ['*.ts'] }, null, 2),
+  )
+  writeFileSync(
+    join(project, 'app.ts'),
+    `import { defineStore, openStore, type StoredRecord } from 'tandemdb'
+import { openPostgresBackend, type PostgresConfig } from 'tandemdb/postgres'
+
+const definition = defineStore({ path: 'data/app.db', collections: { notes: { writers: ['app'] } } })
+const store = await openStore({ ...definition, role: 'app' })
+const note: StoredRecord = await store.collection('notes').insert({ text: 'typed' })
+const text: string = note.data.text
+console.log(text, typeof openPostgresBackend, ({} as PostgresConfig | undefined) === undefined)
+await store.close()
+`,
+  )
+  run(join(project, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'])
+
+  step = 'no CLI weight in the library'
+  // import 'tandemdb' must not need what only the CLI's TypeScript configs use.
+  rmSync(join(project, 'node_modules/jiti'), { recursive: true, force: true })
+  rmSync(join(project, 'data'), { recursive: true, force: true })
+  expect(run('node', ['app.mjs'], { env: appEnv }).includes('esm ok'), 'import "tandemdb" needs jiti')
+
+  step = 'npx tandem --version'
+  const version = run('npx', ['--no-install', 'tandem', '--version']).trim()
+  expect(version === pkg.version, `printed ${JSON.stringify(version)}, expected ${pkg.version}`)
+
+  step = 'npx tandem demo'
+  const demo = run('npx', ['--no-install', 'tandem', 'demo'])
+  expect(/^OK: \d+ acknowledged writes, 0 missing/m.test(demo), `the demo did not end with its OK verdict:\n${demo.slice(-600)}`)
+
+  console.log(`install test ok (${fromGit ? 'git URL' : 'packed tarball'}): ESM, CommonJS, TypeScript strict, tandemdb/postgres, npx tandem --version and demo`)
+} catch (error) {
+  console.error(`install test FAILED at ${step}: ${error.message}`)
+  if (error.stderr) console.error(String(error.stderr).slice(-3000))
+  if (error.stdout) console.error(String(error.stdout).slice(-3000))
+  process.exitCode = 1
+} finally {
+  await dropSchema()
+  if (keep) console.error(`[install-test] kept ${work}`)
+  else rmSync(work, { recursive: true, force: true })
+}
