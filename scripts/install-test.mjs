@@ -124,6 +124,18 @@ await store.close()
   rmSync(join(project, 'data'), { recursive: true, force: true })
   expect(run('node', ['app.mjs'], { env: appEnv }).includes('esm ok'), 'import "tandemdb" needs jiti')
 
+  step = 'PostgreSQL without pg'
+  rmSync(join(project, 'node_modules/pg'), { recursive: true, force: true })
+  writeFileSync(
+    join(project, 'no-pg.mjs'),
+    `import { openStore } from 'tandemdb'
+try { await openStore({ url: process.env.TANDEM_PG_URL, role: 'app', collections: {} }); console.log('opened?') }
+catch (e) { console.log(e.code + ': ' + e.message + ' ' + e.hint) }
+`,
+  )
+  const noPg = run('node', ['no-pg.mjs'], { env: appEnv })
+  expect(/^MISSING_DEPENDENCY: .*npm install pg/m.test(noPg), `a postgres:// URL without pg said: ${noPg}`)
+
   step = 'npx tandem --version'
   const version = run('npx', ['--no-install', 'tandem', '--version']).trim()
   expect(version === pkg.version, `printed ${JSON.stringify(version)}, expected ${pkg.version}`)

@@ -25,6 +25,8 @@ export type TandemErrorCode =
   | 'CONSUMER_LOST'
   | 'STORE_IN_USE'
   | 'INVALID_BACKUP'
+  | 'MISSING_DEPENDENCY'
+  | 'DEFINITION_MISMATCH'
 
 export interface TandemErrorDetails {
   /** What the user can do about it, one sentence; the CLI prints it as the "try this" line. */

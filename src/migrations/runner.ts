@@ -7,7 +7,7 @@ import { MigrationContext } from './migration-context.js'
 /** The internal collection recording applied migrations: one record per version. */
 export const MIGRATIONS_COLLECTION = '_migrations'
 
-interface AppliedMigration {
+export interface AppliedMigration {
   version: number
   name: string
   checksum: string
@@ -87,10 +87,25 @@ export async function readSchemaVersion(tx: ReadTx): Promise<number> {
   return last === undefined ? 0 : (last.data as unknown as AppliedMigration).version
 }
 
-export function schemaTooNew(report: MigrationReport): TandemError {
+/** The migrations the store has applied past `version`, oldest first: what a program that knows only up to `version` lacks. */
+export async function readAppliedAfter(tx: ReadTx, version: number): Promise<AppliedMigration[]> {
+  const rows = await tx.find(MIGRATIONS_COLLECTION, { where: [], orderBy: { field: { kind: 'meta', name: 'id' }, direction: 'asc' } })
+  return rows.map((r) => r.data as unknown as AppliedMigration).filter((m) => m.version > version)
+}
+
+/**
+ * The error for a program whose definition lacks migrations the store has applied: names each
+ * one (and who applied it), since the usual cause is two definitions that drifted apart — an
+ * app and a CLI config that each list their own migrations.
+ */
+export function schemaTooNew(report: MigrationReport, unknown: readonly AppliedMigration[] = []): TandemError {
+  const listed = unknown.slice(0, 5).map((m) => `${m.version} "${m.name}" (applied by role ${m.role} at ${m.appliedAt})`).join(', ')
+  const more = unknown.length > 5 ? ` and ${unknown.length - 5} more` : ''
   return new TandemError(
     'SCHEMA_TOO_NEW',
-    `The store schema is at version ${report.storeVersion}, this program knows ${report.knownVersion}; it refuses to write so it cannot damage newer data. Upgrade this program.`,
-    { hint: 'Deploy the newer version of this program, or open with onNewerSchema: "read-only" to read only.' },
+    `The store schema is at version ${report.storeVersion}, this program knows ${report.knownVersion}${listed === '' ? '' : `; it lacks migration ${listed}${more}`}. It refuses to write so it cannot damage newer data.`,
+    {
+      hint: 'Give this program the same store definition as the app that migrated the store (one defineStore module, imported by the app and by tandem.config.ts), or deploy its newer version; open with onNewerSchema: "read-only" to read only.',
+    },
   )
 }

@@ -20,6 +20,8 @@ export interface ProcessEntry {
   /** Lock contention this process has seen: SQLITE_BUSY retries and the longest wait. */
   busyRetries?: number
   longestWaitMs?: number
+  /** The fingerprint of the store definition this process opened with (collections and migrations). */
+  definition?: string
 }
 
 /** True if a process with this pid runs on this machine (EPERM: it does, as another user). */
@@ -61,7 +63,7 @@ export async function pruneStale(tx: WriteTx, now: number): Promise<ProcessEntry
  * the role (stale holders are pruned: a crashed daemon never blocks its successor), all inside
  * the one write transaction, so two newcomers racing can never both become holders.
  */
-export async function register(tx: WriteTx, role: string, singleton: boolean): Promise<ProcessEntry> {
+export async function register(tx: WriteTx, role: string, singleton: boolean, definition?: string): Promise<ProcessEntry> {
   const now = Date.now()
   await tx.lock('registry')
   await pruneStale(tx, now)
@@ -77,7 +79,7 @@ export async function register(tx: WriteTx, role: string, singleton: boolean): P
     }
   }
   const iso = new Date(now).toISOString()
-  const entry: ProcessEntry = { id: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`, role, pid: process.pid, host: hostname(), startedAt: iso, heartbeatAt: iso }
+  const entry: ProcessEntry = { id: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`, role, pid: process.pid, host: hostname(), startedAt: iso, heartbeatAt: iso, ...(definition === undefined ? {} : { definition }) }
   await tx.insert(PROCESSES_COLLECTION, { id: entry.id, version: 1, createdAt: now, updatedAt: now, role, data: entry as unknown as JsonObject })
   return entry
 }

@@ -1,17 +1,8 @@
-import type { JsonObject, ReadTx, StorageInfo, WriteTx } from '../backends/backend.js'
+import type { ReadTx, StorageInfo } from '../backends/backend.js'
 import { CONSUMERS_COLLECTION } from '../changes/consumer.js'
 import { isStale, PROCESSES_COLLECTION, type ProcessEntry } from '../registry/process-registry.js'
-import type { CollectionSettings } from './config.js'
+import { DECLARATIONS_COLLECTION, type RecordedDeclaration } from './declarations.js'
 
-/** The internal collection where each process records the collections it declares. */
-export const DECLARATIONS_COLLECTION = '_collections'
-
-interface Declaration {
-  writers: string[]
-  indexes: string[]
-  declaredBy: string
-  declaredAt: string
-}
 
 export interface CollectionDescription {
   name: string
@@ -48,27 +39,13 @@ export interface StoreDescription {
 
 const byId = { field: { kind: 'meta' as const, name: 'id' as const }, direction: 'asc' as const }
 
-/** Records what this process declares for each collection, when it differs from what is recorded. */
-export async function declareCollections(tx: WriteTx, collections: Iterable<CollectionSettings>, role: string): Promise<void> {
-  const now = Date.now()
-  for (const c of collections) {
-    const declared = { writers: [...c.writerList], indexes: c.indexes.map((p) => p.join('.')) }
-    const row = await tx.get(DECLARATIONS_COLLECTION, c.name)
-    const previous = row?.data as unknown as Declaration | undefined
-    if (previous !== undefined && JSON.stringify([previous.writers, previous.indexes]) === JSON.stringify([declared.writers, declared.indexes])) continue
-    const data = { ...declared, declaredBy: role, declaredAt: new Date(now).toISOString() } as unknown as JsonObject
-    if (row === undefined) await tx.insert(DECLARATIONS_COLLECTION, { id: c.name, version: 1, createdAt: now, updatedAt: now, role, data })
-    else await tx.update(DECLARATIONS_COLLECTION, { ...row, version: row.version + 1, updatedAt: now, role, data })
-  }
-}
-
 /** Reads the description; `head`/`trimmedThrough` come from the change log, sizes from the backend. */
 export async function describeStore(tx: ReadTx, changes: { head: number; trimmedThrough: number }, schemaVersion: number): Promise<Omit<StoreDescription, 'kind' | 'storage'>> {
   const now = Date.now()
   const names = (await tx.listCollections()).filter((n) => !n.startsWith('_'))
   const collections: CollectionDescription[] = []
   for (const name of names) {
-    const declaration = (await tx.get(DECLARATIONS_COLLECTION, name))?.data as unknown as Declaration | undefined
+    const declaration = (await tx.get(DECLARATIONS_COLLECTION, name))?.data as unknown as RecordedDeclaration | undefined
     collections.push({ name, count: await tx.count(name, []), writers: declaration?.writers ?? null, indexes: declaration?.indexes ?? [], declaredBy: declaration?.declaredBy ?? null })
   }
   const consumers = (await tx.find(CONSUMERS_COLLECTION, { where: [], orderBy: byId })).map((row): ConsumerDescription => {

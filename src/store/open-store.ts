@@ -4,17 +4,32 @@ import { DEFAULT_JOURNAL_SIZE_LIMIT_BYTES, DEFAULT_WAL_CHECKPOINT_BYTES } from '
 import { scheduleBackups } from '../backup/scheduled-backup.js'
 import { CONSUMERS_COLLECTION } from '../changes/consumer.js'
 import { resolveStorePath, restrictFileMode } from '../fs/safe-path.js'
-import { MIGRATIONS_COLLECTION, runMigrations, schemaTooNew } from '../migrations/runner.js'
+import { MIGRATIONS_COLLECTION, readAppliedAfter, runMigrations, schemaTooNew } from '../migrations/runner.js'
 import { PROCESSES_COLLECTION } from '../registry/process-registry.js'
 import { parseStoreConfig, type CollectionsConfig, type StoreConfig, type StoreSettings } from './config.js'
-import { DECLARATIONS_COLLECTION } from './describe.js'
+import { DECLARATIONS_COLLECTION } from './declarations.js'
 import { SEEDS_COLLECTION } from './seeds.js'
 import { Store } from './store.js'
+import { TandemError } from '../errors.js'
+
+/** The PostgreSQL backend, whose `pg` driver is an optional peer dependency: say how to get it when it is missing. */
+async function importPostgresBackend(): Promise<typeof import('../backends/postgres/postgres-backend.js')> {
+  try {
+    return await import('../backends/postgres/postgres-backend.js')
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException
+    if (code !== 'ERR_MODULE_NOT_FOUND' || !/['"]pg['"]/.test(message)) throw error
+    throw new TandemError('MISSING_DEPENDENCY', 'PostgreSQL stores need the "pg" package, which is not installed. Nothing was opened.', {
+      hint: 'Run "npm install pg" in your project, then retry.',
+      cause: error,
+    })
+  }
+}
 
 /** The backend the settings ask for: PostgreSQL for a url (loaded only then), else SQLite. */
 async function openBackend(settings: StoreSettings): Promise<Backend> {
   if (settings.url !== undefined) {
-    const { openPostgresBackend } = await import('../backends/postgres/postgres-backend.js')
+    const { openPostgresBackend } = await importPostgresBackend()
     return openPostgresBackend({ url: settings.url, ...settings.postgres, busyTimeoutMs: settings.busyTimeoutMs, durability: settings.durability })
   }
   const memory = settings.path === ':memory:'
@@ -54,8 +69,9 @@ export async function openStore<C extends CollectionsConfig>(config: StoreConfig
     store.migrations = report
     if (report.storeVersion > report.knownVersion) {
       // An older program must not write (or create tables in) a store a newer one has migrated.
-      if (settings.onNewerSchema === 'refuse') throw schemaTooNew(report)
-      store.refuseWrites(schemaTooNew(report))
+      const refusal = schemaTooNew(report, await store.runRead((tx) => readAppliedAfter(tx, report.knownVersion)))
+      if (settings.onNewerSchema === 'refuse') throw refusal
+      store.refuseWrites(refusal)
       return store
     }
     await backend.prepare([...settings.collections.values()].map((c) => ({ name: c.name, indexes: c.indexes })))

@@ -9,7 +9,8 @@ import { readSchemaVersion } from '../migrations/runner.js'
 import { HEARTBEAT_EVERY_MS, PROCESSES_COLLECTION, heartbeat, isStale, pruneStale, register, unregister, type ProcessEntry } from '../registry/process-registry.js'
 import { Collection, type Runner } from './collection.js'
 import { checkCollectionFilter, type AnyData, type CollectionsConfig, type DataOf, type InputOf, type StoreSettings } from './config.js'
-import { declareCollections, describeStore, type StoreDescription } from './describe.js'
+import { describeStore, type StoreDescription } from './describe.js'
+import { declareCollections, definitionFingerprint } from './declarations.js'
 import { TRIM_BATCH, applyRetention } from './retention.js'
 import { applySeeds } from './seeds.js'
 import { TxScope } from './tx-scope.js'
@@ -101,6 +102,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
   #registration: ProcessEntry | undefined
   readonly #cleanups: (() => Promise<void> | void)[] = []
   #heartbeat: NodeJS.Timeout | undefined
+  #fingerprint: string | undefined
   /** What the migrations did when this store opened. */
   migrations: MigrationReport = { storeVersion: 0, knownVersion: 0, outcomes: [] }
 
@@ -123,6 +125,15 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
   /** This process's role. */
   get role(): string {
     return this.settings.role
+  }
+
+  /**
+   * A short fingerprint of the definition this process opened the store with (its collections'
+   * writers, indexes, schemas and retention, and its migrations); `tandem status` shows each live
+   * process's. Processes that agree on the definition have the same one.
+   */
+  get fingerprint(): string {
+    return (this.#fingerprint ??= definitionFingerprint(this.settings.collections.values(), this.settings.migrations))
   }
 
   /** The engine behind the store: 'sqlite', 'postgres' or 'files'. */
@@ -340,8 +351,9 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
   /** @internal Registers this process (enforcing a singleton role) and starts its heartbeat. */
   async register(): Promise<void> {
     this.#registration = await this.runWrite(async (tx) => {
-      await declareCollections(tx, this.settings.collections.values(), this.role)
-      return register(tx, this.role, this.settings.singleton)
+      const entry = await register(tx, this.role, this.settings.singleton, this.fingerprint)
+      await declareCollections(tx, this.settings.collections.values(), this.role, entry.id)
+      return entry
     })
     this.#heartbeat = setInterval(() => {
       const entry = this.#registration
