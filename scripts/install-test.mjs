@@ -85,10 +85,10 @@ try { await store.collection('notes').insert({ text: 1 }, { id: note.id }) } cat
 await store.close()
 if (typeof PostgresBackend !== 'function') throw new Error('tandemdb/postgres has no PostgresBackend')
 const pg = await openStore({ url: process.env.TANDEM_PG_URL, postgres: { schema: process.env.TANDEM_INSTALL_SCHEMA }, role: 'app', collections: { notes: { writers: ['app'] } } })
-await pg.collection('notes').insert({ text: 'hello' })
-const count = await pg.collection('notes').count()
+const pgNote = await pg.collection('notes').insert({ text: 'hello' })
+const again = await pg.collection('notes').get(pgNote.id)
 await pg.close()
-if (count !== 1) throw new Error('PostgreSQL count ' + count)
+if (again?.data.text !== 'hello') throw new Error('PostgreSQL did not return the note: ' + JSON.stringify(again))
 console.log('esm ok')
 `,
   )
