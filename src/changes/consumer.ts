@@ -34,6 +34,8 @@ interface Holder {
 interface ConsumerState {
   position: number
   holder: Holder | null
+  /** The collections and ids this consumer reads (null: every change), recorded each time it starts, so `describe()` can count what it has not seen. */
+  filter?: ChangeFilter | null
 }
 
 /** What a Consumer needs from its store. */
@@ -94,8 +96,7 @@ export class Consumer {
     const position = await this.#acquire()
     this.#position = position
     this.#lost = undefined
-    const filter = this.#options.collections === undefined && this.#options.ids === undefined ? undefined : { collections: this.#options.collections, ids: this.#options.ids }
-    this.#stream = this.#host.stream(filter as ChangeFilter | undefined, position, this.name, () => void this.#release())
+    this.#stream = this.#host.stream(this.#filter() ?? undefined, position, this.name, () => void this.#release())
     this.#heartbeat = setInterval(() => void this.#renew(), Math.floor(this.#options.leaseMs / 3))
     this.#heartbeat.unref()
     return this.#stream
@@ -137,11 +138,11 @@ export class Consumer {
         const me: Holder = { token: this.#token, pid: process.pid, host: hostname(), heartbeatAt: now }
         if (row === undefined) {
           const position = head
-          await tx.insert(CONSUMERS_COLLECTION, { id: this.name, version: 1, createdAt: now, updatedAt: now, role: this.#host.role, data: { position, holder: me } as unknown as JsonObject })
+          await tx.insert(CONSUMERS_COLLECTION, { id: this.name, version: 1, createdAt: now, updatedAt: now, role: this.#host.role, data: { position, holder: me, filter: this.#filter() } as unknown as JsonObject })
           return { position }
         }
         if (state.holder !== null && state.holder.token !== this.#token && isAlive(state.holder, this.#options.leaseMs, now)) return { busy: state.holder }
-        await this.#save(tx, row, { ...state, holder: me })
+        await this.#save(tx, row, { ...state, holder: me, filter: this.#filter() })
         return { position: state.position }
       })
       if ('position' in result) return result.position
@@ -153,6 +154,13 @@ export class Consumer {
       }
       await sleep(Math.max(50, Math.floor(this.#options.leaseMs / 10)))
     }
+  }
+
+  /** The filter as stored: only the keys given, arrays copied (JSON has no undefined); null for every change. */
+  #filter(): ChangeFilter | null {
+    const { collections, ids } = this.#options
+    if (collections === undefined && ids === undefined) return null
+    return { ...(collections === undefined ? {} : { collections: [...collections] }), ...(ids === undefined ? {} : { ids: [...ids] }) }
   }
 
   async #renew(): Promise<void> {

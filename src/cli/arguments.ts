@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { truncate } from './format.js'
 import type { CommandContext } from './output.js'
+import { unknownName } from './suggest.js'
 
 /**
  * Parses a JSON option. `@file` reads the JSON from a file and `-` from standard input, for
@@ -48,4 +49,11 @@ export function positionals(ctx: CommandContext, names: readonly string[], optio
   if (missing !== undefined) throw new TypeError(`Missing <${missing}>.`)
   if (given.length > names.length + optional.length) throw new TypeError(`Unexpected argument "${given[names.length + optional.length]}".`)
   return given
+}
+
+/** An option that takes one of a few words (--on-conflict), `fallback` when not given; a typo gets a suggestion. */
+export function choiceOption<T extends string>(value: string | boolean | undefined, option: string, choices: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback
+  if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T
+  throw unknownName({ message: `${option} must be one of ${choices.join(', ')} (got ${JSON.stringify(value)}).`, given: String(value), known: choices, hint: `Use one of: ${choices.join(', ')}.` })
 }

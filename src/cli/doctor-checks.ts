@@ -1,9 +1,9 @@
 import { chmodSync, rmSync, statSync } from 'node:fs'
 import { basename, dirname } from 'node:path'
-import { openStore, type SqliteBackend } from '../index.js'
+import type { SqliteBackend } from '../index.js'
 import { formatAge, formatBytes, plural } from './format.js'
-import { CLI_ROLE, hasTandemTables, openBareBackend, WAL_CHECKPOINT_BYTES } from './open.js'
-import { peekStore, type Peek } from './peek.js'
+import { hasTandemTables, openBareBackend, WAL_CHECKPOINT_BYTES } from './open.js'
+import { peekStore, pruneStaleProcesses, type Peek } from './peek.js'
 import { findModeProblems, findOrphanFiles, isRollbackTandemFile, sniffDatabaseFile, type FileSniff } from './store-files.js'
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip'
@@ -165,7 +165,7 @@ const consumers: DoctorCheck = {
 const registry: DoctorCheck = {
   title: 'process registry',
   async check(s) {
-    if (!s.sound) return skipped('the file is not sound')
+    if (!s.sound || s.backend === undefined) return skipped('the file is not sound')
     const { processes, staleProcesses } = await s.peek()
     const live = `${plural(processes.length, 'live process', 'live processes')}`
     if (staleProcesses.length === 0) return { status: 'ok', summary: `${live}, no stale registrations` }
@@ -176,19 +176,15 @@ const registry: DoctorCheck = {
       fix: `prune ${staleProcesses.length === 1 ? 'it' : 'them'} from the registry`,
     }
     if (!s.fix) return finding
-    // A separate connection: pruning goes through the Store (openStore + pruneProcesses), which
-    // closes its backend at the end; the doctor's own connection stays for the other checks.
+    // On the doctor's own connection, without opening a Store: a Store that knows none of the
+    // store's migrations opens read-only, and pruning needs none of them (see pruneStaleProcesses).
+    let pruned: number
     try {
-      const store = await openStore({ backend: await openBareBackend(s.file), role: CLI_ROLE, collections: {}, onNewerSchema: 'read-only' })
-      try {
-        await store.pruneProcesses()
-      } finally {
-        await store.close()
-      }
+      pruned = (await pruneStaleProcesses(s.backend)).length
     } catch (error) {
       return { ...finding, advice: `Could not prune: ${message(error)} The next process that opens the store prunes them.` }
     }
-    return { ...finding, fix: `pruned ${plural(staleProcesses.length, 'stale registration')}`, fixed: true }
+    return { ...finding, fix: `pruned ${plural(pruned, 'stale registration')}`, fixed: true }
   },
 }
 

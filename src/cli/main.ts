@@ -1,14 +1,10 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs'
-import { parseArgs } from 'node:util'
 import { COMMANDS } from './commands.js'
+import { GLOBAL_OPTIONS } from './options.js'
 import { EXIT, createContext, reportError, type Command, type OptionSpec } from './output.js'
-
-const GLOBAL_OPTIONS = {
-  json: { type: 'boolean', description: 'print results as one JSON document on stdout; logs go to stderr' },
-  verbose: { type: 'boolean', description: 'print stack traces on failure' },
-  help: { type: 'boolean', short: 'h', description: 'show help' },
-} as const
+import { parseCommandArgs } from './parse.js'
+import { unknownName } from './suggest.js'
 
 const EXIT_CODES = `Exit codes: ${EXIT.ok} ok, ${EXIT.checkFailed} a check found a problem, ${EXIT.usage} bad usage, ${EXIT.failed} the operation failed.`
 
@@ -29,8 +25,9 @@ function mainHelp(): string {
     `  ${'help'.padEnd(width)}  Show help for a command: tandem help status`,
     '',
     'Options for every command: --json, --verbose, --help. tandem --version prints the version.',
-    'Collections, roles and migrations come from tandem.config.ts|mts|mjs|js|json (found from the',
-    'working directory up) or --config PATH; commands that only read work on any store file without one.',
+    'The store: a [store] argument or --store (a file or a postgres:// url), else $TANDEM_STORE, else',
+    'the config. Collections, roles and migrations come from tandem.config.ts|mts|mjs|js|json (found',
+    'from the working directory up) or --config PATH; commands that only read work without one.',
     '',
     EXIT_CODES,
   ].join('\n')
@@ -53,6 +50,13 @@ function commandHelp(command: Command): string {
   ].join('\n')
 }
 
+/** The command called `name`, or a usage error suggesting the nearest one. */
+function findCommand(name: string): Command {
+  const command = COMMANDS.find((c) => c.name === name)
+  if (command !== undefined) return command
+  throw unknownName({ message: `Unknown command "${name}".`, given: name, known: [...COMMANDS.map((c) => c.name), 'help'], hint: 'tandem --help lists the commands.' })
+}
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv
   if (name === undefined || name === '--help' || name === '-h') {
@@ -63,22 +67,14 @@ async function main(argv: string[]): Promise<number> {
     console.log(version())
     return EXIT.ok
   }
-  if (name === 'help') {
-    const command = COMMANDS.find((c) => c.name === rest[0])
-    console.log(command === undefined ? mainHelp() : commandHelp(command))
-    return EXIT.ok
-  }
-  const command = COMMANDS.find((c) => c.name === name)
-  if (command === undefined) {
-    const json = rest.includes('--json')
-    const message = `unknown command "${name}".`
-    if (json) process.stdout.write(`${JSON.stringify({ error: { code: 'USAGE', message: `Unknown command "${name}".`, hint: 'tandem --help lists the commands.' } })}\n`)
-    else process.stderr.write(`error USAGE: ${message}\ntry: tandem --help lists the commands.\n`)
-    return EXIT.usage
-  }
   const json = rest.includes('--json')
   try {
-    const { values, positionals } = parseArgs({ args: rest, options: { ...command.options, ...GLOBAL_OPTIONS }, allowPositionals: true, strict: true })
+    if (name === 'help') {
+      console.log(rest[0] === undefined ? mainHelp() : commandHelp(findCommand(rest[0])))
+      return EXIT.ok
+    }
+    const command = findCommand(name)
+    const { values, positionals } = parseCommandArgs(command, rest)
     if (values.help === true) {
       console.log(commandHelp(command))
       return EXIT.ok

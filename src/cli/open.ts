@@ -1,5 +1,3 @@
-import { realpathSync } from 'node:fs'
-import { resolve } from 'node:path'
 import {
   DEFAULT_BUSY_TIMEOUT_MS,
   DEFAULT_JOURNAL_SIZE_LIMIT_BYTES,
@@ -9,63 +7,18 @@ import {
   type Backend,
   type Store,
 } from '../index.js'
-import { resolveConfig, type LoadedConfig } from './config.js'
+import type { LoadedConfig } from './config.js'
 import { CliError, EXIT, type CommandContext } from './output.js'
+import { checkPostgresStore } from './postgres-store.js'
 import { isRollbackTandemFile, sniffDatabaseFile } from './store-files.js'
+import { unknownName } from './suggest.js'
+import { originNote, type StoreTarget } from './target.js'
 
 /** The role the CLI opens stores with, unless --as says otherwise. */
 export const CLI_ROLE = 'cli'
 const ROLE = /^[A-Za-z0-9_.:-]{1,64}$/
 /** The WAL size past which the library checkpoints: what doctor compares against. */
 export const WAL_CHECKPOINT_BYTES = DEFAULT_WAL_CHECKPOINT_BYTES
-
-/** Which store a command works on. */
-export type StoreTarget =
-  | {
-      kind: 'file'
-      /** The database file, absolute (symlinks resolved when it exists). */
-      file: string
-      /** True when it came from a [store] argument or --store, overriding the config's path. */
-      override: boolean
-      config: LoadedConfig | undefined
-    }
-  | { kind: 'url'; url: string; config: LoadedConfig }
-
-function realFile(path: string): string {
-  try {
-    return realpathSync(path)
-  } catch {
-    return path
-  }
-}
-
-/** Where the config puts its store file: `path`, or `path` (default tandem.db) inside `dataDir`. */
-function configFile(config: LoadedConfig): string | undefined {
-  const { path, dataDir } = config.store
-  if (dataDir !== undefined) return resolve(dataDir, path ?? 'tandem.db')
-  return path === undefined || path === ':memory:' ? undefined : resolve(path)
-}
-
-/**
- * The store a command works on: the [store] argument (or --store) if given, else the config's
- * path, dataDir or url (config from --config, or found upward from the working directory).
- */
-export async function resolveTarget(ctx: CommandContext, argument: string | undefined): Promise<StoreTarget> {
-  const given = argument ?? (typeof ctx.values.store === 'string' ? ctx.values.store : undefined)
-  const config = await resolveConfig(ctx.values)
-  if (given !== undefined) return { kind: 'file', file: realFile(resolve(given)), override: true, config }
-  if (config?.store.url !== undefined) return { kind: 'url', url: config.store.url, config }
-  const file = config === undefined ? undefined : configFile(config)
-  if (file !== undefined) return { kind: 'file', file: realFile(file), override: false, config }
-  throw new CliError(
-    'NO_STORE',
-    config === undefined
-      ? `No store given, and no tandem.config.ts|mjs|js|json was found from ${process.cwd()} upward.`
-      : `${config.file} names no store: it has no path, dataDir or url.`,
-    'Name the store file (tandem status data/app.db), or add "path" to tandem.config.json.',
-    EXIT.usage,
-  )
-}
 
 /** Checks --as: a role name as openStore accepts it. */
 export function roleOption(ctx: CommandContext): string {
@@ -74,19 +27,15 @@ export function roleOption(ctx: CommandContext): string {
   return role
 }
 
-export function describeTarget(target: StoreTarget): string {
-  return target.kind === 'file' ? target.file : target.url.replace(/\/\/[^@/]*@/, '//***@')
-}
-
 function notAStore(file: string, why: string): CliError {
   return new CliError('NOT_A_STORE', `${file} is not a Tandem store: ${why}.`, 'Check the path; "tandem doctor <file>" tells what is wrong with a store file.', EXIT.failed)
 }
 
-/** Rejects unless `file` exists and looks like an SQLite database; never creates anything. */
-export function checkStoreFile(file: string): void {
+/** Rejects unless `file` exists and looks like an SQLite database; never creates anything. `origin` says who named it. */
+export function checkStoreFile(file: string, origin = ''): void {
   const sniff = sniffDatabaseFile(file)
   if (sniff.kind === 'missing') {
-    throw new CliError('STORE_NOT_FOUND', `Store file ${file} does not exist.`, 'Check the path; "tandem migrate" creates a new store from the config.', EXIT.usage)
+    throw new CliError('STORE_NOT_FOUND', `Store file ${file}${origin} does not exist.`, 'Check the path; "tandem migrate" creates a new store from the config.', EXIT.usage)
   }
   if (sniff.kind === 'not-a-file') throw notAStore(file, 'it is not a regular file')
   if (sniff.kind === 'empty') throw notAStore(file, 'the file is empty')
@@ -127,10 +76,10 @@ export async function hasTandemTables(backend: Backend): Promise<boolean> {
 export async function openReadable(target: StoreTarget, options: { byPath?: boolean } = {}): Promise<Store> {
   const busyTimeoutMs = target.config?.store.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS
   if (target.kind === 'url') {
-    const { postgres } = target.config.store
-    return openStore({ url: target.url, ...(postgres === undefined ? {} : { postgres }), busyTimeoutMs, role: CLI_ROLE, collections: {}, onNewerSchema: 'read-only' })
+    await checkPostgresStore(target)
+    return openStore({ url: target.url, postgres: postgresOf(target), busyTimeoutMs, role: CLI_ROLE, collections: {}, onNewerSchema: 'read-only' })
   }
-  checkStoreFile(target.file)
+  checkStoreFile(target.file, originNote(target))
   const backend = await openBareBackend(target.file, busyTimeoutMs)
   try {
     if (!(await hasTandemTables(backend))) throw notAStore(target.file, 'it is an SQLite database without Tandem\'s tables')
@@ -151,9 +100,15 @@ function configError(error: unknown, config: LoadedConfig): unknown {
   return new CliError('CONFIG_INVALID', `${config.file}: ${error.message}`, 'Fix the config file; its shape is openStore\'s config (see docs/cli.md).', EXIT.usage)
 }
 
-/** The config to open the target with: the config's, with the path replaced when the target overrides it. */
+/** The PostgreSQL options of a url target: the config's, with the schema --schema chose. */
+function postgresOf(target: StoreTarget & { kind: 'url' }): NonNullable<LoadedConfig['store']['postgres']> {
+  return { ...target.config?.store.postgres, ...(target.schema === undefined ? {} : { schema: target.schema }) }
+}
+
+/** The config to open the target with: the config's collections and roles, at the target's location. */
 function storeConfig(target: StoreTarget, config: LoadedConfig): LoadedConfig['store'] {
-  if (target.kind === 'file' && target.override) return { ...config.store, path: target.file, dataDir: undefined, url: undefined }
+  if (target.kind === 'url') return { ...config.store, url: target.url, postgres: postgresOf(target), path: undefined, dataDir: undefined }
+  if (target.override) return { ...config.store, path: target.file, dataDir: undefined, url: undefined }
   return config.store
 }
 
@@ -164,7 +119,8 @@ function storeConfig(target: StoreTarget, config: LoadedConfig): LoadedConfig['s
  * `tandem migrate` first.
  */
 export async function openWritable(target: StoreTarget, config: LoadedConfig, role: string): Promise<Store> {
-  if (target.kind === 'file') checkStoreFile(target.file)
+  if (target.kind === 'file') checkStoreFile(target.file, originNote(target))
+  else await checkPostgresStore(target)
   const known = config.store.migrations ?? []
   if (known.length > 0) {
     const reader = await openReadable(target)
@@ -199,5 +155,26 @@ export async function openMigrating(target: StoreTarget, config: LoadedConfig, r
 export async function requireCollection(store: Store, name: string): Promise<void> {
   const names = (await store.backend.read((tx) => tx.listCollections())).filter((n) => !n.startsWith('_'))
   if (names.includes(name)) return
-  throw new CliError('UNKNOWN_COLLECTION', `The store has no collection "${name}". It has: ${names.join(', ') || '(none)'}.`, 'Check the name; "tandem status" lists the collections.', EXIT.failed)
+  throw unknownName({
+    code: 'UNKNOWN_COLLECTION',
+    message: `The store has no collection "${name}". It has: ${names.join(', ') || '(none)'}.`,
+    given: name,
+    known: names,
+    hint: 'Check the name; "tandem status" lists the collections.',
+    exitCode: EXIT.failed,
+  })
+}
+
+/** Rejects unless the config declares collection `name`: a write needs its writers and schema. */
+export function requireDeclared(config: LoadedConfig, name: string): void {
+  const names = Object.keys(config.store.collections)
+  if (names.includes(name)) return
+  throw unknownName({
+    code: 'UNKNOWN_COLLECTION',
+    message: `${config.file} declares no collection "${name}". It declares: ${names.join(', ') || '(none)'}.`,
+    given: name,
+    known: names,
+    hint: `Check the name, or declare "${name}" with its writers in ${config.file}.`,
+    exitCode: EXIT.failed,
+  })
 }

@@ -1,4 +1,5 @@
 import { TandemError } from '../index.js'
+import { maskUrlsIn } from './store-url.js'
 import { colorEnabled, painter, type Paint } from './style.js'
 
 export interface OptionSpec {
@@ -96,16 +97,42 @@ export function createContext(values: CommandContext['values'], positionals: str
   }
 }
 
-/** The code and hint a failure is reported with, and the exit code it maps to. */
-export function describeFailure(error: unknown): { code: string; message: string; hint: string | undefined; exitCode: number } {
+/** True when `error` (or its cause) is Node failing to load the optional `pg` package. */
+function isPostgresDriverMissing(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code
+    if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && /['"]pg['"]/.test(e.message)) return true
+  }
+  return false
+}
+
+function classify(error: unknown): { code: string; message: string; hint: string | undefined; exitCode: number } {
   const message = error instanceof Error ? error.message : String(error)
   if (error instanceof CliError) return { code: error.code, message, hint: error.hint, exitCode: error.exitCode }
   if (error instanceof TandemError) return { code: error.code, message, hint: error.hint, exitCode: EXIT.failed }
+  if (isPostgresDriverMissing(error)) {
+    // The library's own code and words for this (openStore throws them); the CLI meets it first when it checks a url.
+    return {
+      code: 'MISSING_DEPENDENCY',
+      message: 'PostgreSQL stores need the "pg" package, which is not installed. Nothing was opened.',
+      hint: 'Run "npm install pg" in your project (npm install -g pg for a global tandem), then retry.',
+      exitCode: EXIT.failed,
+    }
+  }
   if (error instanceof TypeError || error instanceof RangeError) {
     // node:util parseArgs explains over several lines; a failure is one line here.
     return { code: 'USAGE', message: message.replace(/\s*\n\s*/g, ' '), hint: 'Run "tandem help <command>" for the accepted options.', exitCode: EXIT.usage }
   }
   return { code: 'INTERNAL', message, hint: 'Run again with --verbose and report the stack trace.', exitCode: EXIT.failed }
+}
+
+/**
+ * The code and hint a failure is reported with, and the exit code it maps to. A PostgreSQL url
+ * quoted in the message or hint is printed with its password masked.
+ */
+export function describeFailure(error: unknown): { code: string; message: string; hint: string | undefined; exitCode: number } {
+  const failure = classify(error)
+  return { ...failure, message: maskUrlsIn(failure.message), hint: failure.hint === undefined ? undefined : maskUrlsIn(failure.hint) }
 }
 
 /** Prints a failure as code, one summary line and one "try this" line (or a JSON error document). */
@@ -118,8 +145,8 @@ export function reportError(error: unknown, json: boolean, verbose: boolean): nu
     if (hint !== undefined) process.stderr.write(`try: ${hint}\n`)
   }
   if (verbose && error instanceof Error && error.stack !== undefined) {
-    process.stderr.write(`${error.stack}\n`)
-    if (error.cause instanceof Error && error.cause.stack !== undefined) process.stderr.write(`caused by: ${error.cause.stack}\n`)
+    process.stderr.write(`${maskUrlsIn(error.stack)}\n`)
+    if (error.cause instanceof Error && error.cause.stack !== undefined) process.stderr.write(`caused by: ${maskUrlsIn(error.cause.stack)}\n`)
   }
   return exitCode
 }

@@ -9,7 +9,7 @@ export interface Migration {
   /** A positive integer; the list must be strictly increasing. Never reuse or renumber one. */
   version: number
   name: string
-  up(m: MigrationContext): Promise<void> | void
+  up(m: MigrationContext): unknown
 }
 
 /** What happened to one migration when the store opened. */

@@ -1,5 +1,7 @@
+import { spawn } from 'node:child_process'
 import { chmodSync, closeSync, copyFileSync, existsSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { expect, test } from 'vitest'
 import { openStore } from '../../src/index.js'
 import { tempDir } from '../helpers/backends.js'
@@ -128,4 +130,32 @@ test('doctor --fix prunes the registration of a SIGKILLed process, removes its o
   // The singleton role is free again for a newcomer.
   const store = await openStore({ path, role: 'daemon', roles: { daemon: { singleton: true } }, collections: COLLECTIONS })
   await store.close()
+})
+
+test('doctor --fix prunes the registration of a SIGKILLed process on a store that has applied migrations', async () => {
+  const path = join(tempDir(), 'app.db')
+  // A process of a program that knows a migration the CLI does not: it applies it, registers, and is killed.
+  const script = `
+    import { openStore } from ${JSON.stringify(pathToFileURL(join(import.meta.dirname, '../../dist/index.js')).href)}
+    const migrations = [{ version: 1, name: 'seed', up: async (m) => { await (await m.collection('tasks')).insert({ seeded: true }) } }]
+    await openStore({ path: ${JSON.stringify(path)}, role: 'daemon', roles: { daemon: { singleton: true } }, collections: { tasks: { writers: ['daemon'] } }, migrations })
+    console.log('ready')
+    setInterval(() => {}, 1000)
+  `
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve())
+    child.once('exit', (code) => reject(new Error(`the migrating process exited early (code ${code})`)))
+  })
+  child.kill('SIGKILL')
+  await new Promise((resolve) => child.once('close', resolve))
+
+  const before = runCliJson<DoctorJson>(['doctor', path])
+  expect(check(before.result, 'process registry')).toMatchObject({ status: 'warn', details: [expect.stringContaining(`pid ${child.pid}`)] })
+  const fixed = runCliJson<DoctorJson>(['doctor', path, '--fix'])
+  expect(check(fixed.result, 'process registry')).toMatchObject({ fixed: true, fix: 'pruned 1 stale registration' })
+  expect(fixed.result.checks.find((c) => c.title === 'process registry')).not.toHaveProperty('advice')
+  expect(check(runCliJson<DoctorJson>(['doctor', path]).result, 'process registry').status).toBe('ok')
+  // The migration history is untouched: the store is still at schema version 1 with its seeded record.
+  expect(runCliJson<{ schemaVersion: number; collections: { name: string; count: number }[] }>(['status', path]).result).toMatchObject({ schemaVersion: 1, collections: [{ name: 'tasks', count: 1 }] })
 })

@@ -41,7 +41,7 @@ test('status shows sizes, collections with owners, the change log, and another l
   expect(result.storage.bytes).toBeGreaterThan(0)
   expect(result.collections).toEqual([
     expect.objectContaining({ name: 'jobs', count: 0, writers: ['daemon'] }),
-    expect.objectContaining({ name: 'tasks', count: 3, writers: ['server', 'cli'], indexes: ['status'] }),
+    expect.objectContaining({ name: 'tasks', count: 3, writers: ['cli', 'server'], indexes: ['status'] }),
   ])
   // The other process is listed; the CLI's own registration (it had to open the store) is not.
   expect(result.processes).toEqual([expect.objectContaining({ pid: daemon.pid, role: 'daemon' })])
@@ -54,9 +54,11 @@ test('status shows sizes, collections with owners, the change log, and another l
 
   const human = runCli(['status', path])
   expect(human.status, human.stderr).toBe(0)
-  expect(human.stdout).toMatch(/Collections \(2\)[\s\S]*tasks\s+3\s+server, cli\s+status/)
+  expect(human.stdout).toMatch(/Collections \(2\)[\s\S]*tasks\s+3\s+cli, server\s+status/)
   expect(human.stdout).toMatch(/Ownership[\s\S]*collection\s+cli\s+daemon\s+server[\s\S]*jobs\s+\.\s+w\s+\./)
   expect(human.stdout).toMatch(new RegExp(`Processes \\(1 live\\)[\\s\\S]*daemon\\s+${daemon.pid}\\s`))
+  // Each process's definition fingerprint, the last column.
+  expect(human.stdout).toMatch(new RegExp(`^\\s+daemon\\s+${daemon.pid}\\s.*\\s[0-9a-f]{16}$`, 'm'))
   expect(human.stdout).toMatch(/mailer\s+1\s+2\s+-\s+behind/)
   expect(human.stdout).not.toMatch(/\x1b\[/) // no colours off a TTY
 
@@ -91,8 +93,38 @@ test('status without a store argument uses the config found upward; without eith
   expect(found.result.store).toBe(path)
 
   const bare = tempDir()
-  const none = runCli(['status'], { cwd: bare })
+  const none = runCli(['status'], { cwd: bare, env: { TANDEM_STORE: '' } })
   expect(none.status).toBe(2)
-  expect(none.stderr).toMatch(/^error NO_STORE: No store given, and no tandem\.config\.ts\|mjs\|js\|json was found/)
-  expect(none.stderr).toMatch(/\ntry: Name the store file/)
+  expect(none.stderr).toMatch(/^error NO_STORE: No store given: no \[store\] argument, no --store, no TANDEM_STORE, and no tandem\.config\.ts\|mjs\|js\|json was found/)
+  expect(none.stderr).toMatch(/\ntry: Name the store \(tandem status data\/app\.db, or --store postgres:/)
+})
+
+test('a consumer\'s "behind" counts only the changes its filter lets through, in status and doctor', async () => {
+  const path = join(tempDir(), 'app.db')
+  const collections = { tasks: { writers: ['server'] }, notes: { writers: ['server'] } }
+  const store = await openStore({ path, role: 'server', collections })
+  const [first] = await store.collection('tasks').insertMany([{ title: 'a' }])
+  // Three consumers read from the beginning and acknowledge the first change (seq 1).
+  for (const [name, options] of [['all', {}], ['tasks-only', { collections: ['tasks'] }], ['one-id', { ids: [first!.id] }]] as const) {
+    const consumer = store.consumer(name, { start: 'beginning', ...options })
+    const stream = await consumer.changes()
+    await stream.next()
+    await consumer.ack(1)
+    await consumer.close()
+  }
+  await store.collection('tasks').insertMany([{ title: 'b' }, { title: 'c' }])
+  await store.collection('notes').insertMany([{ text: '1' }, { text: '2' }, { text: '3' }, { text: '4' }, { text: '5' }])
+  await store.collection('tasks').update(first!.id, () => ({ title: 'a2' }))
+  await store.close()
+
+  const { result } = runCliJson<StatusJson>(['status', path])
+  expect(result.changes.head).toBe(9)
+  expect(result.consumers).toEqual([
+    expect.objectContaining({ name: 'all', position: 1, behind: 8 }),
+    expect.objectContaining({ name: 'one-id', position: 1, behind: 1 }),
+    expect.objectContaining({ name: 'tasks-only', position: 1, behind: 3 }),
+  ])
+  expect(runCli(['status', path]).stdout).toMatch(/tasks-only\s+1\s+3\s+-\s+behind/)
+  const doctor = runCliJson<{ checks: { title: string; summary: string }[] }>(['doctor', path])
+  expect(doctor.result.checks.find((c) => c.title === 'consumers')?.summary).toMatch(/furthest behind: "all", 8 changes/)
 })

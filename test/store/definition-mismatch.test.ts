@@ -67,7 +67,7 @@ test('an older definition on a migrated store names the migrations it lacks (SCH
     dataDir: dir,
     collections: { tasks: { writers: ['app'] } },
     migrations: [
-      { version: 1, name: 'add-owner', up: async (m) => m.renameField('tasks', 'who', 'owner') },
+      { version: 1, name: 'add-owner', up: async (m) => void (await m.renameField('tasks', 'who', 'owner')) },
       { version: 2, name: 'backfill-done', up: async () => undefined },
     ],
   })

@@ -1,4 +1,5 @@
 import pg from 'pg'
+import { maskUrl } from './postgres-url.js'
 import {
   DEFAULT_CAPABILITIES,
   markTransactionAborted,
@@ -21,7 +22,6 @@ import {
   POSTGRES_FALLBACK_POLL_MS,
   POSTGRES_LISTEN_APPLICATION_NAME,
   checkPostgresConfig,
-  describeUrl,
   type PostgresConfig,
   type PostgresPool,
   type PostgresPoolClient,
@@ -126,7 +126,7 @@ export class PostgresBackend implements Backend {
 
   private constructor(config: Readonly<PostgresConfig>) {
     this.#config = config
-    this.#url = describeUrl(config.url)
+    this.#url = maskUrl(config.url)
     this.#sql = new PostgresSql(config.schema)
     this.#pool = new pg.Pool({
       connectionString: config.url,

@@ -5,16 +5,19 @@ import { integerOption, positionals } from '../arguments.js'
 import { formatDuration, plural } from '../format.js'
 import { checkStoreFile, CLI_ROLE, hasTandemTables, openBareBackend, openReadable } from '../open.js'
 import { CliError, EXIT, type Command, type CommandContext } from '../output.js'
+import { checkPostgresStore } from '../postgres-store.js'
 import { sniffDatabaseFile } from '../store-files.js'
+import { isPostgresUrl, maskUrlsIn, normalizePostgresUrl, rememberSecrets } from '../store-url.js'
 import { renderTable } from '../table.js'
-
-const URL_PREFIX = /^postgres(ql)?:\/\//
 
 /** A <from> or <to> argument: a store file, or a PostgreSQL url with its schema option. */
 type Place = { kind: 'file'; file: string } | { kind: 'url'; url: string; schema: string | undefined }
 
 function place(argument: string, schema: string | boolean | undefined, option: string): Place {
-  if (URL_PREFIX.test(argument)) return { kind: 'url', url: argument, schema: typeof schema === 'string' ? schema : undefined }
+  if (isPostgresUrl(argument)) {
+    rememberSecrets(argument)
+    return { kind: 'url', url: normalizePostgresUrl(argument), schema: typeof schema === 'string' ? schema : undefined }
+  }
   if (schema !== undefined) throw new TypeError(`${option} is for a PostgreSQL url; "${argument}" is a store file.`)
   const file = resolve(argument)
   try {
@@ -62,7 +65,7 @@ function printResult(ctx: CommandContext, result: CopyResult): void {
     ? ['collection', { header: 'records', align: 'right' as const }, 'checksum', 'verified']
     : ['collection', { header: 'source', align: 'right' as const }, 'source checksum', { header: 'target', align: 'right' as const }, 'target checksum', 'verified']
   for (const line of renderTable(columns, rows, ctx.paint)) ctx.out(line)
-  const where = `from ${result.from.location} (${result.from.kind}) to ${result.to.location} (${result.to.kind})`
+  const where = `from ${maskUrlsIn(result.from.location)} (${result.from.kind}) to ${maskUrlsIn(result.to.location)} (${result.to.kind})`
   if (result.ok) ctx.out(`Copied ${plural(result.records, 'record')} ${where} in ${formatDuration(result.durationMs)}${result.snapshot ? ', from one consistent snapshot' : ''}; counts and checksums match.`)
   else ctx.out(ctx.paint(`Copied ${plural(result.records, 'record')} ${where}, but the target does not match the source in ${plural(result.collections.filter((c) => !c.ok).length, 'collection')}.`, 'red'))
 }
@@ -91,8 +94,10 @@ export const copyCommand: Command = {
     const batchSize = integerOption(ctx.values['batch-size'], '--batch-size', 10_000)
     if (from.kind === 'file' && to.kind === 'file' && from.file === to.file) throw new TypeError(`<from> and <to> are the same file (${from.file}); copy needs two different stores.`)
     if (to.kind === 'file') await checkTargetFile(to.file)
+    // A source schema that holds no store is refused, not created empty (the target may be new).
+    if (from.kind === 'url') await checkPostgresStore({ kind: 'url', url: from.url, schema: from.schema, override: true, origin: '<from>', config: undefined })
     // A source file is opened like every reading command opens one: refused when missing or not a Tandem store.
-    const opened = from.kind === 'file' ? await openReadable({ kind: 'file', file: from.file, override: true, config: undefined }, { byPath: true }) : undefined
+    const opened = from.kind === 'file' ? await openReadable({ kind: 'file', file: from.file, override: true, origin: 'argument', config: undefined }, { byPath: true }) : undefined
     const started = performance.now()
     let latest = ''
     let drawnAt = 0
@@ -122,8 +127,9 @@ export const copyCommand: Command = {
       ctx.progress('')
       await opened?.close()
     }
-    if (ctx.json) ctx.result(result)
-    else printResult(ctx, result)
+    const shown = { ...result, from: { ...result.from, location: maskUrlsIn(result.from.location) }, to: { ...result.to, location: maskUrlsIn(result.to.location) } }
+    if (ctx.json) ctx.result(shown)
+    else printResult(ctx, shown)
     return result.ok ? EXIT.ok : EXIT.checkFailed
   },
 }

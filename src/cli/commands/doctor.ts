@@ -1,9 +1,10 @@
 import { DOCTOR_CHECKS, DoctorSubject, type CheckStatus, type Finding } from '../doctor-checks.js'
 import { plural } from '../format.js'
-import { describeTarget, resolveTarget } from '../open.js'
-import { CONFIG_OPTION } from '../options.js'
+import { positionals } from '../arguments.js'
+import { CONFIG_OPTION, STORE_FILE_OPTION } from '../options.js'
 import { CliError, EXIT, type Command, type CommandContext } from '../output.js'
 import type { Style } from '../style.js'
+import { describeTarget, resolveTarget } from '../target.js'
 
 /** One row of `tandem doctor --json`. */
 export interface DoctorResult extends Finding {
@@ -80,11 +81,13 @@ export const doctor: Command = {
   usage: 'tandem doctor [store] [--fix] [--config PATH] [--json]',
   options: {
     fix: { type: 'boolean', description: 'prune stale registrations, remove orphaned temp/lock files, chmod store files to 0600 (never rewrites data)' },
+    ...STORE_FILE_OPTION,
     ...CONFIG_OPTION,
   },
   examples: ['tandem doctor data/app.db', 'tandem doctor --fix', 'tandem doctor --json | jq \'.checks[] | select(.status != "ok")\''],
   async run(ctx) {
-    const target = await resolveTarget(ctx, ctx.positionals[0])
+    const [argument] = positionals(ctx, [], ['store'])
+    const target = await resolveTarget(ctx, argument)
     if (target.kind !== 'file') {
       throw new CliError('UNSUPPORTED', `tandem doctor checks SQLite store files; ${describeTarget(target)} is a server.`, 'Use "tandem status" for a PostgreSQL store.', EXIT.usage)
     }

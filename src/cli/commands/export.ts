@@ -1,7 +1,8 @@
 import { exportStore, type ExportResult } from '../../index.js'
 import { formatBytes, formatDuration, plural } from '../format.js'
-import { describeTarget, openReadable, resolveTarget } from '../open.js'
-import { CONFIG_OPTION } from '../options.js'
+import { openReadable, requireCollection } from '../open.js'
+import { TARGET_OPTIONS } from '../options.js'
+import { describeTarget, resolveTarget } from '../target.js'
 import { CliError, EXIT, type Command } from '../output.js'
 import { withProgress } from '../progress.js'
 import { positionals } from '../arguments.js'
@@ -9,11 +10,11 @@ import { positionals } from '../arguments.js'
 export const exportCommand: Command = {
   name: 'export',
   summary: 'Write every record (or some collections) as NDJSON, from one consistent snapshot, while other processes keep writing.',
-  usage: 'tandem export [store] [--out FILE] [--collection C[,C...]] [--config PATH] [--json]',
+  usage: 'tandem export [store] [--out FILE] [--collection C[,C...]] [--schema S] [--config PATH] [--json]',
   options: {
     out: { type: 'string', description: 'the file to write (it appears only when complete); default: standard output' },
     collection: { type: 'string', description: 'only these collections (comma-separated), in this order' },
-    ...CONFIG_OPTION,
+    ...TARGET_OPTIONS,
   },
   examples: ['tandem export data/app.db --out backups/app.ndjson', 'tandem export --collection tasks > tasks.ndjson', 'tandem export --out app.ndjson --json'],
   async run(ctx) {
@@ -25,6 +26,7 @@ export const exportCommand: Command = {
     const store = await openReadable(target, { byPath: true })
     let result: ExportResult
     try {
+      for (const name of collections ?? []) await requireCollection(store, name)
       result = await withProgress(ctx, `exporting ${describeTarget(target)}`, () =>
         exportStore(store, { to: out ?? process.stdout, ...(collections === undefined ? {} : { collections }) }),
       )

@@ -1,7 +1,8 @@
 import type { AnyData, OrderBySpec, Page, Where } from '../../index.js'
 import { plural } from '../format.js'
-import { openReadable, requireCollection, resolveTarget } from '../open.js'
-import { CONFIG_OPTION, STORE_OPTION } from '../options.js'
+import { openReadable, requireCollection } from '../open.js'
+import { TARGET_OPTIONS } from '../options.js'
+import { resolveTarget } from '../target.js'
 import { EXIT, type Command } from '../output.js'
 import { integerOption, jsonObjectOption, positionals } from '../arguments.js'
 import { printRecordTable } from '../records.js'
@@ -20,14 +21,13 @@ function orderByOption(value: string | boolean | undefined): OrderBySpec | undef
 export const find: Command = {
   name: 'find',
   summary: 'List the records of a collection that match a query, one page at a time.',
-  usage: 'tandem find <collection> [--where JSON] [--order-by FIELD] [--limit N] [--after CURSOR] [--store PATH] [--json]',
+  usage: 'tandem find <collection> [--where JSON] [--order-by FIELD] [--limit N] [--after CURSOR] [--store STORE] [--schema S] [--config PATH] [--json]',
   options: {
     where: { type: 'string', description: 'conditions as JSON: {"status":"open","n":{"gt":3},"$updatedAt":{"gte":"2025-01-01"}} (@file or - for stdin)' },
     'order-by': { type: 'string', description: 'a field; FIELD:desc (or --order-by=-FIELD) for descending. $id (default), $createdAt, $updatedAt, $version, $role, or a data field' },
     limit: { type: 'string', description: `records per page (default ${DEFAULT_LIMIT}, at most ${MAX_LIMIT})` },
     after: { type: 'string', description: 'the "next" cursor a previous page printed: continue after it' },
-    ...STORE_OPTION,
-    ...CONFIG_OPTION,
+    ...TARGET_OPTIONS,
   },
   examples: [
     'tandem find tasks',

@@ -1,6 +1,7 @@
 import type { StoredRecord } from '../../index.js'
-import { openReadable, requireCollection, resolveTarget } from '../open.js'
-import { CONFIG_OPTION, STORE_OPTION } from '../options.js'
+import { openReadable, requireCollection } from '../open.js'
+import { TARGET_OPTIONS } from '../options.js'
+import { resolveTarget } from '../target.js'
 import { CliError, EXIT, type Command } from '../output.js'
 import { positionals } from '../arguments.js'
 import { printRecord } from '../records.js'
@@ -8,8 +9,8 @@ import { printRecord } from '../records.js'
 export const get: Command = {
   name: 'get',
   summary: 'Print one record: its data, version, timestamps and the role that last wrote it.',
-  usage: 'tandem get <collection> <id> [--store PATH] [--json]',
-  options: { ...STORE_OPTION, ...CONFIG_OPTION },
+  usage: 'tandem get <collection> <id> [--store STORE] [--schema S] [--config PATH] [--json]',
+  options: { ...TARGET_OPTIONS },
   examples: ['tandem get tasks 01JB8ZQ3K7Y5N0V2T4W6X8Z9AB', 'tandem get tasks 01JB8ZQ3K7Y5N0V2T4W6X8Z9AB --json | jq .data'],
   async run(ctx) {
     const [collection, id] = positionals(ctx, ['collection', 'id'])

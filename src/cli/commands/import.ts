@@ -1,11 +1,12 @@
 import { importStore, type ConflictPolicy, type ImportResult } from '../../index.js'
 import { requireConfig } from '../config.js'
 import { formatDuration, plural } from '../format.js'
-import { describeTarget, openWritable, resolveTarget, roleOption } from '../open.js'
-import { AS_OPTION, CONFIG_OPTION, STORE_OPTION } from '../options.js'
+import { openWritable, roleOption } from '../open.js'
+import { AS_OPTION, TARGET_OPTIONS } from '../options.js'
+import { describeTarget, resolveTarget } from '../target.js'
 import { EXIT, type Command } from '../output.js'
 import { withProgress } from '../progress.js'
-import { positionals } from '../arguments.js'
+import { choiceOption, positionals } from '../arguments.js'
 import { renderTable } from '../table.js'
 
 const POLICIES: readonly ConflictPolicy[] = ['fail', 'skip', 'overwrite', 'newer-version-wins']
@@ -13,21 +14,19 @@ const POLICIES: readonly ConflictPolicy[] = ['fail', 'skip', 'overwrite', 'newer
 export const importCommand: Command = {
   name: 'import',
   summary: "Load an NDJSON export into the store, all or nothing, each record checked against the config's collections and schemas.",
-  usage: 'tandem import <file|-> [--on-conflict fail|skip|overwrite|newer-version-wins] [--dry-run] [--collection C,...] [--allow-undeclared] [--store PATH] [--config PATH] [--json]',
+  usage: 'tandem import <file|-> [--on-conflict fail|skip|overwrite|newer-version-wins] [--dry-run] [--collection C,...] [--allow-undeclared] [--as ROLE] [--store STORE] [--schema S] [--config PATH] [--json]',
   options: {
     'on-conflict': { type: 'string', description: `what to do with an id that exists: ${POLICIES.join(', ')} (default fail)` },
     'dry-run': { type: 'boolean', description: 'check and count everything, then roll back: nothing is written' },
     collection: { type: 'string', description: 'only import these collections (comma-separated); the rest are counted as ignored' },
     'allow-undeclared': { type: 'boolean', description: 'also import collections the config does not declare (unvalidated)' },
     ...AS_OPTION,
-    ...STORE_OPTION,
-    ...CONFIG_OPTION,
+    ...TARGET_OPTIONS,
   },
   examples: ['tandem import app.ndjson --dry-run', 'tandem import app.ndjson --on-conflict skip', 'tandem export old.db | tandem import - --on-conflict newer-version-wins'],
   async run(ctx) {
     const [file] = positionals(ctx, ['file'])
-    const onConflict = (ctx.values['on-conflict'] ?? 'fail') as ConflictPolicy
-    if (!POLICIES.includes(onConflict)) throw new RangeError(`--on-conflict must be one of ${POLICIES.join(', ')} (got ${JSON.stringify(ctx.values['on-conflict'])}).`)
+    const onConflict = choiceOption(ctx.values['on-conflict'], '--on-conflict', POLICIES, 'fail')
     const dryRun = ctx.values['dry-run'] === true
     const collections = typeof ctx.values.collection === 'string' ? ctx.values.collection.split(',').map((c) => c.trim()).filter(Boolean) : undefined
     const role = roleOption(ctx)

@@ -2,10 +2,12 @@ import { statSync } from 'node:fs'
 import type { MigrationOutcome } from '../../index.js'
 import { requireConfig } from '../config.js'
 import { plural } from '../format.js'
-import { describeTarget, openMigrating, openReadable, resolveTarget, roleOption } from '../open.js'
-import { AS_OPTION, CONFIG_OPTION } from '../options.js'
+import { openMigrating, openReadable, roleOption } from '../open.js'
+import { AS_OPTION, TARGET_OPTIONS } from '../options.js'
+import { describeTarget, resolveTarget } from '../target.js'
 import { EXIT, type Command, type CommandContext } from '../output.js'
 import { positionals } from '../arguments.js'
+import { postgresStoreExists } from '../postgres-store.js'
 import { renderTable, type Cell } from '../table.js'
 
 /** One migration in `tandem migrate --json`: its outcome, or with --dry-run what would happen. */
@@ -25,11 +27,11 @@ function printLines(ctx: CommandContext, lines: readonly MigrationLine[]): void 
 export const migrate: Command = {
   name: 'migrate',
   summary: "Apply the config's migrations the store has not run (each once, across processes); --dry-run lists them without applying.",
-  usage: 'tandem migrate [store] [--dry-run] [--as ROLE] [--config PATH] [--json]',
+  usage: 'tandem migrate [store] [--dry-run] [--as ROLE] [--schema S] [--config PATH] [--json]',
   options: {
     'dry-run': { type: 'boolean', description: "list the migrations above the store's schema version, apply nothing" },
     ...AS_OPTION,
-    ...CONFIG_OPTION,
+    ...TARGET_OPTIONS,
   },
   examples: ['tandem migrate --dry-run', 'tandem migrate', 'tandem migrate data/staging.db --config deploy/tandem.config.ts --json'],
   async run(ctx) {
@@ -39,7 +41,8 @@ export const migrate: Command = {
     const target = await resolveTarget(ctx, argument)
     const migrations = config.store.migrations ?? []
     const knownVersion = migrations.at(-1)?.version ?? 0
-    const exists = target.kind === 'url' || statSync(target.file, { throwIfNoEntry: false }) !== undefined
+    // A server that cannot be asked counts as existing: opening it then reports why.
+    const exists = target.kind === 'url' ? (await postgresStoreExists(target)) !== false : statSync(target.file, { throwIfNoEntry: false }) !== undefined
 
     if (ctx.values['dry-run'] === true) {
       let storeVersion = 0

@@ -1,7 +1,8 @@
 import type { StoredRecord } from '../../index.js'
 import { requireConfig } from '../config.js'
-import { openWritable, resolveTarget, roleOption } from '../open.js'
-import { AS_OPTION, CONFIG_OPTION, IF_VERSION_OPTION, STORE_OPTION } from '../options.js'
+import { openWritable, requireDeclared, roleOption } from '../open.js'
+import { resolveTarget } from '../target.js'
+import { AS_OPTION, IF_VERSION_OPTION, TARGET_OPTIONS } from '../options.js'
 import { EXIT, type Command } from '../output.js'
 import { integerOption, jsonObjectOption, positionals } from '../arguments.js'
 import { printRecord } from '../records.js'
@@ -9,13 +10,12 @@ import { printRecord } from '../records.js'
 export const put: Command = {
   name: 'put',
   summary: "Write a record: insert it (no id: a new id is generated), or with an id insert or replace it. Checked against the collection's writers and schema.",
-  usage: 'tandem put <collection> [id] --data JSON [--if-version N] [--as ROLE] [--store PATH] [--config PATH] [--json]',
+  usage: 'tandem put <collection> [id] --data JSON [--if-version N] [--as ROLE] [--store STORE] [--schema S] [--config PATH] [--json]',
   options: {
     data: { type: 'string', description: 'the record\'s data, a JSON object (@file or - for stdin)' },
     ...IF_VERSION_OPTION,
     ...AS_OPTION,
-    ...STORE_OPTION,
-    ...CONFIG_OPTION,
+    ...TARGET_OPTIONS,
   },
   examples: [
     `tandem put tasks --data '{"title":"write docs","status":"open"}'`,
@@ -29,6 +29,7 @@ export const put: Command = {
     if (ifVersion !== undefined && id === undefined) throw new TypeError('--if-version needs the id of the record: tandem put <collection> <id> --if-version N.')
     const role = roleOption(ctx)
     const config = await requireConfig(ctx.values, 'put')
+    requireDeclared(config, collection!)
     const store = await openWritable(await resolveTarget(ctx, undefined), config, role)
     let record: StoredRecord
     try {

@@ -1,10 +1,13 @@
 import { hostname } from 'node:os'
 import type { ProcessEntry, StoreDescription } from '../../index.js'
 import { formatAge, formatBytes, plural } from '../format.js'
-import { describeTarget, openReadable, resolveTarget } from '../open.js'
+import { openReadable } from '../open.js'
 import { EXIT, type Command, type CommandContext } from '../output.js'
 import { renderTable, type Cell } from '../table.js'
-import { CONFIG_OPTION } from '../options.js'
+import { TARGET_OPTIONS } from '../options.js'
+import { positionals } from '../arguments.js'
+import { readConsumers } from '../peek.js'
+import { describeTarget, resolveTarget } from '../target.js'
 
 /** `tandem status --json`: the store's description plus what the CLI derives from it. */
 export interface StatusReport extends StoreDescription {
@@ -72,8 +75,9 @@ function printReport(ctx: CommandContext, r: StatusReport): void {
   heading(`Processes (${r.processes.length} live)`)
   if (r.processes.length === 0) ctx.out('  (none besides this command)')
   else {
-    const rows = r.processes.map((p) => [p.role, String(p.pid), p.host, `${p.startedAt} (${formatAge(p.startedAt)})`, formatAge(p.heartbeatAt), String(p.busyRetries ?? 0), `${p.longestWaitMs ?? 0} ms`])
-    const columns = ['role', { header: 'pid', align: 'right' as const }, 'host', 'started', 'heartbeat', { header: 'busy retries', align: 'right' as const }, { header: 'longest wait', align: 'right' as const }]
+    // definition: the fingerprint of the collections and migrations each process opened with; processes that agree share one.
+    const rows = r.processes.map((p) => [p.role, String(p.pid), p.host, `${p.startedAt} (${formatAge(p.startedAt)})`, formatAge(p.heartbeatAt), String(p.busyRetries ?? 0), `${p.longestWaitMs ?? 0} ms`, p.definition ?? '-'])
+    const columns = ['role', { header: 'pid', align: 'right' as const }, 'host', 'started', 'heartbeat', { header: 'busy retries', align: 'right' as const }, { header: 'longest wait', align: 'right' as const }, 'definition']
     for (const line of renderTable(columns, rows, paint)) ctx.out(line)
   }
   ctx.out(`  Lock contention: ${plural(r.contention.busyRetries, 'busy retry', 'busy retries')}, longest wait ${r.contention.longestWaitMs} ms.`)
@@ -98,15 +102,23 @@ function printReport(ctx: CommandContext, r: StatusReport): void {
 export const status: Command = {
   name: 'status',
   summary: 'Show a store: sizes, schema version, collections and owners, live processes, change log and consumers, lock contention.',
-  usage: 'tandem status [store] [--config PATH] [--json]',
-  options: { ...CONFIG_OPTION },
-  examples: ['tandem status                 # the store named by tandem.config.* (found upward)', 'tandem status data/app.db       # any store file, no config needed', 'tandem status --json | jq .processes'],
+  usage: 'tandem status [store] [--schema S] [--config PATH] [--json]',
+  options: { ...TARGET_OPTIONS },
+  examples: [
+    'tandem status                 # the store named by $TANDEM_STORE or tandem.config.* (found upward)',
+    'tandem status data/app.db       # any store file, no config needed',
+    'tandem status postgres://app@db:5432/app --schema app',
+    'tandem status --json | jq .processes',
+  ],
   async run(ctx) {
-    const target = await resolveTarget(ctx, ctx.positionals[0])
+    const [argument] = positionals(ctx, [], ['store'])
+    const target = await resolveTarget(ctx, argument)
     const store = await openReadable(target)
     let description: StoreDescription
     try {
       description = await store.describe()
+      // "behind" counts only the changes each consumer's filter lets through (describe() counts all).
+      description = { ...description, consumers: await readConsumers(store.backend, description.changes) }
     } finally {
       await store.close()
     }

@@ -1,7 +1,8 @@
 import type { Change, ChangeStart } from '../../index.js'
 import { inline, plural, truncate } from '../format.js'
-import { describeTarget, openReadable, requireCollection, resolveTarget } from '../open.js'
-import { CONFIG_OPTION } from '../options.js'
+import { openReadable, requireCollection } from '../open.js'
+import { TARGET_OPTIONS } from '../options.js'
+import { describeTarget, resolveTarget } from '../target.js'
 import { EXIT, type Command, type CommandContext } from '../output.js'
 import { positionals } from '../arguments.js'
 import type { Style } from '../style.js'
@@ -28,12 +29,12 @@ function changeLine(ctx: CommandContext, c: Change): string {
 export const watch: Command = {
   name: 'watch',
   summary: 'Follow the change feed live: one line per committed change, from any process, until Ctrl-C.',
-  usage: 'tandem watch [store] [--collection C[,C...]] [--id ID[,ID...]] [--since now|beginning|SEQ] [--config PATH] [--json]',
+  usage: 'tandem watch [store] [--collection C[,C...]] [--id ID[,ID...]] [--since now|beginning|SEQ] [--schema S] [--config PATH] [--json]',
   options: {
     collection: { type: 'string', description: 'only changes of these collections (comma-separated)' },
     id: { type: 'string', description: 'only changes of these record ids (comma-separated)' },
     since: { type: 'string', description: 'now (default: changes committed from now on), beginning, or a seq to continue after' },
-    ...CONFIG_OPTION,
+    ...TARGET_OPTIONS,
   },
   examples: ['tandem watch data/app.db', 'tandem watch --collection tasks,jobs --since beginning', 'tandem watch --json | jq -c "select(.op == \\"delete\\")"    # NDJSON: one change per line'],
   async run(ctx) {

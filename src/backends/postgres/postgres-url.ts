@@ -1,0 +1,36 @@
+/** postgres:// or postgresql://, the scheme in any case (RFC 3986: schemes are case-insensitive). */
+const POSTGRES_SCHEME = /^postgres(?:ql)?:\/\//i
+/** Query parameters that carry a secret. */
+export const SECRET_PARAMS = /([?&](?:ssl)?password=)[^&#]*/gi
+
+/** True when `text` is a PostgreSQL connection url (postgres:// or postgresql://, any case of scheme). */
+export function isPostgresUrl(text: string): boolean {
+  return POSTGRES_SCHEME.test(text)
+}
+
+/** The url with its scheme in lower case, the only spelling the driver accepts. */
+export function normalizePostgresUrl(url: string): string {
+  return url.replace(POSTGRES_SCHEME, (scheme) => scheme.toLowerCase())
+}
+
+/**
+ * The url fit to print: the password in `user:password@` and in `password=` / `sslpassword=`
+ * query parameters replaced by ***. Works on text no URL parser accepts (a raw @ or / in the
+ * password), taking the last @ before the query as the end of the user part, as parsers do.
+ */
+export function maskUrl(url: string): string {
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0]
+  if (scheme === undefined) return url
+  const rest = url.slice(scheme.length)
+  const queryAt = rest.indexOf('?')
+  const head = queryAt === -1 ? rest : rest.slice(0, queryAt)
+  const query = queryAt === -1 ? '' : rest.slice(queryAt)
+  const at = head.lastIndexOf('@')
+  let authority = head
+  if (at !== -1) {
+    const user = head.slice(0, at)
+    const colon = user.indexOf(':')
+    authority = `${colon === -1 ? user : `${user.slice(0, colon)}:***`}${head.slice(at)}`
+  }
+  return `${scheme}${authority}${query.replace(SECRET_PARAMS, '$1***')}`
+}
