@@ -27,6 +27,15 @@ export type TandemErrorCode =
   | 'INVALID_BACKUP'
   | 'MISSING_DEPENDENCY'
   | 'DEFINITION_MISMATCH'
+  | 'ROLE_LOST'
+  | 'STORE_FILES_CHANGED'
+  | 'READ_ONLY'
+  | 'STORE_FILE_EMPTY'
+  | 'STORE_NOT_FOUND'
+  | 'SCHEMA_TOO_OLD'
+  | 'NOT_A_FILE'
+  | 'FEED_INTERRUPTED'
+  | 'SERVER_TIMEOUT'
 
 export interface TandemErrorDetails {
   /** What the user can do about it, one sentence; the CLI prints it as the "try this" line. */
@@ -72,8 +81,24 @@ export class ConflictError extends TandemError {
 }
 
 /** The store stayed locked by other processes for longer than `busyTimeoutMs`. Nothing was written. */
+/** A process that holds (or may hold) the lock a BUSY_TIMEOUT waited for, as the registry knows it. */
+export interface LockHolder {
+  pid: number
+  /** Its role, host and registration times, when it is a registered Tandem process. */
+  role?: string
+  host?: string
+  since?: string
+  heartbeatAt?: string
+  /** It is stopped (SIGSTOP, a debugger): it will not release the lock until resumed. */
+  stopped?: boolean
+  /** True when the engine named it as the lock holder; false when it is only one of the processes with the store open. */
+  holdsLock: boolean
+}
+
 export class BusyError extends TandemError {
   readonly waitedMs: number
+  /** Who held the lock, where it could be found out (the engine's lock table, the process registry); set after construction. */
+  declare readonly holders?: readonly LockHolder[]
 
   constructor(waitedMs: number, cause?: unknown, operation: 'write' | 'read' = 'write') {
     super(

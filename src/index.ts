@@ -8,7 +8,7 @@ export type { Where, FieldOperators, FindOptions, OrderBySpec } from './store/qu
 
 // Inspection: what status and doctor show.
 export type { StoreDescription, CollectionDescription, ConsumerDescription } from './store/describe.js'
-export { isStale, isPidAlive, STALE_AFTER_MS, type ProcessEntry } from './registry/process-registry.js'
+export { isStale, isPrunable, isPidAlive, STALE_AFTER_MS, type ProcessEntry } from './registry/process-registry.js'
 
 // Lifecycle: migrations run once at open; retention archives; seeds.
 export type { Migration, MigrationOutcome, MigrationReport } from './migrations/migration.js'
@@ -17,7 +17,7 @@ export { MigrationContext } from './migrations/migration-context.js'
 // Changes: the cross-process change feed and durable consumers.
 export { ChangeStream } from './changes/change-stream.js'
 export { Consumer, type ConsumerOptions } from './changes/consumer.js'
-export type { Change, ChangesOptions, ChangeStart } from './changes/change.js'
+export type { Change, ChangesOptions, ChangeStart, FeedObserver, FeedResume } from './changes/change.js'
 export type { WatchOptions } from './store/collection.js'
 
 // Errors: one base class, a stable code each.
@@ -30,6 +30,7 @@ export {
   StorageError,
   ChangesTrimmedError,
   type TandemErrorCode,
+  type LockHolder,
   type ValidationIssue,
 } from './errors.js'
 

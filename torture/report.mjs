@@ -33,7 +33,8 @@ export function formatReport(report) {
   const faults = Object.entries(report.faults).map(([name, f]) => `${name} ${f.injected}${f.busyOrFailed ? ` (${f.busyOrFailed} busy or failed)` : ''}`)
   const run = report.run
   lines.push(`faults injected: ${faults.join(', ') || 'none'}${run ? `; processes killed ${run.processesKilled}, restarted ${run.restarts}` : ''}`)
-  if (run) lines.push(`run: ${run.backend}, durability ${run.durability}, ${run.procs} workers x ${run.clients} clients, ${run.seconds} s, seed ${run.seed}${run.dir ? `, logs in ${run.dir}` : ''}`)
+  const until = run?.until === undefined ? '' : ` (until ${run.until.ok} ok, faults ${Object.entries(run.until.faults).map(([f, n]) => `${f} ${n}`).join(', ') || 'none'})`
+  if (run) lines.push(`run: ${run.backend}, durability ${run.durability}, ${run.procs} workers x ${run.clients} clients, ${run.seconds} s${until}, seed ${run.seed}${run.dir ? `, logs in ${run.dir}` : ''}`)
   if (run?.phases) lines.push(`after the faults: ${Object.entries(run.phases).map(([name, ms]) => `${name.replace(/Ms$/, '')} ${ms} ms`).join(', ')}`)
   lines.push(report.anomalyCount === 0 ? 'result: no anomaly' : `result: ${report.anomalyCount} anomalies`)
   return `${lines.join('\n')}\n`

@@ -1,16 +1,19 @@
 #!/usr/bin/env node
 // The torture run: starts the workers, the change-feed follower and the nemesis, lets them fight
-// for --seconds, stops everything, reads the final state, and hands every log to the checker.
+// for --seconds (or until --until-ok transactions succeeded and every fault was injected),
+// stops everything, reads the final state, and hands every log to the checker.
 //
 //   node torture/run.mjs --backend sqlite --durability normal --procs 4 --seconds 30 \
 //     --faults kill9,checkpoint,restart [--seed N] [--kill-every-ms 1000] [--keep-dir] [--json]
+//   node torture/run.mjs --backend sqlite --until-ok 5000 --until-faults kill9=10 [...]
 //
 // Exit codes: 0 no anomaly, 1 anomalies found (the run directory is kept), 2 the run could not
 // happen (bad option, backend not available, a process that never started).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, fstatSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { StringDecoder } from 'node:string_decoder'
 import { parseArgs } from 'node:util'
 import { BACKENDS } from './backends.mjs'
 import { check } from './checker.mjs'
@@ -23,6 +26,8 @@ import { COLLECTION } from './store.mjs'
 
 const HERE = fileURLToPath(new URL('.', import.meta.url))
 const PROCESS_FAULTS = ['kill9', 'restart']
+/** A worker asked to stop that logs nothing for this long is stuck (reported as a hang). */
+const HANG_MS = 15_000
 
 const HELP = `Usage: node torture/run.mjs [options]
 
@@ -35,6 +40,14 @@ Options:
   --procs N                worker processes (default 4)
   --clients N              concurrent transaction loops per worker (default 2)
   --seconds S              how long the faults run (default 30)
+  --until-ok N             instead of --seconds: the faults run until the workers have
+                           completed N transactions ok and each fault was injected as often as
+                           --until-faults asks, however long that takes
+  --until-faults LIST      with --until-ok: minimum injections per fault, e.g. kill9=10,restart=2
+                           (default: each fault of --faults at least once)
+  --stall-seconds S        a run in which no transaction completes ok for S seconds (or, with
+                           --until-ok, no fault it still waits for is injected for S seconds)
+                           stops there and reports a health anomaly (default 60)
   --faults LIST            comma-separated: kill9, restart, and the backend's own
                            (sqlite: checkpoint; postgres: checkpoint, terminate); "none" for none
                            (default kill9,checkpoint,restart)
@@ -74,6 +87,9 @@ function parseOptions(argv) {
       procs: { type: 'string' },
       clients: { type: 'string' },
       seconds: { type: 'string' },
+      'until-ok': { type: 'string' },
+      'until-faults': { type: 'string' },
+      'stall-seconds': { type: 'string' },
       faults: { type: 'string' },
       'kill-every-ms': { type: 'string' },
       'restart-every-ms': { type: 'string' },
@@ -99,12 +115,29 @@ function parseOptions(argv) {
   const faults = faultList === 'none' || faultList === '' ? [] : [...new Set(faultList.split(',').map((f) => f.trim()))]
   for (const f of faults) if (!known.includes(f)) throw new UsageError(`--faults: "${f}" is not a fault of backend ${backend}; choose from ${known.join(', ')} (or "none").`)
   const faultEveryMs = values['fault-every-ms'] === undefined ? {} : Object.fromEntries(Object.keys(BACKENDS[backend].faults).map((f) => [f, integer(values, 'fault-every-ms', 0, 1)]))
+  let until
+  if (values['until-ok'] !== undefined) {
+    if (values.seconds !== undefined) throw new UsageError('--seconds and --until-ok cannot go together: a run lasts a time or until a number of transactions.')
+    const faultTargets = Object.fromEntries(faults.map((f) => [f, 1]))
+    for (const item of (values['until-faults'] ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '')) {
+      const [name, count = '1'] = item.split('=')
+      const n = Number(count)
+      if (!faults.includes(name)) throw new UsageError(`--until-faults: "${name}" is not in --faults (${faults.join(',') || 'none'}).`)
+      if (!Number.isInteger(n) || n < 0) throw new UsageError(`--until-faults: ${JSON.stringify(item)} needs a count of at least 0, as in ${name}=10.`)
+      faultTargets[name] = n
+    }
+    until = { ok: integer(values, 'until-ok', 1, 1), faults: faultTargets }
+  } else if (values['until-faults'] !== undefined) {
+    throw new UsageError('--until-faults goes with --until-ok.')
+  }
   return {
     backend,
     durability,
     procs: integer(values, 'procs', 4, 1),
     clients: integer(values, 'clients', 2, 1),
-    seconds: integer(values, 'seconds', 30, 1),
+    seconds: until === undefined ? integer(values, 'seconds', 30, 1) : undefined,
+    until,
+    stallSeconds: integer(values, 'stall-seconds', 60, 1),
     faults,
     killEveryMs: integer(values, 'kill-every-ms', 1000, 10),
     restartEveryMs: integer(values, 'restart-every-ms', 8000, 100),
@@ -122,6 +155,107 @@ function parseOptions(argv) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
+/** Reads the lines appended to a log since the last look (the file may not exist yet). */
+class LogTail {
+  #path
+  #fd
+  #offset = 0
+  #rest = ''
+  #decoder = new StringDecoder('utf8')
+
+  constructor(path) {
+    this.#path = path
+  }
+
+  /** Calls `onLine(line)` for each complete line written since the last call. */
+  read(onLine) {
+    if (this.#fd === undefined) {
+      try {
+        this.#fd = openSync(this.#path, 'r')
+      } catch {
+        return // Not created yet.
+      }
+    }
+    const buffer = Buffer.alloc(1 << 20)
+    for (;;) {
+      if (fstatSync(this.#fd).size <= this.#offset) return
+      const n = readSync(this.#fd, buffer, 0, buffer.length, this.#offset)
+      if (n === 0) return
+      this.#offset += n
+      const lines = (this.#rest + this.#decoder.write(buffer.subarray(0, n))).split('\n')
+      this.#rest = lines.pop()
+      for (const line of lines) if (line !== '') onLine(line)
+    }
+  }
+
+  close() {
+    if (this.#fd !== undefined) closeSync(this.#fd)
+    this.#fd = undefined
+  }
+}
+
+/** The size of a file, 0 if it does not exist: how far a process has got with its log. */
+function sizeOf(path) {
+  try {
+    return statSync(path).size
+  } catch {
+    return 0
+  }
+}
+
+/**
+ * Watches the run while the faults go on: counts the transactions the workers completed ok (their
+ * logs' 'ok' lines, as the checker will) and the faults the nemesis injected (its log). Resolves
+ * when the run should stop: after `seconds`, or once the `until` targets are met, or at a stall
+ * (no transaction ok for `stallMs`; with `until`, no awaited fault for `stallMs` either), which it
+ * reports in `health`.
+ */
+async function watchRun({ logs, workers, seconds, until, stallMs, supervisor, progress, health }) {
+  const tails = workers.map((name) => new LogTail(join(logs, `${name}.log`)))
+  const nemesisTail = new LogTail(join(logs, 'nemesis.log'))
+  const faults = {}
+  let ok = 0
+  const started = performance.now()
+  let lastOkAt = started
+  let lastFaultAt = started
+  let nextReport = started + 10_000
+  const faultsMissing = () => (until === undefined ? [] : Object.entries(until.faults).filter(([f, n]) => (faults[f] ?? 0) < n).map(([f, n]) => `${f} ${faults[f] ?? 0} of ${n}`))
+  const summary = () => `${ok} transactions ok, ${supervisor.kills} processes killed, faults ${Object.entries(faults).map(([f, n]) => `${f} ${n}`).join(', ') || 'none'}`
+  try {
+    for (;;) {
+      await sleep(250)
+      const now = performance.now()
+      const okBefore = ok
+      for (const tail of tails) tail.read((line) => line.startsWith('{"t":"ok"') && ok++)
+      if (ok > okBefore) lastOkAt = now
+      nemesisTail.read((line) => {
+        if (!line.startsWith('{"t":"fault"')) return
+        const { f } = JSON.parse(line)
+        faults[f] = (faults[f] ?? 0) + 1
+        lastFaultAt = now
+      })
+      const elapsed = (now - started) / 1000
+      if (until === undefined ? elapsed >= seconds : ok >= until.ok && faultsMissing().length === 0) break
+      if (now - lastOkAt >= stallMs) {
+        health.push({ what: 'stall', detail: `no transaction completed ok for ${Math.round((now - lastOkAt) / 1000)} s, ${elapsed.toFixed(0)} s into the run (${summary()}); the run stopped there` })
+        break
+      }
+      if (faultsMissing().length > 0 && now - lastFaultAt >= stallMs) {
+        health.push({ what: 'stall', detail: `no fault injected for ${Math.round((now - lastFaultAt) / 1000)} s while the run still waited for ${faultsMissing().join(', ')} (${summary()}); the run stopped there` })
+        break
+      }
+      if (now >= nextReport) {
+        nextReport += 10_000
+        progress(`torture: ${elapsed.toFixed(0)} s, ${summary()}`)
+      }
+    }
+  } finally {
+    for (const tail of tails) tail.close()
+    nemesisTail.close()
+  }
+  return { seconds: Math.round((performance.now() - started) / 100) / 10, ok, faults }
+}
+
 /** Runs one torture run and resolves with { report, exitCode, dir }. */
 export async function runTorture(options, progress = (line) => process.stderr.write(`${line}\n`)) {
   const backend = BACKENDS[options.backend]
@@ -137,7 +271,8 @@ export async function runTorture(options, progress = (line) => process.stderr.wr
   const random = createRandom(`${options.seed}/runner`)
   const common = { startNs, store, seed: options.seed, fsync: options.fsync }
   writeFileSync(join(dir, 'run.json'), `${JSON.stringify({ ...options, startNs, location, startedAt: new Date().toISOString() }, null, 2)}\n`)
-  progress(`torture: ${options.backend}, durability ${options.durability}, ${options.procs} workers x ${options.clients} clients, ${options.seconds} s, faults ${options.faults.join(',') || 'none'}, seed ${options.seed}, dir ${dir}`)
+  const length = options.until === undefined ? `${options.seconds} s` : `until ${options.until.ok} transactions ok and faults ${Object.entries(options.until.faults).map(([f, n]) => `${f} ${n}`).join(', ') || 'none'}`
+  progress(`torture: ${options.backend}, durability ${options.durability}, ${options.procs} workers x ${options.clients} clients, ${length}, faults ${options.faults.join(',') || 'none'}, seed ${options.seed}, dir ${dir}`)
 
   // Processes: the nemesis (not restarted), then the follower and the workers (restarted when killed).
   const { fork } = await import('node:child_process')
@@ -174,10 +309,7 @@ export async function runTorture(options, progress = (line) => process.stderr.wr
   }
 
   const health = []
-  for (let left = options.seconds; left > 0; left -= 10) {
-    await sleep(Math.min(10, left) * 1000)
-    if (left > 10) progress(`torture: ${options.seconds - left + 10} s, ${supervisor.kills} processes killed so far`)
-  }
+  const ran = await watchRun({ logs, workers, seconds: options.seconds, until: options.until, stallMs: options.stallSeconds * 1000, supervisor, progress, health })
 
   // Stop: faults first, then the workers (gracefully, so what they have in flight settles).
   const phases = {}
@@ -188,10 +320,13 @@ export async function runTorture(options, progress = (line) => process.stderr.wr
   }
   const stopAt = Number((process.hrtime.bigint() - BigInt(startNs)) / 1000n)
   if (nemesis.connected) nemesis.send({ type: 'stop' })
-  const nemesisEnd = await Promise.race([nemesisExit, sleep(15_000).then(() => (nemesis.kill('SIGKILL'), { code: null, signal: 'timeout' }))])
+  // The nemesis finishes the fault in hand (a PostgreSQL CHECKPOINT can take a while on a busy machine).
+  const nemesisEnd = await Promise.race([nemesisExit, sleep(60_000).then(() => (nemesis.kill('SIGKILL'), { code: null, signal: 'timeout' }))])
   if (nemesisEnd.code !== 0) health.push({ what: 'nemesis', detail: `the nemesis ended with code ${nemesisEnd.code}, signal ${nemesisEnd.signal}: ${nemesisErr.trim()}` })
   supervisor.freeze()
-  await supervisor.stop(workers, 15_000)
+  // A worker asked to stop finishes what it has in flight, logging each outcome; one whose log
+  // does not move for HANG_MS is stuck.
+  await supervisor.stop(workers, HANG_MS, (name) => sizeOf(join(logs, `${name}.log`)))
   phase('stopMs')
 
   // The final state, read through the public API by a fresh process-like opener.
@@ -217,7 +352,11 @@ export async function runTorture(options, progress = (line) => process.stderr.wr
     // The follower must get every change up to the final head: drain it (start it once more if it is down).
     if (supervisor.isRunning('follower')) supervisor.sendUntilExit('follower', { type: 'drain', head: final.head })
     else supervisor.revive('follower', followerArgs(final.head))
-    await supervisor.waitFor('follower', 60_000)
+    // However long the feed is: the follower logs each change it gets, and only a follower whose
+    // log stops moving for a minute is stuck.
+    if (await supervisor.waitFor('follower', 60_000, () => sizeOf(join(logs, 'follower.log')))) {
+      health.push({ what: 'hang', detail: 'the follower, draining the change feed, logged nothing for 60 s and was killed' })
+    }
     phase('drainMs')
   } else {
     await supervisor.stop(['follower'], 5_000)
@@ -229,11 +368,11 @@ export async function runTorture(options, progress = (line) => process.stderr.wr
 
   progress(`torture: checking ${dir}`)
   const history = await loadHistory(dir)
-  // A worker that did not finish its transaction in 15 s once asked to stop is stuck: a hang.
+  // A worker that, once asked to stop, logged nothing for HANG_MS is stuck: a hang.
   for (const { name, incarnation } of supervisor.stragglers) {
     const pending = history.ops.filter((op) => op.session.startsWith(`${name}.${incarnation}.`) && op.status === 'unknown' && op.error === undefined)
     const oldest = pending.map((op) => `${op.id} (invoked ${((stopAt - op.inv) / 1e6).toFixed(1)} s before the stop: ${op.txn.map((m) => `${m.f} ${m.k ?? ''}`).join(', ')})`)
-    health.push({ what: 'hang', detail: `${name} (incarnation ${incarnation}) did not stop within 15 s and was killed; pending: ${oldest.join('; ') || 'no transaction (stuck outside one)'}` })
+    health.push({ what: 'hang', detail: `${name} (incarnation ${incarnation}), asked to stop, logged nothing for ${HANG_MS / 1000} s and was killed; pending: ${oldest.join('; ') || 'no transaction (stuck outside one)'}` })
   }
   history.health.push(...health)
   const report = check(history, { gapFreeSeq: backend.gapFreeSeq })
@@ -243,7 +382,8 @@ export async function runTorture(options, progress = (line) => process.stderr.wr
     durability: options.durability,
     procs: options.procs,
     clients: options.clients,
-    seconds: options.seconds,
+    seconds: ran.seconds,
+    ...(options.until === undefined ? {} : { until: options.until }),
     seed: options.seed,
     faults: options.faults,
     killEveryMs: options.killEveryMs,

@@ -14,7 +14,7 @@ export class Supervisor {
   kills = 0
   restarts = 0
   crashes = []
-  /** Processes that had not exited `timeoutMs` after being asked to stop: [{ name, incarnation }]. */
+  /** Processes that, asked to stop, made no progress for `stallMs` and were killed: [{ name, incarnation }]. */
   stragglers = []
 
   /** `onTargets(list)` hears every change of the live processes: [{ name, pid }]. */
@@ -98,21 +98,23 @@ export class Supervisor {
 
   /**
    * Sends `{ type: 'stop' }` to the named processes and waits for them to exit, SIGKILLing any
-   * still running after `timeoutMs` (their transactions in flight then count as unknown).
+   * that made no progress for `stallMs` (their transactions in flight then count as unknown).
+   * Progress is a change in `progressOf(name)` (the size of its log, say); without it, any
+   * process still running `stallMs` after the stop is killed.
    */
-  async stop(names, timeoutMs) {
+  async stop(names, stallMs, progressOf = () => 0) {
     this.freeze()
     const waits = names.map(async (name) => {
       const entry = this.#processes.get(name)
       if (entry?.child === undefined) return
       this.sendUntilExit(name, { type: 'stop' })
-      const timer = setTimeout(() => {
+      const stopWatch = watchProgress(() => progressOf(name), stallMs, () => {
         if (entry.child === undefined) return
         this.stragglers.push({ name, incarnation: entry.incarnation })
         entry.child.kill('SIGKILL')
-      }, timeoutMs)
+      })
       await entry.exited
-      clearTimeout(timer)
+      stopWatch()
     })
     await Promise.all(waits)
   }
@@ -126,12 +128,40 @@ export class Supervisor {
     return entry
   }
 
-  /** Resolves when `name` has exited; SIGKILLs it after `timeoutMs`. */
-  async waitFor(name, timeoutMs) {
+  /**
+   * Resolves when `name` has exited; SIGKILLs it once it made no progress (a change in
+   * `progress()`) for `stallMs`. Resolves with true if it had to be killed.
+   */
+  async waitFor(name, stallMs, progress = () => 0) {
     const entry = this.#processes.get(name)
-    if (entry?.child === undefined) return
-    const timer = setTimeout(() => entry.child?.kill('SIGKILL'), timeoutMs)
+    if (entry?.child === undefined) return false
+    let killed = false
+    const stopWatch = watchProgress(progress, stallMs, () => {
+      killed = true
+      entry.child?.kill('SIGKILL')
+    })
     await entry.exited
-    clearTimeout(timer)
+    stopWatch()
+    return killed
   }
+}
+
+/**
+ * Calls `onStall()` once `progress()` has not changed for `stallMs` (looking every 250 ms or so);
+ * returns a function that stops watching.
+ */
+export function watchProgress(progress, stallMs, onStall) {
+  let last = progress()
+  let since = performance.now()
+  const timer = setInterval(() => {
+    const now = progress()
+    if (now !== last) {
+      last = now
+      since = performance.now()
+    } else if (performance.now() - since >= stallMs) {
+      clearInterval(timer)
+      onStall()
+    }
+  }, Math.min(250, stallMs))
+  return () => clearInterval(timer)
 }

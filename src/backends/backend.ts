@@ -21,8 +21,12 @@ export interface RecordRow {
 /** A scalar a condition compares with. Booleans compare as JSON booleans. */
 export type Scalar = string | number | boolean | null
 
-/** Metadata columns a query may name with a `$` prefix. */
-export type MetaField = 'id' | 'version' | 'createdAt' | 'updatedAt' | 'role'
+/**
+ * Metadata columns. A query may name the first five with a `$` prefix; `createdSeq` is the order
+ * the records were inserted in (a number the engine gives out, larger for each insert, whatever
+ * the clocks say), which retention uses.
+ */
+export type MetaField = 'id' | 'version' | 'createdAt' | 'updatedAt' | 'role' | 'createdSeq'
 
 /** A field of a record: a metadata column, or a (possibly nested) path into its data. */
 export type FieldRef = { kind: 'meta'; name: MetaField } | { kind: 'data'; path: readonly string[] }
@@ -133,7 +137,7 @@ export interface WriteTx extends ReadTx {
    * while the enclosing transaction stays usable. If the engine aborted the whole transaction
    * (disk full, I/O error) the error is rethrown with `transactionAborted` set, see `isTransactionAborted`.
    */
-  savepoint<T>(work: () => Promise<T>): Promise<T>
+  savepoint<T>(work: () => Promise<T>, options?: SavepointOptions): Promise<T>
   /** Creates the collection's storage and indexes if missing (transactional where the engine allows). */
   ensureCollection(layout: CollectionLayout): Promise<void>
   /** Drops the index on a data field, if it exists. */
@@ -216,7 +220,42 @@ export interface Backend {
   storageInfo?(): Promise<StorageInfo>
   /** The engine's own consistency check: ['ok'] when sound, else one line per problem (optional). */
   checkIntegrity?(): Promise<string[]>
+  /**
+   * Where the engine's write lock lives when it is a POSIX record lock (SQLite in WAL mode: byte
+   * 120 of the -shm file), so the store can tell who holds it (on Linux, from /proc/locks) when a
+   * BUSY_TIMEOUT waited for it. Undefined when it is not one (optional).
+   */
+  writeLockRecord?(): { dev: number; ino: number; start: number } | undefined
+  /**
+   * Calls `listener` once if the backend stops working by itself because something outside it
+   * broke its files (SQLite: its -wal, -shm or database file deleted or replaced), with the error
+   * every later call now rejects with (optional: engines without such files never call it).
+   */
+  onFault?(listener: (error: unknown) => void): void
   close(): Promise<void>
+}
+
+/** Options of `WriteTx.savepoint`. */
+export interface SavepointOptions {
+  /**
+   * The savepoint holds one write of a group-commit batch, not a nested transaction of the caller:
+   * the engine may fail it with an error marked `isRetryInNextBatch` (it would have waited for a
+   * lock out of the global lock order, or was cancelled by a deadlock), and the write queue then
+   * runs it again, first in the next batch.
+   */
+  batchJob?: boolean
+}
+
+const NEXT_BATCH = Symbol.for('tandemdb.retryInNextBatch')
+
+/** Marks an error as "undone alone; run this write again in the next batch" (see SavepointOptions). */
+export function markRetryInNextBatch<E>(error: E): E {
+  if (typeof error === 'object' && error !== null) Object.defineProperty(error, NEXT_BATCH, { value: true, configurable: true })
+  return error
+}
+
+export function isRetryInNextBatch(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[NEXT_BATCH] === true
 }
 
 const ABORTED = Symbol.for('tandemdb.transactionAborted')

@@ -5,6 +5,7 @@ import { createTempBeside, removeQuietly, renameDurably } from '../fs/durable-fi
 import type { CollectionsConfig } from '../store/config.js'
 import type { Store } from '../store/store.js'
 import { exportStore } from '../transfer/export.js'
+import { MAX_LINE_BYTES_LIMIT } from '../transfer/ndjson.js'
 import { copySqliteFile, isSoundTandemFile, SqliteCopyError } from './sqlite-copy.js'
 import { refuseStoreFiles, requireSqliteStoreFile } from './store-file.js'
 
@@ -42,7 +43,8 @@ export async function backupStore<C extends CollectionsConfig>(store: Store<C>, 
   const started = performance.now()
   const target = resolve(dest)
   if (store.kind !== 'sqlite') {
-    const exported = await exportStore(store, { to: target })
+    // A backup must not fail on one big record: the header records the limit, and importStore adopts it.
+    const exported = await exportStore(store, { to: target, maxLineBytes: MAX_LINE_BYTES_LIMIT })
     return { path: target, bytes: exported.bytes, durationMs: Math.round(performance.now() - started), integrity: 'not-checked', format: 'ndjson' }
   }
   const file = requireSqliteStoreFile(store, 'backupStore')

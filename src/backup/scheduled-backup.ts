@@ -5,6 +5,7 @@ import type { CollectionsConfig } from '../store/config.js'
 import type { Store } from '../store/store.js'
 import { backupStore, type BackupResult } from './backup.js'
 import { sqliteStoreFile } from './store-file.js'
+import { removeOrphanTemps } from './temp-files.js'
 
 /** scheduleBackups' options (the same as openStore's `backup` option, plus callbacks). */
 export interface ScheduledBackupOptions {
@@ -34,7 +35,9 @@ export function backupStamp(date: Date): string {
  * Backs the store up every `everyMs` into `dir` (files `<prefix>-<YYYYMMDDTHHMMSSmmmZ>.db`, or
  * `.ndjson` for non-SQLite stores, whose names sort by time) and keeps the newest `keep` of them.
  * Each backup is a full backupStore(): consistent, verified, renamed into place when complete, so
- * rotation only ever deletes older, complete backups, and never a file it did not name. Backups
+ * rotation only ever deletes older, complete backups, and never a file it did not name. The temp
+ * files of this schedule's backups whose process died mid-backup (a SIGKILL) are removed when the
+ * schedule starts and before each backup (see temp-files.ts). Backups
  * never overlap; the timer does not keep the process alive. Returns `stop`, which cancels the schedule and resolves once a backup in progress has finished. The schedule
  * stops by itself when the store is closed.
  *
@@ -58,12 +61,23 @@ export function scheduleBackups<C extends CollectionsConfig>(store: Store<C>, op
   const extension = store.kind === 'sqlite' ? '.db' : '.ndjson'
   const pattern = new RegExp(`^${prefix.replaceAll('.', '\\.')}-(\\d{8}T\\d{9}Z)(?:-(\\d+))?${extension.replace('.', '\\.')}$`)
   const onError = options.onError ?? ((error: unknown) => console.error(error))
+  // A backup of this schedule cut short by a kill leaves its temp file for ever: rotation only
+  // deletes finished backups. Those of dead processes go now, and before every backup.
+  const removeOrphans = () => {
+    try {
+      removeOrphanTemps(dir, pattern)
+    } catch (error) {
+      onError(error)
+    }
+  }
+  removeOrphans()
 
   let stopped = false
   let timer: NodeJS.Timeout | undefined
   let running: Promise<void> | undefined
 
   const runOnce = async () => {
+    removeOrphans()
     const name = uniqueName(dir, `${prefix}-${backupStamp(new Date())}`, extension)
     try {
       const result = await backupStore(store, join(dir, name))

@@ -1,5 +1,6 @@
 import type { ChangeOp, ChangeRow } from '../backends/backend.js'
 import type { AnyData } from '../store/config.js'
+import type { TandemError } from '../errors.js'
 
 /** One committed write, as the change feed delivers it. */
 export interface Change<T = AnyData> {
@@ -27,7 +28,28 @@ export function toChange<T>(row: ChangeRow): Change<T> {
 /** Where a reader starts: after this seq, at the current end of the log, or at its start. */
 export type ChangeStart = number | 'now' | 'beginning'
 
-export interface ChangesOptions {
+/** What a reader reports when it resumes after an interruption. */
+export interface FeedResume {
+  /** How long reading the log failed, in milliseconds. */
+  interruptedMs: number
+  /** Failed reads in a row before this one went through. */
+  attempts: number
+  /** The reader's position: the seq of the last change delivered (or where it started). */
+  position: number | undefined
+}
+
+/**
+ * Who hears about a change reader's outages. A reader never ends because the database is away: it
+ * retries with capped, jittered backoff from its position and reports the state here.
+ */
+export interface FeedObserver {
+  /** Reading the change log failed (error code FEED_INTERRUPTED, the failure in `cause`); the reader is retrying. Once per outage. */
+  onInterrupted?: (error: TandemError) => void
+  /** Reading works again; the reader goes on from its position, nothing missed or repeated. */
+  onResume?: (info: FeedResume) => void
+}
+
+export interface ChangesOptions extends FeedObserver {
   /** Only changes of these collections. */
   collections?: readonly string[]
   /** Only changes of these record ids. */

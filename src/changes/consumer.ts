@@ -5,14 +5,14 @@ import { TandemError } from '../errors.js'
 import { isPidAlive } from '../registry/process-registry.js'
 import type { ChangeFilter } from '../backends/backend.js'
 import type { ChangeStream } from './change-stream.js'
-import type { ChangeStart } from './change.js'
+import type { ChangeStart, FeedObserver } from './change.js'
 
 /** The internal collection holding consumer positions and leases. Not in the change log. */
 export const CONSUMERS_COLLECTION = '_consumers'
 export const DEFAULT_LEASE_MS = 10_000
 const NAME = /^[A-Za-z0-9_.:-]{1,128}$/
 
-export interface ConsumerOptions {
+export interface ConsumerOptions extends FeedObserver {
   /** Where a consumer that has never run starts. Default 'now'. */
   start?: 'now' | 'beginning'
   /** Only changes of these collections / ids. */
@@ -96,7 +96,8 @@ export class Consumer {
     const position = await this.#acquire()
     this.#position = position
     this.#lost = undefined
-    this.#stream = this.#host.stream(this.#filter() ?? undefined, position, this.name, () => void this.#release())
+    // The stream survives outages (retrying from its position); the observer hears about them.
+    this.#stream = this.#host.stream(this.#filter() ?? undefined, position, this.name, () => void this.#release()).observe({ onInterrupted: this.#options.onInterrupted, onResume: this.#options.onResume })
     this.#heartbeat = setInterval(() => void this.#renew(), Math.floor(this.#options.leaseMs / 3))
     this.#heartbeat.unref()
     return this.#stream

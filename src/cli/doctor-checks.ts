@@ -3,7 +3,8 @@ import { basename, dirname } from 'node:path'
 import type { SqliteBackend } from '../index.js'
 import { formatAge, formatBytes, plural } from './format.js'
 import { hasTandemTables, openBareBackend, WAL_CHECKPOINT_BYTES } from './open.js'
-import { peekStore, pruneStaleProcesses, type Peek } from './peek.js'
+import { findOrphanTemps, removeOrphanTemps } from '../backup/temp-files.js'
+import { inspectSideFiles, peekStore, pruneStaleProcesses, scanChangeLog, WAL_HEADER_BYTES, type Peek, type SideFilesView, type StoreFilePart, type StoreHolder } from './peek.js'
 import { findModeProblems, findOrphanFiles, isRollbackTandemFile, sniffDatabaseFile, type FileSniff } from './store-files.js'
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip'
@@ -34,16 +35,25 @@ export class DoctorSubject {
   readonly fix: boolean
   /** Read before SQLite opens the file in this process (see store-files.ts). */
   readonly sniff: FileSniff
+  /** The -wal, -shm and the processes holding them, also seen before anything is opened here. */
+  readonly sides: SideFilesView
+  /** Why the store must not be opened here (doctor would become a process that does not share the others' files); undefined when it may. */
+  readonly openRefused: SideFileProblem | undefined
+  /** The folder scheduled backups go to, when one is named (--backup-dir, or the config's backup.dir). */
+  readonly backupDir: string | undefined
   backend: SqliteBackend | undefined
   /** Set by the integrity check: the file is sound enough to read the store's own records. */
   sound = false
   #peek: Promise<Peek> | undefined
 
-  constructor(file: string, fix: boolean) {
+  constructor(file: string, fix: boolean, options: { backupDir?: string } = {}) {
     this.file = file
     this.dir = dirname(file)
     this.fix = fix
     this.sniff = sniffDatabaseFile(file)
+    this.sides = inspectSideFiles(file)
+    this.openRefused = sideFileProblems(this).find((p) => p.refusesOpen)
+    this.backupDir = options.backupDir
   }
 
   peek(): Promise<Peek> {
@@ -87,6 +97,8 @@ const storeFile: DoctorCheck = {
     }
     const problem = kinds[s.sniff.kind]
     if (problem !== undefined) return { status: 'fail', summary: `${s.file} ${problem}`, advice: s.sniff.kind === 'missing' ? 'Check the path.' : NO_DATA_FIX }
+    // Before any open, even read-only: SQLite replays a -wal it finds beside a database.
+    if (s.openRefused !== undefined) return { status: 'fail', summary: `not opened: ${s.openRefused.problem}`, advice: s.openRefused.advice }
     // Rollback-journal mode: a backup or a freshly restored store (opening switches it to WAL), or
     // somebody else's database, which must not be switched: look read-only first.
     if (s.sniff.kind === 'sqlite-rollback') {
@@ -106,6 +118,78 @@ const storeFile: DoctorCheck = {
     const wal = statSync(`${s.file}-wal`, { throwIfNoEntry: false })?.size
     const mode = s.sniff.kind === 'sqlite-wal' ? 'in WAL mode' : 'in rollback-journal mode (a backup or a restored store; switched to WAL now)'
     return { status: 'ok', summary: `SQLite database ${mode}, ${formatBytes(s.sniff.bytes)}${wal === undefined ? '' : ` (+ ${formatBytes(wal)} WAL)`}` }
+  },
+}
+
+const SIDE_FILES_ADVICE =
+  'Stop every process that uses the store (they refuse writes once they notice), then run "tandem doctor" again; never delete or replace a -wal or -shm file while the store is open. If data is missing afterwards, restore a backup (tandem restore).'
+
+interface SideFileProblem {
+  problem: string
+  /** Opening the store here would add a process that writes or reads other files than the holders: doctor must not. */
+  refusesOpen: boolean
+  advice: string
+}
+
+function holderList(holders: readonly StoreHolder[]): string {
+  return holders.map((h) => `pid ${h.pid}`).join(', ')
+}
+
+/** What is wrong with the -wal and -shm, as far as it can be seen from outside (see side-files.ts). */
+function sideFileProblems(s: DoctorSubject): SideFileProblem[] {
+  const { walBytes, shmBytes, holders } = s.sides
+  const problems: SideFileProblem[] = []
+  const name = basename(s.file)
+  for (const holder of holders ?? []) {
+    for (const part of holder.gone) {
+      const what =
+        part === '-shm'
+          ? `${name}-shm, which was deleted or replaced: processes that open the store now get another -shm and do not share its locks (two writers at once damage the file)`
+          : part === '-wal'
+            ? `${name}-wal, which was deleted or replaced: its commits go to a file no other process reads, and are lost when it exits`
+            : `${name} itself, which was deleted or replaced: it works on a file that is no longer the store`
+      problems.push({ problem: `pid ${holder.pid} has ${what}`, refusesOpen: true, advice: SIDE_FILES_ADVICE })
+    }
+  }
+  const inUse = (holders ?? []).filter((h) => h.gone.length === 0 || !h.filesSeen)
+  const seenGone = (part: StoreFilePart) => (holders ?? []).some((h) => h.gone.includes(part))
+  if (inUse.length > 0 && shmBytes === undefined && !seenGone('-shm')) problems.push({ problem: `${name}-shm is missing while ${holderList(inUse)} ${inUse.length === 1 ? 'has' : 'have'} the store open: it was deleted under them`, refusesOpen: true, advice: SIDE_FILES_ADVICE })
+  if (inUse.length > 0 && walBytes === undefined && !seenGone('-wal')) problems.push({ problem: `${name}-wal is missing while ${holderList(inUse)} ${inUse.length === 1 ? 'has' : 'have'} the store open: it was deleted under them`, refusesOpen: true, advice: SIDE_FILES_ADVICE })
+  if (s.sniff.kind === 'sqlite-rollback' && (walBytes ?? 0) > 0) {
+    problems.push({
+      problem: `${name}-wal (${formatBytes(walBytes!)}) lies beside a database in rollback-journal mode: it belongs to another database (a store replaced without its -wal), and SQLite replays a -wal it finds into the database it opens`,
+      refusesOpen: true,
+      advice: `Once no process uses the store, move ${name}-wal and ${name}-shm aside (keep them: they may hold another store's last commits), then run "tandem doctor" again.`,
+    })
+  }
+  if (walBytes !== undefined && walBytes > 0 && walBytes < WAL_HEADER_BYTES) {
+    problems.push({
+      problem: `${name}-wal is ${walBytes} bytes, shorter than a WAL header (${WAL_HEADER_BYTES} bytes): something other than SQLite cut it, and the commits it held are lost`,
+      refusesOpen: false,
+      advice: 'Check that the records are what you expect, and restore a backup if some are missing; find what truncated the file (a file tool, a full disk).',
+    })
+  }
+  return problems
+}
+
+const sideFiles: DoctorCheck = {
+  title: 'side files',
+  async check(s) {
+    if (s.sniff.kind === 'missing' || s.sniff.kind === 'not-a-file') return skipped('no store file')
+    const problems = sideFileProblems(s)
+    if (problems.length > 0) {
+      return {
+        status: 'fail',
+        summary: problems.length === 1 ? problems[0]!.problem : `${problems.length} problems with the -wal and -shm files`,
+        details: problems.map((p) => p.problem),
+        advice: problems[0]!.advice,
+      }
+    }
+    const { walBytes, shmBytes, holders } = s.sides
+    const files = `-wal ${walBytes === undefined ? 'absent' : formatBytes(walBytes)}, -shm ${shmBytes === undefined ? 'absent' : formatBytes(shmBytes)}`
+    if (holders === undefined) return { status: 'ok', summary: `${files}; which processes have the store open cannot be seen on this system` }
+    if (holders.length === 0) return { status: 'ok', summary: `${files}; no process has the store open` }
+    return { status: 'ok', summary: `${files}; in use by ${holderList(holders)}, whose -wal and -shm are the files on disk` }
   },
 }
 
@@ -162,6 +246,28 @@ const consumers: DoctorCheck = {
   },
 }
 
+const changeLog: DoctorCheck = {
+  title: 'change log',
+  async check(s) {
+    if (!s.sound || s.backend === undefined) return skipped('the file is not sound')
+    const scan = await scanChangeLog(s.backend)
+    const trimmed = scan.trimmedThrough > 0 ? `; through seq ${scan.trimmedThrough} trimmed by retention` : ''
+    if (scan.gaps.length === 0 && scan.duplicates.length === 0) {
+      if (scan.first === undefined) return { status: 'ok', summary: `empty${trimmed}` }
+      return { status: 'ok', summary: `seq ${scan.first} to ${scan.head}, none missing (${plural(scan.count, 'change')}${trimmed})` }
+    }
+    const missing = scan.gaps.reduce((n, [from, to]) => n + to - from + 1, 0)
+    const lines = [...scan.gaps.map(([from, to]) => (from === to ? `seq ${from} missing` : `seq ${from} to ${to} missing`)), ...scan.duplicates.map((seq) => `seq ${seq} listed twice`)]
+    const parts = [...(missing > 0 ? [`${plural(missing, 'change')} missing`] : []), ...(scan.duplicates.length > 0 ? [`${plural(scan.duplicates.length, 'seq')} listed twice`] : [])]
+    return {
+      status: 'fail',
+      summary: `${parts.join(', ')} between seq ${scan.trimmedThrough + 1} and ${scan.head}: the log was changed other than by retention`,
+      details: lines.slice(0, 10).concat(lines.length > 10 ? [`... and ${lines.length - 10} more`] : []),
+      advice: 'Followers and consumers never saw the missing changes (or see one twice): each must resync, reloading the records it tracks, then following the feed from "now". Check the integrity, and restore a backup if the file was damaged. --fix cannot rebuild a change log.',
+    }
+  },
+}
+
 const registry: DoctorCheck = {
   title: 'process registry',
   async check(s) {
@@ -214,6 +320,29 @@ const orphans: DoctorCheck = {
   },
 }
 
+const backupFolder: DoctorCheck = {
+  title: 'backup folder',
+  async check(s) {
+    if (s.backupDir === undefined) return skipped('no backup folder named (--backup-dir DIR, or backup.dir in the config)')
+    const found = findOrphanTemps(s.backupDir)
+    if (found.length === 0) return { status: 'ok', summary: `no temp files of dead processes in ${s.backupDir}` }
+    const finding: Finding = {
+      status: 'warn',
+      summary: `${plural(found.length, 'temp file')} of backups or exports whose process died in ${s.backupDir} (${formatBytes(found.reduce((n, f) => n + f.bytes, 0))})`,
+      details: found.map((f) => `${basename(f.path)}: temp file of pid ${f.pid}, which is not running (it was to become ${f.finalName})`),
+      fix: `remove ${found.length === 1 ? 'it' : 'them'}`,
+    }
+    if (!s.fix) return finding
+    try {
+      // Looked up again: only what is still an orphan now goes.
+      const removed = removeOrphanTemps(s.backupDir)
+      return { ...finding, fix: `removed ${plural(removed.length, 'file')}`, fixed: true }
+    } catch (error) {
+      return { ...finding, advice: `Could not remove them: ${message(error)}` }
+    }
+  },
+}
+
 const permissions: DoctorCheck = {
   title: 'file permissions',
   async check(s) {
@@ -239,6 +368,7 @@ const permissions: DoctorCheck = {
 
 /**
  * What `tandem doctor` checks, in order. The file checks come first and decide what may follow:
- * a file that is not a sound database is never read further, and never written.
+ * a file that is not a sound database is never read further, and never written; a store whose
+ * -wal or -shm was deleted under the processes using it is not even opened (see side files).
  */
-export const DOCTOR_CHECKS: readonly DoctorCheck[] = [storeFile, integrity, walSize, registry, consumers, orphans, permissions]
+export const DOCTOR_CHECKS: readonly DoctorCheck[] = [storeFile, sideFiles, integrity, walSize, registry, changeLog, consumers, orphans, backupFolder, permissions]

@@ -55,8 +55,15 @@ export function checkStoreFile(file: string, origin = ''): void {
  * Opens the SQLite engine on an existing file without creating, registering or changing anything
  * (beyond SQLite's own connection setup), for commands that must look before they touch.
  */
-export function openBareBackend(file: string, busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS): Promise<SqliteBackend> {
-  return SqliteBackend.open({ path: file, durability: 'normal', busyTimeoutMs, journalSizeLimitBytes: DEFAULT_JOURNAL_SIZE_LIMIT_BYTES, walCheckpointBytes: DEFAULT_WAL_CHECKPOINT_BYTES })
+export function openBareBackend(file: string, busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS, options: { readOnly?: boolean } = {}): Promise<SqliteBackend> {
+  return SqliteBackend.open({
+    path: file,
+    durability: 'normal',
+    busyTimeoutMs,
+    journalSizeLimitBytes: DEFAULT_JOURNAL_SIZE_LIMIT_BYTES,
+    walCheckpointBytes: DEFAULT_WAL_CHECKPOINT_BYTES,
+    ...(options.readOnly === true ? { readOnly: true } : {}),
+  })
 }
 
 /** True when the database has Tandem's internal collections (a store some process has opened). */
@@ -66,32 +73,25 @@ export async function hasTandemTables(backend: Backend): Promise<boolean> {
 }
 
 /**
- * Opens a store to read it, without its config: no collections declared, no migrations run (a store
- * that has applied any migration opens read-only: this program knows none of them). Refuses (instead of
- * creating) a missing file, and refuses a file that is not a Tandem store (instead of adding
- * tables to it). Like any opener it registers this process (role "cli") until it closes. With
- * `byPath` the store is opened by its path (as export and backup need), which also applies
- * openStore's path rules (no world-writable directory) and 0600 modes.
+ * Opens a store to read it, without its config and without writing anything: no collections
+ * declared, no migrations run, no registration (openStore's `readOnly`), so it works on a
+ * read-only file or file system and never waits for a writer's lock. Refuses (instead of
+ * creating) a missing file, and a file that is not a Tandem store.
  */
-export async function openReadable(target: StoreTarget, options: { byPath?: boolean } = {}): Promise<Store> {
+export async function openReadable(target: StoreTarget): Promise<Store> {
   const busyTimeoutMs = target.config?.store.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS
   if (target.kind === 'url') {
     await checkPostgresStore(target)
-    return openStore({ url: target.url, postgres: postgresOf(target), busyTimeoutMs, role: CLI_ROLE, collections: {}, onNewerSchema: 'read-only' })
+    return openStore({ url: target.url, postgres: postgresOf(target), busyTimeoutMs, role: CLI_ROLE, collections: {}, readOnly: true })
   }
   checkStoreFile(target.file, originNote(target))
-  const backend = await openBareBackend(target.file, busyTimeoutMs)
+  const backend = await openBareBackend(target.file, busyTimeoutMs, { readOnly: true })
   try {
     if (!(await hasTandemTables(backend))) throw notAStore(target.file, 'it is an SQLite database without Tandem\'s tables')
-  } catch (error) {
+  } finally {
     await backend.close()
-    throw error
   }
-  if (options.byPath !== true) return openStore({ backend, role: CLI_ROLE, collections: {}, onNewerSchema: 'read-only' })
-  // Export and backup need a store that knows its file (a consistent snapshot, a VACUUM INTO of
-  // it): checked above, now opened the ordinary way.
-  await backend.close()
-  return openStore({ path: target.file, busyTimeoutMs, role: CLI_ROLE, collections: {}, onNewerSchema: 'read-only' })
+  return openStore({ path: target.file, busyTimeoutMs, role: CLI_ROLE, collections: {}, readOnly: true })
 }
 
 /** openStore's own argument errors (TypeError/RangeError) come from the config file: say so. */

@@ -120,8 +120,11 @@ function classify(error: unknown): { code: string; message: string; hint: string
     }
   }
   if (error instanceof TypeError || error instanceof RangeError) {
-    // node:util parseArgs explains over several lines; a failure is one line here.
-    return { code: 'USAGE', message: message.replace(/\s*\n\s*/g, ' '), hint: 'Run "tandem help <command>" for the accepted options.', exitCode: EXIT.usage }
+    // node:util parseArgs explains over several lines; a failure is one line here. A bad argument
+    // the library names with a code of its own (INVALID_ID) keeps it.
+    const own = (error as { code?: unknown }).code
+    const code = typeof own === 'string' && /^[A-Z][A-Z_]+$/.test(own) && !own.startsWith('ERR_') ? own : 'USAGE'
+    return { code, message: message.replace(/\s*\n\s*/g, ' '), hint: 'Run "tandem help <command>" for the accepted options.', exitCode: EXIT.usage }
   }
   return { code: 'INTERNAL', message, hint: 'Run again with --verbose and report the stack trace.', exitCode: EXIT.failed }
 }

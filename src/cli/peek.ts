@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync, readlinkSync, statSync, type Stats } from 'node:fs'
 import { isStale, type Backend, type ChangeFilter, type ConsumerDescription, type ProcessEntry, type Query } from '../index.js'
 
 /*
@@ -105,4 +106,201 @@ export async function pruneStaleProcesses(backend: Backend, now = Date.now()): P
     }
     return removed
   })
+}
+
+/** What a scan of the whole change log found. */
+export interface ChangeLogScan {
+  /** The head when the scan started, and the retention mark (changes up to it were trimmed on purpose). */
+  head: number
+  trimmedThrough: number
+  /** The lowest seq held (undefined: the log is empty). */
+  first: number | undefined
+  /** Changes read. */
+  count: number
+  /** Ranges of seqs missing between trimmedThrough and the head: not in the log, and not trimmed by retention. */
+  gaps: [from: number, to: number][]
+  /** Seqs the log holds more than once. */
+  duplicates: number[]
+}
+
+/** Changes read per page by scanChangeLog. */
+const SCAN_PAGE = 5000
+
+/**
+ * Reads the change log from its oldest entry to the head (as it was when the scan started), a
+ * page at a time, through the public Backend interface: every seq from the retention mark + 1 to
+ * the head must be there exactly once. Seqs trimmed by retention while the scan runs (the mark
+ * moves) are not gaps. A page ending on a seq held twice would hide the second copy from the
+ * next page (`seq > cursor`), so each page starts one seq back and skips what it saw already.
+ */
+export async function scanChangeLog(backend: Backend, pageSize = SCAN_PAGE): Promise<ChangeLogScan> {
+  const head = await backend.changeHead()
+  const scan: ChangeLogScan = { head, trimmedThrough: 0, first: undefined, count: 0, gaps: [], duplicates: [] }
+  let previous: number | undefined
+  let cursor = 0
+  // Rows with seq === previous seen at the end of the last page, to skip when the next page repeats them.
+  let seenAtEnd = 0
+  for (;;) {
+    const batch = await backend.readChanges(cursor, pageSize)
+    scan.trimmedThrough = batch.trimmedThrough
+    let skip = seenAtEnd
+    let last: number | undefined
+    let atEnd = 0
+    for (const { seq } of batch.changes) {
+      if (seq > head) return scan
+      if (seq === previous && skip > 0) {
+        skip--
+        last = seq
+        atEnd++
+        continue
+      }
+      if (previous === undefined) {
+        scan.first = seq
+        if (seq > batch.trimmedThrough + 1) scan.gaps.push([batch.trimmedThrough + 1, seq - 1])
+      } else if (seq === previous) {
+        if (scan.duplicates.at(-1) !== seq) scan.duplicates.push(seq)
+      } else if (seq > previous + 1) {
+        // A range retention trimmed since the previous page is no gap; what lies past the mark is.
+        const from = Math.max(previous + 1, batch.trimmedThrough + 1)
+        if (from <= seq - 1) scan.gaps.push([from, seq - 1])
+      }
+      scan.count++
+      atEnd = seq === last ? atEnd + 1 : 1
+      last = seq
+      previous = seq
+    }
+    if (batch.changes.length < pageSize || last === undefined || last >= head) return scan
+    // A page of one seq repeated pageSize times cannot be stepped over: report it and stop.
+    if (atEnd >= pageSize) return scan
+    cursor = last - 1
+    seenAtEnd = atEnd
+  }
+}
+
+/*
+ * What can be seen from outside of an SQLite store's -wal and -shm files, by a process that does
+ * not have the store open (tandem doctor, before it opens anything): their sizes, and which
+ * processes of this machine have the store open and whether the files they hold are still the
+ * ones on disk. Only stat, readlink and /proc: the store's own files are never opened here
+ * (closing a descriptor on one would drop this process's SQLite locks on it, were it open).
+ *
+ * Linux tells it in /proc: /proc/locks lists the POSIX locks every SQLite connection keeps (a
+ * shared lock on the database file, and one on the -shm) with the holder's pid, whoever the user;
+ * /proc/<pid>/fd shows which files a process has open, " (deleted)" after the name of one that is
+ * gone (readable for this user's processes). Elsewhere `holders` is undefined.
+ */
+
+/** One of the store's files, as a process holding it sees it. */
+export type StoreFilePart = 'database' | '-wal' | '-shm'
+
+/** A process of this machine that has the store open. */
+export interface StoreHolder {
+  pid: number
+  /** Files it has open that are no longer on disk under their name (deleted, or replaced by another file). */
+  gone: StoreFilePart[]
+  /** False when its open files could not be read (another user's process): `gone` is then unknown (empty). */
+  filesSeen: boolean
+}
+
+export interface SideFilesView {
+  /** Sizes of the -wal and -shm, or undefined when the file is not there. */
+  walBytes: number | undefined
+  shmBytes: number | undefined
+  /** The processes that have the store open (this one excepted), or undefined when the system cannot tell. */
+  holders: StoreHolder[] | undefined
+}
+
+const SUFFIX: Record<StoreFilePart, string> = { database: '', '-wal': '-wal', '-shm': '-shm' }
+
+/** A WAL starts with a 32-byte header; a shorter, non-empty -wal was cut by something other than SQLite. */
+export const WAL_HEADER_BYTES = 32
+
+/** Looks at the store's side files and their holders. `file` is the database file, absolute, symlinks resolved. */
+export function inspectSideFiles(file: string): SideFilesView {
+  const stat = (suffix: string) => statSync(`${file}${suffix}`, { throwIfNoEntry: false })
+  const database = stat('')
+  return { walBytes: stat('-wal')?.size, shmBytes: stat('-shm')?.size, holders: database === undefined ? [] : findHolders(file, database, stat('-shm')) }
+}
+
+/** Pids with a POSIX lock on the database file or its -shm (Linux's /proc/locks), or undefined where it is not readable. */
+function lockingPids(inodes: readonly Stats[]): Set<number> | undefined {
+  let text: string
+  try {
+    text = readFileSync('/proc/locks', 'utf8')
+  } catch {
+    return undefined
+  }
+  const pids = new Set<number>()
+  for (const line of text.split('\n')) {
+    // "3: POSIX  ADVISORY  READ 24231 fe:00:2148642 128 128"; a waiter's line has "->" after the number.
+    const fields = line.trim().split(/\s+/)
+    if (fields[1] !== 'POSIX') continue
+    const [major, minor, inode] = (fields[5] ?? '').split(':')
+    const pid = Number(fields[4])
+    if (!Number.isInteger(pid) || pid === process.pid) continue
+    if (inodes.some((s) => String(s.ino) === inode && devMajor(s.dev) === parseInt(major ?? '', 16) && devMinor(s.dev) === parseInt(minor ?? '', 16))) pids.add(pid)
+  }
+  return pids
+}
+
+// Linux's encoding of a device number: major in bits 8-19, minor in bits 0-7 and 20-31.
+function devMajor(dev: number): number {
+  return (dev >>> 8) & 0xfff
+}
+function devMinor(dev: number): number {
+  return (dev & 0xff) | ((dev >>> 12) & 0xfff00)
+}
+
+/** Which of the store's files `pid` has open, and which of those are gone, from /proc/<pid>/fd; undefined when not readable. */
+function openParts(pid: number, file: string): { open: boolean; gone: StoreFilePart[] } | undefined {
+  let fds: string[]
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`)
+  } catch {
+    return undefined
+  }
+  let open = false
+  const gone = new Set<StoreFilePart>()
+  for (const fd of fds) {
+    let target: string
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`)
+    } catch {
+      continue // closed meanwhile
+    }
+    for (const part of Object.keys(SUFFIX) as StoreFilePart[]) {
+      const name = `${file}${SUFFIX[part]}`
+      if (target === name) open = true
+      else if (target === `${name} (deleted)`) {
+        open = true
+        gone.add(part)
+      }
+    }
+  }
+  return { open, gone: [...gone] }
+}
+
+/**
+ * The processes that have the store open: those holding SQLite's locks on it, and (for this
+ * user's processes) those with one of its files open, even a deleted one. A replaced -shm is
+ * seen through the open files only: the lock is on the old inode.
+ */
+function findHolders(file: string, database: Stats, shm: Stats | undefined): StoreHolder[] | undefined {
+  const locking = lockingPids(shm === undefined ? [database] : [database, shm])
+  if (locking === undefined) return undefined
+  let pids: string[]
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name))
+  } catch {
+    pids = []
+  }
+  const holders = new Map<number, StoreHolder>()
+  for (const name of pids) {
+    const pid = Number(name)
+    if (pid === process.pid) continue
+    const parts = openParts(pid, file)
+    if (parts?.open === true) holders.set(pid, { pid, gone: parts.gone, filesSeen: true })
+  }
+  for (const pid of locking) if (!holders.has(pid)) holders.set(pid, { pid, gone: [], filesSeen: openParts(pid, file) !== undefined })
+  return [...holders.values()].sort((a, b) => a.pid - b.pid)
 }

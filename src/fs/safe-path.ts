@@ -90,3 +90,41 @@ export function restrictFileMode(file: string): void {
     if (stat !== undefined && (stat.mode & 0o077) !== 0) chmodSync(path, 0o600)
   }
 }
+
+/**
+ * How long an empty store file is taken for one another process is creating right now. SQLite
+ * creates the file empty and writes its header microseconds later (the first pragma), so a store
+ * file is only ever empty in that instant; waiting this long for it is generous.
+ */
+const CREATING_GRACE_MS = 2000
+
+/**
+ * Refuses to start a new store where that would hide a lost one. A missing file is fine (SQLite
+ * creates it) unless `create` is false: STORE_NOT_FOUND. An empty file (0 bytes) is refused with
+ * STORE_FILE_EMPTY unless `create` is true: a store file is never empty once created, so it is
+ * most likely truncated (a failed copy, a full disk, a `> file`). Only stats the file: it is never
+ * opened here.
+ */
+export async function checkStoreFile(file: string, create: boolean | undefined): Promise<void> {
+  let stat = statSync(file, { throwIfNoEntry: false })
+  if (stat === undefined) {
+    if (create !== false) return
+    throw new TandemError('STORE_NOT_FOUND', `Store file ${file} does not exist, and create: false forbids starting a new store. Nothing was created.`, {
+      hint: 'Check the path (and dataDir), or drop create: false to start a new store there.',
+    })
+  }
+  if (create === true || !stat.isFile() || stat.size > 0) return
+  // Another process may be creating the store this instant: wait for its header, unless the file
+  // has been empty for longer than any creation takes. (Ages by the monotonic clock once here.)
+  const waitingSince = performance.now()
+  while (stat?.isFile() === true && stat.size === 0 && Date.now() - stat.mtimeMs < CREATING_GRACE_MS && performance.now() - waitingSince < CREATING_GRACE_MS) {
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    stat = statSync(file, { throwIfNoEntry: false })
+  }
+  if (stat?.isFile() !== true || stat.size > 0) return
+  throw new TandemError(
+    'STORE_FILE_EMPTY',
+    `Store file ${file} is empty (0 bytes). A Tandem store never is, so this is most likely a truncated store (a failed copy, a full disk, a "> file"), not a new one. Nothing was opened. Restore the store from a backup, or pass create: true to start a new, empty store in this file.`,
+    { hint: 'Restore the file from a backup ("tandem restore"), or open it with create: true to start over with an empty store.' },
+  )
+}

@@ -7,7 +7,7 @@ import { checkId, newId } from './ids.js'
 import { encodeCursor, parseFindOptions, parseWhere, type FindOptions, type Where } from './query.js'
 import type { WriteJob } from './write-queue.js'
 import type { ChangeStream } from '../changes/change-stream.js'
-import type { Change, ChangeStart, ChangesOptions } from '../changes/change.js'
+import type { Change, ChangeStart, ChangesOptions, FeedResume } from '../changes/change.js'
 
 /** A record as every process reads it back. */
 export interface StoredRecord<T = AnyData> {
@@ -59,8 +59,14 @@ export interface WatchOptions {
   ids?: readonly string[]
   /** Default 'now'. */
   since?: ChangeStart
-  /** Called with an error the feed cannot go past (ChangesTrimmedError) or one `listener` threw; default: console.error. */
+  /**
+   * Called with an error the feed cannot go past (ChangesTrimmedError; the watch stops), one
+   * `listener` threw (the watch goes on), or a FEED_INTERRUPTED TandemError when reading the change
+   * log starts failing (the database away: the watch retries by itself); default: console.error.
+   */
   onError?: (error: unknown) => void
+  /** Called when the feed reads again after a FEED_INTERRUPTED; it goes on from where it was, nothing missed. */
+  onResume?: (info: FeedResume) => void
 }
 
 export const DEFAULT_PAGE_SIZE = 100
@@ -284,11 +290,19 @@ export class Collection<T = AnyData, I = T> {
    * Calls `listener` with every committed change of this collection, from any process, in seq
    * order, until the returned function is called. A listener that returns a promise is awaited
    * before the next change. Errors go to `onError`; a listener's error does not stop the feed.
+   * Neither does the database going away: the watch reports FEED_INTERRUPTED to `onError`, retries
+   * with backoff, calls `onResume` once it reads again and goes on after the last change delivered.
    */
   watch(listener: (change: Change<T>) => unknown, options: WatchOptions = {}): () => void {
     if (typeof listener !== 'function') throw new TypeError(`watch takes a function (change) => ... (got ${typeof listener}).`)
     const onError = options.onError ?? ((error: unknown) => console.error(error))
-    const stream = this.#runner.changes<T>({ collections: [this.name], ...(options.ids === undefined ? {} : { ids: options.ids }), since: options.since ?? 'now' })
+    const stream = this.#runner.changes<T>({
+      collections: [this.name],
+      ...(options.ids === undefined ? {} : { ids: options.ids }),
+      since: options.since ?? 'now',
+      onInterrupted: onError,
+      ...(options.onResume === undefined ? {} : { onResume: options.onResume }),
+    })
     void (async () => {
       try {
         for await (const change of stream) {

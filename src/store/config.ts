@@ -1,6 +1,7 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec'
 import type { Backend } from '../backends/backend.js'
 import type { Durability } from '../backends/sqlite/sqlite-config.js'
+import type { TandemError } from '../errors.js'
 import { parseIndexField } from './query.js'
 import { dirname, join, resolve } from 'node:path'
 import type { ArchivePeriod } from '../fs/archive-file.js'
@@ -10,6 +11,7 @@ import { checkMigrations } from '../migrations/runner.js'
 import { checkId } from './ids.js'
 import type { RetentionSettings } from './retention.js'
 import { DEFAULT_POSTGRES_POOL_SIZE, DEFAULT_POSTGRES_SCHEMA } from '../backends/postgres/postgres-config.js'
+import { isPostgresUrl, maskUrl, normalizePostgresUrl } from '../backends/postgres/postgres-url.js'
 
 /** Data of a collection declared without a schema: any JSON object. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- untyped collections accept any JSON object, like JSON.parse
@@ -70,6 +72,27 @@ export interface StoreConfig<C extends CollectionsConfig = CollectionsConfig> {
   roles?: { [role: string]: { singleton?: boolean } }
   /** Where retention archives trimmed records. Default: an `archive` folder beside the store file (or in dataDir). */
   archiveDir?: string
+  /**
+   * SQLite: whether openStore may start a new store. By default it creates the file when none
+   * exists, and refuses an empty (0-byte) file with STORE_FILE_EMPTY: a store file is never empty,
+   * so one is most likely truncated. `true` also starts a new store in an empty file (one made
+   * with `touch`, say); `false` never creates one: a missing file is STORE_NOT_FOUND.
+   */
+  create?: boolean
+  /**
+   * Open to read only (default false): nothing is written, created or registered — no tables, no
+   * migrations, no seeds, no entry in the process registry — so the open works on a read-only file
+   * or file system and on a full disk, and never waits for a writer's lock. Writes fail with
+   * READ_ONLY. The store must exist and have been opened read-write once.
+   */
+  readOnly?: boolean
+  /**
+   * Called once if the open store starts refusing writes by itself: ROLE_LOST (another process
+   * took over this process's singleton role while it was silent) or STORE_FILES_CHANGED (the
+   * store's -wal/-shm or database file was deleted or replaced under it). Every later write
+   * rejects with the same error. Stop acting on the store here (a daemon should exit).
+   */
+  onWritesRefused?: (error: TandemError) => void
 }
 
 /** What a schema turns stored data into, or AnyData without a schema. */
@@ -82,7 +105,7 @@ export const DEFAULT_CHANGES_MAX_COUNT = 100_000
 export const DEFAULT_CHANGES_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000
 const ROLE = /^[A-Za-z0-9_.:-]{1,64}$/
 const COLLECTION = /^[A-Za-z][A-Za-z0-9_]{0,62}$/
-const STORE_KEYS = ['path', 'dataDir', 'url', 'postgres', 'role', 'collections', 'durability', 'busyTimeoutMs', 'backend', 'changes', 'migrations', 'onNewerSchema', 'archiveDir', 'roles', 'backup']
+const STORE_KEYS = ['path', 'dataDir', 'url', 'postgres', 'role', 'collections', 'durability', 'busyTimeoutMs', 'backend', 'changes', 'migrations', 'onNewerSchema', 'archiveDir', 'roles', 'backup', 'readOnly', 'onWritesRefused', 'create']
 const COLLECTION_KEYS = ['writers', 'indexes', 'schema', 'changeData', 'retain', 'seed']
 
 export interface CollectionSettings {
@@ -111,6 +134,11 @@ export interface StoreSettings {
   readonly archiveDir: string
   /** This process's role is declared singleton. */
   readonly singleton: boolean
+  /** SQLite: may start a new store where no file exists (undefined), also in an empty file (true), or never (false). */
+  readonly create: boolean | undefined
+  /** Opened with readOnly: true. */
+  readonly readOnly: boolean
+  readonly onWritesRefused: ((error: TandemError) => void) | undefined
 }
 
 /** Validates the collection and id filters of a change reader; returns them as a backend filter. */
@@ -162,9 +190,24 @@ export function parseStoreConfig(config: StoreConfig): StoreSettings {
   const migrations = checkMigrations(config.migrations)
   const onNewerSchema = config.onNewerSchema ?? 'refuse'
   if (onNewerSchema !== 'refuse' && onNewerSchema !== 'read-only') throw new RangeError(`onNewerSchema must be "refuse" or "read-only" (got ${JSON.stringify(onNewerSchema)}).`)
-  if (config.url !== undefined && (typeof config.url !== 'string' || !/^postgres(ql)?:\/\//.test(config.url))) throw new TypeError(`url must be a postgres:// connection string (got ${JSON.stringify(config.url)}).`)
+  if (config.url !== undefined && (typeof config.url !== 'string' || !isPostgresUrl(config.url))) throw new TypeError(`url must be a postgres:// connection string (got ${typeof config.url === 'string' ? JSON.stringify(maskUrl(config.url)) : typeof config.url}).`)
   if (config.url !== undefined && (config.path !== undefined || config.dataDir !== undefined)) throw new TypeError('Give either url (PostgreSQL) or path/dataDir (SQLite), not both.')
-  return Object.freeze({ path: config.path, dataDir: config.dataDir, url: config.url, postgres: parsePostgres(config.postgres), role, durability, busyTimeoutMs, collections, changeRetention: parseRetention(config.changes), migrations, onNewerSchema, archiveDir, singleton: parseRoles(config.roles, role) })
+  return Object.freeze({ path: config.path, dataDir: config.dataDir, url: config.url === undefined ? undefined : normalizePostgresUrl(config.url), postgres: parsePostgres(config.postgres), role, durability, busyTimeoutMs, collections, changeRetention: parseRetention(config.changes), migrations, onNewerSchema, archiveDir, singleton: parseRoles(config.roles, role), ...parseReadOnly(config), create: parseCreate(config) })
+}
+
+function parseReadOnly(config: StoreConfig): Pick<StoreSettings, 'readOnly' | 'onWritesRefused'> {
+  const { readOnly = false, onWritesRefused } = config
+  if (typeof readOnly !== 'boolean') throw new TypeError(`readOnly must be true or false (got a ${typeof readOnly}).`)
+  if (readOnly && config.path === ':memory:') throw new TypeError('readOnly needs a store file: an in-memory store (path ":memory:") starts empty.')
+  if (onWritesRefused !== undefined && typeof onWritesRefused !== 'function') throw new TypeError(`onWritesRefused must be a function (error) => ... (got ${typeof onWritesRefused}).`)
+  return { readOnly, onWritesRefused }
+}
+
+function parseCreate(config: StoreConfig): boolean | undefined {
+  const { create } = config
+  if (create !== undefined && typeof create !== 'boolean') throw new TypeError(`create must be true or false (got a ${typeof create}).`)
+  if (create !== undefined && config.url !== undefined) throw new TypeError('create is for SQLite store files; a PostgreSQL store is created in its schema when missing. Leave create out with url.')
+  return create
 }
 
 function parseRoles(roles: StoreConfig['roles'], role: string): boolean {

@@ -1,5 +1,6 @@
 import type { JsonObject } from '../backends/backend.js'
 import { TandemError } from '../errors.js'
+import { isWellFormed } from './ids.js'
 
 const MAX_DEPTH = 64
 
@@ -18,7 +19,9 @@ function describe(value: unknown): string {
  * Checks that `value` is a plain JSON object that stores and reads back unchanged: plain objects,
  * arrays, strings, finite numbers, booleans and null, nested at most 64 deep. A `__proto__` key is
  * refused anywhere: stored, it would be a trap for every reader that merges records with
- * Object.assign or a deep-merge helper. Keys like `constructor` are plain data and allowed.
+ * Object.assign or a deep-merge helper. Keys like `constructor` are plain data and allowed. A
+ * string or key holding a lone UTF-16 surrogate is refused: it is not text, PostgreSQL cannot
+ * store it, and SQLite compares it as bytes no JavaScript string decodes back to.
  */
 export function checkData(collection: string, value: unknown): JsonObject {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -30,13 +33,25 @@ export function checkData(collection: string, value: unknown): JsonObject {
 
 /** `data.items[2].name`: built only for an error message, never on the path every write takes. */
 function formatPath(path: readonly (string | number)[]): string {
-  return path.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : `${text}.${part}`), 'data')
+  const show = (key: string) => (isWellFormed(key) ? key : JSON.stringify(key).slice(1, -1))
+  return path.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : `${text}.${show(part)}`), 'data')
+}
+
+function loneSurrogate(collection: string, path: readonly (string | number)[], what: 'string' | 'key' = 'string'): TandemError {
+  return invalidData(
+    collection,
+    formatPath(path),
+    `is a ${what} holding a lone UTF-16 surrogate (half of a pair, as left by cutting a string in the middle of an emoji, say), which no engine stores as itself`,
+    'Cut strings between characters (Array.from(text)), or store the value encoded (base64, say).',
+  )
 }
 
 /** Throws the error naming the first place in `value` that is not plain JSON; `path` leads to it. */
 function walk(collection: string, value: unknown, path: (string | number)[]): void {
   switch (typeof value) {
     case 'string':
+      if (!isWellFormed(value)) throw loneSurrogate(collection, path)
+      return
     case 'boolean':
       return
     case 'number':
@@ -65,6 +80,7 @@ function walk(collection: string, value: unknown, path: (string | number)[]): vo
   for (const key of Object.keys(value)) {
     path.push(key)
     if (key === '__proto__') throw invalidData(collection, formatPath(path), 'is a "__proto__" key, which could pollute prototypes of readers', 'Rename the key.')
+    if (!isWellFormed(key)) throw loneSurrogate(collection, path, 'key')
     walk(collection, (value as Record<string, unknown>)[key], path)
     path.pop()
   }

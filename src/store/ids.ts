@@ -28,10 +28,37 @@ export function newId(): string {
   return nextUlid()
 }
 
-/** Checks a caller-given id: a string of 1 to 256 characters without control characters. */
+/** True when `text` holds no lone UTF-16 surrogate, i.e. it is a sequence of Unicode characters. */
+export function isWellFormed(text: string): boolean {
+  // String.prototype.isWellFormed is native from Node 20 (V8 11.1); typed from ES2024 only.
+  return (text as string & { isWellFormed(): boolean }).isWellFormed()
+}
+
+/** A value quoted for a message, whatever it is (a BigInt, a Symbol, a cyclic object). */
+function quote(value: unknown): string {
+  try {
+    return JSON.stringify(value)?.slice(0, 60) ?? String(value)
+  } catch {
+    return typeof value === 'object' ? 'an object' : typeof value
+  }
+}
+
+function invalidId(message: string): TypeError {
+  // A bad argument, like Node's own ERR_INVALID_ARG_TYPE: a TypeError with a code to match on.
+  return Object.assign(new TypeError(message), { code: 'INVALID_ID' as const })
+}
+
+/**
+ * Checks a caller-given id: a string of 1 to 256 characters without control characters or lone
+ * UTF-16 surrogates. Throws a TypeError with code INVALID_ID otherwise. A lone surrogate is refused
+ * because no engine stores it as itself: 'x\uD800' and 'x\uDBFF' would read back as one same id.
+ */
 export function checkId(id: unknown): string {
   if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
-    throw new TypeError(`A record id must be a string of 1 to 256 characters without control characters (got ${JSON.stringify(id)?.slice(0, 60) ?? String(id)}).`)
+    throw invalidId(`A record id must be a string of 1 to 256 characters without control characters (got ${quote(id)}).`)
+  }
+  if (!isWellFormed(id)) {
+    throw invalidId(`A record id must be text, but ${quote(id)} holds a lone UTF-16 surrogate (half of a pair, as left by cutting a string in the middle of an emoji, say). Use well-formed text, or encode the id.`)
   }
   return id
 }

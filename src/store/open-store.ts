@@ -1,10 +1,13 @@
+import { statSync } from 'node:fs'
+import { resolve } from 'node:path'
 import type { Backend } from '../backends/backend.js'
 import { SqliteBackend } from '../backends/sqlite/sqlite-backend.js'
 import { DEFAULT_JOURNAL_SIZE_LIMIT_BYTES, DEFAULT_WAL_CHECKPOINT_BYTES } from '../backends/sqlite/sqlite-config.js'
 import { scheduleBackups } from '../backup/scheduled-backup.js'
 import { CONSUMERS_COLLECTION } from '../changes/consumer.js'
-import { resolveStorePath, restrictFileMode } from '../fs/safe-path.js'
-import { MIGRATIONS_COLLECTION, readAppliedAfter, runMigrations, schemaTooNew } from '../migrations/runner.js'
+import { checkStoreFile, resolveStorePath, restrictFileMode } from '../fs/safe-path.js'
+import { MIGRATIONS_COLLECTION, readAppliedAfter, readSchemaVersion, runMigrations, schemaTooNew } from '../migrations/runner.js'
+import { explainBusy } from '../registry/busy-holders.js'
 import { PROCESSES_COLLECTION } from '../registry/process-registry.js'
 import { parseStoreConfig, type CollectionsConfig, type StoreConfig, type StoreSettings } from './config.js'
 import { DECLARATIONS_COLLECTION } from './declarations.js'
@@ -33,22 +36,60 @@ async function openBackend(settings: StoreSettings): Promise<Backend> {
     return openPostgresBackend({ url: settings.url, ...settings.postgres, busyTimeoutMs: settings.busyTimeoutMs, durability: settings.durability })
   }
   const memory = settings.path === ':memory:'
+  if (settings.readOnly) requireExistingStore(settings)
   const file = memory ? ':memory:' : resolveStorePath(settings.path, settings.dataDir).file
+  // A missing file becomes a new store; an empty one is refused (most likely truncated) unless create: true.
+  if (!memory) await checkStoreFile(file, settings.create)
   const backend = await SqliteBackend.open({
     path: file,
     durability: settings.durability,
     busyTimeoutMs: settings.busyTimeoutMs,
     journalSizeLimitBytes: DEFAULT_JOURNAL_SIZE_LIMIT_BYTES,
     walCheckpointBytes: DEFAULT_WAL_CHECKPOINT_BYTES,
+    readOnly: settings.readOnly,
   })
-  if (!memory) restrictFileMode(file)
+  // A read-only open changes nothing, modes included (and may not own the files).
+  if (!memory && !settings.readOnly) restrictFileMode(file)
   return backend
+}
+
+/** A read-only open creates nothing, not even the directories on the way: the store must be there. */
+function requireExistingStore(settings: StoreSettings): void {
+  if (settings.path === undefined && settings.dataDir === undefined) return // resolveStorePath says what is missing.
+  const file = settings.dataDir === undefined ? resolve(settings.path!) : resolve(settings.dataDir, settings.path ?? 'tandem.db')
+  if (statSync(file, { throwIfNoEntry: false }) !== undefined) return
+  throw new TandemError('STORE_NOT_FOUND', `Store file ${file} does not exist; a read-only open never creates one. Nothing was created.`, {
+    hint: 'Check the path (and dataDir); a store is created by its first read-write open (or "tandem migrate").',
+  })
+}
+
+/**
+ * The rest of a read-only open: no tables, migrations, seeds or registration, only reads. The
+ * store must have been opened read-write once (it has Tandem's tables); writes fail with READ_ONLY.
+ */
+async function openReadOnly<C extends CollectionsConfig>(settings: StoreSettings, backend: Backend): Promise<Store<C>> {
+  const tables = await backend.read((tx) => tx.listCollections())
+  if (!tables.includes(MIGRATIONS_COLLECTION) || !tables.includes(PROCESSES_COLLECTION)) {
+    throw new TandemError('STORAGE_FAILURE', `The database has no Tandem tables (${MIGRATIONS_COLLECTION}, ${PROCESSES_COLLECTION}): it is not a Tandem store, or no process has opened it read-write yet. A read-only open creates nothing.`, {
+      hint: 'Check the path; open the store once read-write (or run "tandem migrate") to create it.',
+    })
+  }
+  const store = new Store<C>(settings, backend)
+  store.refuseWrites(
+    new TandemError('READ_ONLY', `This store was opened with readOnly: true (role "${settings.role}"); nothing was written. Open it without readOnly to write.`, {
+      hint: 'Open the store without readOnly: true to write it.',
+    }),
+  )
+  store.migrations = { storeVersion: await store.runRead(readSchemaVersion), knownVersion: settings.migrations.at(-1)?.version ?? 0, outcomes: [] }
+  return store
 }
 
 /**
  * Opens (creating if needed) a store shared with every other process that opens the same file.
  * Creates the tables and indexes of the declared collections. Rejects with UNSAFE_PATH when the
- * file would land outside `dataDir` or in a directory every user can write to.
+ * file would land outside `dataDir` or in a directory every user can write to, with
+ * STORE_FILE_EMPTY when the file is empty (a truncated store; `create: true` starts a new one in
+ * it), and with STORE_NOT_FOUND when it is missing and `create` is false.
  *
  * @example
  * const store = await openStore({
@@ -63,6 +104,7 @@ export async function openStore<C extends CollectionsConfig>(config: StoreConfig
   const backend = config.backend ?? (await openBackend(settings))
   let store: Store<C> | undefined
   try {
+    if (settings.readOnly) return (store = await openReadOnly<C>(settings, backend))
     await backend.prepare(INTERNAL_COLLECTIONS.map((name) => ({ name, indexes: [] })))
     store = new Store<C>(settings, backend)
     const report = await runMigrations(store, settings.migrations)
@@ -80,9 +122,11 @@ export async function openStore<C extends CollectionsConfig>(config: StoreConfig
     if (config.backup !== undefined) store.onClose(scheduleBackups(store, config.backup))
     return store
   } catch (error) {
+    // Waiting for another process's lock at open (tables, migrations, registration): say whose.
+    const explained = await explainBusy(error, backend)
     if (store === undefined) await backend.close()
     else await store.close()
-    throw error
+    throw explained
   }
 }
 

@@ -1,6 +1,7 @@
 import type { RecordRow, WriteTx } from '../backends/backend.js'
 import { appendArchive, type ArchivePeriod } from '../fs/archive-file.js'
 import type { CollectionSettings } from './config.js'
+import { steadyNow } from '../backends/steady-clock.js'
 
 /** How many records one retention pass trims per collection; the next pass continues. */
 export const TRIM_BATCH = 5000
@@ -14,8 +15,15 @@ export interface RetentionSettings {
 
 /**
  * Trims one collection down to its limits inside the caller's write transaction: the oldest
- * records (by id, i.e. creation order) beyond `maxCount`, and those created more than `maxAgeMs`
- * ago. Unless the collection opted out with `archive: false`, the records are appended to the
+ * records beyond `maxCount`, and those created more than `maxAgeMs` ago. "Oldest" is creation
+ * order (the engine's insertion sequence), never ids or timestamps: a record just written with a
+ * small custom id, or by a process whose clock is behind, is the newest. Wall time only judges age,
+ * and only from the oldest end: records are trimmed by age, in creation order, up to the first one
+ * that is still young, so one record with a timestamp from a clock that was behind cannot take the
+ * younger records before it along (it goes once they do). `now` is capped by this process's
+ * monotonic clock (see steadyNow), so a clock that jumps ahead makes nothing look old.
+ *
+ * Unless the collection opted out with `archive: false`, the records are appended to the
  * archive (and fsynced) before they are deleted, so trimming never loses data silently: if the
  * transaction then fails, they stay in the store and are archived again next time (an archive
  * reader keeps the last line per id and version). Each trim is logged to the change feed as
@@ -23,14 +31,17 @@ export interface RetentionSettings {
  */
 export async function applyRetention(tx: WriteTx, collection: CollectionSettings, retain: RetentionSettings, role: string, now: number): Promise<number> {
   const victims = new Map<string, RecordRow>()
-  const oldestFirst = { field: { kind: 'meta' as const, name: 'id' as const }, direction: 'asc' as const }
+  const createdSeq = { kind: 'meta' as const, name: 'createdSeq' as const }
+  const oldestFirst = { field: createdSeq, direction: 'asc' as const }
   if (retain.maxCount !== undefined) {
     const excess = (await tx.count(collection.name, [])) - retain.maxCount
     if (excess > 0) for (const row of await tx.find(collection.name, { where: [], orderBy: oldestFirst, limit: Math.min(excess, TRIM_BATCH) })) victims.set(row.id, row)
   }
   if (retain.maxAgeMs !== undefined && victims.size < TRIM_BATCH) {
+    const cutoff = steadyNow(now) - retain.maxAgeMs
+    const [firstYoung] = await tx.find(collection.name, { where: [{ field: { kind: 'meta', name: 'createdAt' }, op: 'gte', value: cutoff }], orderBy: oldestFirst, limit: 1 })
     const old = await tx.find(collection.name, {
-      where: [{ field: { kind: 'meta', name: 'createdAt' }, op: 'lt', value: now - retain.maxAgeMs }],
+      where: firstYoung === undefined ? [] : [{ field: createdSeq, op: 'lt', value: firstYoung.sortValue }],
       orderBy: oldestFirst,
       limit: TRIM_BATCH - victims.size,
     })

@@ -6,7 +6,22 @@ import { Consumer, type ConsumerOptions } from '../changes/consumer.js'
 import { TandemError, storeClosed } from '../errors.js'
 import type { MigrationReport } from '../migrations/migration.js'
 import { readSchemaVersion } from '../migrations/runner.js'
-import { HEARTBEAT_EVERY_MS, PROCESSES_COLLECTION, heartbeat, isStale, pruneStale, register, unregister, type ProcessEntry } from '../registry/process-registry.js'
+import { explainBusy } from '../registry/busy-holders.js'
+import {
+  PROCESSES_COLLECTION,
+  checkStillHolder,
+  heartbeat,
+  heartbeatEveryMs,
+  isStale,
+  pruneStale,
+  register,
+  roleLost,
+  roleStillHeld,
+  unregister,
+  watchSilentHolder,
+  type ProcessEntry,
+  type SilentHolder,
+} from '../registry/process-registry.js'
 import { Collection, type Runner } from './collection.js'
 import { checkCollectionFilter, type AnyData, type CollectionsConfig, type DataOf, type InputOf, type StoreSettings } from './config.js'
 import { describeStore, type StoreDescription } from './describe.js'
@@ -99,7 +114,15 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
   #writesSinceRetention = 0
   #retaining = false
   #refusal: TandemError | undefined
+  /** onWritesRefused was called (once per store). */
+  #refusalReported = false
   #registration: ProcessEntry | undefined
+  /** This process's registration when it holds a singleton role: each write transaction checks it is still there. */
+  #holder: ProcessEntry | undefined
+  /** Per write transaction (tx object), its fence check: the writes of one batch share it (one read, never two at once on one connection). */
+  readonly #fenceChecks = new WeakMap<object, Promise<void>>()
+  /** Write transactions whose fence check passed: their later writes run at once (synchronously where the engine does). */
+  readonly #fenced = new WeakSet<object>()
   readonly #cleanups: (() => Promise<void> | void)[] = []
   #heartbeat: NodeJS.Timeout | undefined
   #fingerprint: string | undefined
@@ -120,6 +143,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
       callback: (tx, body) => (TxScope.current(this) === undefined ? this.#inScope(tx, body) : Promise.resolve(body())),
       changes: (options) => this.changes(options),
     }
+    backend.onFault?.((error) => this.#writesRefused(error as TandemError))
   }
 
   /** This process's role. */
@@ -212,7 +236,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
       throw new RangeError(`since must be 'now', 'beginning' or a change seq (got ${JSON.stringify(since)}).`)
     }
     const filter = checkCollectionFilter(options)
-    const stream = new ChangeStream<T>(this.#backend, this.#hub, { filter, since })
+    const stream = new ChangeStream<T>(this.#backend, this.#hub, { filter, since, observer: { onInterrupted: options.onInterrupted, onResume: options.onResume } })
     if (since === 'now') {
       // 'now' is this call: writes this process makes after it wait until the head is read, or a
       // write committing first (the head is read on another connection) would fall before it.
@@ -348,21 +372,83 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
     return this.runWrite((tx) => applySeeds(tx, seeds, this.role))
   }
 
-  /** @internal Registers this process (enforcing a singleton role) and starts its heartbeat. */
+  /**
+   * @internal Registers this process (enforcing a singleton role) and starts its heartbeat. A
+   * singleton holder on another host that looks silent is watched for a stale window first (see
+   * register in the registry); from then on each write transaction of a holder checks that it
+   * still holds the role (the fence), so a holder that was paused past its window and replaced
+   * learns it before it writes anything.
+   */
   async register(): Promise<void> {
-    this.#registration = await this.runWrite(async (tx) => {
-      const entry = await register(tx, this.role, this.settings.singleton, this.fingerprint)
-      await declareCollections(tx, this.settings.collections.values(), this.role, entry.id)
-      return entry
-    })
-    this.#heartbeat = setInterval(() => {
-      const entry = this.#registration
-      const stats = this.#backend.busyStats ?? { retries: 0, longestWaitMs: 0 }
-      if (entry !== undefined && this.#closed === undefined) {
-        this.runWrite((tx) => heartbeat(tx, entry, { busyRetries: stats.retries, longestWaitMs: stats.longestWaitMs })).catch(() => undefined)
+    let takeOver: SilentHolder | undefined
+    for (;;) {
+      const outcome = await this.runWrite(async (tx) => {
+        const registration = await register(tx, this.role, this.settings.singleton, this.fingerprint, takeOver)
+        if ('entry' in registration) await declareCollections(tx, this.settings.collections.values(), this.role, registration.entry.id)
+        return registration
+      })
+      if ('entry' in outcome) {
+        this.#registration = outcome.entry
+        if (this.settings.singleton) this.#holder = outcome.entry
+        break
       }
-    }, HEARTBEAT_EVERY_MS)
+      const seen = await watchSilentHolder((work) => this.runRead(work), outcome.silent)
+      if (seen === 'moved') throw roleStillHeld(outcome.silent)
+      takeOver = seen === 'silent' ? outcome.silent : undefined
+    }
+    this.#heartbeat = setInterval(() => this.#beat(), heartbeatEveryMs())
     this.#heartbeat.unref() // The registry must not keep a process alive.
+  }
+
+  /** One heartbeat: refreshes the registration; a singleton holder whose row is gone has lost its role. */
+  #beat(): void {
+    const entry = this.#registration
+    if (entry === undefined || this.#closed !== undefined || this.#refusal !== undefined) return
+    const stats = this.#backend.busyStats ?? { retries: 0, longestWaitMs: 0 }
+    this.runWrite((tx) => heartbeat(tx, entry, { busyRetries: stats.retries, longestWaitMs: stats.longestWaitMs })).then(
+      (outcome) => {
+        if (outcome === 'lost') this.#writesRefused(roleLost(entry))
+      },
+      () => undefined,
+    )
+  }
+
+  /**
+   * The store refuses writes from now on, for a reason found after it opened (ROLE_LOST,
+   * STORE_FILES_CHANGED): every later write rejects with `error`, the heartbeat stops, and
+   * onWritesRefused hears of it once.
+   */
+  #writesRefused(error: TandemError): void {
+    this.#refusal ??= error
+    clearInterval(this.#heartbeat)
+    if (this.#refusalReported) return
+    this.#refusalReported = true
+    const listener = this.settings.onWritesRefused
+    if (listener !== undefined) queueMicrotask(() => listener(error))
+  }
+
+  /** Wraps a write of a singleton holder so that its transaction first checks the role is still its own. */
+  #fence<T>(job: WriteJob<T>, holder: ProcessEntry): WriteJob<T> {
+    const { work } = job
+    return {
+      // The check fails before the job's first write: an atomic job stays atomic.
+      atomic: job.atomic,
+      work: (tx) => {
+        if (this.#fenced.has(tx)) return work(tx)
+        let check = this.#fenceChecks.get(tx)
+        if (check === undefined) {
+          check = checkStillHolder(tx, holder).then(
+            () => void this.#fenced.add(tx),
+            (error: unknown) => {
+              this.#writesRefused(error as TandemError)
+              throw error
+            },
+          )
+          this.#fenceChecks.set(tx, check)
+        }
+        return check.then(() => work(tx))
+      },
+    }
   }
 
   /**
@@ -433,7 +519,13 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
     return value
   }
 
-  readonly #failed = (error: unknown): never => {
+  readonly #failed = (error: unknown): Promise<never> | never => {
+    // A BUSY_TIMEOUT says who holds the lock, where the registry can tell (a read: it never waits for the lock).
+    if ((error as { code?: unknown } | null)?.code === 'BUSY_TIMEOUT') return explainBusy(error, this.#backend).then(this.#rethrow)
+    return this.#rethrow(error)
+  }
+
+  readonly #rethrow = (error: unknown): never => {
     if (--this.#operations === 0) this.#noOperations?.()
     throw error
   }
@@ -442,6 +534,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
     if (this.#refusal !== undefined) return Promise.reject(this.#refusal)
     const scope = TxScope.current(this)
     if (scope !== undefined) return scope.run(job.work)
+    if (this.#holder !== undefined) job = this.#fence(job, this.#holder)
     if (this.#startingStreams.size > 0) return Promise.all(this.#startingStreams).then(() => this.#queue.push(job))
     return this.#queue.push(job)
   }

@@ -1,4 +1,4 @@
-import { isTransactionAborted, type Backend, type WriteTx } from '../backends/backend.js'
+import { isRetryInNextBatch, isTransactionAborted, type Backend, type WriteTx } from '../backends/backend.js'
 import { settle } from './settle.js'
 
 export interface WriteJob<T> {
@@ -15,6 +15,8 @@ interface Pending {
   job: WriteJob<unknown>
   resolve: (value: unknown) => void
   reject: (error: unknown) => void
+  /** When the engine first asked to run this write again in a later batch (see isRetryInNextBatch). */
+  retriedSince?: number
 }
 
 /** At most this many writes share one transaction. */
@@ -81,16 +83,26 @@ export class WriteQueue {
     }
   }
 
+  /** A write runs again in a later batch for at most busyTimeoutMs, the wait its caller allowed. */
+  #mayRetry(pending: Pending): boolean {
+    const now = performance.now()
+    pending.retriedSince ??= now
+    return now - pending.retriedSince < this.#busyTimeoutMs
+  }
+
   async #runBatch(batch: Pending[]): Promise<void> {
     // Per write: its value, or (in `errors`, sparse) the error that undid it alone.
     const values: unknown[] = new Array(batch.length)
     let errors: Map<number, unknown> | undefined
+    // Writes the engine undid to run again, first in the next batch (a lock out of order, a deadlock).
+    let again: Set<number> | undefined
     const concurrent = this.#backend.capabilities.concurrentAtomicWrites
     try {
       await this.#backend.write(async (tx) => {
         // An engine may run this callback again (PostgreSQL retries a deadlocked transaction):
         // only the outcomes of the last run count.
         errors = undefined
+        again = undefined
         // Alone in its transaction, a write needs no savepoint: if it throws, everything rolls back.
         if (batch.length === 1) return void (values[0] = await batch[0]!.job.work(tx))
         for (let i = 0; i < batch.length; i++) {
@@ -118,10 +130,14 @@ export class WriteQueue {
               const value = job.work(tx)
               values[i] = value instanceof Promise ? await value : value
             } else {
-              values[i] = await tx.savepoint(async () => job.work(tx))
+              values[i] = await tx.savepoint(async () => job.work(tx), { batchJob: true })
             }
           } catch (error) {
             if (isTransactionAborted(error)) throw error
+            if (isRetryInNextBatch(error) && this.#mayRetry(batch[i]!)) {
+              ;(again ??= new Set()).add(i)
+              continue
+            }
             ;(errors ??= new Map()).set(i, error)
           }
         }
@@ -131,8 +147,12 @@ export class WriteQueue {
       return
     }
     this.#onCommit(batch.length)
+    // The writes to run again go first in the next batch, in their order: there the first takes
+    // its locks holding none, so it waits in turn instead of deadlocking.
+    if (again !== undefined) this.#pending.unshift(...[...again].map((i) => batch[i]!))
     for (let i = 0; i < batch.length; i++) {
       const pending = batch[i]!
+      if (again?.has(i) === true) continue
       if (errors?.has(i) === true) pending.reject(errors.get(i))
       else pending.resolve(values[i])
     }

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, statSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import type { Writable } from 'node:stream'
@@ -8,9 +8,11 @@ import { TandemError } from '../errors.js'
 import { createTempBeside, removeQuietly, renameDurably } from '../fs/durable-file.js'
 import { checkCollectionFilter, type AnyData, type CollectionsConfig } from '../store/config.js'
 import type { Store } from '../store/store.js'
-import { EXPORT_FORMAT, recordLine, toExportedRecord, type ExportEnd, type ExportHeader, type ExportedRecord } from './export-format.js'
-import { LineWriter, writeToStream } from './ndjson.js'
-import { openSnapshot } from './snapshot.js'
+import { EXPORT_FORMAT, HISTORY_COLLECTIONS, recordLine, toExportedRecord, type ExportEnd, type ExportHeader, type ExportedRecord } from './export-format.js'
+import { checkMaxLineBytes, LineWriter, writeToStream } from './ndjson.js'
+import { openSnapshot, type Snapshot } from './snapshot.js'
+import { MIGRATIONS_COLLECTION, type AppliedMigration } from '../migrations/runner.js'
+import { SEEDS_COLLECTION } from '../store/seeds.js'
 
 /** Which records an export reads, and how many at a time. */
 export interface ExportOptions {
@@ -18,6 +20,12 @@ export interface ExportOptions {
   collections?: readonly string[]
   /** Records read per page (default 1000): the most held in memory at once. */
   pageSize?: number
+  /**
+   * exportLines and exportStore: the longest line to write, in bytes (default 16 MiB, what an
+   * import reads by default). A longer record line stops the export (INVALID_DATA naming the
+   * record); the header records the limit, and an import raises its own to it.
+   */
+  maxLineBytes?: number
 }
 
 /** exportStore's options: what to export and where to. */
@@ -40,29 +48,61 @@ export interface ExportResult {
   durationMs: number
   /** True when the export is the store as of one instant (SQLite in a file); false when read page by page. */
   snapshot: boolean
+  /** The store's schema version (highest applied migration) the records were exported at. */
+  schemaVersion: number
+  /** The exporting definition's fingerprint (`store.fingerprint`), also in the header. */
+  fingerprint: string
+  /** History lines written per internal collection: the migrations applied (`_migrations`) and the seeds applied (`_seeds`). */
+  history: Record<string, number>
 }
 
 /** Records read per page when `pageSize` is not given. */
 export const DEFAULT_EXPORT_PAGE_SIZE = 1000
-const EXPORT_KEYS = ['collections', 'pageSize', 'to']
+const EXPORT_KEYS = ['collections', 'pageSize', 'maxLineBytes', 'to']
+const LINES_KEYS = ['collections', 'pageSize', 'maxLineBytes']
 
-type ExportItem = { type: 'header'; header: ExportHeader } | { type: 'page'; collection: string; rows: RecordRow[] } | { type: 'end'; end: ExportEnd }
+type ExportItem =
+  | { type: 'header'; header: ExportHeader }
+  | { type: 'page'; collection: string; rows: RecordRow[]; history: boolean }
+  | { type: 'end'; end: ExportEnd }
 
-function checkOptions(options: ExportOptions & { to?: unknown }, allowed: readonly string[]): { pageSize: number; collections: readonly string[] | undefined } {
+interface CheckedOptions {
+  pageSize: number
+  maxLineBytes: number
+  collections: readonly string[] | undefined
+}
+
+function checkOptions(options: ExportOptions & { to?: unknown }, allowed: readonly string[]): CheckedOptions {
   if (typeof options !== 'object' || options === null) throw new TypeError('Export options must be an object like { collections: ["tasks"] }.')
   for (const key of Object.keys(options)) {
     if (!allowed.includes(key)) throw new TypeError(`Unknown export option "${key}"; the options are ${allowed.join(', ')}.`)
   }
   const pageSize = options.pageSize ?? DEFAULT_EXPORT_PAGE_SIZE
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100_000) throw new RangeError(`pageSize must be an integer from 1 to 100000 (got ${String(pageSize)}).`)
-  return { pageSize, collections: checkCollectionFilter({ ...(options.collections === undefined ? {} : { collections: options.collections }) })?.collections }
+  const maxLineBytes = checkMaxLineBytes(options.maxLineBytes)
+  return { pageSize, maxLineBytes, collections: checkCollectionFilter({ ...(options.collections === undefined ? {} : { collections: options.collections }) })?.collections }
 }
 
-/** The header, then each collection's records a page at a time (keyset by id), then the end line. */
-async function* exportItems<C extends CollectionsConfig>(store: Store<C>, pageSize: number, wanted: readonly string[] | undefined): AsyncGenerator<ExportItem> {
+/** Every row of `collection` in the snapshot, a page at a time. */
+async function* pages(snapshot: Snapshot, collection: string, pageSize: number): AsyncGenerator<RecordRow[]> {
+  for (let after = ''; ; ) {
+    const rows = await snapshot.page(collection, after, pageSize)
+    if (rows.length > 0) yield rows
+    if (rows.length < pageSize) return
+    after = rows[rows.length - 1]!.id
+  }
+}
+
+/**
+ * The header, the history (the migrations applied, and the seeds applied to the exported
+ * collections), then each collection's records a page at a time (keyset by id), then the end line.
+ */
+async function* exportItems<C extends CollectionsConfig>(store: Store<C>, options: CheckedOptions): AsyncGenerator<ExportItem> {
+  const { pageSize, collections: wanted } = options
   const snapshot = await openSnapshot(store)
   try {
-    const existing = (await snapshot.collections()).filter((name) => !name.startsWith('_'))
+    const all = await snapshot.collections()
+    const existing = all.filter((name) => !name.startsWith('_'))
     for (const name of wanted ?? []) {
       if (!existing.includes(name)) {
         throw new TandemError('UNKNOWN_COLLECTION', `Collection "${name}" does not exist in this store. Existing: ${existing.join(', ') || '(none)'}.`, {
@@ -72,16 +112,31 @@ async function* exportItems<C extends CollectionsConfig>(store: Store<C>, pageSi
       }
     }
     const collections = wanted === undefined ? existing : [...wanted]
-    yield { type: 'header', header: { tandem: 'export', format: EXPORT_FORMAT, kind: store.kind, collections, exportedAt: new Date().toISOString(), snapshot: snapshot.consistent } }
+    // The history is small (one row per migration and per seed): read it whole, from the same snapshot.
+    const history = new Map<string, RecordRow[]>()
+    for (const name of HISTORY_COLLECTIONS) {
+      if (!all.includes(name)) continue
+      const rows: RecordRow[] = []
+      for await (const page of pages(snapshot, name, pageSize)) rows.push(...page)
+      // Seeds are per collection: only those of the collections exported.
+      history.set(name, name === SEEDS_COLLECTION ? rows.filter((r) => collections.includes(r.id.slice(0, r.id.indexOf('/')))) : rows)
+    }
+    const schemaVersion = Math.max(0, ...(history.get(MIGRATIONS_COLLECTION) ?? []).map((r) => (r.data as unknown as AppliedMigration).version))
+    yield {
+      type: 'header',
+      header: { tandem: 'export', format: EXPORT_FORMAT, kind: store.kind, collections, exportedAt: new Date().toISOString(), snapshot: snapshot.consistent, schemaVersion, fingerprint: store.fingerprint, maxLineBytes: options.maxLineBytes },
+    }
     const records: Record<string, number> = {}
+    for (const [name, rows] of history) {
+      if (rows.length === 0) continue
+      yield { type: 'page', collection: name, rows, history: true }
+      records[name] = rows.length
+    }
     for (const collection of collections) {
       let count = 0
-      for (let after = ''; ; ) {
-        const rows = await snapshot.page(collection, after, pageSize)
-        if (rows.length > 0) yield { type: 'page', collection, rows }
+      for await (const rows of pages(snapshot, collection, pageSize)) {
+        yield { type: 'page', collection, rows, history: false }
         count += rows.length
-        if (rows.length < pageSize) break
-        after = rows[rows.length - 1]!.id
       }
       records[collection] = count
     }
@@ -89,6 +144,24 @@ async function* exportItems<C extends CollectionsConfig>(store: Store<C>, pageSi
   } finally {
     snapshot.close()
   }
+}
+
+/** A record's line, refused (INVALID_DATA naming the record) when longer than the export allows itself. */
+function limitedLine(collection: string, row: RecordRow, maxLineBytes: number): string {
+  const line = recordLine(collection, row)
+  // A UTF-16 unit is at most 3 UTF-8 bytes: most lines need no counting.
+  if (line.length * 3 <= maxLineBytes) return line
+  const bytes = Buffer.byteLength(line)
+  if (bytes <= maxLineBytes) return line
+  throw new TandemError(
+    'INVALID_DATA',
+    `Record ${collection}/${row.id} is ${formatMiB(bytes)} as an export line, longer than maxLineBytes (${formatMiB(maxLineBytes)}); an import with the same limit would refuse it. Nothing was exported.`,
+    { collection, id: row.id, hint: `Export with a larger maxLineBytes (tandem export --max-line-bytes ${formatMiB(2 ** Math.ceil(Math.log2(bytes + 1))).replace(' ', '')}): the header records it, and an import raises its own limit to it.` },
+  )
+}
+
+function formatMiB(bytes: number): string {
+  return bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MiB` : bytes < 1024 * 1024 ? `${bytes} bytes` : `${(bytes / (1024 * 1024)).toFixed(1)} MiB`
 }
 
 /**
@@ -100,20 +173,21 @@ async function* exportItems<C extends CollectionsConfig>(store: Store<C>, pageSi
  * for await (const r of exportRecords(store, { collections: ['tasks'] })) console.log(r.id, r.version)
  */
 export async function* exportRecords<T = AnyData, C extends CollectionsConfig = CollectionsConfig>(store: Store<C>, options: ExportOptions = {}): AsyncGenerator<ExportedRecord<T>> {
-  const { pageSize, collections } = checkOptions(options, ['collections', 'pageSize'])
-  for await (const item of exportItems(store, pageSize, collections)) {
-    if (item.type === 'page') for (const row of item.rows) yield toExportedRecord<T>(item.collection, row)
+  for await (const item of exportItems(store, checkOptions(options, LINES_KEYS))) {
+    if (item.type === 'page' && !item.history) for (const row of item.rows) yield toExportedRecord<T>(item.collection, row)
   }
 }
 
 /**
- * The export as NDJSON lines (without newlines): the header, one line per record, the end line.
- * What exportStore writes; use it to send an export anywhere, e.g. `Readable.from(...)`.
+ * The export as NDJSON lines (without newlines): the header, the history lines (migrations and
+ * seeds applied), one line per record, the end line. What exportStore writes; use it to send an
+ * export anywhere, e.g. `Readable.from(...)`. Rejects with INVALID_DATA for a record whose line is
+ * longer than `maxLineBytes`.
  */
 export async function* exportLines<C extends CollectionsConfig>(store: Store<C>, options: ExportOptions = {}): AsyncGenerator<string> {
-  const { pageSize, collections } = checkOptions(options, ['collections', 'pageSize'])
-  for await (const item of exportItems(store, pageSize, collections)) {
-    if (item.type === 'page') for (const row of item.rows) yield recordLine(item.collection, row)
+  const checked = checkOptions(options, LINES_KEYS)
+  for await (const item of exportItems(store, checked)) {
+    if (item.type === 'page') for (const row of item.rows) yield limitedLine(item.collection, row, checked.maxLineBytes)
     else yield JSON.stringify(item.type === 'header' ? item.header : item.end)
   }
 }
@@ -131,19 +205,23 @@ export async function* exportLines<C extends CollectionsConfig>(store: Store<C>,
  * const { records, bytes } = await exportStore(store, { to: 'exports/app.ndjson' })
  */
 export async function exportStore<C extends CollectionsConfig>(store: Store<C>, options: ExportStoreOptions): Promise<ExportResult> {
-  const { pageSize, collections } = checkOptions(options, EXPORT_KEYS)
+  const checked = checkOptions(options, EXPORT_KEYS)
   const started = performance.now()
   const to = options.to
-  if (typeof to === 'string' && to !== '') return exportToFile(store, resolve(to), pageSize, collections, started)
+  if (typeof to === 'string' && to !== '') return exportToFile(store, resolve(to), checked, started)
   if (typeof to !== 'object' || to === null || typeof (to as Writable).write !== 'function') throw new TypeError(`to must be a file path or a Writable stream (got ${JSON.stringify(to)}).`)
   const writer = new LineWriter(writeToStream(to))
-  const summary = await writeExport(store, writer, pageSize, collections)
+  const summary = await writeExport(store, writer, checked)
   return { path: undefined, ...summary, bytes: writer.bytes, durationMs: Math.round(performance.now() - started) }
 }
 
-async function exportToFile<C extends CollectionsConfig>(store: Store<C>, target: string, pageSize: number, collections: readonly string[] | undefined, started: number): Promise<ExportResult> {
+async function exportToFile<C extends CollectionsConfig>(store: Store<C>, target: string, options: CheckedOptions, started: number): Promise<ExportResult> {
   mkdirSync(dirname(target), { recursive: true, mode: 0o700 })
   refuseStoreFiles(target, sqliteStoreFile(store), 'export file')
+  // The rename at the end would fail on a directory (EISDIR) only after the whole export.
+  if (statSync(target, { throwIfNoEntry: false })?.isDirectory() === true) {
+    throw new TandemError('NOT_A_FILE', `The export file ${target} is a directory; nothing was exported.`, { hint: 'Name a file, e.g. exports/app.ndjson.' })
+  }
   const temp = createTempBeside(target)
   try {
     const handle = await open(temp, 'w')
@@ -151,7 +229,7 @@ async function exportToFile<C extends CollectionsConfig>(store: Store<C>, target
     let bytes: number
     try {
       const writer = new LineWriter(async (chunk) => void (await handle.write(chunk)))
-      summary = await writeExport(store, writer, pageSize, collections)
+      summary = await writeExport(store, writer, options)
       bytes = writer.bytes
       // The rename below must never publish a file whose bytes are not on disk yet.
       await handle.sync()
@@ -166,14 +244,16 @@ async function exportToFile<C extends CollectionsConfig>(store: Store<C>, target
   }
 }
 
-async function writeExport<C extends CollectionsConfig>(store: Store<C>, writer: LineWriter, pageSize: number, collections: readonly string[] | undefined): Promise<{ records: number; collections: Record<string, number>; snapshot: boolean }> {
-  let snapshot = false
+type ExportSummary = Pick<ExportResult, 'records' | 'collections' | 'snapshot' | 'schemaVersion' | 'fingerprint' | 'history'>
+
+async function writeExport<C extends CollectionsConfig>(store: Store<C>, writer: LineWriter, options: CheckedOptions): Promise<ExportSummary> {
+  let header: ExportHeader | undefined
   let counts: Record<string, number> = {}
-  for await (const item of exportItems(store, pageSize, collections)) {
+  for await (const item of exportItems(store, options)) {
     if (item.type === 'page') {
-      for (const row of item.rows) await writer.line(recordLine(item.collection, row))
+      for (const row of item.rows) await writer.line(limitedLine(item.collection, row, options.maxLineBytes))
     } else if (item.type === 'header') {
-      snapshot = item.header.snapshot
+      header = item.header
       await writer.line(JSON.stringify(item.header))
     } else {
       counts = item.end.records
@@ -181,5 +261,14 @@ async function writeExport<C extends CollectionsConfig>(store: Store<C>, writer:
     }
   }
   await writer.flush()
-  return { records: Object.values(counts).reduce((a, b) => a + b, 0), collections: counts, snapshot }
+  const history = Object.fromEntries(Object.entries(counts).filter(([name]) => (HISTORY_COLLECTIONS as readonly string[]).includes(name)))
+  const collections = Object.fromEntries(Object.entries(counts).filter(([name]) => !(name in history)))
+  return {
+    records: Object.values(collections).reduce((a, b) => a + b, 0),
+    collections,
+    snapshot: header!.snapshot,
+    schemaVersion: header!.schemaVersion!,
+    fingerprint: header!.fingerprint!,
+    history,
+  }
 }

@@ -1,6 +1,7 @@
 import type { CollectionsConfig } from '../store/config.js'
 import type { Store } from '../store/store.js'
 import { TxScope } from '../store/tx-scope.js'
+import type { ImportSource, SeedHistoryCounts } from './import-history.js'
 import { ImportSink, type ImportCounts, type ImportTargetOptions } from './import-sink.js'
 
 /** What an import did (or, with dryRun, would have done), per collection. */
@@ -13,7 +14,18 @@ export interface ImportResult {
   ignored: number
   /** Per collection: what happened to its records. */
   collections: Record<string, ImportCounts>
+  /** What the export's seed history did: seed markers added, seeded records the export's store had deleted removed here too. */
+  seeds: SeedHistoryCounts
+  /** The export's header (engine, time, schema version, fingerprint); absent when the input had none. */
+  source?: ImportSource
   durationMs: number
+}
+
+/** What a feed reports back: records left out, and (NDJSON imports) the history and the header. */
+export interface FeedResult {
+  ignored: number
+  seeds?: SeedHistoryCounts
+  source?: ImportSource
 }
 
 /** The options runImport needs: the policy, undeclared collections, dry run. */
@@ -36,18 +48,18 @@ class DryRunRollback {}
 export async function runImport<C extends CollectionsConfig>(
   store: Store<C>,
   options: ImportRunOptions,
-  feed: (sink: ImportSink<C>) => Promise<{ ignored: number }>,
+  feed: (sink: ImportSink<C>) => Promise<FeedResult>,
 ): Promise<ImportResult> {
   const started = performance.now()
   const dryRun = options.dryRun ?? false
   let sink: ImportSink<C> | undefined
-  let ignored = 0
+  let fed: FeedResult = { ignored: 0 }
   try {
     const nested = TxScope.current(store) !== undefined
     await store.runWrite((tx) => {
       const work = async (): Promise<void> => {
         sink = new ImportSink(store, tx, options)
-        ignored = (await feed(sink)).ignored
+        fed = await feed(sink)
         await sink.flush()
         if (dryRun) throw new DryRunRollback()
       }
@@ -58,7 +70,15 @@ export async function runImport<C extends CollectionsConfig>(
   }
   const collections = Object.fromEntries([...sink!.counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
   const records = Object.values(collections).reduce((n, c) => n + c.inserted + c.overwritten + c.skipped, 0)
-  return { dryRun, records, ignored, collections, durationMs: Math.round(performance.now() - started) }
+  return {
+    dryRun,
+    records,
+    ignored: fed.ignored,
+    collections,
+    seeds: fed.seeds ?? { added: 0, removed: 0 },
+    ...(fed.source === undefined ? {} : { source: fed.source }),
+    durationMs: Math.round(performance.now() - started),
+  }
 }
 
 /** Checks the `dryRun` option. */

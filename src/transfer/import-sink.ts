@@ -93,6 +93,11 @@ export class ImportSink<C extends CollectionsConfig> {
     this.#allowUndeclared = options.allowUndeclared ?? false
   }
 
+  /** The import's write transaction. */
+  get tx(): WriteTx {
+    return this.#tx
+  }
+
   /** Refuses a collection the store does not declare, unless allowUndeclared. */
   checkCollection(name: string): void {
     checkImportCollection(this.#store, name, this.#allowUndeclared)

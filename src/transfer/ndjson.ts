@@ -7,8 +7,23 @@ export interface Line {
   number: number
 }
 
-/** Lines longer than this stop an import (a record of 16 MiB is already far beyond a sane one). */
+/**
+ * The longest line export writes and import reads unless told otherwise (a record of 16 MiB is
+ * already far beyond a sane one). Export and import share it, so whatever an export with the
+ * defaults writes, an import with the defaults reads.
+ */
 export const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024
+/** The most `maxLineBytes` may be: 1 GiB (a JavaScript string holds about 512 M characters at most). */
+export const MAX_LINE_BYTES_LIMIT = 2 ** 30
+
+/** Checks a `maxLineBytes` option (export's or import's), naming it. */
+export function checkMaxLineBytes(value: unknown): number {
+  if (value === undefined) return DEFAULT_MAX_LINE_BYTES
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_LINE_BYTES_LIMIT) {
+    throw new RangeError(`maxLineBytes must be an integer from 1 to ${MAX_LINE_BYTES_LIMIT} (1 GiB) (got ${typeof value === 'number' ? String(value) : JSON.stringify(value) ?? typeof value}).`)
+  }
+  return value
+}
 const NEWLINE = 0x0a
 
 function lineError(number: number, name: string, problem: string, hint: string, cause?: unknown): ImportError {
@@ -18,9 +33,12 @@ function lineError(number: number, name: string, problem: string, hint: string, 
 /**
  * Splits a byte stream into lines, holding at most one line (plus one chunk) in memory however
  * large the input is. Accepts LF and CRLF line ends and a UTF-8 byte-order mark. Throws
- * an ImportError (INVALID_DATA) naming the line when a line is not valid UTF-8 or longer than `maxLineBytes`.
+ * an ImportError (INVALID_DATA) naming the line when a line is not valid UTF-8 or longer than
+ * `maxLineBytes` — a number, or a function asked at every line (an export's header may raise the
+ * limit for the lines after it).
  */
-export async function* readLines(source: AsyncIterable<Buffer | string>, name: string, maxLineBytes = DEFAULT_MAX_LINE_BYTES): AsyncGenerator<Line> {
+export async function* readLines(source: AsyncIterable<Buffer | string>, name: string, limit: number | (() => number) = DEFAULT_MAX_LINE_BYTES): AsyncGenerator<Line> {
+  const maxBytes = typeof limit === 'number' ? () => limit : limit
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
   let pending: Buffer[] = []
   let pendingBytes = 0
@@ -41,7 +59,7 @@ export async function* readLines(source: AsyncIterable<Buffer | string>, name: s
     for (let at = bytes.indexOf(NEWLINE, start); at !== -1; at = bytes.indexOf(NEWLINE, start)) {
       number++
       const piece = bytes.subarray(start, at)
-      if (pendingBytes + piece.length > maxLineBytes) throw tooLong(number, name, maxLineBytes)
+      if (pendingBytes + piece.length > maxBytes()) throw tooLong(number, name, maxBytes())
       const whole = pending.length === 0 ? piece : Buffer.concat([...pending, piece])
       pending = []
       pendingBytes = 0
@@ -51,7 +69,7 @@ export async function* readLines(source: AsyncIterable<Buffer | string>, name: s
     if (start < bytes.length) {
       const rest = bytes.subarray(start)
       pendingBytes += rest.length
-      if (pendingBytes > maxLineBytes) throw tooLong(number + 1, name, maxLineBytes)
+      if (pendingBytes > maxBytes()) throw tooLong(number + 1, name, maxBytes())
       // Copy: the stream may reuse its chunk buffers.
       pending.push(Buffer.from(rest))
     }
@@ -63,7 +81,7 @@ export async function* readLines(source: AsyncIterable<Buffer | string>, name: s
 }
 
 function tooLong(number: number, name: string, maxLineBytes: number): ImportError {
-  return lineError(number, name, `The line is longer than ${maxLineBytes} bytes (maxLineBytes).`, 'Check that the file is NDJSON (one record per line), or raise maxLineBytes.')
+  return lineError(number, name, `The line is longer than ${maxLineBytes} bytes (maxLineBytes).`, 'Check that the file is NDJSON (one record per line), or raise maxLineBytes (tandem import --max-line-bytes).')
 }
 
 /**

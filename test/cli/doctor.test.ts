@@ -38,11 +38,14 @@ test('doctor passes a healthy store: every check ok, exit 0', async () => {
   expect(result.ok).toBe(true)
   expect(result.checks.map((c) => [c.title, c.status])).toEqual([
     ['store file', 'ok'],
+    ['side files', 'ok'],
     ['integrity', 'ok'],
     ['WAL size', 'ok'],
     ['process registry', 'ok'],
+    ['change log', 'ok'],
     ['consumers', 'ok'],
     ['temp and lock files', 'ok'],
+    ['backup folder', 'skip'], // no backup folder named
     ['file permissions', 'ok'],
   ])
   const human = runCli(['doctor', path])

@@ -2,6 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { BACKENDS, tempDir } from '../helpers/backends.js'
+import { waitUntil } from '../helpers/processes.js'
 
 /** Every archived record (id → data), reading every NDJSON file under dir/collection. */
 function archived(dir: string, collection: string): Map<string, unknown> {
@@ -47,20 +48,27 @@ describe.each(BACKENDS)('retention on $name', (backend) => {
     const archiveDir = tempDir()
     const store = await (await backend.tempStore())({ role: 'daemon', archiveDir, collections: { events: { writers: '*', retain: { maxCount: 20 } } } })
     for (let i = 0; i < 450; i++) await store.collection('events').insert({ i })
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    expect(await store.collection('events').count()).toBeLessThanOrEqual(20 + 100)
+    // The pass the last hundred writes started runs in the background: wait for it, however long a
+    // busy machine takes (a pass that never runs leaves 450 and fails the wait).
+    let count = 450
+    await waitUntil(async () => (count = await store.collection('events').count()) <= 20 + 100, 'a retention pass to trim to 20 + the writes since')
+    expect(count).toBeLessThanOrEqual(20 + 100)
     expect(archived(archiveDir, 'events').size + (await store.collection('events').count())).toBe(450)
   })
 
+  // The young record must still be younger than this when compact() runs, right after it was
+  // written: a second is far beyond what load adds to an insert and a compact (50 ms was not).
+  const MAX_AGE_MS = 1000
   test('maxAgeMs trims records older than the limit; archive: false deletes without archiving', async () => {
     const archiveDir = tempDir()
     const store = await (await backend.tempStore())({
       role: 'daemon',
       archiveDir,
-      collections: { logs: { writers: '*', retain: { maxAgeMs: 50, archive: false } } },
+      collections: { logs: { writers: '*', retain: { maxAgeMs: MAX_AGE_MS, archive: false } } },
     })
     await store.collection('logs').insert({ old: true })
-    await new Promise((resolve) => setTimeout(resolve, 80))
+    // Load only makes this wait longer: the first record is old enough in any case.
+    await new Promise((resolve) => setTimeout(resolve, MAX_AGE_MS + 200))
     await store.collection('logs').insert({ old: false })
     expect((await store.compact()).trimmed.logs).toBe(1)
     expect((await store.collection('logs').find()).map((r) => r.data.old)).toEqual([false])

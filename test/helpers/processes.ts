@@ -30,8 +30,12 @@ export interface WorkerHandle {
   send(message: WorkerMessage): void
   /** Calls `listener` for every message from now on, synchronously on arrival. */
   onMessage(listener: (message: WorkerMessage) => void): void
-  /** The first message (already received or still to come) of this type, or matching this test. */
-  waitFor(match: string | ((message: WorkerMessage) => boolean), timeoutMs?: number): Promise<WorkerMessage>
+  /**
+   * The first message (already received or still to come) of this type, or matching this test.
+   * Fails if the worker exits first, or if the test stalls: no worker of this test file sent
+   * anything (and nothing called `noteProgress()`) for `stallMs` (default STALL_MS).
+   */
+  waitFor(match: string | ((message: WorkerMessage) => boolean), stallMs?: number): Promise<WorkerMessage>
   /** What the worker wrote to stderr. */
   stderr(): string
   /** Its last messages (a 'crash' report, say), stderr and stray stdout: for failure messages. */
@@ -44,7 +48,71 @@ export function workerScript(name: string): string {
   return fileURLToPath(new URL(`../workers/${name}`, import.meta.url))
 }
 
-const DEFAULT_WAIT_MS = 30_000
+/**
+ * How long a wait may go without any sign of progress before it fails. Waits follow progress, not
+ * a wall clock: every message from any worker of this test file counts (so do `noteProgress()`
+ * calls), so a loaded machine that is slow but moving never fails a wait; only a stall does. Every
+ * step a test waits for takes milliseconds when things work, so half a minute of silence means
+ * something is stuck, not slow.
+ */
+export const STALL_MS = 30_000
+
+/**
+ * The vitest timeout of a test whose length follows machine load (it waits for workers with the
+ * stall window above): a last resort, hit only if the stall detection itself did not fire.
+ */
+export const LAST_RESORT_TIMEOUT_MS = 15 * 60_000
+
+let lastProgressAt = performance.now()
+
+/** Records that the test moved on (a message arrived, a kill landed...): it resets every stall window. */
+export function noteProgress(): void {
+  lastProgressAt = performance.now()
+}
+
+/**
+ * Calls `onStall(silentMs)` once no progress was noted for `stallMs`, counting from now at the
+ * earliest; returns a function that cancels the watch. Checks twice a second or so.
+ */
+function watchForStall(stallMs: number, onStall: (silentMs: number) => void): () => void {
+  const since = performance.now()
+  const timer = setInterval(
+    () => {
+      const silentMs = performance.now() - Math.max(lastProgressAt, since)
+      if (silentMs >= stallMs) {
+        clearInterval(timer)
+        onStall(Math.round(silentMs))
+      }
+    },
+    Math.min(500, Math.max(10, stallMs / 4)),
+  )
+  return () => clearInterval(timer)
+}
+
+/**
+ * Polls `done()` (every 10 ms, or as fast as it answers if it is async) until it is true. Fails with `what` when no progress was noted for
+ * `stallMs`: a worker message, a `noteProgress()` call, or a change in `progress()` (a count the
+ * caller watches, say the acks received so far).
+ */
+export async function waitUntil(done: () => boolean | Promise<boolean>, what: string, options: { stallMs?: number; progress?: () => number } = {}): Promise<void> {
+  const stallMs = options.stallMs ?? STALL_MS
+  let seen = options.progress?.()
+  let stalled: number | undefined
+  const stop = watchForStall(stallMs, (silentMs) => (stalled = silentMs))
+  try {
+    while (!(await done())) {
+      if (stalled !== undefined) throw new Error(`Still waiting for ${what}: nothing progressed for ${stalled} ms.`)
+      await sleep(10)
+      const now = options.progress?.()
+      if (now !== seen) {
+        seen = now
+        noteProgress()
+      }
+    }
+  } finally {
+    stop()
+  }
+}
 
 /**
  * Forks `test/workers/<script>` as a real Node process: `args` go in as one JSON argument, the
@@ -78,6 +146,7 @@ export function forkWorker(script: string, args: unknown = {}): WorkerHandle {
         continue
       }
       const message = JSON.parse(line) as WorkerMessage
+      noteProgress()
       messages.push(message)
       for (const listener of listeners) listener(message)
     }
@@ -120,7 +189,7 @@ export function forkWorker(script: string, args: unknown = {}): WorkerHandle {
     onMessage(listener) {
       listeners.push(listener)
     },
-    waitFor(match, timeoutMs = DEFAULT_WAIT_MS) {
+    waitFor(match, stallMs = STALL_MS) {
       const test = typeof match === 'string' ? (m: WorkerMessage) => m.type === match : match
       const what = typeof match === 'string' ? `"${match}"` : 'a matching message'
       const already = messages.find(test)
@@ -130,10 +199,12 @@ export function forkWorker(script: string, args: unknown = {}): WorkerHandle {
         const finish = (fn: () => void) => {
           if (done) return
           done = true
-          clearTimeout(timer)
+          stopWatch()
           fn()
         }
-        const timer = setTimeout(() => finish(() => reject(new Error(`${label} sent no ${what} within ${timeoutMs} ms. ${describeEnd()}`))), timeoutMs)
+        const stopWatch = watchForStall(stallMs, (silentMs) =>
+          finish(() => reject(new Error(`${label} sent no ${what}, and no worker of this test reported anything for ${silentMs} ms: stalled. ${describeEnd()}`))),
+        )
         listeners.push((m) => {
           if (test(m)) finish(() => resolve(m))
         })
@@ -171,9 +242,10 @@ let execTags = 0
  * Runs SQL in a `raw-sqlite.mjs` worker and waits for it to finish; rejects with the SQLite
  * error (code included) if it failed. With `releaseAfterMs` the worker also runs COMMIT by itself
  * that long after (on its own clock, whatever this process is doing) and then reports
- * `{ type: 'released', tag }`. Resolves with the tag.
+ * `{ type: 'released', tag }`; `rawExec(worker, '', { releaseNow: true })` runs that COMMIT at
+ * once instead. Resolves with the tag.
  */
-export async function rawExec(worker: WorkerHandle, sql: string, options: { releaseAfterMs?: number } = {}): Promise<string> {
+export async function rawExec(worker: WorkerHandle, sql: string, options: { releaseAfterMs?: number; releaseNow?: boolean } = {}): Promise<string> {
   const tag = `exec-${++execTags}`
   worker.send({ type: 'exec', sql, tag, ...options })
   const reply = await worker.waitFor((m) => m.tag === tag)

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { describe, expect, onTestFinished, test } from 'vitest'
 import { backupStore, exportStore, importJsonFile, importStore, openStore, scheduleBackups, type BackupResult } from '../../src/index.js'
 import { POSTGRES, tempDir } from '../helpers/backends.js'
-import { sleep } from '../helpers/processes.js'
+import { sleep, waitUntil } from '../helpers/processes.js'
 import { exportText } from '../helpers/transfer.js'
 
 const collections = { tasks: { writers: '*' }, notes: { writers: '*' } } as const
@@ -145,9 +145,11 @@ describe('the openStore backup option', () => {
   test('schedules rotated backups for the process that asked, and stops on close', async () => {
     const root = tempDir()
     const dir = join(root, 'backups')
-    const store = await openStore({ dataDir: join(root, 'data'), role: 'daemon', collections: { jobs: { writers: '*' } }, backup: { everyMs: 100, keep: 2, dir } })
+    let backups = 0
+    const store = await openStore({ dataDir: join(root, 'data'), role: 'daemon', collections: { jobs: { writers: '*' } }, backup: { everyMs: 100, keep: 2, dir, onBackup: () => backups++ } })
     await store.collection('jobs').insert({ n: 1 })
-    await sleep(700)
+    // Three backups, so one has been rotated away: counted, not timed (a busy machine is slower).
+    await waitUntil(() => backups >= 3, 'three scheduled backups', { progress: () => backups })
     await store.close()
     const files = readdirSync(dir).filter((f) => f.endsWith('.db'))
     expect(files.length).toBe(2)

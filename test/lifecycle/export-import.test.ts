@@ -63,7 +63,7 @@ describe.each(BACKENDS)('export and import on $name', (backend) => {
   test('the export file has a header, one line per record with its metadata, and an end line with the counts', async () => {
     const source = await filledStore()
     const lines = await exportText(source, ['notes'])
-    expect(JSON.parse(lines[0]!)).toEqual({ tandem: 'export', format: 1, kind: backend.name, collections: ['notes'], exportedAt: '', snapshot: backend.name === 'sqlite' })
+    expect(JSON.parse(lines[0]!)).toEqual({ tandem: 'export', format: 2, kind: backend.name, collections: ['notes'], exportedAt: '', snapshot: backend.name === 'sqlite', schemaVersion: 0, fingerprint: source.fingerprint, maxLineBytes: 16 * 1024 * 1024 })
     const record = JSON.parse(lines[2]!) // by id: the generated ULID sorts first
     expect(Object.keys(record)).toEqual(['collection', 'id', 'version', 'createdAt', 'updatedAt', 'role', 'data'])
     expect(record).toMatchObject({ collection: 'notes', id: 'note/with spaces and ünïcode', version: 1, role: 'app', data: { text: 'with my own id', empty: {}, list: [] } })
@@ -169,7 +169,7 @@ describe.each(BACKENDS)('export and import on $name', (backend) => {
     await expect(importStore(store, { from: file } as never)).rejects.toThrow(/onConflict must be one of 'skip', 'overwrite', 'fail', 'newer-version-wins'/)
     await expect(importStore(store, { from: file, onConflict: 'fail', dryrun: true } as never)).rejects.toThrow(/Unknown option "dryrun"/)
     await expect(importStore(store, { from: 42, onConflict: 'fail' } as never)).rejects.toThrow(TypeError)
-    await expect(importStore(store, { from: join(tempDir(), 'missing.ndjson'), onConflict: 'fail' })).rejects.toMatchObject({ code: 'ENOENT' })
+    await expect(importStore(store, { from: join(tempDir(), 'missing.ndjson'), onConflict: 'fail' })).rejects.toMatchObject({ code: 'NOT_FOUND' })
     await expect(exportStore(store, { to: file, pagesize: 3 } as never)).rejects.toThrow(/Unknown export option "pagesize"/)
     expect(await importStore(store, { from: file, onConflict: 'fail' })).toMatchObject({ records: 0, collections: {} })
   })

@@ -3,7 +3,7 @@ import { openStore, type Store, type StoreConfig } from '../../src/index.js'
 import type { ChangeRow } from '../../src/backends/backend.js'
 import type { PostgresBackend } from '../../src/backends/postgres/postgres-backend.js'
 import { PG_URL, POSTGRES, dropSchemaAfterTest, pgAdmin, uniqueSchema } from '../helpers/backends.js'
-import { expectCleanExit, forkWorker, sleep, type WorkerHandle } from '../helpers/processes.js'
+import { LAST_RESORT_TIMEOUT_MS, expectCleanExit, forkWorker, sleep, waitUntil, type WorkerHandle } from '../helpers/processes.js'
 
 const collections = { events: { writers: '*' } } as const
 type Collections = typeof collections
@@ -66,12 +66,19 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL change log under out-of-order
     const slow = await open('slow')
     const fast = await open('fast')
     const reader = await open('reader')
-    // Make COMMIT of a { slow: true } record take 400 ms, after its change has taken its seq.
+    // Make COMMIT of a { slow: true } record wait, after its change has taken its seq, until this
+    // test lets it go: it waits for an advisory lock the test holds. Not a sleep: the steps below
+    // wait for what they need (slow stuck in COMMIT, fast queued behind it, the reader polling),
+    // however long a loaded machine takes to get there.
+    const gateKey = 1 + Math.floor(Math.random() * 2 ** 40)
     await pgAdmin(async (c) => {
-      await c.query(`CREATE FUNCTION "${schema}".slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.data->>'slow' = 'true' THEN PERFORM pg_sleep(0.4); END IF; RETURN NULL; END $$`)
+      await c.query(`CREATE FUNCTION "${schema}".slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.data->>'slow' = 'true' THEN PERFORM pg_advisory_xact_lock(${gateKey}); END IF; RETURN NULL; END $$`)
       await c.query(`CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON "${schema}"."events" DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "${schema}".slow_commit()`)
     })
     const start = await reader.backend.changeHead()
+    /** How many of this schema's store connections wait for a lock right now. */
+    const waitingForLocks = () =>
+      pgAdmin(async (c) => (await c.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [`tandem:${schema}`])).rows[0].n as number)
 
     // A reader polling the log as fast as it can, the whole time.
     const seen: ChangeRow[] = []
@@ -88,11 +95,22 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL change log under out-of-order
     })()
 
     const order: string[] = []
-    const slowWrite = slow.collection('events').insert({ tag: 'slow', slow: true }).then(() => order.push('slow committed'))
-    await sleep(100) // `slow` now sits in COMMIT, holding the change-log lock
-    const fastWrite = fast.collection('events').insert({ tag: 'fast' }).then(() => order.push('fast committed'))
-    await Promise.all([slowWrite, fastWrite])
-    await sleep(50)
+    let pollsWhileHeld = 0
+    await pgAdmin(async (gate) => {
+      await gate.query('SELECT pg_advisory_lock($1)', [gateKey])
+      const slowWrite = slow.collection('events').insert({ tag: 'slow', slow: true }).then(() => order.push('slow committed'))
+      await waitUntil(async () => (await waitingForLocks()) >= 1, '`slow` to wait in COMMIT, holding the change-log lock')
+      const fastWrite = fast.collection('events').insert({ tag: 'fast' }).then(() => order.push('fast committed'))
+      await waitUntil(async () => (await waitingForLocks()) >= 2, '`fast` to queue for the change-log lock behind `slow`')
+      const pollsBefore = polls
+      await waitUntil(() => polls >= pollsBefore + 10, 'the reader to poll the log 10 times while both commits are pending', { progress: () => polls })
+      pollsWhileHeld = polls - pollsBefore
+      expect(order).toEqual([])
+      await gate.query('SELECT pg_advisory_unlock($1)', [gateKey])
+      await Promise.all([slowWrite, fastWrite])
+    })
+    const pollsAtEnd = polls
+    await waitUntil(() => polls >= pollsAtEnd + 2, 'the reader to poll after both commits', { progress: () => polls })
     polling = false
     await poller
 
@@ -101,10 +119,10 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL change log under out-of-order
       [start + 1, 'slow'],
       [start + 2, 'fast'],
     ])
-    expect(polls).toBeGreaterThan(10)
+    expect(pollsWhileHeld).toBeGreaterThanOrEqual(10)
   })
 
-  test('writers in three processes, a subscriber in a fourth: every change arrives exactly once, in seq order, without gaps', async () => {
+  test('writers in three processes, a subscriber in a fourth: every change arrives exactly once, in seq order, without gaps', { timeout: LAST_RESORT_TIMEOUT_MS }, async () => {
     const { config, open } = feedSchema()
     const setup = await open('setup')
     const WRITERS = 3
@@ -115,9 +133,9 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL change log under out-of-order
     )
     await Promise.all([subscriber.waitFor('ready'), ...writers.map((w) => w.waitFor('ready'))])
     for (const w of writers) w.send({ type: 'go' })
-    const reports = await Promise.all(writers.map((w) => w.waitFor('done', 50_000)))
+    const reports = await Promise.all(writers.map((w) => w.waitFor('done')))
     expect(reports.map((r) => r.errors)).toEqual(writers.map(() => []))
-    await subscriber.waitFor('end', 30_000)
+    await subscriber.waitFor('end')
     await expectCleanExit(subscriber)
 
     const got = changesOf(subscriber)
@@ -148,7 +166,9 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL change log under out-of-order
         if (got.length === 40) break
       }
     })()
-    await sleep(200) // the listener is up
+    // The listener is up (its LISTEN has taken effect) before the first write, however long that
+    // takes: the notification path below must have been taken.
+    await waitUntil(() => (reader.backend as PostgresBackend).listenerConnections > 0, "the reader's LISTEN connection")
     const sizes = [10, 9000, 10, 10, 20_000, 10]
     let i = 0
     for (let round = 0; i < 40; round++) {

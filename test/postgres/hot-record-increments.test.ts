@@ -1,7 +1,7 @@
 import { expect, test } from 'vitest'
 import { openStore, type StoreConfig } from '../../src/index.js'
 import { PG_URL, POSTGRES, dropSchemaAfterTest, uniqueSchema } from '../helpers/backends.js'
-import { expectCleanExit, forkWorker } from '../helpers/processes.js'
+import { LAST_RESORT_TIMEOUT_MS, expectCleanExit, forkWorker } from '../helpers/processes.js'
 
 const PROCESSES = 8
 const INCREMENTS_EACH = 500
@@ -25,7 +25,7 @@ test.runIf(POSTGRES !== undefined)(`${PROCESSES} processes incrementing one Post
   await Promise.all(workers.map((w) => w.waitFor('ready')))
   const started = performance.now()
   for (const w of workers) w.send({ type: 'go' })
-  const reports = await Promise.all(workers.map((w) => w.waitFor('done', 50_000)))
+  const reports = await Promise.all(workers.map((w) => w.waitFor('done')))
   const seconds = (performance.now() - started) / 1000
   await Promise.all(workers.map(expectCleanExit))
 
@@ -40,4 +40,4 @@ test.runIf(POSTGRES !== undefined)(`${PROCESSES} processes incrementing one Post
   expect(final?.data.n).toBe(acked)
   expect(final?.version).toBe(1 + acked)
   expect(await store.checkIntegrity()).toEqual(['ok'])
-}, 60_000)
+}, LAST_RESORT_TIMEOUT_MS)

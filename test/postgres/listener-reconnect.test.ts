@@ -1,7 +1,7 @@
 import { expect, test } from 'vitest'
 import { openStore, type StoreConfig } from '../../src/index.js'
 import { PG_URL, POSTGRES, dropSchemaAfterTest, pgAdmin, uniqueSchema } from '../helpers/backends.js'
-import { expectCleanExit, forkWorker, sleep, type WorkerHandle } from '../helpers/processes.js'
+import { LAST_RESORT_TIMEOUT_MS, expectCleanExit, forkWorker, sleep, type WorkerHandle } from '../helpers/processes.js'
 
 const collections = { events: { writers: '*' } } as const
 
@@ -34,17 +34,17 @@ test.runIf(POSTGRES !== undefined)('a subscriber whose LISTEN connection is term
   writer.send({ type: 'go' })
 
   // Kill the listener's server session twice, while changes keep coming.
-  await subscriber.waitFor(() => received(subscriber) >= 100, 20_000)
+  await subscriber.waitFor(() => received(subscriber) >= 100)
   await pgAdmin((c) => c.query('SELECT pg_terminate_backend($1)', [firstListener]))
   const secondListener = await listenerPid(schema, firstListener)
   const atSecondKill = received(subscriber)
-  await subscriber.waitFor(() => received(subscriber) >= atSecondKill + 100, 20_000)
+  await subscriber.waitFor(() => received(subscriber) >= atSecondKill + 100)
   await pgAdmin((c) => c.query('SELECT pg_terminate_backend($1)', [secondListener]))
   await listenerPid(schema, secondListener)
 
-  const done = await writer.waitFor('done', 30_000)
+  const done = await writer.waitFor('done')
   expect(done.errors).toEqual([])
-  const end = await subscriber.waitFor('end', 30_000)
+  const end = await subscriber.waitFor('end')
   await expectCleanExit(subscriber)
 
   const changes = subscriber.messages.filter((m) => m.type === 'change')
@@ -53,4 +53,4 @@ test.runIf(POSTGRES !== undefined)('a subscriber whose LISTEN connection is term
   expect(new Set(changes.map((m) => m.n)).size).toBe(COUNT)
   // Up three times: at start, and after each kill.
   expect(end.listenerConnections).toBe(3)
-}, 40_000)
+}, LAST_RESORT_TIMEOUT_MS)

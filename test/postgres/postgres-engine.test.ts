@@ -3,8 +3,11 @@ import { openStore, type CollectionsConfig, type Store } from '../../src/index.j
 import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.js'
 import { parseFindOptions } from '../../src/store/query.js'
 import { PG_URL, POSTGRES, dropSchemaAfterTest, pgAdmin, uniqueSchema } from '../helpers/backends.js'
+import { sleep, waitUntil } from '../helpers/processes.js'
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+// Races are set up by waiting for the state they need (a session waiting for a lock, in COMMIT,
+// idle in a transaction; both sides of a deadlock holding their first lock), never by sleeping and
+// hoping the other side got there: on a loaded machine it may not have.
 
 /** A fresh schema, dropped after the test; `open` opens stores on it that close before the drop. */
 function freshSchema(): { schema: string; open: <C extends CollectionsConfig>(config: { role: string; collections: C; busyTimeoutMs?: number }) => Promise<Store<C>> } {
@@ -73,6 +76,7 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL engine', () => {
         { name: 'updated_at', type: 'bigint', collation: null },
         { name: 'role', type: 'text', collation: 'C' },
         { name: 'data', type: 'jsonb', collation: null },
+        { name: 'created_seq', type: 'bigint', collation: null },
       ])
       const row = await c.query(`SELECT id, version, role, data, data->>'cmd' AS cmd FROM "${schema}"."jobs"`)
       expect(row.rows).toEqual([{ id: r.id, version: '1', role: 'daemon', data: { cmd: 'build' }, cmd: 'build' }])
@@ -183,20 +187,22 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL engine', () => {
     const store = await open({ role: 'x', collections: { items: { writers: '*' } } })
     const items = store.collection('items')
     await items.insert({ n: 0 })
-    // Make COMMIT slow: a deferred constraint trigger that sleeps runs inside COMMIT.
+    // Hold COMMIT: a deferred constraint trigger runs inside it and waits for an advisory lock
+    // this test holds until the connection is gone.
+    const gateKey = 1 + Math.floor(Math.random() * 2 ** 40)
     await pgAdmin(async (c) => {
-      await c.query(`CREATE FUNCTION "${schema}".slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(2); RETURN NULL; END $$`)
+      await c.query(`CREATE FUNCTION "${schema}".slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(${gateKey}); RETURN NULL; END $$`)
       await c.query(`CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON "${schema}"."items" DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "${schema}".slow_commit()`)
     })
-    const pending = items.insert({ n: 1 }).catch((e: unknown) => e)
-    let pids: number[] = []
-    for (let i = 0; i < 200 && pids.length === 0; i++) {
-      await sleep(10)
-      pids = await backendPids(`tandem:${schema}`, `state = 'active' AND query LIKE '%COMMIT'`)
-    }
-    expect(pids).toHaveLength(1)
-    await terminate(pids)
-    const error = await pending
+    const error = await pgAdmin(async (gate) => {
+      await gate.query('SELECT pg_advisory_lock($1)', [gateKey])
+      const pending = items.insert({ n: 1 }).catch((e: unknown) => e)
+      let pids: number[] = []
+      await waitUntil(async () => (pids = await backendPids(`tandem:${schema}`, `state = 'active' AND query LIKE '%COMMIT' AND wait_event_type = 'Lock'`)).length > 0, 'the insert to wait inside COMMIT')
+      expect(pids).toHaveLength(1)
+      await terminate(pids)
+      return pending
+    })
     expect(error).toMatchObject({ code: 'OUTCOME_UNKNOWN', message: expect.stringMatching(/may or may not have committed/) })
     await pgAdmin((c) => c.query(`DROP TRIGGER slow ON "${schema}"."items"`))
 
@@ -209,12 +215,12 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL engine', () => {
     })
     const failed = open2.catch((e: unknown) => e)
     let idle: number[] = []
-    for (let i = 0; i < 200 && idle.length === 0; i++) {
-      await sleep(10)
-      idle = await backendPids(`tandem:${schema}`, `state = 'idle in transaction'`)
-    }
+    await waitUntil(async () => (idle = await backendPids(`tandem:${schema}`, `state = 'idle in transaction'`)).length > 0, 'the transaction to sit idle on its connection')
     await terminate(idle)
-    await sleep(100)
+    // The server process is gone (so it has sent its goodbye and closed the socket), and this
+    // process's event loop has turned since: the store has heard it before it tries to COMMIT.
+    await waitUntil(async () => (await backendPids(`tandem:${schema}`, `pid = ANY('{${idle.join(',')}}'::int[])`)).length === 0, 'the terminated server process to exit')
+    await sleep(50)
     release()
     expect(await failed).toMatchObject({ code: 'STORAGE_FAILURE', message: expect.stringMatching(/did not commit: nothing of it was written/) })
     // The store carries on with fresh connections.
@@ -234,8 +240,8 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL engine', () => {
     // At once, before the pool has noticed every dead connection: reads and writes still succeed.
     await items.insert({ n: 2 })
     expect(await items.count()).toBe(2)
-    await sleep(50)
-    expect((store.backend as PostgresBackend).poolErrors).toBeGreaterThan(0)
+    // The pool hears of the dead idle connections as their sockets close, whenever this process gets to it.
+    await waitUntil(() => (store.backend as PostgresBackend).poolErrors > 0, 'the pool to notice its terminated connections')
     await Promise.all(Array.from({ length: 5 }, () => items.insert({ n: 3 })))
     expect(await items.count()).toBe(7)
   })
@@ -247,10 +253,14 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL engine', () => {
     const b = await open({ role: 'b', collections })
     await a.collection('counters').insert({ n: 0 }, { id: 'r1' })
     await a.collection('counters').insert({ n: 0 }, { id: 'r2' })
+    // Each holds its first record before either asks for its second: a deadlock every time. (The
+    // transaction PostgreSQL cancels runs again; by then the barrier is open.)
+    let holding = 0
     const bump = (store: typeof a, first: string, second: string) =>
       store.transaction(async (tx) => {
         await tx.collection('counters').update(first, (d) => ({ n: d.n + 1 }))
-        await sleep(150)
+        holding++
+        await waitUntil(() => holding >= 2, 'both transactions to hold their first record')
         await tx.collection('counters').update(second, (d) => ({ n: d.n + 1 }))
       })
     await Promise.all([bump(a, 'r1', 'r2'), bump(b, 'r2', 'r1')])
@@ -260,7 +270,7 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL engine', () => {
     expect(retries).toBeGreaterThanOrEqual(1)
   })
 
-  test('batched updates that deadlock: the cancelled one fails alone, and the records hold exactly the updates that resolved', async () => {
+  test('batched updates of two records in opposite orders never deadlock: the one out of the global lock order runs again in the next batch, and every update lands', async () => {
     const { open } = freshSchema()
     const collections = { counters: { writers: '*' } } as const
     const a = await open({ role: 'a', collections })
@@ -268,18 +278,25 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL engine', () => {
     await a.collection('counters').insertMany([{ n: 0 }, { n: 0 }])
     const [r1, r2] = (await a.collection('counters').find()).map((r) => r.id) as [string, string]
     // Each store sends two updates in one tick: one transaction, a savepoint each, in opposite orders.
-    const slowBump = (store: typeof a, id: string) =>
-      store.collection('counters').update(id, async (d) => {
-        await sleep(100)
+    // Each batch's first update holds its record until the other batch holds its own: then both
+    // ask for the other's record. Without a global lock order that is a deadlock every time (#24).
+    let holding = 0
+    const slowBump = (store: typeof a, id: string) => {
+      let first = true
+      return store.collection('counters').update(id, async (d) => {
+        if (first && ((store === a && id === r1) || (store === b && id === r2))) {
+          first = false
+          holding++
+          await waitUntil(() => holding >= 2, 'both batches to hold their first record')
+        }
         return { n: d.n + 1 }
       })
+    }
     const results = await Promise.allSettled([slowBump(a, r1), slowBump(a, r2), slowBump(b, r2), slowBump(b, r1)])
     const rejected = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[]
-    for (const r of rejected) expect(r.reason).toMatchObject({ code: 'BUSY_TIMEOUT', message: expect.stringMatching(/deadlock/) })
-    const resolvedFor = (id: string) => results.filter((r, i) => r.status === 'fulfilled' && [r1, r2, r2, r1][i] === id).length
-    expect((await a.collection('counters').get(r1))?.data.n).toBe(resolvedFor(r1))
-    expect((await a.collection('counters').get(r2))?.data.n).toBe(resolvedFor(r2))
-    expect(rejected.length).toBe(1) // the deadlock happened, and cost exactly one write
+    expect(rejected.map((r) => String(r.reason))).toEqual([])
+    expect((await a.collection('counters').get(r1))?.data.n).toBe(2)
+    expect((await a.collection('counters').get(r2))?.data.n).toBe(2)
   })
 
   test('a deadlock inside a batch of inserts fails the batch or lets it commit, and never hands a caller another write\'s result', async () => {
@@ -338,20 +355,23 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL engine', () => {
   })
 
   test('an upsert whose id another transaction inserts meanwhile is run again and updates it', async () => {
-    const { open } = freshSchema()
+    const { schema, open } = freshSchema()
     const collections = { kv: { writers: '*' } } as const
     const a = await open({ role: 'a', collections })
     const b = await open({ role: 'b', collections })
     let release!: () => void
     const gate = new Promise<void>((resolve) => (release = resolve))
+    let inserted!: () => void
+    const bHasK = new Promise<void>((resolve) => (inserted = resolve))
     const inserting = b.transaction(async (tx) => {
       await tx.collection('kv').insert({ by: 'b' }, { id: 'k' })
+      inserted()
       await gate
     })
-    await sleep(50)
+    await bHasK
     // a's upsert finds no row, then its INSERT waits for b's uncommitted one; b commits; a's read was stale.
     const upserting = a.collection('kv').upsert('k', { by: 'a' })
-    await sleep(200)
+    await waitUntil(async () => (await backendPids(`tandem:${schema}`, `wait_event_type = 'Lock'`)).length > 0, "a's INSERT to wait for b's row")
     release()
     await inserting
     expect(await upserting).toMatchObject({ version: 2, data: { by: 'a' } })

@@ -5,7 +5,11 @@ import { tempDir } from '../helpers/backends.js'
 import { expectCleanExit, forkWorker, rawExec, type WorkerMessage } from '../helpers/processes.js'
 
 const BUSY_TIMEOUT_MS = 300
-const HOLD_MS = 2000
+// The other process would release the lock by itself only after this long, which is far beyond
+// anything load can add to a 300 ms wait; the test releases it as soon as the insert has failed.
+// So "gave up while the lock was still held" does not depend on how fast this machine is, and a
+// write that ignored busyTimeoutMs would still be caught: it would succeed after HOLD_MS.
+const HOLD_MS = 30_000
 
 test('a write that cannot get the lock within busyTimeoutMs fails with BUSY_TIMEOUT, says how long it waited, and writes nothing', async () => {
   const dataDir = tempDir()
@@ -14,7 +18,7 @@ test('a write that cannot get the lock within busyTimeoutMs fails with BUSY_TIME
   onTestFinished(() => store.close())
   const sessions = store.collection('sessions')
 
-  // Another process takes the write lock and, on its own clock, keeps it for HOLD_MS.
+  // Another process takes the write lock and, on its own clock, would keep it for HOLD_MS.
   const holder = forkWorker('raw-sqlite.mjs', { file: join(dataDir, 'store.db') })
   await holder.waitFor('ready')
   const lock = await rawExec(holder, 'BEGIN IMMEDIATE', { releaseAfterMs: HOLD_MS })
@@ -27,6 +31,7 @@ test('a write that cannot get the lock within busyTimeoutMs fails with BUSY_TIME
   // It gave up on its own timeout, while the lock was still held: had it waited for the lock, the
   // insert would have succeeded.
   const gaveUpWhileLocked = !holder.messages.some(isReleased)
+  await rawExec(holder, '', { releaseNow: true })
   await holder.waitFor(isReleased)
   console.log(`insert rejected: ${(error as Error | undefined)?.message}`)
 

@@ -2,14 +2,14 @@ import { join } from 'node:path'
 import { expect, test } from 'vitest'
 import { openStore } from '../../src/index.js'
 import { tempDir } from '../helpers/backends.js'
-import { forkWorker } from '../helpers/processes.js'
+import { LAST_RESORT_TIMEOUT_MS, forkWorker } from '../helpers/processes.js'
 
 test('8 processes opening a fresh store at the same instant run each migration exactly once', async () => {
   const path = join(tempDir(), 'store.db')
   const workers = Array.from({ length: 8 }, () => forkWorker('migrator.mjs', { path }))
   await Promise.all(workers.map((w) => w.waitFor('ready')))
   for (const w of workers) w.send({ type: 'go' })
-  const opened = await Promise.all(workers.map((w) => w.waitFor('opened', 60_000)))
+  const opened = await Promise.all(workers.map((w) => w.waitFor('opened')))
 
   const statuses = (version: number) => opened.map((o) => (o.outcomes as { version: number; status: string }[]).find((x) => x.version === version)?.status)
   for (const version of [1, 2]) {
@@ -24,4 +24,4 @@ test('8 processes opening a fresh store at the same instant run each migration e
   await store.close()
   expect(records.map((r) => r.data.by).sort()).toEqual(['migration 1', 'migration 2'])
   expect(records.find((r) => r.data.by === 'migration 1')?.data.owner).toMatch(/^pid \d+$/)
-}, 60_000)
+}, LAST_RESORT_TIMEOUT_MS)

@@ -7,9 +7,17 @@ import { expectCleanExit, forkWorker, rawExec, sleep } from '../helpers/processe
 // While another process holds SQLite's write lock, a Tandem write waits for it without stalling
 // its process: timers, I/O and other requests keep running. A plain better-sqlite3 connection
 // waits inside SQLite's busy handler instead, which sleeps the thread for the whole wait.
+//
+// What tells the two apart is measured within each run, not against a fixed number of
+// milliseconds: a fixed "worst lag under 250 ms" is not far from what load alone causes (with two
+// CPU burners on this two-core machine, the responsive Tandem probe saw single lags of 180 ms).
+// So: how often a 5 ms timer fired while the write waited (a blocked loop: never; a responsive
+// one: about every 5 ms, a few dozen times a second even when the machine is busy, so at least
+// MIN_TICKS in a wait of about a second), and the worst lag as a fraction of the wait (a blocked
+// loop lags by the whole wait; a responsive one only by scheduling noise, kept below half).
 
 const HOLD_MS = 1000
-const MAX_LAG_MS = 250
+const MIN_TICKS = 10
 const collections = { events: { writers: '*' } } as const
 
 async function setUp() {
@@ -32,7 +40,7 @@ async function holdLockWhileProbeWaits(holder: ReturnType<typeof forkWorker>, pr
   await expectCleanExit(probe)
   holder.send({ type: 'exec', exit: true })
   await expectCleanExit(holder)
-  return result as unknown as { id: string | null; waitedMs: number; worstLagMs: number; ticks: number }
+  return result as unknown as { id: string | null; waitedMs: number; ticksWhileWaiting: number; worstLagMs: number; ticks: number }
 }
 
 test('a Tandem write waiting a second for another process’s lock keeps its event loop responsive', async () => {
@@ -42,10 +50,11 @@ test('a Tandem write waiting a second for another process’s lock keeps its eve
   await probe.waitFor('ready')
 
   const result = await holdLockWhileProbeWaits(holder, probe)
-  console.log(`Tandem insert waited ${result.waitedMs} ms for the lock; worst event-loop lag ${result.worstLagMs} ms over ${result.ticks} ticks of 5 ms`)
+  console.log(`Tandem insert waited ${result.waitedMs} ms for the lock; the 5 ms timer fired ${result.ticksWhileWaiting} times meanwhile; worst event-loop lag ${result.worstLagMs} ms over ${result.ticks} ticks`)
 
   expect(result.waitedMs).toBeGreaterThanOrEqual(HOLD_MS - 100)
-  expect(result.worstLagMs).toBeLessThan(MAX_LAG_MS)
+  expect(result.ticksWhileWaiting).toBeGreaterThanOrEqual(MIN_TICKS)
+  expect(result.worstLagMs).toBeLessThan(result.waitedMs / 2)
   const store = await openStore({ dataDir, path: 'store.db', role: 'checker', collections })
   onTestFinished(() => store.close())
   expect(await store.collection('events').get(result.id!)).toMatchObject({ role: 'probe', data: { from: 'lag-probe' } })
@@ -58,8 +67,10 @@ test('for contrast, raw better-sqlite3 with busy_timeout = 2000 blocks its event
   await probe.waitFor('ready')
 
   const result = await holdLockWhileProbeWaits(holder, probe)
-  console.log(`raw better-sqlite3 waited ${result.waitedMs} ms for the lock; worst event-loop lag ${result.worstLagMs} ms over ${result.ticks} ticks of 5 ms`)
+  console.log(`raw better-sqlite3 waited ${result.waitedMs} ms for the lock; the 5 ms timer fired ${result.ticksWhileWaiting} times meanwhile; worst event-loop lag ${result.worstLagMs} ms over ${result.ticks} ticks`)
 
   expect(result.waitedMs).toBeGreaterThanOrEqual(HOLD_MS - 100)
-  expect(result.worstLagMs).toBeGreaterThan(800)
+  // Blocked for the whole wait: not one tick, and a lag as long as the wait (load only adds to it).
+  expect(result.ticksWhileWaiting).toBe(0)
+  expect(result.worstLagMs).toBeGreaterThanOrEqual(result.waitedMs * 0.9)
 })

@@ -1,12 +1,12 @@
 import { expect, onTestFinished, test } from 'vitest'
 import { openStore, type StoreConfig } from '../../src/index.js'
 import { tempDir } from '../helpers/backends.js'
-import { expectCleanExit, forkWorker } from '../helpers/processes.js'
+import { LAST_RESORT_TIMEOUT_MS, expectCleanExit, forkWorker } from '../helpers/processes.js'
 
 const PROCESSES = 8
 const INCREMENTS_EACH = 500
 
-test(`${PROCESSES} processes incrementing one record ${INCREMENTS_EACH} times each lose no increment`, async () => {
+test(`${PROCESSES} processes incrementing one record ${INCREMENTS_EACH} times each lose no increment`, { timeout: LAST_RESORT_TIMEOUT_MS }, async () => {
   const dataDir = tempDir()
   const collections = { counters: { writers: '*' } } as const
   const config = (role: string): StoreConfig<typeof collections> => ({ dataDir, path: 'store.db', role, collections })
@@ -23,7 +23,7 @@ test(`${PROCESSES} processes incrementing one record ${INCREMENTS_EACH} times ea
   )
   await Promise.all(workers.map((w) => w.waitFor('ready')))
   for (const w of workers) w.send({ type: 'go' })
-  const reports = await Promise.all(workers.map((w) => w.waitFor('done', 50_000)))
+  const reports = await Promise.all(workers.map((w) => w.waitFor('done')))
   await Promise.all(workers.map(expectCleanExit))
 
   const errorCount = reports.reduce((sum, r) => sum + (r.errorCount as number), 0)

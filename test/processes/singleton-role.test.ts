@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { expect, test } from 'vitest'
 import { openStore } from '../../src/index.js'
 import { tempDir } from '../helpers/backends.js'
-import { forkWorker, type WorkerHandle } from '../helpers/processes.js'
+import { LAST_RESORT_TIMEOUT_MS, forkWorker, type WorkerHandle } from '../helpers/processes.js'
 
 async function start(path: string): Promise<WorkerHandle> {
   const worker = forkWorker('singleton.mjs', { path })
@@ -10,7 +10,7 @@ async function start(path: string): Promise<WorkerHandle> {
   return worker
 }
 
-const outcome = (w: WorkerHandle) => w.waitFor((m) => m.type === 'holder' || m.type === 'refused', 30_000)
+const outcome = (w: WorkerHandle) => w.waitFor((m) => m.type === 'holder' || m.type === 'refused')
 
 test('a singleton role has one live holder: a second process is refused with its pid; after a SIGKILL exactly one of two racing newcomers takes over', async () => {
   const path = join(tempDir(), 'store.db')
@@ -43,4 +43,4 @@ test('a singleton role has one live holder: a second process is refused with its
   const store = await openStore({ path, role: 'cli', collections: {} })
   expect((await store.processes()).map((p) => p.role)).toEqual(['cli'])
   await store.close()
-}, 60_000)
+}, LAST_RESORT_TIMEOUT_MS)

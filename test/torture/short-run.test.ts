@@ -1,17 +1,25 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, test } from 'vitest'
+import { LAST_RESORT_TIMEOUT_MS } from '../helpers/processes.js'
 import { BACKENDS } from '../../torture/backends.mjs'
 import type { CheckReport } from '../../torture/checker.mjs'
 
 // Short torture runs (docs/torture.md): 4 worker processes run random transactions while a nemesis
 // SIGKILLs them, restarts everything and forces checkpoints; the checker must find no anomaly in
-// the history. Each run is ~25 s of faults plus a few seconds to stop, drain the feed and check, so
-// the file stays near 60 s on two cores. The harness imports dist/: `npm test` builds first.
+// the history. The harness imports dist/: `npm test` builds first.
+//
+// Each run is a target of work, not a time: it goes on until the workers have completed a number
+// of transactions ok and the nemesis has SIGKILLed at least KILLS single processes and injected
+// every other fault at least once (torture/run.mjs --until-ok, --until-faults). A loaded machine
+// makes the runs longer, never too thin to mean anything; a run in which no transaction succeeds
+// for STALL_SECONDS stops and reports a health anomaly (a stall), which fails the test. How many
+// transactions a second a run manages is a figure for benchmarks, not a test: the summary line
+// each run prints gives its time and counts.
 //
 // PostgreSQL runs when the backend opens a store here (TANDEM_BACKENDS may leave it out). In CI a
 // built backend whose server does not answer fails the run; a backend not built yet is skipped,
-// saying so. Three runs share the file's ~70 s budget, so each is shorter then.
+// saying so.
 //
 // PostgreSQL runs find() inside store.transaction() too: the backend locks the predicate (a
 // per-collection lock that range reads in a write take exclusively and writes take shared), so the
@@ -25,12 +33,15 @@ if (postgresMissing?.code === 'UNREACHABLE' && process.env.CI === 'true') {
   throw new Error(`CI: the PostgreSQL backend is built but cannot run: ${postgresMissing.reason}`)
 }
 const postgresNote = postgresMissing === undefined ? '' : ` (skipped: ${postgresMissing.reason})`
-const SECONDS = postgresMissing === undefined && runs('sqlite') ? 15 : 25
-const TIMEOUT_MS = (SECONDS + 45) * 1000
+/** Single processes SIGKILLed by the kill9 fault that every run waits for (restarts kill them all, on top). */
+const KILLS = 10
+const STALL_SECONDS = 60
+/** The faults and their pace, common to every run: a SIGKILL every ~0.5 s, a restart every ~6 s. */
+const PACE = ['--procs', '4', '--kill-every-ms', '500', '--restart-every-ms', '6000', '--until-faults', `kill9=${KILLS}`, '--stall-seconds', String(STALL_SECONDS)]
 
 interface RunResult {
   code: number | null
-  report: (CheckReport & { run: { processesKilled: number; dir: string | null } }) | undefined
+  report: (CheckReport & { run: { processesKilled: number; seconds: number; dir: string | null } }) | undefined
   stderr: string
 }
 
@@ -69,37 +80,44 @@ function summarize(result: RunResult): void {
   const r = result.report
   if (r === undefined) return
   const phases = Object.entries((r.run as { phases?: Record<string, number> }).phases ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')
-  console.log(`torture: ${r.counts.transactions} transactions (ok ${r.counts.ok}, failed ${r.counts.failed}, unknown ${r.counts.unknown}), ${r.run.processesKilled} processes killed, ${r.feed.changes} changes; ${phases}`)
+  console.log(`torture: ${r.run.seconds} s of faults, ${r.counts.transactions} transactions (ok ${r.counts.ok}, failed ${r.counts.failed}, unknown ${r.counts.unknown}), ${r.run.processesKilled} processes killed, ${r.feed.changes} changes; ${phases}`)
 }
 
-function expectBusy(report: NonNullable<RunResult['report']>, minOk: number): void {
-  // A meaningful history: many transactions, kills that landed, transactions cut short. The floors
-  // are a tenth or less of what a run does alone here (SQLite normal ~20,000 ok, full ~7,000,
-  // PostgreSQL ~350): the other test files share the two cores, and one CI run got 1,760 with full.
-  expect(report.counts.ok).toBeGreaterThan(minOk)
-  expect(report.run.processesKilled).toBeGreaterThan(5)
-  expect(report.faults.kill9?.injected ?? 0).toBeGreaterThan(5)
-  expect(report.faults.restart?.injected ?? 0).toBeGreaterThan(0)
-  expect(report.faults.checkpoint?.injected ?? 0).toBeGreaterThan(0)
-  expect(report.feed.changes).toBeGreaterThan(minOk / 2)
+/**
+ * The run did the work it was asked for (its targets; the runner stops only once they are met, or
+ * at a stall, which expectClean has already failed on): a history with many transactions, kills
+ * that landed, whole-application restarts, checkpoints, and a change feed that carried the writes.
+ */
+function expectWorkDone(report: NonNullable<RunResult['report']>, ok: number, faults: string[]): void {
+  expect(report.counts.ok).toBeGreaterThanOrEqual(ok)
+  expect(report.faults.kill9?.injected ?? 0).toBeGreaterThanOrEqual(KILLS)
+  expect(report.run.processesKilled).toBeGreaterThanOrEqual(KILLS)
+  for (const fault of faults) expect(report.faults[fault]?.injected ?? 0, `${fault} injected`).toBeGreaterThanOrEqual(1)
+  expect(report.feed.changes).toBeGreaterThan(0)
 }
 
+// Targets: enough history to mean something (several times the floors of 500, 500 and 50 these
+// runs once had to clear in 15 s); alone on this machine a run gets there in about 10 s, which is
+// also about what the restart every ~6 s and the 10 kills need.
 describe.runIf(runs('sqlite'))('torture, SQLite', () => {
-  for (const durability of ['normal', 'full']) {
-    test(`${SECONDS} s of SIGKILLs, restarts and foreign checkpoints with durability ${durability} leave no anomaly`, { timeout: TIMEOUT_MS }, async () => {
-      const result = await torture(['--backend', 'sqlite', '--durability', durability, '--procs', '4', '--seconds', String(SECONDS), '--faults', 'kill9,checkpoint,restart', '--kill-every-ms', '500', '--restart-every-ms', '6000'])
+  for (const [durability, ok] of [['normal', 5000], ['full', 2000]] as const) {
+    test(`${ok} transactions ok through SIGKILLs, restarts and foreign checkpoints with durability ${durability}, and no anomaly`, { timeout: LAST_RESORT_TIMEOUT_MS }, async () => {
+      const faults = ['kill9', 'checkpoint', 'restart']
+      const result = await torture(['--backend', 'sqlite', '--durability', durability, '--faults', faults.join(','), '--until-ok', String(ok), ...PACE])
       summarize(result)
       expectClean(result)
-      expectBusy(result.report!, 500)
+      expectWorkDone(result.report!, ok, faults)
     })
   }
 })
 
 describe('torture, PostgreSQL', () => {
-  test.skipIf(postgresMissing !== undefined)(`${SECONDS} s of SIGKILLs, restarts, checkpoints and terminated connections leave no anomaly${postgresNote}`, { timeout: TIMEOUT_MS }, async () => {
-    const result = await torture(['--backend', 'postgres', '--procs', '4', '--seconds', String(SECONDS), '--faults', 'kill9,checkpoint,restart,terminate', '--kill-every-ms', '500', '--restart-every-ms', '6000'])
+  const ok = 150
+  test.skipIf(postgresMissing !== undefined)(`${ok} transactions ok through SIGKILLs, restarts, checkpoints and terminated connections, and no anomaly${postgresNote}`, { timeout: LAST_RESORT_TIMEOUT_MS }, async () => {
+    const faults = ['kill9', 'checkpoint', 'restart', 'terminate']
+    const result = await torture(['--backend', 'postgres', '--faults', faults.join(','), '--until-ok', String(ok), ...PACE])
     summarize(result)
     expectClean(result)
-    expectBusy(result.report!, 50)
+    expectWorkDone(result.report!, ok, faults)
   })
 })

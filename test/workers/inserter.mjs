@@ -1,20 +1,24 @@
-// Inserts records into one collection, one after another, for `durationMs` after the parent says
-// go. Reports every acknowledged id the moment its insert resolves, then a summary.
+// Inserts records into one collection, one after another, from the parent's 'go' until its
+// 'stop'. Reports every acknowledged id the moment its insert resolves, then a summary.
 import { openStore } from 'tandemdb'
 import { command, describeError, failOnCrash, finish, report, workerArgs } from './channel.mjs'
 
 failOnCrash()
-const { store: config, collection, durationMs, fields = {} } = workerArgs()
+const { store: config, collection, fields = {} } = workerArgs()
 const store = await openStore(config)
 const records = store.collection(collection)
 report({ type: 'ready' })
 await command('go')
 
+let stopping = false
+void command('stop').then(() => (stopping = true))
 let acked = 0
 let errorCount = 0
 const errors = [] // the first few, for the failure message
-const until = performance.now() + durationMs
-for (let seq = 0; performance.now() < until; seq++) {
+for (let seq = 0; !stopping; seq++) {
+  // Let the event loop turn now and then, so the parent's 'stop' (an IPC message) is read even
+  // while inserts resolve without waiting for a lock.
+  if (seq % 20 === 0) await new Promise((resolve) => setImmediate(resolve))
   try {
     const record = await records.insert({ ...fields, seq })
     acked++
@@ -22,6 +26,7 @@ for (let seq = 0; performance.now() < until; seq++) {
   } catch (error) {
     errorCount++
     if (errors.length < 5) errors.push(describeError(error))
+    if (errors.length >= 5) break
   }
 }
 await store.close()

@@ -1,5 +1,5 @@
 // Waits for the SQLite write lock another process holds, while measuring how late a 5 ms timer
-// fires (event-loop lag). mode 'tandem': a Tandem insert. mode 'raw': a plain better-sqlite3
+// fires (event-loop lag) and how often it fired while the write waited. mode 'tandem': a Tandem insert. mode 'raw': a plain better-sqlite3
 // connection with a busy timeout (SQLite's busy handler sleeps the thread).
 import Database from 'better-sqlite3'
 import { openStore } from 'tandemdb'
@@ -19,11 +19,15 @@ function startLagMonitor() {
     last = now
     ticks++
   }, TICK_MS)
-  return async () => {
-    // Let the timer fire once more after the wait, so a block that just ended is counted.
-    await new Promise((resolve) => setTimeout(resolve, 4 * TICK_MS))
-    clearInterval(timer)
-    return { worstLagMs: Math.round(worst), ticks }
+  return {
+    /** Ticks so far: read when the write returns, it says how often the loop turned while it waited. */
+    ticks: () => ticks,
+    async stop() {
+      // Let the timer fire once more after the wait, so a block that just ended is counted.
+      await new Promise((resolve) => setTimeout(resolve, 4 * TICK_MS))
+      clearInterval(timer)
+      return { worstLagMs: Math.round(worst), ticks }
+    },
   }
 }
 
@@ -47,12 +51,13 @@ if (mode === 'tandem') {
 report({ type: 'ready', pragmaBusyTimeout: mode === 'raw' ? busyTimeoutMs : undefined })
 
 await command('go')
-const stopLagMonitor = startLagMonitor()
+const monitor = startLagMonitor()
 report({ type: 'started' })
 const started = performance.now()
 const id = await write()
 const waitedMs = Math.round(performance.now() - started)
-const lag = await stopLagMonitor()
+const ticksWhileWaiting = monitor.ticks()
+const lag = await monitor.stop()
 await close()
-report({ type: 'result', id, waitedMs, ...lag })
+report({ type: 'result', id, waitedMs, ticksWhileWaiting, ...lag })
 finish()

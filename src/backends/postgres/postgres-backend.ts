@@ -28,7 +28,7 @@ import {
   type PostgresQuery,
   type PostgresResult,
 } from './postgres-config.js'
-import { isConnectFailure, isConnectionLoss, outcomeUnknown, sqlState, translatePostgresError, type ErrorContext } from './postgres-errors.js'
+import { isConnectFailure, isConnectionLoss, isSessionTimeout, outcomeUnknown, sqlState, translatePostgresError, type ErrorContext } from './postgres-errors.js'
 import { MAX_TRANSACTION_ATTEMPTS, backoff, isLostAtBegin, isRetryable, lockTimeoutSql, type TransactionRetryStats } from './postgres-locks.js'
 import { ChangeCache } from './postgres-change-cache.js'
 import { CommitListener, type PostgresListenClient } from './postgres-notify.js'
@@ -197,7 +197,7 @@ export class PostgresBackend implements Backend {
       const session = await this.#checkout()
       // BEGIN travels with the transaction's first statement (see PostgresWriteTx).
       const begin = beginSql(busyTimeoutMs, this.#config.busyTimeoutMs, session.client)
-      const tx = new PostgresWriteTx(this.#sql, session, { busyTimeoutMs, url: this.#url }, this.#waits, begin)
+      const tx = new PostgresWriteTx(this.#sql, session, { busyTimeoutMs, url: this.#url, inWrite: true }, this.#waits, begin)
       let commitSent = false
       try {
         const result = await work(tx)
@@ -365,7 +365,10 @@ export class PostgresBackend implements Backend {
         await this.#rollback(session)
         throw markTransactionAborted(translatePostgresError(error, context))
       }
-      session.lost = error
+      session.lost ??= error
+      // The server ended the session while it sat idle in the transaction (its timeout): it never
+      // ran this COMMIT, so the write definitely did not happen.
+      if (isSessionTimeout(session.lost)) throw markTransactionAborted(translatePostgresError(session.lost, context))
       // The connection failed with COMMIT sent: it may have been carried out, its answer lost.
       throw markTransactionAborted(outcomeUnknown(error))
     }

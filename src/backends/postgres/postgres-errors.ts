@@ -19,7 +19,7 @@ const CONNECTION_MESSAGES = /Connection terminated|connection error|not queryabl
  */
 export function isConnectionLoss(error: unknown): boolean {
   const state = sqlState(error)
-  if (state !== undefined) return state.startsWith('08') || state === '57P01' || state === '57P02' || state === '57P03'
+  if (state !== undefined) return state.startsWith('08') || state === '57P01' || state === '57P02' || state === '57P03' || state === '25P03' || state === '57P05'
   const e = error as { code?: unknown; message?: unknown } | null
   if (typeof e?.code === 'string' && SOCKET_CODES.has(e.code)) return true
   return typeof e?.message === 'string' && CONNECTION_MESSAGES.test(e.message)
@@ -50,10 +50,12 @@ export interface ErrorContext {
   busyTimeoutMs?: number
   /** For connection messages, the server's address (password masked). */
   url?: string
+  /** The statement ran inside a write transaction (a read of an update, say): its failure means the write did not happen. */
+  inWrite?: boolean
 }
 
 function duplicate(error: unknown, collection: string | undefined, id: string | undefined): TandemError {
-  return new TandemError('DUPLICATE_ID', `Record ${collection ?? '?'}/${id ?? '?'} already exists. Use another id, or replace() / upsert() it.`, {
+  return new TandemError('DUPLICATE_ID', `Record ${collection ?? '?'}/${id ?? '?'} already exists; nothing was written. Use another id, or replace() / upsert() it.`, {
     cause: error,
     ...(collection === undefined ? {} : { collection }),
     ...(id === undefined ? {} : { id }),
@@ -67,52 +69,108 @@ export function duplicateId(collection: string, id: string): TandemError {
 }
 
 /**
+ * Server-side timeouts, by SQLSTATE or message, and the setting that fired: each says which one, so
+ * the caller knows what to raise (or what a DBA set on the role or database).
+ */
+function timeoutSetting(state: string | undefined, message: string): string | undefined {
+  if (state === '25P03') return 'idle_in_transaction_session_timeout'
+  if (state === '57P05') return 'idle_session_timeout'
+  if (state === '57014' && /statement timeout/i.test(message)) return 'statement_timeout'
+  if (state === '57014' && /lock timeout/i.test(message)) return 'lock_timeout'
+  return undefined
+}
+
+/** The session ended because of a server timeout (idle in transaction, idle session): the connection is gone. */
+export function isSessionTimeout(error: unknown): boolean {
+  const state = sqlState(error)
+  return state === '25P03' || state === '57P05'
+}
+
+/** What a write that failed before COMMIT was sent can say about itself: it did not happen. */
+function notWritten(operation: 'read' | 'write', inWrite = false): string {
+  return operation === 'write' || inWrite ? 'the write did not commit: nothing of it was written (COMMIT was never sent, so PostgreSQL rolled it back)' : 'the read did not complete; nothing was written'
+}
+
+/**
  * Translates an engine error into a TandemError, once, at the backend edge. The original error,
- * with every field the server sent, rides along in `cause`. Errors that are not PostgreSQL's, or
- * that have no better name, pass through unchanged.
+ * with every field the server sent, rides along in `cause`. Every SQLSTATE class becomes a library
+ * code (see the table in docs/postgres.md); only errors that are not PostgreSQL's (a bug of ours, a
+ * TypeError) pass through unchanged. Each message answers "did my write happen?": errors raised
+ * before COMMIT was sent say that nothing was written; a connection lost during COMMIT is
+ * OUTCOME_UNKNOWN (see outcomeUnknown).
  */
 export function translatePostgresError(error: unknown, context: ErrorContext = {}): unknown {
   if (error instanceof TandemError) return error
   const state = sqlState(error)
   const message = (error as Error | null)?.message ?? String(error)
-  const { collection, id, operation = 'read' } = context
+  const { collection, id, operation = 'read', inWrite = false } = context
   const where = context.url === undefined ? 'PostgreSQL' : `PostgreSQL at ${context.url}`
+  const facts = { cause: error, ...(collection === undefined ? {} : { collection }), ...(id === undefined ? {} : { id }) }
+  const setting = timeoutSetting(state, message)
+  if (setting !== undefined && setting !== 'lock_timeout') {
+    const ended = state === '25P03' || state === '57P05' ? ' and ended the session' : ''
+    return new TandemError(
+      'SERVER_TIMEOUT',
+      `PostgreSQL cancelled the ${operation === 'write' || inWrite ? 'write' : 'read'} because of its ${setting} setting${ended} (${state}: ${message}); ${notWritten(operation, inWrite)}. Raise ${setting} for the store's user (ALTER ROLE ... SET ${setting}), or keep transactions short, then retry.`,
+      { ...facts, hint: `Check ${setting} on the server, the role and the database (SHOW ${setting}).` },
+    )
+  }
   if (isConnectFailure(error)) {
     return new StorageError(
-      `Could not connect to ${where} (${state === undefined ? '' : `${state}: `}${message}). Check that the server is running and that host, port, database and user in the url are right (and that it accepts this many connections).`,
+      `Could not connect to ${where} (${state === undefined ? '' : `${state}: `}${message}); ${notWritten(operation, inWrite)}. Check that the server is running and that host, port, database and user in the url are right (and that it accepts this many connections).`,
       error,
     )
   }
   if (isConnectionLoss(error)) {
-    return new StorageError(
-      `Lost the connection to ${where} (${message}); ${operation === 'write' ? 'the write did not commit: nothing of it was written' : 'the read did not complete'}. Check that the server is running and reachable, then retry.`,
-      error,
-    )
+    return new StorageError(`Lost the connection to ${where} (${message}); ${notWritten(operation, inWrite)}. Check that the server is running and reachable, then retry.`, error)
   }
   if (state === undefined) return error
   if (state === '23505') return duplicate(error, collection, id)
-  if (state === '55P03') return new BusyError(context.busyTimeoutMs ?? 0, error, operation)
+  if (state === '55P03' || setting === 'lock_timeout') return new BusyError(context.busyTimeoutMs ?? 0, error, operation)
   if (state === '40P01' || state === '40001') {
     const what = state === '40P01' ? 'this transaction and another were each waiting for a lock the other held (a deadlock)' : 'this transaction conflicted with a concurrent one (serialization failure)'
     return new TandemError('BUSY_TIMEOUT', `PostgreSQL cancelled the write because ${what}; nothing of it was written. Retry it; writing records in the same order everywhere avoids deadlocks.`, {
-      cause: error,
+      ...facts,
       hint: 'Retry the write; keep multi-record transactions in one consistent order.',
     })
   }
-  if ((state === '22P05' || state === '22021' || state === '22P02') && operation === 'write') {
-    return new TandemError(
-      'INVALID_DATA',
-      `PostgreSQL refused the data${collection === undefined ? '' : ` for "${collection}"`} (${message}); nothing was written. PostgreSQL cannot store the character U+0000 (or a lone UTF-16 surrogate) in text or JSON: remove it, or encode the value (base64, say).`,
-      { cause: error, ...(collection === undefined ? {} : { collection }), ...(id === undefined ? {} : { id }), hint: 'Strip \\u0000 from strings before storing them.' },
-    )
+  if (state === '40003') {
+    return new TandemError('OUTCOME_UNKNOWN', `PostgreSQL could not tell whether the statement completed (${state}: ${message}): this write may or may not have committed. Read the records back before retrying.`, {
+      ...facts,
+      hint: 'Check whether the write landed, then retry only what is missing.',
+    })
   }
+  const cls = state.slice(0, 2)
+  if (cls === '22' || cls === '23' || cls === '40' || (cls === '54' && operation === 'write')) {
+    if (operation === 'read' && cls === '22') {
+      return new TandemError('INVALID_QUERY', `PostgreSQL refused a value of the query${collection === undefined ? '' : ` on "${collection}"`} (${state}: ${message}); nothing was read or written. Check the values compared in the query.`, {
+        ...facts,
+        hint: 'Compare fields with values of the type they hold.',
+      })
+    }
+    const nul = state === '22P05' || state === '22021' ? ' PostgreSQL cannot store the character U+0000 (or a lone UTF-16 surrogate) in text or JSON: remove it, or encode the value (base64, say).' : ''
+    return new TandemError('INVALID_DATA', `PostgreSQL refused the data${collection === undefined ? '' : ` for "${collection}"`} (${state}: ${message}); nothing was written.${nul || ' Fix the data and retry.'}`, {
+      ...facts,
+      hint: nul === '' ? 'Check the data against what PostgreSQL can store (size, characters, numbers).' : 'Strip \\u0000 from strings before storing them.',
+    })
+  }
+  if (state === '25006') return readOnly(error, where, message)
   if (state === '53100') return new StorageError(`The PostgreSQL server's disk is full (${message}); nothing was written. Free some space on the server and retry.`, error)
-  if (state.startsWith('53')) return new StorageError(`The PostgreSQL server is out of resources (${state}: ${message}). Retry later, or lower postgres.poolSize across processes.`, error)
-  if (state.startsWith('58') || state === 'XX001' || state === 'XX002') {
-    return new StorageError(`PostgreSQL reported a storage failure (${state}: ${message}). Check the server's logs and disks.`, error)
+  if (cls === '53') return new StorageError(`The PostgreSQL server is out of resources (${state}: ${message}); ${notWritten(operation, inWrite)}. Retry later, or lower postgres.poolSize across processes.`, error)
+  if (cls === '58' || cls === 'XX') return new StorageError(`PostgreSQL reported a storage failure (${state}: ${message}); ${notWritten(operation, inWrite)}. Check the server's logs and disks.`, error)
+  if (state === '42501') return new StorageError(`PostgreSQL refused the operation (${state}: ${message}); ${notWritten(operation, inWrite)}. Check that the url's user may create the store's schema and tables.`, error)
+  if (state === '57014') return new StorageError(`PostgreSQL cancelled the statement (${state}: ${message}: pg_cancel_backend, or the server shutting down); ${notWritten(operation, inWrite)}. Retry it.`, error)
+  if (cls === '42' || cls === '3F' || cls === '0A') {
+    return new StorageError(`PostgreSQL rejected a statement of the store (${state}: ${message}); ${notWritten(operation, inWrite)}. The store's schema may have been changed or dropped by hand: run checkIntegrity(), or open the store again to recreate its tables.`, error)
   }
-  if (state === '42501') return new StorageError(`PostgreSQL refused the operation (${state}: ${message}). Check that the url's user may create the store's schema and tables.`, error)
-  return error
+  return new StorageError(`PostgreSQL reported an error (${state}: ${message}); ${notWritten(operation, inWrite)}. See error.cause for the server's fields, and the server's log.`, error)
+}
+
+function readOnly(error: unknown, where: string, message: string): TandemError {
+  return new TandemError('READ_ONLY', `${where} accepts no writes (${message}): it is a standby, or default_transaction_read_only is on; nothing was written. Point the url at the primary.`, {
+    cause: error,
+    hint: 'Use the primary server\'s address for a store that writes.',
+  })
 }
 
 /**

@@ -108,6 +108,9 @@ export class CommitListener {
       if (this.#client === client) this.#client = undefined
       client.end().catch(() => undefined)
       this.#scheduleReconnect()
+      // Notifications may be lost from now on: readers read the log from their position at once
+      // (a reader that cannot, the server being away, reports FEED_INTERRUPTED and retries).
+      if (this.#running && this.connections > 0) this.#wake()
     }
     // An 'error' without a listener would crash the process; a lost listener is routine here.
     client.on('error', onLost)
@@ -163,7 +166,10 @@ export class CommitListener {
         if (this.#running) this.#wake()
       }
     } catch {
-      // The server is away: the next poll (or the reconnect) tries again.
+      // The server is away: the next poll (or the reconnect) tries again. Readers are woken to
+      // find out for themselves (and report FEED_INTERRUPTED) once per outage.
+      if (this.#lastHead !== -2 && this.#running) this.#wake()
+      this.#lastHead = -2
     } finally {
       this.#schedulePoll()
     }

@@ -66,6 +66,7 @@ const META_COLUMNS: Record<MetaField, MetaColumn> = {
   createdAt: { sql: 'created_at', cls: 1 },
   updatedAt: { sql: 'updated_at', cls: 1 },
   role: { sql: 'role', cls: 2 },
+  createdSeq: { sql: 'created_seq', cls: 1 },
 }
 
 const NUMERIC_TEXT = /^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$/
@@ -188,7 +189,8 @@ export function compileFind(table: string, query: Query): PostgresQuery {
   if (sort.kind === 'meta') {
     const column = META_COLUMNS[sort.name]
     select = `${column.sql} AS sort_value`
-    order = sort.name === 'id' ? `id ${dir}` : `${column.sql} ${dir}, id ${dir}`
+    // id and created_seq are unique: nothing to break ties with.
+    order = sort.name === 'id' || sort.name === 'createdSeq' ? `${column.sql} ${dir}` : `${column.sql} ${dir}, id ${dir}`
     if (query.after !== undefined) conditions.push(metaKeysetSql(column, query.orderBy.direction, query.after, params))
   } else {
     const key = dataKey(sort.path)

@@ -131,7 +131,9 @@ export class PostgresSql {
   /**
    * The same columns as SQLite; id and role compare bytewise (COLLATE "C") whatever the database's
    * collation. The primary key is named "pk:<collection>": PostgreSQL's default, <table>_pkey,
-   * shares the name space of tables and could be another collection's name.
+   * shares the name space of tables and could be another collection's name. created_seq is the
+   * order of insertion (SQLite's rowid), from an identity sequence named "seq:<collection>" for
+   * the same reason.
    */
   createTableSql(collection: string): string {
     return `CREATE TABLE IF NOT EXISTS ${this.table(collection)} (
@@ -141,15 +143,39 @@ export class PostgresSql {
       updated_at bigint NOT NULL,
       role text COLLATE "C" NOT NULL,
       data jsonb NOT NULL CHECK (jsonb_typeof(data) = 'object'),
+      created_seq bigint GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME ${this.#sequenceName(collection)}) NOT NULL,
       CONSTRAINT ${quoteIndexName(fitIdentifier(`pk:${collection}`, 'pk_'))} PRIMARY KEY (id)
     )`
   }
 
+  #sequenceName(collection: string): string {
+    return `${this.schema}.${quoteIndexName(fitIdentifier(`seq:${collection}`, 'seq_'))}`
+  }
+
+  /** The collection's indexes, and 'column:created_seq' when the table has that column. */
   existingIndexesSql(collection: string): PostgresQuery {
     return {
-      text: `SELECT indexname AS name FROM pg_indexes WHERE schemaname = $1 AND tablename = $2`,
-      values: [this.schemaName, collection],
+      text: `SELECT indexname AS name FROM pg_indexes WHERE schemaname = $1 AND tablename = $2
+        UNION ALL SELECT 'column:' || attname FROM pg_attribute WHERE attrelid = to_regclass($3) AND attname = 'created_seq' AND NOT attisdropped`,
+      values: [this.schemaName, collection, this.table(collection)],
     }
+  }
+
+  /**
+   * Adds created_seq to a table made before it existed, numbering the rows present by (created_at,
+   * id), the order retention used until then; new rows follow them. Run under the DDL lock, once.
+   */
+  addCreatedSeqSql(collection: string, rows: number): string[] {
+    const table = this.table(collection)
+    return [
+      `ALTER TABLE ${table} ADD COLUMN created_seq bigint`,
+      `UPDATE ${table} AS t SET created_seq = o.n FROM (SELECT id, row_number() OVER (ORDER BY created_at, id) AS n FROM ${table}) AS o WHERE t.id = o.id`,
+      `ALTER TABLE ${table} ALTER COLUMN created_seq SET NOT NULL, ALTER COLUMN created_seq ADD GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME ${this.#sequenceName(collection)} START WITH ${Math.trunc(rows) + 1})`,
+    ]
+  }
+
+  rowCountSql(collection: string): PostgresQuery {
+    return { text: `SELECT count(*)::bigint AS n FROM ${this.table(collection)}` }
   }
 
   /** The index `find` uses for a data field: the field's sort key (see `dataKey`), then id. */
@@ -180,10 +206,12 @@ export class PostgresSql {
    * key the same statement first takes the collection's predicate lock shared (see
    * collectionLockKey), so a write's first read of a collection costs no extra round trip.
    */
-  getSql(collection: string, id: string, forUpdate: boolean, sharedLock?: string): PostgresQuery {
-    if (sharedLock === undefined) return named(`SELECT ${ROW_COLUMNS} FROM ${this.table(collection)} WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`, [id])
+  getSql(collection: string, id: string, forUpdate: boolean, sharedLock?: string, noWait = false): PostgresQuery {
+    // NOWAIT: fail at once (55P03) instead of waiting for the row (see PostgresWriteTx.#outOfOrder).
+    const lock = forUpdate ? (noWait ? ' FOR UPDATE NOWAIT' : ' FOR UPDATE') : ''
+    if (sharedLock === undefined) return named(`SELECT ${ROW_COLUMNS} FROM ${this.table(collection)} WHERE id = $1${lock}`, [id])
     return named(
-      `WITH l AS (SELECT pg_advisory_xact_lock_shared($2::bigint)) SELECT ${ROW_COLUMNS} FROM ${this.table(collection)} WHERE id = $1 AND EXISTS (SELECT FROM l)${forUpdate ? ' FOR UPDATE' : ''}`,
+      `WITH l AS (SELECT pg_advisory_xact_lock_shared($2::bigint)) SELECT ${ROW_COLUMNS} FROM ${this.table(collection)} WHERE id = $1 AND EXISTS (SELECT FROM l)${lock}`,
       [id, sharedLock],
     )
   }
@@ -313,9 +341,16 @@ export class PostgresSql {
     }
   }
 
-  /** The newest seq older than `before`, among the oldest 10,000 entries (seq order is time order, near enough). */
-  oldestExpiredSql(before: number): PostgresQuery {
-    return named(`SELECT max(seq) AS seq FROM (SELECT seq, at FROM ${this.changes} ORDER BY seq LIMIT 10000) c WHERE at < $1::bigint`, [before])
+  /**
+   * How far retention may trim by age: the seq before the first entry at or after `cutoff`, among
+   * the oldest 10,000; the newest of those when none is that young. Only the oldest end goes, up
+   * to the first young entry: one stamped by a clock that was behind cannot take younger ones along.
+   */
+  agedThroughSql(cutoff: number): PostgresQuery {
+    return named(
+      `WITH w AS (SELECT seq, at FROM ${this.changes} ORDER BY seq LIMIT 10000) SELECT coalesce((SELECT min(seq) FROM w WHERE at >= $1::bigint) - 1, (SELECT max(seq) FROM w)) AS seq`,
+      [cutoff],
+    )
   }
 
   trimmedThroughSql(): PostgresQuery {

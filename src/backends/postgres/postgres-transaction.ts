@@ -1,6 +1,8 @@
 import {
   isTransactionAborted,
+  markRetryInNextBatch,
   markTransactionAborted,
+  type SavepointOptions,
   type ChangeRetention,
   type ChangeRow,
   type CollectionLayout,
@@ -10,13 +12,15 @@ import {
   type RecordRow,
   type WriteTx,
 } from '../backend.js'
-import { TandemError } from '../../errors.js'
+import { BusyError, TandemError } from '../../errors.js'
 import type { PostgresQuery, PostgresResult } from './postgres-config.js'
-import { duplicateId, isConnectFailure, isConnectionLoss, isTransactionConflict, translatePostgresError, type ErrorContext } from './postgres-errors.js'
+import { duplicateId, isConnectFailure, isConnectionLoss, isSessionTimeout, isTransactionConflict, sqlState, translatePostgresError, type ErrorContext } from './postgres-errors.js'
 import { MAX_TRANSACTION_ATTEMPTS, changeLogLockKey, collectionLockKey, ddlLockKey, isStaleMiss, markLostAtBegin, markRetryable, markStaleMiss, namedLockKey, recordLockKey } from './postgres-locks.js'
 import { FORMAT_VERSION, MAX_PAYLOAD_ATTEMPT_BYTES, type PostgresSql } from './postgres-sql.js'
 import { argument, checkPreparedStatements, preparedOn, type Session } from './postgres-prepared.js'
 import { PostgresReadOps, decode, type RawRow } from './postgres-reader.js'
+import { steadyNow } from '../steady-clock.js'
+import { refuseCaseAliases } from '../collection-names.js'
 
 /**
  * The write transaction of the PostgreSQL backend, on one pooled connection: its savepoints, its
@@ -39,9 +43,19 @@ interface Level {
   missed: Set<string>
   /** Collections whose predicate lock (collectionLockKey) this level took. ROLLBACK TO SAVEPOINT releases them. */
   locks: Map<string, 'shared' | 'exclusive'>
+  /** The greatest record key (recordKey order) this level locked: a row FOR UPDATE, or a missing id's record lock. */
+  maxRecordKey: string | undefined
+  /** Records (recordKey) this level locked. */
+  recordLocks: Set<string>
+  /** This level is the savepoint of one write of a group-commit batch (see SavepointOptions). */
+  job: boolean
 }
 
-const newLevel = (): Level => ({ changes: [], missed: new Set(), locks: new Map() })
+const newLevel = (job = false): Level => ({ changes: [], missed: new Set(), locks: new Map(), maxRecordKey: undefined, recordLocks: new Set(), job })
+
+function tryLockSql(key: string): PostgresQuery {
+  return { name: 'tandem_try_advisory_xact_lock', text: 'SELECT pg_try_advisory_xact_lock($1::bigint) AS ok', values: [key] }
+}
 
 /** How long this process's writes waited for locks (statements that can wait, COMMIT with changes). */
 export interface WaitStats {
@@ -190,8 +204,14 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
    */
   #failed(error: unknown, context: ErrorContext | undefined, begins: boolean): unknown {
     checkPreparedStatements(this.#session, error)
-    const translated = translatePostgresError(error, { ...this.#context, ...context })
+    // The server ended the session for a reason it sent first (idle_in_transaction_session_timeout,
+    // say): report that reason, not the dead socket the statement then met.
+    const reason = isConnectionLoss(error) && sqlState(error) === undefined && isSessionTimeout(this.#session.lost) ? this.#session.lost : error
+    const translated = translatePostgresError(reason, { ...this.#context, ...context })
     if (begins && isConnectionLoss(error) && !isConnectFailure(error)) markLostAtBegin(translated)
+    // A deadlock or serialization failure inside one write of a batch: undone alone by its
+    // savepoint, it runs again first in the next batch (after this one has released its locks).
+    if (this.#levels.length > 1 && isTransactionConflict(error) && this.#levels.some((level) => level.job)) markRetryInNextBatch(translated)
     if (this.#levels.length === 1 || isConnectionLoss(error)) {
       this.#aborted ??= translated
       markTransactionAborted(translated)
@@ -270,18 +290,59 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
     this.#noteLock(collection, 'exclusive')
   }
 
+  /**
+   * Whether locking `key` now could close a deadlock cycle with another batch: inside one write of
+   * a batch, when an earlier write of the batch locked a record that comes after `key` in the
+   * global order (collection, then id). Record locks are only ever waited for in that order; one
+   * out of order is tried without waiting, and if taken the write runs again in the next batch
+   * (see SavepointOptions). So two processes' batches updating the same records in opposite
+   * orders never deadlock. A caller's own multi-record transaction waits as it asks (its deadlocks
+   * are cancelled by PostgreSQL and retried).
+   */
+  #outOfOrder(key: string): boolean {
+    const job = this.#levels.findIndex((level) => level.job)
+    if (job === -1) return false
+    if (this.#levels.some((level) => level.recordLocks.has(key))) return false
+    for (let i = 0; i < job; i++) {
+      const max = this.#levels[i]!.maxRecordKey
+      if (max !== undefined && max > key) return true
+    }
+    return false
+  }
+
+  #noteRecordLock(key: string): void {
+    const level = this.#levels.at(-1)!
+    level.recordLocks.add(key)
+    if (level.maxRecordKey === undefined || key > level.maxRecordKey) level.maxRecordKey = key
+  }
+
   override async get(collection: string, id: string): Promise<RecordRow | undefined> {
     const context = { collection, id }
+    const key = recordKey(collection, id)
+    const noWait = this.#outOfOrder(key)
     const sharedLock = this.#sharedLockNeeded(collection)
-    let [raw] = (await this.#waiting<RawRow>(this.sql.getSql(collection, id, true, sharedLock), context)).rows
+    let raw: RawRow | undefined
+    try {
+      ;[raw] = (await this.#waiting<RawRow>(this.sql.getSql(collection, id, true, sharedLock, noWait), context)).rows
+    } catch (error) {
+      if (noWait && error instanceof TandemError && error.code === 'BUSY_TIMEOUT') throw markRetryInNextBatch(error)
+      throw error
+    }
     if (sharedLock !== undefined) this.#noteLock(collection, 'shared')
     if (raw === undefined) {
       // FOR UPDATE cannot lock a row that is not there: lock the id instead, then look again (a
       // transaction that inserted it meanwhile has committed by the time the lock is ours).
-      await this.#waiting(lockSql(recordLockKey(this.sql.schemaName, collection, id)))
+      const lockKey = recordLockKey(this.sql.schemaName, collection, id)
+      if (noWait) {
+        const [lock] = await this.rows<{ ok: boolean }>(tryLockSql(lockKey), context)
+        if (lock?.ok !== true) throw markRetryInNextBatch(new BusyError(this.#context.busyTimeoutMs ?? 0))
+      } else {
+        await this.#waiting(lockSql(lockKey))
+      }
       ;[raw] = await this.rows<RawRow>(this.sql.getSql(collection, id, true), context)
-      if (raw === undefined) this.#levels.at(-1)!.missed.add(recordKey(collection, id))
+      if (raw === undefined) this.#levels.at(-1)!.missed.add(key)
     }
+    this.#noteRecordLock(key)
     return raw === undefined ? undefined : decode(raw)
   }
 
@@ -406,10 +467,14 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
   async ensureCollection(layout: CollectionLayout): Promise<void> {
     await this.run(lockSql(ddlLockKey(this.sql.schemaName)))
     await this.run({ text: this.sql.createTableSql(layout.name) })
-    if (layout.indexes.length === 0) return
     // Create only what is missing: CREATE INDEX IF NOT EXISTS would still lock the table against
     // writers (SHARE) before finding the index there, on every open of every process.
     const existing = new Set((await this.rows<{ name: string }>(this.sql.existingIndexesSql(layout.name))).map((r) => r.name))
+    if (!existing.has('column:created_seq')) {
+      // A table from before created_seq: number its rows once (retention orders by it).
+      const [{ n }] = (await this.rows<{ n: number }>(this.sql.rowCountSql(layout.name))) as [{ n: number }]
+      for (const text of this.sql.addCreatedSeqSql(layout.name, n)) await this.run({ text })
+    }
     for (const path of layout.indexes) {
       if (!existing.has(this.sql.indexName(layout.name, path))) await this.run({ text: this.sql.createIndexSql(layout, path) })
     }
@@ -438,7 +503,8 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
     // The log is trimmed from its oldest end only, so what is left is always contiguous. Only
     // committed changes (seq <= the committed head) can be trimmed; in-flight ones are above it.
     const [{ head }] = (await this.rows<{ head: number }>(this.sql.changeHeadSql())) as [{ head: number }]
-    const [{ seq: expired }] = (await this.rows<{ seq: number | null }>(this.sql.oldestExpiredSql(now - retention.maxAgeMs))) as [{ seq: number | null }]
+    // Ages by a clock that cannot have jumped ahead while this process ran (see steadyNow).
+    const [{ seq: expired }] = (await this.rows<{ seq: number | null }>(this.sql.agedThroughSql(steadyNow(now) - retention.maxAgeMs))) as [{ seq: number | null }]
     const through = Math.max(head - retention.maxCount, expired ?? 0)
     const [{ seq: previous }] = (await this.rows<{ seq: number }>(this.sql.trimmedThroughSql())) as [{ seq: number }]
     if (through <= previous) return 0
@@ -453,12 +519,12 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
     return rowCount ?? 0
   }
 
-  async savepoint<T>(work: () => Promise<T>): Promise<T> {
+  async savepoint<T>(work: () => Promise<T>, options: SavepointOptions = {}): Promise<T> {
     if (this.#aborted !== undefined) throw markTransactionAborted(this.#aborted)
     const name = `sp${this.#levels.length}`
     this.#savepointsOpened++
     await this.#openSavepoint(name)
-    this.#levels.push(newLevel())
+    this.#levels.push(newLevel(options.batchJob === true))
     for (let attempt = 1; ; attempt++) {
       let result: T
       try {
@@ -479,6 +545,9 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
       const parent = this.#levels.at(-1)!
       parent.changes.push(...level.changes)
       for (const key of level.missed) parent.missed.add(key)
+      // Row locks outlive a released savepoint: the parent holds them now.
+      for (const key of level.recordLocks) parent.recordLocks.add(key)
+      if (level.maxRecordKey !== undefined && (parent.maxRecordKey === undefined || level.maxRecordKey > parent.maxRecordKey)) parent.maxRecordKey = level.maxRecordKey
       for (const [collection, mode] of level.locks) if (parent.locks.get(collection) !== 'exclusive') parent.locks.set(collection, mode)
       if (!this.#dropPendingSavepoint(name)) this.#pendingRelease = name
       return result
@@ -536,7 +605,7 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
       throw markTransactionAborted(error)
     }
     // What the undone work appended or looked up is undone too (its record locks are released).
-    this.#levels[this.#levels.length - 1] = newLevel()
+    this.#levels[this.#levels.length - 1] = newLevel(this.#levels.at(-1)!.job)
   }
 
   /**
@@ -586,6 +655,7 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
         { hint: 'Use the tandemdb version that wrote this store, or another schema.' },
       )
     }
+    refuseCaseAliases(await this.listCollections(), collections)
     for (const layout of collections) await this.ensureCollection(layout)
   }
 }

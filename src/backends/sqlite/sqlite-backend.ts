@@ -1,7 +1,9 @@
+import { execFileSync } from 'node:child_process'
 import { statSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import {
   DEFAULT_CAPABILITIES,
+  isTransactionAborted,
   markTransactionAborted,
   type Backend,
   type BackendCapabilities,
@@ -22,11 +24,15 @@ import {
   type WriteTx,
 } from '../backend.js'
 import type { SqliteConfig, SqliteHandle, SqliteStatement } from './sqlite-config.js'
-import { StorageError } from '../../errors.js'
-import { translateSqliteError } from './sqlite-errors.js'
+import { StorageError, TandemError } from '../../errors.js'
+import { isBusy, translateSqliteError } from './sqlite-errors.js'
 import { nap, retryWhileBusy, type BusyRetryStats } from './sqlite-locks.js'
 import { CommitSignal, commitSignalPath, watchWal } from './sqlite-wake.js'
+import { decodeWtf8, exactSortValue } from './sqlite-text.js'
+import { steadyNow } from '../steady-clock.js'
+import { refuseCaseAliases } from '../collection-names.js'
 import { COURTESY_MS, TurnSignal } from './sqlite-turns.js'
+import { StoreFiles, keepSideFilesWritable, locksStillShared, storeFilesChanged, walIsEmpty, whyNotWritable, type StoreFileChange } from './sqlite-files.js'
 import {
   CHANGE_HEAD_SQL,
   CHANGES_TABLE,
@@ -35,6 +41,7 @@ import {
   META_TABLE,
   TRIMMED_THROUGH_KEY,
   TRIMMED_THROUGH_SQL,
+  AGED_THROUGH_SQL,
   readChangesSql,
   ROW_COLUMNS,
   countSql,
@@ -54,6 +61,8 @@ export interface RawRow {
   role: string
   data: string
   sort_value?: Scalar
+  /** The id's bytes when it is not ASCII (find only; see ID_BYTES). */
+  id_bytes?: Uint8Array | null
 }
 
 interface RawChange extends Omit<ChangeRow, 'data'> {
@@ -79,6 +88,22 @@ export function decode(raw: RawRow): RecordRow {
 
 /** How many commits between two looks at the WAL size (a stat: a couple of microseconds). */
 const CHECKPOINT_CHECK_EVERY = 16
+/**
+ * How often, at most, a commit first checks that the store's files are still the ones this
+ * process opened (three stats, see sqlite-files.ts); an idle process checks every FILES_IDLE_CHECK_MS.
+ * Three stats cost about 17 µs on the 2-core test VM, an awaited insert about 100 µs: at most one
+ * check per 2 ms keeps the cost under 1% of a write-bound process. A commit that slips into a
+ * deleted -wal within those 2 ms is still saved: the check that finds it copies the -wal over.
+ */
+const FILES_CHECK_EVERY_MS = 2
+const FILES_IDLE_CHECK_MS = 1000
+/** How long a process that found its -wal deleted keeps trying to copy it into the store file. */
+const RESCUE_WITHIN_MS = 2000
+/**
+ * The largest store a read-only open copies into memory when SQLite cannot open it in place (a
+ * read-only directory or a full disk without the -wal and -shm files SQLite must create).
+ */
+const SNAPSHOT_MAX_BYTES = 512 * 1024 * 1024
 
 /**
  * One better-sqlite3 connection with a prepared-statement cache. Statements are keyed by SQL text;
@@ -150,7 +175,12 @@ class SqliteReader implements ReadTx {
     const { sql, params } = findSql(collection, query)
     const statement = this.connection.statement(sql)
     const raws = (await this.run(() => statement.all(...params))) as RawRow[]
-    return raws.map((raw) => ({ ...decode(raw), sortValue: raw.sort_value ?? null }))
+    return raws.map((raw) => {
+      const row = decode(raw)
+      // Exact id and sort value, for the page cursor: see sqlite-text.ts.
+      if (raw.id_bytes != null) row.id = decodeWtf8(raw.id_bytes)
+      return { ...row, sortValue: exactSortValue(raw.sort_value, query.orderBy.field, row) }
+    })
   }
 
   async count(collection: string, where: readonly Condition[]): Promise<number> {
@@ -231,14 +261,13 @@ class SqliteWriteTx extends SqliteReader implements WriteTx {
   async trimChanges(retention: ChangeRetention, now: number): Promise<number> {
     const head = (this.connection.statement(CHANGE_HEAD_SQL).get() as { head: number }).head
     const oldest = this.connection.statement(`SELECT seq, at FROM ${CHANGES_TABLE} ORDER BY seq LIMIT 1`).get() as { seq: number; at: number } | undefined
-    const cutoff = now - retention.maxAgeMs
+    const cutoff = steadyNow(now) - retention.maxAgeMs
     // The log is contiguous, so this cheap look says whether there is anything to trim at all.
     if (oldest === undefined || (head - oldest.seq + 1 <= retention.maxCount && oldest.at >= cutoff)) return 0
-    // Trimmed from the oldest end only, so what is left stays contiguous. Age is looked at in the
-    // oldest 10,000 entries per pass: seq order is time order, near enough.
-    const byAge = this.connection
-      .statement(`SELECT max(seq) AS seq FROM (SELECT seq, at FROM ${CHANGES_TABLE} ORDER BY seq LIMIT 10000) WHERE at < ?`)
-      .get(cutoff) as { seq: number | null }
+    // Trimmed from the oldest end only, so what is left stays contiguous; by age only up to the
+    // first young entry, so an entry stamped by a clock that was behind cannot take younger ones
+    // before it along. Age is looked at in the oldest 10,000 entries per pass.
+    const byAge = this.connection.statement(AGED_THROUGH_SQL).get(cutoff) as { seq: number | null }
     // Never the newest entry: it holds the head, and seqs are rowids (max + 1).
     const through = Math.min(Math.max(head - retention.maxCount, byAge.seq ?? 0), head - 1)
     const previous = Number((this.connection.statement(`SELECT value FROM ${META_TABLE} WHERE key = ?`).get(TRIMMED_THROUGH_KEY) as { value: string } | undefined)?.value ?? 0)
@@ -299,19 +328,39 @@ export class SqliteBackend implements Backend {
   readonly #turns: TurnSignal | undefined
   /** Tells other processes' change readers that a commit is visible (see CommitSignal). */
   readonly #commitSignal: CommitSignal | undefined
+  /** The files this process opened, to notice them deleted or replaced (undefined: ':memory:' or a snapshot). */
+  readonly #files: StoreFiles | undefined
+  #filesCheckedAt = 0
+  readonly #filesTimer: NodeJS.Timeout | undefined
+  /** Set once the store's files changed under this process: every later call rejects with it. */
+  #fault: TandemError | undefined
+  readonly #faultListeners: ((error: unknown) => void)[] = []
+  /** A read-only copy in memory of a store SQLite could not open in place (see openReadOnly). */
+  readonly #snapshot: boolean
 
-  private constructor(config: SqliteConfig, writer: SqliteHandle, reader: SqliteHandle) {
+  private constructor(config: SqliteConfig, writer: SqliteHandle, reader: SqliteHandle, snapshot = false) {
     this.#config = config
     this.#writer = new Connection(writer)
     this.#reader = reader === writer ? this.#writer : new Connection(reader)
-    this.#turns = config.path === ':memory:' ? undefined : new TurnSignal(config.path)
-    this.#commitSignal = config.path === ':memory:' ? undefined : new CommitSignal(config.path)
+    const shared = config.path !== ':memory:' && !snapshot
+    this.#snapshot = snapshot
+    this.#turns = shared ? new TurnSignal(config.path) : undefined
+    this.#commitSignal = shared ? new CommitSignal(config.path) : undefined
     this.#readTx = new SqliteReader(this.#reader, (attempt) => retryWhileBusy(attempt, config.busyTimeoutMs, this.busyStats, 'read'))
+    if (shared) {
+      this.#files = new StoreFiles(config.path)
+      this.#filesTimer = setInterval(() => this.#checkFilesWhileIdle(), FILES_IDLE_CHECK_MS)
+      this.#filesTimer.unref()
+    }
   }
 
   /** Opens (creating if needed) the database file and sets every pragma on each connection. */
   static async open(config: SqliteConfig): Promise<SqliteBackend> {
     const memory = config.path === ':memory:'
+    if (config.readOnly === true && !memory) return SqliteBackend.#openReadOnly(config)
+    // Refused before SQLite opens it read-only by itself and leaves read-only -wal/-shm files behind.
+    const unwritable = memory ? undefined : whyNotWritable(config.path)
+    if (unwritable !== undefined) throw unwritable
     const writer = openHandle(config.path)
     try {
       await configure(writer, config, memory)
@@ -329,21 +378,83 @@ export class SqliteBackend implements Backend {
     }
   }
 
+  /**
+   * Opens an existing store to read only: one read-only connection, no pragma that writes, no
+   * file created beyond the -wal and -shm SQLite itself needs (made writable again for the
+   * writers to come). Where SQLite cannot open it in place — a read-only directory or a full disk
+   * without those files — and the -wal is missing or empty (the database file then holds every
+   * commit, and no writer can be at work), it reads a copy of the file in memory: a snapshot of
+   * that moment, up to SNAPSHOT_MAX_BYTES.
+   */
+  static async #openReadOnly(config: SqliteConfig): Promise<SqliteBackend> {
+    let handle: SqliteHandle | undefined
+    try {
+      handle = openHandle(config.path, true)
+      handle.pragma('busy_timeout = 0')
+      handle.pragma('trusted_schema = OFF')
+      // The first read opens the -wal and -shm (and creates them if they are missing).
+      const db = handle
+      await retryWhileBusy(() => db.prepare('SELECT count(*) FROM sqlite_schema').get(), config.busyTimeoutMs)
+      keepSideFilesWritable(config.path)
+      return new SqliteBackend(config, handle, handle)
+    } catch (error) {
+      handle?.close()
+      keepSideFilesWritable(config.path)
+      const code = (error as { code?: unknown }).code
+      const cannotOpenInPlace = typeof code === 'string' && /^SQLITE_(CANTOPEN|IOERR|READONLY|FULL|PERM)/.test(code)
+      if (!cannotOpenInPlace || !walIsEmpty(config.path)) throw translateSqliteError(error)
+      const snapshot = SqliteBackend.#readSnapshot(config.path, error)
+      return new SqliteBackend(config, snapshot, snapshot, true)
+    }
+  }
+
+  /** The store file as an in-memory read-only database (see #openReadOnly). */
+  static #readSnapshot(path: string, cause: unknown): SqliteHandle {
+    const size = statSync(path).size
+    if (size > SNAPSHOT_MAX_BYTES) {
+      throw new TandemError(
+        'READ_ONLY',
+        `SQLite cannot open ${path} in place (${(cause as Error).message}): it needs to create its -wal and -shm files beside it, and the directory is read-only or the disk is full. The store is too large (${size} bytes) to read from a copy in memory. Copy it to a writable directory and open the copy, or free some disk space.`,
+        { cause, hint: 'Copy the store file to a writable directory and open the copy with readOnly: true.' },
+      )
+    }
+    // Read by a child process: if this process opened the file itself and closed it, every SQLite
+    // lock it holds on the file would go (another store of this process may have it open). The
+    // header's WAL marks (bytes 18-19) become rollback ones in the copy: an in-memory database
+    // has no -wal to look for.
+    let bytes: Buffer
+    try {
+      bytes = execFileSync('cat', ['--', path], { maxBuffer: SNAPSHOT_MAX_BYTES + 1, stdio: ['ignore', 'pipe', 'ignore'] })
+    } catch (error) {
+      throw new TandemError('READ_ONLY', `SQLite cannot open ${path} in place (${(cause as Error).message}), and reading a copy of it failed too (${(error as Error).message}). Copy it to a writable directory and open the copy.`, {
+        cause,
+        hint: 'Copy the store file to a writable directory and open the copy with readOnly: true.',
+      })
+    }
+    if (bytes[18] === 2 && bytes[19] === 2) bytes[18] = bytes[19] = 1
+    const snapshot = new Database(bytes, { readonly: true }) as unknown as SqliteHandle
+    snapshot.pragma('trusted_schema = OFF')
+    return snapshot
+  }
+
   async prepare(collections: readonly CollectionLayout[]): Promise<void> {
     await this.write(async (tx) => {
       const db = this.#writer.handle
       db.exec(`CREATE TABLE IF NOT EXISTS ${META_TABLE} (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) STRICT`)
       db.prepare(`INSERT OR IGNORE INTO ${META_TABLE} (key, value) VALUES ('format', ?)`).run(FORMAT_VERSION)
       db.exec(CREATE_CHANGES_SQL)
+      refuseCaseAliases(await tx.listCollections(), collections)
       for (const layout of collections) await tx.ensureCollection(layout)
     })
   }
 
   async write<T>(work: (tx: WriteTx) => Promise<T>, options: WriteOptions = {}): Promise<T> {
     while (this.#writeInProgress !== undefined) await this.#writeInProgress
+    if (this.#fault !== undefined) throw this.#fault
     let finish!: () => void
     this.#writeInProgress = new Promise<void>((resolve) => (finish = resolve))
     const begin = this.#writer.statement('BEGIN IMMEDIATE')
+    let changed: StoreFileChange[] | undefined
     // BEGIN IMMEDIATE takes the write lock up front. A deferred transaction that reads first and
     // upgrades later fails with SQLITE_BUSY_SNAPSHOT whenever another process committed in
     // between, whatever the busy timeout: no retry can save it.
@@ -353,6 +464,10 @@ export class SqliteBackend implements Backend {
       await retryWhileBusy(() => begin.run(), options.busyTimeoutMs ?? this.#config.busyTimeoutMs, this.busyStats, 'write', this.#announceWaiting)
       this.#turns?.acquired()
       const result = await work(new SqliteWriteTx(this.#writer, (attempt) => attempt()))
+      // Still the files this process opened? A commit into a deleted -wal would be acknowledged
+      // and then lost; one under a replaced -shm could collide with a newcomer's.
+      changed = this.#filesChanged()
+      if (changed !== undefined) throw changed
       try {
         this.#writer.statement('COMMIT').run()
       } catch (error) {
@@ -363,7 +478,11 @@ export class SqliteBackend implements Backend {
       return result
     } catch (error) {
       if (this.#writer.handle.inTransaction) this.#writer.statement('ROLLBACK').run()
-      throw error
+      if (changed !== undefined) throw markTransactionAborted(await this.#failOnFiles(changed))
+      // Errors thrown by `work` itself (DDL, a statement outside the row helpers) leave here translated too.
+      const translated = translateSqliteError(error)
+      if (translated !== error && isTransactionAborted(error)) markTransactionAborted(translated)
+      throw translated
     } finally {
       this.#writeInProgress = undefined
       finish()
@@ -376,6 +495,7 @@ export class SqliteBackend implements Backend {
   async read<T>(work: (tx: ReadTx) => Promise<T>): Promise<T> {
     // With ':memory:' reads share the writer's connection and must not see its open transaction.
     while (this.#reader === this.#writer && this.#writeInProgress !== undefined) await this.#writeInProgress
+    if (this.#fault !== undefined) throw this.#fault
     try {
       return await work(this.#readTx)
     } catch (error) {
@@ -385,6 +505,7 @@ export class SqliteBackend implements Backend {
 
   async readChanges(cursor: number, limit: number, filter?: ChangeFilter): Promise<ChangeBatch> {
     while (this.#reader === this.#writer && this.#writeInProgress !== undefined) await this.#writeInProgress
+    if (this.#fault !== undefined) throw this.#fault
     const params: unknown[] = [cursor, ...(filter?.collections ?? []), ...(filter?.ids ?? []), limit]
     const select = this.#reader.changeRead(filter)
     const head = this.#reader.statement(CHANGE_HEAD_SQL)
@@ -418,7 +539,8 @@ export class SqliteBackend implements Backend {
   }
 
   watchCommits(onCommit: () => void): () => void {
-    if (this.#config.path === ':memory:') return () => {} // One process: the store's own commit hook is enough.
+    // ':memory:' has one process, whose own commit hook is enough; a snapshot never changes.
+    if (this.#config.path === ':memory:' || this.#snapshot) return () => {}
     // A prepared statement: pragma() would prepare one on every look.
     const dataVersion = this.#reader.statement('PRAGMA data_version')
     return watchWal(`${this.#config.path}-wal`, () => (dataVersion.get() as { data_version: number }).data_version, onCommit, commitSignalPath(this.#config.path))
@@ -443,6 +565,7 @@ export class SqliteBackend implements Backend {
   async storageInfo(): Promise<StorageInfo> {
     const path = this.#config.path
     if (path === ':memory:') return { location: path }
+    if (this.#snapshot) return { location: `${path} (read-only copy in memory, as of opening)`, bytes: statSync(path, { throwIfNoEntry: false })?.size ?? 0 }
     // stat only: opening these files with fs would drop SQLite's locks when closed.
     const size = (p: string) => statSync(p, { throwIfNoEntry: false })?.size ?? 0
     return { location: path, bytes: size(path), walBytes: size(`${path}-wal`), walLimitBytes: this.#config.walCheckpointBytes }
@@ -455,12 +578,85 @@ export class SqliteBackend implements Backend {
     return connections.map((c) => Object.fromEntries(names.map((name) => [name, c.handle.pragma(name, { simple: true })])))
   }
 
+  writeLockRecord(): { dev: number; ino: number; start: number } | undefined {
+    return this.#files?.writeLockRecord()
+  }
+
+  onFault(listener: (error: unknown) => void): void {
+    this.#faultListeners.push(listener)
+  }
+
   async close(): Promise<void> {
+    clearInterval(this.#filesTimer)
     while (this.#writeInProgress !== undefined) await this.#writeInProgress
     if (this.#reader !== this.#writer) this.#reader.handle.close()
     this.#writer.handle.close()
     this.#turns?.close()
     this.#commitSignal?.close()
+  }
+
+  /** Before a commit: the store's files deleted or replaced since open, looked at most every FILES_CHECK_EVERY_MS. */
+  #filesChanged(): StoreFileChange[] | undefined {
+    if (this.#files === undefined) return undefined
+    const now = performance.now()
+    if (now - this.#filesCheckedAt < FILES_CHECK_EVERY_MS) return undefined
+    this.#filesCheckedAt = now
+    return this.#files.changes()
+  }
+
+  /** The idle check (a timer): a process that does not write must notice too, and save its -wal. */
+  #checkFilesWhileIdle(): void {
+    if (this.#fault !== undefined || this.#writeInProgress !== undefined || this.#files === undefined) return
+    if (performance.now() - this.#filesCheckedAt < FILES_IDLE_CHECK_MS / 2) return
+    this.#filesCheckedAt = performance.now()
+    const changed = this.#files.changes()
+    if (changed === undefined) return
+    // Writes wait while the -wal is rescued, then find the fault.
+    let finish!: () => void
+    this.#writeInProgress = new Promise<void>((resolve) => (finish = resolve))
+    void this.#failOnFiles(changed).finally(() => {
+      this.#writeInProgress = undefined
+      finish()
+    })
+  }
+
+  /**
+   * The store's files changed under this process (no write transaction open): if only the -wal
+   * went (the -shm, which carries the locks every process shares, is intact), copy what it held
+   * into the database file — this process still has the deleted file open, and a checkpoint
+   * through it is the one way to keep the commits only it holds. Then refuse everything from now
+   * on, and tell the listeners.
+   */
+  async #failOnFiles(changed: StoreFileChange[]): Promise<TandemError> {
+    if (this.#fault !== undefined) return this.#fault
+    let rescue: string
+    if (locksStillShared(changed)) {
+      rescue = (await this.#checkpointWal())
+        ? 'The commits it held were copied into the store file first, so none is lost.'
+        : 'Its commits could not be copied into the store file (other processes kept it busy): they survive only while a process that had the store open before closes it normally — do not kill them.'
+    } else if (changed.some((c) => c.file === 'database')) {
+      rescue = 'This process was still using the old file, so what it wrote since is not in the new one.'
+    } else {
+      rescue = 'The -shm holds the locks every process shares: processes that open the store from now on get a new one, and their writes could collide with this process\'s.'
+    }
+    this.#fault = storeFilesChanged(this.#config.path, changed, rescue)
+    for (const listener of this.#faultListeners) queueMicrotask(() => listener(this.#fault))
+    return this.#fault
+  }
+
+  /** A TRUNCATE checkpoint, retried while other processes hold the locks it needs; true when the whole WAL went into the database file. */
+  async #checkpointWal(): Promise<boolean> {
+    const until = performance.now() + RESCUE_WITHIN_MS
+    for (;;) {
+      try {
+        const [row] = this.#writer.handle.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[]
+        if (row?.busy === 0) return true
+      } catch (error) {
+        if (!isBusy(error)) return false
+      }
+      if (performance.now() >= until) return false
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
   }
 
   /**
@@ -484,8 +680,8 @@ export class SqliteBackend implements Backend {
   }
 }
 
-function openHandle(path: string): SqliteHandle {
-  return new Database(path) as unknown as SqliteHandle
+function openHandle(path: string, readOnly = false): SqliteHandle {
+  return new Database(path, readOnly ? { readonly: true, fileMustExist: true } : {}) as unknown as SqliteHandle
 }
 
 /** Sets every pragma explicitly, on every connection: nothing is left to build-time defaults. */

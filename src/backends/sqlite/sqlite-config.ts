@@ -32,6 +32,8 @@ export interface SqliteConfig {
   journalSizeLimitBytes: number
   /** When the WAL grows past this, the writer runs a RESTART checkpoint (if no reader blocks it). */
   walCheckpointBytes: number
+  /** Read only: one read-only connection, nothing written or created (see SqliteBackend.open). */
+  readOnly?: boolean
 }
 
 /**

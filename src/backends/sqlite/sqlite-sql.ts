@@ -1,4 +1,5 @@
-import type { CollectionLayout, Condition, FieldRef, Query } from '../backend.js'
+import type { CollectionLayout, Condition, FieldRef, Query, Scalar } from '../backend.js'
+import { encodeWtf8, isWellFormedText } from './sqlite-text.js'
 
 /**
  * SQL text for the SQLite backend. Identifiers come only from validated collection names and
@@ -30,6 +31,13 @@ export const CREATE_CHANGES_SQL = `CREATE TABLE IF NOT EXISTS ${CHANGES_TABLE} (
 
 export const CHANGE_HEAD_SQL = `SELECT coalesce(max(seq), 0) AS head FROM ${CHANGES_TABLE}`
 
+/**
+ * How far retention may trim the change log by age (? = the cutoff): the entries before the first
+ * one at or after the cutoff, among the oldest 10,000; all of those when none is that young.
+ */
+export const AGED_THROUGH_SQL = `WITH w AS (SELECT seq, at FROM ${CHANGES_TABLE} ORDER BY seq LIMIT 10000)
+  SELECT coalesce((SELECT min(seq) FROM w WHERE at >= ?) - 1, (SELECT max(seq) FROM w)) AS seq`
+
 export const TRIMMED_THROUGH_SQL = `SELECT value FROM ${META_TABLE} WHERE key = '${TRIMMED_THROUGH_KEY}'`
 
 export function readChangesSql(filter: { collections?: readonly string[]; ids?: readonly string[] } | undefined): string {
@@ -43,7 +51,8 @@ export function tableName(collection: string): string {
   return `"c_${collection}"`
 }
 
-const META_COLUMNS = { id: 'id', version: 'version', createdAt: 'created_at', updatedAt: 'updated_at', role: 'role' } as const
+// createdSeq is the rowid: a new row gets max + 1, so it orders rows by insertion, whatever the clock.
+const META_COLUMNS = { id: 'id', version: 'version', createdAt: 'created_at', updatedAt: 'updated_at', role: 'role', createdSeq: 'rowid' } as const
 
 /** The expression a field compiles to. Index definitions use the same text, so the planner matches them. */
 export function fieldSql(field: FieldRef): string {
@@ -70,9 +79,19 @@ export function createIndexSql(layout: CollectionLayout, path: readonly string[]
   return `CREATE INDEX IF NOT EXISTS ${indexName(layout.name, path)} ON ${tableName(layout.name)} (${fieldSql({ kind: 'data', path })}, id)`
 }
 
-/** SQLite has no boolean type: JSON true/false come back from json_extract as 1/0. */
-function bindable(value: string | number | boolean | null): string | number | null {
-  return typeof value === 'boolean' ? (value ? 1 : 0) : value
+/**
+ * Adds `value` to `params` and returns its placeholder. SQLite has no boolean type: JSON true/false
+ * come back from json_extract as 1/0. A string holding a lone surrogate (a stored value a cursor
+ * or condition names) is bound as the exact bytes SQLite holds for it (see sqlite-text.ts), not
+ * left to the driver's encoding.
+ */
+function param(value: Exclude<Scalar, null>, params: unknown[]): string {
+  if (typeof value === 'string' && !isWellFormedText(value)) {
+    params.push(encodeWtf8(value))
+    return 'CAST(? AS TEXT)'
+  }
+  params.push(typeof value === 'boolean' ? (value ? 1 : 0) : value)
+  return '?'
 }
 
 export function whereSql(conditions: readonly Condition[], params: unknown[]): string {
@@ -82,15 +101,11 @@ export function whereSql(conditions: readonly Condition[], params: unknown[]): s
     switch (c.op) {
       case 'eq':
         if (c.value === null) parts.push(`${expr} IS NULL`)
-        else {
-          parts.push(`${expr} = ?`)
-          params.push(bindable(c.value))
-        }
+        else parts.push(`${expr} = ${param(c.value, params)}`)
         break
       case 'ne':
         // Null-safe: a record without the field counts as "not equal".
-        parts.push(`${expr} IS NOT ?`)
-        params.push(bindable(c.value))
+        parts.push(c.value === null ? `${expr} IS NOT NULL` : `${expr} IS NOT ${param(c.value, params)}`)
         break
       case 'gt':
       case 'gte':
@@ -98,19 +113,13 @@ export function whereSql(conditions: readonly Condition[], params: unknown[]): s
       case 'lte': {
         const op = { gt: '>', gte: '>=', lt: '<', lte: '<=' }[c.op]
         if (c.value === null) parts.push('0')
-        else {
-          parts.push(`${expr} ${op} ?`)
-          params.push(bindable(c.value))
-        }
+        else parts.push(`${expr} ${op} ${param(c.value, params)}`)
         break
       }
       case 'in': {
         const nonNull = c.value.filter((v) => v !== null)
         const alternatives: string[] = []
-        if (nonNull.length > 0) {
-          alternatives.push(`${expr} IN (${nonNull.map(() => '?').join(', ')})`)
-          params.push(...nonNull.map(bindable))
-        }
+        if (nonNull.length > 0) alternatives.push(`${expr} IN (${nonNull.map((v) => param(v, params)).join(', ')})`)
         if (nonNull.length < c.value.length) alternatives.push(`${expr} IS NULL`)
         parts.push(alternatives.length === 0 ? '0' : `(${alternatives.join(' OR ')})`)
         break
@@ -125,20 +134,25 @@ export function whereSql(conditions: readonly Condition[], params: unknown[]): s
 
 export const ROW_COLUMNS = 'id, version, created_at, updated_at, role, data'
 
+/**
+ * A row's id as its exact bytes when it is not plain ASCII (else NULL, which costs nothing): the
+ * driver decodes ids holding the bytes of a lone surrogate (written before those were refused) to
+ * U+FFFD, and a page cursor must name the very id the engine compares.
+ */
+const ID_BYTES = 'CASE WHEN length(id) <> length(CAST(id AS BLOB)) THEN CAST(id AS BLOB) END AS id_bytes'
+
 export function findSql(collection: string, query: Query): { sql: string; params: unknown[] } {
   const params: unknown[] = []
   const sort = fieldSql(query.orderBy.field)
   const conditions = whereSql(query.where, params)
-  let sql = `SELECT ${ROW_COLUMNS}, ${sort} AS sort_value FROM ${tableName(collection)}${conditions}`
+  let sql = `SELECT ${ROW_COLUMNS}, ${sort} AS sort_value, ${ID_BYTES} FROM ${tableName(collection)}${conditions}`
   if (query.after !== undefined) {
     const { value, id } = query.after
-    const keyset = keysetSql(sort, query.orderBy.direction, value === null)
-    sql += `${conditions === '' ? ' WHERE' : ' AND'} ${keyset}`
-    if (value === null) params.push(id)
-    else params.push(bindable(value), bindable(value), id)
+    sql += `${conditions === '' ? ' WHERE' : ' AND'} ${keysetSql(sort, query.orderBy.direction, value, id, params)}`
   }
   const dir = query.orderBy.direction === 'asc' ? 'ASC' : 'DESC'
-  sql += sort === 'id' ? ` ORDER BY id ${dir}` : ` ORDER BY ${sort} ${dir}, id ${dir}`
+  // id and rowid are unique: nothing to break ties with.
+  sql += sort === 'id' || sort === 'rowid' ? ` ORDER BY ${sort} ${dir}` : ` ORDER BY ${sort} ${dir}, id ${dir}`
   if (query.limit !== undefined) {
     sql += ' LIMIT ?'
     params.push(query.limit)
@@ -150,11 +164,16 @@ export function findSql(collection: string, query: Query): { sql: string; params
  * Rows strictly after the cursor row in (sort, id) order. SQLite sorts NULL first ascending and
  * last descending, so a null cursor value and the rows on the other side of it need their own arm.
  */
-function keysetSql(sort: string, direction: 'asc' | 'desc', cursorIsNull: boolean): string {
-  if (direction === 'asc') {
-    return cursorIsNull ? `((${sort} IS NULL AND id > ?) OR ${sort} IS NOT NULL)` : `(${sort} > ? OR (${sort} = ? AND id > ?))`
+function keysetSql(sort: string, direction: 'asc' | 'desc', value: Scalar, id: string, params: unknown[]): string {
+  if (value === null) {
+    const after = param(id, params)
+    return direction === 'asc' ? `((${sort} IS NULL AND id > ${after}) OR ${sort} IS NOT NULL)` : `(${sort} IS NULL AND id < ${after})`
   }
-  return cursorIsNull ? `(${sort} IS NULL AND id < ?)` : `(${sort} < ? OR (${sort} = ? AND id < ?) OR ${sort} IS NULL)`
+  const op = direction === 'asc' ? '>' : '<'
+  const at = param(value, params)
+  const same = param(value, params)
+  const keyset = `(${sort} ${op} ${at} OR (${sort} = ${same} AND id ${op} ${param(id, params)})`
+  return direction === 'asc' ? `${keyset})` : `${keyset} OR ${sort} IS NULL)`
 }
 
 export function countSql(collection: string, conditions: readonly Condition[]): { sql: string; params: unknown[] } {

@@ -57,7 +57,7 @@ export const backup: Command = {
     // Checked first, so nothing is copied for a backup that could not be put in place.
     if (!force && statSync(dest, { throwIfNoEntry: false }) !== undefined) throw outExists(dest)
     const target = await resolveTarget(ctx, argument)
-    const store = await openReadable(target, { byPath: true })
+    const store = await openReadable(target)
     // Without --force the backup is written beside dest under a temp name, then linked into place.
     const temp = force ? dest : join(dirname(dest), `.${basename(dest)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`)
     let result: BackupResult

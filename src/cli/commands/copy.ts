@@ -97,7 +97,7 @@ export const copyCommand: Command = {
     // A source schema that holds no store is refused, not created empty (the target may be new).
     if (from.kind === 'url') await checkPostgresStore({ kind: 'url', url: from.url, schema: from.schema, override: true, origin: '<from>', config: undefined })
     // A source file is opened like every reading command opens one: refused when missing or not a Tandem store.
-    const opened = from.kind === 'file' ? await openReadable({ kind: 'file', file: from.file, override: true, origin: 'argument', config: undefined }, { byPath: true }) : undefined
+    const opened = from.kind === 'file' ? await openReadable({ kind: 'file', file: from.file, override: true, origin: 'argument', config: undefined }) : undefined
     const started = performance.now()
     let latest = ''
     let drawnAt = 0

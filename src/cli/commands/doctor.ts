@@ -1,3 +1,5 @@
+import { dirname, resolve } from 'node:path'
+import type { LoadedConfig } from '../config.js'
 import { DOCTOR_CHECKS, DoctorSubject, type CheckStatus, type Finding } from '../doctor-checks.js'
 import { plural } from '../format.js'
 import { positionals } from '../arguments.js'
@@ -33,8 +35,8 @@ function needsAttention(r: DoctorResult): boolean {
 }
 
 /** Runs every check in order; a check that throws is reported as failed, never as a crash. */
-async function examine(file: string, fix: boolean): Promise<DoctorResult[]> {
-  const subject = new DoctorSubject(file, fix)
+async function examine(file: string, fix: boolean, backupDir: string | undefined): Promise<DoctorResult[]> {
+  const subject = new DoctorSubject(file, fix, backupDir === undefined ? {} : { backupDir })
   const results: DoctorResult[] = []
   try {
     for (const { title, check } of DOCTOR_CHECKS) {
@@ -75,16 +77,24 @@ function printReport(ctx: CommandContext, report: DoctorReport, fix: boolean): v
   }
 }
 
+/** --backup-dir (from the working directory), else the config's backup.dir (from the config file's directory, like its path). */
+function backupDirOf(option: string | boolean | undefined, config: LoadedConfig | undefined): string | undefined {
+  if (typeof option === 'string' && option !== '') return resolve(option)
+  const dir = config?.store.backup?.dir
+  return typeof dir === 'string' && dir !== '' ? resolve(dirname(config!.file), dir) : undefined
+}
+
 export const doctor: Command = {
   name: 'doctor',
-  summary: 'Check a store file: integrity, WAL size, stale registrations, consumers behind retention, orphaned temp/lock files, permissions; --fix repairs what it safely can.',
-  usage: 'tandem doctor [store] [--fix] [--config PATH] [--json]',
+  summary: 'Check a store file: integrity, -wal/-shm, WAL size, stale registrations, change-log gaps, consumers behind retention, orphaned temp/lock files and backup temps, permissions; --fix repairs what it safely can.',
+  usage: 'tandem doctor [store] [--fix] [--backup-dir DIR] [--config PATH] [--json]',
   options: {
-    fix: { type: 'boolean', description: 'prune stale registrations, remove orphaned temp/lock files, chmod store files to 0600 (never rewrites data)' },
+    fix: { type: 'boolean', description: 'prune stale registrations, remove orphaned temp/lock files and backup temps, chmod store files to 0600 (never rewrites data)' },
+    'backup-dir': { type: 'string', description: "the folder scheduled backups go to, checked for temp files of killed backups (default: the config's backup.dir)" },
     ...STORE_FILE_OPTION,
     ...CONFIG_OPTION,
   },
-  examples: ['tandem doctor data/app.db', 'tandem doctor --fix', 'tandem doctor --json | jq \'.checks[] | select(.status != "ok")\''],
+  examples: ['tandem doctor data/app.db', 'tandem doctor --fix', 'tandem doctor data/app.db --backup-dir backups', 'tandem doctor --json | jq \'.checks[] | select(.status != "ok")\''],
   async run(ctx) {
     const [argument] = positionals(ctx, [], ['store'])
     const target = await resolveTarget(ctx, argument)
@@ -92,7 +102,7 @@ export const doctor: Command = {
       throw new CliError('UNSUPPORTED', `tandem doctor checks SQLite store files; ${describeTarget(target)} is a server.`, 'Use "tandem status" for a PostgreSQL store.', EXIT.usage)
     }
     const fix = ctx.values.fix === true
-    const checks = await examine(target.file, fix)
+    const checks = await examine(target.file, fix, backupDirOf(ctx.values['backup-dir'], target.config))
     const report: DoctorReport = { store: target.file, ok: !checks.some(needsAttention), checks }
     if (ctx.json) ctx.result(report)
     else printReport(ctx, report, fix)

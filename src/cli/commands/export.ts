@@ -6,14 +6,16 @@ import { describeTarget, resolveTarget } from '../target.js'
 import { CliError, EXIT, type Command } from '../output.js'
 import { withProgress } from '../progress.js'
 import { positionals } from '../arguments.js'
+import { MAX_LINE_BYTES_OPTION, maxLineBytesOption } from './import.js'
 
 export const exportCommand: Command = {
   name: 'export',
   summary: 'Write every record (or some collections) as NDJSON, from one consistent snapshot, while other processes keep writing.',
-  usage: 'tandem export [store] [--out FILE] [--collection C[,C...]] [--schema S] [--config PATH] [--json]',
+  usage: 'tandem export [store] [--out FILE] [--collection C[,C...]] [--max-line-bytes N] [--schema S] [--config PATH] [--json]',
   options: {
     out: { type: 'string', description: 'the file to write (it appears only when complete); default: standard output' },
     collection: { type: 'string', description: 'only these collections (comma-separated), in this order' },
+    ...MAX_LINE_BYTES_OPTION,
     ...TARGET_OPTIONS,
   },
   examples: ['tandem export data/app.db --out backups/app.ndjson', 'tandem export --collection tasks > tasks.ndjson', 'tandem export --out app.ndjson --json'],
@@ -22,13 +24,14 @@ export const exportCommand: Command = {
     const out = typeof ctx.values.out === 'string' ? ctx.values.out : undefined
     if (out === undefined && ctx.json) throw new TypeError('--json needs --out FILE: without it standard output carries the export itself.')
     const collections = typeof ctx.values.collection === 'string' ? ctx.values.collection.split(',').map((c) => c.trim()).filter(Boolean) : undefined
+    const maxLineBytes = maxLineBytesOption(ctx.values['max-line-bytes'])
     const target = await resolveTarget(ctx, argument)
-    const store = await openReadable(target, { byPath: true })
+    const store = await openReadable(target)
     let result: ExportResult
     try {
       for (const name of collections ?? []) await requireCollection(store, name)
       result = await withProgress(ctx, `exporting ${describeTarget(target)}`, () =>
-        exportStore(store, { to: out ?? process.stdout, ...(collections === undefined ? {} : { collections }) }),
+        exportStore(store, { to: out ?? process.stdout, ...(collections === undefined ? {} : { collections }), ...(maxLineBytes === undefined ? {} : { maxLineBytes }) }),
       )
     } catch (error) {
       if (error instanceof Error && /EPIPE/.test(error.message)) throw new CliError('EPIPE', 'The reader of standard output went away before the export finished.', 'Write to a file with --out.')

@@ -39,7 +39,7 @@ async function keepPrevious(ctx: CommandContext, target: StoreTarget & { kind: '
   if (statSync(target.file, { throwIfNoEntry: false }) === undefined) return null
   const path = previousPath(target.file)
   try {
-    const store = await openReadable(target, { byPath: true })
+    const store = await openReadable(target)
     try {
       const result = await backupStore(store, path)
       return { path, bytes: result.bytes, method: 'backup' }
