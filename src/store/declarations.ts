@@ -22,8 +22,10 @@ export interface CollectionDeclaration {
 export interface RecordedDeclaration extends CollectionDeclaration {
   declaredBy: string
   declaredAt: string
-  /** The registry id of the declaring process (absent in stores written before it was recorded). */
+  /** The registry id of the process that last recorded it (absent in stores written before it was recorded). */
   process?: string
+  /** The registry ids of the processes that declared it so and were live when it was last recorded. */
+  processes?: string[]
 }
 
 const FIELDS = ['writers', 'indexes', 'schema', 'retain'] as const
@@ -102,17 +104,22 @@ export async function declareCollections(tx: WriteTx, collections: Iterable<Coll
     const declared = declarationOf(c)
     const row = await tx.get(DECLARATIONS_COLLECTION, c.name)
     const previous = row?.data as unknown as RecordedDeclaration | undefined
+    // Every live process that declared it this way: a drifted declaration is checked against all
+    // of them, not only the last to record it (a matching process that opened later counts too).
+    const declarers = (previous?.processes ?? (previous?.process === undefined ? [] : [previous.process])).filter((id) => id !== processId && live.has(id))
+    let processes = [...declarers, processId]
     if (previous !== undefined) {
       const diff = differences(declared, previous)
-      if (diff.length === 0) continue
-      const other = previous.process === undefined ? undefined : live.get(previous.process)
-      if (other !== undefined && other.id !== processId) {
-        holder ??= other
+      if (diff.length > 0 && declarers.length > 0) {
+        holder ??= live.get(declarers[0]!)
         conflicts.push({ name: c.name, diff })
         continue
       }
+      if (diff.length > 0) processes = [processId]
     }
-    const data = { ...declared, declaredBy: role, declaredAt: new Date(now).toISOString(), process: processId } satisfies RecordedDeclaration
+    // An unchanged declaration keeps who first declared it so, and when.
+    const first = previous !== undefined && processes.length > 1 ? previous : { declaredBy: role, declaredAt: new Date(now).toISOString() }
+    const data = { ...declared, declaredBy: first.declaredBy, declaredAt: first.declaredAt, process: processId, processes } satisfies RecordedDeclaration
     writes.push(async () => {
       if (row === undefined) await tx.insert(DECLARATIONS_COLLECTION, { id: c.name, version: 1, createdAt: now, updatedAt: now, role, data: data as unknown as JsonObject })
       else await tx.update(DECLARATIONS_COLLECTION, { ...row, version: row.version + 1, updatedAt: now, role, data: data as unknown as JsonObject })

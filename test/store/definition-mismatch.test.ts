@@ -79,3 +79,18 @@ test('an older definition on a migrated store names the migrations it lacks (SCH
     hint: expect.stringMatching(/same store definition/),
   })
 })
+
+test('drift is checked against every running process that declared a collection, not only the last to record it', async () => {
+  const path = join(tempDir(), 'store.db')
+  const first = forkWorker('store-holder.mjs', { config: { path, role: 'daemon', collections: daemonCollections } })
+  await first.waitFor('ready')
+  const second = forkWorker('store-holder.mjs', { config: { path, role: 'daemon', collections: daemonCollections } })
+  await second.waitFor('ready')
+  first.send({ type: 'cmd', action: 'stop' })
+  await first.waitFor('closed')
+  const drifted = { jobs: { writers: ['daemon', 'cli'], indexes: ['status'] } } as const
+  await expect(openStore({ path, role: 'cli', collections: drifted })).rejects.toMatchObject({ code: 'DEFINITION_MISMATCH', message: expect.stringContaining(`pid ${second.pid}`) })
+  second.send({ type: 'cmd', action: 'stop' })
+  await second.waitFor('closed')
+  await (await openStore({ path, role: 'cli', collections: drifted })).close()
+})
