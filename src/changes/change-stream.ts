@@ -12,12 +12,17 @@ const RETRY_MAX_MS = 2000
 
 /**
  * Errors a reader cannot go past by reading again: changes retention dropped (skipping them would
- * lose them), a closed store, a lease another process took, and bugs (TypeError, RangeError).
+ * lose them), a closed store, a lease another process took, the store's files deleted or replaced
+ * under this process (it refuses every read from then on), and bugs (TypeError, RangeError).
  * Everything else (a lost connection, a server restarting or down, a timeout, an I/O error) is
- * retried from the same position until it goes through or the reader is stopped.
+ * retried from the same position until it goes through or the reader is stopped. READ_ONLY is
+ * retried too: a reader only meets it from the engine, and there it can pass (SQLite's
+ * SQLITE_READONLY_RECOVERY while another process recovers the WAL; a PostgreSQL failover).
  */
+const FINAL_CODES: ReadonlySet<string> = new Set(['CHANGES_TRIMMED', 'STORE_CLOSED', 'CONSUMER_LOST', 'STORE_FILES_CHANGED'])
+
 function isFinal(error: unknown): boolean {
-  if (error instanceof TandemError) return error.code === 'CHANGES_TRIMMED' || error.code === 'STORE_CLOSED' || error.code === 'CONSUMER_LOST'
+  if (error instanceof TandemError) return FINAL_CODES.has(error.code)
   return error instanceof TypeError || error instanceof RangeError
 }
 
@@ -58,6 +63,8 @@ export class ChangeStream<T = AnyData> implements AsyncIterableIterator<Change<T
   readonly #options: ChangeStreamOptions
   /** Resolved at creation: 'now' means the log's end when changes() was called, not when first read. */
   readonly #start: Promise<number>
+  /** See headTried. */
+  readonly #headTried: Promise<unknown>
   #cursor: number | undefined
   #buffer: ChangeRow[] = []
   #closed = false
@@ -81,8 +88,16 @@ export class ChangeStream<T = AnyData> implements AsyncIterableIterator<Change<T
     const { since } = options
     hub.attach()
     // 'now' is fixed by reading the head, retried like any read; undefined if closed first.
-    this.#start = since === 'now' ? this.#retrying(() => backend.changeHead()).then((head) => head ?? 0) : Promise.resolve(since === 'beginning' ? 0 : since)
+    let tried!: () => void
+    const firstTry = new Promise<void>((resolve) => (tried = resolve))
+    const readHead = (): Promise<number> => {
+      const read = backend.changeHead()
+      void read.then(tried, tried)
+      return read
+    }
+    this.#start = since === 'now' ? this.#retrying(readHead).then((head) => head ?? 0) : Promise.resolve(since === 'beginning' ? 0 : since)
     this.#start.catch(() => undefined) // Surfaced by next(); never an unhandled rejection.
+    this.#headTried = Promise.race([this.#start, firstTry]).catch(() => undefined)
   }
 
   /** Sets who hears about interruptions (replacing any observer given at creation); returns the stream. */
@@ -99,6 +114,14 @@ export class ChangeStream<T = AnyData> implements AsyncIterableIterator<Change<T
   /** Settles once the stream's starting point is fixed (for 'now': the log's head has been read). */
   get started(): Promise<unknown> {
     return this.#start
+  }
+
+  /**
+   * Settles once the starting point is fixed, or as soon as the first read of the head has failed
+   * (the stream then goes on retrying it): what the store's writes wait for (see Store.changes).
+   */
+  get headTried(): Promise<unknown> {
+    return this.#headTried
   }
 
   /** The seq of the last change this stream delivered, or undefined before the first. */

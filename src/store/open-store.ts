@@ -2,6 +2,7 @@ import { statSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Backend } from '../backends/backend.js'
 import { SqliteBackend } from '../backends/sqlite/sqlite-backend.js'
+import { createStoreFile } from '../backends/sqlite/sqlite-create.js'
 import { DEFAULT_JOURNAL_SIZE_LIMIT_BYTES, DEFAULT_WAL_CHECKPOINT_BYTES } from '../backends/sqlite/sqlite-config.js'
 import { scheduleBackups } from '../backup/scheduled-backup.js'
 import { CONSUMERS_COLLECTION } from '../changes/consumer.js'
@@ -40,6 +41,8 @@ async function openBackend(settings: StoreSettings): Promise<Backend> {
   const file = memory ? ':memory:' : resolveStorePath(settings.path, settings.dataDir).file
   // A missing file becomes a new store; an empty one is refused (most likely truncated) unless create: true.
   if (!memory) await checkStoreFile(file, settings.create)
+  // Created atomically, so that a crash mid-creation never leaves the empty file refused above.
+  if (!memory && !settings.readOnly) createStoreFile(file)
   const backend = await SqliteBackend.open({
     path: file,
     durability: settings.durability,

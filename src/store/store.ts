@@ -240,9 +240,22 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
     if (since === 'now') {
       // 'now' is this call: writes this process makes after it wait until the head is read, or a
       // write committing first (the head is read on another connection) would fall before it.
-      const started: Promise<unknown> = stream.started.catch(() => undefined)
+      // The wait is bounded, so writes fail (or go through) rather than hang while the stream
+      // retries: they stop waiting once the first head read failed (the database is likely down,
+      // and the stream then starts wherever its retried read finds the head), or after
+      // busyTimeoutMs if that read hangs. A head read that goes through in time, the normal case,
+      // keeps the guarantee whole.
+      let timer: NodeJS.Timeout | undefined
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.settings.busyTimeoutMs)
+        timer.unref()
+      })
+      const started: Promise<unknown> = Promise.race([stream.headTried, timeout])
       this.#startingStreams.add(started)
-      void started.then(() => this.#startingStreams.delete(started))
+      void started.then(() => {
+        clearTimeout(timer)
+        this.#startingStreams.delete(started)
+      })
     }
     return stream
   }
@@ -440,7 +453,9 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
           check = checkStillHolder(tx, holder).then(
             () => void this.#fenced.add(tx),
             (error: unknown) => {
-              this.#writesRefused(error as TandemError)
+              // Only a lost role is for good. A failed check (a lost connection, a busy timeout, an
+              // I/O error) fails this transaction alone: the next write checks again.
+              if (error instanceof TandemError && error.code === 'ROLE_LOST') this.#writesRefused(error)
               throw error
             },
           )

@@ -41,7 +41,7 @@ export class WriteQueue {
   #draining: Promise<void> | undefined
   #lastYield = performance.now()
 
-  /** `onCommit` runs after each committed batch, before its callers' promises resolve. */
+  /** `onCommit` runs after each committed batch, before its callers' promises resolve, with how many of its writes committed. */
   constructor(backend: Backend, busyTimeoutMs: number, onCommit: (writes: number) => void = () => {}) {
     this.#backend = backend
     this.#busyTimeoutMs = busyTimeoutMs
@@ -106,6 +106,12 @@ export class WriteQueue {
         // Alone in its transaction, a write needs no savepoint: if it throws, everything rolls back.
         if (batch.length === 1) return void (values[0] = await batch[0]!.job.work(tx))
         for (let i = 0; i < batch.length; i++) {
+          // Once a write is deferred, every later one is too, in order: run now, they would
+          // commit (and reach the change log) before the write their caller issued first.
+          if (again !== undefined) {
+            again.add(i)
+            continue
+          }
           const { job } = batch[i]!
           if (job.atomic && concurrent) {
             // Consecutive atomic jobs start together, so the engine may combine their statements.
@@ -146,7 +152,8 @@ export class WriteQueue {
       for (const pending of batch) pending.reject(error)
       return
     }
-    this.#onCommit(batch.length)
+    // Only the writes that committed: not those deferred, nor those undone alone.
+    this.#onCommit(batch.length - (again?.size ?? 0) - (errors?.size ?? 0))
     // The writes to run again go first in the next batch, in their order: there the first takes
     // its locks holding none, so it waits in turn instead of deadlocking.
     if (again !== undefined) this.#pending.unshift(...[...again].map((i) => batch[i]!))

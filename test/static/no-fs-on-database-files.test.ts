@@ -16,6 +16,8 @@ const OWN_SIDE_FILES: Record<string, Set<string>> = {
   // <db>-turns (waiters set its mtime to say they wait for the write lock) and <db>-commits
   // (writers set it after each commit, to wake other processes' change readers).
   [join('src', 'backends', 'sqlite', 'sqlite-side-file.ts')]: new Set(['openSync', 'futimesSync', 'closeSync']),
+  // A new store is created under a temp name and hard-linked into place; link and unlink open nothing.
+  [join('src', 'backends', 'sqlite', 'sqlite-create.ts')]: new Set(['linkSync', 'unlinkSync']),
 }
 
 function sourceFiles(path: string): string[] {

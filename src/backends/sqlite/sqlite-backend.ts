@@ -32,7 +32,7 @@ import { decodeWtf8, exactSortValue } from './sqlite-text.js'
 import { steadyNow } from '../steady-clock.js'
 import { refuseCaseAliases } from '../collection-names.js'
 import { COURTESY_MS, TurnSignal } from './sqlite-turns.js'
-import { StoreFiles, keepSideFilesWritable, locksStillShared, storeFilesChanged, walIsEmpty, whyNotWritable, type StoreFileChange } from './sqlite-files.js'
+import { StoreFiles, keepSideFilesWritable, locksStillShared, storeFilesChanged, walIsEmpty, walReplaced, whyNotWritable, type StoreFileChange } from './sqlite-files.js'
 import {
   CHANGE_HEAD_SQL,
   CHANGES_TABLE,
@@ -631,9 +631,7 @@ export class SqliteBackend implements Backend {
     if (this.#fault !== undefined) return this.#fault
     let rescue: string
     if (locksStillShared(changed)) {
-      rescue = (await this.#checkpointWal())
-        ? 'The commits it held were copied into the store file first, so none is lost.'
-        : 'Its commits could not be copied into the store file (other processes kept it busy): they survive only while a process that had the store open before closes it normally — do not kill them.'
+      rescue = await this.#rescueWal(walReplaced(changed))
     } else if (changed.some((c) => c.file === 'database')) {
       rescue = 'This process was still using the old file, so what it wrote since is not in the new one.'
     } else {
@@ -644,17 +642,32 @@ export class SqliteBackend implements Backend {
     return this.#fault
   }
 
-  /** A TRUNCATE checkpoint, retried while other processes hold the locks it needs; true when the whole WAL went into the database file. */
-  async #checkpointWal(): Promise<boolean> {
+  /**
+   * Only the -wal changed: copies what the old one held into the database file if it was deleted
+   * and this process may write (not if it was replaced, see walReplaced; a read-only connection
+   * cannot checkpoint). Says what became of the commits.
+   */
+  async #rescueWal(replaced: boolean): Promise<string> {
+    const survive = 'they survive only while a process that had the store open before closes it normally — do not kill them.'
+    if (replaced) return `Its commits were not copied into the store file (copying them now could mix them with the new -wal): ${survive}`
+    if (this.#config.readOnly === true) return 'This process opened the store read-only: it wrote none of the commits the -wal held and cannot copy them into the store file; the processes that wrote them do so when they notice.'
+    const outcome = await this.#checkpointWal()
+    if (outcome === 'copied') return 'The commits it held were copied into the store file first, so none is lost.'
+    const why = outcome === 'busy' ? 'other processes kept it busy' : outcome.message
+    return `Its commits could not be copied into the store file (${why}): ${survive}`
+  }
+
+  /** A TRUNCATE checkpoint, retried while other processes hold the locks it needs: 'copied' when the whole WAL went into the database file, else 'busy' or the error. */
+  async #checkpointWal(): Promise<'copied' | 'busy' | Error> {
     const until = performance.now() + RESCUE_WITHIN_MS
     for (;;) {
       try {
         const [row] = this.#writer.handle.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[]
-        if (row?.busy === 0) return true
+        if (row?.busy === 0) return 'copied'
       } catch (error) {
-        if (!isBusy(error)) return false
+        if (!isBusy(error)) return error instanceof Error ? error : new Error(String(error))
       }
-      if (performance.now() >= until) return false
+      if (performance.now() >= until) return 'busy'
       await new Promise((resolve) => setTimeout(resolve, 5))
     }
   }

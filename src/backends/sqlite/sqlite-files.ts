@@ -81,6 +81,14 @@ export function locksStillShared(changes: readonly StoreFileChange[]): boolean {
   return !changes.some((c) => c.file === '-shm' || c.file === 'database')
 }
 
+/**
+ * True if another file now sits at the -wal's path (not merely a deleted one): the -wal's commits
+ * must then not be checkpointed, since the shared -shm describes the old file, not the new one.
+ */
+export function walReplaced(changes: readonly StoreFileChange[]): boolean {
+  return changes.some((c) => c.file === '-wal' && c.how === 'replaced')
+}
+
 /** The STORE_FILES_CHANGED error: what happened, whether the writes were saved, what to do. */
 export function storeFilesChanged(path: string, changes: readonly StoreFileChange[], rescue: string): TandemError {
   const what = changes.map((c) => `${c.file === 'database' ? path : path + c.file} was ${c.how}`).join(', and ')
