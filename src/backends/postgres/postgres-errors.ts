@@ -91,6 +91,31 @@ function notWritten(operation: 'read' | 'write', inWrite = false): string {
   return operation === 'write' || inWrite ? 'the write did not commit: nothing of it was written (COMMIT was never sent, so PostgreSQL rolled it back)' : 'the read did not complete; nothing was written'
 }
 
+/** A FOR UPDATE NOWAIT that found the row locked (55P03 without waiting; lock_timeout shares the code). */
+export function isNoWaitRefusal(error: unknown): boolean {
+  return sqlState(error) === '55P03' && /could not obtain lock/i.test((error as Error | null)?.message ?? '')
+}
+
+/**
+ * BUSY_TIMEOUT for a lock that a write of a group-commit batch tried without waiting (FOR UPDATE
+ * NOWAIT, pg_try_advisory_xact_lock) and found taken: waiting for it out of the lock order could
+ * deadlock, so the write is undone alone and the write queue runs it again in a later batch, for
+ * up to busyTimeoutMs. The caller sees this error only once those retries ran out. Its message and
+ * `waitedMs` tell what really happened: this attempt waited `waitedMs` (about 0), not
+ * busyTimeoutMs, which is what BusyError's own message would claim.
+ */
+export function lockRefused(context: ErrorContext, waitedMs: number, cause?: unknown): BusyError {
+  const waited = Math.max(0, Math.round(waitedMs))
+  const error = new BusyError(waited, cause, 'write')
+  const { collection, id, busyTimeoutMs } = context
+  const record = collection === undefined ? 'A record' : `Record ${collection}/${id ?? '?'}`
+  const window = busyTimeoutMs === undefined ? 'busyTimeoutMs' : `busyTimeoutMs, ${busyTimeoutMs} ms`
+  error.message = `${record} was locked by another transaction, and this write did not wait for it (it waited ${waited} ms): its batch already held a lock that comes later in the lock order, where waiting could deadlock. Such a write is undone alone and run again in later batches until ${window} after the first refusal have passed; nothing was written. Retry later, or raise busyTimeoutMs if a long transaction elsewhere is expected.`
+  if (collection !== undefined) Object.defineProperty(error, 'collection', { value: collection, enumerable: true })
+  if (id !== undefined) Object.defineProperty(error, 'id', { value: id, enumerable: true })
+  return error
+}
+
 /**
  * Translates an engine error into a TandemError, once, at the backend edge. The original error,
  * with every field the server sent, rides along in `cause`. Every SQLSTATE class becomes a library

@@ -163,19 +163,52 @@ export class PostgresSql {
 
   /**
    * Adds created_seq to a table made before it existed, numbering the rows present by (created_at,
-   * id), the order retention used until then; new rows follow them. Run under the DDL lock, once.
+   * id), the order retention used until then. Run under the DDL lock, once, then
+   * `createdSeqIdentitySql` with the highest number given. ADD COLUMN comes first on purpose: it
+   * takes the table's ACCESS EXCLUSIVE lock, held until COMMIT, so no row can be inserted between
+   * the numbering and the identity's start (it would get a number the identity hands out again).
    */
-  addCreatedSeqSql(collection: string, rows: number): string[] {
+  addCreatedSeqSql(collection: string): string[] {
     const table = this.table(collection)
     return [
       `ALTER TABLE ${table} ADD COLUMN created_seq bigint`,
       `UPDATE ${table} AS t SET created_seq = o.n FROM (SELECT id, row_number() OVER (ORDER BY created_at, id) AS n FROM ${table}) AS o WHERE t.id = o.id`,
-      `ALTER TABLE ${table} ALTER COLUMN created_seq SET NOT NULL, ALTER COLUMN created_seq ADD GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME ${this.#sequenceName(collection)} START WITH ${Math.trunc(rows) + 1})`,
     ]
   }
 
-  rowCountSql(collection: string): PostgresQuery {
-    return { text: `SELECT count(*)::bigint AS n FROM ${this.table(collection)}` }
+  /** The highest created_seq of the collection, 0 when it is empty. */
+  maxCreatedSeqSql(collection: string): PostgresQuery {
+    return { text: `SELECT coalesce(max(created_seq), 0)::bigint AS n FROM ${this.table(collection)}` }
+  }
+
+  /** Makes created_seq an identity that continues after `highest` (see addCreatedSeqSql). */
+  createdSeqIdentitySql(collection: string, highest: number): string {
+    const table = this.table(collection)
+    return `ALTER TABLE ${table} ALTER COLUMN created_seq SET NOT NULL, ALTER COLUMN created_seq ADD GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME ${this.#sequenceName(collection)} START WITH ${Math.trunc(highest) + 1})`
+  }
+
+  /**
+   * The unique index on created_seq: retention reads the oldest rows through it instead of
+   * scanning the table, and `find` ordered by createdSeq relies on it being unique (no id
+   * tiebreak). Named "created:<collection>": index names share the name space of tables and
+   * sequences ("seq:<collection>" is taken).
+   */
+  createdSeqIndexName(collection: string): string {
+    return fitIdentifier(`created:${collection}`, 'created_')
+  }
+
+  /**
+   * Creates the index of createdSeqIndexName, under the DDL lock. A table upgraded by a version
+   * that counted its rows before locking the table may hold duplicate numbers: the rows after the
+   * first (by created_at, id) of each duplicate get fresh numbers from the identity first, so the
+   * unique index can be built (they keep their place after the rows numbered before them).
+   */
+  createCreatedSeqIndexSql(collection: string): string[] {
+    const table = this.table(collection)
+    return [
+      `UPDATE ${table} SET created_seq = DEFAULT WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY created_seq ORDER BY created_at, id) AS r FROM ${table}) AS d WHERE r > 1)`,
+      `CREATE UNIQUE INDEX IF NOT EXISTS ${quoteIndexName(this.createdSeqIndexName(collection))} ON ${table} (created_seq)`,
+    ]
   }
 
   /** The index `find` uses for a data field: the field's sort key (see `dataKey`), then id. */

@@ -12,9 +12,9 @@ import {
   type RecordRow,
   type WriteTx,
 } from '../backend.js'
-import { BusyError, TandemError } from '../../errors.js'
+import { TandemError } from '../../errors.js'
 import type { PostgresQuery, PostgresResult } from './postgres-config.js'
-import { duplicateId, isConnectFailure, isConnectionLoss, isSessionTimeout, isTransactionConflict, sqlState, translatePostgresError, type ErrorContext } from './postgres-errors.js'
+import { duplicateId, isConnectFailure, isConnectionLoss, isNoWaitRefusal, isSessionTimeout, isTransactionConflict, lockRefused, sqlState, translatePostgresError, type ErrorContext } from './postgres-errors.js'
 import { MAX_TRANSACTION_ATTEMPTS, changeLogLockKey, collectionLockKey, ddlLockKey, isStaleMiss, markLostAtBegin, markRetryable, markStaleMiss, namedLockKey, recordLockKey } from './postgres-locks.js'
 import { FORMAT_VERSION, MAX_PAYLOAD_ATTEMPT_BYTES, type PostgresSql } from './postgres-sql.js'
 import { argument, checkPreparedStatements, preparedOn, type Session } from './postgres-prepared.js'
@@ -322,9 +322,15 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
     const noWait = this.#outOfOrder(key)
     const sharedLock = this.#sharedLockNeeded(collection)
     let raw: RawRow | undefined
+    const started = performance.now()
     try {
       ;[raw] = (await this.#waiting<RawRow>(this.sql.getSql(collection, id, true, sharedLock, noWait), context)).rows
     } catch (error) {
+      // NOWAIT found the row locked ("could not obtain lock on row", 55P03 as lock_timeout is):
+      // say so, rather than claim busyTimeoutMs of waiting.
+      if (noWait && error instanceof TandemError && error.code === 'BUSY_TIMEOUT' && isNoWaitRefusal(error.cause)) {
+        throw markRetryInNextBatch(lockRefused({ ...this.#context, ...context }, performance.now() - started, error.cause))
+      }
       if (noWait && error instanceof TandemError && error.code === 'BUSY_TIMEOUT') throw markRetryInNextBatch(error)
       throw error
     }
@@ -334,8 +340,9 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
       // transaction that inserted it meanwhile has committed by the time the lock is ours).
       const lockKey = recordLockKey(this.sql.schemaName, collection, id)
       if (noWait) {
+        const tried = performance.now()
         const [lock] = await this.rows<{ ok: boolean }>(tryLockSql(lockKey), context)
-        if (lock?.ok !== true) throw markRetryInNextBatch(new BusyError(this.#context.busyTimeoutMs ?? 0))
+        if (lock?.ok !== true) throw markRetryInNextBatch(lockRefused({ ...this.#context, ...context }, performance.now() - tried))
       } else {
         await this.#waiting(lockSql(lockKey))
       }
@@ -471,9 +478,17 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
     // writers (SHARE) before finding the index there, on every open of every process.
     const existing = new Set((await this.rows<{ name: string }>(this.sql.existingIndexesSql(layout.name))).map((r) => r.name))
     if (!existing.has('column:created_seq')) {
-      // A table from before created_seq: number its rows once (retention orders by it).
-      const [{ n }] = (await this.rows<{ n: number }>(this.sql.rowCountSql(layout.name))) as [{ n: number }]
-      for (const text of this.sql.addCreatedSeqSql(layout.name, n)) await this.run({ text })
+      // A table from before created_seq: number its rows once (retention orders by it). ADD
+      // COLUMN locks the table until COMMIT before anything is counted (see addCreatedSeqSql).
+      for (const text of this.sql.addCreatedSeqSql(layout.name)) await this.run({ text })
+      const [{ n }] = (await this.rows<{ n: number | string }>(this.sql.maxCreatedSeqSql(layout.name))) as [{ n: number | string }]
+      await this.run({ text: this.sql.createdSeqIdentitySql(layout.name, Number(n)) })
+    }
+    if (!existing.has(this.sql.createdSeqIndexName(layout.name))) {
+      // New tables, upgraded ones, and those made before the index existed. Under the DDL lock, so
+      // processes opening the store together build it once; CREATE INDEX blocks writers (SHARE)
+      // while it builds, once per table.
+      for (const text of this.sql.createCreatedSeqIndexSql(layout.name)) await this.run({ text })
     }
     for (const path of layout.indexes) {
       if (!existing.has(this.sql.indexName(layout.name, path))) await this.run({ text: this.sql.createIndexSql(layout, path) })
