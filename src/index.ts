@@ -8,7 +8,7 @@ export type { Where, FieldOperators, FindOptions, OrderBySpec } from './store/qu
 
 // Inspection: what status and doctor show.
 export type { StoreDescription, CollectionDescription, ConsumerDescription } from './store/describe.js'
-export { isStale, isPrunable, isPidAlive, STALE_AFTER_MS, type ProcessEntry } from './registry/process-registry.js'
+export { isStale, isPrunable, pruneStale, isPidAlive, PROCESSES_COLLECTION, STALE_AFTER_MS, type ProcessEntry } from './registry/process-registry.js'
 
 // Lifecycle: migrations run once at open; retention archives; seeds.
 export type { Migration, MigrationOutcome, MigrationReport } from './migrations/migration.js'

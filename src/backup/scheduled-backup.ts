@@ -62,7 +62,8 @@ export function scheduleBackups<C extends CollectionsConfig>(store: Store<C>, op
   const pattern = new RegExp(`^${prefix.replaceAll('.', '\\.')}-(\\d{8}T\\d{9}Z)(?:-(\\d+))?${extension.replace('.', '\\.')}$`)
   const onError = options.onError ?? ((error: unknown) => console.error(error))
   // A backup of this schedule cut short by a kill leaves its temp file for ever: rotation only
-  // deletes finished backups. Those of dead processes go now, and before every backup.
+  // deletes finished backups. Those of this host's dead processes go now, and before every backup
+  // (another host's are left alone: in a shared folder they may be backups in progress there).
   const removeOrphans = () => {
     try {
       removeOrphanTemps(dir, pattern)

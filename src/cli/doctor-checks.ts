@@ -1,6 +1,6 @@
 import { chmodSync, rmSync, statSync } from 'node:fs'
 import { basename, dirname } from 'node:path'
-import type { SqliteBackend } from '../index.js'
+import { isPrunable, type SqliteBackend } from '../index.js'
 import { formatAge, formatBytes, plural } from './format.js'
 import { hasTandemTables, openBareBackend, WAL_CHECKPOINT_BYTES } from './open.js'
 import { findOrphanTemps, removeOrphanTemps } from '../backup/temp-files.js'
@@ -278,7 +278,7 @@ const registry: DoctorCheck = {
     const finding: Finding = {
       status: 'warn',
       summary: `${plural(staleProcesses.length, 'stale registration')} of processes that died without closing the store (${live})`,
-      details: staleProcesses.map((p) => `pid ${p.pid} on ${p.host}, role "${p.role}", last heartbeat ${formatAge(p.heartbeatAt)}`),
+      details: staleProcesses.map((p) => `pid ${p.pid} on ${p.host}, role "${p.role}", last heartbeat ${formatAge(p.heartbeatAt)}${isPrunable(p, Date.now()) ? '' : ' (holds a singleton role on another host: left for a newcomer of its role to replace once it has watched it stay silent, since the clocks may disagree)'}`),
       fix: `prune ${staleProcesses.length === 1 ? 'it' : 'them'} from the registry`,
     }
     if (!s.fix) return finding
@@ -290,7 +290,8 @@ const registry: DoctorCheck = {
     } catch (error) {
       return { ...finding, advice: `Could not prune: ${message(error)} The next process that opens the store prunes them.` }
     }
-    return { ...finding, fix: `pruned ${plural(pruned, 'stale registration')}`, fixed: true }
+    const kept = staleProcesses.length - pruned
+    return { ...finding, fix: `pruned ${plural(pruned, 'stale registration')}${kept > 0 ? `; kept ${plural(kept, 'singleton holder')} on another host` : ''}`, fixed: true }
   },
 }
 

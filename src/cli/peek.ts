@@ -1,18 +1,15 @@
 import { readdirSync, readFileSync, readlinkSync, statSync, type Stats } from 'node:fs'
-import { isStale, type Backend, type ChangeFilter, type ConsumerDescription, type ProcessEntry, type Query } from '../index.js'
+import { isStale, pruneStale, PROCESSES_COLLECTION, type Backend, type ChangeFilter, type ConsumerDescription, type ProcessEntry, type Query } from '../index.js'
 
 /*
- * Library gap (see the CLI report): every openStore() registers the process, and registering
- * prunes the stale entries of dead processes. A doctor that opened the store that way would erase
- * the very entries it must report, and change the store without --fix. Until the library has a
- * way to open without registering (or describe without a Store), doctor reads the registry and
- * the consumer positions here, through the public Backend interface, on a bare backend.
- * The names and shapes below mirror src/registry/process-registry.ts, src/changes/consumer.ts
- * and src/store/describe.ts; the staleness rule is the library's own (isStale).
+ * Every openStore() registers the process, and registering prunes the stale entries of dead
+ * processes: a doctor that opened a Store would erase the very entries it must report, and change
+ * the store without --fix. So doctor reads the registry and the consumer positions here, through
+ * the public Backend interface, on a bare backend, and prunes (with --fix) with the library's own
+ * pruneStale. The consumer row shape mirrors src/changes/consumer.ts and src/store/describe.ts.
  */
-const PROCESSES = '_processes'
 const CONSUMERS = '_consumers'
-/** The registry's lock, as register() takes it: a prune never interleaves with a newcomer's singleton check. */
+/** The registry's lock, as register() takes it (the library exports no name for it): a prune never interleaves with a newcomer's singleton check. */
 const REGISTRY_LOCK = 'registry'
 const BY_ID: Query = { where: [], orderBy: { field: { kind: 'meta', name: 'id' }, direction: 'asc' } }
 /** Changes read per page when counting what a filtered consumer has not seen. */
@@ -74,37 +71,36 @@ export async function readConsumers(backend: Backend, changes: { head: number; t
   return consumers
 }
 
+/** The registry's entries, split by the library's rule (isStale) into running processes and stale registrations. */
+export async function readProcesses(backend: Backend, now = Date.now()): Promise<Pick<Peek, 'processes' | 'staleProcesses'>> {
+  const entries = await backend.read(async (tx) => (await tx.find(PROCESSES_COLLECTION, BY_ID)).map((r) => r.data as unknown as ProcessEntry))
+  return { processes: entries.filter((e) => !isStale(e, now)), staleProcesses: entries.filter((e) => isStale(e, now)) }
+}
+
 /** Reads the registry, the change-log bounds and the consumers, changing nothing. */
 export async function peekStore(backend: Backend, now = Date.now()): Promise<Peek> {
   const head = await backend.changeHead()
   const { trimmedThrough } = await backend.readChanges(head, 1)
-  const entries = await backend.read(async (tx) => (await tx.find(PROCESSES, BY_ID)).map((r) => r.data as unknown as ProcessEntry))
+  const { processes, staleProcesses } = await readProcesses(backend, now)
   return {
-    processes: entries.filter((e) => !isStale(e, now)),
-    staleProcesses: entries.filter((e) => isStale(e, now)),
+    processes,
+    staleProcesses,
     consumers: await readConsumers(backend, { head, trimmedThrough }),
     changes: { head, trimmedThrough },
   }
 }
 
 /**
- * Removes the registrations of dead processes (the library's rule, isStale), in one write
- * transaction under the registry's lock, as every openStore() does on registering. It goes
+ * Removes the registrations the library may prune (pruneStale, isPrunable: stale, and never a
+ * singleton holder on another host, whose staleness is only this host's clock's guess), in one
+ * write transaction under the registry's lock, as every openStore() does on registering. It goes
  * through the backend, not a Store: it needs no collection, schema or migration, so it works on a
  * store that has applied migrations this program does not know (a Store would open read-only).
  */
 export async function pruneStaleProcesses(backend: Backend, now = Date.now()): Promise<ProcessEntry[]> {
   return backend.write(async (tx) => {
     await tx.lock(REGISTRY_LOCK)
-    const removed: ProcessEntry[] = []
-    for (const row of await tx.find(PROCESSES, BY_ID)) {
-      const entry = row.data as unknown as ProcessEntry
-      if (isStale(entry, now)) {
-        await tx.delete(PROCESSES, row.id)
-        removed.push(entry)
-      }
-    }
-    return removed
+    return pruneStale(tx, now)
   })
 }
 

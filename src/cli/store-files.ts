@@ -2,6 +2,8 @@ import Database from 'better-sqlite3'
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { basename, join } from 'node:path'
+import { findOrphanTemps } from '../backup/temp-files.js'
+import { parseTempName } from '../fs/durable-file.js'
 import { isPidAlive } from '../index.js'
 
 /*
@@ -75,7 +77,7 @@ export interface OrphanFile {
 /** A temp file without a pid in its name is taken for an orphan once it is this old. */
 export const TEMP_FILE_STALE_MS = 60 * 60 * 1000
 const TEMP_NAME = /\.tmp/i
-/** `.<dest>.<pid>-<random>.tmp` (Tandem's durable writes) or any name with a `.<pid>.` / `-<pid>-` part. */
+/** A name with a `.<pid>.` / `-<pid>-` part (Tandem's own temp names go to findOrphanTemps). */
 const PID_IN_NAME = /[.-](\d{2,9})[.-]/
 const NEVER_TOUCH = /(-wal|-shm|-journal|\.db|\.sqlite3?)$/i
 const LOCK_READ_LIMIT = 4096
@@ -100,10 +102,12 @@ function lockOwner(path: string): { pid: number; host: string | undefined } | un
 }
 
 /**
- * Temp and lock files in the store's directory that nobody will finish or release: `*.tmp*`
- * files whose writer (the pid in the name) is dead, or, without a pid, older than an hour; and
- * `*.lock` files recording a pid on this host that is dead. The store's own files and anything
- * that looks like a database or an SQLite companion are never listed.
+ * Temp and lock files in the store's directory that nobody will finish or release: Tandem's own
+ * temp files (createTempBeside's names) as the library finds them (findOrphanTemps: this host's,
+ * whose writer is dead); other `*.tmp*` files whose writer (a pid in the name) is dead, or,
+ * without a pid, older than an hour; and `*.lock` files recording a pid on this host that is dead.
+ * The store's own files and anything that looks like a database or an SQLite companion are never
+ * listed.
  */
 export function findOrphanFiles(dir: string, storeFile: string, now = Date.now()): OrphanFile[] {
   const protectedPaths = new Set(companionFiles(storeFile))
@@ -114,9 +118,15 @@ export function findOrphanFiles(dir: string, storeFile: string, now = Date.now()
   } catch {
     return []
   }
+  const tandemTemps = new Map(findOrphanTemps(dir, undefined, now).map((t) => [t.path, t]))
   for (const name of names.sort()) {
     const path = join(dir, name)
     if (protectedPaths.has(path) || NEVER_TOUCH.test(name)) continue
+    if (parseTempName(name) !== undefined) {
+      const temp = tandemTemps.get(path)
+      if (temp !== undefined) orphans.push({ path, kind: 'temp', reason: `written by pid ${temp.pid}, which is not running`, bytes: temp.bytes })
+      continue
+    }
     const stat = statSync(path, { throwIfNoEntry: false })
     if (stat === undefined || !stat.isFile()) continue
     if (name.endsWith('.lock')) {

@@ -1,5 +1,6 @@
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 
 /**
@@ -10,9 +11,42 @@ import { basename, dirname, join } from 'node:path'
  * POSIX locks of this process).
  */
 
-/** Creates a new, empty, owner-only (0600) file beside `path` and returns its path. Fails if it exists. */
+/**
+ * This host's name as it appears in temp names: the characters a file name on any system takes
+ * (letters, digits, _ and -; a dot would make the name ambiguous), at most 63 of them.
+ */
+export function hostTag(host = hostname()): string {
+  return host.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 63) || 'unknown'
+}
+
+/**
+ * `.<final name>.<pid>-<8 hex>.<host>.tmp`; files written before the host was recorded lack the
+ * `.<host>` part. The host tells whose pid it is: a folder that several machines share holds
+ * temp files whose pid only their own machine can check.
+ */
+const TEMP_NAME = /^\.(.+)\.(\d+)-[0-9a-f]{8}(?:\.([A-Za-z0-9_-]{1,63}))?\.tmp$/
+
+/** What a temp name made by createTempBeside says: the file it was to become, the writer's pid, and its host tag (undefined: an older name without one). */
+export interface TempName {
+  finalName: string
+  pid: number
+  host: string | undefined
+}
+
+/** Parses a file name made by createTempBeside; undefined for any other name. */
+export function parseTempName(name: string): TempName | undefined {
+  const match = TEMP_NAME.exec(name)
+  if (match === null) return undefined
+  return { finalName: match[1]!, pid: Number(match[2]), host: match[3] }
+}
+
+/**
+ * Creates a new, empty, owner-only (0600) file beside `path` and returns its path. Fails if it
+ * exists. Its name records this process's pid and host (see parseTempName), so that whoever
+ * finds it after a crash can tell whether its writer still runs.
+ */
 export function createTempBeside(path: string): string {
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`)
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(4).toString('hex')}.${hostTag()}.tmp`)
   // 0600 from the first byte: the file will hold the store's data.
   writeFileSync(temp, '', { mode: 0o600, flag: 'wx' })
   return temp

@@ -11,7 +11,7 @@ import { importFailure, ImportError, type ImportLocation } from './import-error.
 import { ImportHistory, type ImportSource } from './import-history.js'
 import { checkDryRun, checkOptionKeys, runImport, type FeedResult, type ImportResult } from './import-run.js'
 import { checkConflictPolicy, checkImportCollection, type ImportSink, type ImportTargetOptions } from './import-sink.js'
-import { checkMaxLineBytes, DEFAULT_MAX_LINE_BYTES, MAX_LINE_BYTES_LIMIT, readLines } from './ndjson.js'
+import { checkMaxLineBytes, DEFAULT_MAX_LINE_BYTES, readLines } from './ndjson.js'
 
 /** importStore's options: the input, the conflict policy, and what to import. */
 export interface ImportOptions extends ImportTargetOptions {
@@ -23,7 +23,9 @@ export interface ImportOptions extends ImportTargetOptions {
   dryRun?: boolean
   /**
    * A longer line stops the import. Default: 16 MiB, or the export header's `maxLineBytes` when
-   * that is larger (the export wrote nothing longer); given, it is the limit whatever the header says.
+   * that is larger (the export wrote nothing longer), up to 256 MiB (MAX_HEADER_LINE_BYTES: the file
+   * is not to be trusted with this process's memory); given, it is the limit whatever the header
+   * says, up to 1 GiB.
    */
   maxLineBytes?: number
   /**
@@ -33,6 +35,13 @@ export interface ImportOptions extends ImportTargetOptions {
    */
   allowSchemaMismatch?: boolean
 }
+
+/**
+ * The most an import file's header may raise the line limit to: 256 MiB, 16 times the default. A
+ * line is buffered whole before it is parsed, so an untrusted file claiming 1 GiB would make the
+ * importer hold up to that much; only the caller's own maxLineBytes may go higher.
+ */
+export const MAX_HEADER_LINE_BYTES = 256 * 1024 * 1024
 
 const IMPORT_KEYS = ['from', 'onConflict', 'collections', 'dryRun', 'allowUndeclared', 'maxLineBytes', 'allowSchemaMismatch']
 
@@ -82,7 +91,7 @@ export async function importStore<C extends CollectionsConfig>(store: Store<C>, 
       const history = new ImportHistory(store, sink.tx, { onConflict, allowSchemaMismatch, wanted: wanted === undefined ? undefined : new Set(wanted) })
       const lines = readLines(source.chunks(), source.name, () => limit.bytes)
       return feedLines(sink, history, lines, source.name, wanted === undefined ? undefined : new Set(wanted), (header) => {
-        if (maxLineBytes === undefined && header.maxLineBytes !== undefined) limit.bytes = Math.min(MAX_LINE_BYTES_LIMIT, Math.max(limit.bytes, header.maxLineBytes))
+        if (maxLineBytes === undefined && header.maxLineBytes !== undefined) limit.bytes = Math.min(MAX_HEADER_LINE_BYTES, Math.max(limit.bytes, header.maxLineBytes))
       })
     })
   } finally {

@@ -3,6 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, unlinkSync
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { expect, onTestFinished, test } from 'vitest'
+import { hostTag } from '../../src/fs/durable-file.js'
 import { backupStore, openStore } from '../../src/index.js'
 import { tempDir } from '../helpers/backends.js'
 import { runCli, runCliJson } from '../helpers/cli.js'
@@ -75,9 +76,12 @@ test('doctor finds the temp file a killed scheduled backup left in the backup fo
   const backups = join(dir, 'backups')
   mkdirSync(backups)
   const pid = deadPid()
-  const orphan = `.app-20250131T120000123Z.db.${pid}-0a1b2c3d.tmp`
+  const orphan = `.app-20250131T120000123Z.db.${pid}-0a1b2c3d.${hostTag()}.tmp`
+  // The same dead pid, on another host sharing the folder: its backup may be in progress there.
+  const otherHost = `.app-20250131T120000789Z.db.${pid}-0e0f0a0b.${hostTag()}-elsewhere.tmp`
+  writeFileSync(join(backups, otherHost), 'a backup in progress on another host')
   writeFileSync(join(backups, orphan), 'half a backup')
-  writeFileSync(join(backups, `.app-20250131T120000456Z.db.${process.pid}-01020304.tmp`), 'a backup in progress')
+  writeFileSync(join(backups, `.app-20250131T120000456Z.db.${process.pid}-01020304.${hostTag()}.tmp`), 'a backup in progress')
   writeFileSync(join(backups, 'app-20250131T110000000Z.db'), 'a finished backup')
   // The config names the folder (relative to the config file), as openStore's backup option does.
   writeFileSync(join(dir, 'tandem.config.json'), JSON.stringify({ path: 'app.db', collections: COLLECTIONS, backup: { dir: 'backups', everyMs: 3_600_000, keep: 24 } }))
@@ -92,8 +96,9 @@ test('doctor finds the temp file a killed scheduled backup left in the backup fo
   expect(named.status).toBe(0)
   expect(row(named.result, 'backup folder')).toMatchObject({ fixed: true, fix: 'removed 1 file' })
   expect(existsSync(join(backups, orphan))).toBe(false)
-  expect(existsSync(join(backups, `.app-20250131T120000456Z.db.${process.pid}-01020304.tmp`))).toBe(true)
+  expect(existsSync(join(backups, `.app-20250131T120000456Z.db.${process.pid}-01020304.${hostTag()}.tmp`))).toBe(true)
   expect(existsSync(join(backups, 'app-20250131T110000000Z.db'))).toBe(true)
+  expect(existsSync(join(backups, otherHost))).toBe(true)
 
   const human = runCli(['doctor', path, '--backup-dir', backups])
   expect(human.stdout).toMatch(/ok\s+backup folder\s+no temp files of dead processes in .*backups/)

@@ -3,6 +3,7 @@ import { chmodSync, closeSync, copyFileSync, existsSync, openSync, statSync, wri
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { expect, test } from 'vitest'
+import { hostTag } from '../../src/fs/durable-file.js'
 import { openStore } from '../../src/index.js'
 import { tempDir } from '../helpers/backends.js'
 import { expectNoStack, runCli, runCliJson } from '../helpers/cli.js'
@@ -103,7 +104,8 @@ test('doctor --fix prunes the registration of a SIGKILLed process, removes its o
   holder.kill('SIGKILL')
   await holder.exited
   chmodSync(path, 0o644)
-  writeFileSync(join(dir, `.app.db.${pid}-0a1b2c3d.tmp`), 'half a backup')
+  writeFileSync(join(dir, `.app.db.${pid}-0a1b2c3d.${hostTag()}.tmp`), 'half a backup')
+  writeFileSync(join(dir, `.app.db.${pid}-0e0f0a0b.${hostTag()}-elsewhere.tmp`), 'a backup in progress on another host: must stay')
   writeFileSync(join(dir, 'app.db.lock'), String(pid))
   writeFileSync(join(dir, 'live.lock'), String(process.pid)) // held by a live process: must stay
 
@@ -127,6 +129,7 @@ test('doctor --fix prunes the registration of a SIGKILLed process, removes its o
   expect(statSync(path).mode & 0o777).toBe(0o600)
   expect(existsSync(join(dir, 'app.db.lock'))).toBe(false)
   expect(existsSync(join(dir, 'live.lock'))).toBe(true)
+  expect(existsSync(join(dir, `.app.db.${pid}-0e0f0a0b.${hostTag()}-elsewhere.tmp`))).toBe(true)
 
   const after = runCli(['doctor', path])
   expect(after.status, after.stdout).toBe(0)

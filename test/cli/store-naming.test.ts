@@ -62,6 +62,26 @@ test('--schema is refused for a store file', async () => {
   expect(run).toMatchObject({ status: 2, result: { error: { code: 'USAGE', message: expect.stringMatching(/--schema is for a PostgreSQL store/) } } })
 })
 
+/** True unless TANDEM_BACKENDS narrows the run to other backends. */
+const POSTGRES_WANTED = process.env.TANDEM_BACKENDS?.split(',').some((s) => s.trim() === 'postgres') ?? true
+
+/**
+ * A test that needs the PostgreSQL server, as test/helpers/backends.ts treats it (STYLE §6): with
+ * CI=true a missing server fails the test loudly, unless TANDEM_BACKENDS left PostgreSQL out; on a
+ * laptop the test is skipped and says so ("skipped: no Postgres"), never a silent pass.
+ */
+function postgresTest(name: string, body: () => Promise<void>): void {
+  if (POSTGRES !== undefined) test(name, body)
+  else if (process.env.CI === 'true' && POSTGRES_WANTED) {
+    test(name, () => {
+      throw new Error(`PostgreSQL is not reachable at ${PG_URL}, and CI=true requires it. Start the server, or point TANDEM_PG_URL at one.`)
+    })
+  } else {
+    console.warn(`skipped: no Postgres (${POSTGRES_WANTED ? `none at ${PG_URL}` : "TANDEM_BACKENDS leaves it out"}): ${name}`)
+    test.skip(`${name} (skipped: no Postgres)`, body)
+  }
+}
+
 const SECRET = 'Pa55wordThatMustNotShow'
 
 /** PG_URL with a password (the test server trusts local connections, so any password works) and the scheme in capitals. */
@@ -71,7 +91,7 @@ function urlWithPassword(scheme = 'POSTGRESQL'): string {
   return url.toString().replace(/^postgres(ql)?:/, `${scheme}:`)
 }
 
-test.skipIf(POSTGRES === undefined)('status and find take a PostgreSQL url (any case of scheme, argument, --store or TANDEM_STORE) and never print its password', async () => {
+postgresTest('status and find take a PostgreSQL url (any case of scheme, argument, --store or TANDEM_STORE) and never print its password', async () => {
   const schema = uniqueSchema('cli')
   dropSchemaAfterTest(schema)
   const store = await openStore({ url: PG_URL, postgres: { schema }, role: 'server', collections: COLLECTIONS })

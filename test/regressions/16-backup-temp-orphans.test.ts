@@ -52,7 +52,7 @@ test('a scheduled backup removes the temp file a SIGKILLed backup left, and noth
   const path = join(root, 'app.db')
   const dir = join(root, 'backups')
   const orphan = await killMidBackup(path, dir)
-  expect(orphan).toMatch(/^\.app-\d{8}T\d{9}Z\.db\.\d+-[0-9a-f]{8}\.tmp$/)
+  expect(orphan).toMatch(/^\.app-\d{8}T\d{9}Z\.db\.\d+-[0-9a-f]{8}\.[A-Za-z0-9_-]+\.tmp$/)
 
   // Files the schedule must leave alone: a temp of a live process (this one), another schedule's
   // temp of a live process, a temp without a pid, and ordinary files.

@@ -1,6 +1,6 @@
-import { closeSync, fsyncSync, linkSync, openSync, renameSync, rmSync, statSync } from 'node:fs'
-import { randomBytes } from 'node:crypto'
-import { basename, dirname, join, resolve } from 'node:path'
+import { linkSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { createTempBeside, fsyncDirectory } from '../../fs/durable-file.js'
 import { backupStore, type BackupResult } from '../../index.js'
 import { positionals } from '../arguments.js'
 import { formatBytes, formatDuration } from '../format.js'
@@ -30,13 +30,10 @@ function publishNew(temp: string, dest: string): void {
     if (statSync(dest, { throwIfNoEntry: false }) !== undefined) throw outExists(dest)
     renameSync(temp, dest)
   }
-  // The new name must survive a crash as the file's content does (backupStore fsynced that).
-  const dir = openSync(dirname(dest), 'r')
-  try {
-    fsyncSync(dir)
-  } finally {
-    closeSync(dir)
-  }
+  // The new name must survive a crash as the file's content does (backupStore fsynced that). The
+  // library's fsyncDirectory: a file system that refuses fsync on a directory must not turn a
+  // backup already in place into a reported failure.
+  fsyncDirectory(dirname(dest))
 }
 
 export const backup: Command = {
@@ -59,16 +56,20 @@ export const backup: Command = {
     const target = await resolveTarget(ctx, argument)
     const store = await openReadable(target)
     // Without --force the backup is written beside dest under a temp name, then linked into place.
-    const temp = force ? dest : join(dirname(dest), `.${basename(dest)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`)
+    let temp: string | undefined
     let result: BackupResult
     try {
-      result = await withProgress(ctx, `backing up ${describeTarget(target)}`, () => backupStore(store, temp))
+      // backupStore makes the folder for its own file; the temp file beside dest needs it first.
+      if (!force) mkdirSync(dirname(dest), { recursive: true, mode: 0o700 })
+      const into = force ? dest : createTempBeside(dest)
+      temp = into
+      result = await withProgress(ctx, `backing up ${describeTarget(target)}`, () => backupStore(store, into))
       if (!force) {
-        publishNew(temp, dest)
+        publishNew(into, dest)
         result = { ...result, path: dest }
       }
     } finally {
-      if (!force) rmSync(temp, { force: true })
+      if (!force && temp !== undefined) rmSync(temp, { force: true })
       await store.close()
     }
     if (ctx.json) ctx.result({ store: describeTarget(target), ...result })
