@@ -311,6 +311,20 @@ async function main() {
       await sleep(2000)
     }
 
+    // The pools keep connections opened during a fault for their idle timeout (30 s), then close
+    // them: the count must come back to its steady value with the processes still running.
+    const settleStarted = Date.now()
+    let settled
+    for (const deadline = Date.now() + 75_000; Date.now() < deadline; await sleep(1000)) {
+      const n = await admin(async (c) => (await c.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE ${storeSessions}`)).rows[0].n)
+      if (n <= steady) {
+        settled = { connections: n, steady, settledMs: Date.now() - settleStarted }
+        break
+      }
+    }
+    console.log(JSON.stringify({ connectionsAfterFaults: settled ?? `still above the steady ${steady} after 75 s` }))
+    if (settled === undefined) failed = true
+
     // Stop everyone, then check the data against what was acknowledged.
     for (const p of procs) p.child.send('stop')
     await Promise.race([Promise.all(procs.map((p) => p.exited)), sleep(20_000)])
