@@ -262,8 +262,13 @@ async function main() {
     await Promise.all(procs.map((p) => p.ready))
     const writers = procs.filter((p) => p.kind === 'writer')
     const all = () => procs.flatMap((p) => p.events)
-    const steady = await admin(async (c) => (await c.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE ${storeSessions}`)).rows[0].n)
-    await sleep(3000)
+    // The steady count is what the pools use under this load before any fault: sampled over a
+    // few seconds of writing (a busy pool may keep a second connection in rotation).
+    let steady = 0
+    for (let i = 0; i < 20; i++) {
+      await sleep(250)
+      steady = Math.max(steady, await admin(async (c) => (await c.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE ${storeSessions}`)).rows[0].n))
+    }
 
     const results = []
     for (const name of order) {
