@@ -383,5 +383,6 @@ describe('every other block is marked fragment on purpose', () => {
       )
     })
   }
+  // Blocks marked `fragment` are skipped on purpose (install commands, output samples, sketches), listed so the report shows them.
   for (const block of blocks.filter((b) => kindOf(b) === 'fragment')) it.skip(`${label(block)} (fragment)`, () => undefined)
 })
