@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync, readlinkSync, statSync, type Stats } from 'node:fs'
+import { isLockOn, readPosixLocks } from '../fs/proc-locks.js'
+import { readdirSync, readlinkSync, statSync, type Stats } from 'node:fs'
 import { isStale, pruneStale, PROCESSES_COLLECTION, type Backend, type ChangeFilter, type ConsumerDescription, type ProcessEntry, type Query } from '../index.js'
 
 /*
@@ -218,33 +219,11 @@ export function inspectSideFiles(file: string): SideFilesView {
   return { walBytes: stat('-wal')?.size, shmBytes: stat('-shm')?.size, holders: database === undefined ? [] : findHolders(file, database, stat('-shm')) }
 }
 
-/** Pids with a POSIX lock on the database file or its -shm (Linux's /proc/locks), or undefined where it is not readable. */
+/** Pids (other than this one) with a POSIX lock on the database file or its -shm, or undefined where /proc/locks is not readable. */
 function lockingPids(inodes: readonly Stats[]): Set<number> | undefined {
-  let text: string
-  try {
-    text = readFileSync('/proc/locks', 'utf8')
-  } catch {
-    return undefined
-  }
-  const pids = new Set<number>()
-  for (const line of text.split('\n')) {
-    // "3: POSIX  ADVISORY  READ 24231 fe:00:2148642 128 128"; a waiter's line has "->" after the number.
-    const fields = line.trim().split(/\s+/)
-    if (fields[1] !== 'POSIX') continue
-    const [major, minor, inode] = (fields[5] ?? '').split(':')
-    const pid = Number(fields[4])
-    if (!Number.isInteger(pid) || pid === process.pid) continue
-    if (inodes.some((s) => String(s.ino) === inode && devMajor(s.dev) === parseInt(major ?? '', 16) && devMinor(s.dev) === parseInt(minor ?? '', 16))) pids.add(pid)
-  }
-  return pids
-}
-
-// Linux's encoding of a device number: major in bits 8-19, minor in bits 0-7 and 20-31.
-function devMajor(dev: number): number {
-  return (dev >>> 8) & 0xfff
-}
-function devMinor(dev: number): number {
-  return (dev & 0xff) | ((dev >>> 12) & 0xfff00)
+  const locks = readPosixLocks()
+  if (locks === undefined) return undefined
+  return new Set(locks.filter((l) => l.pid !== process.pid && inodes.some((s) => isLockOn(l, s))).map((l) => l.pid))
 }
 
 /** Which of the store's files `pid` has open, and which of those are gone, from /proc/<pid>/fd; undefined when not readable. */

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { isLockOn, readPosixLocks } from '../fs/proc-locks.js'
 import type { Backend } from '../backends/backend.js'
 import { TandemError, type LockHolder } from '../errors.js'
 import { PROCESSES_COLLECTION, isPidStopped, isSameMachine, isStale, type ProcessEntry } from './process-registry.js'
@@ -24,28 +24,9 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
  * writing, from /proc/locks; undefined off Linux. (Reading /proc opens no store file.)
  */
 export function posixWriteLockHolders(record: { dev: number; ino: number; start: number }): number[] | undefined {
-  let text: string
-  try {
-    text = readFileSync('/proc/locks', 'utf8')
-  } catch {
-    return undefined
-  }
-  // Linux's encoding of a device number: major in bits 8-19, minor in bits 0-7 and 20-31.
-  const major = (record.dev >>> 8) & 0xfff
-  const minor = (record.dev & 0xff) | ((record.dev >>> 12) & 0xfff00)
-  const pids = new Set<number>()
-  for (const line of text.split('\n')) {
-    // "1: POSIX  ADVISORY  WRITE 31096 fe:00:2154592 120 120"; a waiter's line has "->" after the number.
-    const f = line.trim().split(/\s+/)
-    if (f[1] !== 'POSIX' || f[3] !== 'WRITE') continue
-    const [maj, min, ino] = (f[5] ?? '').split(':')
-    if (Number(ino) !== record.ino || parseInt(maj ?? '', 16) !== major || parseInt(min ?? '', 16) !== minor) continue
-    const from = Number(f[6])
-    const to = f[7] === 'EOF' ? Infinity : Number(f[7])
-    const pid = Number(f[4])
-    if (from <= record.start && record.start <= to && Number.isInteger(pid) && pid > 0) pids.add(pid)
-  }
-  return [...pids]
+  const locks = readPosixLocks()
+  if (locks === undefined) return undefined
+  return [...new Set(locks.filter((l) => l.write && isLockOn(l, record) && l.start <= record.start && record.start <= l.end).map((l) => l.pid))]
 }
 
 function describeHolder(h: LockHolder, now: number): string {
