@@ -54,7 +54,9 @@ export async function runAfterTransaction({ dir } = {}) {
       worker.once('exit', (code) => code === 0 || reject(new Error(`after-transaction child exited with ${code}`)))
     })
     const ms = (v) => `${v.toFixed(0)} ms`
-    log(`  before the store was used ${ms(result.before)}, after a transaction ${ms(result.after)}, with the context left running ${ms(result.leftOn)}`)
+    log(
+      `  before the store was used ${ms(result.before)}, after a transaction ${ms(result.after)}, with the context left running ${ms(result.leftOn)}`,
+    )
     const ratio = result.after / result.before
     return {
       rows: [

@@ -31,7 +31,9 @@ async function run(method) {
   const { dir, remove } = tempDir()
   const path = join(dir, 'feed.db')
   const store = await openStore({ path, role: 'writer', collections: { events: { writers: '*' } } })
-  const child = fork(new URL('./change-latency-worker.mjs', import.meta.url), [JSON.stringify({ path, method, count: WARMUP + COUNT, idleMs: IDLE_MS })])
+  const child = fork(new URL('./change-latency-worker.mjs', import.meta.url), [
+    JSON.stringify({ path, method, count: WARMUP + COUNT, idleMs: IDLE_MS }),
+  ])
   const { next } = childInbox(child)
   await next('ready')
   await sleep(100)
@@ -61,18 +63,39 @@ async function run(method) {
   cold.sort((a, b) => a - b)
   // Later than half the gap: delivered only by the next write's wake-up, or by a fallback.
   const lateIn = (values) => values.filter((ms) => ms > GAP_MS * 0.5).length
-  return { method, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1), missed, late: lateIn(latencies), idleCpu: done.idleCpu, coldP99: percentile(cold, 99), coldLate: lateIn(cold) }
+  return {
+    method,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    max: latencies.at(-1),
+    missed,
+    late: lateIn(latencies),
+    idleCpu: done.idleCpu,
+    coldP99: percentile(cold, 99),
+    coldLate: lateIn(cold),
+  }
 }
 
 export async function changeLatency() {
   const results = []
   for (const method of ['tandem', 'poll', 'watch', 'pipe']) results.push(await run(method))
-  const label = { tandem: 'Tandem store.changes()', poll: 'raw: poll data_version every 1 ms', watch: 'raw: fs.watch on the WAL alone', pipe: 'floor: a pipe message, no store read' }
-  console.log(`\nCross-process change delivery, ${COUNT} commits ~${GAP_MS} ms apart after ${WARMUP} warm-up commits (latency: commit resolved → subscriber has the change)`)
-  console.log(`  ${'method'.padEnd(36)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'max ms'.padStart(7)} ${'missed'.padStart(7)} ${'late'.padStart(6)} ${'idle CPU'.padStart(9)}  ${'warm-up: p99 ms, late'.padStart(22)}`)
+  const label = {
+    tandem: 'Tandem store.changes()',
+    poll: 'raw: poll data_version every 1 ms',
+    watch: 'raw: fs.watch on the WAL alone',
+    pipe: 'floor: a pipe message, no store read',
+  }
+  console.log(
+    `\nCross-process change delivery, ${COUNT} commits ~${GAP_MS} ms apart after ${WARMUP} warm-up commits (latency: commit resolved → subscriber has the change)`,
+  )
+  console.log(
+    `  ${'method'.padEnd(36)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'max ms'.padStart(7)} ${'missed'.padStart(7)} ${'late'.padStart(6)} ${'idle CPU'.padStart(9)}  ${'warm-up: p99 ms, late'.padStart(22)}`,
+  )
   for (const r of results) {
     const cpu = r.method === 'watch' || r.method === 'pipe' ? '-' : `${(r.idleCpu * 100).toFixed(2)}%`
-    console.log(`  ${label[r.method].padEnd(36)} ${r.p50.toFixed(3).padStart(7)} ${r.p99.toFixed(3).padStart(7)} ${r.max.toFixed(2).padStart(7)} ${String(r.missed).padStart(7)} ${String(r.late).padStart(6)} ${cpu.padStart(9)}  ${`${r.coldP99.toFixed(3)}, ${r.coldLate}`.padStart(22)}`)
+    console.log(
+      `  ${label[r.method].padEnd(36)} ${r.p50.toFixed(3).padStart(7)} ${r.p99.toFixed(3).padStart(7)} ${r.max.toFixed(2).padStart(7)} ${String(r.missed).padStart(7)} ${String(r.late).padStart(6)} ${cpu.padStart(9)}  ${`${r.coldP99.toFixed(3)}, ${r.coldLate}`.padStart(22)}`,
+    )
   }
   const t = results[0]
   const pass = t.p50 <= 0.2 && t.p99 <= 1 && t.missed === 0 && t.idleCpu < 0.01

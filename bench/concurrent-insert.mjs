@@ -4,7 +4,19 @@
 // durability 'normal' against synchronous=NORMAL, and with durability 'full' against
 // synchronous=FULL, where every raw commit waits for an fsync.
 import { join } from 'node:path'
-import { ceilingCell, formatRate, log, median, openRaw, openTandem, rateFor, rawInserter, rawLogInserter, resultRow, sampleData } from './lib.mjs'
+import {
+  ceilingCell,
+  formatRate,
+  log,
+  median,
+  openRaw,
+  openTandem,
+  rateFor,
+  rawInserter,
+  rawLogInserter,
+  resultRow,
+  sampleData,
+} from './lib.mjs'
 
 const BURST = 10_000
 const WINDOW = 1000
@@ -59,7 +71,9 @@ async function measureNormal(dir) {
       burstRates.push(await burstRate(items, ROUND_MS))
       windowRates.push(await windowRate(items, ROUND_MS))
       ceilingRates.push((await rateFor(ROUND_MS, (i) => insertRawLogBatch(i))) * 1000)
-      log(`  round ${round + 1}: raw autocommit ${formatRate(rawRates.at(-1))}, tandem burst ${formatRate(burstRates.at(-1))}, window ${formatRate(windowRates.at(-1))}, raw record + change-log rows 1000 per transaction ${formatRate(ceilingRates.at(-1))}`)
+      log(
+        `  round ${round + 1}: raw autocommit ${formatRate(rawRates.at(-1))}, tandem burst ${formatRate(burstRates.at(-1))}, window ${formatRate(windowRates.at(-1))}, raw record + change-log rows 1000 per transaction ${formatRate(ceilingRates.at(-1))}`,
+      )
     }
     return { raw: median(rawRates), burst: median(burstRates), window: median(windowRates), ceiling: median(ceilingRates) }
   } finally {
@@ -93,7 +107,15 @@ export async function runConcurrentInsert({ dir }) {
   const normal = await measureNormal(dir)
   const full = await measureFull(dir)
   const row = (name, tandem, raw, goal, ceiling) =>
-    resultRow({ name, tandem: formatRate(tandem), raw: formatRate(raw), ratio: `${(tandem / raw).toFixed(2)}x`, goal: `>= ${goal}x raw`, pass: tandem / raw >= goal, ceiling: ceiling === undefined ? '' : ceilingCell(tandem, ceiling) })
+    resultRow({
+      name,
+      tandem: formatRate(tandem),
+      raw: formatRate(raw),
+      ratio: `${(tandem / raw).toFixed(2)}x`,
+      goal: `>= ${goal}x raw`,
+      pass: tandem / raw >= goal,
+      ceiling: ceiling === undefined ? '' : ceilingCell(tandem, ceiling),
+    })
   return {
     rows: [
       row(`2. ${BURST.toLocaleString('en')} inserts issued at once (inserts/s)`, normal.burst, normal.raw, 3, normal.ceiling),

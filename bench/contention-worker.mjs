@@ -24,7 +24,7 @@ async function runTandem(path, durationMs, index) {
       let completed = 0
       const started = performance.now()
       const end = started + durationMs
-      for (let now = started; now < end; ) {
+      for (let now = started; now < end;) {
         await items.update(HOT_ID, increment)
         const done = performance.now()
         completed++
@@ -33,7 +33,14 @@ async function runTandem(path, durationMs, index) {
         now = done
       }
       const { retries, longestWaitMs } = store.backend.busyStats ?? {}
-      return { latencies, counted, completed, busyErrors: 0, elapsedMs: performance.now() - started, extra: { busyRetries: retries, longestWaitMs, switches } }
+      return {
+        latencies,
+        counted,
+        completed,
+        busyErrors: 0,
+        elapsedMs: performance.now() - started,
+        extra: { busyRetries: retries, longestWaitMs, switches },
+      }
     },
   }
 }
@@ -46,7 +53,9 @@ function runRaw(path, durationMs, withLog = false) {
   const select = db.prepare('SELECT version, data FROM items WHERE id = ?')
   const update = db.prepare('UPDATE items SET version = ?, updated_at = ?, data = ? WHERE id = ?')
   const commit = db.prepare('COMMIT')
-  const log = db.prepare("INSERT INTO changes (collection, id, op, version, role, at, data) VALUES ('items', ?, 'update', ?, 'bench', ?, ?)")
+  const log = db.prepare(
+    "INSERT INTO changes (collection, id, op, version, role, at, data) VALUES ('items', ?, 'update', ?, 'bench', ?, ?)",
+  )
   return {
     close: () => db.close(),
     async run() {
@@ -60,7 +69,7 @@ function runRaw(path, durationMs, withLog = false) {
       const end = started + durationMs
       // An increment that hits an escaped SQLITE_BUSY is retried, as an application would; its
       // latency runs from its first try to its commit.
-      for (let opStarted = started; opStarted < end; ) {
+      for (let opStarted = started; opStarted < end;) {
         try {
           begin.run()
           const row = select.get(HOT_ID)

@@ -11,7 +11,9 @@ const WORKER = fileURLToPath(new URL('./contention-worker.mjs', import.meta.url)
 async function seed(mode, path) {
   if (mode !== 'tandem') {
     const db = openRaw(path)
-    db.prepare("INSERT INTO items (id, version, created_at, updated_at, role, data) VALUES ('hot', 1, 0, 0, 'bench', ?)").run(JSON.stringify({ n: 0 }))
+    db.prepare("INSERT INTO items (id, version, created_at, updated_at, role, data) VALUES ('hot', 1, 0, 0, 'bench', ?)").run(
+      JSON.stringify({ n: 0 }),
+    )
     db.close()
   } else {
     const store = await openTandem(path)
@@ -46,7 +48,7 @@ function summarize(results, durationMs) {
     handoffs: results.reduce((sum, r) => sum + r.switches, 0),
     busyErrors: results.reduce((sum, r) => sum + r.busyErrors, 0),
     completed: results.reduce((sum, r) => sum + r.completed, 0),
-    cpuPercent: results.reduce((sum, r) => sum + r.cpuMs, 0) / durationMs * 100,
+    cpuPercent: (results.reduce((sum, r) => sum + r.cpuMs, 0) / durationMs) * 100,
     perProcess: results.map((r) => r.counted),
   }
 }
@@ -58,7 +60,8 @@ async function measure(mode, dir, processes, durationMs) {
   const summary = summarize(results, durationMs)
   // No lost update: the counter holds exactly the number of increments that committed.
   const n = await finalCount(mode, path)
-  if (n !== summary.completed) throw new Error(`${mode}: the hot record says ${n} increments, the workers committed ${summary.completed}: lost updates`)
+  if (n !== summary.completed)
+    throw new Error(`${mode}: the hot record says ${n} increments, the workers committed ${summary.completed}: lost updates`)
   return { ...summary, results }
 }
 

@@ -16,7 +16,9 @@ try {
   const items = source.collection('items')
   for (let i = 0; i < RECORDS; i += 1000) {
     const n = Math.min(1000, RECORDS - i)
-    await items.insertMany(Array.from({ length: n }, (_, k) => ({ n: i + k, name: `item ${i + k}`, status: 'open', text: 'x'.repeat(330) })))
+    await items.insertMany(
+      Array.from({ length: n }, (_, k) => ({ n: i + k, name: `item ${i + k}`, status: 'open', text: 'x'.repeat(330) })),
+    )
   }
   await source.close()
   log(`copy: ${RECORDS.toLocaleString('en')} records of about 400 bytes`)
@@ -26,7 +28,9 @@ try {
     const result = await copyStore({ from, to })
     const seconds = (performance.now() - started) / 1000
     const ok = result.collections.every((c) => c.ok)
-    console.log(`${label.padEnd(24)} ${seconds.toFixed(1).padStart(5)} s  ${formatRate(RECORDS / seconds).padStart(9)}  verified: ${ok ? 'counts and checksums match' : 'MISMATCH'}`)
+    console.log(
+      `${label.padEnd(24)} ${seconds.toFixed(1).padStart(5)} s  ${formatRate(RECORDS / seconds).padStart(9)}  verified: ${ok ? 'counts and checksums match' : 'MISMATCH'}`,
+    )
     if (!ok) process.exitCode = 1
   }
   await timed('SQLite -> PostgreSQL', { path: join(dir, 'source.db') }, { url: PG_URL, postgres: { schema } })

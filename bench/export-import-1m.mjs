@@ -48,7 +48,15 @@ async function seed(path, n) {
   const insert = db.prepare('INSERT INTO "c_items" (id, version, created_at, updated_at, role, data) VALUES (?, ?, ?, ?, ?, ?)')
   const base = Date.UTC(2025, 0, 1)
   const load = db.transaction((from, to) => {
-    for (let i = from; i < to; i++) insert.run(`item-${String(i).padStart(9, '0')}`, 1 + (i % 5), base + i, base + i + (i % 5) * 1000, 'bench', JSON.stringify(sampleData(i)))
+    for (let i = from; i < to; i++)
+      insert.run(
+        `item-${String(i).padStart(9, '0')}`,
+        1 + (i % 5),
+        base + i,
+        base + i + (i % 5) * 1000,
+        'bench',
+        JSON.stringify(sampleData(i)),
+      )
   })
   for (let i = 0; i < n; i += 100_000) load(i, Math.min(n, i + 100_000))
   db.close()
@@ -69,7 +77,8 @@ try {
     const exported = child('export', source, file)
     log(`importing ${n}...`)
     const imported = child('import', target, file)
-    if (exported.records !== n || imported.records !== n) throw new Error(`expected ${n} records, exported ${exported.records}, imported ${imported.records}`)
+    if (exported.records !== n || imported.records !== n)
+      throw new Error(`expected ${n} records, exported ${exported.records}, imported ${imported.records}`)
     rows.push({
       records: n.toLocaleString('en-US'),
       file: `${(statSync(file).size / MB).toFixed(0)} MB`,
@@ -81,7 +90,9 @@ try {
       importRss: `${imported.peakRssMb.toFixed(0)} MB`,
     })
   }
-  console.log(`\nExport / import (${process.version}, ${process.platform}); a process that only opens and closes a store peaks at ${baseline.peakRssMb.toFixed(0)} MB RSS.\n`)
+  console.log(
+    `\nExport / import (${process.version}, ${process.platform}); a process that only opens and closes a store peaks at ${baseline.peakRssMb.toFixed(0)} MB RSS.\n`,
+  )
   printTable(rows, [
     ['records', 'records'],
     ['file', 'NDJSON file'],

@@ -47,7 +47,13 @@ async function runChangeLatency() {
   }
 }
 
-const BENCHMARKS = { single: runSingleInsert, concurrent: runConcurrentInsert, contention: runContention, changes: runChangeLatency, 'after-transaction': runAfterTransaction }
+const BENCHMARKS = {
+  single: runSingleInsert,
+  concurrent: runConcurrentInsert,
+  contention: runContention,
+  changes: runChangeLatency,
+  'after-transaction': runAfterTransaction,
+}
 /** Loaded only with --pg: they need the pg package and a server. */
 const PG_BENCHMARKS = {
   'pg-contention': async () => (await import('./pg-contention.mjs')).runPostgresContention(),
@@ -64,7 +70,10 @@ function parseArgs(argv) {
   const known = pg ? { ...BENCHMARKS, ...PG_BENCHMARKS } : BENCHMARKS
   for (const name of names) {
     if (name in PG_BENCHMARKS && !pg) throw new TypeError(`"${name}" is a PostgreSQL benchmark: pass --pg too.`)
-    if (!(name in known)) throw new TypeError(`Unknown benchmark "${name}"; the benchmarks are ${Object.keys(known).join(', ')} (default: all${pg ? '' : '; --pg adds the PostgreSQL ones'}).`)
+    if (!(name in known))
+      throw new TypeError(
+        `Unknown benchmark "${name}"; the benchmarks are ${Object.keys(known).join(', ')} (default: all${pg ? '' : '; --pg adds the PostgreSQL ones'}).`,
+      )
   }
   return { json, pg, benchmarks: known, names: names.length === 0 ? Object.keys(known) : names }
 }
@@ -90,7 +99,9 @@ if (pg) {
   const server = await serverInfo()
   info.postgres = `${server.version} (synchronous_commit ${server.sync}, fsync ${server.fsync}, commit_delay ${server.delay})`
 }
-log(`tandemdb benchmarks: ${info.cores} cores (${info.cpu}), ${info.os}, Node ${info.node}, SQLite ${info.sqlite}${pg ? `, PostgreSQL ${info.postgres}` : ''}`)
+log(
+  `tandemdb benchmarks: ${info.cores} cores (${info.cpu}), ${info.os}, Node ${info.node}, SQLite ${info.sqlite}${pg ? `, PostgreSQL ${info.postgres}` : ''}`,
+)
 const started = performance.now()
 const { dir, remove } = tempDir()
 const results = {}
@@ -103,7 +114,9 @@ const rows = names.flatMap((name) => results[name].rows)
 const seconds = (performance.now() - started) / 1000
 
 if (json) {
-  console.log(JSON.stringify({ machine: info, seconds, rows, details: Object.fromEntries(names.map((n) => [n, results[n].details])) }, null, 2))
+  console.log(
+    JSON.stringify({ machine: info, seconds, rows, details: Object.fromEntries(names.map((n) => [n, results[n].details])) }, null, 2),
+  )
 } else {
   console.log()
   printTable(rows, [
@@ -115,5 +128,7 @@ if (json) {
     ['result', 'result'],
     ['ceiling', 'same SQL by hand (record + change-log row)'],
   ])
-  console.log(`\n${rows.filter((r) => r.result === 'PASS').length}/${rows.length} goals met in ${seconds.toFixed(0)} s (Node ${info.node}, SQLite ${info.sqlite}${pg ? `, PostgreSQL ${info.postgres}` : ''}, ${info.cores} cores).`)
+  console.log(
+    `\n${rows.filter((r) => r.result === 'PASS').length}/${rows.length} goals met in ${seconds.toFixed(0)} s (Node ${info.node}, SQLite ${info.sqlite}${pg ? `, PostgreSQL ${info.postgres}` : ''}, ${info.cores} cores).`,
+  )
 }

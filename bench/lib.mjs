@@ -195,7 +195,12 @@ export async function runWorkers(script, processes, args) {
     )
   }
   await Promise.all(ready)
-  const exited = children.map((child) => new Promise((resolve, reject) => child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited with code ${code}`))))))
+  const exited = children.map(
+    (child) =>
+      new Promise((resolve, reject) =>
+        child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited with code ${code}`)))),
+      ),
+  )
   for (const child of children) child.send('go')
   await Promise.all(exited)
   return results

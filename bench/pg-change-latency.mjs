@@ -32,7 +32,9 @@ async function writer(method, schema, channel) {
   return {
     // One transaction: the row and the notification, delivered by PostgreSQL at commit.
     commit: (i) =>
-      client.query(`BEGIN; INSERT INTO "${schema}".items VALUES ('r${++n}', 1, 0, 0, 'bench', '${JSON.stringify({ ...sampleData(i), i }).replaceAll("'", "''")}'); SELECT pg_notify('${channel}', '${i}'); COMMIT`),
+      client.query(
+        `BEGIN; INSERT INTO "${schema}".items VALUES ('r${++n}', 1, 0, 0, 'bench', '${JSON.stringify({ ...sampleData(i), i }).replaceAll("'", "''")}'); SELECT pg_notify('${channel}', '${i}'); COMMIT`,
+      ),
     close: () => client.end(),
   }
 }
@@ -41,7 +43,9 @@ async function run(method) {
   const schema = benchSchema(`feed_${method}`)
   const channel = `${schema}_raw`
   const side = await writer(method, schema, channel)
-  const child = fork(WORKER, [JSON.stringify({ method, schema, channel, count: COUNT })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const child = fork(WORKER, [JSON.stringify({ method, schema, channel, count: COUNT })], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
   const { next } = childInbox(child)
   try {
     await next('ready')

@@ -42,7 +42,10 @@ async function windowRate(insert, ms) {
 
 /** A raw autocommit insert on `queryable` (a pool or one client); ids never repeat. */
 function rawInsert(queryable, schema, prefix) {
-  const statement = { name: 'raw_insert', text: `INSERT INTO "${schema}".items (id, version, created_at, updated_at, role, data) VALUES ($1, 1, $2, $2, 'bench', $3)` }
+  const statement = {
+    name: 'raw_insert',
+    text: `INSERT INTO "${schema}".items (id, version, created_at, updated_at, role, data) VALUES ($1, 1, $2, $2, 'bench', $3)`,
+  }
   let n = 0
   return (data) => {
     const now = Date.now()
@@ -51,7 +54,9 @@ function rawInsert(queryable, schema, prefix) {
 }
 
 export async function runPostgresConcurrentInsert() {
-  log(`postgres concurrent inserts: bursts of ${BURST.toLocaleString('en')} and a window of ${WINDOW} in flight, ${ROUNDS} rounds of ${ROUND_MS} ms`)
+  log(
+    `postgres concurrent inserts: bursts of ${BURST.toLocaleString('en')} and a window of ${WINDOW} in flight, ${ROUNDS} rounds of ${ROUND_MS} ms`,
+  )
   const schemas = { tandem: benchSchema('ins_tandem'), raw: benchSchema('ins_raw') }
   await createRawTable(schemas.raw)
   const store = await openPgTandem(schemas.tandem, { poolSize: POOL_SIZE })
@@ -70,7 +75,9 @@ export async function runPostgresConcurrentInsert() {
       rates.burst.push(await burstRate(tandemInsert, ROUND_MS))
       rates.window.push(await windowRate(tandemInsert, ROUND_MS))
       rates.rawOne.push(await rateFor(ROUND_MS, (i) => single(sampleData(i))))
-      log(`  round ${round + 1}: raw autocommit ${formatRate(rates.rawPool.at(-1))} (pool of ${POOL_SIZE}), ${formatRate(rates.rawOne.at(-1))} (one at a time); tandem burst ${formatRate(rates.burst.at(-1))}, window ${formatRate(rates.window.at(-1))}`)
+      log(
+        `  round ${round + 1}: raw autocommit ${formatRate(rates.rawPool.at(-1))} (pool of ${POOL_SIZE}), ${formatRate(rates.rawOne.at(-1))} (one at a time); tandem burst ${formatRate(rates.burst.at(-1))}, window ${formatRate(rates.window.at(-1))}`,
+      )
     }
   } finally {
     await store.close()
@@ -79,9 +86,18 @@ export async function runPostgresConcurrentInsert() {
     await dropSchemas(schemas.tandem, schemas.raw)
   }
   const m = Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, median(v)]))
-  log(`  medians: tandem burst ${formatRate(m.burst)}, window ${formatRate(m.window)}; raw autocommit ${formatRate(m.rawOne)} (one at a time), ${formatRate(m.rawPool)} (pool of ${POOL_SIZE}: tandem burst is ${(m.burst / m.rawPool).toFixed(2)}x that)`)
+  log(
+    `  medians: tandem burst ${formatRate(m.burst)}, window ${formatRate(m.window)}; raw autocommit ${formatRate(m.rawOne)} (one at a time), ${formatRate(m.rawPool)} (pool of ${POOL_SIZE}: tandem burst is ${(m.burst / m.rawPool).toFixed(2)}x that)`,
+  )
   const row = (name, tandem, raw, rawLabel, goal) =>
-    resultRow({ name, tandem: formatRate(tandem), raw: `${formatRate(raw)} (${rawLabel})`, ratio: `${(tandem / raw).toFixed(2)}x`, goal: `>= ${goal}x raw`, pass: tandem / raw >= goal })
+    resultRow({
+      name,
+      tandem: formatRate(tandem),
+      raw: `${formatRate(raw)} (${rawLabel})`,
+      ratio: `${(tandem / raw).toFixed(2)}x`,
+      goal: `>= ${goal}x raw`,
+      pass: tandem / raw >= goal,
+    })
   return {
     rows: [
       row(`pg 2. ${BURST.toLocaleString('en')} inserts issued at once (inserts/s)`, m.burst, m.rawOne, 'autocommit, 1 at a time', 5),

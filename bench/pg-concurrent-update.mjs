@@ -49,7 +49,9 @@ export async function runPostgresConcurrentUpdate() {
   log(`postgres concurrent updates: ${RECORDS} updates of different records at once, ${ROUNDS} rounds of ${ROUND_MS} ms`)
   const schemas = { tandem: benchSchema('upd_tandem'), raw: benchSchema('upd_raw') }
   await createRawTable(schemas.raw)
-  await withClient((c) => c.query(`INSERT INTO "${schemas.raw}".items SELECT 'r' || g, 1, 0, 0, 'bench', '{"n":0}' FROM generate_series(1, ${RECORDS}) g`))
+  await withClient((c) =>
+    c.query(`INSERT INTO "${schemas.raw}".items SELECT 'r' || g, 1, 0, 0, 'bench', '{"n":0}' FROM generate_series(1, ${RECORDS}) g`),
+  )
   const store = await openPgTandem(schemas.tandem, { poolSize: POOL_SIZE })
   const pool = new pg.Pool({ connectionString: PG_URL, max: POOL_SIZE, types: TYPES, application_name: 'tandem-bench-raw-update' })
   const items = store.collection('items')

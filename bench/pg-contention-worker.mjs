@@ -69,7 +69,7 @@ process.once('message', async (message) => {
   const cpuBefore = process.cpuUsage()
   const started = performance.now()
   const end = started + durationMs
-  for (let now = started; now < end; ) {
+  for (let now = started; now < end;) {
     await worker.step()
     const done = performance.now()
     completed++

@@ -20,7 +20,9 @@ async function seed(mode, schema) {
     await withClient(async (c) => {
       await c.query(`INSERT INTO "${schema}".items VALUES ('hot', 1, 0, 0, 'bench', '{"n":0}')`)
       // For 'raw+log': a change log shaped like Tandem's.
-      await c.query(`CREATE TABLE "${schema}".changes (seq bigint PRIMARY KEY, collection text COLLATE "C" NOT NULL, id text COLLATE "C" NOT NULL, op text NOT NULL, version bigint NOT NULL, role text COLLATE "C" NOT NULL, at bigint NOT NULL, data jsonb)`)
+      await c.query(
+        `CREATE TABLE "${schema}".changes (seq bigint PRIMARY KEY, collection text COLLATE "C" NOT NULL, id text COLLATE "C" NOT NULL, op text NOT NULL, version bigint NOT NULL, role text COLLATE "C" NOT NULL, at bigint NOT NULL, data jsonb)`,
+      )
     })
   } else {
     const store = await openPgTandem(schema)
@@ -60,13 +62,16 @@ export async function runPostgresContention({ processes = 4, durationMs = 3000 }
         const summary = summarize(await runWorkers(WORKER, processes, () => ({ mode, schema: schemas[mode], durationMs })), durationMs)
         rounds[mode].push(summary)
         completed[mode] += summary.completed
-        log(`  round ${round + 1} ${mode.padEnd(7)} ${formatRate(summary.perSecond)}, per process ${summary.perProcess.join('/')}, p99 ${formatMs(summary.p99LatencyMs)}, max ${formatMs(summary.maxLatencyMs)}, CPU ${summary.cpuPercent.toFixed(0)}% of a core${mode === 'tandem' ? `, ${summary.retries} re-runs` : ''}`)
+        log(
+          `  round ${round + 1} ${mode.padEnd(7)} ${formatRate(summary.perSecond)}, per process ${summary.perProcess.join('/')}, p99 ${formatMs(summary.p99LatencyMs)}, max ${formatMs(summary.maxLatencyMs)}, CPU ${summary.cpuPercent.toFixed(0)}% of a core${mode === 'tandem' ? `, ${summary.retries} re-runs` : ''}`,
+        )
       }
     }
     // No lost update on either side: the counter holds exactly the increments that committed.
     for (const mode of MODES) {
       const n = await finalCount(mode, schemas[mode])
-      if (n !== completed[mode]) throw new Error(`postgres ${mode}: the hot record says ${n} increments, the workers committed ${completed[mode]}: lost updates`)
+      if (n !== completed[mode])
+        throw new Error(`postgres ${mode}: the hot record says ${n} increments, the workers committed ${completed[mode]}: lost updates`)
     }
   } finally {
     await dropSchemas(...Object.values(schemas))
@@ -74,7 +79,9 @@ export async function runPostgresContention({ processes = 4, durationMs = 3000 }
   const tandem = median(rounds.tandem.map((r) => r.perSecond))
   const raw = median(rounds.raw.map((r) => r.perSecond))
   const rawLog = median(rounds['raw+log'].map((r) => r.perSecond))
-  log(`  medians: tandem ${formatRate(tandem)}, raw ${formatRate(raw)}, raw+log ${formatRate(rawLog)} (${(tandem / rawLog).toFixed(2)}x of raw with the same change-log append)`)
+  log(
+    `  medians: tandem ${formatRate(tandem)}, raw ${formatRate(raw)}, raw+log ${formatRate(rawLog)} (${(tandem / rawLog).toFixed(2)}x of raw with the same change-log append)`,
+  )
   const ratio = tandem / raw
   return {
     rows: [

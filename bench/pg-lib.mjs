@@ -67,7 +67,9 @@ export async function createRawTable(schema) {
 /** The server's version and the settings that decide commit cost. */
 export function serverInfo() {
   return withClient(async (client) => {
-    const { rows } = await client.query(`SELECT current_setting('server_version') AS version, current_setting('synchronous_commit') AS sync, current_setting('fsync') AS fsync, current_setting('commit_delay') AS delay`)
+    const { rows } = await client.query(
+      `SELECT current_setting('server_version') AS version, current_setting('synchronous_commit') AS sync, current_setting('fsync') AS fsync, current_setting('commit_delay') AS delay`,
+    )
     return rows[0]
   })
 }

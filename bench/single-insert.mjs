@@ -2,7 +2,19 @@
 // against raw better-sqlite3 autocommit INSERTs. Every Tandem insert is its own transaction here:
 // group commit has nothing to group, so this measures Tandem's fixed cost per write.
 import { join } from 'node:path'
-import { ceilingCell, formatRate, log, median, openRaw, openTandem, rateFor, rawInserter, rawLogInserter, resultRow, sampleData } from './lib.mjs'
+import {
+  ceilingCell,
+  formatRate,
+  log,
+  median,
+  openRaw,
+  openTandem,
+  rateFor,
+  rawInserter,
+  rawLogInserter,
+  resultRow,
+  sampleData,
+} from './lib.mjs'
 
 const ROUND_MS = 1000
 const ROUNDS = 3
@@ -26,7 +38,9 @@ export async function runSingleInsert({ dir }) {
       rawRates.push(await rateFor(ROUND_MS, (i) => insertRaw(sampleData(i))))
       tandemRates.push(await rateFor(ROUND_MS, (i) => items.insert(sampleData(i))))
       rawLogRates.push(await rateFor(ROUND_MS, (i) => insertRawLog(i)))
-      log(`  round ${round + 1}: raw ${formatRate(rawRates.at(-1))}, tandem ${formatRate(tandemRates.at(-1))}, raw record + change-log row ${formatRate(rawLogRates.at(-1))}`)
+      log(
+        `  round ${round + 1}: raw ${formatRate(rawRates.at(-1))}, tandem ${formatRate(tandemRates.at(-1))}, raw record + change-log row ${formatRate(rawLogRates.at(-1))}`,
+      )
     }
     const tandem = median(tandemRates)
     const rawRate = median(rawRates)

@@ -28,7 +28,13 @@ let step = 'start'
 function run(command, args, options = {}) {
   const started = Date.now()
   process.stderr.write(`[install-test] ${step}: ${command} ${args.join(' ')}\n`)
-  const output = execFileSync(command, args, { cwd: project, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20, ...options })
+  const output = execFileSync(command, args, {
+    cwd: project,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 64 << 20,
+    ...options,
+  })
   process.stderr.write(`[install-test] ${step}: done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`)
   return output
 }
@@ -63,13 +69,25 @@ try {
     const files = packed[0].files.map((f) => f.path)
     expect(!files.some((f) => f.endsWith('.map')), 'the tarball ships source maps whose sources it does not ship')
     expect(!files.some((f) => /\.test\./.test(f)), 'the tarball ships test files')
-    for (const needed of ['LICENSE', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'dist/postgres.js', 'dist/cli/main.js']) expect(files.includes(needed), `the tarball lacks ${needed}`)
+    for (const needed of ['LICENSE', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'dist/postgres.js', 'dist/cli/main.js'])
+      expect(files.includes(needed), `the tarball lacks ${needed}`)
     spec = join(work, packed[0].filename)
-    process.stderr.write(`[install-test] tarball: ${packed[0].filename}, ${files.length} files, ${(packed[0].size / 1024).toFixed(0)} KiB packed\n`)
+    process.stderr.write(
+      `[install-test] tarball: ${packed[0].filename}, ${files.length} files, ${(packed[0].size / 1024).toFixed(0)} KiB packed\n`,
+    )
   }
 
   step = 'install'
-  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', spec, `pg@${locked('pg')}`, `typescript@${locked('typescript')}`, `@types/node@${locked('@types/node')}`])
+  run('npm', [
+    'install',
+    '--no-audit',
+    '--no-fund',
+    '--prefer-offline',
+    spec,
+    `pg@${locked('pg')}`,
+    `typescript@${locked('typescript')}`,
+    `@types/node@${locked('@types/node')}`,
+  ])
 
   step = 'ESM import'
   writeFileSync(
@@ -95,13 +113,31 @@ console.log('esm ok')
   expect(run('node', ['app.mjs'], { env: appEnv }).includes('esm ok'), 'the ESM script did not finish')
 
   step = 'CommonJS require'
-  writeFileSync(join(project, 'app.cjs'), `const { openStore } = require('tandemdb')\nif (typeof openStore !== 'function') throw new Error('no openStore')\nconsole.log('cjs ok')\n`)
+  writeFileSync(
+    join(project, 'app.cjs'),
+    `const { openStore } = require('tandemdb')\nif (typeof openStore !== 'function') throw new Error('no openStore')\nconsole.log('cjs ok')\n`,
+  )
   expect(run('node', ['app.cjs']).includes('cjs ok'), 'require("tandemdb") did not work')
 
   step = 'TypeScript'
   writeFileSync(
     join(project, 'tsconfig.json'),
-    JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noUncheckedIndexedAccess: true, noEmit: true, types: ['node'] }, include: ['*.ts'] }, null, 2),
+    JSON.stringify(
+      {
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          noUncheckedIndexedAccess: true,
+          noEmit: true,
+          types: ['node'],
+        },
+        include: ['*.ts'],
+      },
+      null,
+      2,
+    ),
   )
   writeFileSync(
     join(project, 'app.ts'),
@@ -144,7 +180,9 @@ catch (e) { console.log(e.code + ': ' + e.message + ' ' + e.hint) }
   const demo = run('npx', ['--no-install', 'tandem', 'demo'])
   expect(/^OK: \d+ acknowledged writes, 0 missing/m.test(demo), `the demo did not end with its OK verdict:\n${demo.slice(-600)}`)
 
-  console.log(`install test ok (${fromGit ? 'git URL' : 'packed tarball'}): ESM, CommonJS, TypeScript strict, tandemdb/postgres, npx tandem --version and demo`)
+  console.log(
+    `install test ok (${fromGit ? 'git URL' : 'packed tarball'}): ESM, CommonJS, TypeScript strict, tandemdb/postgres, npx tandem --version and demo`,
+  )
 } catch (error) {
   console.error(`install test FAILED at ${step}: ${error.message}`)
   if (error.stderr) console.error(String(error.stderr).slice(-3000))

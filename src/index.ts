@@ -8,7 +8,15 @@ export type { Where, FieldOperators, FindOptions, OrderBySpec } from './store/qu
 
 // Inspection: what status and doctor show.
 export type { StoreDescription, CollectionDescription, ConsumerDescription } from './store/describe.js'
-export { isStale, isPrunable, pruneStale, isPidAlive, PROCESSES_COLLECTION, STALE_AFTER_MS, type ProcessEntry } from './registry/process-registry.js'
+export {
+  isStale,
+  isPrunable,
+  pruneStale,
+  isPidAlive,
+  PROCESSES_COLLECTION,
+  STALE_AFTER_MS,
+  type ProcessEntry,
+} from './registry/process-registry.js'
 
 // Lifecycle: migrations run once at open; retention archives; seeds.
 export type { Migration, MigrationOutcome, MigrationReport } from './migrations/migration.js'
@@ -59,7 +67,14 @@ export { DEFAULT_BUSY_TIMEOUT_MS } from './store/config.js'
 export type { Durability, SqliteConfig } from './backends/sqlite/sqlite-config.js'
 
 // Lifecycle: export and import (NDJSON, legacy SQLite tables and JSON files), backup and restore.
-export { exportStore, exportRecords, exportLines, type ExportOptions, type ExportStoreOptions, type ExportResult } from './transfer/export.js'
+export {
+  exportStore,
+  exportRecords,
+  exportLines,
+  type ExportOptions,
+  type ExportStoreOptions,
+  type ExportResult,
+} from './transfer/export.js'
 export type { ExportHeader, ExportEnd, ExportedRecord } from './transfer/export-format.js'
 export { importStore, type ImportOptions } from './transfer/import.js'
 export { importSqliteTables, type ImportSqliteTablesOptions, type SqliteTableMapping } from './transfer/legacy-sqlite.js'
@@ -71,6 +86,13 @@ export { backupStore, type BackupResult } from './backup/backup.js'
 export { restoreStore, type RestoreOptions, type RestoreResult } from './backup/restore.js'
 export { scheduleBackups, type ScheduledBackupOptions } from './backup/scheduled-backup.js'
 // Lifecycle: copy a store to another store or engine, verified by counts and checksums.
-export { copyStore, CopyVerificationError, type CopyOptions, type CopyProgress, type CopyResult, type CollectionCopyResult } from './transfer/copy.js'
+export {
+  copyStore,
+  CopyVerificationError,
+  type CopyOptions,
+  type CopyProgress,
+  type CopyResult,
+  type CollectionCopyResult,
+} from './transfer/copy.js'
 export type { CopyEndpoint, CopyStoreConfig } from './transfer/copy-endpoint.js'
 export { checksumStore, type ChecksumOptions, type CollectionChecksum } from './transfer/checksum.js'

@@ -103,9 +103,15 @@ const postgres = {
     } catch (error) {
       const message = String(error?.message ?? error)
       if (/not built|not available|Cannot find (module|package)/i.test(message)) {
-        return { code: 'NOT_BUILT', reason: `backend not available: the PostgreSQL backend (src/backends/postgres) cannot open a store yet (${message}). Build it, then npm run build.` }
+        return {
+          code: 'NOT_BUILT',
+          reason: `backend not available: the PostgreSQL backend (src/backends/postgres) cannot open a store yet (${message}). Build it, then npm run build.`,
+        }
       }
-      return { code: 'UNREACHABLE', reason: `backend not available: PostgreSQL at ${PG_URL} did not open a store (${message}). Start it, or set TANDEM_PG_URL.` }
+      return {
+        code: 'UNREACHABLE',
+        reason: `backend not available: PostgreSQL at ${PG_URL} did not open a store (${message}). Start it, or set TANDEM_PG_URL.`,
+      }
     } finally {
       await store?.close()
     }

@@ -66,7 +66,16 @@ while (!stopping) {
   if (target !== undefined && last >= target) break
   try {
     for await (const change of stream) {
-      log.write({ t: 'ch', seq: change.seq, c: change.collection, id: change.id, op: change.op, v: change.version, d: change.data === undefined ? undefined : summarize(change.data), at: now() })
+      log.write({
+        t: 'ch',
+        seq: change.seq,
+        c: change.collection,
+        id: change.id,
+        op: change.op,
+        v: change.version,
+        d: change.data === undefined ? undefined : summarize(change.data),
+        at: now(),
+      })
       last = change.seq
       const drained = target !== undefined && last >= target
       if (drained || last - acked >= ACK_EVERY_CHANGES || Date.now() - ackedAt >= ACK_EVERY_MS) await ack(consumer)

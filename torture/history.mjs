@@ -15,7 +15,15 @@ async function loadWorker(path, ops, health) {
         incarnation = e.inc
         break
       case 'inv': {
-        const op = { id: e.id, session: `${worker}.${incarnation}.${e.c}`, inv: e.at, cmp: Infinity, status: 'unknown', kind: e.kind, txn: e.ops }
+        const op = {
+          id: e.id,
+          session: `${worker}.${incarnation}.${e.c}`,
+          inv: e.at,
+          cmp: Infinity,
+          status: 'unknown',
+          kind: e.kind,
+          txn: e.ops,
+        }
         if (e.abort) op.abort = true
         byId.set(e.id, op)
         ops.push(op)
@@ -94,7 +102,10 @@ export async function loadHistory(dir) {
   const ops = []
   const health = []
   let torn = 0
-  for (const file of readdirSync(logs).filter((f) => /^w\d+\.log$/.test(f)).sort()) torn += await loadWorker(join(logs, file), ops, health)
+  for (const file of readdirSync(logs)
+    .filter((f) => /^w\d+\.log$/.test(f))
+    .sort())
+    torn += await loadWorker(join(logs, file), ops, health)
   const feed = existsSync(join(logs, 'follower.log')) ? await loadFollower(join(logs, 'follower.log'), health) : undefined
   const faults = existsSync(join(logs, 'nemesis.log')) ? await loadFaults(join(logs, 'nemesis.log')) : {}
   const finalPath = join(dir, 'final.json')

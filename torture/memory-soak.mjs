@@ -16,7 +16,13 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { openStore } from '../dist/index.js'
 
-const { values } = parseArgs({ options: { backend: { type: 'string', default: 'sqlite' }, ops: { type: 'string', default: '20000' }, limit: { type: 'string', default: '200' } } })
+const { values } = parseArgs({
+  options: {
+    backend: { type: 'string', default: 'sqlite' },
+    ops: { type: 'string', default: '20000' },
+    limit: { type: 'string', default: '200' },
+  },
+})
 const ops = Number(values.ops)
 const limit = Number(values.limit)
 if (typeof globalThis.gc !== 'function' || !['sqlite', 'postgres'].includes(values.backend) || !(ops > 0) || !(limit > 0)) {

@@ -67,7 +67,8 @@ async function subscriber(kind) {
   const { openStore } = await import('../dist/index.js')
   const store = await openStore(storeConfig(kind))
   const state = (e) => send({ type: 'state', state: e, at: Date.now() })
-  const onInterrupted = (e) => (e?.code === 'FEED_INTERRUPTED' ? state('interrupted') : send({ type: 'error', op: kind, code: codeOf(e), at: Date.now() }))
+  const onInterrupted = (e) =>
+    e?.code === 'FEED_INTERRUPTED' ? state('interrupted') : send({ type: 'error', op: kind, code: codeOf(e), at: Date.now() })
   const onResume = () => state('resumed')
   const deliver = (c) => send({ type: 'change', seq: c.seq, at: Date.now() })
   process.on('message', async (m) => {
@@ -156,7 +157,11 @@ function start(kind, name) {
 const FAULTS = {
   async terminate() {
     for (let i = 0; i < 6; i++) {
-      await admin((c) => c.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE ${storeSessions} AND pid <> pg_backend_pid() ORDER BY random() LIMIT 3`))
+      await admin((c) =>
+        c.query(
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE ${storeSessions} AND pid <> pg_backend_pid() ORDER BY random() LIMIT 3`,
+        ),
+      )
       await sleep(200 + Math.random() * 600)
     }
   },
@@ -196,7 +201,9 @@ const FAULTS = {
   },
   async slots() {
     const { max, reserved, used } = await admin(async (c) => {
-      const r = await c.query(`SELECT current_setting('max_connections')::int AS max, current_setting('superuser_reserved_connections')::int AS reserved, (SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'client backend') AS used`)
+      const r = await c.query(
+        `SELECT current_setting('max_connections')::int AS max, current_setting('superuser_reserved_connections')::int AS reserved, (SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'client backend') AS used`,
+      )
       return r.rows[0]
     })
     // A non-superuser may use max - reserved slots; leave it exactly one.
@@ -234,7 +241,9 @@ function ensureRunning() {
 }
 
 async function main() {
-  const { values } = parseArgs({ options: { writers: { type: 'string', default: '3' }, 'down-ms': { type: 'string', default: '30000' }, only: { type: 'string' } } })
+  const { values } = parseArgs({
+    options: { writers: { type: 'string', default: '3' }, 'down-ms': { type: 'string', default: '30000' }, only: { type: 'string' } },
+  })
   const options = { downMs: Number(values['down-ms']) }
   const order = values.only?.split(',') ?? ['terminate', 'fast', 'immediate', 'down', 'lock', 'timeouts', 'slots']
   const procs = []
@@ -267,7 +276,10 @@ async function main() {
     let steady = 0
     for (let i = 0; i < 20; i++) {
       await sleep(250)
-      steady = Math.max(steady, await admin(async (c) => (await c.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE ${storeSessions}`)).rows[0].n))
+      steady = Math.max(
+        steady,
+        await admin(async (c) => (await c.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE ${storeSessions}`)).rows[0].n),
+      )
     }
 
     const results = []
@@ -278,7 +290,12 @@ async function main() {
       const ended = Date.now()
       ensureRunning()
       // Recovered: every writer acked after the fault ended and every subscriber holds the head.
-      const head = async () => adminRetrying(async (c) => (await c.query(`SELECT coalesce(max(seq), 0)::int AS h FROM "${SCHEMA}"."_tandem_changes" WHERE collection = 'events'`)).rows[0].h)
+      const head = async () =>
+        adminRetrying(
+          async (c) =>
+            (await c.query(`SELECT coalesce(max(seq), 0)::int AS h FROM "${SCHEMA}"."_tandem_changes" WHERE collection = 'events'`)).rows[0]
+              .h,
+        )
       let recoveredAt
       let writersBackAt
       for (const deadline = Date.now() + 90_000; Date.now() < deadline; await sleep(100)) {
@@ -293,11 +310,23 @@ async function main() {
       const phase = all().filter((e) => e.at >= started)
       const errors = {}
       for (const e of phase) if (e.type === 'error') errors[`${e.op}:${e.code}`] = (errors[`${e.op}:${e.code}`] ?? 0) + 1
-      const states = subs.map((s) => `${s.kind}:${s.events.filter((e) => e.type === 'state' && e.at >= started).map((e) => e.state[0]).join('')}`)
-      const logSeqs = await adminRetrying(async (c) => (await c.query(`SELECT seq::int FROM "${SCHEMA}"."_tandem_changes" WHERE collection = 'events' ORDER BY seq`)).rows.map((r) => r.seq))
+      const states = subs.map(
+        (s) =>
+          `${s.kind}:${s.events
+            .filter((e) => e.type === 'state' && e.at >= started)
+            .map((e) => e.state[0])
+            .join('')}`,
+      )
+      const logSeqs = await adminRetrying(async (c) =>
+        (await c.query(`SELECT seq::int FROM "${SCHEMA}"."_tandem_changes" WHERE collection = 'events' ORDER BY seq`)).rows.map(
+          (r) => r.seq,
+        ),
+      )
       const feed = subs.map((s) => `${s.kind} ${feedCheck(s.changes, logSeqs)}`)
       if (subs.some((s) => !feedCheck(s.changes, logSeqs).endsWith('missed 0, dup 0, disorder 0'))) failed = true
-      const connections = await admin(async (c) => (await c.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE ${storeSessions}`)).rows[0].n)
+      const connections = await admin(
+        async (c) => (await c.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE ${storeSessions}`)).rows[0].n,
+      )
       const r = {
         fault: name,
         faultMs: ended - started,
@@ -321,7 +350,9 @@ async function main() {
     const settleStarted = Date.now()
     let settled
     for (const deadline = Date.now() + 75_000; Date.now() < deadline; await sleep(1000)) {
-      const n = await admin(async (c) => (await c.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE ${storeSessions}`)).rows[0].n)
+      const n = await admin(
+        async (c) => (await c.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE ${storeSessions}`)).rows[0].n,
+      )
       if (n <= steady) {
         settled = { connections: n, steady, settledMs: Date.now() - settleStarted }
         break
@@ -346,7 +377,15 @@ async function main() {
     const lost = ackedIds.filter((id) => !final.ids.has(id))
     const ghosts = failedIds.filter((id) => final.ids.has(id))
     const incOk = final.hot >= ackedIncs && final.hot <= ackedIncs + unknownIncs
-    const summary = { ackedInserts: ackedIds.length, lost: lost.length, definitelyFailedPresent: ghosts.length, ackedIncrements: ackedIncs, unknownIncrements: unknownIncs, hot: final.hot, incrementsExact: incOk }
+    const summary = {
+      ackedInserts: ackedIds.length,
+      lost: lost.length,
+      definitelyFailedPresent: ghosts.length,
+      ackedIncrements: ackedIncs,
+      unknownIncrements: unknownIncs,
+      hot: final.hot,
+      incrementsExact: incOk,
+    }
     console.log(JSON.stringify({ summary }))
     if (lost.length > 0 || ghosts.length > 0 || !incOk) failed = true
     for (const p of procs) p.child.kill('SIGKILL')
@@ -378,7 +417,16 @@ function feedCheck(seqs, logSeqs) {
   return `got ${seqs.length}, missed ${missed}, dup ${dup}, disorder ${disorder}`
 }
 
-const { values: childArgs } = parseArgs({ options: { child: { type: 'string' }, name: { type: 'string' }, writers: { type: 'string' }, 'down-ms': { type: 'string' }, only: { type: 'string' } }, strict: false })
+const { values: childArgs } = parseArgs({
+  options: {
+    child: { type: 'string' },
+    name: { type: 'string' },
+    writers: { type: 'string' },
+    'down-ms': { type: 'string' },
+    only: { type: 'string' },
+  },
+  strict: false,
+})
 if (childArgs.child === 'writer') await writer(childArgs.name)
 else if (childArgs.child !== undefined) await subscriber(childArgs.child)
 else await main()

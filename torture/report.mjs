@@ -28,14 +28,37 @@ export function formatReport(report) {
   }
   const c = report.counts
   lines.push('')
-  lines.push(`operations: ${c.transactions} transactions (${c.microOps} micro-ops): ok ${c.ok}, failed ${c.failed}${byCode(c.failedBy)}, unknown ${c.unknown}${byCode(c.unknownBy)}`)
-  lines.push(`change feed: ${report.feed.changes} changes, ${report.feed.complete ? 'complete' : 'incomplete (this backend\'s seqs may have holes, or changes are missing)'}${report.feed.interruptions ? `; the follower's stream failed ${report.feed.interruptions} times and was opened again` : ''}`)
-  const faults = Object.entries(report.faults).map(([name, f]) => `${name} ${f.injected}${f.busyOrFailed ? ` (${f.busyOrFailed} busy or failed)` : ''}`)
+  lines.push(
+    `operations: ${c.transactions} transactions (${c.microOps} micro-ops): ok ${c.ok}, failed ${c.failed}${byCode(c.failedBy)}, unknown ${c.unknown}${byCode(c.unknownBy)}`,
+  )
+  lines.push(
+    `change feed: ${report.feed.changes} changes, ${report.feed.complete ? 'complete' : "incomplete (this backend's seqs may have holes, or changes are missing)"}${report.feed.interruptions ? `; the follower's stream failed ${report.feed.interruptions} times and was opened again` : ''}`,
+  )
+  const faults = Object.entries(report.faults).map(
+    ([name, f]) => `${name} ${f.injected}${f.busyOrFailed ? ` (${f.busyOrFailed} busy or failed)` : ''}`,
+  )
   const run = report.run
-  lines.push(`faults injected: ${faults.join(', ') || 'none'}${run ? `; processes killed ${run.processesKilled}, restarted ${run.restarts}` : ''}`)
-  const until = run?.until === undefined ? '' : ` (until ${run.until.ok} ok, faults ${Object.entries(run.until.faults).map(([f, n]) => `${f} ${n}`).join(', ') || 'none'})`
-  if (run) lines.push(`run: ${run.backend}, durability ${run.durability}, ${run.procs} workers x ${run.clients} clients, ${run.seconds} s${until}, seed ${run.seed}${run.dir ? `, logs in ${run.dir}` : ''}`)
-  if (run?.phases) lines.push(`after the faults: ${Object.entries(run.phases).map(([name, ms]) => `${name.replace(/Ms$/, '')} ${ms} ms`).join(', ')}`)
+  lines.push(
+    `faults injected: ${faults.join(', ') || 'none'}${run ? `; processes killed ${run.processesKilled}, restarted ${run.restarts}` : ''}`,
+  )
+  const until =
+    run?.until === undefined
+      ? ''
+      : ` (until ${run.until.ok} ok, faults ${
+          Object.entries(run.until.faults)
+            .map(([f, n]) => `${f} ${n}`)
+            .join(', ') || 'none'
+        })`
+  if (run)
+    lines.push(
+      `run: ${run.backend}, durability ${run.durability}, ${run.procs} workers x ${run.clients} clients, ${run.seconds} s${until}, seed ${run.seed}${run.dir ? `, logs in ${run.dir}` : ''}`,
+    )
+  if (run?.phases)
+    lines.push(
+      `after the faults: ${Object.entries(run.phases)
+        .map(([name, ms]) => `${name.replace(/Ms$/, '')} ${ms} ms`)
+        .join(', ')}`,
+    )
   lines.push(report.anomalyCount === 0 ? 'result: no anomaly' : `result: ${report.anomalyCount} anomalies`)
   return `${lines.join('\n')}\n`
 }

@@ -32,7 +32,10 @@ export class Supervisor {
   }
 
   #spawn(entry) {
-    const child = fork(entry.script, [JSON.stringify(entry.argsFor(entry.incarnation))], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: [] })
+    const child = fork(entry.script, [JSON.stringify(entry.argsFor(entry.incarnation))], {
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      execArgv: [],
+    })
     entry.child = child
     entry.stderr = ''
     child.on('error', () => undefined) // A send to a process that was just killed.
@@ -57,14 +60,18 @@ export class Supervisor {
     entry.incarnation++
     this.restarts++
     const [lo, hi] = this.#restartDelayMs
-    setTimeout(() => {
-      if (!this.#stopping) this.#spawn(entry)
-    }, this.#random.int(lo, hi))
+    setTimeout(
+      () => {
+        if (!this.#stopping) this.#spawn(entry)
+      },
+      this.#random.int(lo, hi),
+    )
   }
 
   #announce() {
     const targets = []
-    for (const entry of this.#processes.values()) if (entry.child?.pid !== undefined) targets.push({ name: entry.name, pid: entry.child.pid })
+    for (const entry of this.#processes.values())
+      if (entry.child?.pid !== undefined) targets.push({ name: entry.name, pid: entry.child.pid })
     this.#onTargets(targets)
   }
 
@@ -108,11 +115,15 @@ export class Supervisor {
       const entry = this.#processes.get(name)
       if (entry?.child === undefined) return
       this.sendUntilExit(name, { type: 'stop' })
-      const stopWatch = watchProgress(() => progressOf(name), stallMs, () => {
-        if (entry.child === undefined) return
-        this.stragglers.push({ name, incarnation: entry.incarnation })
-        entry.child.kill('SIGKILL')
-      })
+      const stopWatch = watchProgress(
+        () => progressOf(name),
+        stallMs,
+        () => {
+          if (entry.child === undefined) return
+          this.stragglers.push({ name, incarnation: entry.incarnation })
+          entry.child.kill('SIGKILL')
+        },
+      )
       await entry.exited
       stopWatch()
     })
@@ -153,15 +164,18 @@ export class Supervisor {
 export function watchProgress(progress, stallMs, onStall) {
   let last = progress()
   let since = performance.now()
-  const timer = setInterval(() => {
-    const now = progress()
-    if (now !== last) {
-      last = now
-      since = performance.now()
-    } else if (performance.now() - since >= stallMs) {
-      clearInterval(timer)
-      onStall()
-    }
-  }, Math.min(250, stallMs))
+  const timer = setInterval(
+    () => {
+      const now = progress()
+      if (now !== last) {
+        last = now
+        since = performance.now()
+      } else if (performance.now() - since >= stallMs) {
+        clearInterval(timer)
+        onStall()
+      }
+    },
+    Math.min(250, stallMs),
+  )
   return () => clearInterval(timer)
 }

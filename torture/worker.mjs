@@ -21,7 +21,18 @@ log.write({ t: 'start', w: name, inc: incarnation, pid: process.pid, at: now() }
  * rejected changed nothing"), plus the two the harness raises itself. Any other error leaves the
  * outcome unknown, which the checker accepts either way.
  */
-const DEFINITE = new Set(['VERSION_CONFLICT', 'BUSY_TIMEOUT', 'NOT_FOUND', 'DUPLICATE_ID', 'NOT_OWNER', 'SCHEMA_INVALID', 'INVALID_DATA', 'STORAGE_FAILURE', 'TORTURE_ABORT', 'TORTURE_MISSING'])
+const DEFINITE = new Set([
+  'VERSION_CONFLICT',
+  'BUSY_TIMEOUT',
+  'NOT_FOUND',
+  'DUPLICATE_ID',
+  'NOT_OWNER',
+  'SCHEMA_INVALID',
+  'INVALID_DATA',
+  'STORAGE_FAILURE',
+  'TORTURE_ABORT',
+  'TORTURE_MISSING',
+])
 
 class HarnessError extends Error {
   constructor(code, message) {
@@ -119,7 +130,10 @@ async function run(store, client, txn) {
 }
 
 // Opening is retried like an application would when a connection is cut under it (PostgreSQL faults).
-const store = await retrying(() => openTortureStore(args.store, name), (error) => log.write({ t: 'retry', what: 'open', ...describe(error), at: now() }))
+const store = await retrying(
+  () => openTortureStore(args.store, name),
+  (error) => log.write({ t: 'retry', what: 'open', ...describe(error), at: now() }),
+)
 log.write({ t: 'open', at: now() })
 const created = new Set()
 

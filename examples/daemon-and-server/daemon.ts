@@ -6,9 +6,7 @@ import { openStore, TandemError } from 'tandemdb'
 import { disconnect, receive, send } from '../shared/child.ts'
 import definition from './store.ts'
 
-export type DaemonMessage =
-  | { type: 'ready' }
-  | { type: 'done'; acked: string[]; refused: string }
+export type DaemonMessage = { type: 'ready' } | { type: 'done'; acked: string[]; refused: string }
 
 const writes = Number(process.env.WRITES ?? 600)
 const store = await openStore({ ...definition, role: 'daemon' })
@@ -22,7 +20,12 @@ const acked: string[] = []
 for (let i = 0; i < writes; i++) {
   // No copy, no reload interval: the newest project is whatever the server committed last.
   const [latest] = await projects.find({ orderBy: '-$id', limit: 1 })
-  const session = await sessions.insert({ projectId: latest?.id ?? null, app: i % 2 === 0 ? 'editor' : 'browser', startedAt: Date.now(), durationMs: 1000 + i })
+  const session = await sessions.insert({
+    projectId: latest?.id ?? null,
+    app: i % 2 === 0 ? 'editor' : 'browser',
+    startedAt: Date.now(),
+    durationMs: 1000 + i,
+  })
   acked.push(session.id)
 }
 console.log(`${acked.length} sessions written in ${Math.round(performance.now() - started)} ms`)

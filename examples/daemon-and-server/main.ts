@@ -36,11 +36,16 @@ runMain(90_000, async () => {
   await missing('projects', fromServer.projects)
   await missing('calendars', fromServer.calendars)
   const general = await store.collection('settings').get('general')
-  checks.check(general?.version === 1 + fromServer.settingsWrites, `settings/general: seeded once, then ${fromServer.settingsWrites} changes (version ${general?.version})`)
+  checks.check(
+    general?.version === 1 + fromServer.settingsWrites,
+    `settings/general: seeded once, then ${fromServer.settingsWrites} changes (version ${general?.version})`,
+  )
 
   checks.check(fromDaemon.refused === 'NOT_OWNER', `the daemon's write to "projects" was refused with ${fromDaemon.refused}`)
   checks.check(fromServer.refused === 'NOT_OWNER', `the server's write to "sessions" was refused with ${fromServer.refused}`)
-  const foreign = (await store.collection('projects').count({ $role: { ne: 'server' } })) + (await store.collection('sessions').count({ $role: { ne: 'daemon' } }))
+  const foreign =
+    (await store.collection('projects').count({ $role: { ne: 'server' } })) +
+    (await store.collection('sessions').count({ $role: { ne: 'daemon' } }))
   checks.check(foreign === 0, `no record was written by a role that does not own its collection (${foreign} found)`)
 
   // The daemon attributed its sessions to the newest project it could see: many different ones,
@@ -49,7 +54,10 @@ runMain(90_000, async () => {
   const projectIds = new Set((await store.collection('projects').find()).map((r) => r.id))
   const referenced = new Set(sessions.map((s) => s.data.projectId).filter((id) => id !== null))
   const dangling = [...referenced].filter((id) => !projectIds.has(id)).length
-  checks.check(referenced.size > 1 && dangling === 0, `the daemon saw the server's projects as they were created: its sessions name ${referenced.size} different projects, ${dangling} unknown`)
+  checks.check(
+    referenced.size > 1 && dangling === 0,
+    `the daemon saw the server's projects as they were created: its sessions name ${referenced.size} different projects, ${dangling} unknown`,
+  )
   const integrity = await store.checkIntegrity()
   checks.check(integrity.join() === 'ok', `integrity_check: ${integrity.join('; ')}`)
   await store.close()
@@ -57,9 +65,22 @@ runMain(90_000, async () => {
   // The CLI reads the same definition (tandem.config.ts re-exports store.ts): the ownership matrix.
   const status = await runCli(['status', '--json'], { cwd: import.meta.dirname, env })
   const { matrix } = parseCliJson<{ ownership: { matrix: Record<string, Record<string, boolean>> } }>(status).ownership
-  for (const [collection, roles] of Object.entries(matrix)) console.log(`  tandem status: ${collection.padEnd(10)} written by ${Object.keys(roles).filter((r) => roles[r]).join(', ')}`)
-  checks.check(matrix.projects?.server === true && matrix.projects.daemon === false && matrix.sessions?.daemon === true && matrix.sessions.server === false, `tandem status shows the same ownership (exit ${status.code})`)
+  for (const [collection, roles] of Object.entries(matrix))
+    console.log(
+      `  tandem status: ${collection.padEnd(10)} written by ${Object.keys(roles)
+        .filter((r) => roles[r])
+        .join(', ')}`,
+    )
+  checks.check(
+    matrix.projects?.server === true &&
+      matrix.projects.daemon === false &&
+      matrix.sessions?.daemon === true &&
+      matrix.sessions.server === false,
+    `tandem status shows the same ownership (exit ${status.code})`,
+  )
 
   const total = fromDaemon.acked.length + fromServer.projects.length + fromServer.calendars.length + fromServer.settingsWrites
-  await checks.finish(`${total} writes from 2 processes at the same time, none lost; each role's write to the other's collection refused with NOT_OWNER`)
+  await checks.finish(
+    `${total} writes from 2 processes at the same time, none lost; each role's write to the other's collection refused with NOT_OWNER`,
+  )
 })

@@ -7,8 +7,7 @@ import { disconnect, receive, send } from '../shared/child.ts'
 import definition from './store.ts'
 
 export type ServerMessage =
-  | { type: 'ready' }
-  | { type: 'done'; projects: string[]; calendars: string[]; settingsWrites: number; refused: string }
+  { type: 'ready' } | { type: 'done'; projects: string[]; calendars: string[]; settingsWrites: number; refused: string }
 
 const writes = Number(process.env.WRITES ?? 600)
 const store = await openStore({ ...definition, role: 'server' })
@@ -19,7 +18,8 @@ const settings = store.collection('settings')
 // POST /projects, POST /calendars, PATCH /settings
 const api = {
   createProject: async (name: string) => (await projects.insert({ name, domains: [`${name}.example.com`] })).id,
-  addCalendar: async (projectId: string) => (await calendars.insert({ projectId, url: `https://calendar.example.com/${projectId}.ics` })).id,
+  addCalendar: async (projectId: string) =>
+    (await calendars.insert({ projectId, url: `https://calendar.example.com/${projectId}.ics` })).id,
   setIdleMinutes: async (idleMinutes: number) => void (await settings.patch('general', { idleMinutes })),
 }
 
@@ -37,7 +37,9 @@ for (let i = 0; acked.projects.length + acked.calendars.length + settingsWrites 
     settingsWrites++
   }
 }
-console.log(`${acked.projects.length} projects, ${acked.calendars.length} calendars and ${settingsWrites} settings changes written in ${Math.round(performance.now() - started)} ms`)
+console.log(
+  `${acked.projects.length} projects, ${acked.calendars.length} calendars and ${settingsWrites} settings changes written in ${Math.round(performance.now() - started)} ms`,
+)
 
 // A write to the daemon's collection is refused before anything is touched.
 let refused = 'accepted'

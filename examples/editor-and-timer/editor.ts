@@ -24,7 +24,11 @@ for (let rev = 1; rev <= saves; rev++) {
     await activities.update(ACTIVITY_ID, (a) => ({ ...a, sets: [...a.sets, { reps: 5, weightKg: 60 + rev / 10 }], editorRev: rev }))
   } else {
     // A keystroke's auto-save: the content fields only.
-    await activities.patch(ACTIVITY_ID, { notes: `felt good, draft ${rev}`, title: rev % 2 === 0 ? 'Squats' : 'Back squats', editorRev: rev })
+    await activities.patch(ACTIVITY_ID, {
+      notes: `felt good, draft ${rev}`,
+      title: rev % 2 === 0 ? 'Squats' : 'Back squats',
+      editorRev: rev,
+    })
   }
   // The user types on: the next auto-save comes a moment later (pacing only; nothing waits on it).
   await setTimeout(Math.random() * 2)

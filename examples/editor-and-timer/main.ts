@@ -55,12 +55,24 @@ runMain(90_000, async () => {
     if (after.data.editorRev < before.data.editorRev || after.data.timerRev < before.data.timerRev) rollbacks++
   }
   const gapless = history.every((h, i) => h.version === i + 1)
-  checks.check(gapless && history.length === 1 + SAVES + SAVES, `versions 1..${final.version}: the seed, then ${editorWrites} editor and ${timerWrites} timer writes, none missing`)
-  checks.check(switches >= SAVES / 10, `the two processes really wrote at the same time: the writer changed ${switches} times between consecutive versions`)
+  checks.check(
+    gapless && history.length === 1 + SAVES + SAVES,
+    `versions 1..${final.version}: the seed, then ${editorWrites} editor and ${timerWrites} timer writes, none missing`,
+  )
+  checks.check(
+    switches >= SAVES / 10,
+    `the two processes really wrote at the same time: the writer changed ${switches} times between consecutive versions`,
+  )
   checks.check(overwrites === 0, `no write changed the other process's fields (${overwrites} did)`)
   checks.check(rollbacks === 0, `neither side's counter ever went back (${rollbacks} times it did)`)
-  checks.check(final.data.editorRev === edited.saves && final.data.timerRev === timed.writes, `final record: editorRev ${final.data.editorRev}/${edited.saves}, timerRev ${final.data.timerRev}/${timed.writes}`)
-  checks.check(final.data.sets.length === Math.floor(SAVES / 10) && final.data.elapsedMs === timed.elapsedMs, `final record: ${final.data.sets.length} sets added by the editor, elapsedMs ${final.data.elapsedMs} as the timer last computed it`)
+  checks.check(
+    final.data.editorRev === edited.saves && final.data.timerRev === timed.writes,
+    `final record: editorRev ${final.data.editorRev}/${edited.saves}, timerRev ${final.data.timerRev}/${timed.writes}`,
+  )
+  checks.check(
+    final.data.sets.length === Math.floor(SAVES / 10) && final.data.elapsedMs === timed.elapsedMs,
+    `final record: ${final.data.sets.length} sets added by the editor, elapsedMs ${final.data.elapsedMs} as the timer last computed it`,
+  )
 
   // The old way: save the whole document from a copy read earlier. The timer writes in between;
   // a plain replace would now erase that stop. With ifVersion the stale save is refused instead.
@@ -74,11 +86,19 @@ runMain(90_000, async () => {
     refused = error instanceof TandemError ? error.code : String(error)
   }
   const afterStale = await activities.get(ACTIVITY_ID)
-  checks.check(refused === 'VERSION_CONFLICT' && afterStale?.version === ticked.version && afterStale.data.timerRev === timed.writes + 1, `a whole-document save from a stale copy is refused with ${refused}; the timer's stop (version ${ticked.version}) is kept`)
+  checks.check(
+    refused === 'VERSION_CONFLICT' && afterStale?.version === ticked.version && afterStale.data.timerRev === timed.writes + 1,
+    `a whole-document save from a stale copy is refused with ${refused}; the timer's stop (version ${ticked.version}) is kept`,
+  )
   const patched = await activities.patch(ACTIVITY_ID, { notes: 'saved with patch' })
-  checks.check(patched.data.timerRev === timed.writes + 1 && patched.data.notes === 'saved with patch', 'the same save as a patch of the content fields goes through and keeps the timer\'s fields')
+  checks.check(
+    patched.data.timerRev === timed.writes + 1 && patched.data.notes === 'saved with patch',
+    "the same save as a patch of the content fields goes through and keeps the timer's fields",
+  )
   await store.close()
   await timer.succeeded()
 
-  await checks.finish(`${editorWrites + timerWrites} writes of one record from 2 processes at the same time; no write ever touched the other's fields`)
+  await checks.finish(
+    `${editorWrites + timerWrites} writes of one record from 2 processes at the same time; no write ever touched the other's fields`,
+  )
 })

@@ -37,7 +37,12 @@ export default defineStore({
     activities: {
       writers: ['editor', 'timer'],
       schema: Activity,
-      seed: [{ id: ACTIVITY_ID, data: { title: 'Squats', notes: '', sets: [], editorRev: 0, timeStart: null, timeStop: null, elapsedMs: 0, timerRev: 0 } }],
+      seed: [
+        {
+          id: ACTIVITY_ID,
+          data: { title: 'Squats', notes: '', sets: [], editorRev: 0, timeStart: null, timeStop: null, elapsedMs: 0, timerRev: 0 },
+        },
+      ],
     },
   },
 })

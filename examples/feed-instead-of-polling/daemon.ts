@@ -36,7 +36,8 @@ async function workOff(change: Change): Promise<void> {
   // point leaves the task either done and acknowledged, or untouched and delivered again.
   await store.transaction(async (tx) => {
     await tx.collection('results').insert({ summary: `done: ${task.title}`, pid: process.pid }, { id: change.id })
-    if (task.needsApproval) await tx.collection('notifications').insert({ taskId: change.id, question: `Publish the result of "${task.title}"?`, status: 'open' })
+    if (task.needsApproval)
+      await tx.collection('notifications').insert({ taskId: change.id, question: `Publish the result of "${task.title}"?`, status: 'open' })
     await inbox.ack(change.seq)
   })
   tasks++

@@ -71,7 +71,10 @@ runMain(120_000, async () => {
 
   const postedAt = new Map<string, number>()
   const post = async (i: number) => {
-    const response = await fetch(`${api}/tasks`, { method: 'POST', body: JSON.stringify({ title: `task ${i}`, needsApproval: needsApproval(i) }) })
+    const response = await fetch(`${api}/tasks`, {
+      method: 'POST',
+      body: JSON.stringify({ title: `task ${i}`, needsApproval: needsApproval(i) }),
+    })
     if (response.status !== 201) throw new Error(`POST /tasks answered ${response.status}: ${await response.text()}`)
     postedAt.set(((await response.json()) as { id: string }).id, performance.now())
   }
@@ -80,7 +83,9 @@ runMain(120_000, async () => {
   for (let i = 0; i < TASKS / 2; i++) await post(i)
   await results.reach(TASKS / 2)
   const latencies = [...postedAt].map(([id, at]) => resultAt.get(id)! - at).sort((a, b) => a - b)
-  console.log(`${TASKS / 2} results pushed to the browser; from the API's reply to the result's event: median ${latencies[latencies.length >> 1]!.toFixed(1)} ms, slowest ${latencies.at(-1)!.toFixed(1)} ms. Killing the daemon with SIGKILL.`)
+  console.log(
+    `${TASKS / 2} results pushed to the browser; from the API's reply to the result's event: median ${latencies[latencies.length >> 1]!.toFixed(1)} ms, slowest ${latencies.at(-1)!.toFixed(1)} ms. Killing the daemon with SIGKILL.`,
+  )
   daemon.process.kill('SIGKILL')
   await daemon.exited
 
@@ -99,7 +104,10 @@ runMain(120_000, async () => {
   await answered.reach(questions)
   await answering
   console.log(`All ${TASKS + 1} results pushed and all ${questions} questions answered; waiting for the daemon's third scheduled backup.`)
-  void daemon.next('backup-failed').then(({ message }) => fail(`a scheduled backup failed: ${message}`), () => undefined)
+  void daemon.next('backup-failed').then(
+    ({ message }) => fail(`a scheduled backup failed: ${message}`),
+    () => undefined,
+  )
   const backups: string[] = []
   while (backups.length < 3) backups.push((await daemon.next('backup')).path)
 
@@ -111,7 +119,9 @@ runMain(120_000, async () => {
     consumers: { name: string; position: number; behind: number }[]
   }>(status)
   const live = described.processes.map((p) => `${p.role} (pid ${p.pid})`).join(', ')
-  console.log(`  tandem status: open by ${live}; WAL ${described.storage.walBytes} of ${described.storage.walLimitBytes} bytes before a checkpoint; consumers ${described.consumers.map((c) => `${c.name} at seq ${c.position}`).join(', ')}`)
+  console.log(
+    `  tandem status: open by ${live}; WAL ${described.storage.walBytes} of ${described.storage.walLimitBytes} bytes before a checkpoint; consumers ${described.consumers.map((c) => `${c.name} at seq ${c.position}`).join(', ')}`,
+  )
 
   daemon.send({ type: 'stop' })
   server.send({ type: 'stop' })
@@ -121,17 +131,32 @@ runMain(120_000, async () => {
   await Promise.all([daemon.succeeded(), server.succeeded(), watchExited])
 
   const checks = new Checks()
-  checks.check(described.processes.some((p) => p.role === 'daemon' && p.pid === secondPid) && described.processes.some((p) => p.role === 'server'), `tandem status listed the live daemon and server`)
+  checks.check(
+    described.processes.some((p) => p.role === 'daemon' && p.pid === secondPid) && described.processes.some((p) => p.role === 'server'),
+    `tandem status listed the live daemon and server`,
+  )
   const store = await openStore({ ...definition, dataDir, role: 'checker' })
   const tasks = await store.collection('tasks').count()
   const stored = await store.collection('results').find()
   const byFirst = stored.filter((r) => r.data.pid === firstPid).length
   const bySecond = stored.filter((r) => r.data.pid === secondPid).length
-  checks.check(tasks === TASKS + 1 && stored.length === tasks && [...postedAt.keys()].every((id) => stored.some((r) => r.id === id)), `${tasks} tasks (${TASKS} over HTTP, 1 from the CLI), ${stored.length} results, one per task`)
-  checks.check(byFirst === TASKS / 2 && bySecond === TASKS / 2 + 1 && stopped.tasks === bySecond, `the daemon killed with SIGKILL did ${byFirst}; the restarted one resumed after its last ack and did the ${bySecond} that came in meanwhile, none twice`)
-  checks.check(resultAt.size === tasks && duplicateEvents === 0, `the browser got each of the ${resultAt.size} results once, pushed, without polling (${duplicateEvents} twice)`)
+  checks.check(
+    tasks === TASKS + 1 && stored.length === tasks && [...postedAt.keys()].every((id) => stored.some((r) => r.id === id)),
+    `${tasks} tasks (${TASKS} over HTTP, 1 from the CLI), ${stored.length} results, one per task`,
+  )
+  checks.check(
+    byFirst === TASKS / 2 && bySecond === TASKS / 2 + 1 && stopped.tasks === bySecond,
+    `the daemon killed with SIGKILL did ${byFirst}; the restarted one resumed after its last ack and did the ${bySecond} that came in meanwhile, none twice`,
+  )
+  checks.check(
+    resultAt.size === tasks && duplicateEvents === 0,
+    `the browser got each of the ${resultAt.size} results once, pushed, without polling (${duplicateEvents} twice)`,
+  )
   const answeredCount = await store.collection('notifications').count({ status: 'answered' })
-  checks.check(answeredCount === questions, `${questions} questions seen live by tandem watch, answered with tandem put, applied by the daemon: ${answeredCount} answered`)
+  checks.check(
+    answeredCount === questions,
+    `${questions} questions seen live by tandem watch, answered with tandem put, applied by the daemon: ${answeredCount} answered`,
+  )
   await store.close()
 
   // Backups: rotated down to `keep`, each one a complete store.
@@ -140,15 +165,23 @@ runMain(120_000, async () => {
   // A backup in progress writes a temp file first and renames it when verified: the kill -9 may
   // have caught the first daemon mid-backup, leaving its temp file (never a partial backup).
   const interrupted = files.filter((name) => name.endsWith('.tmp'))
-  if (interrupted.length > 0) console.log(`  note: the kill -9 interrupted a backup: its temp file ${interrupted.join(', ')} was left in backups/ (see README)`)
-  const newest = parseCliJson<{ collections: { name: string; count: number }[] }>(await tandem('status', join(dataDir, 'backups', kept.at(-1)!), '--json'))
+  if (interrupted.length > 0)
+    console.log(`  note: the kill -9 interrupted a backup: its temp file ${interrupted.join(', ')} was left in backups/ (see README)`)
+  const newest = parseCliJson<{ collections: { name: string; count: number }[] }>(
+    await tandem('status', join(dataDir, 'backups', kept.at(-1)!), '--json'),
+  )
   const inBackup = newest.collections.find((c) => c.name === 'tasks')?.count
-  checks.check(kept.length === 2 && inBackup !== undefined && inBackup > 0, `${backups.length}+ scheduled backups taken while everyone wrote, ${kept.length} kept; the newest holds ${inBackup} tasks`)
+  checks.check(
+    kept.length === 2 && inBackup !== undefined && inBackup > 0,
+    `${backups.length}+ scheduled backups taken while everyone wrote, ${kept.length} kept; the newest holds ${inBackup} tasks`,
+  )
 
   const doctor = await tandem('doctor', '--json')
   const report = parseCliJson<{ ok: boolean; checks: { title: string; status: string; summary: string }[] }>(doctor)
   for (const c of report.checks) console.log(`  tandem doctor: ${c.status.padEnd(4)} ${c.title}: ${c.summary}`)
   checks.check(doctor.code === 0 && report.ok, `tandem doctor: every check ok (exit ${doctor.code})`)
 
-  await checks.finish(`${tasks} tasks through API, store and daemon with the change feed instead of polling; a kill -9 lost and repeated nothing; backups and doctor ok`)
+  await checks.finish(
+    `${tasks} tasks through API, store and daemon with the change feed instead of polling; a kill -9 lost and repeated nothing; backups and doctor ok`,
+  )
 })

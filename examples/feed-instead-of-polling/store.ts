@@ -7,7 +7,12 @@ import { z } from 'zod'
 
 export const Task = z.object({ title: z.string().min(1), needsApproval: z.boolean() })
 export const Result = z.object({ summary: z.string(), pid: z.number().int() })
-export const Notification = z.object({ taskId: z.string(), question: z.string(), status: z.enum(['open', 'answered']), answer: z.string().optional() })
+export const Notification = z.object({
+  taskId: z.string(),
+  question: z.string(),
+  status: z.enum(['open', 'answered']),
+  answer: z.string().optional(),
+})
 export const Answer = z.object({ notificationId: z.string(), answer: z.string() })
 export type Task = z.infer<typeof Task>
 export type Notification = z.infer<typeof Notification>

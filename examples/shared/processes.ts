@@ -46,7 +46,8 @@ export class Child<M extends Message = Message> {
       this.process.on('close', (code, signal) => {
         running.delete(this.process)
         this.#exit = signal === null ? `exited with code ${code}` : `was killed by ${signal}`
-        for (const waiter of this.#waiters.splice(0)) waiter.reject(new Error(`${this.name} ${this.#exit} before sending "${waiter.type}".`))
+        for (const waiter of this.#waiters.splice(0))
+          waiter.reject(new Error(`${this.name} ${this.#exit} before sending "${waiter.type}".`))
         resolve({ code, signal })
       })
     })
@@ -124,13 +125,19 @@ export function parseCliJson<T>(result: CliResult): T {
   try {
     return JSON.parse(result.stdout) as T
   } catch {
-    throw new Error(`tandem printed no JSON document (exit ${result.code}): ${result.stderr.trim() || result.stdout.trim() || '(no output)'}`)
+    throw new Error(
+      `tandem printed no JSON document (exit ${result.code}): ${result.stderr.trim() || result.stdout.trim() || '(no output)'}`,
+    )
   }
 }
 
 /** Starts `tandem <args>` and leaves it running (for `tandem watch`); stop it with SIGINT. */
 export function startCli(args: readonly string[], options: { cwd: string; env?: Record<string, string> }): ChildProcess {
-  const child = spawn(process.execPath, [tandemBin(), ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [tandemBin(), ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   running.set(child, `tandem ${args[0]}`)
   child.on('exit', () => running.delete(child))
   return child
@@ -209,7 +216,11 @@ async function exit(code: number, line: string): Promise<never> {
     // Children first, so none is still writing into the folder being removed.
     const children = [...running.keys()]
     for (const child of children) child.kill('SIGKILL')
-    await Promise.all(children.map((child) => (child.exitCode !== null || child.signalCode !== null ? undefined : new Promise((resolve) => child.once('exit', resolve)))))
+    await Promise.all(
+      children.map((child) =>
+        child.exitCode !== null || child.signalCode !== null ? undefined : new Promise((resolve) => child.once('exit', resolve)),
+      ),
+    )
     for (const dir of temporary.splice(0)) {
       try {
         rmSync(dir, { recursive: true, force: true, maxRetries: 3 })
@@ -230,7 +241,10 @@ async function exit(code: number, line: string): Promise<never> {
  * resort against a hang; every wait inside is on messages or counts, never on a fixed sleep).
  */
 export function runMain(deadlineMs: number, main: () => Promise<void>): void {
-  const timer = setTimeout(() => void fail(`did not finish within ${deadlineMs / 1000} s; still running: ${[...running.values()].join(', ') || 'no child'}`), deadlineMs)
+  const timer = setTimeout(
+    () => void fail(`did not finish within ${deadlineMs / 1000} s; still running: ${[...running.values()].join(', ') || 'no child'}`),
+    deadlineMs,
+  )
   timer.unref()
   // Node exits, with code 0, once nothing is left to wait for: a wait on a message or event that
   // can no longer come would pass for success. Only a verdict may end the run.

@@ -6,8 +6,7 @@ import { disconnect, receive, send } from '../shared/child.ts'
 import definition, { AGENTS } from './store.ts'
 
 export type AgentsMessage =
-  | { type: 'ready'; migrations: MigrationOutcome[] }
-  | { type: 'done'; agentEvents: string[]; notifications: string[] }
+  { type: 'ready'; migrations: MigrationOutcome[] } | { type: 'done'; agentEvents: string[]; notifications: string[] }
 
 const EVENTS = Number(process.env.AGENT_EVENTS ?? 300)
 const store = await openStore({ ...definition, role: 'agents' })
@@ -25,9 +24,18 @@ for (let i = 0; i < EVENTS; i++) {
   if (i % 10 === 0) await states.patch(agent, { status: 'running', lastEventId: event.id })
   if (i % 3 === 0) {
     const priority = i % 9 === 0 ? 'high' : 'medium'
-    notifications.push((await store.collection('notifications').insert({ title: `${agent} needs you`, body: `step ${i}`, priority, read: false })).id)
+    notifications.push(
+      (await store.collection('notifications').insert({ title: `${agent} needs you`, body: `step ${i}`, priority, read: false })).id,
+    )
   }
-  if (i % 6 === 0) await store.collection('scheduleEvents').insert({ title: `Lecture ${i}`, startsAt: new Date(Date.UTC(2026, 2, 1, 9) + i * 3_600_000).toISOString(), recurrence: i % 12 === 0 ? 'weekly' : null })
+  if (i % 6 === 0)
+    await store
+      .collection('scheduleEvents')
+      .insert({
+        title: `Lecture ${i}`,
+        startsAt: new Date(Date.UTC(2026, 2, 1, 9) + i * 3_600_000).toISOString(),
+        recurrence: i % 12 === 0 ? 'weekly' : null,
+      })
 }
 for (const agent of AGENTS) await states.patch(agent, { status: 'idle' })
 

@@ -18,7 +18,8 @@ function archivedIds(dataDir: string, collection: string): Set<string> {
   const ids = new Set<string>()
   if (!existsSync(folder)) return ids
   for (const file of readdirSync(folder)) {
-    for (const line of readFileSync(join(folder, file), 'utf8').split('\n')) if (line.trim() !== '') ids.add((JSON.parse(line) as { id: string }).id)
+    for (const line of readFileSync(join(folder, file), 'utf8').split('\n'))
+      if (line.trim() !== '') ids.add((JSON.parse(line) as { id: string }).id)
   }
   return ids
 }
@@ -41,7 +42,10 @@ runMain(120_000, async () => {
   const opened = await Promise.all([server.next('ready'), agents.next('ready')])
   for (const migration of migrations) {
     const applied = opened.filter((o) => o.migrations.some((m) => m.version === migration.version && m.status === 'applied')).length
-    checks.check(applied === 1, `migration ${migration.version} "${migration.name}" ran exactly once though 2 processes opened the store together (${applied})`)
+    checks.check(
+      applied === 1,
+      `migration ${migration.version} "${migration.name}" ran exactly once though 2 processes opened the store together (${applied})`,
+    )
   }
 
   // 3. Both write at once, well past the retention limits.
@@ -53,41 +57,77 @@ runMain(120_000, async () => {
   let store = await openStore({ ...definition, dataDir, role: 'server' })
   const journal = await store.collection('journalEntries').find()
   const deadlines = await store.collection('deadlines').find()
-  const migrated = journal.filter((e) => Array.isArray(e.data.photos)).length + deadlines.filter((d) => typeof d.data.dueAt === 'string' && !('due' in d.data)).length
-  checks.check(migrated === journal.length + deadlines.length && journal.length >= old.journalEntries && deadlines.length === old.deadlines + 20, `all ${old.journalEntries} old journal entries have photos and all ${old.deadlines} old deadlines have dueAt, like the new ones`)
+  const migrated =
+    journal.filter((e) => Array.isArray(e.data.photos)).length +
+    deadlines.filter((d) => typeof d.data.dueAt === 'string' && !('due' in d.data)).length
+  checks.check(
+    migrated === journal.length + deadlines.length && journal.length >= old.journalEntries && deadlines.length === old.deadlines + 20,
+    `all ${old.journalEntries} old journal entries have photos and all ${old.deadlines} old deadlines have dueAt, like the new ones`,
+  )
   checks.check(served.refused === 'SCHEMA_INVALID', `a write the schema refuses (and tsc too) fails with ${served.refused}`)
 
   // 4. Retention: apply every limit now (it also runs by itself every 100 writes of a process).
-  const beforeCompact = { agentEvents: await store.collection('agentEvents').count(), notifications: await store.collection('notifications').count(), chatMessages: await store.collection('chatMessages').count() }
+  const beforeCompact = {
+    agentEvents: await store.collection('agentEvents').count(),
+    notifications: await store.collection('notifications').count(),
+    chatMessages: await store.collection('chatMessages').count(),
+  }
   const { trimmed } = await store.compact()
   let archivedTotal = 0
-  for (const [collection, acked] of [['agentEvents', acted.agentEvents], ['notifications', acted.notifications], ['chatMessages', served.chatMessages]] as const) {
+  for (const [collection, acked] of [
+    ['agentEvents', acted.agentEvents],
+    ['notifications', acted.notifications],
+    ['chatMessages', served.chatMessages],
+  ] as const) {
     const maxCount = definition.collections[collection].retain.maxCount
     const kept = (await store.collection(collection).find()).map((r) => r.id)
     const archived = archivedIds(dataDir, collection)
     const newest = acked.slice(-maxCount)
     const everyOne = acked.every((id) => kept.includes(id) || archived.has(id))
     archivedTotal += archived.size
-    checks.check(kept.length === maxCount && kept.every((id, i) => id === newest[i]) && everyOne && archived.size === acked.length - maxCount, `${collection}: ${acked.length} written, the newest ${kept.length} kept, ${archived.size} archived before deletion, none lost (${beforeCompact[collection]} before compact() trimmed ${trimmed[collection] ?? 0} more)`)
+    checks.check(
+      kept.length === maxCount && kept.every((id, i) => id === newest[i]) && everyOne && archived.size === acked.length - maxCount,
+      `${collection}: ${acked.length} written, the newest ${kept.length} kept, ${archived.size} archived before deletion, none lost (${beforeCompact[collection]} before compact() trimmed ${trimmed[collection] ?? 0} more)`,
+    )
   }
 
   // 5. Seeds: inserted once; the user's changes stay, a deleted default stays deleted.
   const seededHabits = async () => (await store.collection('habits').find()).map((h) => h.id).sort()
   const expected = STARTER_HABITS.filter((h) => h !== 'stretch').sort()
-  checks.check(JSON.stringify(await seededHabits()) === JSON.stringify(expected), `habits: the seeded ${STARTER_HABITS.join(', ')}, minus the "stretch" the user deleted`)
+  checks.check(
+    JSON.stringify(await seededHabits()) === JSON.stringify(expected),
+    `habits: the seeded ${STARTER_HABITS.join(', ')}, minus the "stretch" the user deleted`,
+  )
   await store.close()
   store = await openStore({ ...definition, dataDir, role: 'server' })
   const context = await store.collection('userContext').get('current')
-  checks.check(JSON.stringify(await seededHabits()) === JSON.stringify(expected) && context?.data.mode === 'focus' && context.data.stressLevel === 4, `opened again: "stretch" not re-created, userContext keeps the user's mode "${context?.data.mode}"`)
+  checks.check(
+    JSON.stringify(await seededHabits()) === JSON.stringify(expected) && context?.data.mode === 'focus' && context.data.stressLevel === 4,
+    `opened again: "stretch" not re-created, userContext keeps the user's mode "${context?.data.mode}"`,
+  )
 
   // The CLI reads the same definition (tandem.config.ts): the same migrations, the same schemas.
   const tandem = (...args: string[]) => runCli(args, { cwd: here, env })
   const dryRun = await tandem('migrate', '--dry-run', '--json')
   const plan = parseCliJson<{ migrations: { version: number; status: string }[] }>(dryRun).migrations
-  checks.check(plan.length === migrations.length && plan.every((m) => m.status === 'not-pending'), `tandem migrate --dry-run knows the app's ${plan.length} migrations, none pending`)
-  const invalid = await tandem('put', 'goals', '--as', 'server', '--data', JSON.stringify({ title: 'Run', target: -5, progress: 0 }), '--json')
+  checks.check(
+    plan.length === migrations.length && plan.every((m) => m.status === 'not-pending'),
+    `tandem migrate --dry-run knows the app's ${plan.length} migrations, none pending`,
+  )
+  const invalid = await tandem(
+    'put',
+    'goals',
+    '--as',
+    'server',
+    '--data',
+    JSON.stringify({ title: 'Run', target: -5, progress: 0 }),
+    '--json',
+  )
   const code = parseCliJson<{ error?: { code: string } }>(invalid).error?.code ?? `exit ${invalid.code}`
-  checks.check(code === 'SCHEMA_INVALID' && invalid.code === 3, `tandem put --as server validates with the app's zod schema: a goal with target -5 is refused with ${code}`)
+  checks.check(
+    code === 'SCHEMA_INVALID' && invalid.code === 3,
+    `tandem put --as server validates with the app's zod schema: a goal with target -5 is refused with ${code}`,
+  )
 
   // 6. Chat history, newest first, a page at a time, while new messages keep arriving.
   const chat = store.collection('chatMessages')
@@ -100,24 +140,38 @@ runMain(120_000, async () => {
     walked.push(...page.records.map((m) => m.id))
     pages++
     after = page.next ?? undefined
-    await chat.insertMany([{ author: 'user', text: 'still there?' }, { author: 'assistant', text: 'yes' }])
+    await chat.insertMany([
+      { author: 'user', text: 'still there?' },
+      { author: 'assistant', text: 'yes' },
+    ])
   } while (after !== undefined)
-  checks.check(JSON.stringify(walked) === JSON.stringify(before), `chat history: ${pages} pages of 50 gave the ${before.length} messages there were, in order, none twice, while ${2 * pages} new ones arrived`)
+  checks.check(
+    JSON.stringify(walked) === JSON.stringify(before),
+    `chat history: ${pages} pages of 50 gave the ${before.length} messages there were, in order, none twice, while ${2 * pages} new ones arrived`,
+  )
 
   // 7. Export, then import into a fresh store (another machine, a reinstall), and compare.
   const file = join(dataDir, 'export.ndjson')
   const exported = await exportStore(store, { to: file })
   const again = await importStore(store, { from: file, onConflict: 'newer-version-wins', dryRun: true })
   const skipped = Object.values(again.collections).reduce((n, c) => n + c.skipped, 0)
-  checks.check(again.records === exported.records && skipped === exported.records, `importing the export into its own store again would change nothing (${skipped} of ${exported.records} skipped, dry run)`)
+  checks.check(
+    again.records === exported.records && skipped === exported.records,
+    `importing the export into its own store again would change nothing (${skipped} of ${exported.records} skipped, dry run)`,
+  )
   const fresh = await openStore({ ...definition, dataDir: join(dataDir, 'reinstalled'), role: 'server' })
   const imported = await importStore(fresh, { from: file, onConflict: 'overwrite' })
   const collections = Object.keys(definition.collections)
   const [a, b] = await Promise.all([checksumStore(store, { collections }), checksumStore(fresh, { collections })])
   const differ = collections.filter((_, i) => JSON.stringify(a[i]) !== JSON.stringify(b[i]))
   // The export carries the seed history too: a default the user deleted stays deleted in the copy.
-  checks.check(differ.length === 0, `export (${exported.records} records, ${exported.bytes} bytes) imported into a fresh store (${imported.records} records): every collection has the same records, versions and timestamps${differ.length > 0 ? ` (differ: ${differ.join(', ')})` : ''}`)
+  checks.check(
+    differ.length === 0,
+    `export (${exported.records} records, ${exported.bytes} bytes) imported into a fresh store (${imported.records} records): every collection has the same records, versions and timestamps${differ.length > 0 ? ` (differ: ${differ.join(', ')})` : ''}`,
+  )
   await Promise.all([store.close(), fresh.close()])
 
-  await checks.finish(`${collections.length} typed collections; 2 migrations once; retention archived ${archivedTotal} records; seeds, pagination and export/import checked`)
+  await checks.finish(
+    `${collections.length} typed collections; 2 migrations once; retention archived ${archivedTotal} records; seeds, pagination and export/import checked`,
+  )
 })

@@ -6,8 +6,7 @@ import { disconnect, receive, send } from '../shared/child.ts'
 import definition from './store.ts'
 
 export type ServerMessage =
-  | { type: 'ready'; migrations: MigrationOutcome[] }
-  | { type: 'done'; chatMessages: string[]; journalEntries: number; refused: string }
+  { type: 'ready'; migrations: MigrationOutcome[] } | { type: 'done'; chatMessages: string[]; journalEntries: number; refused: string }
 
 const CHAT = Number(process.env.CHAT_MESSAGES ?? 700)
 const store = await openStore({ ...definition, role: 'server' })
@@ -26,7 +25,14 @@ for (let i = 0; i < CHAT; i++) {
   }
 }
 const deadlines = store.collection('deadlines')
-for (let i = 0; i < 20; i++) await deadlines.insert({ course: 'MATH201', task: `Quiz ${i}`, dueAt: new Date(Date.UTC(2026, 1, 1 + i)).toISOString(), priority: i % 4 === 0 ? 'high' : 'low', completed: false })
+for (let i = 0; i < 20; i++)
+  await deadlines.insert({
+    course: 'MATH201',
+    task: `Quiz ${i}`,
+    dueAt: new Date(Date.UTC(2026, 1, 1 + i)).toISOString(),
+    priority: i % 4 === 0 ? 'high' : 'low',
+    completed: false,
+  })
 
 // The user's own changes to seeded defaults: seeds never overwrite them, nor bring back a deleted one.
 await store.collection('habits').update('read', (habit) => ({ ...habit, checkIns: [...habit.checkIns, new Date().toISOString()] }))

@@ -12,16 +12,39 @@ const Agent = z.enum(AGENTS)
 
 export const AgentEvent = z.object({ agent: Agent, kind: z.string(), payload: z.record(z.string(), z.unknown()) })
 export const AgentState = z.object({ status: z.enum(['idle', 'running', 'error']), lastEventId: z.string().nullable() })
-export const Notification = z.object({ title: z.string(), body: z.string(), priority: z.enum(['low', 'medium', 'high']), read: z.boolean() })
+export const Notification = z.object({
+  title: z.string(),
+  body: z.string(),
+  priority: z.enum(['low', 'medium', 'high']),
+  read: z.boolean(),
+})
 export const ChatMessage = z.object({ author: z.enum(['user', 'assistant']), text: z.string() })
 export const JournalEntry = z.object({ text: z.string(), tags: z.array(z.string()), photos: z.array(z.string()) })
 export const ScheduleEvent = z.object({ title: z.string(), startsAt: isoTime, recurrence: z.enum(['weekly', 'biweekly']).nullable() })
-export const Deadline = z.object({ course: z.string(), task: z.string(), dueAt: isoTime, priority: z.enum(['low', 'medium', 'high']), completed: z.boolean() })
+export const Deadline = z.object({
+  course: z.string(),
+  task: z.string(),
+  dueAt: isoTime,
+  priority: z.enum(['low', 'medium', 'high']),
+  completed: z.boolean(),
+})
 export const Habit = z.object({ name: z.string(), cadence: z.enum(['daily', 'weekly']), checkIns: z.array(isoTime) })
 export const Goal = z.object({ title: z.string(), target: z.number().positive(), progress: z.number().min(0) })
-export const UserContext = z.object({ stressLevel: z.number().int().min(1).max(5), energyLevel: z.number().int().min(1).max(5), mode: z.enum(['focus', 'balanced', 'recovery']) })
-export const NotificationPreferences = z.object({ quietHours: z.object({ start: z.string(), end: z.string() }), minPriority: z.enum(['low', 'medium', 'high']) })
-export const SyncOperation = z.object({ op: z.enum(['create', 'update', 'delete']), collection: z.string(), recordId: z.string(), status: z.enum(['pending', 'done']) })
+export const UserContext = z.object({
+  stressLevel: z.number().int().min(1).max(5),
+  energyLevel: z.number().int().min(1).max(5),
+  mode: z.enum(['focus', 'balanced', 'recovery']),
+})
+export const NotificationPreferences = z.object({
+  quietHours: z.object({ start: z.string(), end: z.string() }),
+  minPriority: z.enum(['low', 'medium', 'high']),
+})
+export const SyncOperation = z.object({
+  op: z.enum(['create', 'update', 'delete']),
+  collection: z.string(),
+  recordId: z.string(),
+  status: z.enum(['pending', 'done']),
+})
 
 /** The schema history of stores created by earlier versions of the app. Run once per store, in order. */
 export const migrations: Migration[] = [
@@ -54,7 +77,11 @@ export default defineStore({
     // Written by the agents process. Logs keep the newest records; older ones are archived to
     // NDJSON files (archive/<collection>/<month>.ndjson) before they are deleted.
     agentEvents: { writers: ['agents'], indexes: ['agent'], schema: AgentEvent, retain: { maxCount: 100 } },
-    agentStates: { writers: ['agents'], schema: AgentState, seed: AGENTS.map((id) => ({ id, data: { status: 'idle', lastEventId: null } })) },
+    agentStates: {
+      writers: ['agents'],
+      schema: AgentState,
+      seed: AGENTS.map((id) => ({ id, data: { status: 'idle', lastEventId: null } })),
+    },
     notifications: { writers: ['agents'], indexes: ['read'], schema: Notification, retain: { maxCount: 40 } },
     scheduleEvents: { writers: ['agents', 'server'], indexes: ['startsAt'], schema: ScheduleEvent, retain: { maxCount: 200 } },
     syncQueue: { writers: ['agents', 'server'], indexes: ['status'], schema: SyncOperation },
@@ -62,10 +89,22 @@ export default defineStore({
     chatMessages: { writers: ['server'], schema: ChatMessage, retain: { maxCount: 500 } },
     journalEntries: { writers: ['server'], schema: JournalEntry, retain: { maxCount: 100 } },
     deadlines: { writers: ['server'], indexes: ['completed', 'dueAt'], schema: Deadline, retain: { maxCount: 200 } },
-    habits: { writers: ['server'], schema: Habit, seed: STARTER_HABITS.map((name) => ({ id: name, data: { name, cadence: 'daily', checkIns: [] } })) },
+    habits: {
+      writers: ['server'],
+      schema: Habit,
+      seed: STARTER_HABITS.map((name) => ({ id: name, data: { name, cadence: 'daily', checkIns: [] } })),
+    },
     goals: { writers: ['server'], schema: Goal, seed: [{ id: 'sleep', data: { title: 'Sleep 8 hours', target: 8, progress: 0 } }] },
     // One-record collections: the record has a fixed id, seeded once, then only ever patched.
-    userContext: { writers: ['server', 'agents'], schema: UserContext, seed: [{ id: 'current', data: { stressLevel: 3, energyLevel: 3, mode: 'balanced' } }] },
-    notificationPreferences: { writers: ['server'], schema: NotificationPreferences, seed: [{ id: 'default', data: { quietHours: { start: '22:00', end: '07:00' }, minPriority: 'medium' } }] },
+    userContext: {
+      writers: ['server', 'agents'],
+      schema: UserContext,
+      seed: [{ id: 'current', data: { stressLevel: 3, energyLevel: 3, mode: 'balanced' } }],
+    },
+    notificationPreferences: {
+      writers: ['server'],
+      schema: NotificationPreferences,
+      seed: [{ id: 'default', data: { quietHours: { start: '22:00', end: '07:00' }, minPriority: 'medium' } }],
+    },
   },
 })

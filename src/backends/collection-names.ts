@@ -16,7 +16,10 @@ export function refuseCaseAliases(existing: readonly string[], layouts: readonly
     throw new TandemError(
       'DEFINITION_MISMATCH',
       `Collection "${name}" differs only in case from "${other}", which the store already has: SQLite would keep both in one table and PostgreSQL in two, so such names are refused. Nothing was opened; declare it as "${other}".`,
-      { collection: name, hint: `Rename "${name}" to "${other}" in this program's collections (or rename the collection everywhere with a migration).` },
+      {
+        collection: name,
+        hint: `Rename "${name}" to "${other}" in this program's collections (or rename the collection everywhere with a migration).`,
+      },
     )
   }
 }

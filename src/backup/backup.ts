@@ -39,13 +39,20 @@ export interface BackupResult {
  * const { path, bytes, durationMs } = await backupStore(store, 'backups/app-2025-01-31.db')
  */
 export async function backupStore<C extends CollectionsConfig>(store: Store<C>, dest: string): Promise<BackupResult> {
-  if (typeof dest !== 'string' || dest === '') throw new TypeError(`backupStore needs a destination file path (got ${JSON.stringify(dest)}).`)
+  if (typeof dest !== 'string' || dest === '')
+    throw new TypeError(`backupStore needs a destination file path (got ${JSON.stringify(dest)}).`)
   const started = performance.now()
   const target = resolve(dest)
   if (store.kind !== 'sqlite') {
     // A backup must not fail on one big record: the header records the limit, and importStore adopts it.
     const exported = await exportStore(store, { to: target, maxLineBytes: MAX_LINE_BYTES_LIMIT })
-    return { path: target, bytes: exported.bytes, durationMs: Math.round(performance.now() - started), integrity: 'not-checked', format: 'ndjson' }
+    return {
+      path: target,
+      bytes: exported.bytes,
+      durationMs: Math.round(performance.now() - started),
+      integrity: 'not-checked',
+      format: 'ndjson',
+    }
   }
   const file = requireSqliteStoreFile(store, 'backupStore')
   // Rejects with STORE_CLOSED after close(), like every other operation.
@@ -55,17 +62,33 @@ export async function backupStore<C extends CollectionsConfig>(store: Store<C>, 
 
   const temp = createTempBeside(target)
   try {
-    const report = await copySqliteFile({ source: file, dest: temp, checkSource: false, busyTimeoutMs: store.settings.busyTimeoutMs }).catch((error: unknown) => {
-      throw new TandemError('STORAGE_FAILURE', `The backup of ${file} failed: ${error instanceof Error ? error.message : String(error)}. Nothing was written to ${target}.`, {
-        cause: error,
-        hint: error instanceof SqliteCopyError && error.code === 'SQLITE_FULL' ? 'Free disk space where the backup goes.' : 'Check free space and permissions, then run "tandem doctor" on the store.',
-      })
+    const report = await copySqliteFile({
+      source: file,
+      dest: temp,
+      checkSource: false,
+      busyTimeoutMs: store.settings.busyTimeoutMs,
+    }).catch((error: unknown) => {
+      throw new TandemError(
+        'STORAGE_FAILURE',
+        `The backup of ${file} failed: ${error instanceof Error ? error.message : String(error)}. Nothing was written to ${target}.`,
+        {
+          cause: error,
+          hint:
+            error instanceof SqliteCopyError && error.code === 'SQLITE_FULL'
+              ? 'Free disk space where the backup goes.'
+              : 'Check free space and permissions, then run "tandem doctor" on the store.',
+        },
+      )
     })
     if (!isSoundTandemFile(report.dest)) {
       const found = report.dest?.integrity.slice(0, 5).join('; ') ?? 'nothing'
-      throw new TandemError('STORAGE_FAILURE', `The backup copy of ${file} failed its check (integrity_check: ${found}; format ${String(report.dest?.format)}); it was discarded and ${target} left as it was.`, {
-        hint: 'The store itself may be damaged: run "tandem doctor", and keep your previous backups.',
-      })
+      throw new TandemError(
+        'STORAGE_FAILURE',
+        `The backup copy of ${file} failed its check (integrity_check: ${found}; format ${String(report.dest?.format)}); it was discarded and ${target} left as it was.`,
+        {
+          hint: 'The store itself may be damaged: run "tandem doctor", and keep your previous backups.',
+        },
+      )
     }
     // The worker fsynced the copy: the rename can only ever publish a complete file.
     renameDurably(temp, target)
@@ -73,5 +96,11 @@ export async function backupStore<C extends CollectionsConfig>(store: Store<C>, 
     removeQuietly(temp)
     throw error
   }
-  return { path: target, bytes: statSync(target).size, durationMs: Math.round(performance.now() - started), integrity: 'ok', format: 'sqlite' }
+  return {
+    path: target,
+    bytes: statSync(target).size,
+    durationMs: Math.round(performance.now() - started),
+    integrity: 'ok',
+    format: 'sqlite',
+  }
 }

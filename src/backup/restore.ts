@@ -66,16 +66,27 @@ function refused(code: 'INVALID_BACKUP' | 'STORE_IN_USE' | 'STORAGE_FAILURE', me
  * await restoreStore({ from: 'backups/app-20250131T120000000Z.db', dataDir: 'data', path: 'app.db' })
  */
 export async function restoreStore(options: RestoreOptions): Promise<RestoreResult> {
-  if (typeof options !== 'object' || options === null) throw new TypeError("restoreStore needs options like { from: 'backup.db', path: 'data/app.db' }.")
-  for (const key of Object.keys(options)) if (!OPTION_KEYS.includes(key)) throw new TypeError(`Unknown option "${key}" for restoreStore; the options are ${OPTION_KEYS.join(', ')}.`)
-  if (typeof options.from !== 'string' || options.from === '') throw new TypeError(`from must be the path of a backup file (got ${JSON.stringify(options.from)}).`)
-  if (options.force !== undefined && typeof options.force !== 'boolean') throw new TypeError(`force must be true or false (got ${JSON.stringify(options.force)}).`)
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError("restoreStore needs options like { from: 'backup.db', path: 'data/app.db' }.")
+  for (const key of Object.keys(options))
+    if (!OPTION_KEYS.includes(key))
+      throw new TypeError(`Unknown option "${key}" for restoreStore; the options are ${OPTION_KEYS.join(', ')}.`)
+  if (typeof options.from !== 'string' || options.from === '')
+    throw new TypeError(`from must be the path of a backup file (got ${JSON.stringify(options.from)}).`)
+  if (options.force !== undefined && typeof options.force !== 'boolean')
+    throw new TypeError(`force must be true or false (got ${JSON.stringify(options.force)}).`)
   const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS
-  if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) throw new RangeError(`busyTimeoutMs must be a non-negative integer (got ${String(busyTimeoutMs)}).`)
+  if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0)
+    throw new RangeError(`busyTimeoutMs must be a non-negative integer (got ${String(busyTimeoutMs)}).`)
   const started = performance.now()
   const target = resolveStorePath(options.path, options.dataDir).file
   const source = realLocation(options.from)
-  if (statSync(source, { throwIfNoEntry: false })?.isFile() !== true) throw refused('INVALID_BACKUP', `The backup ${options.from} does not exist or is not a file; nothing was restored.`, 'Check the path of the backup.')
+  if (statSync(source, { throwIfNoEntry: false })?.isFile() !== true)
+    throw refused(
+      'INVALID_BACKUP',
+      `The backup ${options.from} does not exist or is not a file; nothing was restored.`,
+      'Check the path of the backup.',
+    )
   refuseStoreFiles(source, target, 'backup to restore')
 
   const temp = createTempBeside(target)
@@ -94,8 +105,14 @@ export async function restoreStore(options: RestoreOptions): Promise<RestoreResu
 async function copyVerified(source: string, temp: string, busyTimeoutMs: number): Promise<void> {
   const report = await copySqliteFile({ source, dest: temp, checkSource: true, busyTimeoutMs }).catch((error: unknown) => {
     const code = error instanceof SqliteCopyError ? error.code : undefined
-    const what = code === 'SQLITE_NOTADB' ? 'is not an SQLite database' : code?.startsWith('SQLITE_CORRUPT') ? 'is damaged' : 'could not be read'
-    throw refused('INVALID_BACKUP', `The backup ${source} ${what} (${error instanceof Error ? error.message : String(error)}); nothing was restored.`, 'Restore from another backup.', error)
+    const what =
+      code === 'SQLITE_NOTADB' ? 'is not an SQLite database' : code?.startsWith('SQLITE_CORRUPT') ? 'is damaged' : 'could not be read'
+    throw refused(
+      'INVALID_BACKUP',
+      `The backup ${source} ${what} (${error instanceof Error ? error.message : String(error)}); nothing was restored.`,
+      'Restore from another backup.',
+      error,
+    )
   })
   const problem = (check: SqliteFileCheck | undefined): string =>
     check === undefined
@@ -105,8 +122,14 @@ async function copyVerified(source: string, temp: string, busyTimeoutMs: number)
         : check.format === null
           ? 'is not a Tandem store (no _tandem_meta format)'
           : `is in Tandem format ${check.format}, which this version does not know`
-  if (!isSoundTandemFile(report.source)) throw refused('INVALID_BACKUP', `The backup ${source} ${problem(report.source)}; nothing was restored.`, 'Restore from another backup.')
-  if (!isSoundTandemFile(report.dest)) throw refused('STORAGE_FAILURE', `The copy of ${source} ${problem(report.dest)}; nothing was restored.`, 'Check the disk holding the store (free space, errors), then retry.')
+  if (!isSoundTandemFile(report.source))
+    throw refused('INVALID_BACKUP', `The backup ${source} ${problem(report.source)}; nothing was restored.`, 'Restore from another backup.')
+  if (!isSoundTandemFile(report.dest))
+    throw refused(
+      'STORAGE_FAILURE',
+      `The copy of ${source} ${problem(report.dest)}; nothing was restored.`,
+      'Check the disk holding the store (free space, errors), then retry.',
+    )
 }
 
 /**
@@ -119,7 +142,11 @@ async function install(temp: string, target: string, force: boolean): Promise<Re
     const stale = COMPANIONS.filter((suffix) => statSync(`${target}${suffix}`, { throwIfNoEntry: false }) !== undefined)
     // A -wal left by a deleted store would be replayed into the new file by the next opener.
     if (stale.length > 0 && !force) {
-      throw refused('STORE_IN_USE', `${target} does not exist but its ${stale.join(', ')} files do: a deleted store that a process may still have open; nothing was restored.`, 'Stop every process using the store, delete those files, and restore again (or pass force: true).')
+      throw refused(
+        'STORE_IN_USE',
+        `${target} does not exist but its ${stale.join(', ')} files do: a deleted store that a process may still have open; nothing was restored.`,
+        'Stop every process using the store, delete those files, and restore again (or pass force: true).',
+      )
     }
     for (const suffix of stale) rmSync(`${target}${suffix}`, { force: true })
     renameDurably(temp, target)
@@ -138,7 +165,9 @@ async function install(temp: string, target: string, force: boolean): Promise<Re
       throw new TandemError(
         'STORE_IN_USE',
         `Other connections have ${target} open (SQLite refused to take it out of WAL mode while they are); nothing was restored.`,
-        { hint: 'Stop every process using the store and close its handles in this process, then restore again; or pass force: true to restore under them.' },
+        {
+          hint: 'Stop every process using the store and close its handles in this process, then restore again; or pass force: true to restore under them.',
+        },
       )
     }
     if (probe !== 'alone' && !force) {

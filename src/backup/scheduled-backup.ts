@@ -47,12 +47,17 @@ export function backupStamp(date: Date): string {
  * await stop()
  */
 export function scheduleBackups<C extends CollectionsConfig>(store: Store<C>, options: ScheduledBackupOptions): () => Promise<void> {
-  if (typeof options !== 'object' || options === null) throw new TypeError("scheduleBackups needs options like { everyMs: 3600000, keep: 24, dir: 'backups' }.")
-  for (const key of Object.keys(options)) if (!OPTION_KEYS.includes(key)) throw new TypeError(`Unknown option "${key}" for scheduleBackups; the options are ${OPTION_KEYS.join(', ')}.`)
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError("scheduleBackups needs options like { everyMs: 3600000, keep: 24, dir: 'backups' }.")
+  for (const key of Object.keys(options))
+    if (!OPTION_KEYS.includes(key))
+      throw new TypeError(`Unknown option "${key}" for scheduleBackups; the options are ${OPTION_KEYS.join(', ')}.`)
   const { everyMs, keep } = options
-  if (!Number.isInteger(everyMs) || everyMs < 100) throw new RangeError(`backup.everyMs must be an integer of at least 100 milliseconds (got ${String(everyMs)}).`)
+  if (!Number.isInteger(everyMs) || everyMs < 100)
+    throw new RangeError(`backup.everyMs must be an integer of at least 100 milliseconds (got ${String(everyMs)}).`)
   if (!Number.isInteger(keep) || keep < 1) throw new RangeError(`backup.keep must be a positive integer (got ${String(keep)}).`)
-  if (typeof options.dir !== 'string' || options.dir === '') throw new TypeError(`backup.dir must be a directory path (got ${JSON.stringify(options.dir)}).`)
+  if (typeof options.dir !== 'string' || options.dir === '')
+    throw new TypeError(`backup.dir must be a directory path (got ${JSON.stringify(options.dir)}).`)
   const file = sqliteStoreFile(store)
   const prefix = options.prefix ?? (file === undefined ? 'tandem' : basename(file, extname(file)) || 'tandem')
   if (!PREFIX.test(prefix)) throw new TypeError(`backup.prefix must be 1 to 64 letters, digits, _ . or - (got ${JSON.stringify(prefix)}).`)

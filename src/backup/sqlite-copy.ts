@@ -110,7 +110,10 @@ const driver = createRequire(import.meta.url).resolve('better-sqlite3')
  */
 export function copySqliteFile(task: SqliteCopyTask): Promise<SqliteCopyReport> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, task, metaTable: META_TABLE, formatVersion: FORMAT_VERSION } })
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { driver, task, metaTable: META_TABLE, formatVersion: FORMAT_VERSION },
+    })
     let settled = false
     worker.once('message', (message: { ok: true; report: SqliteCopyReport } | { ok: false; message: string; code?: string }) => {
       settled = true

@@ -23,9 +23,13 @@ export function sqliteStoreFile<C extends CollectionsConfig>(store: Store<C>): s
 export function requireSqliteStoreFile<C extends CollectionsConfig>(store: Store<C>, operation: string): string {
   const file = sqliteStoreFile(store)
   if (file !== undefined) return file
-  const why = store.kind !== 'sqlite' ? `works on SQLite stores; this one is ${store.kind}` : 'needs a store in a file; this one is in memory or was opened with a backend but no path'
+  const why =
+    store.kind !== 'sqlite'
+      ? `works on SQLite stores; this one is ${store.kind}`
+      : 'needs a store in a file; this one is in memory or was opened with a backend but no path'
   throw new TandemError('STORAGE_FAILURE', `${operation} ${why}.`, {
-    hint: store.kind !== 'sqlite' ? 'Use exportStore() and importStore() to copy the store instead.' : 'Open the store with path or dataDir.',
+    hint:
+      store.kind !== 'sqlite' ? 'Use exportStore() and importStore() to copy the store instead.' : 'Open the store with path or dataDir.',
   })
 }
 
@@ -47,9 +51,13 @@ export function refuseStoreFiles(path: string, storeFile: string | undefined, wh
   const real = realLocation(path)
   for (const suffix of COMPANION_SUFFIXES) {
     if (real === `${storeFile}${suffix}`) {
-      throw new TandemError('UNSAFE_PATH', `The ${what} ${path} is the store's own ${suffix === '' ? 'database' : suffix} file; Tandem never reads or overwrites it directly.`, {
-        hint: `Give the ${what} another file name.`,
-      })
+      throw new TandemError(
+        'UNSAFE_PATH',
+        `The ${what} ${path} is the store's own ${suffix === '' ? 'database' : suffix} file; Tandem never reads or overwrites it directly.`,
+        {
+          hint: `Give the ${what} another file name.`,
+        },
+      )
     }
   }
 }

@@ -32,10 +32,14 @@ function feedInterrupted(cause: unknown, position: number | undefined, consumer:
   const reason = (cause as Error | null)?.message ?? String(cause)
   const at = position === undefined ? 'from its starting point' : `after seq ${position}`
   const code = cause instanceof TandemError ? `${cause.code}: ` : ''
-  return new TandemError('FEED_INTERRUPTED', `${who} cannot read the change log (${code}${reason}). It keeps retrying (at most every ${RETRY_MAX_MS / 1000} s) and resumes ${at}: no change is missed or repeated. Nothing to do unless it lasts; check that the database is reachable.`, {
-    cause,
-    hint: 'Wait for onResume, or check the database server and its connections.',
-  })
+  return new TandemError(
+    'FEED_INTERRUPTED',
+    `${who} cannot read the change log (${code}${reason}). It keeps retrying (at most every ${RETRY_MAX_MS / 1000} s) and resumes ${at}: no change is missed or repeated. Nothing to do unless it lasts; check that the database is reachable.`,
+    {
+      cause,
+      hint: 'Wait for onResume, or check the database server and its connections.',
+    },
+  )
 }
 
 export interface ChangeStreamOptions {
@@ -215,7 +219,11 @@ export class ChangeStream<T = AnyData> implements AsyncIterableIterator<Change<T
   /** Notes a failed read; the first of an outage is reported. Returns how many failed in a row. */
   #interrupt(error: unknown): number {
     if (this.#interrupted !== undefined) return ++this.#interrupted.attempts
-    const interrupted = feedInterrupted(error, this.#delivered ?? (typeof this.#cursor === 'number' ? this.#cursor : undefined), this.#options.consumer)
+    const interrupted = feedInterrupted(
+      error,
+      this.#delivered ?? (typeof this.#cursor === 'number' ? this.#cursor : undefined),
+      this.#options.consumer,
+    )
     this.#interrupted = { error: interrupted, since: Date.now(), attempts: 1 }
     this.#notify(() => this.#observer?.onInterrupted?.(interrupted))
     return 1

@@ -20,7 +20,15 @@ export interface Change<T = AnyData> {
 }
 
 export function toChange<T>(row: ChangeRow): Change<T> {
-  const change: Change<T> = { seq: row.seq, collection: row.collection, id: row.id, op: row.op, version: row.version, role: row.role, at: new Date(row.at).toISOString() }
+  const change: Change<T> = {
+    seq: row.seq,
+    collection: row.collection,
+    id: row.id,
+    op: row.op,
+    version: row.version,
+    role: row.role,
+    at: new Date(row.at).toISOString(),
+  }
   if (row.data !== undefined) change.data = row.data as T
   return change
 }

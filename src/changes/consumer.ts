@@ -73,10 +73,13 @@ export class Consumer {
   #lost: TandemError | undefined
 
   constructor(host: ConsumerHost, name: string, options: ConsumerOptions = {}) {
-    if (typeof name !== 'string' || !NAME.test(name)) throw new TypeError(`A consumer name must be 1 to 128 letters, digits or _ . : - (got ${JSON.stringify(name)}).`)
+    if (typeof name !== 'string' || !NAME.test(name))
+      throw new TypeError(`A consumer name must be 1 to 128 letters, digits or _ . : - (got ${JSON.stringify(name)}).`)
     const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS
-    if (!Number.isInteger(leaseMs) || leaseMs < 100) throw new RangeError(`leaseMs must be an integer of at least 100 (got ${String(leaseMs)}).`)
-    if (options.start !== undefined && options.start !== 'now' && options.start !== 'beginning') throw new RangeError(`start must be 'now' or 'beginning' (got ${JSON.stringify(options.start)}).`)
+    if (!Number.isInteger(leaseMs) || leaseMs < 100)
+      throw new RangeError(`leaseMs must be an integer of at least 100 (got ${String(leaseMs)}).`)
+    if (options.start !== undefined && options.start !== 'now' && options.start !== 'beginning')
+      throw new RangeError(`start must be 'now' or 'beginning' (got ${JSON.stringify(options.start)}).`)
     this.name = name
     this.#host = host
     this.#options = { ...options, start: options.start ?? 'now', wait: options.wait ?? false, leaseMs }
@@ -97,7 +100,9 @@ export class Consumer {
     this.#position = position
     this.#lost = undefined
     // The stream survives outages (retrying from its position); the observer hears about them.
-    this.#stream = this.#host.stream(this.#filter() ?? undefined, position, this.name, () => void this.#release()).observe({ onInterrupted: this.#options.onInterrupted, onResume: this.#options.onResume })
+    this.#stream = this.#host
+      .stream(this.#filter() ?? undefined, position, this.name, () => void this.#release())
+      .observe({ onInterrupted: this.#options.onInterrupted, onResume: this.#options.onResume })
     this.#heartbeat = setInterval(() => void this.#renew(), Math.floor(this.#options.leaseMs / 3))
     this.#heartbeat.unref()
     return this.#stream
@@ -139,19 +144,31 @@ export class Consumer {
         const me: Holder = { token: this.#token, pid: process.pid, host: hostname(), heartbeatAt: now }
         if (row === undefined) {
           const position = head
-          await tx.insert(CONSUMERS_COLLECTION, { id: this.name, version: 1, createdAt: now, updatedAt: now, role: this.#host.role, data: { position, holder: me, filter: this.#filter() } as unknown as JsonObject })
+          await tx.insert(CONSUMERS_COLLECTION, {
+            id: this.name,
+            version: 1,
+            createdAt: now,
+            updatedAt: now,
+            role: this.#host.role,
+            data: { position, holder: me, filter: this.#filter() } as unknown as JsonObject,
+          })
           return { position }
         }
-        if (state.holder !== null && state.holder.token !== this.#token && isAlive(state.holder, this.#options.leaseMs, now)) return { busy: state.holder }
+        if (state.holder !== null && state.holder.token !== this.#token && isAlive(state.holder, this.#options.leaseMs, now))
+          return { busy: state.holder }
         await this.#save(tx, row, { ...state, holder: me, filter: this.#filter() })
         return { position: state.position }
       })
       if ('position' in result) return result.position
       if (!this.#options.wait) {
         const h = result.busy
-        throw new TandemError('CONSUMER_BUSY', `Consumer "${this.name}" is running in pid ${h.pid} on ${h.host}; two processes may not run one consumer at once. Stop that process, or pass { wait: true } to take over when it stops.`, {
-          hint: 'Run one process per consumer name, or open the consumer with { wait: true }.',
-        })
+        throw new TandemError(
+          'CONSUMER_BUSY',
+          `Consumer "${this.name}" is running in pid ${h.pid} on ${h.host}; two processes may not run one consumer at once. Stop that process, or pass { wait: true } to take over when it stops.`,
+          {
+            hint: 'Run one process per consumer name, or open the consumer with { wait: true }.',
+          },
+        )
       }
       await sleep(Math.max(50, Math.floor(this.#options.leaseMs / 10)))
     }
@@ -199,13 +216,23 @@ export class Consumer {
   }
 
   async #save(tx: WriteTx, row: RecordRow, state: ConsumerState): Promise<void> {
-    await tx.update(CONSUMERS_COLLECTION, { ...row, version: row.version + 1, updatedAt: Date.now(), role: this.#host.role, data: state as unknown as JsonObject })
+    await tx.update(CONSUMERS_COLLECTION, {
+      ...row,
+      version: row.version + 1,
+      updatedAt: Date.now(),
+      role: this.#host.role,
+      data: state as unknown as JsonObject,
+    })
   }
 
   #lostError(holder: Holder | null): TandemError {
     const now = holder === null ? 'nobody holds it now' : `pid ${holder.pid} on ${holder.host} holds it now`
-    return new TandemError('CONSUMER_LOST', `Consumer "${this.name}" lost its lease (${now}): it stopped renewing for longer than leaseMs. Nothing was acknowledged; open it again to resume from the last ack.`, {
-      hint: 'Keep the event loop free enough to renew the lease, or raise leaseMs.',
-    })
+    return new TandemError(
+      'CONSUMER_LOST',
+      `Consumer "${this.name}" lost its lease (${now}): it stopped renewing for longer than leaseMs. Nothing was acknowledged; open it again to resume from the last ack.`,
+      {
+        hint: 'Keep the event loop free enough to renew the lease, or raise leaseMs.',
+      },
+    )
   }
 }

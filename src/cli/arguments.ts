@@ -24,13 +24,18 @@ export function jsonOption(value: string | boolean | undefined, option: string):
 }
 
 /** A JSON option that must hold an object: --data, --where. */
-export function jsonObjectOption(value: string | boolean | undefined, option: string, required: boolean): Record<string, unknown> | undefined {
+export function jsonObjectOption(
+  value: string | boolean | undefined,
+  option: string,
+  required: boolean,
+): Record<string, unknown> | undefined {
   const parsed = jsonOption(value, option)
   if (parsed === undefined) {
     if (required) throw new TypeError(`${option} is required: a JSON object, e.g. ${option} '{"title":"write docs"}'.`)
     return undefined
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new TypeError(`${option} must be a JSON object (got ${Array.isArray(parsed) ? 'an array' : JSON.stringify(parsed)}).`)
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new TypeError(`${option} must be a JSON object (got ${Array.isArray(parsed) ? 'an array' : JSON.stringify(parsed)}).`)
   return parsed as Record<string, unknown>
 }
 
@@ -38,7 +43,8 @@ export function jsonObjectOption(value: string | boolean | undefined, option: st
 export function integerOption(value: string | boolean | undefined, option: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (value === undefined) return undefined
   const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : Number.NaN
-  if (!Number.isSafeInteger(n) || n < 1 || n > max) throw new RangeError(`${option} must be an integer from 1 to ${max} (got ${JSON.stringify(value)}).`)
+  if (!Number.isSafeInteger(n) || n < 1 || n > max)
+    throw new RangeError(`${option} must be an integer from 1 to ${max} (got ${JSON.stringify(value)}).`)
   return n
 }
 
@@ -55,5 +61,10 @@ export function positionals(ctx: CommandContext, names: readonly string[], optio
 export function choiceOption<T extends string>(value: string | boolean | undefined, option: string, choices: readonly T[], fallback: T): T {
   if (value === undefined) return fallback
   if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T
-  throw unknownName({ message: `${option} must be one of ${choices.join(', ')} (got ${JSON.stringify(value)}).`, given: String(value), known: choices, hint: `Use one of: ${choices.join(', ')}.` })
+  throw unknownName({
+    message: `${option} must be one of ${choices.join(', ')} (got ${JSON.stringify(value)}).`,
+    given: String(value),
+    known: choices,
+    hint: `Use one of: ${choices.join(', ')}.`,
+  })
 }

@@ -16,4 +16,20 @@ import { watch } from './commands/watch.js'
 import type { Command } from './output.js'
 
 /** Every command, in the order `tandem --help` lists them. */
-export const COMMANDS: readonly Command[] = [status, doctor, find, get, put, patch, del, watch, migrate, exportCommand, importCommand, copyCommand, backup, restore, demo]
+export const COMMANDS: readonly Command[] = [
+  status,
+  doctor,
+  find,
+  get,
+  put,
+  patch,
+  del,
+  watch,
+  migrate,
+  exportCommand,
+  importCommand,
+  copyCommand,
+  backup,
+  restore,
+  demo,
+]

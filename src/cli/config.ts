@@ -6,7 +6,13 @@ import type { StoreConfig } from '../index.js'
 import { CliError, EXIT } from './output.js'
 
 /** The file names looked for in each directory, first match wins. */
-export const CONFIG_FILE_NAMES = ['tandem.config.ts', 'tandem.config.mts', 'tandem.config.mjs', 'tandem.config.js', 'tandem.config.json'] as const
+export const CONFIG_FILE_NAMES = [
+  'tandem.config.ts',
+  'tandem.config.mts',
+  'tandem.config.mjs',
+  'tandem.config.js',
+  'tandem.config.json',
+] as const
 
 /** What a config file declares: openStore's config without the role (the CLI's role comes from --as). */
 export type StoreFileConfig = Omit<StoreConfig, 'role'>
@@ -33,7 +39,12 @@ export function findConfigFile(from: string): string | undefined {
 }
 
 function invalid(file: string, message: string): CliError {
-  return new CliError('CONFIG_INVALID', `${file}: ${message}`, 'Fix the config file; it exports (default) an object like openStore\'s config: { path, collections, roles, migrations }.', EXIT.usage)
+  return new CliError(
+    'CONFIG_INVALID',
+    `${file}: ${message}`,
+    "Fix the config file; it exports (default) an object like openStore's config: { path, collections, roles, migrations }.",
+    EXIT.usage,
+  )
 }
 
 async function importModule(file: string): Promise<unknown> {
@@ -62,7 +73,12 @@ function anchor(value: unknown, base: string): unknown {
 export async function loadConfig(file: string): Promise<LoadedConfig> {
   const absolute = resolve(file)
   if (!statSync(absolute, { throwIfNoEntry: false })?.isFile()) {
-    throw new CliError('CONFIG_NOT_FOUND', `Config file ${absolute} does not exist.`, 'Check the --config path, or drop --config to look for tandem.config.* from the working directory up.', EXIT.usage)
+    throw new CliError(
+      'CONFIG_NOT_FOUND',
+      `Config file ${absolute} does not exist.`,
+      'Check the --config path, or drop --config to look for tandem.config.* from the working directory up.',
+      EXIT.usage,
+    )
   }
   let exported: unknown
   try {
@@ -78,12 +94,16 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
   const base = dirname(absolute)
   const store = { ...config, collections: config.collections ?? {} } as Record<string, unknown>
   // With dataDir, openStore takes a relative path inside it: only dataDir is anchored then.
-  for (const key of store.dataDir === undefined ? ['path', 'archiveDir'] : ['dataDir', 'archiveDir']) if (key in store) store[key] = anchor(store[key], base)
+  for (const key of store.dataDir === undefined ? ['path', 'archiveDir'] : ['dataDir', 'archiveDir'])
+    if (key in store) store[key] = anchor(store[key], base)
   return { file: absolute, store: store as unknown as StoreFileConfig }
 }
 
 /** The config given with --config, else the one found upward from the working directory, else undefined. */
-export async function resolveConfig(values: Record<string, string | boolean | undefined>, cwd = process.cwd()): Promise<LoadedConfig | undefined> {
+export async function resolveConfig(
+  values: Record<string, string | boolean | undefined>,
+  cwd = process.cwd(),
+): Promise<LoadedConfig | undefined> {
   if (typeof values.config === 'string') return loadConfig(values.config)
   const found = findConfigFile(cwd)
   return found === undefined ? undefined : loadConfig(found)

@@ -4,7 +4,17 @@ import { isPrunable, type SqliteBackend } from '../index.js'
 import { formatAge, formatBytes, plural } from './format.js'
 import { hasTandemTables, openBareBackend, WAL_CHECKPOINT_BYTES } from './open.js'
 import { findOrphanTemps, removeOrphanTemps } from '../backup/temp-files.js'
-import { inspectSideFiles, peekStore, pruneStaleProcesses, scanChangeLog, WAL_HEADER_BYTES, type Peek, type SideFilesView, type StoreFilePart, type StoreHolder } from './peek.js'
+import {
+  inspectSideFiles,
+  peekStore,
+  pruneStaleProcesses,
+  scanChangeLog,
+  WAL_HEADER_BYTES,
+  type Peek,
+  type SideFilesView,
+  type StoreFilePart,
+  type StoreHolder,
+} from './peek.js'
 import { findModeProblems, findOrphanFiles, isRollbackTandemFile, sniffDatabaseFile, type FileSniff } from './store-files.js'
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip'
@@ -68,7 +78,8 @@ export class DoctorSubject {
   }
 }
 
-const NO_DATA_FIX = '--fix never rewrites a database file: restore the store from a backup (tandem restore), or copy out what is readable (tandem export).'
+const NO_DATA_FIX =
+  '--fix never rewrites a database file: restore the store from a backup (tandem restore), or copy out what is readable (tandem export).'
 
 /** The engine's own words when there are some (the library's message would say "run tandem doctor"). */
 function message(error: unknown): string {
@@ -96,28 +107,44 @@ const storeFile: DoctorCheck = {
       'not-sqlite': 'is not a database: it does not start with the SQLite header',
     }
     const problem = kinds[s.sniff.kind]
-    if (problem !== undefined) return { status: 'fail', summary: `${s.file} ${problem}`, advice: s.sniff.kind === 'missing' ? 'Check the path.' : NO_DATA_FIX }
+    if (problem !== undefined)
+      return { status: 'fail', summary: `${s.file} ${problem}`, advice: s.sniff.kind === 'missing' ? 'Check the path.' : NO_DATA_FIX }
     // Before any open, even read-only: SQLite replays a -wal it finds beside a database.
-    if (s.openRefused !== undefined) return { status: 'fail', summary: `not opened: ${s.openRefused.problem}`, advice: s.openRefused.advice }
+    if (s.openRefused !== undefined)
+      return { status: 'fail', summary: `not opened: ${s.openRefused.problem}`, advice: s.openRefused.advice }
     // Rollback-journal mode: a backup or a freshly restored store (opening switches it to WAL), or
     // somebody else's database, which must not be switched: look read-only first.
     if (s.sniff.kind === 'sqlite-rollback') {
       try {
-        if (!isRollbackTandemFile(s.file)) return { status: 'fail', summary: `${s.file} is an SQLite database without Tandem's tables: not a Tandem store`, advice: 'Check the path.' }
+        if (!isRollbackTandemFile(s.file))
+          return {
+            status: 'fail',
+            summary: `${s.file} is an SQLite database without Tandem's tables: not a Tandem store`,
+            advice: 'Check the path.',
+          }
       } catch (error) {
         return { status: 'fail', summary: `SQLite cannot read ${basename(s.file)}: ${message(error)}`, advice: NO_DATA_FIX }
       }
     }
     try {
       s.backend = await openBareBackend(s.file)
-      if (!(await hasTandemTables(s.backend))) return { status: 'fail', summary: `${s.file} is an SQLite database without Tandem's tables: not a Tandem store`, advice: 'Check the path.' }
+      if (!(await hasTandemTables(s.backend)))
+        return {
+          status: 'fail',
+          summary: `${s.file} is an SQLite database without Tandem's tables: not a Tandem store`,
+          advice: 'Check the path.',
+        }
     } catch (error) {
       await s.close()
       return { status: 'fail', summary: `SQLite cannot open ${basename(s.file)}: ${message(error)}`, advice: NO_DATA_FIX }
     }
     const wal = statSync(`${s.file}-wal`, { throwIfNoEntry: false })?.size
-    const mode = s.sniff.kind === 'sqlite-wal' ? 'in WAL mode' : 'in rollback-journal mode (a backup or a restored store; switched to WAL now)'
-    return { status: 'ok', summary: `SQLite database ${mode}, ${formatBytes(s.sniff.bytes)}${wal === undefined ? '' : ` (+ ${formatBytes(wal)} WAL)`}` }
+    const mode =
+      s.sniff.kind === 'sqlite-wal' ? 'in WAL mode' : 'in rollback-journal mode (a backup or a restored store; switched to WAL now)'
+    return {
+      status: 'ok',
+      summary: `SQLite database ${mode}, ${formatBytes(s.sniff.bytes)}${wal === undefined ? '' : ` (+ ${formatBytes(wal)} WAL)`}`,
+    }
   },
 }
 
@@ -153,8 +180,18 @@ function sideFileProblems(s: DoctorSubject): SideFileProblem[] {
   }
   const inUse = (holders ?? []).filter((h) => h.gone.length === 0 || !h.filesSeen)
   const seenGone = (part: StoreFilePart) => (holders ?? []).some((h) => h.gone.includes(part))
-  if (inUse.length > 0 && shmBytes === undefined && !seenGone('-shm')) problems.push({ problem: `${name}-shm is missing while ${holderList(inUse)} ${inUse.length === 1 ? 'has' : 'have'} the store open: it was deleted under them`, refusesOpen: true, advice: SIDE_FILES_ADVICE })
-  if (inUse.length > 0 && walBytes === undefined && !seenGone('-wal')) problems.push({ problem: `${name}-wal is missing while ${holderList(inUse)} ${inUse.length === 1 ? 'has' : 'have'} the store open: it was deleted under them`, refusesOpen: true, advice: SIDE_FILES_ADVICE })
+  if (inUse.length > 0 && shmBytes === undefined && !seenGone('-shm'))
+    problems.push({
+      problem: `${name}-shm is missing while ${holderList(inUse)} ${inUse.length === 1 ? 'has' : 'have'} the store open: it was deleted under them`,
+      refusesOpen: true,
+      advice: SIDE_FILES_ADVICE,
+    })
+  if (inUse.length > 0 && walBytes === undefined && !seenGone('-wal'))
+    problems.push({
+      problem: `${name}-wal is missing while ${holderList(inUse)} ${inUse.length === 1 ? 'has' : 'have'} the store open: it was deleted under them`,
+      refusesOpen: true,
+      advice: SIDE_FILES_ADVICE,
+    })
   if (s.sniff.kind === 'sqlite-rollback' && (walBytes ?? 0) > 0) {
     problems.push({
       problem: `${name}-wal (${formatBytes(walBytes!)}) lies beside a database in rollback-journal mode: it belongs to another database (a store replaced without its -wal), and SQLite replays a -wal it finds into the database it opens`,
@@ -166,7 +203,8 @@ function sideFileProblems(s: DoctorSubject): SideFileProblem[] {
     problems.push({
       problem: `${name}-wal is ${walBytes} bytes, shorter than a WAL header (${WAL_HEADER_BYTES} bytes): something other than SQLite cut it, and the commits it held are lost`,
       refusesOpen: false,
-      advice: 'Check that the records are what you expect, and restore a backup if some are missing; find what truncated the file (a file tool, a full disk).',
+      advice:
+        'Check that the records are what you expect, and restore a backup if some are missing; find what truncated the file (a file tool, a full disk).',
     })
   }
   return problems
@@ -187,7 +225,8 @@ const sideFiles: DoctorCheck = {
     }
     const { walBytes, shmBytes, holders } = s.sides
     const files = `-wal ${walBytes === undefined ? 'absent' : formatBytes(walBytes)}, -shm ${shmBytes === undefined ? 'absent' : formatBytes(shmBytes)}`
-    if (holders === undefined) return { status: 'ok', summary: `${files}; which processes have the store open cannot be seen on this system` }
+    if (holders === undefined)
+      return { status: 'ok', summary: `${files}; which processes have the store open cannot be seen on this system` }
     if (holders.length === 0) return { status: 'ok', summary: `${files}; no process has the store open` }
     return { status: 'ok', summary: `${files}; in use by ${holderList(holders)}, whose -wal and -shm are the files on disk` }
   },
@@ -207,7 +246,12 @@ const integrity: DoctorCheck = {
       s.sound = true
       return { status: 'ok', summary: 'PRAGMA integrity_check: ok' }
     }
-    return { status: 'fail', summary: `PRAGMA integrity_check found ${plural(lines.length, 'problem')}: the file is damaged`, details: lines.slice(0, 5).concat(lines.length > 5 ? [`... and ${lines.length - 5} more`] : []), advice: NO_DATA_FIX }
+    return {
+      status: 'fail',
+      summary: `PRAGMA integrity_check found ${plural(lines.length, 'problem')}: the file is damaged`,
+      details: lines.slice(0, 5).concat(lines.length > 5 ? [`... and ${lines.length - 5} more`] : []),
+      advice: NO_DATA_FIX,
+    }
   },
 }
 
@@ -221,7 +265,8 @@ const walSize: DoctorCheck = {
     return {
       status: 'warn',
       summary: `WAL is ${formatBytes(bytes)}, past the ${formatBytes(WAL_CHECKPOINT_BYTES)} checkpoint limit: something keeps SQLite from checkpointing it`,
-      advice: 'A long-lived read (an open iterator, a long transaction) blocks checkpoints: find it among the processes in "tandem status"; the writer truncates the WAL once it ends. --fix cannot do it safely while they run.',
+      advice:
+        'A long-lived read (an open iterator, a long transaction) blocks checkpoints: find it among the processes in "tandem status"; the writer truncates the WAL once it ends. --fix cannot do it safely while they run.',
     }
   },
 }
@@ -235,13 +280,17 @@ const consumers: DoctorCheck = {
     const trimmed = list.filter((c) => c.trimmed)
     if (trimmed.length === 0) {
       const furthest = list.reduce((a, b) => (b.behind > a.behind ? b : a))
-      return { status: 'ok', summary: `${plural(list.length, 'consumer')}, none behind retention${furthest.behind > 0 ? ` (furthest behind: "${furthest.name}", ${furthest.behind} changes)` : ''}` }
+      return {
+        status: 'ok',
+        summary: `${plural(list.length, 'consumer')}, none behind retention${furthest.behind > 0 ? ` (furthest behind: "${furthest.name}", ${furthest.behind} changes)` : ''}`,
+      }
     }
     return {
       status: 'fail',
       summary: `${plural(trimmed.length, 'consumer')} behind retention: changes they never acknowledged were trimmed`,
       details: trimmed.map((c) => `"${c.name}" is at seq ${c.position}; changes through seq ${changes.trimmedThrough} are gone`),
-      advice: "Each must resync: its process reloads the records it tracks, then follows the feed from 'now' (it fails with CHANGES_TRIMMED until then). Raise the change-log retention (changes.maxCount / maxAgeMs) if it keeps happening.",
+      advice:
+        "Each must resync: its process reloads the records it tracks, then follows the feed from 'now' (it fails with CHANGES_TRIMMED until then). Raise the change-log retention (changes.maxCount / maxAgeMs) if it keeps happening.",
     }
   },
 }
@@ -257,13 +306,20 @@ const changeLog: DoctorCheck = {
       return { status: 'ok', summary: `seq ${scan.first} to ${scan.head}, none missing (${plural(scan.count, 'change')}${trimmed})` }
     }
     const missing = scan.gaps.reduce((n, [from, to]) => n + to - from + 1, 0)
-    const lines = [...scan.gaps.map(([from, to]) => (from === to ? `seq ${from} missing` : `seq ${from} to ${to} missing`)), ...scan.duplicates.map((seq) => `seq ${seq} listed twice`)]
-    const parts = [...(missing > 0 ? [`${plural(missing, 'change')} missing`] : []), ...(scan.duplicates.length > 0 ? [`${plural(scan.duplicates.length, 'seq')} listed twice`] : [])]
+    const lines = [
+      ...scan.gaps.map(([from, to]) => (from === to ? `seq ${from} missing` : `seq ${from} to ${to} missing`)),
+      ...scan.duplicates.map((seq) => `seq ${seq} listed twice`),
+    ]
+    const parts = [
+      ...(missing > 0 ? [`${plural(missing, 'change')} missing`] : []),
+      ...(scan.duplicates.length > 0 ? [`${plural(scan.duplicates.length, 'seq')} listed twice`] : []),
+    ]
     return {
       status: 'fail',
       summary: `${parts.join(', ')} between seq ${scan.trimmedThrough + 1} and ${scan.head}: the log was changed other than by retention`,
       details: lines.slice(0, 10).concat(lines.length > 10 ? [`... and ${lines.length - 10} more`] : []),
-      advice: 'Followers and consumers never saw the missing changes (or see one twice): each must resync, reloading the records it tracks, then following the feed from "now". Check the integrity, and restore a backup if the file was damaged. --fix cannot rebuild a change log.',
+      advice:
+        'Followers and consumers never saw the missing changes (or see one twice): each must resync, reloading the records it tracks, then following the feed from "now". Check the integrity, and restore a backup if the file was damaged. --fix cannot rebuild a change log.',
     }
   },
 }
@@ -278,7 +334,10 @@ const registry: DoctorCheck = {
     const finding: Finding = {
       status: 'warn',
       summary: `${plural(staleProcesses.length, 'stale registration')} of processes that died without closing the store (${live})`,
-      details: staleProcesses.map((p) => `pid ${p.pid} on ${p.host}, role "${p.role}", last heartbeat ${formatAge(p.heartbeatAt)}${isPrunable(p, Date.now()) ? '' : ' (holds a singleton role on another host: left for a newcomer of its role to replace once it has watched it stay silent, since the clocks may disagree)'}`),
+      details: staleProcesses.map(
+        (p) =>
+          `pid ${p.pid} on ${p.host}, role "${p.role}", last heartbeat ${formatAge(p.heartbeatAt)}${isPrunable(p, Date.now()) ? '' : ' (holds a singleton role on another host: left for a newcomer of its role to replace once it has watched it stay silent, since the clocks may disagree)'}`,
+      ),
       fix: `prune ${staleProcesses.length === 1 ? 'it' : 'them'} from the registry`,
     }
     if (!s.fix) return finding
@@ -291,7 +350,11 @@ const registry: DoctorCheck = {
       return { ...finding, advice: `Could not prune: ${message(error)} The next process that opens the store prunes them.` }
     }
     const kept = staleProcesses.length - pruned
-    return { ...finding, fix: `pruned ${plural(pruned, 'stale registration')}${kept > 0 ? `; kept ${plural(kept, 'singleton holder')} on another host` : ''}`, fixed: true }
+    return {
+      ...finding,
+      fix: `pruned ${plural(pruned, 'stale registration')}${kept > 0 ? `; kept ${plural(kept, 'singleton holder')} on another host` : ''}`,
+      fixed: true,
+    }
   },
 }
 
@@ -372,4 +435,15 @@ const permissions: DoctorCheck = {
  * a file that is not a sound database is never read further, and never written; a store whose
  * -wal or -shm was deleted under the processes using it is not even opened (see side files).
  */
-export const DOCTOR_CHECKS: readonly DoctorCheck[] = [storeFile, sideFiles, integrity, walSize, registry, changeLog, consumers, orphans, backupFolder, permissions]
+export const DOCTOR_CHECKS: readonly DoctorCheck[] = [
+  storeFile,
+  sideFiles,
+  integrity,
+  walSize,
+  registry,
+  changeLog,
+  consumers,
+  orphans,
+  backupFolder,
+  permissions,
+]

@@ -54,7 +54,12 @@ function commandHelp(command: Command): string {
 function findCommand(name: string): Command {
   const command = COMMANDS.find((c) => c.name === name)
   if (command !== undefined) return command
-  throw unknownName({ message: `Unknown command "${name}".`, given: name, known: [...COMMANDS.map((c) => c.name), 'help'], hint: 'tandem --help lists the commands.' })
+  throw unknownName({
+    message: `Unknown command "${name}".`,
+    given: name,
+    known: [...COMMANDS.map((c) => c.name), 'help'],
+    hint: 'tandem --help lists the commands.',
+  })
 }
 
 async function main(argv: string[]): Promise<number> {

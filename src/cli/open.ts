@@ -23,19 +23,30 @@ export const WAL_CHECKPOINT_BYTES = DEFAULT_WAL_CHECKPOINT_BYTES
 /** Checks --as: a role name as openStore accepts it. */
 export function roleOption(ctx: CommandContext): string {
   const role = ctx.values.as ?? CLI_ROLE
-  if (typeof role !== 'string' || !ROLE.test(role)) throw new TypeError(`--as must be a role name: 1 to 64 letters, digits or _ . : - (got ${JSON.stringify(role)}).`)
+  if (typeof role !== 'string' || !ROLE.test(role))
+    throw new TypeError(`--as must be a role name: 1 to 64 letters, digits or _ . : - (got ${JSON.stringify(role)}).`)
   return role
 }
 
 function notAStore(file: string, why: string): CliError {
-  return new CliError('NOT_A_STORE', `${file} is not a Tandem store: ${why}.`, 'Check the path; "tandem doctor <file>" tells what is wrong with a store file.', EXIT.failed)
+  return new CliError(
+    'NOT_A_STORE',
+    `${file} is not a Tandem store: ${why}.`,
+    'Check the path; "tandem doctor <file>" tells what is wrong with a store file.',
+    EXIT.failed,
+  )
 }
 
 /** Rejects unless `file` exists and looks like an SQLite database; never creates anything. `origin` says who named it. */
 export function checkStoreFile(file: string, origin = ''): void {
   const sniff = sniffDatabaseFile(file)
   if (sniff.kind === 'missing') {
-    throw new CliError('STORE_NOT_FOUND', `Store file ${file}${origin} does not exist.`, 'Check the path; "tandem migrate" creates a new store from the config.', EXIT.usage)
+    throw new CliError(
+      'STORE_NOT_FOUND',
+      `Store file ${file}${origin} does not exist.`,
+      'Check the path; "tandem migrate" creates a new store from the config.',
+      EXIT.usage,
+    )
   }
   if (sniff.kind === 'not-a-file') throw notAStore(file, 'it is not a regular file')
   if (sniff.kind === 'empty') throw notAStore(file, 'the file is empty')
@@ -55,7 +66,11 @@ export function checkStoreFile(file: string, origin = ''): void {
  * Opens the SQLite engine on an existing file without creating, registering or changing anything
  * (beyond SQLite's own connection setup), for commands that must look before they touch.
  */
-export function openBareBackend(file: string, busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS, options: { readOnly?: boolean } = {}): Promise<SqliteBackend> {
+export function openBareBackend(
+  file: string,
+  busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS,
+  options: { readOnly?: boolean } = {},
+): Promise<SqliteBackend> {
   return SqliteBackend.open({
     path: file,
     durability: 'normal',
@@ -87,7 +102,7 @@ export async function openReadable(target: StoreTarget): Promise<Store> {
   checkStoreFile(target.file, originNote(target))
   const backend = await openBareBackend(target.file, busyTimeoutMs, { readOnly: true })
   try {
-    if (!(await hasTandemTables(backend))) throw notAStore(target.file, 'it is an SQLite database without Tandem\'s tables')
+    if (!(await hasTandemTables(backend))) throw notAStore(target.file, "it is an SQLite database without Tandem's tables")
   } finally {
     await backend.close()
   }
@@ -97,7 +112,12 @@ export async function openReadable(target: StoreTarget): Promise<Store> {
 /** openStore's own argument errors (TypeError/RangeError) come from the config file: say so. */
 function configError(error: unknown, config: LoadedConfig): unknown {
   if (!(error instanceof TypeError || error instanceof RangeError)) return error
-  return new CliError('CONFIG_INVALID', `${config.file}: ${error.message}`, 'Fix the config file; its shape is openStore\'s config (see docs/cli.md).', EXIT.usage)
+  return new CliError(
+    'CONFIG_INVALID',
+    `${config.file}: ${error.message}`,
+    "Fix the config file; its shape is openStore's config (see docs/cli.md).",
+    EXIT.usage,
+  )
 }
 
 /** The PostgreSQL options of a url target: the config's, with the schema --schema chose. */

@@ -9,20 +9,26 @@ export const GLOBAL_OPTIONS = {
 
 /** Options several commands share, spelled and described once. */
 export const CONFIG_OPTION = {
-  config: { type: 'string', description: 'the config file (default: tandem.config.ts|mts|mjs|js|json found from the working directory up)' },
+  config: {
+    type: 'string',
+    description: 'the config file (default: tandem.config.ts|mts|mjs|js|json found from the working directory up)',
+  },
 } satisfies Record<string, OptionSpec>
 
 export const STORE_OPTION = {
-  store: { type: 'string', description: 'the store: a file, or a postgres:// url (default: $TANDEM_STORE, else the config\'s path or url)' },
+  store: { type: 'string', description: "the store: a file, or a postgres:// url (default: $TANDEM_STORE, else the config's path or url)" },
 } satisfies Record<string, OptionSpec>
 
 /** --store for the commands that work on SQLite files only (doctor, restore). */
 export const STORE_FILE_OPTION = {
-  store: { type: 'string', description: 'the store file (default: $TANDEM_STORE, else the config\'s path)' },
+  store: { type: 'string', description: "the store file (default: $TANDEM_STORE, else the config's path)" },
 } satisfies Record<string, OptionSpec>
 
 export const SCHEMA_OPTION = {
-  schema: { type: 'string', description: 'the PostgreSQL schema of a postgres:// store (default: the config\'s postgres.schema, else "tandem")' },
+  schema: {
+    type: 'string',
+    description: 'the PostgreSQL schema of a postgres:// store (default: the config\'s postgres.schema, else "tandem")',
+  },
 } satisfies Record<string, OptionSpec>
 
 /** How a command names its store: --store (or a [store] argument), --schema for a url, --config. */

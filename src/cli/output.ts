@@ -124,7 +124,12 @@ function classify(error: unknown): { code: string; message: string; hint: string
     // the library names with a code of its own (INVALID_ID) keeps it.
     const own = (error as { code?: unknown }).code
     const code = typeof own === 'string' && /^[A-Z][A-Z_]+$/.test(own) && !own.startsWith('ERR_') ? own : 'USAGE'
-    return { code, message: message.replace(/\s*\n\s*/g, ' '), hint: 'Run "tandem help <command>" for the accepted options.', exitCode: EXIT.usage }
+    return {
+      code,
+      message: message.replace(/\s*\n\s*/g, ' '),
+      hint: 'Run "tandem help <command>" for the accepted options.',
+      exitCode: EXIT.usage,
+    }
   }
   return { code: 'INTERNAL', message, hint: 'Run again with --verbose and report the stack trace.', exitCode: EXIT.failed }
 }
@@ -149,7 +154,8 @@ export function reportError(error: unknown, json: boolean, verbose: boolean): nu
   }
   if (verbose && error instanceof Error && error.stack !== undefined) {
     process.stderr.write(`${maskUrlsIn(error.stack)}\n`)
-    if (error.cause instanceof Error && error.cause.stack !== undefined) process.stderr.write(`caused by: ${maskUrlsIn(error.cause.stack)}\n`)
+    if (error.cause instanceof Error && error.cause.stack !== undefined)
+      process.stderr.write(`caused by: ${maskUrlsIn(error.cause.stack)}\n`)
   }
   return exitCode
 }

@@ -13,7 +13,10 @@ export function parseCommandArgs(command: Command, args: string[]): Pick<Command
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true })
   } catch (error) {
-    const given = (error as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /Unknown option '(-[^']*)'/.exec((error as Error).message)?.[1] : undefined
+    const given =
+      (error as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+        ? /Unknown option '(-[^']*)'/.exec((error as Error).message)?.[1]
+        : undefined
     if (given === undefined) throw error
     throw unknownName({
       message: `Unknown option '${given}' for tandem ${command.name}.`,

@@ -1,6 +1,15 @@
 import { isLockOn, readPosixLocks } from '../fs/proc-locks.js'
 import { readdirSync, readlinkSync, statSync, type Stats } from 'node:fs'
-import { isStale, pruneStale, PROCESSES_COLLECTION, type Backend, type ChangeFilter, type ConsumerDescription, type ProcessEntry, type Query } from '../index.js'
+import {
+  isStale,
+  pruneStale,
+  PROCESSES_COLLECTION,
+  type Backend,
+  type ChangeFilter,
+  type ConsumerDescription,
+  type ProcessEntry,
+  type Query,
+} from '../index.js'
 
 /*
  * Every openStore() registers the process, and registering prunes the stale entries of dead
@@ -64,7 +73,10 @@ export async function readConsumers(backend: Backend, changes: { head: number; t
     consumers.push({
       name: row.id,
       position: state.position,
-      holder: state.holder === null ? null : { pid: state.holder.pid, host: state.holder.host, heartbeatAt: new Date(state.holder.heartbeatAt).toISOString() },
+      holder:
+        state.holder === null
+          ? null
+          : { pid: state.holder.pid, host: state.holder.host, heartbeatAt: new Date(state.holder.heartbeatAt).toISOString() },
       behind: await countBehind(backend, state.position, changes.head, state.filter),
       trimmed: state.position < changes.trimmedThrough,
     })
@@ -74,7 +86,9 @@ export async function readConsumers(backend: Backend, changes: { head: number; t
 
 /** The registry's entries, split by the library's rule (isStale) into running processes and stale registrations. */
 export async function readProcesses(backend: Backend, now = Date.now()): Promise<Pick<Peek, 'processes' | 'staleProcesses'>> {
-  const entries = await backend.read(async (tx) => (await tx.find(PROCESSES_COLLECTION, BY_ID)).map((r) => r.data as unknown as ProcessEntry))
+  const entries = await backend.read(async (tx) =>
+    (await tx.find(PROCESSES_COLLECTION, BY_ID)).map((r) => r.data as unknown as ProcessEntry),
+  )
   return { processes: entries.filter((e) => !isStale(e, now)), staleProcesses: entries.filter((e) => isStale(e, now)) }
 }
 
@@ -216,7 +230,11 @@ export const WAL_HEADER_BYTES = 32
 export function inspectSideFiles(file: string): SideFilesView {
   const stat = (suffix: string) => statSync(`${file}${suffix}`, { throwIfNoEntry: false })
   const database = stat('')
-  return { walBytes: stat('-wal')?.size, shmBytes: stat('-shm')?.size, holders: database === undefined ? [] : findHolders(file, database, stat('-shm')) }
+  return {
+    walBytes: stat('-wal')?.size,
+    shmBytes: stat('-shm')?.size,
+    holders: database === undefined ? [] : findHolders(file, database, stat('-shm')),
+  }
 }
 
 /** Pids (other than this one) with a POSIX lock on the database file or its -shm, or undefined where /proc/locks is not readable. */

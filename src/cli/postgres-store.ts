@@ -13,7 +13,11 @@ const CONNECT_TIMEOUT_MS = 10_000
  */
 export async function postgresStoreExists(target: StoreTarget & { kind: 'url' }): Promise<boolean | undefined> {
   const { default: pg } = await import('pg')
-  const client = new pg.Client({ connectionString: target.url, application_name: 'tandem-cli', connectionTimeoutMillis: CONNECT_TIMEOUT_MS })
+  const client = new pg.Client({
+    connectionString: target.url,
+    application_name: 'tandem-cli',
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+  })
   client.on('error', () => undefined)
   try {
     await client.connect()

@@ -17,7 +17,14 @@ export function printRecordTable(ctx: CommandContext, records: readonly StoredRe
   const rows = records.map((r) => {
     const data = r.data as Record<string, unknown>
     const rest = fields.slice(MAX_DATA_COLUMNS).filter((f) => f in data)
-    return [r.id, String(r.version), r.updatedAt, r.role, ...shown.map((f) => (f in data ? truncate(inline(data[f]), MAX_CELL) : '')), ...(more ? [rest.length > 0 ? `+${rest.length}` : ''] : [])]
+    return [
+      r.id,
+      String(r.version),
+      r.updatedAt,
+      r.role,
+      ...shown.map((f) => (f in data ? truncate(inline(data[f]), MAX_CELL) : '')),
+      ...(more ? [rest.length > 0 ? `+${rest.length}` : ''] : []),
+    ]
   })
   for (const line of renderTable(columns, rows, ctx.paint, '')) ctx.out(line)
 }

@@ -65,7 +65,6 @@ export function isRollbackTandemFile(file: string): boolean {
   }
 }
 
-
 export interface OrphanFile {
   path: string
   kind: 'temp' | 'lock'
@@ -124,7 +123,8 @@ export function findOrphanFiles(dir: string, storeFile: string, now = Date.now()
     if (protectedPaths.has(path) || NEVER_TOUCH.test(name)) continue
     if (parseTempName(name) !== undefined) {
       const temp = tandemTemps.get(path)
-      if (temp !== undefined) orphans.push({ path, kind: 'temp', reason: `written by pid ${temp.pid}, which is not running`, bytes: temp.bytes })
+      if (temp !== undefined)
+        orphans.push({ path, kind: 'temp', reason: `written by pid ${temp.pid}, which is not running`, bytes: temp.bytes })
       continue
     }
     const stat = statSync(path, { throwIfNoEntry: false })
@@ -137,7 +137,8 @@ export function findOrphanFiles(dir: string, storeFile: string, now = Date.now()
     } else if (TEMP_NAME.test(name)) {
       const pid = PID_IN_NAME.exec(name)?.[1]
       if (pid !== undefined) {
-        if (!isPidAlive(Number(pid))) orphans.push({ path, kind: 'temp', reason: `written by pid ${pid}, which is not running`, bytes: stat.size })
+        if (!isPidAlive(Number(pid)))
+          orphans.push({ path, kind: 'temp', reason: `written by pid ${pid}, which is not running`, bytes: stat.size })
       } else if (now - stat.mtimeMs > TEMP_FILE_STALE_MS) {
         orphans.push({ path, kind: 'temp', reason: `untouched for more than ${TEMP_FILE_STALE_MS / 3_600_000} h`, bytes: stat.size })
       }
@@ -179,7 +180,13 @@ export function findModeProblems(storeFile: string, dir: string): ModeFinding[] 
   const dirStat = statSync(dir, { throwIfNoEntry: false })
   if (dirStat !== undefined && (dirStat.mode & 0o002) !== 0) {
     const mode = dirStat.mode & 0o777
-    findings.push({ path: dir, mode, wanted: mode & ~0o002, severity: 'fail', problem: `directory ${dir} is ${mode.toString(8).padStart(4, '0')}: every user can replace the store file` })
+    findings.push({
+      path: dir,
+      mode,
+      wanted: mode & ~0o002,
+      severity: 'fail',
+      problem: `directory ${dir} is ${mode.toString(8).padStart(4, '0')}: every user can replace the store file`,
+    })
   }
   return findings
 }

@@ -10,7 +10,23 @@ test('editDistance counts a swap of two neighbouring letters as one edit', () =>
 })
 
 test('closest suggests a near name or one the word begins, and nothing for a word far from all', () => {
-  const commands = ['status', 'doctor', 'find', 'get', 'put', 'patch', 'delete', 'watch', 'migrate', 'export', 'import', 'copy', 'backup', 'restore', 'demo']
+  const commands = [
+    'status',
+    'doctor',
+    'find',
+    'get',
+    'put',
+    'patch',
+    'delete',
+    'watch',
+    'migrate',
+    'export',
+    'import',
+    'copy',
+    'backup',
+    'restore',
+    'demo',
+  ]
   expect(closest('stauts', commands)).toBe('status')
   expect(closest('STATUS', commands)).toBe('status')
   expect(closest('restor', commands)).toBe('restore')

@@ -5,7 +5,9 @@ import { CliError, EXIT } from './output.js'
  * neighbouring letters each count 1 (optimal string alignment), so "stauts" is 1 from "status".
  */
 export function editDistance(a: string, b: string): number {
-  const rows: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)))
+  const rows: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  )
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1
@@ -28,7 +30,8 @@ export function closest(given: string, candidates: Iterable<string>): string | u
   for (const name of candidates) {
     const lower = name.toLowerCase()
     const distance = word.length >= 3 && lower.startsWith(word) ? 0.5 : editDistance(word, lower)
-    if (distance <= Math.ceil(Math.max(word.length, lower.length) / 3) && (best === undefined || distance < best.distance)) best = { name, distance }
+    if (distance <= Math.ceil(Math.max(word.length, lower.length) / 3) && (best === undefined || distance < best.distance))
+      best = { name, distance }
   }
   return best?.name
 }
@@ -43,7 +46,15 @@ export function didYouMean(given: string, candidates: Iterable<string>, quote: (
  * The one error for a name the CLI does not know (a command, an option, a collection, an option's
  * value): what was given, the nearest known name, and the hint. Exit 2 unless `exitCode` says otherwise.
  */
-export function unknownName(options: { code?: string; message: string; given: string; known: Iterable<string>; quote?: (name: string) => string; hint: string; exitCode?: number }): CliError {
+export function unknownName(options: {
+  code?: string
+  message: string
+  given: string
+  known: Iterable<string>
+  quote?: (name: string) => string
+  hint: string
+  exitCode?: number
+}): CliError {
   const suggestion = didYouMean(options.given, options.known, options.quote)
   return new CliError(options.code ?? 'USAGE', `${options.message}${suggestion}`, options.hint, options.exitCode ?? EXIT.usage)
 }

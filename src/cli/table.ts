@@ -16,7 +16,12 @@ function textOf(cell: Cell): string {
  * Lays rows out in aligned columns, two spaces apart, with a header line; returns the lines.
  * Widths are measured on the plain text, then colours are applied, so ANSI codes never skew them.
  */
-export function renderTable(columns: readonly (string | Column)[], rows: readonly (readonly Cell[])[], paint: Paint, indent = '  '): string[] {
+export function renderTable(
+  columns: readonly (string | Column)[],
+  rows: readonly (readonly Cell[])[],
+  paint: Paint,
+  indent = '  ',
+): string[] {
   const cols = columns.map((c) => (typeof c === 'string' ? { header: c } : c))
   const widths = cols.map((c, i) => Math.max(c.header.length, ...rows.map((r) => textOf(r[i] ?? '').length)))
   const pad = (text: string, i: number) => (cols[i]!.align === 'right' ? text.padStart(widths[i]!) : text.padEnd(widths[i]!))

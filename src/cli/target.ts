@@ -56,7 +56,9 @@ function configFile(config: LoadedConfig): string | undefined {
 function givenName(ctx: CommandContext, argument: string | undefined): { name: string; origin: TargetOrigin } | undefined {
   const option = typeof ctx.values.store === 'string' ? ctx.values.store : undefined
   if (argument !== undefined && option !== undefined && argument !== option) {
-    throw new TypeError(`The store is given twice, as an argument (${maskUrl(argument)}) and with --store (${maskUrl(option)}); give it once.`)
+    throw new TypeError(
+      `The store is given twice, as an argument (${maskUrl(argument)}) and with --store (${maskUrl(option)}); give it once.`,
+    )
   }
   if (argument !== undefined) return { name: argument, origin: 'argument' }
   if (option !== undefined) return { name: option, origin: '--store' }
@@ -79,9 +81,19 @@ export async function resolveTarget(ctx: CommandContext, argument: string | unde
   const name = given?.name ?? config?.store.url
   if (name !== undefined && isPostgresUrl(name)) {
     rememberSecrets(name)
-    return { kind: 'url', url: normalizePostgresUrl(name), schema, override: given !== undefined, origin: given?.origin ?? config!.file, config }
+    return {
+      kind: 'url',
+      url: normalizePostgresUrl(name),
+      schema,
+      override: given !== undefined,
+      origin: given?.origin ?? config!.file,
+      config,
+    }
   }
-  if (typeof ctx.values.schema === 'string') throw new TypeError(`--schema is for a PostgreSQL store (a postgres:// url); this store is ${given === undefined ? 'a file' : `the file ${given.name}`}.`)
+  if (typeof ctx.values.schema === 'string')
+    throw new TypeError(
+      `--schema is for a PostgreSQL store (a postgres:// url); this store is ${given === undefined ? 'a file' : `the file ${given.name}`}.`,
+    )
   if (given !== undefined) return { kind: 'file', file: realFile(resolve(given.name)), override: true, origin: given.origin, config }
   const file = config === undefined ? undefined : configFile(config)
   if (file !== undefined) return { kind: 'file', file: realFile(file), override: false, origin: config!.file, config }

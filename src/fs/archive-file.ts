@@ -15,7 +15,12 @@ export function archiveFileName(createdAtMs: number, period: ArchivePeriod): str
  * appends: a crash mid-write can leave at most a torn last line, which readers skip; existing
  * lines are never rewritten. Callers hold the store's write lock, so appends never interleave.
  */
-export function appendArchive(dir: string, collection: string, entries: readonly { createdAt: number; line: string }[], period: ArchivePeriod): string[] {
+export function appendArchive(
+  dir: string,
+  collection: string,
+  entries: readonly { createdAt: number; line: string }[],
+  period: ArchivePeriod,
+): string[] {
   const folder = join(dir, collection)
   mkdirSync(folder, { recursive: true, mode: 0o700 })
   const byFile = new Map<string, string[]>()

@@ -109,15 +109,24 @@ export async function checkStoreFile(file: string, create: boolean | undefined):
   let stat = statSync(file, { throwIfNoEntry: false })
   if (stat === undefined) {
     if (create !== false) return
-    throw new TandemError('STORE_NOT_FOUND', `Store file ${file} does not exist, and create: false forbids starting a new store. Nothing was created.`, {
-      hint: 'Check the path (and dataDir), or drop create: false to start a new store there.',
-    })
+    throw new TandemError(
+      'STORE_NOT_FOUND',
+      `Store file ${file} does not exist, and create: false forbids starting a new store. Nothing was created.`,
+      {
+        hint: 'Check the path (and dataDir), or drop create: false to start a new store there.',
+      },
+    )
   }
   if (create === true || !stat.isFile() || stat.size > 0) return
   // Another process may be creating the store this instant: wait for its header, unless the file
   // has been empty for longer than any creation takes. (Ages by the monotonic clock once here.)
   const waitingSince = performance.now()
-  while (stat?.isFile() === true && stat.size === 0 && Date.now() - stat.mtimeMs < CREATING_GRACE_MS && performance.now() - waitingSince < CREATING_GRACE_MS) {
+  while (
+    stat?.isFile() === true &&
+    stat.size === 0 &&
+    Date.now() - stat.mtimeMs < CREATING_GRACE_MS &&
+    performance.now() - waitingSince < CREATING_GRACE_MS
+  ) {
     await new Promise((resolve) => setTimeout(resolve, 5))
     stat = statSync(file, { throwIfNoEntry: false })
   }

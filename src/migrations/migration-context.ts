@@ -9,7 +9,8 @@ const COLLECTION = /^[A-Za-z][A-Za-z0-9_]{0,62}$/
 const PAGE = 500
 
 function checkName(name: string): string {
-  if (typeof name !== 'string' || !COLLECTION.test(name)) throw new TypeError(`Collection name "${String(name)}" must start with a letter and hold only letters, digits and _.`)
+  if (typeof name !== 'string' || !COLLECTION.test(name))
+    throw new TypeError(`Collection name "${String(name)}" must start with a letter and hold only letters, digits and _.`)
   return name
 }
 
@@ -41,7 +42,12 @@ export class MigrationContext {
     let after: string | undefined
     let seen = 0
     do {
-      const page = await records.findPage({ orderBy: '$id', limit: PAGE, ...(where === undefined ? {} : { where }), ...(after === undefined ? {} : { after }) })
+      const page = await records.findPage({
+        orderBy: '$id',
+        limit: PAGE,
+        ...(where === undefined ? {} : { where }),
+        ...(after === undefined ? {} : { after }),
+      })
       for (const record of page.records) {
         await fn(record)
         seen++
@@ -98,7 +104,15 @@ export class MigrationContext {
     const at = Date.now()
     for (const row of rows) {
       await this.#tx.delete(from, row.id)
-      await this.#tx.appendChange({ collection: from, id: row.id, op: 'delete', version: row.version, role: this.#role, at, data: row.data })
+      await this.#tx.appendChange({
+        collection: from,
+        id: row.id,
+        op: 'delete',
+        version: row.version,
+        role: this.#role,
+        at,
+        data: row.data,
+      })
       await this.#tx.insert(to, row)
       await this.#tx.appendChange({ collection: to, id: row.id, op: 'insert', version: row.version, role: this.#role, at, data: row.data })
     }
@@ -123,6 +137,13 @@ export class MigrationContext {
   }
 
   #row(record: StoredRecord): RecordRow {
-    return { id: record.id, version: record.version, createdAt: Date.parse(record.createdAt), updatedAt: Date.parse(record.updatedAt), role: record.role, data: record.data }
+    return {
+      id: record.id,
+      version: record.version,
+      createdAt: Date.parse(record.createdAt),
+      updatedAt: Date.parse(record.updatedAt),
+      role: record.role,
+      data: record.data,
+    }
   }
 }

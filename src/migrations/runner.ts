@@ -21,7 +21,10 @@ function idOf(version: number): string {
 }
 
 export function checksumOf(migration: Migration): string {
-  return createHash('sha256').update(`${migration.name}\n${String(migration.up)}`).digest('hex').slice(0, 16)
+  return createHash('sha256')
+    .update(`${migration.name}\n${String(migration.up)}`)
+    .digest('hex')
+    .slice(0, 16)
 }
 
 /** Checks the list: versions positive, strictly increasing, names given, up a function. */
@@ -31,8 +34,12 @@ export function checkMigrations(migrations: unknown): readonly Migration[] {
   let previous = 0
   for (const m of migrations as Migration[]) {
     if (typeof m !== 'object' || m === null) throw new TypeError('Each migration must be an object { version, name, up }.')
-    if (!Number.isInteger(m.version) || m.version < 1) throw new RangeError(`Migration version must be a positive integer (got ${String(m.version)}).`)
-    if (m.version <= previous) throw new RangeError(`Migration versions must be strictly increasing: ${m.version} comes after ${previous}. Never renumber applied migrations; add new ones at the end.`)
+    if (!Number.isInteger(m.version) || m.version < 1)
+      throw new RangeError(`Migration version must be a positive integer (got ${String(m.version)}).`)
+    if (m.version <= previous)
+      throw new RangeError(
+        `Migration versions must be strictly increasing: ${m.version} comes after ${previous}. Never renumber applied migrations; add new ones at the end.`,
+      )
     if (typeof m.name !== 'string' || m.name === '') throw new TypeError(`Migration ${m.version} needs a name.`)
     if (typeof m.up !== 'function') throw new TypeError(`Migration ${m.version} "${m.name}" needs an up(m) function.`)
     previous = m.version
@@ -61,11 +68,25 @@ export async function runMigrations(host: MigrationHost, migrations: readonly Mi
       const status = await host.runWrite(async (tx): Promise<MigrationOutcome['status']> => {
         await tx.lock('migrations')
         const existing = await tx.get(MIGRATIONS_COLLECTION, idOf(migration.version))
-        if (existing !== undefined) return (existing.data as unknown as AppliedMigration).checksum === checksum ? 'already-applied' : 'checksum-changed'
+        if (existing !== undefined)
+          return (existing.data as unknown as AppliedMigration).checksum === checksum ? 'already-applied' : 'checksum-changed'
         await migration.up(new MigrationContext(tx, host.role))
         const now = Date.now()
-        const applied: AppliedMigration = { version: migration.version, name: migration.name, checksum, appliedAt: new Date(now).toISOString(), role: host.role }
-        await tx.insert(MIGRATIONS_COLLECTION, { id: idOf(migration.version), version: 1, createdAt: now, updatedAt: now, role: host.role, data: applied as unknown as JsonObject })
+        const applied: AppliedMigration = {
+          version: migration.version,
+          name: migration.name,
+          checksum,
+          appliedAt: new Date(now).toISOString(),
+          role: host.role,
+        }
+        await tx.insert(MIGRATIONS_COLLECTION, {
+          id: idOf(migration.version),
+          version: 1,
+          createdAt: now,
+          updatedAt: now,
+          role: host.role,
+          data: applied as unknown as JsonObject,
+        })
         return 'applied'
       })
       outcomes.push({ version: migration.version, name: migration.name, status })
@@ -83,7 +104,11 @@ export async function runMigrations(host: MigrationHost, migrations: readonly Mi
 
 /** The highest migration version applied to the store (0 when none). */
 export async function readSchemaVersion(tx: ReadTx): Promise<number> {
-  const [last] = await tx.find(MIGRATIONS_COLLECTION, { where: [], orderBy: { field: { kind: 'meta', name: 'id' }, direction: 'desc' }, limit: 1 })
+  const [last] = await tx.find(MIGRATIONS_COLLECTION, {
+    where: [],
+    orderBy: { field: { kind: 'meta', name: 'id' }, direction: 'desc' },
+    limit: 1,
+  })
   return last === undefined ? 0 : (last.data as unknown as AppliedMigration).version
 }
 
@@ -99,7 +124,10 @@ export async function readAppliedAfter(tx: ReadTx, version: number): Promise<App
  * app and a CLI config that each list their own migrations.
  */
 export function schemaTooNew(report: MigrationReport, unknown: readonly AppliedMigration[] = []): TandemError {
-  const listed = unknown.slice(0, 5).map((m) => `${m.version} "${m.name}" (applied by role ${m.role} at ${m.appliedAt})`).join(', ')
+  const listed = unknown
+    .slice(0, 5)
+    .map((m) => `${m.version} "${m.name}" (applied by role ${m.role} at ${m.appliedAt})`)
+    .join(', ')
   const more = unknown.length > 5 ? ` and ${unknown.length - 5} more` : ''
   return new TandemError(
     'SCHEMA_TOO_NEW',

@@ -26,12 +26,16 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
 export function posixWriteLockHolders(record: { dev: number; ino: number; start: number }): number[] | undefined {
   const locks = readPosixLocks()
   if (locks === undefined) return undefined
-  return [...new Set(locks.filter((l) => l.write && isLockOn(l, record) && l.start <= record.start && record.start <= l.end).map((l) => l.pid))]
+  return [
+    ...new Set(locks.filter((l) => l.write && isLockOn(l, record) && l.start <= record.start && record.start <= l.end).map((l) => l.pid)),
+  ]
 }
 
 function describeHolder(h: LockHolder, now: number): string {
-  if (h.role === undefined) return `pid ${h.pid} (not a registered Tandem process: another program, such as the sqlite3 shell, or a Tandem process opened read-only)`
-  const beat = h.heartbeatAt === undefined ? '' : `, last heartbeat ${Math.max(0, Math.round((now - Date.parse(h.heartbeatAt)) / 1000))} s ago`
+  if (h.role === undefined)
+    return `pid ${h.pid} (not a registered Tandem process: another program, such as the sqlite3 shell, or a Tandem process opened read-only)`
+  const beat =
+    h.heartbeatAt === undefined ? '' : `, last heartbeat ${Math.max(0, Math.round((now - Date.parse(h.heartbeatAt)) / 1000))} s ago`
   const stopped = h.stopped === true ? `; it is stopped (SIGSTOP or a debugger): resume it with kill -CONT ${h.pid}, or end it` : ''
   return `pid ${h.pid} (role "${h.role}" on ${h.host ?? '?'}, open since ${h.since ?? '?'}${beat}${stopped})`
 }
@@ -50,7 +54,9 @@ export async function explainBusy(error: unknown, backend: Backend): Promise<unk
     const record = backend.writeLockRecord?.()
     const pids = record === undefined ? undefined : posixWriteLockHolders(record)
     const rows = await within(
-      backend.read((tx) => tx.find(PROCESSES_COLLECTION, { where: [], orderBy: { field: { kind: 'meta', name: 'id' }, direction: 'asc' } })),
+      backend.read((tx) =>
+        tx.find(PROCESSES_COLLECTION, { where: [], orderBy: { field: { kind: 'meta', name: 'id' }, direction: 'asc' } }),
+      ),
       EXPLAIN_WITHIN_MS,
     ).catch(() => undefined)
     const now = Date.now()

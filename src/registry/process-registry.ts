@@ -44,7 +44,8 @@ export function staleAfterMs(): number {
   const raw = process.env.TANDEM_STALE_AFTER_MS
   if (raw === undefined || raw === '') return STALE_AFTER_MS
   const ms = Number(raw)
-  if (!Number.isInteger(ms) || ms < 100) throw new RangeError(`TANDEM_STALE_AFTER_MS must be a whole number of milliseconds, at least 100 (got ${JSON.stringify(raw)}).`)
+  if (!Number.isInteger(ms) || ms < 100)
+    throw new RangeError(`TANDEM_STALE_AFTER_MS must be a whole number of milliseconds, at least 100 (got ${JSON.stringify(raw)}).`)
   return ms
 }
 
@@ -184,9 +185,13 @@ function roleTaken(role: string, holder: ProcessEntry, now: number): TandemError
       ? ` It is stopped (SIGSTOP or a debugger; last heartbeat ${secondsAgo(holder.heartbeatAt, now)}) but alive, so it keeps the role: resume it (kill -CONT ${holder.pid}) or end it.`
       : ' It is running on this host and keeps the role until it exits: stop it first.'
     : ` It runs on another host and keeps the role while its heartbeat moves (last ${secondsAgo(holder.heartbeatAt, now)}); stop it first, or after ${window} s of silence the next opener takes over.`
-  return new TandemError('ROLE_TAKEN', `Role "${role}" is a singleton and pid ${holder.pid} on ${holder.host} holds it (since ${holder.startedAt}).${state}`, {
-    hint: `Check it with "tandem status", stop pid ${holder.pid}, then start this one again.`,
-  })
+  return new TandemError(
+    'ROLE_TAKEN',
+    `Role "${role}" is a singleton and pid ${holder.pid} on ${holder.host} holds it (since ${holder.startedAt}).${state}`,
+    {
+      hint: `Check it with "tandem status", stop pid ${holder.pid}, then start this one again.`,
+    },
+  )
 }
 
 /**
@@ -198,7 +203,13 @@ function roleTaken(role: string, holder: ProcessEntry, now: number): TandemError
  * caller watches its row for a stale window of its own monotonic time (watchSilentHolder) and
  * calls again with `takeOver` set to it, which replaces the holder only if its row has not moved.
  */
-export async function register(tx: WriteTx, role: string, singleton: boolean, definition?: string, takeOver?: SilentHolder): Promise<Registration> {
+export async function register(
+  tx: WriteTx,
+  role: string,
+  singleton: boolean,
+  definition?: string,
+  takeOver?: SilentHolder,
+): Promise<Registration> {
   const now = Date.now()
   await tx.lock('registry')
   await pruneStale(tx, now)
@@ -230,7 +241,14 @@ export async function register(tx: WriteTx, role: string, singleton: boolean, de
     ...(singleton ? { singleton: true } : {}),
     ...(definition === undefined ? {} : { definition }),
   }
-  await tx.insert(PROCESSES_COLLECTION, { id: entry.id, version: 1, createdAt: now, updatedAt: now, role, data: entry as unknown as JsonObject })
+  await tx.insert(PROCESSES_COLLECTION, {
+    id: entry.id,
+    version: 1,
+    createdAt: now,
+    updatedAt: now,
+    role,
+    data: entry as unknown as JsonObject,
+  })
   return { entry }
 }
 
@@ -241,7 +259,11 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * wall-clock step on either host changes nothing): 'moved' if a heartbeat moved it (the holder
  * lives), 'gone' if it was removed (the holder closed), 'silent' if it stayed as it was.
  */
-export async function watchSilentHolder(read: <T>(work: (tx: ReadTx) => Promise<T>) => Promise<T>, holder: SilentHolder, windowMs = staleAfterMs()): Promise<'moved' | 'gone' | 'silent'> {
+export async function watchSilentHolder(
+  read: <T>(work: (tx: ReadTx) => Promise<T>) => Promise<T>,
+  holder: SilentHolder,
+  windowMs = staleAfterMs(),
+): Promise<'moved' | 'gone' | 'silent'> {
   const started = performance.now()
   const every = Math.max(20, Math.min(1000, Math.floor(windowMs / 10)))
   for (;;) {
@@ -260,7 +282,10 @@ export function roleStillHeld(holder: SilentHolder): TandemError {
 
 /** The error of a singleton holder whose role another process took over (or whose registration was removed). */
 export function roleLost(entry: ProcessEntry, successor?: ProcessEntry): TandemError {
-  const now = successor === undefined ? 'its registration was removed' : `pid ${successor.pid} on ${successor.host} holds it since ${successor.startedAt}`
+  const now =
+    successor === undefined
+      ? 'its registration was removed'
+      : `pid ${successor.pid} on ${successor.host} holds it since ${successor.startedAt}`
   return new TandemError(
     'ROLE_LOST',
     `This process (pid ${entry.pid}) no longer holds the singleton role "${entry.role}": ${now}. It was silent for longer than the stale window (paused, suspended or cut off), so the role was taken over. Nothing was written, and this store refuses every later write.`,
@@ -276,7 +301,9 @@ export function roleLost(entry: ProcessEntry, successor?: ProcessEntry): TandemE
  */
 export async function checkStillHolder(tx: ReadTx, entry: ProcessEntry): Promise<void> {
   if ((await tx.get(PROCESSES_COLLECTION, entry.id)) !== undefined) return
-  const successor = (await entries(tx)).map((r) => r.data as unknown as ProcessEntry).find((e) => e.role === entry.role && e.id !== entry.id)
+  const successor = (await entries(tx))
+    .map((r) => r.data as unknown as ProcessEntry)
+    .find((e) => e.role === entry.role && e.id !== entry.id)
   throw roleLost(entry, successor)
 }
 
@@ -285,12 +312,22 @@ export async function checkStillHolder(tx: ReadTx, entry: ProcessEntry): Promise
  * a singleton holder's is not — its row is the role, and a missing row means the role went to
  * another process — so then this resolves 'lost' and writes nothing.
  */
-export async function heartbeat(tx: WriteTx, entry: ProcessEntry, stats: { busyRetries: number; longestWaitMs: number }): Promise<'ok' | 'lost'> {
+export async function heartbeat(
+  tx: WriteTx,
+  entry: ProcessEntry,
+  stats: { busyRetries: number; longestWaitMs: number },
+): Promise<'ok' | 'lost'> {
   const now = Date.now()
   const row = await tx.get(PROCESSES_COLLECTION, entry.id)
   if (row === undefined && entry.singleton === true) return 'lost'
-  const data = { ...entry, heartbeatAt: new Date(now).toISOString(), busyRetries: stats.busyRetries, longestWaitMs: Math.round(stats.longestWaitMs) } as unknown as JsonObject
-  if (row === undefined) await tx.insert(PROCESSES_COLLECTION, { id: entry.id, version: 1, createdAt: now, updatedAt: now, role: entry.role, data })
+  const data = {
+    ...entry,
+    heartbeatAt: new Date(now).toISOString(),
+    busyRetries: stats.busyRetries,
+    longestWaitMs: Math.round(stats.longestWaitMs),
+  } as unknown as JsonObject
+  if (row === undefined)
+    await tx.insert(PROCESSES_COLLECTION, { id: entry.id, version: 1, createdAt: now, updatedAt: now, role: entry.role, data })
   else await tx.update(PROCESSES_COLLECTION, { ...row, version: row.version + 1, updatedAt: now, data })
   return 'ok'
 }

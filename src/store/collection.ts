@@ -169,7 +169,10 @@ export class Collection<T = AnyData, I = T> {
     return this.#runner.operation(async () => {
       this.#checkOwner()
       checkId(id)
-      if (typeof fn !== 'function') throw new TypeError(`update takes a function (data) => newData (got ${typeof fn}); use replace() or patch() to write data directly.`)
+      if (typeof fn !== 'function')
+        throw new TypeError(
+          `update takes a function (data) => newData (got ${typeof fn}); use replace() or patch() to write data directly.`,
+        )
       const ifVersion = checkVersionOption(options)
       return this.#runner.write({
         atomic: false,
@@ -189,7 +192,8 @@ export class Collection<T = AnyData, I = T> {
     return this.#runner.operation(async () => {
       this.#checkOwner()
       checkId(id)
-      if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) throw new TypeError(`patch takes an object of fields (got ${Array.isArray(fields) ? 'an array' : typeof fields}).`)
+      if (typeof fields !== 'object' || fields === null || Array.isArray(fields))
+        throw new TypeError(`patch takes an object of fields (got ${Array.isArray(fields) ? 'an array' : typeof fields}).`)
       const ifVersion = checkVersionOption(options)
       return this.#runner.write({
         atomic: false,
@@ -274,7 +278,10 @@ export class Collection<T = AnyData, I = T> {
       const more = rows.length > limit
       const records = rows.slice(0, limit)
       const last = records.at(-1)
-      return { records: records.map((row) => toRecord<T>(row)), next: more && last !== undefined ? encodeCursor(last.sortValue, last.id) : null }
+      return {
+        records: records.map((row) => toRecord<T>(row)),
+        next: more && last !== undefined ? encodeCursor(last.sortValue, last.id) : null,
+      }
     })
   }
 
@@ -321,7 +328,8 @@ export class Collection<T = AnyData, I = T> {
 
   #checkOwner(): void {
     const writers = this.#settings.writers
-    if (writers !== '*' && !writers.has(this.#runner.role)) throw new OwnershipError(this.name, this.#runner.role, this.#settings.writerList)
+    if (writers !== '*' && !writers.has(this.#runner.role))
+      throw new OwnershipError(this.name, this.#runner.role, this.#settings.writerList)
   }
 
   #validate(data: unknown, id?: string): Promise<AnyData> {
@@ -358,7 +366,13 @@ export class Collection<T = AnyData, I = T> {
   }
 
   async #writeRow(tx: WriteTx, row: RecordRow, data: AnyData): Promise<StoredRecord<T>> {
-    const next: RecordRow = { ...row, version: row.version + 1, updatedAt: Math.max(Date.now(), row.updatedAt), role: this.#runner.role, data }
+    const next: RecordRow = {
+      ...row,
+      version: row.version + 1,
+      updatedAt: Math.max(Date.now(), row.updatedAt),
+      role: this.#runner.role,
+      data,
+    }
     await tx.update(this.name, next)
     await this.#logChange(tx, 'update', next, next.updatedAt)
     return toRecord<T>(next)
@@ -366,6 +380,14 @@ export class Collection<T = AnyData, I = T> {
 
   /** The change-log entry goes into the same transaction as the write: visible if and only if it commits. */
   #logChange(tx: WriteTx, op: 'insert' | 'update' | 'delete', row: RecordRow, at: number): Promise<void> | void {
-    return tx.appendChange({ collection: this.name, id: row.id, op, version: row.version, role: this.#runner.role, at, data: this.#settings.changeData ? row.data : undefined })
+    return tx.appendChange({
+      collection: this.name,
+      id: row.id,
+      op,
+      version: row.version,
+      role: this.#runner.role,
+      at,
+      data: this.#settings.changeData ? row.data : undefined,
+    })
   }
 }

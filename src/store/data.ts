@@ -5,7 +5,10 @@ import { isWellFormed } from './ids.js'
 const MAX_DEPTH = 64
 
 function invalidData(collection: string, path: string, problem: string, hint: string): TandemError {
-  return new TandemError('INVALID_DATA', `Data for "${collection}" at ${path} ${problem}; nothing was written. ${hint}`, { collection, hint })
+  return new TandemError('INVALID_DATA', `Data for "${collection}" at ${path} ${problem}; nothing was written. ${hint}`, {
+    collection,
+    hint,
+  })
 }
 
 function describe(value: unknown): string {
@@ -25,7 +28,12 @@ function describe(value: unknown): string {
  */
 export function checkData(collection: string, value: unknown): JsonObject {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalidData(collection, 'the top level', `is ${Array.isArray(value) ? 'an array' : describe(value)}, not an object`, 'Store an object: wrap lists and values in a field, like { items: [...] }.')
+    throw invalidData(
+      collection,
+      'the top level',
+      `is ${Array.isArray(value) ? 'an array' : describe(value)}, not an object`,
+      'Store an object: wrap lists and values in a field, like { items: [...] }.',
+    )
   }
   walk(collection, value, [])
   return value as JsonObject
@@ -55,15 +63,22 @@ function walk(collection: string, value: unknown, path: (string | number)[]): vo
     case 'boolean':
       return
     case 'number':
-      if (!Number.isFinite(value)) throw invalidData(collection, formatPath(path), `is ${value}, which JSON cannot store`, 'Store null or a finite number instead.')
+      if (!Number.isFinite(value))
+        throw invalidData(collection, formatPath(path), `is ${value}, which JSON cannot store`, 'Store null or a finite number instead.')
       return
     case 'object':
       break
     default:
-      throw invalidData(collection, formatPath(path), `is ${describe(value)}`, 'Store only JSON values: strings, finite numbers, booleans, null, arrays and plain objects.')
+      throw invalidData(
+        collection,
+        formatPath(path),
+        `is ${describe(value)}`,
+        'Store only JSON values: strings, finite numbers, booleans, null, arrays and plain objects.',
+      )
   }
   if (value === null) return
-  if (path.length >= MAX_DEPTH) throw invalidData(collection, formatPath(path), `is nested more than ${MAX_DEPTH} levels deep`, 'Flatten the data.')
+  if (path.length >= MAX_DEPTH)
+    throw invalidData(collection, formatPath(path), `is nested more than ${MAX_DEPTH} levels deep`, 'Flatten the data.')
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       path.push(i)
@@ -74,12 +89,16 @@ function walk(collection: string, value: unknown, path: (string | number)[]): vo
   }
   const proto: unknown = Object.getPrototypeOf(value)
   if (proto !== Object.prototype && proto !== null) {
-    const hint = value instanceof Date ? 'Store dates as ISO strings (date.toISOString()) or as numbers (date.getTime()).' : 'Convert it to a plain object or array first.'
+    const hint =
+      value instanceof Date
+        ? 'Store dates as ISO strings (date.toISOString()) or as numbers (date.getTime()).'
+        : 'Convert it to a plain object or array first.'
     throw invalidData(collection, formatPath(path), `is a ${describe(value)}, not a plain object`, hint)
   }
   for (const key of Object.keys(value)) {
     path.push(key)
-    if (key === '__proto__') throw invalidData(collection, formatPath(path), 'is a "__proto__" key, which could pollute prototypes of readers', 'Rename the key.')
+    if (key === '__proto__')
+      throw invalidData(collection, formatPath(path), 'is a "__proto__" key, which could pollute prototypes of readers', 'Rename the key.')
     if (!isWellFormed(key)) throw loneSurrogate(collection, path, 'key')
     walk(collection, (value as Record<string, unknown>)[key], path)
     path.pop()
@@ -97,7 +116,8 @@ export function cloneData<T>(data: T): T {
  */
 export function mergePatch(base: JsonObject, patch: Record<string, unknown>): Record<string, unknown> {
   const merged: Record<string, unknown> = {}
-  for (const [key, value] of Object.entries(base)) Object.defineProperty(merged, key, { value, enumerable: true, writable: true, configurable: true })
+  for (const [key, value] of Object.entries(base))
+    Object.defineProperty(merged, key, { value, enumerable: true, writable: true, configurable: true })
   for (const [key, value] of Object.entries(patch)) {
     if (value === undefined) delete merged[key]
     else Object.defineProperty(merged, key, { value, enumerable: true, writable: true, configurable: true })

@@ -62,7 +62,10 @@ export function declarationOf(collection: CollectionSettings): CollectionDeclara
  * A short fingerprint of everything this process declares (collections and migrations): two
  * processes with the same fingerprint agree on the store's definition. Shown by `tandem status`.
  */
-export function definitionFingerprint(collections: Iterable<CollectionSettings>, migrations: readonly { version: number; name: string }[]): string {
+export function definitionFingerprint(
+  collections: Iterable<CollectionSettings>,
+  migrations: readonly { version: number; name: string }[],
+): string {
   const declared = [...collections].sort((a, b) => (a.name < b.name ? -1 : 1)).map((c) => [c.name, declarationOf(c)])
   return digest(JSON.stringify([declared, migrations.map((m) => [m.version, m.name])]))
 }
@@ -90,10 +93,18 @@ function differences(mine: CollectionDeclaration, theirs: Partial<CollectionDecl
  * running processes disagree on who writes a collection, its indexes, schema or retention, and
  * the open fails with DEFINITION_MISMATCH naming each difference and the other process.
  */
-export async function declareCollections(tx: WriteTx, collections: Iterable<CollectionSettings>, role: string, processId: string): Promise<void> {
+export async function declareCollections(
+  tx: WriteTx,
+  collections: Iterable<CollectionSettings>,
+  role: string,
+  processId: string,
+): Promise<void> {
   const now = Date.now()
   const live = new Map<string, ProcessEntry>()
-  for (const row of await tx.find(PROCESSES_COLLECTION, { where: [], orderBy: { field: { kind: 'meta', name: 'id' }, direction: 'asc' } })) {
+  for (const row of await tx.find(PROCESSES_COLLECTION, {
+    where: [],
+    orderBy: { field: { kind: 'meta', name: 'id' }, direction: 'asc' },
+  })) {
     const entry = row.data as unknown as ProcessEntry
     if (!isStale(entry, now)) live.set(entry.id, entry)
   }
@@ -106,7 +117,9 @@ export async function declareCollections(tx: WriteTx, collections: Iterable<Coll
     const previous = row?.data as unknown as RecordedDeclaration | undefined
     // Every live process that declared it this way: a drifted declaration is checked against all
     // of them, not only the last to record it (a matching process that opened later counts too).
-    const declarers = (previous?.processes ?? (previous?.process === undefined ? [] : [previous.process])).filter((id) => id !== processId && live.has(id))
+    const declarers = (previous?.processes ?? (previous?.process === undefined ? [] : [previous.process])).filter(
+      (id) => id !== processId && live.has(id),
+    )
     let processes = [...declarers, processId]
     if (previous !== undefined) {
       const diff = differences(declared, previous)
@@ -119,10 +132,31 @@ export async function declareCollections(tx: WriteTx, collections: Iterable<Coll
     }
     // An unchanged declaration keeps who first declared it so, and when.
     const first = previous !== undefined && processes.length > 1 ? previous : { declaredBy: role, declaredAt: new Date(now).toISOString() }
-    const data = { ...declared, declaredBy: first.declaredBy, declaredAt: first.declaredAt, process: processId, processes } satisfies RecordedDeclaration
+    const data = {
+      ...declared,
+      declaredBy: first.declaredBy,
+      declaredAt: first.declaredAt,
+      process: processId,
+      processes,
+    } satisfies RecordedDeclaration
     writes.push(async () => {
-      if (row === undefined) await tx.insert(DECLARATIONS_COLLECTION, { id: c.name, version: 1, createdAt: now, updatedAt: now, role, data: data as unknown as JsonObject })
-      else await tx.update(DECLARATIONS_COLLECTION, { ...row, version: row.version + 1, updatedAt: now, role, data: data as unknown as JsonObject })
+      if (row === undefined)
+        await tx.insert(DECLARATIONS_COLLECTION, {
+          id: c.name,
+          version: 1,
+          createdAt: now,
+          updatedAt: now,
+          role,
+          data: data as unknown as JsonObject,
+        })
+      else
+        await tx.update(DECLARATIONS_COLLECTION, {
+          ...row,
+          version: row.version + 1,
+          updatedAt: now,
+          role,
+          data: data as unknown as JsonObject,
+        })
     })
   }
   if (holder !== undefined) {

@@ -21,8 +21,12 @@ export type StoreDefinition<C extends CollectionsConfig = CollectionsConfig> = O
  * })
  */
 export function defineStore<const C extends CollectionsConfig>(definition: StoreDefinition<C>): StoreDefinition<C> {
-  if (typeof definition !== 'object' || definition === null) throw new TypeError('defineStore needs a definition object: { collections, migrations?, roles?, path? }.')
-  if ('role' in definition) throw new TypeError('A store definition is shared by every process, so it has no role: give the role to openStore({ ...definition, role }).')
+  if (typeof definition !== 'object' || definition === null)
+    throw new TypeError('defineStore needs a definition object: { collections, migrations?, roles?, path? }.')
+  if ('role' in definition)
+    throw new TypeError(
+      'A store definition is shared by every process, so it has no role: give the role to openStore({ ...definition, role }).',
+    )
   // Validate now, with a placeholder role, so a mistake surfaces where the definition is written.
   parseStoreConfig({ ...definition, role: 'define' } as StoreConfig)
   return Object.freeze({ ...definition })

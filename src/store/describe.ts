@@ -3,7 +3,6 @@ import { CONSUMERS_COLLECTION } from '../changes/consumer.js'
 import { isStale, PROCESSES_COLLECTION, type ProcessEntry } from '../registry/process-registry.js'
 import { DECLARATIONS_COLLECTION, type RecordedDeclaration } from './declarations.js'
 
-
 export interface CollectionDescription {
   name: string
   count: number
@@ -40,20 +39,33 @@ export interface StoreDescription {
 const byId = { field: { kind: 'meta' as const, name: 'id' as const }, direction: 'asc' as const }
 
 /** Reads the description; `head`/`trimmedThrough` come from the change log, sizes from the backend. */
-export async function describeStore(tx: ReadTx, changes: { head: number; trimmedThrough: number }, schemaVersion: number): Promise<Omit<StoreDescription, 'kind' | 'storage'>> {
+export async function describeStore(
+  tx: ReadTx,
+  changes: { head: number; trimmedThrough: number },
+  schemaVersion: number,
+): Promise<Omit<StoreDescription, 'kind' | 'storage'>> {
   const now = Date.now()
   const names = (await tx.listCollections()).filter((n) => !n.startsWith('_'))
   const collections: CollectionDescription[] = []
   for (const name of names) {
     const declaration = (await tx.get(DECLARATIONS_COLLECTION, name))?.data as unknown as RecordedDeclaration | undefined
-    collections.push({ name, count: await tx.count(name, []), writers: declaration?.writers ?? null, indexes: declaration?.indexes ?? [], declaredBy: declaration?.declaredBy ?? null })
+    collections.push({
+      name,
+      count: await tx.count(name, []),
+      writers: declaration?.writers ?? null,
+      indexes: declaration?.indexes ?? [],
+      declaredBy: declaration?.declaredBy ?? null,
+    })
   }
   const consumers = (await tx.find(CONSUMERS_COLLECTION, { where: [], orderBy: byId })).map((row): ConsumerDescription => {
     const state = row.data as unknown as { position: number; holder: ConsumerDescription['holder'] }
     return {
       name: row.id,
       position: state.position,
-      holder: state.holder === null ? null : { pid: state.holder.pid, host: state.holder.host, heartbeatAt: new Date(state.holder.heartbeatAt).toISOString() },
+      holder:
+        state.holder === null
+          ? null
+          : { pid: state.holder.pid, host: state.holder.host, heartbeatAt: new Date(state.holder.heartbeatAt).toISOString() },
       behind: Math.max(0, changes.head - state.position),
       trimmed: state.position < changes.trimmedThrough,
     }

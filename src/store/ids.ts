@@ -58,7 +58,9 @@ export function checkId(id: unknown): string {
     throw invalidId(`A record id must be a string of 1 to 256 characters without control characters (got ${quote(id)}).`)
   }
   if (!isWellFormed(id)) {
-    throw invalidId(`A record id must be text, but ${quote(id)} holds a lone UTF-16 surrogate (half of a pair, as left by cutting a string in the middle of an emoji, say). Use well-formed text, or encode the id.`)
+    throw invalidId(
+      `A record id must be text, but ${quote(id)} holds a lone UTF-16 surrogate (half of a pair, as left by cutting a string in the middle of an emoji, say). Use well-formed text, or encode the id.`,
+    )
   }
   return id
 }

@@ -34,7 +34,12 @@ async function importPostgresBackend(): Promise<typeof import('../backends/postg
 async function openBackend(settings: StoreSettings): Promise<Backend> {
   if (settings.url !== undefined) {
     const { openPostgresBackend } = await importPostgresBackend()
-    return openPostgresBackend({ url: settings.url, ...settings.postgres, busyTimeoutMs: settings.busyTimeoutMs, durability: settings.durability })
+    return openPostgresBackend({
+      url: settings.url,
+      ...settings.postgres,
+      busyTimeoutMs: settings.busyTimeoutMs,
+      durability: settings.durability,
+    })
   }
   const memory = settings.path === ':memory:'
   if (settings.readOnly) requireExistingStore(settings)
@@ -73,17 +78,29 @@ function requireExistingStore(settings: StoreSettings): void {
 async function openReadOnly<C extends CollectionsConfig>(settings: StoreSettings, backend: Backend): Promise<Store<C>> {
   const tables = await backend.read((tx) => tx.listCollections())
   if (!tables.includes(MIGRATIONS_COLLECTION) || !tables.includes(PROCESSES_COLLECTION)) {
-    throw new TandemError('STORAGE_FAILURE', `The database has no Tandem tables (${MIGRATIONS_COLLECTION}, ${PROCESSES_COLLECTION}): it is not a Tandem store, or no process has opened it read-write yet. A read-only open creates nothing.`, {
-      hint: 'Check the path; open the store once read-write (or run "tandem migrate") to create it.',
-    })
+    throw new TandemError(
+      'STORAGE_FAILURE',
+      `The database has no Tandem tables (${MIGRATIONS_COLLECTION}, ${PROCESSES_COLLECTION}): it is not a Tandem store, or no process has opened it read-write yet. A read-only open creates nothing.`,
+      {
+        hint: 'Check the path; open the store once read-write (or run "tandem migrate") to create it.',
+      },
+    )
   }
   const store = new Store<C>(settings, backend)
   store.refuseWrites(
-    new TandemError('READ_ONLY', `This store was opened with readOnly: true (role "${settings.role}"); nothing was written. Open it without readOnly to write.`, {
-      hint: 'Open the store without readOnly: true to write it.',
-    }),
+    new TandemError(
+      'READ_ONLY',
+      `This store was opened with readOnly: true (role "${settings.role}"); nothing was written. Open it without readOnly to write.`,
+      {
+        hint: 'Open the store without readOnly: true to write it.',
+      },
+    ),
   )
-  store.migrations = { storeVersion: await store.runRead(readSchemaVersion), knownVersion: settings.migrations.at(-1)?.version ?? 0, outcomes: [] }
+  store.migrations = {
+    storeVersion: await store.runRead(readSchemaVersion),
+    knownVersion: settings.migrations.at(-1)?.version ?? 0,
+    outcomes: [],
+  }
   return store
 }
 

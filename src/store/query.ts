@@ -79,7 +79,8 @@ function toScalar(field: string, value: unknown, ref?: FieldRef): Scalar {
   // Record times are stored as milliseconds: accept a Date, an ISO string or a number for them.
   if (ref?.kind === 'meta' && (ref.name === 'createdAt' || ref.name === 'updatedAt') && value !== null) {
     const ms = value instanceof Date ? value.getTime() : typeof value === 'string' ? Date.parse(value) : value
-    if (typeof ms !== 'number' || !Number.isFinite(ms)) throw invalid(`Value for "${field}" must be a Date, an ISO date string or milliseconds (got ${JSON.stringify(value)}).`)
+    if (typeof ms !== 'number' || !Number.isFinite(ms))
+      throw invalid(`Value for "${field}" must be a Date, an ISO date string or milliseconds (got ${JSON.stringify(value)}).`)
     return ms
   }
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value
@@ -88,7 +89,9 @@ function toScalar(field: string, value: unknown, ref?: FieldRef): Scalar {
     return value
   }
   if (value instanceof Date) return value.toISOString()
-  throw invalid(`Value for "${field}" must be a string, number, boolean, null or Date (got ${describe(value)}); objects and arrays cannot be compared.`)
+  throw invalid(
+    `Value for "${field}" must be a string, number, boolean, null or Date (got ${describe(value)}); objects and arrays cannot be compared.`,
+  )
 }
 
 function describe(value: unknown): string {
@@ -119,7 +122,8 @@ export function parseWhere(where: Where | undefined): Condition[] {
       if (!OPERATORS.has(op)) throw invalid(`Unknown operator "${op}" on "${name}"; use one of ${[...OPERATORS].join(', ')}.`)
       if (op === 'in') {
         if (!Array.isArray(value)) throw invalid(`"in" on "${name}" takes an array (got ${describe(value)}).`)
-        if (value.length > MAX_IN_VALUES) throw invalid(`"in" on "${name}" has ${value.length} values; at most ${MAX_IN_VALUES} are allowed.`)
+        if (value.length > MAX_IN_VALUES)
+          throw invalid(`"in" on "${name}" has ${value.length} values; at most ${MAX_IN_VALUES} are allowed.`)
         conditions.push({ field, op: 'in', value: value.map((v) => toScalar(name, v, field)) })
       } else if (op === 'exists') {
         if (typeof value !== 'boolean') throw invalid(`"exists" on "${name}" takes true or false (got ${describe(value)}).`)
@@ -166,9 +170,11 @@ function decodeCursor(cursor: string): { value: Scalar; id: string } {
 
 /** Validates user find options into a backend Query. */
 export function parseFindOptions(options: FindOptions = {}): Query {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw invalid(`find options must be an object (got ${describe(options)}).`)
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw invalid(`find options must be an object (got ${describe(options)}).`)
   for (const key of Object.keys(options)) {
-    if (!['where', 'orderBy', 'limit', 'after'].includes(key)) throw new TypeError(`Unknown find option "${key}"; use where, orderBy, limit or after.`)
+    if (!['where', 'orderBy', 'limit', 'after'].includes(key))
+      throw new TypeError(`Unknown find option "${key}"; use where, orderBy, limit or after.`)
   }
   const query: Query = { where: parseWhere(options.where), orderBy: parseOrderBy(options.orderBy) }
   if (options.limit !== undefined) {

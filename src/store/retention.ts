@@ -29,17 +29,29 @@ export interface RetentionSettings {
  * reader keeps the last line per id and version). Each trim is logged to the change feed as
  * op 'trim'. Resolves with the number trimmed.
  */
-export async function applyRetention(tx: WriteTx, collection: CollectionSettings, retain: RetentionSettings, role: string, now: number): Promise<number> {
+export async function applyRetention(
+  tx: WriteTx,
+  collection: CollectionSettings,
+  retain: RetentionSettings,
+  role: string,
+  now: number,
+): Promise<number> {
   const victims = new Map<string, RecordRow>()
   const createdSeq = { kind: 'meta' as const, name: 'createdSeq' as const }
   const oldestFirst = { field: createdSeq, direction: 'asc' as const }
   if (retain.maxCount !== undefined) {
     const excess = (await tx.count(collection.name, [])) - retain.maxCount
-    if (excess > 0) for (const row of await tx.find(collection.name, { where: [], orderBy: oldestFirst, limit: Math.min(excess, TRIM_BATCH) })) victims.set(row.id, row)
+    if (excess > 0)
+      for (const row of await tx.find(collection.name, { where: [], orderBy: oldestFirst, limit: Math.min(excess, TRIM_BATCH) }))
+        victims.set(row.id, row)
   }
   if (retain.maxAgeMs !== undefined && victims.size < TRIM_BATCH) {
     const cutoff = steadyNow(now) - retain.maxAgeMs
-    const [firstYoung] = await tx.find(collection.name, { where: [{ field: { kind: 'meta', name: 'createdAt' }, op: 'gte', value: cutoff }], orderBy: oldestFirst, limit: 1 })
+    const [firstYoung] = await tx.find(collection.name, {
+      where: [{ field: { kind: 'meta', name: 'createdAt' }, op: 'gte', value: cutoff }],
+      orderBy: oldestFirst,
+      limit: 1,
+    })
     const old = await tx.find(collection.name, {
       where: firstYoung === undefined ? [] : [{ field: createdSeq, op: 'lt', value: firstYoung.sortValue }],
       orderBy: oldestFirst,
@@ -53,13 +65,30 @@ export async function applyRetention(tx: WriteTx, collection: CollectionSettings
     const trimmedAt = new Date(now).toISOString()
     const entries = rows.map((row) => ({
       createdAt: row.createdAt,
-      line: JSON.stringify({ collection: collection.name, id: row.id, version: row.version, createdAt: new Date(row.createdAt).toISOString(), updatedAt: new Date(row.updatedAt).toISOString(), role: row.role, data: row.data, trimmedAt }),
+      line: JSON.stringify({
+        collection: collection.name,
+        id: row.id,
+        version: row.version,
+        createdAt: new Date(row.createdAt).toISOString(),
+        updatedAt: new Date(row.updatedAt).toISOString(),
+        role: row.role,
+        data: row.data,
+        trimmedAt,
+      }),
     }))
     appendArchive(retain.archive.dir, collection.name, entries, retain.archive.period)
   }
   for (const row of rows) {
     await tx.delete(collection.name, row.id)
-    await tx.appendChange({ collection: collection.name, id: row.id, op: 'trim', version: row.version, role, at: now, ...(collection.changeData ? { data: row.data } : {}) })
+    await tx.appendChange({
+      collection: collection.name,
+      id: row.id,
+      op: 'trim',
+      version: row.version,
+      role,
+      at: now,
+      ...(collection.changeData ? { data: row.data } : {}),
+    })
   }
   return rows.length
 }

@@ -10,7 +10,11 @@ export const SEEDS_COLLECTION = '_seeds'
  * `_seeds` remembers every id seeded. Re-running is a no-op. Seeds bypass ownership (they are
  * part of the shared configuration, whichever process opens the store first) but not validation.
  */
-export async function applySeeds(tx: WriteTx, seeds: readonly { collection: CollectionSettings; id: string; data: JsonObject }[], role: string): Promise<number> {
+export async function applySeeds(
+  tx: WriteTx,
+  seeds: readonly { collection: CollectionSettings; id: string; data: JsonObject }[],
+  role: string,
+): Promise<number> {
   let inserted = 0
   const now = Date.now()
   for (const { collection, id, data } of seeds) {
@@ -18,10 +22,25 @@ export async function applySeeds(tx: WriteTx, seeds: readonly { collection: Coll
     if ((await tx.get(SEEDS_COLLECTION, marker)) !== undefined) continue
     if ((await tx.get(collection.name, id)) === undefined) {
       await tx.insert(collection.name, { id, version: 1, createdAt: now, updatedAt: now, role, data })
-      await tx.appendChange({ collection: collection.name, id, op: 'insert', version: 1, role, at: now, ...(collection.changeData ? { data } : {}) })
+      await tx.appendChange({
+        collection: collection.name,
+        id,
+        op: 'insert',
+        version: 1,
+        role,
+        at: now,
+        ...(collection.changeData ? { data } : {}),
+      })
       inserted++
     }
-    await tx.insert(SEEDS_COLLECTION, { id: marker, version: 1, createdAt: now, updatedAt: now, role, data: { seededAt: new Date(now).toISOString() } })
+    await tx.insert(SEEDS_COLLECTION, {
+      id: marker,
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+      role,
+      data: { seededAt: new Date(now).toISOString() },
+    })
   }
   return inserted
 }

@@ -236,7 +236,11 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
       throw new RangeError(`since must be 'now', 'beginning' or a change seq (got ${JSON.stringify(since)}).`)
     }
     const filter = checkCollectionFilter(options)
-    const stream = new ChangeStream<T>(this.#backend, this.#hub, { filter, since, observer: { onInterrupted: options.onInterrupted, onResume: options.onResume } })
+    const stream = new ChangeStream<T>(this.#backend, this.#hub, {
+      filter,
+      since,
+      observer: { onInterrupted: options.onInterrupted, onResume: options.onResume },
+    })
     if (since === 'now') {
       // 'now' is this call: writes this process makes after it wait until the head is read, or a
       // write committing first (the head is read on another connection) would fall before it.
@@ -379,7 +383,8 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
   async seed(): Promise<number> {
     const seeds: Parameters<typeof applySeeds>[1][number][] = []
     for (const collection of this.settings.collections.values()) {
-      for (const entry of collection.seed ?? []) seeds.push({ collection, id: entry.id, data: await validateData(collection.name, collection.schema, entry.data, entry.id) })
+      for (const entry of collection.seed ?? [])
+        seeds.push({ collection, id: entry.id, data: await validateData(collection.name, collection.schema, entry.data, entry.id) })
     }
     if (seeds.length === 0) return 0
     return this.runWrite((tx) => applySeeds(tx, seeds, this.role))
@@ -499,7 +504,10 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
     const declared = this.settings.collections.get(name)
     if (declared !== undefined) return new Collection({ ...declared, writers: new Set<string>(), writerList: [] }, this.#runner)
     if (!/^[A-Za-z][A-Za-z0-9_]{0,62}$/.test(name)) throw unknownCollection(name, this.settings.collections.keys())
-    return new Collection({ name, writers: new Set<string>(), writerList: [], indexes: [], schema: undefined, changeData: true }, this.#runner)
+    return new Collection(
+      { name, writers: new Set<string>(), writerList: [], indexes: [], schema: undefined, changeData: true },
+      this.#runner,
+    )
   }
 
   /** The processes that have this store open now (stale entries of dead processes left out). */

@@ -88,8 +88,12 @@ export class TxScope {
   }
 
   ended(): Error {
-    return new TandemError('TRANSACTION_CLOSED', 'This transaction has already committed or rolled back; its handle cannot be used any more.', {
-      hint: 'Use the tx handle only inside the callback given to store.transaction(), and await every call made with it.',
-    })
+    return new TandemError(
+      'TRANSACTION_CLOSED',
+      'This transaction has already committed or rolled back; its handle cannot be used any more.',
+      {
+        hint: 'Use the tx handle only inside the callback given to store.transaction(), and await every call made with it.',
+      },
+    )
   }
 }

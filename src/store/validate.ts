@@ -7,7 +7,12 @@ import { checkData } from './data.js'
  * What every write stores: the collection's schema output (when it has a schema), checked to be
  * plain JSON. Rejects with ValidationError (the schema's issues) or INVALID_DATA; writes nothing.
  */
-export async function validateData(collection: string, schema: StandardSchemaV1 | undefined, data: unknown, id?: string): Promise<JsonObject> {
+export async function validateData(
+  collection: string,
+  schema: StandardSchemaV1 | undefined,
+  data: unknown,
+  id?: string,
+): Promise<JsonObject> {
   if (schema === undefined) return checkData(collection, data)
   const result = await schema['~standard'].validate(data)
   if (result.issues !== undefined) {

@@ -98,56 +98,59 @@ export class WriteQueue {
     let again: Set<number> | undefined
     const concurrent = this.#backend.capabilities.concurrentAtomicWrites
     try {
-      await this.#backend.write(async (tx) => {
-        // An engine may run this callback again (PostgreSQL retries a deadlocked transaction):
-        // only the outcomes of the last run count.
-        errors = undefined
-        again = undefined
-        // Alone in its transaction, a write needs no savepoint: if it throws, everything rolls back.
-        if (batch.length === 1) return void (values[0] = await batch[0]!.job.work(tx))
-        for (let i = 0; i < batch.length; i++) {
-          // Once a write is deferred, every later one is too, in order: run now, they would
-          // commit (and reach the change log) before the write their caller issued first.
-          if (again !== undefined) {
-            again.add(i)
-            continue
-          }
-          const { job } = batch[i]!
-          if (job.atomic && concurrent) {
-            // Consecutive atomic jobs start together, so the engine may combine their statements.
-            const from = i
-            const started: Promise<unknown>[] = []
-            for (; i < batch.length && batch[i]!.job.atomic; i++) {
-              const { work } = batch[i]!.job
-              // settle: a synchronous throw fails only this job, as a rejection would.
-              started.push(settle(() => work(tx)))
-            }
-            i--
-            const settled = await Promise.allSettled(started)
-            for (const [k, outcome] of settled.entries()) {
-              if (outcome.status === 'fulfilled') values[from + k] = outcome.value
-              else if (isTransactionAborted(outcome.reason)) throw outcome.reason
-              else (errors ??= new Map()).set(from + k, outcome.reason)
-            }
-            continue
-          }
-          try {
-            if (job.atomic) {
-              const value = job.work(tx)
-              values[i] = value instanceof Promise ? await value : value
-            } else {
-              values[i] = await tx.savepoint(async () => job.work(tx), { batchJob: true })
-            }
-          } catch (error) {
-            if (isTransactionAborted(error)) throw error
-            if (isRetryInNextBatch(error) && this.#mayRetry(batch[i]!)) {
-              ;(again ??= new Set()).add(i)
+      await this.#backend.write(
+        async (tx) => {
+          // An engine may run this callback again (PostgreSQL retries a deadlocked transaction):
+          // only the outcomes of the last run count.
+          errors = undefined
+          again = undefined
+          // Alone in its transaction, a write needs no savepoint: if it throws, everything rolls back.
+          if (batch.length === 1) return void (values[0] = await batch[0]!.job.work(tx))
+          for (let i = 0; i < batch.length; i++) {
+            // Once a write is deferred, every later one is too, in order: run now, they would
+            // commit (and reach the change log) before the write their caller issued first.
+            if (again !== undefined) {
+              again.add(i)
               continue
             }
-            ;(errors ??= new Map()).set(i, error)
+            const { job } = batch[i]!
+            if (job.atomic && concurrent) {
+              // Consecutive atomic jobs start together, so the engine may combine their statements.
+              const from = i
+              const started: Promise<unknown>[] = []
+              for (; i < batch.length && batch[i]!.job.atomic; i++) {
+                const { work } = batch[i]!.job
+                // settle: a synchronous throw fails only this job, as a rejection would.
+                started.push(settle(() => work(tx)))
+              }
+              i--
+              const settled = await Promise.allSettled(started)
+              for (const [k, outcome] of settled.entries()) {
+                if (outcome.status === 'fulfilled') values[from + k] = outcome.value
+                else if (isTransactionAborted(outcome.reason)) throw outcome.reason
+                else (errors ??= new Map()).set(from + k, outcome.reason)
+              }
+              continue
+            }
+            try {
+              if (job.atomic) {
+                const value = job.work(tx)
+                values[i] = value instanceof Promise ? await value : value
+              } else {
+                values[i] = await tx.savepoint(async () => job.work(tx), { batchJob: true })
+              }
+            } catch (error) {
+              if (isTransactionAborted(error)) throw error
+              if (isRetryInNextBatch(error) && this.#mayRetry(batch[i]!)) {
+                ;(again ??= new Set()).add(i)
+                continue
+              }
+              ;(errors ??= new Map()).set(i, error)
+            }
           }
-        }
-      }, { busyTimeoutMs: this.#busyTimeoutMs })
+        },
+        { busyTimeoutMs: this.#busyTimeoutMs },
+      )
     } catch (error) {
       for (const pending of batch) pending.reject(error)
       return

@@ -80,10 +80,19 @@ export function listCollections<C extends CollectionsConfig>(store: Store<C>): P
  * The records of one collection in id order, a page at a time (keyset on id), each page its own
  * read. For internal collections, which exportRecords leaves out; they are small.
  */
-export async function* readCollection<C extends CollectionsConfig>(store: Store<C>, collection: string, pageSize: number): AsyncGenerator<RecordRow> {
-  for (let after: string | undefined; ; ) {
+export async function* readCollection<C extends CollectionsConfig>(
+  store: Store<C>,
+  collection: string,
+  pageSize: number,
+): AsyncGenerator<RecordRow> {
+  for (let after: string | undefined; ;) {
     const rows = await store.runRead((tx) =>
-      tx.find(collection, { where: [], orderBy: { field: { kind: 'meta', name: 'id' }, direction: 'asc' }, ...(after === undefined ? {} : { after: { value: after, id: after } }), limit: pageSize }),
+      tx.find(collection, {
+        where: [],
+        orderBy: { field: { kind: 'meta', name: 'id' }, direction: 'asc' },
+        ...(after === undefined ? {} : { after: { value: after, id: after } }),
+        limit: pageSize,
+      }),
     )
     for (const { sortValue: _, ...row } of rows) yield row
     if (rows.length < pageSize) return
@@ -95,10 +104,21 @@ export async function* readCollection<C extends CollectionsConfig>(store: Store<
  * The records of `collections` (user collections only) as RecordRows, collection by collection in
  * id order: exportRecords, so on SQLite in a file they come from one read snapshot.
  */
-export async function* readUserCollections<C extends CollectionsConfig>(store: Store<C>, collections: readonly string[], pageSize: number): AsyncGenerator<{ collection: string; row: RecordRow }> {
+export async function* readUserCollections<C extends CollectionsConfig>(
+  store: Store<C>,
+  collections: readonly string[],
+  pageSize: number,
+): AsyncGenerator<{ collection: string; row: RecordRow }> {
   if (collections.length === 0) return
   for await (const record of exportRecords(store, { collections, pageSize })) {
-    const row: RecordRow = { id: record.id, version: record.version, createdAt: Date.parse(record.createdAt), updatedAt: Date.parse(record.updatedAt), role: record.role, data: record.data }
+    const row: RecordRow = {
+      id: record.id,
+      version: record.version,
+      createdAt: Date.parse(record.createdAt),
+      updatedAt: Date.parse(record.updatedAt),
+      role: record.role,
+      data: record.data,
+    }
     yield { collection: record.collection, row }
   }
 }
@@ -115,13 +135,19 @@ export async function* readUserCollections<C extends CollectionsConfig>(store: S
  * const [a, b] = await Promise.all([checksumStore(sqliteStore), checksumStore(postgresStore)])
  * console.log(JSON.stringify(a) === JSON.stringify(b))
  */
-export async function checksumStore<C extends CollectionsConfig>(store: Store<C>, options: ChecksumOptions = {}): Promise<CollectionChecksum[]> {
-  if (typeof options !== 'object' || options === null) throw new TypeError('checksumStore options must be an object like { collections: ["tasks"] }.')
+export async function checksumStore<C extends CollectionsConfig>(
+  store: Store<C>,
+  options: ChecksumOptions = {},
+): Promise<CollectionChecksum[]> {
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError('checksumStore options must be an object like { collections: ["tasks"] }.')
   for (const key of Object.keys(options)) {
-    if (key !== 'collections' && key !== 'pageSize') throw new TypeError(`Unknown option "${key}" for checksumStore; the options are collections, pageSize.`)
+    if (key !== 'collections' && key !== 'pageSize')
+      throw new TypeError(`Unknown option "${key}" for checksumStore; the options are collections, pageSize.`)
   }
   const pageSize = options.pageSize ?? DEFAULT_CHECKSUM_PAGE_SIZE
-  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 10_000) throw new RangeError(`pageSize must be an integer from 1 to 10000 (got ${String(pageSize)}).`)
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 10_000)
+    throw new RangeError(`pageSize must be an integer from 1 to 10000 (got ${String(pageSize)}).`)
   const existing = await listCollections(store)
   const wanted = options.collections ?? existing.filter((name) => !name.startsWith('_'))
   if (!Array.isArray(wanted) || wanted.some((name) => typeof name !== 'string') || new Set(wanted).size !== wanted.length) {
@@ -129,10 +155,14 @@ export async function checksumStore<C extends CollectionsConfig>(store: Store<C>
   }
   for (const name of wanted) {
     if (!existing.includes(name)) {
-      throw new TandemError('UNKNOWN_COLLECTION', `Collection "${name}" does not exist in this store. Existing: ${existing.filter((n) => !n.startsWith('_')).join(', ') || '(none)'}.`, {
-        collection: name,
-        hint: 'Leave out collections to checksum them all.',
-      })
+      throw new TandemError(
+        'UNKNOWN_COLLECTION',
+        `Collection "${name}" does not exist in this store. Existing: ${existing.filter((n) => !n.startsWith('_')).join(', ') || '(none)'}.`,
+        {
+          collection: name,
+          hint: 'Leave out collections to checksum them all.',
+        },
+      )
     }
   }
   return checksumCollections(store, wanted, pageSize)
@@ -159,7 +189,11 @@ export async function checksumCollections<C extends CollectionsConfig>(
     if (count % pageSize !== 0) onProgress(collection, count)
   }
   let current: string | undefined
-  for await (const { collection, row } of readUserCollections(store, collections.filter((name) => !name.startsWith('_')), pageSize)) {
+  for await (const { collection, row } of readUserCollections(
+    store,
+    collections.filter((name) => !name.startsWith('_')),
+    pageSize,
+  )) {
     if (current !== undefined && collection !== current) finished(current)
     current = collection
     add(collection, row)

@@ -11,7 +11,9 @@ import { Store } from '../store/store.js'
  * role to register as while copying (default 'copy'). No collections: the copy reads and creates
  * whatever the store holds.
  */
-export type CopyStoreConfig = Pick<StoreConfig, 'path' | 'dataDir' | 'url' | 'postgres' | 'busyTimeoutMs' | 'durability'> & { role?: string }
+export type CopyStoreConfig = Pick<StoreConfig, 'path' | 'dataDir' | 'url' | 'postgres' | 'busyTimeoutMs' | 'durability'> & {
+  role?: string
+}
 
 /** A store to copy from or to: an open store (left open), or where to open one (closed afterwards). */
 export type CopyEndpoint<C extends CollectionsConfig = CollectionsConfig> = Store<C> | CopyStoreConfig
@@ -60,7 +62,11 @@ function openConfig<C extends CollectionsConfig>(config: CopyStoreConfig): Promi
  * directly (the store refuses writes), and the store opened again, now writable. Resolves with the
  * number of history records removed. A target passed in as an open store is left as it is.
  */
-export async function makeWritable<C extends CollectionsConfig>(endpoint: OpenEndpoint<C>, config: CopyEndpoint<C>, history: string): Promise<number> {
+export async function makeWritable<C extends CollectionsConfig>(
+  endpoint: OpenEndpoint<C>,
+  config: CopyEndpoint<C>,
+  history: string,
+): Promise<number> {
   const { storeVersion, knownVersion } = endpoint.store.migrations
   if (storeVersion <= knownVersion || !endpoint.opened || config instanceof Store) return 0
   // The store is read-only: its write queue is idle and stays so, nothing races these deletes.
@@ -88,11 +94,14 @@ function checkConfig(config: unknown, side: 'from' | 'to'): CopyStoreConfig {
   const example = `an open store, or where one lives: { path: 'data/app.db' } or { url: 'postgres://…', postgres: { schema: 'app' } }`
   if (typeof config !== 'object' || config === null) throw new TypeError(`${side} must be ${example} (got ${JSON.stringify(config)}).`)
   for (const key of Object.keys(config)) {
-    if (!CONFIG_KEYS.includes(key)) throw new TypeError(`Unknown option "${key}" in ${side}; a store to copy takes ${CONFIG_KEYS.join(', ')}.`)
+    if (!CONFIG_KEYS.includes(key))
+      throw new TypeError(`Unknown option "${key}" in ${side}; a store to copy takes ${CONFIG_KEYS.join(', ')}.`)
   }
   const given = config as CopyStoreConfig
-  if (given.path === undefined && given.dataDir === undefined && given.url === undefined) throw new TypeError(`${side} must be ${example} (got neither path, dataDir nor url).`)
-  if (side === 'from' && given.path === ':memory:') throw new TypeError("from cannot be { path: ':memory:' }: a new in-memory store is empty. Pass the open store instead.")
+  if (given.path === undefined && given.dataDir === undefined && given.url === undefined)
+    throw new TypeError(`${side} must be ${example} (got neither path, dataDir nor url).`)
+  if (side === 'from' && given.path === ':memory:')
+    throw new TypeError("from cannot be { path: ':memory:' }: a new in-memory store is empty. Pass the open store instead.")
   return given
 }
 

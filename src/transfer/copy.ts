@@ -89,11 +89,20 @@ export class CopyVerificationError extends TandemError {
 
   constructor(result: CopyResult) {
     const bad = result.collections.filter((c) => !c.ok)
-    const figures = bad.map((c) => `"${c.collection}": source ${c.count} records (checksum ${c.checksum.slice(0, 12)}), target ${c.target.count} (${c.target.checksum.slice(0, 12)})`).join('; ')
-    super('STORAGE_FAILURE', `The copy does not match its source in ${bad.length} of ${result.collections.length} collections: ${figures}. Another process wrote to the target during the copy, or records were changed or lost on the way.`, {
-      hint: 'Stop every writer of the target, then copy again with overwrite (tandem copy --overwrite).',
-      ...(bad.length === 1 ? { collection: bad[0]!.collection } : {}),
-    })
+    const figures = bad
+      .map(
+        (c) =>
+          `"${c.collection}": source ${c.count} records (checksum ${c.checksum.slice(0, 12)}), target ${c.target.count} (${c.target.checksum.slice(0, 12)})`,
+      )
+      .join('; ')
+    super(
+      'STORAGE_FAILURE',
+      `The copy does not match its source in ${bad.length} of ${result.collections.length} collections: ${figures}. Another process wrote to the target during the copy, or records were changed or lost on the way.`,
+      {
+        hint: 'Stop every writer of the target, then copy again with overwrite (tandem copy --overwrite).',
+        ...(bad.length === 1 ? { collection: bad[0]!.collection } : {}),
+      },
+    )
     this.result = result
   }
 }
@@ -159,12 +168,26 @@ export async function copyStore<A extends CollectionsConfig, B extends Collectio
     await to.store.runWrite(async (tx) => {
       for (const c of plan.collections) await tx.ensureCollection(c.layout)
     })
-    for (const c of plan.collections) if (c.present > 0) removed.set(c.name, (removed.get(c.name) ?? 0) + (await clearCollection(to.store, c.name, c.history, batchSize, report)))
+    for (const c of plan.collections)
+      if (c.present > 0)
+        removed.set(c.name, (removed.get(c.name) ?? 0) + (await clearCollection(to.store, c.name, c.history, batchSize, report)))
     const copied = await copyRecords(from.store, to.store, plan, batchSize, report)
-    const verified = await checksumCollections(to.store, plan.collections.map((c) => c.name), batchSize, (collection, done) => report('verify', collection, done))
+    const verified = await checksumCollections(
+      to.store,
+      plan.collections.map((c) => c.name),
+      batchSize,
+      (collection, done) => report('verify', collection, done),
+    )
     const collections = verified.map((target, i): CollectionCopyResult => {
       const source = copied[i]!
-      return { collection: source.collection, count: source.count, checksum: source.checksum, target: { count: target.count, checksum: target.checksum }, ok: source.count === target.count && source.checksum === target.checksum, removed: removed.get(source.collection) ?? 0 }
+      return {
+        collection: source.collection,
+        count: source.count,
+        checksum: source.checksum,
+        target: { count: target.count, checksum: target.checksum },
+        ok: source.count === target.count && source.checksum === target.checksum,
+        removed: removed.get(source.collection) ?? 0,
+      }
     })
     const result: CopyResult = {
       from: { kind: from.store.kind, location: from.location },
@@ -183,18 +206,26 @@ export async function copyStore<A extends CollectionsConfig, B extends Collectio
   }
 }
 
-function checkOptions<A extends CollectionsConfig, B extends CollectionsConfig>(options: CopyOptions<A, B>): { wanted: readonly string[] | undefined; overwrite: boolean; batchSize: number; onProgress: CopyOptions['onProgress'] } {
-  if (typeof options !== 'object' || options === null) throw new TypeError("copyStore needs options like { from: { path: 'data/app.db' }, to: { url: 'postgres://…' } }.")
+function checkOptions<A extends CollectionsConfig, B extends CollectionsConfig>(
+  options: CopyOptions<A, B>,
+): { wanted: readonly string[] | undefined; overwrite: boolean; batchSize: number; onProgress: CopyOptions['onProgress'] } {
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError("copyStore needs options like { from: { path: 'data/app.db' }, to: { url: 'postgres://…' } }.")
   for (const key of Object.keys(options)) {
     if (!COPY_KEYS.includes(key)) throw new TypeError(`Unknown option "${key}" for copyStore; the options are ${COPY_KEYS.join(', ')}.`)
   }
   const batchSize = options.batchSize ?? DEFAULT_COPY_BATCH_SIZE
-  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) throw new RangeError(`batchSize must be an integer from 1 to 10000 (got ${String(batchSize)}).`)
-  if (options.overwrite !== undefined && typeof options.overwrite !== 'boolean') throw new TypeError(`overwrite must be true or false (got ${JSON.stringify(options.overwrite)}).`)
-  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new TypeError(`onProgress must be a function (got ${typeof options.onProgress}).`)
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000)
+    throw new RangeError(`batchSize must be an integer from 1 to 10000 (got ${String(batchSize)}).`)
+  if (options.overwrite !== undefined && typeof options.overwrite !== 'boolean')
+    throw new TypeError(`overwrite must be true or false (got ${JSON.stringify(options.overwrite)}).`)
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function')
+    throw new TypeError(`onProgress must be a function (got ${typeof options.onProgress}).`)
   const wanted = checkCollectionFilter(options.collections === undefined ? {} : { collections: options.collections })?.collections
-  if (wanted !== undefined && new Set(wanted).size !== wanted.length) throw new TypeError(`collections names a collection twice (got ${JSON.stringify(wanted)}).`)
-  if (wanted?.length === 0) throw new TypeError('collections is empty, so there would be nothing to copy; leave it out to copy the whole store.')
+  if (wanted !== undefined && new Set(wanted).size !== wanted.length)
+    throw new TypeError(`collections names a collection twice (got ${JSON.stringify(wanted)}).`)
+  if (wanted?.length === 0)
+    throw new TypeError('collections is empty, so there would be nothing to copy; leave it out to copy the whole store.')
   return { wanted, overwrite: options.overwrite ?? false, batchSize, onProgress: options.onProgress }
 }
 
@@ -204,21 +235,41 @@ async function planCopy(from: OpenEndpoint, to: Store, wanted: readonly string[]
   const names = source.collections.map((c) => c.name)
   for (const name of wanted ?? []) {
     if (!names.includes(name)) {
-      throw new TandemError('UNKNOWN_COLLECTION', `Collection "${name}" does not exist in the source store ${from.location}. It has: ${names.join(', ') || '(none)'}.`, {
-        collection: name,
-        hint: 'Leave out collections to copy them all.',
-      })
+      throw new TandemError(
+        'UNKNOWN_COLLECTION',
+        `Collection "${name}" does not exist in the source store ${from.location}. It has: ${names.join(', ') || '(none)'}.`,
+        {
+          collection: name,
+          hint: 'Leave out collections to copy them all.',
+        },
+      )
     }
   }
   const count = (store: Store, name: string) => store.runRead((tx) => tx.count(name, []))
   const collections: Plan['collections'] = []
   for (const name of wanted ?? names) {
-    const declared = [...(source.collections.find((c) => c.name === name)?.indexes ?? []), ...(target.collections.find((c) => c.name === name)?.indexes ?? [])]
+    const declared = [
+      ...(source.collections.find((c) => c.name === name)?.indexes ?? []),
+      ...(target.collections.find((c) => c.name === name)?.indexes ?? []),
+    ]
     const layout = { name, indexes: [...new Set(declared)].map((field) => field.split('.')) }
-    collections.push({ name, history: false, layout, expected: source.collections.find((c) => c.name === name)!.count, present: target.collections.find((c) => c.name === name)?.count ?? 0 })
+    collections.push({
+      name,
+      history: false,
+      layout,
+      expected: source.collections.find((c) => c.name === name)!.count,
+      present: target.collections.find((c) => c.name === name)?.count ?? 0,
+    })
   }
   if (wanted === undefined) {
-    for (const name of COPIED_HISTORY) collections.push({ name, history: true, layout: { name, indexes: [] }, expected: await count(from.store, name), present: await count(to, name) })
+    for (const name of COPIED_HISTORY)
+      collections.push({
+        name,
+        history: true,
+        layout: { name, indexes: [] },
+        expected: await count(from.store, name),
+        present: await count(to, name),
+      })
   }
   // A source opened by path or url that holds nothing is most likely a typo (PostgreSQL creates a missing schema empty).
   if (from.opened && names.length === 0 && collections.every((c) => c.expected === 0)) {
@@ -228,10 +279,14 @@ async function planCopy(from: OpenEndpoint, to: Store, wanted: readonly string[]
   }
   const occupied = collections.filter((c) => c.present > 0)
   if (occupied.length > 0 && !overwrite) {
-    throw new TandemError('DUPLICATE_ID', `The target store already holds records in ${occupied.map((c) => `"${c.name}" (${c.present})`).join(', ')}; copy refuses to mix two stores' records. Nothing was written.`, {
-      ...(occupied.length === 1 ? { collection: occupied[0]!.name } : {}),
-      hint: 'Copy into a new store, or pass overwrite: true (tandem copy --overwrite) to replace those records.',
-    })
+    throw new TandemError(
+      'DUPLICATE_ID',
+      `The target store already holds records in ${occupied.map((c) => `"${c.name}" (${c.present})`).join(', ')}; copy refuses to mix two stores' records. Nothing was written.`,
+      {
+        ...(occupied.length === 1 ? { collection: occupied[0]!.name } : {}),
+        hint: 'Copy into a new store, or pass overwrite: true (tandem copy --overwrite) to replace those records.',
+      },
+    )
   }
   return { collections }
 }
@@ -243,7 +298,9 @@ function refuseMigratedTarget(to: OpenEndpoint): void {
   throw new TandemError(
     'SCHEMA_TOO_NEW',
     `The target store ${to.location} has applied migrations up to version ${storeVersion}, which this program does not know; copying only some collections would write data of the source's shape under the target's schema. Nothing was written.`,
-    { hint: 'Copy the whole store (no collections option) with overwrite, which replaces the target\'s migration history with the source\'s, or open the target with its migrations and pass the open store as `to`.' },
+    {
+      hint: "Copy the whole store (no collections option) with overwrite, which replaces the target's migration history with the source's, or open the target with its migrations and pass the open store as `to`.",
+    },
   )
 }
 
@@ -269,7 +326,14 @@ function progressReporter(plan: Plan, onProgress: CopyOptions['onProgress']): Re
     }
     current.done = done
     const c = totals.get(collection)!
-    onProgress({ phase: next, collection, done, total: next === 'clear' ? c.present : c.expected, recordsDone: before + done, recordsTotal: next === 'clear' ? clearTotal : recordsTotal })
+    onProgress({
+      phase: next,
+      collection,
+      done,
+      total: next === 'clear' ? c.present : c.expected,
+      recordsDone: before + done,
+      recordsTotal: next === 'clear' ? clearTotal : recordsTotal,
+    })
   }
 }
 
@@ -279,11 +343,24 @@ async function clearCollection(to: Store, collection: string, history: boolean, 
   let removed = 0
   for (;;) {
     const n = await to.runWrite(async (tx) => {
-      const rows = await tx.find(collection, { where: [], orderBy: { field: { kind: 'meta', name: 'id' }, direction: 'asc' }, limit: batchSize })
+      const rows = await tx.find(collection, {
+        where: [],
+        orderBy: { field: { kind: 'meta', name: 'id' }, direction: 'asc' },
+        limit: batchSize,
+      })
       const at = Date.now()
       for (const row of rows) {
         await tx.delete(collection, row.id)
-        if (!history) await tx.appendChange({ collection, id: row.id, op: 'delete', version: row.version, role: to.role, at, ...(changeData ? { data: row.data } : {}) })
+        if (!history)
+          await tx.appendChange({
+            collection,
+            id: row.id,
+            op: 'delete',
+            version: row.version,
+            role: to.role,
+            at,
+            ...(changeData ? { data: row.data } : {}),
+          })
       }
       return rows.length
     })
@@ -356,6 +433,16 @@ function writeBatch(to: Store, collection: string, history: boolean, rows: reado
     // statement (SQLite runs each at once). Any failure fails the whole batch, as before.
     await Promise.all(rows.map((row) => tx.insert(collection, row)))
     // The history collections are never in the change log (migrations and seeds do not log them either).
-    if (!history) for (const row of rows) await tx.appendChange({ collection, id: row.id, op: 'insert', version: row.version, role: row.role, at, ...(changeData ? { data: row.data } : {}) })
+    if (!history)
+      for (const row of rows)
+        await tx.appendChange({
+          collection,
+          id: row.id,
+          op: 'insert',
+          version: row.version,
+          role: row.role,
+          at,
+          ...(changeData ? { data: row.data } : {}),
+        })
   })
 }

@@ -92,11 +92,15 @@ export function toExportedRecord<T = AnyData>(collection: string, row: RecordRow
 function isoTime(ms: number, field: string, collection: string, id: string): string {
   const date = new Date(ms)
   if (Number.isFinite(date.getTime())) return date.toISOString()
-  throw new TandemError('INVALID_DATA', `Record ${collection}/${id} holds ${field} ${String(ms)}, which is not a time a Date can hold, so it cannot be exported.`, {
-    collection,
-    id,
-    hint: `Write the record again with the store's API (replace or delete it), then export again.`,
-  })
+  throw new TandemError(
+    'INVALID_DATA',
+    `Record ${collection}/${id} holds ${field} ${String(ms)}, which is not a time a Date can hold, so it cannot be exported.`,
+    {
+      collection,
+      id,
+      hint: `Write the record again with the store's API (replace or delete it), then export again.`,
+    },
+  )
 }
 
 /** One record line, without the newline. */
@@ -105,9 +109,13 @@ export function recordLine(collection: string, row: RecordRow): string {
 }
 
 /** What one line of an export holds. */
-export type ParsedLine = { kind: 'header'; header: ExportHeader } | { kind: 'end'; end: ExportEnd } | { kind: 'record'; collection: string; row: RecordRow }
+export type ParsedLine =
+  { kind: 'header'; header: ExportHeader } | { kind: 'end'; end: ExportEnd } | { kind: 'record'; collection: string; row: RecordRow }
 
-function malformed(problem: string, hint = 'Each line must be one JSON object: {"collection", "id", "version", "createdAt", "updatedAt", "role", "data"}.'): TandemError {
+function malformed(
+  problem: string,
+  hint = 'Each line must be one JSON object: {"collection", "id", "version", "createdAt", "updatedAt", "role", "data"}.',
+): TandemError {
   return new TandemError('INVALID_DATA', problem, { hint })
 }
 
@@ -125,7 +133,10 @@ const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9})
  * would keep a value that find() and export cannot turn back into a date.
  */
 function time(value: unknown, field: string): number {
-  const refuse = () => malformed(`"${field}" must be an ISO 8601 date and time with a zone, like "2025-01-31T12:00:00.000Z", with a year from 0000 to 9999 (got ${JSON.stringify(value)?.slice(0, 60)}).`)
+  const refuse = () =>
+    malformed(
+      `"${field}" must be an ISO 8601 date and time with a zone, like "2025-01-31T12:00:00.000Z", with a year from 0000 to 9999 (got ${JSON.stringify(value)?.slice(0, 60)}).`,
+    )
   const match = typeof value === 'string' ? ISO_TIME.exec(value) : null
   if (match === null) throw refuse()
   const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [number, number, number, number, number, number]
@@ -155,21 +166,26 @@ export function parseLine(text: string): ParsedLine {
   } catch (error) {
     throw Object.assign(malformed(`The line is not valid JSON (${(error as Error).message}).`), { cause: error })
   }
-  if (!isObject(value)) throw malformed(`The line is ${Array.isArray(value) ? 'an array' : JSON.stringify(value)?.slice(0, 40)}, not a JSON object.`)
+  if (!isObject(value))
+    throw malformed(`The line is ${Array.isArray(value) ? 'an array' : JSON.stringify(value)?.slice(0, 40)}, not a JSON object.`)
   if (Object.hasOwn(value, 'tandem')) return parseMarker(value)
   for (const key of Object.keys(value)) {
     // JSON.parse makes "__proto__" an own key: it lands here like any unknown key.
-    if (!(RECORD_KEYS as readonly string[]).includes(key)) throw malformed(`The record has an unknown field "${key}"; a record line holds only ${RECORD_KEYS.join(', ')}.`)
+    if (!(RECORD_KEYS as readonly string[]).includes(key))
+      throw malformed(`The record has an unknown field "${key}"; a record line holds only ${RECORD_KEYS.join(', ')}.`)
   }
   for (const key of RECORD_KEYS) if (!Object.hasOwn(value, key)) throw malformed(`The record has no "${key}".`)
   const { collection, id, version, role, data } = value
   if (typeof collection !== 'string') throw malformed(`"collection" must be a string (got ${JSON.stringify(collection)}).`)
   if (typeof id !== 'string') throw malformed(`"id" must be a string (got ${JSON.stringify(id)}).`)
   if (typeof version !== 'number' || !Number.isInteger(version) || version < 1 || version > MAX_IMPORTED_VERSION) {
-    throw malformed(`"version" must be a positive integer, at most ${MAX_IMPORTED_VERSION} so that later updates still count exactly (got ${JSON.stringify(version)}).`)
+    throw malformed(
+      `"version" must be a positive integer, at most ${MAX_IMPORTED_VERSION} so that later updates still count exactly (got ${JSON.stringify(version)}).`,
+    )
   }
   if (typeof role !== 'string') throw malformed(`"role" must be a string (got ${JSON.stringify(role)}).`)
-  if (!isObject(data)) throw malformed(`"data" must be a JSON object (got ${Array.isArray(data) ? 'an array' : JSON.stringify(data)?.slice(0, 40)}).`)
+  if (!isObject(data))
+    throw malformed(`"data" must be a JSON object (got ${Array.isArray(data) ? 'an array' : JSON.stringify(data)?.slice(0, 40)}).`)
   const createdAt = time(value.createdAt, 'createdAt')
   const updatedAt = time(value.updatedAt, 'updatedAt')
   return { kind: 'record', collection, row: { id, version, createdAt, updatedAt, role, data: data as JsonObject } }
@@ -180,17 +196,24 @@ const HEADER_HINT = 'The header is the first line exportStore writes; export the
 function parseMarker(value: Record<string, unknown>): ParsedLine {
   if (value.tandem === 'export') {
     if (!READABLE_FORMATS.includes(value.format as number)) {
-      throw malformed(`The export is in format ${JSON.stringify(value.format)}; this version of Tandem reads formats ${READABLE_FORMATS.join(' and ')}.`, 'Import it with the Tandem version that wrote it, or a newer one.')
+      throw malformed(
+        `The export is in format ${JSON.stringify(value.format)}; this version of Tandem reads formats ${READABLE_FORMATS.join(' and ')}.`,
+        'Import it with the Tandem version that wrote it, or a newer one.',
+      )
     }
     const { schemaVersion, fingerprint, maxLineBytes } = value
-    if (schemaVersion !== undefined && !(Number.isSafeInteger(schemaVersion) && (schemaVersion as number) >= 0)) throw malformed(`The header's "schemaVersion" must be a non-negative integer (got ${JSON.stringify(schemaVersion)}).`, HEADER_HINT)
-    if (fingerprint !== undefined && typeof fingerprint !== 'string') throw malformed(`The header's "fingerprint" must be a string (got ${JSON.stringify(fingerprint)}).`, HEADER_HINT)
-    if (maxLineBytes !== undefined && !(Number.isSafeInteger(maxLineBytes) && (maxLineBytes as number) >= 1)) throw malformed(`The header's "maxLineBytes" must be a positive integer (got ${JSON.stringify(maxLineBytes)}).`, HEADER_HINT)
+    if (schemaVersion !== undefined && !(Number.isSafeInteger(schemaVersion) && (schemaVersion as number) >= 0))
+      throw malformed(`The header's "schemaVersion" must be a non-negative integer (got ${JSON.stringify(schemaVersion)}).`, HEADER_HINT)
+    if (fingerprint !== undefined && typeof fingerprint !== 'string')
+      throw malformed(`The header's "fingerprint" must be a string (got ${JSON.stringify(fingerprint)}).`, HEADER_HINT)
+    if (maxLineBytes !== undefined && !(Number.isSafeInteger(maxLineBytes) && (maxLineBytes as number) >= 1))
+      throw malformed(`The header's "maxLineBytes" must be a positive integer (got ${JSON.stringify(maxLineBytes)}).`, HEADER_HINT)
     return { kind: 'header', header: value as unknown as ExportHeader }
   }
   if (value.tandem === 'end') {
     const records = value.records
-    if (!isObject(records) || Object.values(records).some((n) => !Number.isSafeInteger(n))) throw malformed('The end line must count records per collection: {"tandem":"end","records":{"tasks":12}}.')
+    if (!isObject(records) || Object.values(records).some((n) => !Number.isSafeInteger(n)))
+      throw malformed('The end line must count records per collection: {"tandem":"end","records":{"tasks":12}}.')
     return { kind: 'end', end: { tandem: 'end', records: records as Record<string, number> } }
   }
   throw malformed(`"tandem" is ${JSON.stringify(value.tandem)}; only the header ("export") and the end line ("end") carry it.`)

@@ -8,7 +8,15 @@ import { TandemError } from '../errors.js'
 import { createTempBeside, removeQuietly, renameDurably } from '../fs/durable-file.js'
 import { checkCollectionFilter, type AnyData, type CollectionsConfig } from '../store/config.js'
 import type { Store } from '../store/store.js'
-import { EXPORT_FORMAT, HISTORY_COLLECTIONS, recordLine, toExportedRecord, type ExportEnd, type ExportHeader, type ExportedRecord } from './export-format.js'
+import {
+  EXPORT_FORMAT,
+  HISTORY_COLLECTIONS,
+  recordLine,
+  toExportedRecord,
+  type ExportEnd,
+  type ExportHeader,
+  type ExportedRecord,
+} from './export-format.js'
 import { checkMaxLineBytes, LineWriter, writeToStream } from './ndjson.js'
 import { openSnapshot, type Snapshot } from './snapshot.js'
 import { MIGRATIONS_COLLECTION, type AppliedMigration } from '../migrations/runner.js'
@@ -73,19 +81,25 @@ interface CheckedOptions {
 }
 
 function checkOptions(options: ExportOptions & { to?: unknown }, allowed: readonly string[]): CheckedOptions {
-  if (typeof options !== 'object' || options === null) throw new TypeError('Export options must be an object like { collections: ["tasks"] }.')
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError('Export options must be an object like { collections: ["tasks"] }.')
   for (const key of Object.keys(options)) {
     if (!allowed.includes(key)) throw new TypeError(`Unknown export option "${key}"; the options are ${allowed.join(', ')}.`)
   }
   const pageSize = options.pageSize ?? DEFAULT_EXPORT_PAGE_SIZE
-  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100_000) throw new RangeError(`pageSize must be an integer from 1 to 100000 (got ${String(pageSize)}).`)
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100_000)
+    throw new RangeError(`pageSize must be an integer from 1 to 100000 (got ${String(pageSize)}).`)
   const maxLineBytes = checkMaxLineBytes(options.maxLineBytes)
-  return { pageSize, maxLineBytes, collections: checkCollectionFilter({ ...(options.collections === undefined ? {} : { collections: options.collections }) })?.collections }
+  return {
+    pageSize,
+    maxLineBytes,
+    collections: checkCollectionFilter({ ...(options.collections === undefined ? {} : { collections: options.collections }) })?.collections,
+  }
 }
 
 /** Every row of `collection` in the snapshot, a page at a time. */
 async function* pages(snapshot: Snapshot, collection: string, pageSize: number): AsyncGenerator<RecordRow[]> {
-  for (let after = ''; ; ) {
+  for (let after = ''; ;) {
     const rows = await snapshot.page(collection, after, pageSize)
     if (rows.length > 0) yield rows
     if (rows.length < pageSize) return
@@ -105,10 +119,14 @@ async function* exportItems<C extends CollectionsConfig>(store: Store<C>, option
     const existing = all.filter((name) => !name.startsWith('_'))
     for (const name of wanted ?? []) {
       if (!existing.includes(name)) {
-        throw new TandemError('UNKNOWN_COLLECTION', `Collection "${name}" does not exist in this store. Existing: ${existing.join(', ') || '(none)'}.`, {
-          collection: name,
-          hint: 'Leave out collections to export them all.',
-        })
+        throw new TandemError(
+          'UNKNOWN_COLLECTION',
+          `Collection "${name}" does not exist in this store. Existing: ${existing.join(', ') || '(none)'}.`,
+          {
+            collection: name,
+            hint: 'Leave out collections to export them all.',
+          },
+        )
       }
     }
     const collections = wanted === undefined ? existing : [...wanted]
@@ -121,10 +139,23 @@ async function* exportItems<C extends CollectionsConfig>(store: Store<C>, option
       // Seeds are per collection: only those of the collections exported.
       history.set(name, name === SEEDS_COLLECTION ? rows.filter((r) => collections.includes(r.id.slice(0, r.id.indexOf('/')))) : rows)
     }
-    const schemaVersion = Math.max(0, ...(history.get(MIGRATIONS_COLLECTION) ?? []).map((r) => (r.data as unknown as AppliedMigration).version))
+    const schemaVersion = Math.max(
+      0,
+      ...(history.get(MIGRATIONS_COLLECTION) ?? []).map((r) => (r.data as unknown as AppliedMigration).version),
+    )
     yield {
       type: 'header',
-      header: { tandem: 'export', format: EXPORT_FORMAT, kind: store.kind, collections, exportedAt: new Date().toISOString(), snapshot: snapshot.consistent, schemaVersion, fingerprint: store.fingerprint, maxLineBytes: options.maxLineBytes },
+      header: {
+        tandem: 'export',
+        format: EXPORT_FORMAT,
+        kind: store.kind,
+        collections,
+        exportedAt: new Date().toISOString(),
+        snapshot: snapshot.consistent,
+        schemaVersion,
+        fingerprint: store.fingerprint,
+        maxLineBytes: options.maxLineBytes,
+      },
     }
     const records: Record<string, number> = {}
     for (const [name, rows] of history) {
@@ -156,12 +187,20 @@ function limitedLine(collection: string, row: RecordRow, maxLineBytes: number): 
   throw new TandemError(
     'INVALID_DATA',
     `Record ${collection}/${row.id} is ${formatMiB(bytes)} as an export line, longer than maxLineBytes (${formatMiB(maxLineBytes)}); an import with the same limit would refuse it. Nothing was exported.`,
-    { collection, id: row.id, hint: `Export with a larger maxLineBytes (tandem export --max-line-bytes ${formatMiB(2 ** Math.ceil(Math.log2(bytes + 1))).replace(' ', '')}): the header records it, and an import raises its own limit to it.` },
+    {
+      collection,
+      id: row.id,
+      hint: `Export with a larger maxLineBytes (tandem export --max-line-bytes ${formatMiB(2 ** Math.ceil(Math.log2(bytes + 1))).replace(' ', '')}): the header records it, and an import raises its own limit to it.`,
+    },
   )
 }
 
 function formatMiB(bytes: number): string {
-  return bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MiB` : bytes < 1024 * 1024 ? `${bytes} bytes` : `${(bytes / (1024 * 1024)).toFixed(1)} MiB`
+  return bytes % (1024 * 1024) === 0
+    ? `${bytes / (1024 * 1024)} MiB`
+    : bytes < 1024 * 1024
+      ? `${bytes} bytes`
+      : `${(bytes / (1024 * 1024)).toFixed(1)} MiB`
 }
 
 /**
@@ -172,7 +211,10 @@ function formatMiB(bytes: number): string {
  * @example
  * for await (const r of exportRecords(store, { collections: ['tasks'] })) console.log(r.id, r.version)
  */
-export async function* exportRecords<T = AnyData, C extends CollectionsConfig = CollectionsConfig>(store: Store<C>, options: ExportOptions = {}): AsyncGenerator<ExportedRecord<T>> {
+export async function* exportRecords<T = AnyData, C extends CollectionsConfig = CollectionsConfig>(
+  store: Store<C>,
+  options: ExportOptions = {},
+): AsyncGenerator<ExportedRecord<T>> {
   for await (const item of exportItems(store, checkOptions(options, LINES_KEYS))) {
     if (item.type === 'page' && !item.history) for (const row of item.rows) yield toExportedRecord<T>(item.collection, row)
   }
@@ -209,18 +251,26 @@ export async function exportStore<C extends CollectionsConfig>(store: Store<C>, 
   const started = performance.now()
   const to = options.to
   if (typeof to === 'string' && to !== '') return exportToFile(store, resolve(to), checked, started)
-  if (typeof to !== 'object' || to === null || typeof (to as Writable).write !== 'function') throw new TypeError(`to must be a file path or a Writable stream (got ${JSON.stringify(to)}).`)
+  if (typeof to !== 'object' || to === null || typeof (to as Writable).write !== 'function')
+    throw new TypeError(`to must be a file path or a Writable stream (got ${JSON.stringify(to)}).`)
   const writer = new LineWriter(writeToStream(to))
   const summary = await writeExport(store, writer, checked)
   return { path: undefined, ...summary, bytes: writer.bytes, durationMs: Math.round(performance.now() - started) }
 }
 
-async function exportToFile<C extends CollectionsConfig>(store: Store<C>, target: string, options: CheckedOptions, started: number): Promise<ExportResult> {
+async function exportToFile<C extends CollectionsConfig>(
+  store: Store<C>,
+  target: string,
+  options: CheckedOptions,
+  started: number,
+): Promise<ExportResult> {
   mkdirSync(dirname(target), { recursive: true, mode: 0o700 })
   refuseStoreFiles(target, sqliteStoreFile(store), 'export file')
   // The rename at the end would fail on a directory (EISDIR) only after the whole export.
   if (statSync(target, { throwIfNoEntry: false })?.isDirectory() === true) {
-    throw new TandemError('NOT_A_FILE', `The export file ${target} is a directory; nothing was exported.`, { hint: 'Name a file, e.g. exports/app.ndjson.' })
+    throw new TandemError('NOT_A_FILE', `The export file ${target} is a directory; nothing was exported.`, {
+      hint: 'Name a file, e.g. exports/app.ndjson.',
+    })
   }
   const temp = createTempBeside(target)
   try {
@@ -246,7 +296,11 @@ async function exportToFile<C extends CollectionsConfig>(store: Store<C>, target
 
 type ExportSummary = Pick<ExportResult, 'records' | 'collections' | 'snapshot' | 'schemaVersion' | 'fingerprint' | 'history'>
 
-async function writeExport<C extends CollectionsConfig>(store: Store<C>, writer: LineWriter, options: CheckedOptions): Promise<ExportSummary> {
+async function writeExport<C extends CollectionsConfig>(
+  store: Store<C>,
+  writer: LineWriter,
+  options: CheckedOptions,
+): Promise<ExportSummary> {
   let header: ExportHeader | undefined
   let counts: Record<string, number> = {}
   for await (const item of exportItems(store, options)) {

@@ -22,7 +22,12 @@ export class ImportError extends TandemError {
   /** What the collection's schema found, for SCHEMA_INVALID. */
   readonly issues: readonly ValidationIssue[] | undefined
 
-  constructor(code: TandemErrorCode, where: ImportLocation, problem: string, details: { hint?: string; cause?: unknown; collection?: string; id?: string; issues?: readonly ValidationIssue[] } = {}) {
+  constructor(
+    code: TandemErrorCode,
+    where: ImportLocation,
+    problem: string,
+    details: { hint?: string; cause?: unknown; collection?: string; id?: string; issues?: readonly ValidationIssue[] } = {},
+  ) {
     const place = where.text.charAt(0).toUpperCase() + where.text.slice(1)
     super(code, `${place}: ${problem} The import was rolled back; the store is as it was.`, {
       hint: details.hint ?? 'Fix the input there and run the import again (dryRun: true checks a file without writing).',

@@ -59,7 +59,11 @@ export class ImportHistory<C extends CollectionsConfig> {
   readonly #sourceSeeds = new Map<string, SourceSeed>()
   #seedsTableReady = false
 
-  constructor(store: Store<C>, tx: WriteTx, options: { onConflict: ConflictPolicy; allowSchemaMismatch: boolean; wanted: ReadonlySet<string> | undefined }) {
+  constructor(
+    store: Store<C>,
+    tx: WriteTx,
+    options: { onConflict: ConflictPolicy; allowSchemaMismatch: boolean; wanted: ReadonlySet<string> | undefined },
+  ) {
     this.#store = store
     this.#tx = tx
     this.#policy = options.onConflict
@@ -78,17 +82,24 @@ export class ImportHistory<C extends CollectionsConfig> {
     const exported = header.schemaVersion
     const current = await readSchemaVersion(this.#tx)
     if (exported === current) return
-    const override = 'or, if you know the records need no migrating, import it anyway with allowSchemaMismatch: true (tandem import --allow-schema-mismatch).'
+    const override =
+      'or, if you know the records need no migrating, import it anyway with allowSchemaMismatch: true (tandem import --allow-schema-mismatch).'
     if (exported > current) {
       throw new ImportError(
         'SCHEMA_TOO_NEW',
         where,
         `The export was made at schema version ${exported}; this store is at version ${current}, so its records may have shapes this store's program does not know.`,
-        { hint: `Open the store with the definition that has the migrations up to ${exported} (they run when it opens), then import again; ${override}` },
+        {
+          hint: `Open the store with the definition that has the migrations up to ${exported} (they run when it opens), then import again; ${override}`,
+        },
       )
     }
     const missing = [...(await this.#appliedMigrations()).values()].filter((m) => m.version > exported)
-    const listed = missing.slice(0, 3).map((m) => `${m.version} "${m.name}"`).join(', ') + (missing.length > 3 ? ` and ${missing.length - 3} more` : '')
+    const listed =
+      missing
+        .slice(0, 3)
+        .map((m) => `${m.version} "${m.name}"`)
+        .join(', ') + (missing.length > 3 ? ` and ${missing.length - 3} more` : '')
     throw new ImportError(
       'SCHEMA_TOO_OLD',
       where,
@@ -136,7 +147,15 @@ export class ImportHistory<C extends CollectionsConfig> {
       if (stored === undefined || stored.version !== 1 || stored.createdAt !== seededAt || stored.updatedAt !== seededAt) continue
       await this.#tx.delete(seed.collection, seed.id)
       const changeData = this.#store.settings.collections.get(seed.collection)?.changeData ?? true
-      await this.#tx.appendChange({ collection: seed.collection, id: seed.id, op: 'delete', version: stored.version, role: this.#store.role, at: Date.now(), ...(changeData ? { data: stored.data } : {}) })
+      await this.#tx.appendChange({
+        collection: seed.collection,
+        id: seed.id,
+        op: 'delete',
+        version: stored.version,
+        role: this.#store.role,
+        at: Date.now(),
+        ...(changeData ? { data: stored.data } : {}),
+      })
       this.seeds.removed++
     }
   }
@@ -149,8 +168,17 @@ export class ImportHistory<C extends CollectionsConfig> {
   /** A migration of the export's store must be the same migration here (by name); it is never written: this store keeps its own history. */
   async #migration(row: RecordRow, where: ImportLocation): Promise<void> {
     const { version, name } = row.data as Partial<AppliedMigration>
-    if (!Number.isSafeInteger(version) || (version as number) < 1 || typeof name !== 'string' || row.id !== String(version).padStart(10, '0')) {
-      throw new ImportError('INVALID_DATA', where, `A "_migrations" line must record one applied migration: { "version", "name", ... } under its version as a 10-digit id (got id ${JSON.stringify(row.id)}).`)
+    if (
+      !Number.isSafeInteger(version) ||
+      (version as number) < 1 ||
+      typeof name !== 'string' ||
+      row.id !== String(version).padStart(10, '0')
+    ) {
+      throw new ImportError(
+        'INVALID_DATA',
+        where,
+        `A "_migrations" line must record one applied migration: { "version", "name", ... } under its version as a 10-digit id (got id ${JSON.stringify(row.id)}).`,
+      )
     }
     if (this.#allowMismatch) return
     const ours = (await this.#appliedMigrations()).get(version!)
@@ -160,7 +188,9 @@ export class ImportHistory<C extends CollectionsConfig> {
       'DEFINITION_MISMATCH',
       where,
       `The export's migration ${version} is "${name}", but this store's migration ${version} ${ours === undefined ? 'was never applied' : `is "${ours.name}"`}: the export comes from a store with other migrations.`,
-      { hint: 'Import it into a store of the same application (the same defineStore definition), or pass allowSchemaMismatch: true (tandem import --allow-schema-mismatch) if you know its records fit.' },
+      {
+        hint: 'Import it into a store of the same application (the same defineStore definition), or pass allowSchemaMismatch: true (tandem import --allow-schema-mismatch) if you know its records fit.',
+      },
     )
   }
 
@@ -170,7 +200,10 @@ export class ImportHistory<C extends CollectionsConfig> {
     const collection = row.id.slice(0, slash)
     const id = row.id.slice(slash + 1)
     if (slash < 1 || id === '' || typeof row.data.seededAt !== 'string' || !Number.isFinite(Date.parse(row.data.seededAt))) {
-      throw new TandemError('INVALID_DATA', `A "_seeds" line must record one applied seed: id "collection/id" and data { "seededAt" } (got id ${JSON.stringify(row.id)}).`)
+      throw new TandemError(
+        'INVALID_DATA',
+        `A "_seeds" line must record one applied seed: id "collection/id" and data { "seededAt" } (got id ${JSON.stringify(row.id)}).`,
+      )
     }
     checkCollectionFilter({ collections: [collection] })
     if (this.#wanted !== undefined && !this.#wanted.has(collection)) return

@@ -34,7 +34,9 @@ export interface ImportTargetOptions {
 /** Checks `onConflict`, naming the accepted values. */
 export function checkConflictPolicy(value: unknown): ConflictPolicy {
   if (!CONFLICT_POLICIES.includes(value as ConflictPolicy)) {
-    throw new TypeError(`onConflict must be one of ${CONFLICT_POLICIES.map((p) => `'${p}'`).join(', ')} (got ${JSON.stringify(value)}). It says what happens to a record whose id already exists.`)
+    throw new TypeError(
+      `onConflict must be one of ${CONFLICT_POLICIES.map((p) => `'${p}'`).join(', ')} (got ${JSON.stringify(value)}). It says what happens to a record whose id already exists.`,
+    )
   }
   return value as ConflictPolicy
 }
@@ -49,10 +51,14 @@ export function checkImportCollection<C extends CollectionsConfig>(store: Store<
     return
   }
   const declared = [...store.settings.collections.keys()]
-  throw new TandemError('UNKNOWN_COLLECTION', `Collection "${name}" is not declared in this store (declared: ${declared.join(', ') || 'none'}), so its records cannot be validated.`, {
-    collection: name,
-    hint: `Declare "${name}" in openStore (with its schema) and import again, pass collections: [...] to import only some, or allowUndeclared: true to import it unvalidated.`,
-  })
+  throw new TandemError(
+    'UNKNOWN_COLLECTION',
+    `Collection "${name}" is not declared in this store (declared: ${declared.join(', ') || 'none'}), so its records cannot be validated.`,
+    {
+      collection: name,
+      hint: `Declare "${name}" in openStore (with its schema) and import again, pass collections: [...] to import only some, or allowUndeclared: true to import it unvalidated.`,
+    },
+  )
 }
 
 /** Records validated and queued between two writes to the store. */
@@ -186,11 +192,16 @@ export class ImportSink<C extends CollectionsConfig> {
       }
       if (this.#policy === 'fail') {
         await insertsDone()
-        throw new ImportError('DUPLICATE_ID', where, `Record ${collection}/${row.id} already exists (version ${stored.version}) and onConflict is 'fail'.`, {
-          collection,
-          id: row.id,
-          hint: "Import into an empty collection, or choose onConflict 'skip', 'overwrite' or 'newer-version-wins'.",
-        })
+        throw new ImportError(
+          'DUPLICATE_ID',
+          where,
+          `Record ${collection}/${row.id} already exists (version ${stored.version}) and onConflict is 'fail'.`,
+          {
+            collection,
+            id: row.id,
+            hint: "Import into an empty collection, or choose onConflict 'skip', 'overwrite' or 'newer-version-wins'.",
+          },
+        )
       }
       if (!this.#replaces(row, stored)) {
         counts.skipped++
@@ -225,7 +236,10 @@ export class ImportSink<C extends CollectionsConfig> {
     }
     const existing = new Map<string, Map<string, { version: number }>>()
     for (const [collection, list] of ids) {
-      const rows = await this.#tx.find(collection, { where: [{ field: ID, op: 'in', value: [...new Set(list)] }], orderBy: { field: ID, direction: 'asc' } })
+      const rows = await this.#tx.find(collection, {
+        where: [{ field: ID, op: 'in', value: [...new Set(list)] }],
+        orderBy: { field: ID, direction: 'asc' },
+      })
       existing.set(collection, new Map(rows.map((r) => [r.id, { version: r.version }])))
     }
     return existing
@@ -254,7 +268,15 @@ export class ImportSink<C extends CollectionsConfig> {
   /** The change-log entry goes into the same transaction: followers see the import when, and only if, it commits. */
   #log(collection: string, op: 'insert' | 'update', row: RecordRow): Promise<void> | void {
     const changeData = this.#targets.get(collection)?.changeData ?? true
-    return this.#tx.appendChange({ collection, id: row.id, op, version: row.version, role: row.role, at: Date.now(), ...(changeData ? { data: row.data } : {}) })
+    return this.#tx.appendChange({
+      collection,
+      id: row.id,
+      op,
+      version: row.version,
+      role: row.role,
+      at: Date.now(),
+      ...(changeData ? { data: row.data } : {}),
+    })
   }
 }
 

@@ -69,12 +69,14 @@ const IMPORT_KEYS = ['from', 'onConflict', 'collections', 'dryRun', 'allowUndecl
  * console.log(result.collections) // { tasks: { inserted: 120, overwritten: 0, skipped: 3 } }
  */
 export async function importStore<C extends CollectionsConfig>(store: Store<C>, options: ImportOptions): Promise<ImportResult> {
-  if (typeof options !== 'object' || options === null) throw new TypeError("importStore needs options like { from: 'data.ndjson', onConflict: 'fail' }.")
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError("importStore needs options like { from: 'data.ndjson', onConflict: 'fail' }.")
   checkOptionKeys('importStore', options, IMPORT_KEYS)
   const onConflict = checkConflictPolicy(options.onConflict)
   const dryRun = checkDryRun(options.dryRun)
   const maxLineBytes = options.maxLineBytes === undefined ? undefined : checkMaxLineBytes(options.maxLineBytes)
-  if (options.allowSchemaMismatch !== undefined && typeof options.allowSchemaMismatch !== 'boolean') throw new TypeError(`allowSchemaMismatch must be true or false (got ${JSON.stringify(options.allowSchemaMismatch)}).`)
+  if (options.allowSchemaMismatch !== undefined && typeof options.allowSchemaMismatch !== 'boolean')
+    throw new TypeError(`allowSchemaMismatch must be true or false (got ${JSON.stringify(options.allowSchemaMismatch)}).`)
   const allowSchemaMismatch = options.allowSchemaMismatch ?? false
   const wanted = checkCollectionFilter({ ...(options.collections === undefined ? {} : { collections: options.collections }) })?.collections
   const allowUndeclared = options.allowUndeclared ?? false
@@ -88,10 +90,15 @@ export async function importStore<C extends CollectionsConfig>(store: Store<C>, 
       if (++runs > 1 && !source.restartable) throw streamNotRepeatable()
       // The header may raise the line limit for the lines after it (see ImportOptions.maxLineBytes).
       const limit = { bytes: maxLineBytes ?? DEFAULT_MAX_LINE_BYTES }
-      const history = new ImportHistory(store, sink.tx, { onConflict, allowSchemaMismatch, wanted: wanted === undefined ? undefined : new Set(wanted) })
+      const history = new ImportHistory(store, sink.tx, {
+        onConflict,
+        allowSchemaMismatch,
+        wanted: wanted === undefined ? undefined : new Set(wanted),
+      })
       const lines = readLines(source.chunks(), source.name, () => limit.bytes)
       return feedLines(sink, history, lines, source.name, wanted === undefined ? undefined : new Set(wanted), (header) => {
-        if (maxLineBytes === undefined && header.maxLineBytes !== undefined) limit.bytes = Math.min(MAX_HEADER_LINE_BYTES, Math.max(limit.bytes, header.maxLineBytes))
+        if (maxLineBytes === undefined && header.maxLineBytes !== undefined)
+          limit.bytes = Math.min(MAX_HEADER_LINE_BYTES, Math.max(limit.bytes, header.maxLineBytes))
       })
     })
   } finally {
@@ -122,7 +129,12 @@ async function openSource<C extends CollectionsConfig>(store: Store<C>, from: Im
     }
   }
   if (typeof from === 'object' && from !== null && typeof (from as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
-    return { name: 'the input stream', restartable: false, chunks: () => from as AsyncIterable<Buffer | string>, close: async () => undefined }
+    return {
+      name: 'the input stream',
+      restartable: false,
+      chunks: () => from as AsyncIterable<Buffer | string>,
+      close: async () => undefined,
+    }
   }
   throw new TypeError(`from must be a file path or a readable stream of NDJSON (got ${JSON.stringify(from)}).`)
 }
@@ -144,9 +156,16 @@ async function openRegularFile(path: string): Promise<FileHandle> {
     if (error instanceof TandemError) throw error
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new TandemError('NOT_FOUND', `The import file ${path} does not exist; nothing was imported.`, { cause: error, hint: 'Check the path: a relative path is taken from the working directory.' })
+      throw new TandemError('NOT_FOUND', `The import file ${path} does not exist; nothing was imported.`, {
+        cause: error,
+        hint: 'Check the path: a relative path is taken from the working directory.',
+      })
     }
-    throw new TandemError('STORAGE_FAILURE', `The import file ${path} cannot be read (${code ?? (error as Error).message}); nothing was imported.`, { cause: error, hint: 'Check the file and its permissions.' })
+    throw new TandemError(
+      'STORAGE_FAILURE',
+      `The import file ${path} cannot be read (${code ?? (error as Error).message}); nothing was imported.`,
+      { cause: error, hint: 'Check the file and its permissions.' },
+    )
   }
 }
 
@@ -189,7 +208,10 @@ async function feedLines<C extends CollectionsConfig>(
     last = number
     if (text.trim() === '') continue
     const where: ImportLocation = { text: `line ${number} of ${name}`, line: number }
-    if (end !== undefined) throw new ImportError('INVALID_DATA', where, 'The end line of the export was already read; nothing may follow it.', { hint: 'Remove what follows the {"tandem":"end"} line, or the end line itself.' })
+    if (end !== undefined)
+      throw new ImportError('INVALID_DATA', where, 'The end line of the export was already read; nothing may follow it.', {
+        hint: 'Remove what follows the {"tandem":"end"} line, or the end line itself.',
+      })
     let parsed
     try {
       parsed = parseLine(text)
@@ -197,7 +219,8 @@ async function feedLines<C extends CollectionsConfig>(
       throw importFailure(where, error)
     }
     if (parsed.kind === 'header') {
-      if (header !== undefined || seen.size > 0) throw new ImportError('INVALID_DATA', where, 'A header line ({"tandem":"export"}) may only come first.')
+      if (header !== undefined || seen.size > 0)
+        throw new ImportError('INVALID_DATA', where, 'A header line ({"tandem":"export"}) may only come first.')
       header = parsed.header
       onHeader(header)
       await history.checkHeader(header, where)
@@ -207,7 +230,13 @@ async function feedLines<C extends CollectionsConfig>(
     } else {
       seen.set(parsed.collection, (seen.get(parsed.collection) ?? 0) + 1)
       if (isHistoryCollection(parsed.collection)) {
-        if (records) throw new ImportError('INVALID_DATA', where, `A "${parsed.collection}" line comes after records; the history lines come right after the header.`, { hint: 'Export the store again rather than reordering the file.' })
+        if (records)
+          throw new ImportError(
+            'INVALID_DATA',
+            where,
+            `A "${parsed.collection}" line comes after records; the history lines come right after the header.`,
+            { hint: 'Export the store again rather than reordering the file.' },
+          )
         await history.put(parsed.collection, parsed.row, where)
         continue
       }
@@ -220,9 +249,14 @@ async function feedLines<C extends CollectionsConfig>(
     }
   }
   if (header !== undefined && end === undefined) {
-    throw new ImportError('INVALID_DATA', { text: `line ${last} of ${name} (the end of the input)`, line: last }, 'The export has a header but no end line: the file was cut short (an interrupted copy or a full disk).', {
-      hint: 'Export the store again, or copy the complete file.',
-    })
+    throw new ImportError(
+      'INVALID_DATA',
+      { text: `line ${last} of ${name} (the end of the input)`, line: last },
+      'The export has a header but no end line: the file was cut short (an interrupted copy or a full disk).',
+      {
+        hint: 'Export the store again, or copy the complete file.',
+      },
+    )
   }
   await sink.flush()
   // Only a collection the export holds in full (it is in the header) tells that a seed record is gone.
@@ -230,7 +264,13 @@ async function feedLines<C extends CollectionsConfig>(
   const source: ImportSource | undefined =
     header === undefined
       ? undefined
-      : { format: header.format, kind: header.kind, exportedAt: header.exportedAt, ...(header.schemaVersion === undefined ? {} : { schemaVersion: header.schemaVersion }), ...(header.fingerprint === undefined ? {} : { fingerprint: header.fingerprint }) }
+      : {
+          format: header.format,
+          kind: header.kind,
+          exportedAt: header.exportedAt,
+          ...(header.schemaVersion === undefined ? {} : { schemaVersion: header.schemaVersion }),
+          ...(header.fingerprint === undefined ? {} : { fingerprint: header.fingerprint }),
+        }
   return { ignored, seeds: history.seeds, ...(source === undefined ? {} : { source }) }
 }
 
@@ -241,9 +281,14 @@ function checkEnd(end: ExportEnd, seen: Map<string, number>, where: ImportLocati
     const expected = end.records[name] ?? 0
     const found = seen.get(name) ?? 0
     if (expected !== found) {
-      throw new ImportError('INVALID_DATA', where, `The end line counts ${expected} records of "${name}" but the file holds ${found}: lines were lost or added since the export.`, {
-        hint: 'Export the store again, or remove the end line if you edited the file on purpose.',
-      })
+      throw new ImportError(
+        'INVALID_DATA',
+        where,
+        `The end line counts ${expected} records of "${name}" but the file holds ${found}: lines were lost or added since the export.`,
+        {
+          hint: 'Export the store again, or remove the end line if you edited the file on purpose.',
+        },
+      )
     }
   }
 }

@@ -45,11 +45,13 @@ function isObject(value: unknown): value is Record<string, unknown> {
  * await importJsonFile(store, { file: 'db.json', key: 'posts', collection: 'posts', onConflict: 'skip' })
  */
 export async function importJsonFile<C extends CollectionsConfig>(store: Store<C>, options: ImportJsonFileOptions): Promise<ImportResult> {
-  if (typeof options !== 'object' || options === null) throw new TypeError("importJsonFile needs options like { file: 'db.json', collection: 'posts', onConflict: 'fail' }.")
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError("importJsonFile needs options like { file: 'db.json', collection: 'posts', onConflict: 'fail' }.")
   checkOptionKeys('importJsonFile', options, OPTION_KEYS)
   const onConflict = checkConflictPolicy(options.onConflict)
   const dryRun = checkDryRun(options.dryRun)
-  if (typeof options.file !== 'string' || options.file === '') throw new TypeError(`file must be the path of a JSON file (got ${JSON.stringify(options.file)}).`)
+  if (typeof options.file !== 'string' || options.file === '')
+    throw new TypeError(`file must be the path of a JSON file (got ${JSON.stringify(options.file)}).`)
   const collection = checkCollectionFilter({ collections: [options.collection] })!.collections![0]!
   const idField = options.idField ?? 'id'
   if (typeof idField !== 'string' || idField === '') throw new TypeError(`idField must be a field name (got ${JSON.stringify(idField)}).`)
@@ -61,15 +63,25 @@ export async function importJsonFile<C extends CollectionsConfig>(store: Store<C
   refuseStoreFiles(file, sqliteStoreFile(store), 'JSON file')
   const name = basename(file)
   const size = (await stat(file)).size
-  if (size > maxBytes) throw new RangeError(`${name} is ${size} bytes, more than maxBytes (${maxBytes}); JSON files are parsed whole. Convert it to NDJSON and use importStore, or raise maxBytes.`)
+  if (size > maxBytes)
+    throw new RangeError(
+      `${name} is ${size} bytes, more than maxBytes (${maxBytes}); JSON files are parsed whole. Convert it to NDJSON and use importStore, or raise maxBytes.`,
+    )
   const records = selectRecords(parseFile(await readFile(file, 'utf8'), name), options.key, name)
 
   return runImport(store, { onConflict, dryRun, allowUndeclared: options.allowUndeclared ?? false }, async (sink) => {
     const now = Date.now()
     const entries: Iterable<[string | number, unknown]> = Array.isArray(records) ? records.entries() : Object.entries(records)
     for (const [position, item] of entries) {
-      const where: ImportLocation = { text: Array.isArray(records) ? `item ${position} of ${name}` : `key ${JSON.stringify(position)} of ${name}` }
-      if (!isObject(item)) throw new ImportError('INVALID_DATA', where, `The record is ${Array.isArray(item) ? 'an array' : JSON.stringify(item)?.slice(0, 40)}, not an object.`)
+      const where: ImportLocation = {
+        text: Array.isArray(records) ? `item ${position} of ${name}` : `key ${JSON.stringify(position)} of ${name}`,
+      }
+      if (!isObject(item))
+        throw new ImportError(
+          'INVALID_DATA',
+          where,
+          `The record is ${Array.isArray(item) ? 'an array' : JSON.stringify(item)?.slice(0, 40)}, not an object.`,
+        )
       const { id, data } = Array.isArray(records) ? splitId(item, idField, where) : { id: String(position), data: item as JsonObject }
       await sink.put(collection, { id, version: 1, createdAt: now, updatedAt: now, role: store.role, data }, where)
     }
@@ -81,20 +93,30 @@ function parseFile(text: string, name: string): unknown {
   try {
     return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text)
   } catch (error) {
-    throw new TandemError('INVALID_DATA', `${name} is not valid JSON (${(error as Error).message}); nothing was imported.`, { cause: error, hint: 'Check the file with a JSON validator.' })
+    throw new TandemError('INVALID_DATA', `${name} is not valid JSON (${(error as Error).message}); nothing was imported.`, {
+      cause: error,
+      hint: 'Check the file with a JSON validator.',
+    })
   }
 }
 
 function selectRecords(parsed: unknown, key: string | undefined, name: string): unknown[] | Record<string, unknown> {
   let value = parsed
   if (key !== undefined) {
-    if (!isObject(parsed) || !Object.hasOwn(parsed, key)) throw new TandemError('INVALID_DATA', `${name} has no top-level field "${key}".`, { hint: `Its top-level fields: ${isObject(parsed) ? Object.keys(parsed).join(', ') : '(not an object)'}.` })
+    if (!isObject(parsed) || !Object.hasOwn(parsed, key))
+      throw new TandemError('INVALID_DATA', `${name} has no top-level field "${key}".`, {
+        hint: `Its top-level fields: ${isObject(parsed) ? Object.keys(parsed).join(', ') : '(not an object)'}.`,
+      })
     value = parsed[key]
   }
   if (Array.isArray(value) || isObject(value)) return value
-  throw new TandemError('INVALID_DATA', `${name}${key === undefined ? '' : ` at "${key}"`} holds ${JSON.stringify(value)?.slice(0, 40)}, not an array or an object of records.`, {
-    hint: 'Point key at the array or object that holds the records.',
-  })
+  throw new TandemError(
+    'INVALID_DATA',
+    `${name}${key === undefined ? '' : ` at "${key}"`} holds ${JSON.stringify(value)?.slice(0, 40)}, not an array or an object of records.`,
+    {
+      hint: 'Point key at the array or object that holds the records.',
+    },
+  )
 }
 
 /** The item's id (a string, or an integer written as a string) and its data without the id field. */
@@ -103,5 +125,10 @@ function splitId(item: Record<string, unknown>, idField: string, where: ImportLo
   if (raw === undefined || raw === null) return { id: newId(), data: data as JsonObject }
   if (typeof raw === 'string') return { id: raw, data: data as JsonObject }
   if (typeof raw === 'number' && Number.isSafeInteger(raw)) return { id: String(raw), data: data as JsonObject }
-  throw new ImportError('INVALID_DATA', where, `Its "${idField}" is ${JSON.stringify(raw)?.slice(0, 40)}; an id must be a string or an integer.`, { hint: 'Pass idField to use another field as the id.' })
+  throw new ImportError(
+    'INVALID_DATA',
+    where,
+    `Its "${idField}" is ${JSON.stringify(raw)?.slice(0, 40)}; an id must be a string or an integer.`,
+    { hint: 'Pass idField to use another field as the id.' },
+  )
 }

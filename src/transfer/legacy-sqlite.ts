@@ -64,14 +64,21 @@ interface TablePlan {
  *   onConflict: 'fail',
  * })
  */
-export async function importSqliteTables<C extends CollectionsConfig>(store: Store<C>, options: ImportSqliteTablesOptions): Promise<ImportResult> {
-  if (typeof options !== 'object' || options === null) throw new TypeError("importSqliteTables needs options like { file: 'old.sqlite', tables: { projects: { collection: 'projects' } }, onConflict: 'fail' }.")
+export async function importSqliteTables<C extends CollectionsConfig>(
+  store: Store<C>,
+  options: ImportSqliteTablesOptions,
+): Promise<ImportResult> {
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError(
+      "importSqliteTables needs options like { file: 'old.sqlite', tables: { projects: { collection: 'projects' } }, onConflict: 'fail' }.",
+    )
   checkOptionKeys('importSqliteTables', options, OPTION_KEYS)
   const onConflict = checkConflictPolicy(options.onConflict)
   const dryRun = checkDryRun(options.dryRun)
   const blobs = options.blobs ?? 'refuse'
   if (blobs !== 'refuse' && blobs !== 'base64') throw new RangeError(`blobs must be 'refuse' or 'base64' (got ${JSON.stringify(blobs)}).`)
-  if (typeof options.file !== 'string' || options.file === '') throw new TypeError(`file must be the path of an SQLite database (got ${JSON.stringify(options.file)}).`)
+  if (typeof options.file !== 'string' || options.file === '')
+    throw new TypeError(`file must be the path of an SQLite database (got ${JSON.stringify(options.file)}).`)
   if (typeof options.tables !== 'object' || options.tables === null || Object.keys(options.tables).length === 0) {
     throw new TypeError('tables must map at least one table name to { collection }, like { projects: { collection: "projects" } }.')
   }
@@ -95,7 +102,9 @@ export async function importSqliteTables<C extends CollectionsConfig>(store: Sto
       const now = Date.now()
       for (const plan of plans) {
         const idExpr = plan.idColumn === undefined ? '_rowid_' : quote(plan.idColumn)
-        const rows = db.prepare(`SELECT ${idExpr} AS ${ID_ALIAS}, * FROM ${quote(plan.table)} ORDER BY ${idExpr}`).iterate() as IterableIterator<Record<string, unknown>>
+        const rows = db
+          .prepare(`SELECT ${idExpr} AS ${ID_ALIAS}, * FROM ${quote(plan.table)} ORDER BY ${idExpr}`)
+          .iterate() as IterableIterator<Record<string, unknown>>
         for (const row of rows) {
           const rawId = row[ID_ALIAS]
           const where: ImportLocation = { text: `table "${plan.table}" of ${name}, row ${describeValue(rawId)}` }
@@ -112,17 +121,27 @@ export async function importSqliteTables<C extends CollectionsConfig>(store: Sto
 }
 
 function checkMapping(table: string, mapping: SqliteTableMapping): void {
-  if (typeof mapping !== 'object' || mapping === null) throw new TypeError(`tables.${table} must be an object like { collection: "${table}" }.`)
+  if (typeof mapping !== 'object' || mapping === null)
+    throw new TypeError(`tables.${table} must be an object like { collection: "${table}" }.`)
   checkOptionKeys(`tables.${table}`, mapping, MAPPING_KEYS)
   checkCollectionFilter({ collections: [mapping.collection] })
-  if (mapping.json !== undefined && (!Array.isArray(mapping.json) || mapping.json.some((c) => typeof c !== 'string'))) throw new TypeError(`tables.${table}.json must be an array of column names.`)
+  if (mapping.json !== undefined && (!Array.isArray(mapping.json) || mapping.json.some((c) => typeof c !== 'string')))
+    throw new TypeError(`tables.${table}.json must be an array of column names.`)
 }
 
 function planTable(db: Database.Database, table: string, mapping: SqliteTableMapping): TablePlan {
   const exists = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?").get(table) !== undefined
   if (!exists) {
-    const tables = (db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name").all() as { name: string }[]).map((t) => t.name)
-    throw new TandemError('UNKNOWN_COLLECTION', `Table "${table}" does not exist in the database. Its tables: ${tables.join(', ') || '(none)'}.`, { hint: 'Check the table names in tables: { ... }.' })
+    const tables = (
+      db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name").all() as {
+        name: string
+      }[]
+    ).map((t) => t.name)
+    throw new TandemError(
+      'UNKNOWN_COLLECTION',
+      `Table "${table}" does not exist in the database. Its tables: ${tables.join(', ') || '(none)'}.`,
+      { hint: 'Check the table names in tables: { ... }.' },
+    )
   }
   const columns = db.prepare(`PRAGMA table_info(${quote(table)})`).all() as { name: string; pk: number | bigint }[]
   const names = columns.map((c) => c.name)
@@ -131,19 +150,26 @@ function planTable(db: Database.Database, table: string, mapping: SqliteTableMap
   }
   const keys = columns.filter((c) => Number(c.pk) > 0)
   if (mapping.id === undefined && keys.length > 1) {
-    throw new TypeError(`Table "${table}" has a primary key of ${keys.length} columns (${keys.map((k) => k.name).join(', ')}); say which column holds the record id: tables.${table}.id.`)
+    throw new TypeError(
+      `Table "${table}" has a primary key of ${keys.length} columns (${keys.map((k) => k.name).join(', ')}); say which column holds the record id: tables.${table}.id.`,
+    )
   }
   return { table, mapping, idColumn: mapping.id ?? keys[0]?.name, json: new Set(mapping.json ?? []) }
 }
 
 function describeValue(value: unknown): string {
-  return typeof value === 'bigint' ? value.toString() : JSON.stringify(value) ?? String(value)
+  return typeof value === 'bigint' ? value.toString() : (JSON.stringify(value) ?? String(value))
 }
 
 function rowId(value: unknown, where: ImportLocation): string {
   if (typeof value === 'bigint' || typeof value === 'number') return value.toString()
   if (typeof value === 'string') return value
-  throw new ImportError('INVALID_DATA', where, `The row's id is ${value === null ? 'NULL' : 'not a number or text'}; every record needs an id.`, { hint: 'Choose another id column with tables.<table>.id.' })
+  throw new ImportError(
+    'INVALID_DATA',
+    where,
+    `The row's id is ${value === null ? 'NULL' : 'not a number or text'}; every record needs an id.`,
+    { hint: 'Choose another id column with tables.<table>.id.' },
+  )
 }
 
 function rowData(row: Record<string, unknown>, plan: TablePlan, blobs: 'refuse' | 'base64', where: ImportLocation): JsonObject {
@@ -153,7 +179,11 @@ function rowData(row: Record<string, unknown>, plan: TablePlan, blobs: 'refuse' 
     const fail = (problem: string, hint: string) => new ImportError('INVALID_DATA', where, `Column "${column}" ${problem}`, { hint })
     let converted: unknown
     if (typeof value === 'bigint') {
-      if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) throw fail(`holds ${value}, beyond the integers JSON numbers keep exactly (2^53).`, 'Store it as TEXT in the source, or drop the column.')
+      if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER))
+        throw fail(
+          `holds ${value}, beyond the integers JSON numbers keep exactly (2^53).`,
+          'Store it as TEXT in the source, or drop the column.',
+        )
       converted = Number(value)
     } else if (Buffer.isBuffer(value)) {
       if (blobs === 'refuse') throw fail('holds a BLOB, which JSON cannot store.', "Pass blobs: 'base64' to store BLOBs as base64 strings.")
@@ -162,7 +192,12 @@ function rowData(row: Record<string, unknown>, plan: TablePlan, blobs: 'refuse' 
       try {
         converted = JSON.parse(value)
       } catch (error) {
-        throw new ImportError('INVALID_DATA', where, `Column "${column}" is listed in json but does not hold valid JSON (${(error as Error).message}).`, { cause: error, hint: `Remove "${column}" from tables.${plan.table}.json, or fix the value.` })
+        throw new ImportError(
+          'INVALID_DATA',
+          where,
+          `Column "${column}" is listed in json but does not hold valid JSON (${(error as Error).message}).`,
+          { cause: error, hint: `Remove "${column}" from tables.${plan.table}.json, or fix the value.` },
+        )
       }
     } else {
       converted = value

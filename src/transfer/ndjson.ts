@@ -20,7 +20,9 @@ export const MAX_LINE_BYTES_LIMIT = 2 ** 30
 export function checkMaxLineBytes(value: unknown): number {
   if (value === undefined) return DEFAULT_MAX_LINE_BYTES
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_LINE_BYTES_LIMIT) {
-    throw new RangeError(`maxLineBytes must be an integer from 1 to ${MAX_LINE_BYTES_LIMIT} (1 GiB) (got ${typeof value === 'number' ? String(value) : JSON.stringify(value) ?? typeof value}).`)
+    throw new RangeError(
+      `maxLineBytes must be an integer from 1 to ${MAX_LINE_BYTES_LIMIT} (1 GiB) (got ${typeof value === 'number' ? String(value) : (JSON.stringify(value) ?? typeof value)}).`,
+    )
   }
   return value
 }
@@ -37,7 +39,11 @@ function lineError(number: number, name: string, problem: string, hint: string, 
  * `maxLineBytes` — a number, or a function asked at every line (an export's header may raise the
  * limit for the lines after it).
  */
-export async function* readLines(source: AsyncIterable<Buffer | string>, name: string, limit: number | (() => number) = DEFAULT_MAX_LINE_BYTES): AsyncGenerator<Line> {
+export async function* readLines(
+  source: AsyncIterable<Buffer | string>,
+  name: string,
+  limit: number | (() => number) = DEFAULT_MAX_LINE_BYTES,
+): AsyncGenerator<Line> {
   const maxBytes = typeof limit === 'number' ? () => limit : limit
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
   let pending: Buffer[] = []
@@ -81,7 +87,12 @@ export async function* readLines(source: AsyncIterable<Buffer | string>, name: s
 }
 
 function tooLong(number: number, name: string, maxLineBytes: number): ImportError {
-  return lineError(number, name, `The line is longer than ${maxLineBytes} bytes (maxLineBytes).`, 'Check that the file is NDJSON (one record per line), or raise maxLineBytes (tandem import --max-line-bytes).')
+  return lineError(
+    number,
+    name,
+    `The line is longer than ${maxLineBytes} bytes (maxLineBytes).`,
+    'Check that the file is NDJSON (one record per line), or raise maxLineBytes (tandem import --max-line-bytes).',
+  )
 }
 
 /**

@@ -35,7 +35,9 @@ export async function openSqliteSnapshot(file: string, busyTimeoutMs: number): P
     close()
     throw translateSqliteError(error)
   }
-  const listStatement = db.prepare(`SELECT substr(name, 3) AS name FROM sqlite_schema WHERE type = 'table' AND name LIKE 'c\\_%' ESCAPE '\\' ORDER BY name`)
+  const listStatement = db.prepare(
+    `SELECT substr(name, 3) AS name FROM sqlite_schema WHERE type = 'table' AND name LIKE 'c\\_%' ESCAPE '\\' ORDER BY name`,
+  )
   const pages = new Map<string, Database.Statement>()
   return {
     consistent: true,
@@ -57,4 +59,3 @@ export async function openSqliteSnapshot(file: string, busyTimeoutMs: number): P
     close,
   }
 }
-

@@ -14,7 +14,8 @@ const state = vi.hoisted(() => ({ refuseDirectoryFsync: false, links: [] as [fro
 vi.mock('node:fs', async (importOriginal) => {
   const real = await importOriginal<typeof import('node:fs')>()
   const fsyncSync = (fd: number) => {
-    if (state.refuseDirectoryFsync && real.fstatSync(fd).isDirectory()) throw Object.assign(new Error('EINVAL: invalid argument, fsync'), { code: 'EINVAL', errno: -22, syscall: 'fsync' })
+    if (state.refuseDirectoryFsync && real.fstatSync(fd).isDirectory())
+      throw Object.assign(new Error('EINVAL: invalid argument, fsync'), { code: 'EINVAL', errno: -22, syscall: 'fsync' })
     return real.fsyncSync(fd)
   }
   const linkSync = (from: fs.PathLike, to: fs.PathLike) => {
@@ -24,7 +25,7 @@ vi.mock('node:fs', async (importOriginal) => {
   return { ...real, default: { ...real, fsyncSync, linkSync }, fsyncSync, linkSync }
 })
 
-test('tandem backup succeeds where the file system refuses fsync on a directory, and writes its temp file under createTempBeside\'s name', async () => {
+test("tandem backup succeeds where the file system refuses fsync on a directory, and writes its temp file under createTempBeside's name", async () => {
   const dir = tempDir()
   const path = join(dir, 'app.db')
   const store = await openStore({ path, role: 'server', collections: { tasks: { writers: ['server'] } } })
@@ -48,7 +49,11 @@ test('tandem backup succeeds where the file system refuses fsync on a directory,
   expect(fs.readdirSync(join(dir, 'backups'))).toEqual(['app-backup.db'])
   const published = state.links.filter(([, to]) => to === out).map(([from]) => from)
   expect(published).toHaveLength(1)
-  expect(parseTempName(published[0]!.split('/').at(-1)!)).toMatchObject({ finalName: 'app-backup.db', pid: process.pid, host: expect.any(String) })
+  expect(parseTempName(published[0]!.split('/').at(-1)!)).toMatchObject({
+    finalName: 'app-backup.db',
+    pid: process.pid,
+    host: expect.any(String),
+  })
   const copy = await openStore({ path: out, role: 'server', collections: { tasks: { writers: ['server'] } } })
   expect((await copy.collection('tasks').find()).map((r) => r.data)).toEqual([{ title: 'kept' }])
   await copy.close()

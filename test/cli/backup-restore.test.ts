@@ -28,12 +28,14 @@ test('backup --out refuses to replace an existing file unless --force, and leave
   const dir = tempDir()
   const path = await storeWith(join(dir, 'app.db'), ['a'])
   const dest = join(dir, 'app-backup.db')
-  writeFileSync(dest, 'yesterday\'s backup')
+  writeFileSync(dest, "yesterday's backup")
 
   const refused = runCli(['backup', path, '--out', dest])
   expect(refused.status).toBe(2)
-  expect(refused.stderr).toBe(`error OUT_EXISTS: ${dest} already exists; the backup would replace it.\ntry: Choose a new file name (e.g. with the date in it), or pass --force to replace it.\n`)
-  expect(readFileSync(dest, 'utf8')).toBe('yesterday\'s backup')
+  expect(refused.stderr).toBe(
+    `error OUT_EXISTS: ${dest} already exists; the backup would replace it.\ntry: Choose a new file name (e.g. with the date in it), or pass --force to replace it.\n`,
+  )
+  expect(readFileSync(dest, 'utf8')).toBe("yesterday's backup")
   expect(runCliJson(['backup', path, '--out', dest]).result).toMatchObject({ error: { code: 'OUT_EXISTS' } })
 
   const forced = runCliJson<{ path: string; integrity: string }>(['backup', path, '--out', dest, '--force'])
@@ -54,9 +56,16 @@ test('restore keeps a verified copy of the store it replaces, beside it, and say
   expect(runCli(['backup', path, '--out', backup]).status).toBe(0)
   await storeWith(path, ['written after the backup'])
 
-  const restored = runCliJson<{ method: string; previous: { path: string; bytes: number; method: string } | null }>(['restore', backup, path])
+  const restored = runCliJson<{ method: string; previous: { path: string; bytes: number; method: string } | null }>([
+    'restore',
+    backup,
+    path,
+  ])
   expect(restored.status).toBe(0)
-  expect(restored.result).toMatchObject({ method: 'replaced', previous: { path: expect.stringMatching(/app\.before-restore-\d{8}T\d{9}Z\.db$/), method: 'backup' } })
+  expect(restored.result).toMatchObject({
+    method: 'replaced',
+    previous: { path: expect.stringMatching(/app\.before-restore-\d{8}T\d{9}Z\.db$/), method: 'backup' },
+  })
   const previous = restored.result.previous!.path
   expect(statSync(previous).size).toBe(restored.result.previous!.bytes)
   expect(previous.startsWith(dir)).toBe(true)
@@ -66,7 +75,9 @@ test('restore keeps a verified copy of the store it replaces, beside it, and say
 
   const human = runCli(['restore', backup, path])
   expect(human.status, human.stderr).toBe(0)
-  expect(human.stdout).toMatch(/\nThe store it replaced is kept at \S+app\.before-restore-\d{8}T\d{9}Z\.db \(a verified backup, [\d.]+ KiB\)\.\n$/)
+  expect(human.stdout).toMatch(
+    /\nThe store it replaced is kept at \S+app\.before-restore-\d{8}T\d{9}Z\.db \(a verified backup, [\d.]+ KiB\)\.\n$/,
+  )
 
   // Nothing to keep when there is no store yet; no copy left behind when the restore is refused.
   const created = runCliJson<{ method: string; previous: unknown }>(['restore', backup, join(dir, 'fresh', 'new.db')])
@@ -82,7 +93,10 @@ test('restore keeps a verified copy of the store it replaces, beside it, and say
 
 test('restore over a damaged store keeps its files as they were, since no verified backup of it can be made', async () => {
   const dir = tempDir()
-  const path = await storeWith(join(dir, 'app.db'), Array.from({ length: 400 }, (_, i) => `task ${i} ${'x'.repeat(200)}`))
+  const path = await storeWith(
+    join(dir, 'app.db'),
+    Array.from({ length: 400 }, (_, i) => `task ${i} ${'x'.repeat(200)}`),
+  )
   const backup = join(dir, 'backup.db')
   expect(runCli(['backup', path, '--out', backup]).status).toBe(0)
   const size = statSync(path).size

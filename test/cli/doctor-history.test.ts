@@ -57,7 +57,10 @@ async function holdOpen(path: string): Promise<number> {
     console.log('ready')
     setInterval(() => {}, 1000)
   `
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: join(import.meta.dirname, '../..'), stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: join(import.meta.dirname, '../..'),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   const closed = new Promise((resolve) => child.once('close', resolve))
   onTestFinished(async () => {
     child.kill('SIGKILL')
@@ -84,11 +87,19 @@ test('doctor finds the temp file a killed scheduled backup left in the backup fo
   writeFileSync(join(backups, `.app-20250131T120000456Z.db.${process.pid}-01020304.${hostTag()}.tmp`), 'a backup in progress')
   writeFileSync(join(backups, 'app-20250131T110000000Z.db'), 'a finished backup')
   // The config names the folder (relative to the config file), as openStore's backup option does.
-  writeFileSync(join(dir, 'tandem.config.json'), JSON.stringify({ path: 'app.db', collections: COLLECTIONS, backup: { dir: 'backups', everyMs: 3_600_000, keep: 24 } }))
+  writeFileSync(
+    join(dir, 'tandem.config.json'),
+    JSON.stringify({ path: 'app.db', collections: COLLECTIONS, backup: { dir: 'backups', everyMs: 3_600_000, keep: 24 } }),
+  )
 
   const before = runCliJson<DoctorJson>(['doctor'], { cwd: dir })
   expect(before.status).toBe(1)
-  expect(row(before.result, 'backup folder')).toMatchObject({ status: 'warn', fix: 'remove it', fixed: false, details: [expect.stringContaining(`${orphan}: temp file of pid ${pid}, which is not running`)] })
+  expect(row(before.result, 'backup folder')).toMatchObject({
+    status: 'warn',
+    fix: 'remove it',
+    fixed: false,
+    details: [expect.stringContaining(`${orphan}: temp file of pid ${pid}, which is not running`)],
+  })
   expect(existsSync(join(backups, orphan))).toBe(true)
 
   // --backup-dir names it without a config.
@@ -107,14 +118,21 @@ test('doctor finds the temp file a killed scheduled backup left in the backup fo
 test('doctor reports gaps in the change log, and changes listed twice', async () => {
   const dir = tempDir()
   const path = await storeWith(dir, 20)
-  expect(row(runCliJson<DoctorJson>(['doctor', path]).result, 'change log')).toMatchObject({ status: 'ok', summary: expect.stringMatching(/seq 1 to \d+, none missing/) })
+  expect(row(runCliJson<DoctorJson>(['doctor', path]).result, 'change log')).toMatchObject({
+    status: 'ok',
+    summary: expect.stringMatching(/seq 1 to \d+, none missing/),
+  })
 
   const db = new Database(path)
   db.prepare('DELETE FROM _tandem_changes WHERE seq IN (5, 6, 7, 12)').run()
   db.close()
   const gaps = runCliJson<DoctorJson>(['doctor', path])
   expect(gaps.status).toBe(1)
-  expect(row(gaps.result, 'change log')).toMatchObject({ status: 'fail', summary: expect.stringMatching(/4 changes missing/), details: ['seq 5 to 7 missing', 'seq 12 missing'] })
+  expect(row(gaps.result, 'change log')).toMatchObject({
+    status: 'fail',
+    summary: expect.stringMatching(/4 changes missing/),
+    details: ['seq 5 to 7 missing', 'seq 12 missing'],
+  })
   expect(row(gaps.result, 'change log').advice).toMatch(/resync/)
 
   // A log listing one seq twice (only a damaged table can): rebuilt here without its primary key.
@@ -143,7 +161,10 @@ test('doctor reports a durable consumer whose position retention trimmed past', 
   await store.close()
   const { status, result } = runCliJson<DoctorJson>(['doctor', path])
   expect(status).toBe(1)
-  expect(row(result, 'consumers')).toMatchObject({ status: 'fail', details: [expect.stringMatching(/"mailer" is at seq \d+; changes through seq \d+ are gone/)] })
+  expect(row(result, 'consumers')).toMatchObject({
+    status: 'fail',
+    details: [expect.stringMatching(/"mailer" is at seq \d+; changes through seq \d+ are gone/)],
+  })
   // Trimmed on purpose, by retention: not a gap.
   expect(row(result, 'change log').status).toBe('ok')
 })
@@ -155,7 +176,10 @@ test('doctor sees a -shm deleted under a process that has the store open, and do
   unlinkSync(`${path}-shm`)
   const { status, result } = runCliJson<DoctorJson>(['doctor', path, '--fix'])
   expect(status).toBe(1)
-  expect(row(result, 'side files')).toMatchObject({ status: 'fail', details: [expect.stringMatching(new RegExp(`pid ${pid} .*app\\.db-shm, which was deleted`))] })
+  expect(row(result, 'side files')).toMatchObject({
+    status: 'fail',
+    details: [expect.stringMatching(new RegExp(`pid ${pid} .*app\\.db-shm, which was deleted`))],
+  })
   expect(row(result, 'side files').advice).toMatch(/Stop every process/)
   expect(row(result, 'store file')).toMatchObject({ status: 'fail', summary: expect.stringMatching(/not opened/) })
   expect(row(result, 'integrity').status).toBe('skip')
@@ -170,7 +194,10 @@ test('doctor sees a -wal deleted under a process that has the store open', async
   unlinkSync(`${path}-wal`)
   const { status, result } = runCliJson<DoctorJson>(['doctor', path])
   expect(status).toBe(1)
-  expect(row(result, 'side files')).toMatchObject({ status: 'fail', details: [expect.stringMatching(new RegExp(`pid ${pid} .*app\\.db-wal, which was deleted`))] })
+  expect(row(result, 'side files')).toMatchObject({
+    status: 'fail',
+    details: [expect.stringMatching(new RegExp(`pid ${pid} .*app\\.db-wal, which was deleted`))],
+  })
   expect(existsSync(`${path}-wal`)).toBe(false)
 })
 
@@ -193,7 +220,10 @@ test('doctor refuses to open a database in rollback mode with a -wal beside it, 
 
   const { status, result } = runCliJson<DoctorJson>(['doctor', backup])
   expect(status).toBe(1)
-  expect(row(result, 'side files')).toMatchObject({ status: 'fail', summary: expect.stringMatching(/restored\.db-wal .* beside a database in rollback-journal mode/) })
+  expect(row(result, 'side files')).toMatchObject({
+    status: 'fail',
+    summary: expect.stringMatching(/restored\.db-wal .* beside a database in rollback-journal mode/),
+  })
   expect(row(result, 'store file').summary).toMatch(/not opened/)
   expect(readFileSync(backup).equals(bytes)).toBe(true)
   expect(statSync(`${backup}-wal`).size).toBeGreaterThan(0)
@@ -205,7 +235,10 @@ test('doctor reports a -wal shorter than its own header', async () => {
   // The last close removed the -wal; a truncated one appears (a file tool, a full disk).
   writeFileSync(`${path}-wal`, Buffer.alloc(10))
   const { result } = runCliJson<DoctorJson>(['doctor', path])
-  expect(row(result, 'side files')).toMatchObject({ status: 'fail', summary: expect.stringMatching(/app\.db-wal is 10 bytes, shorter than a WAL header/) })
+  expect(row(result, 'side files')).toMatchObject({
+    status: 'fail',
+    summary: expect.stringMatching(/app\.db-wal is 10 bytes, shorter than a WAL header/),
+  })
 })
 
 test('doctor on a store in use by a healthy process: side files ok, naming the process', async () => {

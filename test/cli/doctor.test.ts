@@ -20,7 +20,9 @@ async function storeWithData(dir: string, records = 50): Promise<string> {
   const path = join(dir, 'app.db')
   const store = await openStore({ path, role: 'server', collections: COLLECTIONS })
   for (let i = 0; i < records; i += 500) {
-    await store.collection('tasks').insertMany(Array.from({ length: Math.min(500, records - i) }, (_, j) => ({ n: i + j, text: 'x'.repeat(200) })))
+    await store
+      .collection('tasks')
+      .insertMany(Array.from({ length: Math.min(500, records - i) }, (_, j) => ({ n: i + j, text: 'x'.repeat(200) })))
   }
   await store.close() // the last close checkpoints: every page is in the main file now
   return path
@@ -99,7 +101,9 @@ test('doctor reports a file that is not a database as a failed "store file" chec
 test('doctor --fix prunes the registration of a SIGKILLed process, removes its orphaned files and restores 0600', async () => {
   const dir = tempDir()
   const path = await storeWithData(dir)
-  const holder = forkWorker('store-holder.mjs', { config: { path, role: 'daemon', roles: { daemon: { singleton: true } }, collections: COLLECTIONS } })
+  const holder = forkWorker('store-holder.mjs', {
+    config: { path, role: 'daemon', roles: { daemon: { singleton: true } }, collections: COLLECTIONS },
+  })
   const { pid } = (await holder.waitFor('ready')) as unknown as { pid: number }
   holder.kill('SIGKILL')
   await holder.exited
@@ -163,5 +167,8 @@ test('doctor --fix prunes the registration of a SIGKILLed process on a store tha
   expect(fixed.result.checks.find((c) => c.title === 'process registry')).not.toHaveProperty('advice')
   expect(check(runCliJson<DoctorJson>(['doctor', path]).result, 'process registry').status).toBe('ok')
   // The migration history is untouched: the store is still at schema version 1 with its seeded record.
-  expect(runCliJson<{ schemaVersion: number; collections: { name: string; count: number }[] }>(['status', path]).result).toMatchObject({ schemaVersion: 1, collections: [{ name: 'tasks', count: 1 }] })
+  expect(runCliJson<{ schemaVersion: number; collections: { name: string; count: number }[] }>(['status', path]).result).toMatchObject({
+    schemaVersion: 1,
+    collections: [{ name: 'tasks', count: 1 }],
+  })
 })

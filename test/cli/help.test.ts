@@ -28,7 +28,9 @@ test('failures print one line and a hint; --verbose adds the stack; --json puts 
   expect(verbose.stderr).toMatch(/\n\s+at .+\n/)
   const json = runCliJson(['status', '--bogus'])
   expect(json.status).toBe(2)
-  expect(json.result).toEqual({ error: { code: 'USAGE', message: expect.stringMatching(/Unknown option '--bogus'/), hint: expect.any(String) } })
+  expect(json.result).toEqual({
+    error: { code: 'USAGE', message: expect.stringMatching(/Unknown option '--bogus'/), hint: expect.any(String) },
+  })
   expect(json.stderr).toBe('')
   const unknown = runCliJson(['frobnicate'])
   expect(unknown).toMatchObject({ status: 2, result: { error: { code: 'USAGE' } } })

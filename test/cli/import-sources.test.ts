@@ -17,7 +17,11 @@ const COLLECTIONS = { tasks: { writers: ['server', 'cli'] } }
 
 async function project(options: { migrations?: number } = {}): Promise<string> {
   const dir = tempDir()
-  const migrations = Array.from({ length: options.migrations ?? 0 }, (_, i) => ({ version: i + 1, name: `m${i + 1}`, up: async () => undefined }))
+  const migrations = Array.from({ length: options.migrations ?? 0 }, (_, i) => ({
+    version: i + 1,
+    name: `m${i + 1}`,
+    up: async () => undefined,
+  }))
   const store = await openStore({ path: join(dir, 'app.db'), role: 'server', collections: COLLECTIONS, migrations })
   await store.collection('tasks').insert({ title: 'one' }, { id: 't1' })
   await store.close()
@@ -33,7 +37,11 @@ test('tandem import of a directory or a missing file fails with a code and a hin
   mkdirSync(join(dir, 'exports'))
   const folder = runCliJson<ErrorJson>(['import', 'exports'], { cwd: dir })
   expect(folder.status).toBe(3)
-  expect(folder.result.error).toMatchObject({ code: 'NOT_A_FILE', message: expect.stringMatching(/exports is a directory, not a file/), hint: expect.stringMatching(/-/) })
+  expect(folder.result.error).toMatchObject({
+    code: 'NOT_A_FILE',
+    message: expect.stringMatching(/exports is a directory, not a file/),
+    hint: expect.stringMatching(/-/),
+  })
   const missing = runCli(['import', 'nope.ndjson'], { cwd: dir })
   expect(missing.status).toBe(3)
   expect(missing.stderr).toMatch(/^error NOT_FOUND: The import file .*nope\.ndjson does not exist/m)
@@ -49,7 +57,11 @@ test('--max-line-bytes on export and import: a big record is refused by default,
 
   const refused = runCliJson<ErrorJson>(['export', '--out', 'small.ndjson', '--max-line-bytes', '1MiB'], { cwd: dir })
   expect(refused.status).toBe(3)
-  expect(refused.result.error).toMatchObject({ code: 'INVALID_DATA', message: expect.stringMatching(/tasks\/big .* longer than maxLineBytes \(1 MiB\)/), hint: expect.stringMatching(/--max-line-bytes/) })
+  expect(refused.result.error).toMatchObject({
+    code: 'INVALID_DATA',
+    message: expect.stringMatching(/tasks\/big .* longer than maxLineBytes \(1 MiB\)/),
+    hint: expect.stringMatching(/--max-line-bytes/),
+  })
 
   const exported = runCliJson(['export', '--out', 'big.ndjson', '--max-line-bytes', '4MiB'], { cwd: dir })
   expect(exported.status).toBe(0)
@@ -57,9 +69,14 @@ test('--max-line-bytes on export and import: a big record is refused by default,
 
   const capped = runCliJson<ErrorJson>(['import', 'big.ndjson', '--on-conflict', 'skip', '--max-line-bytes', '1048576'], { cwd: dir })
   expect(capped.status).toBe(3)
-  expect(capped.result.error).toMatchObject({ code: 'INVALID_DATA', message: expect.stringMatching(/^Line \d+ of big\.ndjson: The line is longer than 1048576 bytes/) })
+  expect(capped.result.error).toMatchObject({
+    code: 'INVALID_DATA',
+    message: expect.stringMatching(/^Line \d+ of big\.ndjson: The line is longer than 1048576 bytes/),
+  })
 
-  const imported = runCliJson<{ collections: Record<string, { skipped: number }> }>(['import', 'big.ndjson', '--on-conflict', 'skip'], { cwd: dir })
+  const imported = runCliJson<{ collections: Record<string, { skipped: number }> }>(['import', 'big.ndjson', '--on-conflict', 'skip'], {
+    cwd: dir,
+  })
   expect(imported.status).toBe(0)
   expect(imported.result.collections.tasks).toMatchObject({ skipped: 2 })
 
@@ -75,7 +92,10 @@ test('tandem import refuses an export of another schema version, and --allow-sch
   const refused = runCliJson<ErrorJson>(['import', join(old, 'v1.ndjson'), '--on-conflict', 'skip'], { cwd: dir })
   expect(refused.status).toBe(3)
   expect(refused.result.error).toMatchObject({ code: 'SCHEMA_TOO_OLD', hint: expect.stringMatching(/--allow-schema-mismatch/) })
-  const taken = runCliJson<{ source: { schemaVersion: number } }>(['import', join(old, 'v1.ndjson'), '--on-conflict', 'skip', '--allow-schema-mismatch'], { cwd: dir })
+  const taken = runCliJson<{ source: { schemaVersion: number } }>(
+    ['import', join(old, 'v1.ndjson'), '--on-conflict', 'skip', '--allow-schema-mismatch'],
+    { cwd: dir },
+  )
   expect(taken.status).toBe(0)
   expect(taken.result.source).toMatchObject({ schemaVersion: 1 })
 })

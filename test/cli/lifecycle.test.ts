@@ -29,13 +29,18 @@ test('export writes NDJSON (to a file or stdout); import loads it into another s
   expect(piped.status).toBe(0)
   expect(piped.stdout.trim().split('\n')).toHaveLength(5) // header, 3 records, end line
   expect(piped.stderr).toMatch(/^Exported 3 records \(tasks 3\)/)
-  expect(runCliJson(['export', source]).result).toMatchObject({ error: { code: 'USAGE', message: expect.stringMatching(/--json needs --out/) } })
+  expect(runCliJson(['export', source]).result).toMatchObject({
+    error: { code: 'USAGE', message: expect.stringMatching(/--json needs --out/) },
+  })
 
   // A second project whose config declares the same collections.
   const project = tempDir()
   writeFileSync(join(project, 'tandem.config.json'), JSON.stringify({ path: 'copy.db', collections: COLLECTIONS }))
   runCli(['migrate'], { cwd: project })
-  const dry = runCliJson<{ dryRun: boolean; records: number; collections: Record<string, { inserted: number }> }>(['import', out, '--dry-run'], { cwd: project })
+  const dry = runCliJson<{ dryRun: boolean; records: number; collections: Record<string, { inserted: number }> }>(
+    ['import', out, '--dry-run'],
+    { cwd: project },
+  )
   expect(dry.status).toBe(0)
   expect(dry.result).toMatchObject({ dryRun: true, records: 4, collections: { tasks: { inserted: 3 }, notes: { inserted: 1 } } })
   expect(runCliJson<{ records: unknown[] }>(['find', 'tasks'], { cwd: project }).result.records).toEqual([])
@@ -44,9 +49,17 @@ test('export writes NDJSON (to a file or stdout); import loads it into another s
   expect(human.status, human.stderr).toBe(0)
   expect(human.stdout).toMatch(/tasks\s+3\s+0\s+0[\s\S]*Imported 4 records/)
   const again = runCliJson(['import', out], { cwd: project })
-  expect(again).toMatchObject({ status: 3, result: { error: { code: 'DUPLICATE_ID', message: expect.stringMatching(/^Line 2 of app\.ndjson: .*rolled back/) } } })
-  const skipped = runCliJson<{ collections: Record<string, { skipped: number }> }>(['import', out, '--on-conflict', 'skip'], { cwd: project })
-  expect(skipped.result.collections).toEqual({ notes: { inserted: 0, overwritten: 0, skipped: 1 }, tasks: { inserted: 0, overwritten: 0, skipped: 3 } })
+  expect(again).toMatchObject({
+    status: 3,
+    result: { error: { code: 'DUPLICATE_ID', message: expect.stringMatching(/^Line 2 of app\.ndjson: .*rolled back/) } },
+  })
+  const skipped = runCliJson<{ collections: Record<string, { skipped: number }> }>(['import', out, '--on-conflict', 'skip'], {
+    cwd: project,
+  })
+  expect(skipped.result.collections).toEqual({
+    notes: { inserted: 0, overwritten: 0, skipped: 1 },
+    tasks: { inserted: 0, overwritten: 0, skipped: 3 },
+  })
   expect(runCli(['import', out, '--on-conflict', 'maybe'], { cwd: project }).status).toBe(2)
 })
 
@@ -74,7 +87,9 @@ test('backup writes a verified copy; restore puts it back, refusing while anothe
   const restored = runCliJson<{ method: string; integrity: string }>(['restore', dest, path])
   expect(restored.status).toBe(0)
   expect(restored.result).toMatchObject({ method: 'replaced', integrity: 'ok' })
-  expect(runCliJson<{ collections: { name: string; count: number }[] }>(['status', path]).result.collections).toContainEqual(expect.objectContaining({ name: 'tasks', count: 3 }))
+  expect(runCliJson<{ collections: { name: string; count: number }[] }>(['status', path]).result.collections).toContainEqual(
+    expect.objectContaining({ name: 'tasks', count: 3 }),
+  )
   expect(runCli(['doctor', path]).status).toBe(0)
 
   const fresh = join(dir, 'elsewhere', 'new.db')

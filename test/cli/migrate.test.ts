@@ -60,9 +60,14 @@ test('migrate --dry-run lists what would run, migrate applies it once, and write
   // A new migration in the config: writes refuse to run it as a side effect.
   writeConfig(dir, 3)
   const blocked = runCliJson(['put', 'tasks', '--data', '{"title":"x"}'], { cwd: dir })
-  expect(blocked).toMatchObject({ status: 3, result: { error: { code: 'MIGRATIONS_PENDING', hint: expect.stringMatching(/tandem migrate/) } } })
+  expect(blocked).toMatchObject({
+    status: 3,
+    result: { error: { code: 'MIGRATIONS_PENDING', hint: expect.stringMatching(/tandem migrate/) } },
+  })
   const human = runCli(['migrate', '--dry-run'], { cwd: dir })
-  expect(human.stdout).toMatch(/is at schema version 2; the config knows 3\.[\s\S]*3\s+index priority\s+pending[\s\S]*1 migration would be applied/)
+  expect(human.stdout).toMatch(
+    /is at schema version 2; the config knows 3\.[\s\S]*3\s+index priority\s+pending[\s\S]*1 migration would be applied/,
+  )
   expect(runCliJson<MigrateJson>(['migrate'], { cwd: dir }).result.storeVersion).toBe(3)
   expect(runCliJson(['put', 'tasks', '--data', '{"title":"x"}'], { cwd: dir }).status).toBe(0)
 })
@@ -74,11 +79,24 @@ test('a failing migration is reported as MIGRATION_FAILED, exit 3, and a broken 
     `export default { path: 'app.db', collections: {}, migrations: [{ version: 1, name: 'boom', up: () => { throw new Error('column missing') } }] }\n`,
   )
   const failed = runCliJson(['migrate'], { cwd: dir })
-  expect(failed).toMatchObject({ status: 3, result: { error: { code: 'MIGRATION_FAILED', message: expect.stringMatching(/Migration 1 "boom" failed and was rolled back: column missing/) } } })
+  expect(failed).toMatchObject({
+    status: 3,
+    result: {
+      error: { code: 'MIGRATION_FAILED', message: expect.stringMatching(/Migration 1 "boom" failed and was rolled back: column missing/) },
+    },
+  })
 
   writeFileSync(join(dir, 'tandem.config.mjs'), `export default { path: 'app.db', collections: { tasks: { writers: [] } } }\n`)
   const invalid = runCliJson(['migrate'], { cwd: dir })
-  expect(invalid).toMatchObject({ status: 2, result: { error: { code: 'CONFIG_INVALID', message: expect.stringMatching(/tandem\.config\.mjs: collections\.tasks\.writers must be a non-empty array/) } } })
+  expect(invalid).toMatchObject({
+    status: 2,
+    result: {
+      error: {
+        code: 'CONFIG_INVALID',
+        message: expect.stringMatching(/tandem\.config\.mjs: collections\.tasks\.writers must be a non-empty array/),
+      },
+    },
+  })
   writeFileSync(join(dir, 'broken.config.json'), '{ "path": ')
   const broken = runCliJson(['status', '--config', join(dir, 'broken.config.json')], { cwd: dir })
   expect(broken).toMatchObject({ status: 2, result: { error: { code: 'CONFIG_INVALID' } } })

@@ -28,15 +28,22 @@ function installWithoutPg(): string {
 test('without the pg package a PostgreSQL url fails with MISSING_DEPENDENCY and says to npm install pg, not INTERNAL', () => {
   const root = installWithoutPg()
   const env = { ...process.env, NO_COLOR: '1', NODE_PATH: '', TANDEM_STORE: '' }
-  const run = (args: string[]) => spawnSync(process.execPath, [join(root, 'dist/cli/main.js'), ...args], { cwd: root, env, encoding: 'utf8', timeout: 30_000 })
+  const run = (args: string[]) =>
+    spawnSync(process.execPath, [join(root, 'dist/cli/main.js'), ...args], { cwd: root, env, encoding: 'utf8', timeout: 30_000 })
   // The setup really lacks pg: the module cannot be resolved from the copied dist.
-  const probe = spawnSync(process.execPath, ['--input-type=module', '-e', "import('pg').then(() => console.log('found'), (e) => console.log(e.code))"], { cwd: join(root, 'dist'), env, encoding: 'utf8' })
+  const probe = spawnSync(
+    process.execPath,
+    ['--input-type=module', '-e', "import('pg').then(() => console.log('found'), (e) => console.log(e.code))"],
+    { cwd: join(root, 'dist'), env, encoding: 'utf8' },
+  )
   expect(probe.stdout.trim()).toBe('ERR_MODULE_NOT_FOUND')
 
   const url = 'postgres://app:secret-pw@127.0.0.1:5432/app'
   const human = run(['status', url])
   expect(human.status).toBe(3)
-  expect(human.stderr).toMatch(/^error MISSING_DEPENDENCY: PostgreSQL stores need the "pg" package, which is not installed\. .*\ntry: .*npm install pg/)
+  expect(human.stderr).toMatch(
+    /^error MISSING_DEPENDENCY: PostgreSQL stores need the "pg" package, which is not installed\. .*\ntry: .*npm install pg/,
+  )
   expect(human.stderr).not.toContain('secret-pw')
   const json = run(['find', 'tasks', '--store', url, '--json'])
   expect(json.status).toBe(3)

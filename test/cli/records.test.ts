@@ -48,13 +48,22 @@ test('find, get, put, patch and delete round-trip records through the config fou
   const patched = runCliJson<RecordJson>(['patch', 'tasks', 't-42', '--data', '{"status":"done"}', '--if-version', '1'], { cwd })
   expect(patched.result).toMatchObject({ version: 2, data: { title: 'ship', status: 'done' } })
   const stale = runCliJson(['patch', 'tasks', 't-42', '--data', '{"status":"open"}', '--if-version', '1'], { cwd })
-  expect(stale).toMatchObject({ status: 3, result: { error: { code: 'VERSION_CONFLICT', message: expect.stringMatching(/at version 2, not 1/), hint: expect.any(String) } } })
+  expect(stale).toMatchObject({
+    status: 3,
+    result: { error: { code: 'VERSION_CONFLICT', message: expect.stringMatching(/at version 2, not 1/), hint: expect.any(String) } },
+  })
 
   const open = runCliJson<{ records: RecordJson[]; next: string | null }>(['find', 'tasks', '--where', '{"status":"open"}'], { cwd })
   expect(open.result.records.map((r) => r.data.title)).toEqual(['write docs'])
-  const page = runCliJson<{ records: RecordJson[]; next: string | null }>(['find', 'tasks', '--order-by', '$updatedAt:desc', '--limit', '1'], { cwd })
+  const page = runCliJson<{ records: RecordJson[]; next: string | null }>(
+    ['find', 'tasks', '--order-by', '$updatedAt:desc', '--limit', '1'],
+    { cwd },
+  )
   expect(page.result.records.map((r) => r.id)).toEqual(['t-42'])
-  const rest = runCliJson<{ records: RecordJson[]; next: string | null }>(['find', 'tasks', '--order-by=-$updatedAt', '--limit', '1', '--after', page.result.next!], { cwd })
+  const rest = runCliJson<{ records: RecordJson[]; next: string | null }>(
+    ['find', 'tasks', '--order-by=-$updatedAt', '--limit', '1', '--after', page.result.next!],
+    { cwd },
+  )
   expect(rest.result).toMatchObject({ records: [{ data: { title: 'write docs' } }], next: null })
   const table = runCli(['find', 'tasks'], { cwd })
   expect(table.stdout).toMatch(/^id\s+v\s+updated\s+by\s+title\s+status\n/)
@@ -63,7 +72,11 @@ test('find, get, put, patch and delete round-trip records through the config fou
 
   const staleDelete = runCliJson(['delete', 'tasks', 't-42', '--if-version', '1'], { cwd })
   expect(staleDelete).toMatchObject({ status: 3, result: { error: { code: 'VERSION_CONFLICT' } } })
-  expect(runCliJson(['delete', 'tasks', 't-42', '--if-version', '2'], { cwd }).result).toEqual({ collection: 'tasks', id: 't-42', deleted: true })
+  expect(runCliJson(['delete', 'tasks', 't-42', '--if-version', '2'], { cwd }).result).toEqual({
+    collection: 'tasks',
+    id: 't-42',
+    deleted: true,
+  })
   const gone = runCli(['get', 'tasks', 't-42'], { cwd })
   expect(gone.status).toBe(3)
   expect(gone.stderr).toMatch(/^error NOT_FOUND: Record tasks\/t-42 does not exist\.\ntry: /)
@@ -74,7 +87,13 @@ test('writes go through ownership: the wrong --as role is refused with NOT_OWNER
   runCli(['migrate'], { cwd })
   const refused = runCliJson(['put', 'jobs', '--data', '{"kind":"reindex"}'], { cwd })
   expect(refused.status).toBe(3)
-  expect(refused.result).toMatchObject({ error: { code: 'NOT_OWNER', message: expect.stringMatching(/Only role "daemon" writes "jobs"; this process is "cli"/), hint: expect.any(String) } })
+  expect(refused.result).toMatchObject({
+    error: {
+      code: 'NOT_OWNER',
+      message: expect.stringMatching(/Only role "daemon" writes "jobs"; this process is "cli"/),
+      hint: expect.any(String),
+    },
+  })
   const human = runCli(['put', 'jobs', '--data', '{"kind":"reindex"}', '--as', 'ops'], { cwd })
   expect(human.status).toBe(3)
   expect(human.stderr).toMatch(/^error NOT_OWNER: .*"ops".*\ntry: .*\n$/)
@@ -94,10 +113,15 @@ test('writes go through the schema of an ES module config, and bad input is a us
   )
   runCli(['migrate'], { cwd: dir })
   const invalid = runCliJson(['put', 'tasks', '--data', '{"title":7}'], { cwd: dir })
-  expect(invalid).toMatchObject({ status: 3, result: { error: { code: 'SCHEMA_INVALID', message: expect.stringMatching(/title: title must be a string/) } } })
+  expect(invalid).toMatchObject({
+    status: 3,
+    result: { error: { code: 'SCHEMA_INVALID', message: expect.stringMatching(/title: title must be a string/) } },
+  })
   expect(runCliJson(['put', 'tasks', '--data', '{"title":"ok"}'], { cwd: dir }).status).toBe(0)
 
-  expect(runCliJson(['put', 'tasks', '--data', '{not json'], { cwd: dir }).result).toMatchObject({ error: { code: 'USAGE', message: expect.stringMatching(/--data is not valid JSON/) } })
+  expect(runCliJson(['put', 'tasks', '--data', '{not json'], { cwd: dir }).result).toMatchObject({
+    error: { code: 'USAGE', message: expect.stringMatching(/--data is not valid JSON/) },
+  })
   expect(runCli(['put', 'tasks'], { cwd: dir }).status).toBe(2)
   expect(runCli(['patch', 'tasks'], { cwd: dir }).stderr).toMatch(/^error USAGE: Missing <id>\./)
   expect(runCli(['find', 'tasks', '--limit', '0'], { cwd: dir }).status).toBe(2)

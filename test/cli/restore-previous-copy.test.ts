@@ -17,7 +17,11 @@ vi.mock('node:fs', async (importOriginal) => {
   const copyFileSync = (from: fs.PathLike, to: fs.PathLike, mode?: number) => {
     if (!state.diskFull) return real.copyFileSync(from, to, mode)
     real.writeFileSync(to, real.readFileSync(from).subarray(0, 4096))
-    throw Object.assign(new Error(`ENOSPC: no space left on device, copyfile '${String(from)}' -> '${String(to)}'`), { code: 'ENOSPC', errno: -28, syscall: 'copyfile' })
+    throw Object.assign(new Error(`ENOSPC: no space left on device, copyfile '${String(from)}' -> '${String(to)}'`), {
+      code: 'ENOSPC',
+      errno: -28,
+      syscall: 'copyfile',
+    })
   }
   return { ...real, default: { ...real, copyFileSync }, copyFileSync }
 })
@@ -31,7 +35,10 @@ async function storeWith(path: string, titles: string[]): Promise<string> {
 
 test('restore onto a damaged store on a full disk removes its partial copy and fails with STORAGE_FAILURE, not a raw ENOSPC', async () => {
   const dir = tempDir()
-  const path = await storeWith(join(dir, 'app.db'), Array.from({ length: 400 }, (_, i) => `task ${i} ${'x'.repeat(200)}`))
+  const path = await storeWith(
+    join(dir, 'app.db'),
+    Array.from({ length: 400 }, (_, i) => `task ${i} ${'x'.repeat(200)}`),
+  )
   const backup = join(dir, 'backup.db')
   expect(runCli(['backup', path, '--out', backup]).status).toBe(0)
   // Damaged, so no verified backup of it can be made: restore falls back to copying its files.
@@ -53,7 +60,11 @@ test('restore onto a damaged store on a full disk removes its partial copy and f
     state.diskFull = false
   }
   expect(failure).toBeInstanceOf(TandemError)
-  expect(failure).toMatchObject({ code: 'STORAGE_FAILURE', message: expect.stringContaining('ENOSPC'), hint: expect.stringContaining('Free disk space') })
+  expect(failure).toMatchObject({
+    code: 'STORAGE_FAILURE',
+    message: expect.stringContaining('ENOSPC'),
+    hint: expect.stringContaining('Free disk space'),
+  })
   expect(fs.readdirSync(dir).filter((name) => name.includes('before-restore'))).toEqual([])
   // Nothing was restored: the store is as it was.
   expect(fs.readFileSync(path).equals(damaged)).toBe(true)
@@ -71,7 +82,11 @@ test('restore without --force refuses a store that registered processes have ope
     const refused = runCliJson<{ error: { code: string; message: string; hint: string } }>(['restore', backup, path])
     expect(refused.status).toBe(3)
     // The registry's answer, given before any copy was made (the library's probe would say "Other connections").
-    expect(refused.result.error).toMatchObject({ code: 'STORE_IN_USE', message: expect.stringContaining(`pid ${pid} on `), hint: expect.stringContaining('--force') })
+    expect(refused.result.error).toMatchObject({
+      code: 'STORE_IN_USE',
+      message: expect.stringContaining(`pid ${pid} on `),
+      hint: expect.stringContaining('--force'),
+    })
     expect(fs.readdirSync(dir).sort()).toEqual(before)
   } finally {
     holder.send({ type: 'cmd', action: 'stop' })

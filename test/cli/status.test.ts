@@ -95,7 +95,9 @@ test('status without a store argument uses the config found upward; without eith
   const bare = tempDir()
   const none = runCli(['status'], { cwd: bare, env: { TANDEM_STORE: '' } })
   expect(none.status).toBe(2)
-  expect(none.stderr).toMatch(/^error NO_STORE: No store given: no \[store\] argument, no --store, no TANDEM_STORE, and no tandem\.config\.ts\|mjs\|js\|json was found/)
+  expect(none.stderr).toMatch(
+    /^error NO_STORE: No store given: no \[store\] argument, no --store, no TANDEM_STORE, and no tandem\.config\.ts\|mjs\|js\|json was found/,
+  )
   expect(none.stderr).toMatch(/\ntry: Name the store \(tandem status data\/app\.db, or --store postgres:/)
 })
 
@@ -105,7 +107,11 @@ test('a consumer\'s "behind" counts only the changes its filter lets through, in
   const store = await openStore({ path, role: 'server', collections })
   const [first] = await store.collection('tasks').insertMany([{ title: 'a' }])
   // Three consumers read from the beginning and acknowledge the first change (seq 1).
-  for (const [name, options] of [['all', {}], ['tasks-only', { collections: ['tasks'] }], ['one-id', { ids: [first!.id] }]] as const) {
+  for (const [name, options] of [
+    ['all', {}],
+    ['tasks-only', { collections: ['tasks'] }],
+    ['one-id', { ids: [first!.id] }],
+  ] as const) {
     const consumer = store.consumer(name, { start: 'beginning', ...options })
     const stream = await consumer.changes()
     await stream.next()

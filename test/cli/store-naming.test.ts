@@ -11,7 +11,11 @@ const COLLECTIONS = { tasks: { writers: ['server', 'cli'] } }
 async function threeStores(): Promise<{ dir: string; a: string; b: string; c: string }> {
   const dir = tempDir()
   const paths: Record<string, string> = {}
-  for (const [name, n] of [['a', 1], ['b', 2], ['c', 3]] as const) {
+  for (const [name, n] of [
+    ['a', 1],
+    ['b', 2],
+    ['c', 3],
+  ] as const) {
     const path = join(dir, `${name}.db`)
     const store = await openStore({ path, role: 'server', collections: COLLECTIONS })
     await store.collection('tasks').insertMany(Array.from({ length: n }, () => ({ from: name })))
@@ -36,7 +40,8 @@ test('every command names its store the same way: argument or --store, then TAND
   expect(storeOf(['status', a], dir, { TANDEM_STORE: b })).toBe(a)
   expect(storeOf(['status', '--store', a], dir, { TANDEM_STORE: b })).toBe(a)
   // The same order in commands whose positional is something else, and in those that write.
-  const count = (args: string[], env: NodeJS.ProcessEnv = {}) => runCliJson<{ records: unknown[] }>(args, { cwd: dir, env: { TANDEM_STORE: '', ...env } }).result.records.length
+  const count = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+    runCliJson<{ records: unknown[] }>(args, { cwd: dir, env: { TANDEM_STORE: '', ...env } }).result.records.length
   expect(count(['find', 'tasks'])).toBe(3)
   expect(count(['find', 'tasks'], { TANDEM_STORE: b })).toBe(2)
   expect(count(['find', 'tasks', '--store', a], { TANDEM_STORE: b })).toBe(1)
@@ -51,7 +56,10 @@ test('every command names its store the same way: argument or --store, then TAND
   const twice = runCliJson(['status', a, '--store', b], { cwd: dir })
   expect(twice).toMatchObject({ status: 2, result: { error: { code: 'USAGE', message: expect.stringMatching(/given twice/) } } })
   const missing = runCliJson(['status'], { cwd: dir, env: { TANDEM_STORE: join(dir, 'nope.db') } })
-  expect(missing).toMatchObject({ status: 2, result: { error: { code: 'STORE_NOT_FOUND', message: expect.stringMatching(/nope\.db \(named by TANDEM_STORE\) does not exist/) } } })
+  expect(missing).toMatchObject({
+    status: 2,
+    result: { error: { code: 'STORE_NOT_FOUND', message: expect.stringMatching(/nope\.db \(named by TANDEM_STORE\) does not exist/) } },
+  })
   const none = runCli(['status'], { cwd: tempDir(), env: { TANDEM_STORE: '' } })
   expect(none.stderr).toMatch(/^error NO_STORE: No store given: no \[store\] argument, no --store, no TANDEM_STORE, and no tandem\.config/)
 })
@@ -59,7 +67,10 @@ test('every command names its store the same way: argument or --store, then TAND
 test('--schema is refused for a store file', async () => {
   const { dir, a } = await threeStores()
   const run = runCliJson(['status', a, '--schema', 'app'], { cwd: dir })
-  expect(run).toMatchObject({ status: 2, result: { error: { code: 'USAGE', message: expect.stringMatching(/--schema is for a PostgreSQL store/) } } })
+  expect(run).toMatchObject({
+    status: 2,
+    result: { error: { code: 'USAGE', message: expect.stringMatching(/--schema is for a PostgreSQL store/) } },
+  })
 })
 
 /** True unless TANDEM_BACKENDS narrows the run to other backends. */
@@ -77,7 +88,7 @@ function postgresTest(name: string, body: () => Promise<void>): void {
       throw new Error(`PostgreSQL is not reachable at ${PG_URL}, and CI=true requires it. Start the server, or point TANDEM_PG_URL at one.`)
     })
   } else {
-    console.warn(`skipped: no Postgres (${POSTGRES_WANTED ? `none at ${PG_URL}` : "TANDEM_BACKENDS leaves it out"}): ${name}`)
+    console.warn(`skipped: no Postgres (${POSTGRES_WANTED ? `none at ${PG_URL}` : 'TANDEM_BACKENDS leaves it out'}): ${name}`)
     // Skipped, saying so, only off CI: a laptop without PostgreSQL (STYLE §6); CI fails above.
     test.skip(`${name} (skipped: no Postgres)`, body)
   }
@@ -92,36 +103,54 @@ function urlWithPassword(scheme = 'POSTGRESQL'): string {
   return url.toString().replace(/^postgres(ql)?:/, `${scheme}:`)
 }
 
-postgresTest('status and find take a PostgreSQL url (any case of scheme, argument, --store or TANDEM_STORE) and never print its password', async () => {
-  const schema = uniqueSchema('cli')
-  dropSchemaAfterTest(schema)
-  const store = await openStore({ url: PG_URL, postgres: { schema }, role: 'server', collections: COLLECTIONS })
-  await store.collection('tasks').insertMany([{ title: 'a' }, { title: 'b' }])
-  await store.close()
-  const cwd = tempDir()
-  const url = urlWithPassword()
+postgresTest(
+  'status and find take a PostgreSQL url (any case of scheme, argument, --store or TANDEM_STORE) and never print its password',
+  async () => {
+    const schema = uniqueSchema('cli')
+    dropSchemaAfterTest(schema)
+    const store = await openStore({ url: PG_URL, postgres: { schema }, role: 'server', collections: COLLECTIONS })
+    await store.collection('tasks').insertMany([{ title: 'a' }, { title: 'b' }])
+    await store.close()
+    const cwd = tempDir()
+    const url = urlWithPassword()
 
-  const status = runCli(['status', url, '--schema', schema, '--json'], { cwd })
-  expect(status.status, status.stderr).toBe(0)
-  const report = JSON.parse(status.stdout) as { store: string; kind: string; collections: { name: string; count: number }[] }
-  expect(report).toMatchObject({ kind: 'postgres', collections: [{ name: 'tasks', count: 2 }] })
-  expect(report.store).toMatch(new RegExp(`^POSTGRESQL://postgres:\\*\\*\\*@.* schema ${schema}$`, 'i'))
-  const human = runCli(['status', '--store', `${url}?password=${SECRET}`, '--schema', schema], { cwd })
-  expect(human.stdout).toMatch(/^Store {3}postgres(ql)?:\/\/postgres:\*\*\*@\S+\?password=\*\*\* schema \S+ \(postgres\)$/im)
-  const found = runCliJson<{ records: unknown[] }>(['find', 'tasks', '--schema', schema], { cwd, env: { TANDEM_STORE: urlWithPassword('PostgreS') } })
-  expect(found.result.records).toHaveLength(2)
+    const status = runCli(['status', url, '--schema', schema, '--json'], { cwd })
+    expect(status.status, status.stderr).toBe(0)
+    const report = JSON.parse(status.stdout) as { store: string; kind: string; collections: { name: string; count: number }[] }
+    expect(report).toMatchObject({ kind: 'postgres', collections: [{ name: 'tasks', count: 2 }] })
+    expect(report.store).toMatch(new RegExp(`^POSTGRESQL://postgres:\\*\\*\\*@.* schema ${schema}$`, 'i'))
+    const human = runCli(['status', '--store', `${url}?password=${SECRET}`, '--schema', schema], { cwd })
+    expect(human.stdout).toMatch(/^Store {3}postgres(ql)?:\/\/postgres:\*\*\*@\S+\?password=\*\*\* schema \S+ \(postgres\)$/im)
+    const found = runCliJson<{ records: unknown[] }>(['find', 'tasks', '--schema', schema], {
+      cwd,
+      env: { TANDEM_STORE: urlWithPassword('PostgreS') },
+    })
+    expect(found.result.records).toHaveLength(2)
 
-  // A schema without a store is refused, not created, and the error masks the password too.
-  const missingSchema = uniqueSchema('none')
-  const missing = runCli(['status', url, '--schema', missingSchema, '--verbose'], { cwd })
-  expect(missing.status).toBe(2)
-  expect(missing.stderr).toMatch(/^error STORE_NOT_FOUND: There is no Tandem store in schema "none_\S+" at POSTGRESQL:\/\/postgres:\*\*\*@/i)
-  expect(await pgAdmin(async (c) => (await c.query('SELECT 1 FROM information_schema.schemata WHERE schema_name = $1', [missingSchema])).rowCount)).toBe(0)
-  // A config that names the schema serves a url given on the command line.
-  writeFileSync(join(cwd, 'tandem.config.json'), JSON.stringify({ url: PG_URL, postgres: { schema: missingSchema }, collections: COLLECTIONS }))
-  expect(runCliJson(['status', url], { cwd }).result).toMatchObject({ error: { code: 'STORE_NOT_FOUND' } })
-  writeFileSync(join(cwd, 'tandem.config.json'), JSON.stringify({ url: PG_URL, postgres: { schema }, collections: COLLECTIONS }))
-  expect(runCliJson(['status', url], { cwd }).result).toMatchObject({ kind: 'postgres', store: expect.stringContaining(`schema ${schema}`) })
+    // A schema without a store is refused, not created, and the error masks the password too.
+    const missingSchema = uniqueSchema('none')
+    const missing = runCli(['status', url, '--schema', missingSchema, '--verbose'], { cwd })
+    expect(missing.status).toBe(2)
+    expect(missing.stderr).toMatch(
+      /^error STORE_NOT_FOUND: There is no Tandem store in schema "none_\S+" at POSTGRESQL:\/\/postgres:\*\*\*@/i,
+    )
+    expect(
+      await pgAdmin(
+        async (c) => (await c.query('SELECT 1 FROM information_schema.schemata WHERE schema_name = $1', [missingSchema])).rowCount,
+      ),
+    ).toBe(0)
+    // A config that names the schema serves a url given on the command line.
+    writeFileSync(
+      join(cwd, 'tandem.config.json'),
+      JSON.stringify({ url: PG_URL, postgres: { schema: missingSchema }, collections: COLLECTIONS }),
+    )
+    expect(runCliJson(['status', url], { cwd }).result).toMatchObject({ error: { code: 'STORE_NOT_FOUND' } })
+    writeFileSync(join(cwd, 'tandem.config.json'), JSON.stringify({ url: PG_URL, postgres: { schema }, collections: COLLECTIONS }))
+    expect(runCliJson(['status', url], { cwd }).result).toMatchObject({
+      kind: 'postgres',
+      store: expect.stringContaining(`schema ${schema}`),
+    })
 
-  for (const run of [status, human, found, missing]) expect(`${JSON.stringify(run)}`).not.toContain(SECRET)
-})
+    for (const run of [status, human, found, missing]) expect(`${JSON.stringify(run)}`).not.toContain(SECRET)
+  },
+)

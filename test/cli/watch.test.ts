@@ -27,7 +27,11 @@ test('watch tails changes another process commits, as NDJSON, and exits 0 on SIG
   const { ids } = (await writer.waitFor((m) => m.type === 'inserted' && (m.ids as string[]).length === 3)) as unknown as { ids: string[] }
   await watcher.waitFor('stdout', /"title":"c"/)
 
-  const lines = watcher.stdout().trim().split('\n').map((line) => JSON.parse(line) as { seq: number; collection: string; id: string; op: string; role: string; data: { title: string } })
+  const lines = watcher
+    .stdout()
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { seq: number; collection: string; id: string; op: string; role: string; data: { title: string } })
   expect(lines.map((c) => c.data.title)).toEqual(['a', 'b', 'c'])
   expect(lines.every((c) => c.collection === 'tasks' && c.op === 'insert' && c.role === 'server')).toBe(true)
   expect(lines.map((c) => c.seq)).toEqual([3, 4, 5])

@@ -259,7 +259,10 @@ describe.each(BACKENDS)('durable consumers on $name', (backend) => {
     const b = await open({ role: 'app', collections })
     const first = a.consumer('indexer')
     await first.changes()
-    await expect(b.consumer('indexer').changes()).rejects.toMatchObject({ code: 'CONSUMER_BUSY', message: expect.stringMatching(new RegExp(`pid ${process.pid}`)) })
+    await expect(b.consumer('indexer').changes()).rejects.toMatchObject({
+      code: 'CONSUMER_BUSY',
+      message: expect.stringMatching(new RegExp(`pid ${process.pid}`)),
+    })
     const waiting = b.consumer('indexer', { wait: true, leaseMs: 500 }).changes()
     await new Promise((resolve) => setTimeout(resolve, 100))
     await first.close()

@@ -14,7 +14,9 @@ describe.each(BACKENDS)('collection names differing only in case on $name', (bac
     const first = await open({ role: 'app', collections: { tasks: { writers: '*' } } })
     await first.collection('tasks').insert({ title: 'kept' }, { id: 't1' })
     for (const name of ['Tasks', 'TASKS', 'tAsks']) {
-      const error = await open({ role: 'other', collections: { [name]: { writers: '*' }, notes: { writers: '*' } } }).catch((e: unknown) => e)
+      const error = await open({ role: 'other', collections: { [name]: { writers: '*' }, notes: { writers: '*' } } }).catch(
+        (e: unknown) => e,
+      )
       expect(error, name).toBeInstanceOf(TandemError)
       expect(error, name).toMatchObject({ code: 'DEFINITION_MISMATCH', collection: name })
       expect((error as Error).message).toMatch(new RegExp(`"${name}" differs only in case from "tasks"`))
@@ -30,7 +32,10 @@ describe.each(BACKENDS)('collection names differing only in case on $name', (bac
     const open = await backend.tempStore()
     const first = await open({ role: 'app', collections: { Tasks: { writers: '*' } } })
     await first.collection('Tasks').insert({ n: 1 })
-    const location = backend.name === 'sqlite' ? { dataDir: first.settings.dataDir, path: first.settings.path } : { url: first.settings.url, postgres: { schema: first.settings.postgres.schema } }
+    const location =
+      backend.name === 'sqlite'
+        ? { dataDir: first.settings.dataDir, path: first.settings.path }
+        : { url: first.settings.url, postgres: { schema: first.settings.postgres.schema } }
     const child = forkWorker('store-holder.mjs', { config: { ...location, role: 'child', collections: { tasks: { writers: '*' } } } })
     const crash = await child.waitFor((m) => m.type === 'ready' || m.type === 'crash')
     if (crash.type === 'ready') child.send({ type: 'cmd', action: 'stop' })
@@ -43,6 +48,8 @@ describe.each(BACKENDS)('collection names differing only in case on $name', (bac
 
   test('one config declaring both is refused before anything is opened', async () => {
     const open = await backend.tempStore()
-    await expect(open({ role: 'app', collections: { tasks: { writers: '*' }, Tasks: { writers: '*' } } })).rejects.toThrow(/differ by more than case/)
+    await expect(open({ role: 'app', collections: { tasks: { writers: '*' }, Tasks: { writers: '*' } } })).rejects.toThrow(
+      /differ by more than case/,
+    )
   })
 })

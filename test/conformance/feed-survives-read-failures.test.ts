@@ -10,14 +10,19 @@ import { waitUntil } from '../helpers/processes.js'
 const collections = { tasks: { writers: '*' } } as const
 
 /** Makes the store's change-log reads (and head reads) fail while `failing` is true. */
-function injectReadFailures(store: { backend: { readChanges: (...args: never[]) => Promise<unknown>; changeHead: () => Promise<number> } }) {
+function injectReadFailures(store: {
+  backend: { readChanges: (...args: never[]) => Promise<unknown>; changeHead: () => Promise<number> }
+}) {
   const state = { failing: false, failures: 0 }
   const backend = store.backend
   const readChanges = backend.readChanges.bind(backend)
   const changeHead = backend.changeHead.bind(backend)
   const fail = (): never => {
     state.failures++
-    throw new StorageError('disk I/O error (injected: SQLITE_IOERR_READ)', Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR_READ' }))
+    throw new StorageError(
+      'disk I/O error (injected: SQLITE_IOERR_READ)',
+      Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR_READ' }),
+    )
   }
   backend.readChanges = (async (...args: never[]) => (state.failing ? fail() : readChanges(...args))) as typeof backend.readChanges
   backend.changeHead = async () => (state.failing ? fail() : changeHead())
@@ -33,13 +38,25 @@ describe.each(BACKENDS)('change readers on $name', (backend) => {
     const interrupted: TandemError[] = []
     const resumed: FeedResume[] = []
     const watched: Change[] = []
-    const stop = tasks.watch((c) => void watched.push(c), { since: 'beginning', onError: (e) => void interrupted.push(e as TandemError), onResume: (i) => void resumed.push(i) })
+    const stop = tasks.watch((c) => void watched.push(c), {
+      since: 'beginning',
+      onError: (e) => void interrupted.push(e as TandemError),
+      onResume: (i) => void resumed.push(i),
+    })
     const iterated: Change[] = []
-    const feed = store.changes({ since: 'beginning', onInterrupted: (e) => void interrupted.push(e), onResume: (i) => void resumed.push(i) })
+    const feed = store.changes({
+      since: 'beginning',
+      onInterrupted: (e) => void interrupted.push(e),
+      onResume: (i) => void resumed.push(i),
+    })
     const reading = (async () => {
       for await (const c of feed) iterated.push(c)
     })()
-    const consumer = store.consumer('worker', { start: 'beginning', onInterrupted: (e) => void interrupted.push(e), onResume: (i) => void resumed.push(i) })
+    const consumer = store.consumer('worker', {
+      start: 'beginning',
+      onInterrupted: (e) => void interrupted.push(e),
+      onResume: (i) => void resumed.push(i),
+    })
     const consumed: Change[] = []
     const consuming = (async () => {
       for await (const c of await consumer.changes()) consumed.push(c)
@@ -55,7 +72,8 @@ describe.each(BACKENDS)('change readers on $name', (backend) => {
     for (let i = 30; i < 40; i++) await tasks.insert({ i })
     await waitUntil(() => watched.length >= 40 && iterated.length >= 40 && consumed.length >= 40, 'every change after the failures')
 
-    for (const got of [watched, iterated, consumed]) expect(got.map((c) => (c.data as { i: number }).i)).toEqual(Array.from({ length: 40 }, (_, i) => i))
+    for (const got of [watched, iterated, consumed])
+      expect(got.map((c) => (c.data as { i: number }).i)).toEqual(Array.from({ length: 40 }, (_, i) => i))
     // One report per reader per outage, typed, with the engine's error as cause.
     expect(interrupted).toHaveLength(3)
     for (const e of interrupted) {

@@ -47,7 +47,8 @@ describe.each(BACKENDS)('ill-formed strings on $name', (backend) => {
       expect((error as Error).message).toMatch(/A record id must be a string of 1 to 256 characters/)
     }
     // Building the message never throws, whatever the value.
-    for (const id of [10n, Symbol('s')]) expect(await tasks.get(id as unknown as string).catch((e: unknown) => e)).toMatchObject({ code: 'INVALID_ID' })
+    for (const id of [10n, Symbol('s')])
+      expect(await tasks.get(id as unknown as string).catch((e: unknown) => e)).toMatchObject({ code: 'INVALID_ID' })
     expect(await tasks.count()).toBe(0)
   })
 
@@ -61,7 +62,12 @@ describe.each(BACKENDS)('ill-formed strings on $name', (backend) => {
       [{ ['k\uDC00']: 1 }, /data\.k/],
     ]
     for (const [data, where] of cases) {
-      for (const attempt of [() => tasks.insert(data as object), () => tasks.replace(r.id, data as object), () => tasks.patch(r.id, data as object), () => tasks.upsert('u1', data as object)]) {
+      for (const attempt of [
+        () => tasks.insert(data as object),
+        () => tasks.replace(r.id, data as object),
+        () => tasks.patch(r.id, data as object),
+        () => tasks.upsert('u1', data as object),
+      ]) {
         const error = await attempt().catch((e: unknown) => e)
         expect(error).toBeInstanceOf(TandemError)
         expect(error).toMatchObject({ code: 'INVALID_DATA', collection: 'tasks' })

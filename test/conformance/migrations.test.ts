@@ -67,7 +67,15 @@ describe.each(BACKENDS)('migrations on $name', (backend) => {
 
   test('bad migration lists are refused before anything runs', async () => {
     const open = await backend.tempStore()
-    await expect(open({ ...base, migrations: [{ version: 2, name: 'b', up: () => undefined }, { version: 1, name: 'a', up: () => undefined }] })).rejects.toThrow(/strictly increasing/)
+    await expect(
+      open({
+        ...base,
+        migrations: [
+          { version: 2, name: 'b', up: () => undefined },
+          { version: 1, name: 'a', up: () => undefined },
+        ],
+      }),
+    ).rejects.toThrow(/strictly increasing/)
     await expect(open({ ...base, migrations: [{ version: 0, name: 'a', up: () => undefined }] })).rejects.toThrow(RangeError)
   })
 

@@ -28,7 +28,9 @@ describe.each(BACKENDS)('ownership on $name', (backend) => {
       const error = await attempt().catch((e: unknown) => e)
       expect(error).toBeInstanceOf(OwnershipError)
       expect(error).toMatchObject({ code: 'NOT_OWNER', role: 'daemon', collection: 'projects' })
-      expect((error as Error).message).toBe('Only role "server" writes "projects"; this process is "daemon". Add "daemon" to the writers of "projects" or ask the owner to write it.')
+      expect((error as Error).message).toBe(
+        'Only role "server" writes "projects"; this process is "daemon". Add "daemon" to the writers of "projects" or ask the owner to write it.',
+      )
     }
     expect(await server.collection('projects').find()).toEqual([project])
   })
@@ -63,6 +65,8 @@ describe.each(BACKENDS)('ownership on $name', (backend) => {
 
   test('an undeclared collection is refused with the declared names', async () => {
     const store = await (await backend.tempStore())({ role: 'server', collections })
-    expect(() => store.collection('users' as 'projects')).toThrow(/Collection "users" is not declared\. Declared: projects, sessions, notifications/)
+    expect(() => store.collection('users' as 'projects')).toThrow(
+      /Collection "users" is not declared\. Declared: projects, sessions, notifications/,
+    )
   })
 })

@@ -26,7 +26,28 @@ function prng(seed: number): () => number {
   }
 }
 
-const PIECES = ['a', 'b', 'z', 'A', ' ', '~', '\u007f', '\u0080', 'é', '\u00ff', '\u0100', '\u07ff', '\u0800', 'ｱ', '\uFFFD', '\uFFFF', '\uD83D\uDE00', '\uD834\uDD1E', '\uDBFF\uDFFF', '\uD800\uDC00']
+const PIECES = [
+  'a',
+  'b',
+  'z',
+  'A',
+  ' ',
+  '~',
+  '\u007f',
+  '\u0080',
+  'é',
+  '\u00ff',
+  '\u0100',
+  '\u07ff',
+  '\u0800',
+  'ｱ',
+  '\uFFFD',
+  '\uFFFF',
+  '\uD83D\uDE00',
+  '\uD834\uDD1E',
+  '\uDBFF\uDFFF',
+  '\uD800\uDC00',
+]
 const ILL = ['\uD800', '\uDBFF', '\uDC00', '\uDFFF']
 const NUL = '\u0000'
 
@@ -50,7 +71,10 @@ function randomStrings(seed: number, count: number, extra: readonly string[]): s
 type Doc = { s?: unknown; i: number }
 
 /** Pages through `orderBy` with page size `limit`; fails instead of looping past `maxPages`. */
-async function pageAll(find: (after: string | undefined) => Promise<{ records: StoredRecord<Doc>[]; next: string | null }>, maxPages: number): Promise<StoredRecord<Doc>[]> {
+async function pageAll(
+  find: (after: string | undefined) => Promise<{ records: StoredRecord<Doc>[]; next: string | null }>,
+  maxPages: number,
+): Promise<StoredRecord<Doc>[]> {
   const out: StoredRecord<Doc>[] = []
   let after: string | undefined
   for (let pages = 0; ; pages++) {
@@ -62,14 +86,24 @@ async function pageAll(find: (after: string | undefined) => Promise<{ records: S
   }
 }
 
-async function expectCompletePaging(collection: { find: (o: object) => Promise<StoredRecord<Doc>[]>; findPage: (o: object) => Promise<{ records: StoredRecord<Doc>[]; next: string | null }> }, total: number, label: string): Promise<void> {
+async function expectCompletePaging(
+  collection: {
+    find: (o: object) => Promise<StoredRecord<Doc>[]>
+    findPage: (o: object) => Promise<{ records: StoredRecord<Doc>[]; next: string | null }>
+  },
+  total: number,
+  label: string,
+): Promise<void> {
   for (const orderBy of ['s', '-s', '$id', '-$id']) {
     const all = await collection.find({ orderBy })
     expect(all.length, label).toBe(total)
     for (const limit of [1, 2, 7]) {
       const paged = await pageAll((after) => collection.findPage({ orderBy, limit, ...(after === undefined ? {} : { after }) }), total + 2)
       // Every record once, in exactly find()'s order (the engine's order: bytes for strings).
-      expect(paged.map((r) => r.data.i), `${label} orderBy ${orderBy} limit ${limit}`).toEqual(all.map((r) => r.data.i))
+      expect(
+        paged.map((r) => r.data.i),
+        `${label} orderBy ${orderBy} limit ${limit}`,
+      ).toEqual(all.map((r) => r.data.i))
     }
   }
 }
@@ -90,7 +124,10 @@ describe.each(BACKENDS)('paging over any string on $name', (backend) => {
           () => true,
           (error: unknown) => {
             // PostgreSQL cannot store U+0000 (see the top of this file): refused, nothing written.
-            expect(backend.name === 'postgres' && typeof value === 'string' && value.includes(NUL), `${label}: ${JSON.stringify(value)} refused: ${String(error)}`).toBe(true)
+            expect(
+              backend.name === 'postgres' && typeof value === 'string' && value.includes(NUL),
+              `${label}: ${JSON.stringify(value)} refused: ${String(error)}`,
+            ).toBe(true)
             expect(error).toMatchObject({ code: 'INVALID_DATA' })
             return false
           },
@@ -108,17 +145,21 @@ describe.each(BACKENDS)('paging over any string on $name', (backend) => {
     }
   })
 
-  test.runIf(backend.name === 'sqlite')('a store written before lone surrogates were refused still pages completely and ends, both directions', async () => {
-    const store = await (await backend.tempStore())({ role: 'app', collections: { docs: { writers: '*' } } })
-    const docs = store.collection('docs')
-    // What an older version wrote: no checks on ids or strings. runWrite bypasses them, as the old code did.
-    const strings = randomStrings(7, 60, [NUL, ...ILL])
-    const ids = randomStrings(8, 60, ILL).map((id, i) => `${i % 3 === 0 ? '' : 'k'}${id}${i}`)
-    expect(strings.some((s) => ILL.some((c) => s.includes(c)))).toBe(true)
-    expect(ids.some((s) => ILL.some((c) => s.includes(c)))).toBe(true)
-    await store.runWrite(async (tx) => {
-      for (const [i, s] of strings.entries()) await tx.insert('docs', { id: ids[i]!, version: 1, createdAt: i, updatedAt: i, role: 'old', data: { s, i } })
-    })
-    await expectCompletePaging(docs as never, strings.length, 'written before')
-  })
+  test.runIf(backend.name === 'sqlite')(
+    'a store written before lone surrogates were refused still pages completely and ends, both directions',
+    async () => {
+      const store = await (await backend.tempStore())({ role: 'app', collections: { docs: { writers: '*' } } })
+      const docs = store.collection('docs')
+      // What an older version wrote: no checks on ids or strings. runWrite bypasses them, as the old code did.
+      const strings = randomStrings(7, 60, [NUL, ...ILL])
+      const ids = randomStrings(8, 60, ILL).map((id, i) => `${i % 3 === 0 ? '' : 'k'}${id}${i}`)
+      expect(strings.some((s) => ILL.some((c) => s.includes(c)))).toBe(true)
+      expect(ids.some((s) => ILL.some((c) => s.includes(c)))).toBe(true)
+      await store.runWrite(async (tx) => {
+        for (const [i, s] of strings.entries())
+          await tx.insert('docs', { id: ids[i]!, version: 1, createdAt: i, updatedAt: i, role: 'old', data: { s, i } })
+      })
+      await expectCompletePaging(docs as never, strings.length, 'written before')
+    },
+  )
 })

@@ -103,7 +103,11 @@ describe.each(BACKENDS)('records on $name', (backend) => {
     const tasks = store.collection('tasks')
     const r = await tasks.insert({ n: 0 })
     await Promise.all(Array.from({ length: 50 }, () => tasks.update(r.id, (d) => ({ n: d.n + 1 }))))
-    await expect(tasks.update(r.id, () => { throw new Error('no') })).rejects.toThrow('no')
+    await expect(
+      tasks.update(r.id, () => {
+        throw new Error('no')
+      }),
+    ).rejects.toThrow('no')
     expect(await tasks.get(r.id)).toMatchObject({ version: 51, data: { n: 50 } })
   })
 

@@ -128,7 +128,11 @@ describe.each(BACKENDS)('retention under clock trouble on $name', (backend) => {
   test(
     'a clock that jumps a day ahead while a process runs does not make its retention trim records or changes by age',
     async () => {
-      const { open, skewed } = await setup(backend, { logs: { writers: '*', retain: { maxAgeMs: 10 * MINUTE_MS, archive: false } } }, { changes: { maxAgeMs: 10 * MINUTE_MS } })
+      const { open, skewed } = await setup(
+        backend,
+        { logs: { writers: '*', retain: { maxAgeMs: 10 * MINUTE_MS, archive: false } } },
+        { changes: { maxAgeMs: 10 * MINUTE_MS } },
+      )
       const store = await open()
       const logs = store.collection('logs')
       const worker = await skewed(0)
@@ -144,29 +148,40 @@ describe.each(BACKENDS)('retention under clock trouble on $name', (backend) => {
     LAST_RESORT_TIMEOUT_MS,
   )
 
-  test.runIf(backend.name === 'postgres')('a PostgreSQL table made before created_seq gets it on open, numbering its rows by creation time, and retention follows it', async () => {
-    const stores: Store<CollectionsConfig>[] = []
-    const where = location(backend, stores)
-    const collections = { events: { writers: '*', retain: { maxCount: 2, archive: false } } } as const
-    const first = await openStore({ ...where, role: 'old', collections: { events: { writers: '*' } } })
-    stores.push(first as unknown as Store<CollectionsConfig>)
-    // Ids in the opposite order of creation: the old retention (by id) would keep the oldest.
-    for (const [i, id] of ['z', 'y', 'x', 'w', 'v'].entries()) {
-      await first.collection('events').insert({ i }, { id })
-      await new Promise((resolve) => setTimeout(resolve, 3))
-    }
-    await first.close()
-    const schema = (where.postgres as { schema: string }).schema
-    // What a store written by an earlier version looks like: no created_seq column.
-    await pgAdmin((client) => client.query(`ALTER TABLE "${schema}"."events" DROP COLUMN created_seq`))
-    const store = await openStore({ ...where, role: 'new', collections })
-    stores.push(store as unknown as Store<CollectionsConfig>)
-    const numbered = await pgAdmin((client) => client.query<{ id: string; created_seq: string }>(`SELECT id, created_seq FROM "${schema}"."events" ORDER BY created_seq`))
-    expect(numbered.rows.map((r) => [r.id, Number(r.created_seq)])).toEqual([['z', 1], ['y', 2], ['x', 3], ['w', 4], ['v', 5]])
-    await store.collection('events').insert({ i: 5 }, { id: 'a' })
-    expect((await store.compact()).trimmed.events).toBe(4)
-    expect((await store.collection('events').find()).map((r) => r.data.i).sort()).toEqual([4, 5])
-  })
+  test.runIf(backend.name === 'postgres')(
+    'a PostgreSQL table made before created_seq gets it on open, numbering its rows by creation time, and retention follows it',
+    async () => {
+      const stores: Store<CollectionsConfig>[] = []
+      const where = location(backend, stores)
+      const collections = { events: { writers: '*', retain: { maxCount: 2, archive: false } } } as const
+      const first = await openStore({ ...where, role: 'old', collections: { events: { writers: '*' } } })
+      stores.push(first as unknown as Store<CollectionsConfig>)
+      // Ids in the opposite order of creation: the old retention (by id) would keep the oldest.
+      for (const [i, id] of ['z', 'y', 'x', 'w', 'v'].entries()) {
+        await first.collection('events').insert({ i }, { id })
+        await new Promise((resolve) => setTimeout(resolve, 3))
+      }
+      await first.close()
+      const schema = (where.postgres as { schema: string }).schema
+      // What a store written by an earlier version looks like: no created_seq column.
+      await pgAdmin((client) => client.query(`ALTER TABLE "${schema}"."events" DROP COLUMN created_seq`))
+      const store = await openStore({ ...where, role: 'new', collections })
+      stores.push(store as unknown as Store<CollectionsConfig>)
+      const numbered = await pgAdmin((client) =>
+        client.query<{ id: string; created_seq: string }>(`SELECT id, created_seq FROM "${schema}"."events" ORDER BY created_seq`),
+      )
+      expect(numbered.rows.map((r) => [r.id, Number(r.created_seq)])).toEqual([
+        ['z', 1],
+        ['y', 2],
+        ['x', 3],
+        ['w', 4],
+        ['v', 5],
+      ])
+      await store.collection('events').insert({ i: 5 }, { id: 'a' })
+      expect((await store.compact()).trimmed.events).toBe(4)
+      expect((await store.collection('events').find()).map((r) => r.data.i).sort()).toEqual([4, 5])
+    },
+  )
 
   test('age limits still trim what is old, oldest first, and count limits what is too many', async () => {
     // The young records must stay young until compact() runs, however loaded the machine: an age

@@ -27,7 +27,9 @@ function archived(dir: string, collection: string): Map<string, unknown> {
 describe.each(BACKENDS)('retention on $name', (backend) => {
   test('keeps exactly maxCount, newest first, and archive plus store hold every record ever written', async () => {
     const archiveDir = tempDir()
-    const store = await (await backend.tempStore())({ role: 'daemon', archiveDir, collections: { events: { writers: '*', retain: { maxCount: 100 } } } })
+    const store = await (
+      await backend.tempStore()
+    )({ role: 'daemon', archiveDir, collections: { events: { writers: '*', retain: { maxCount: 100 } } } })
     const written = new Map<string, unknown>()
     for (let i = 0; i < 250; i++) {
       const r = await store.collection('events').insert({ i })
@@ -46,12 +48,17 @@ describe.each(BACKENDS)('retention on $name', (backend) => {
 
   test('amortised: writes trigger retention by themselves, without compact()', async () => {
     const archiveDir = tempDir()
-    const store = await (await backend.tempStore())({ role: 'daemon', archiveDir, collections: { events: { writers: '*', retain: { maxCount: 20 } } } })
+    const store = await (
+      await backend.tempStore()
+    )({ role: 'daemon', archiveDir, collections: { events: { writers: '*', retain: { maxCount: 20 } } } })
     for (let i = 0; i < 450; i++) await store.collection('events').insert({ i })
     // The pass the last hundred writes started runs in the background: wait for it, however long a
     // busy machine takes (a pass that never runs leaves 450 and fails the wait).
     let count = 450
-    await waitUntil(async () => (count = await store.collection('events').count()) <= 20 + 100, 'a retention pass to trim to 20 + the writes since')
+    await waitUntil(
+      async () => (count = await store.collection('events').count()) <= 20 + 100,
+      'a retention pass to trim to 20 + the writes since',
+    )
     expect(count).toBeLessThanOrEqual(20 + 100)
     expect(archived(archiveDir, 'events').size + (await store.collection('events').count())).toBe(450)
   })
@@ -61,7 +68,9 @@ describe.each(BACKENDS)('retention on $name', (backend) => {
   const MAX_AGE_MS = 1000
   test('maxAgeMs trims records older than the limit; archive: false deletes without archiving', async () => {
     const archiveDir = tempDir()
-    const store = await (await backend.tempStore())({
+    const store = await (
+      await backend.tempStore()
+    )({
       role: 'daemon',
       archiveDir,
       collections: { logs: { writers: '*', retain: { maxAgeMs: MAX_AGE_MS, archive: false } } },
@@ -76,7 +85,9 @@ describe.each(BACKENDS)('retention on $name', (backend) => {
   })
 
   test('trims appear in the change feed as op "trim" with the last data', async () => {
-    const store = await (await backend.tempStore())({ role: 'daemon', archiveDir: tempDir(), collections: { events: { writers: '*', retain: { maxCount: 2 } } } })
+    const store = await (
+      await backend.tempStore()
+    )({ role: 'daemon', archiveDir: tempDir(), collections: { events: { writers: '*', retain: { maxCount: 2 } } } })
     for (let i = 0; i < 4; i++) await store.collection('events').insert({ i })
     const feed = store.changes()
     await store.compact()
@@ -91,7 +102,9 @@ describe.each(BACKENDS)('retention on $name', (backend) => {
   test('environment variables override the configured limits', async () => {
     process.env.TANDEM_RETAIN_EVENTS_MAX_COUNT = '3'
     try {
-      const store = await (await backend.tempStore())({ role: 'daemon', archiveDir: tempDir(), collections: { events: { writers: '*', retain: { maxCount: 1000 } } } })
+      const store = await (
+        await backend.tempStore()
+      )({ role: 'daemon', archiveDir: tempDir(), collections: { events: { writers: '*', retain: { maxCount: 1000 } } } })
       for (let i = 0; i < 10; i++) await store.collection('events').insert({ i })
       await store.compact()
       expect(await store.collection('events').count()).toBe(3)
@@ -101,7 +114,9 @@ describe.each(BACKENDS)('retention on $name', (backend) => {
     const open = await backend.tempStore()
     process.env.TANDEM_RETAIN_EVENTS_MAX_COUNT = 'lots'
     try {
-      await expect(open({ role: 'd', collections: { events: { writers: '*' } } })).rejects.toThrow(/TANDEM_RETAIN_EVENTS_MAX_COUNT must be a positive integer/)
+      await expect(open({ role: 'd', collections: { events: { writers: '*' } } })).rejects.toThrow(
+        /TANDEM_RETAIN_EVENTS_MAX_COUNT must be a positive integer/,
+      )
     } finally {
       delete process.env.TANDEM_RETAIN_EVENTS_MAX_COUNT
     }

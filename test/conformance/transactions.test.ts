@@ -178,7 +178,9 @@ describe.each(BACKENDS)('transactions on $name', (backend) => {
   test('insertMany is all or nothing', async () => {
     const store = await (await backend.tempStore())({ role: 'app', collections })
     await store.collection('projects').insert({ n: 0 }, { id: 'taken' })
-    await expect(store.collection('projects').insertMany([{ n: 1 }, { n: 2 }, { n: 3, bad: Number.NaN }])).rejects.toMatchObject({ code: 'INVALID_DATA' })
+    await expect(store.collection('projects').insertMany([{ n: 1 }, { n: 2 }, { n: 3, bad: Number.NaN }])).rejects.toMatchObject({
+      code: 'INVALID_DATA',
+    })
     expect(await store.collection('projects').count()).toBe(1)
     const many = await store.collection('projects').insertMany([{ n: 1 }, { n: 2 }])
     expect(many.map((r) => r.data.n)).toEqual([1, 2])

@@ -64,7 +64,11 @@ export function parseBlocks(root: string, file: string): DocBlock[] {
     let j = i + 1
     for (; j < text.length && !close.test(text[j]!); j++) lines.push(dedent(text[j]!, indent.length))
     if (j === text.length) throw new Error(`${file}:${i + 1}: the code block is never closed.`)
-    const [lang = '', ...flags] = info.trim().toLowerCase().split(/\s+/).filter((w) => w !== '')
+    const [lang = '', ...flags] = info
+      .trim()
+      .toLowerCase()
+      .split(/\s+/)
+      .filter((w) => w !== '')
     const block: DocBlock = { file, line: i + 1, lang, flags, lines }
     const setup = setupBefore(text, i)
     if (setup !== undefined) block.setup = setup
@@ -118,7 +122,10 @@ export interface Program {
 const FILE_MARKER = /^\/\/ ([A-Za-z0-9_.-]+\.(?:ts|mts|js|mjs))(?=[\s:]|$)/
 
 export function slug(file: string): string {
-  return file.replace(/\.md$/, '').replace(/[^A-Za-z0-9]+/g, '-').toLowerCase()
+  return file
+    .replace(/\.md$/, '')
+    .replace(/[^A-Za-z0-9]+/g, '-')
+    .toLowerCase()
 }
 
 function push(target: ProgramFile, lines: readonly string[], file: string, firstLine: number, setup: boolean): void {
@@ -140,7 +147,8 @@ export function assemblePrograms(blocks: readonly DocBlock[]): Program[] {
     const js = block.lang.startsWith('j') || block.lang === 'mjs'
     if (block.flags.includes('continued')) {
       const previous = programs.at(-1)
-      if (previous === undefined) throw new Error(`${label(block)}: a block marked "continued" needs a program block before it in the same file.`)
+      if (previous === undefined)
+        throw new Error(`${label(block)}: a block marked "continued" needs a program block before it in the same file.`)
       const target = previous.files.at(-1)!
       if (block.setup !== undefined) push(target, block.setup.lines, block.file, block.setup.line, true)
       push(target, block.lines, block.file, block.line + 1, false)
@@ -149,10 +157,12 @@ export function assemblePrograms(blocks: readonly DocBlock[]): Program[] {
     }
     const program: Program = { id: `${slug(block.file)}-${block.line}`, blocks: [block], files: [] }
     if (FILE_MARKER.test(block.lines[0] ?? '')) {
-      if (block.setup !== undefined) throw new Error(`${label(block)}: a block of several files cannot have a setup comment; add the setup as one more file.`)
+      if (block.setup !== undefined)
+        throw new Error(`${label(block)}: a block of several files cannot have a setup comment; add the setup as one more file.`)
       block.lines.forEach((text, k) => {
         const marker = FILE_MARKER.exec(text)
-        if (marker !== null && (k === 0 || block.lines[k - 1]!.trim() === '')) program.files.push({ name: marker[1]!, lines: [], origins: [] })
+        if (marker !== null && (k === 0 || block.lines[k - 1]!.trim() === ''))
+          program.files.push({ name: marker[1]!, lines: [], origins: [] })
         push(program.files.at(-1)!, [text], block.file, block.line + 1 + k, false)
       })
     } else {

@@ -110,7 +110,9 @@ function mapPaths(text: string, program: Program): string {
   for (const file of program.files) {
     for (const path of [join(programDir(program, 'src'), file.name), join(programDir(program, 'out'), outputName(file.name))]) {
       const escaped = path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-      out = out.replace(new RegExp(`(?:file://)?${escaped}:(\\d+)(?::\\d+)?`, 'g'), (_m, line: string) => describeOrigin(file.origins[Number(line) - 1]))
+      out = out.replace(new RegExp(`(?:file://)?${escaped}:(\\d+)(?::\\d+)?`, 'g'), (_m, line: string) =>
+        describeOrigin(file.origins[Number(line) - 1]),
+      )
     }
   }
   return out
@@ -128,7 +130,11 @@ interface ProcessResult {
   timedOut: boolean
 }
 
-function runProcess(command: string, args: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number }): Promise<ProcessResult> {
+function runProcess(
+  command: string,
+  args: readonly string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number },
+): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
@@ -212,14 +218,19 @@ function compilePrograms(): void {
   }
   const compiler = ts.createProgram(names, options)
   const global = [...compiler.getOptionsDiagnostics(), ...compiler.getGlobalDiagnostics()]
-  if (global.length > 0) throw new Error(`The docs' TypeScript setup is broken: ${global.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')).join('; ')}`)
+  if (global.length > 0)
+    throw new Error(
+      `The docs' TypeScript setup is broken: ${global.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')).join('; ')}`,
+    )
   for (const program of programs) {
     for (const file of program.files) {
       const source = compiler.getSourceFile(join(programDir(program, 'src'), file.name))!
       for (const d of [...compiler.getSyntacticDiagnostics(source), ...compiler.getSemanticDiagnostics(source)]) {
         const line = d.start === undefined ? 0 : source.getLineAndCharacterOfPosition(d.start).line
         const text = ts.flattenDiagnosticMessageText(d.messageText, '\n    ')
-        diagnostics.get(program.id)!.push(`${describeOrigin(file.origins[line])}: error TS${d.code}: ${text}\n    > ${file.lines[line]?.trim() ?? ''}`)
+        diagnostics
+          .get(program.id)!
+          .push(`${describeOrigin(file.origins[line])}: error TS${d.code}: ${text}\n    > ${file.lines[line]?.trim() ?? ''}`)
       }
     }
   }
@@ -242,7 +253,11 @@ function writeShims(): void {
       'echo "docs check: \\"npx $*\\" is not run in a checked block; mark the block fragment" >&2',
       'exit 99',
     ].join('\n'),
-    npm: ['#!/usr/bin/env bash', 'echo "docs check: \\"npm $*\\" is not run in a checked block; mark the block fragment" >&2', 'exit 99'].join('\n'),
+    npm: [
+      '#!/usr/bin/env bash',
+      'echo "docs check: \\"npm $*\\" is not run in a checked block; mark the block fragment" >&2',
+      'exit 99',
+    ].join('\n'),
   }
   // `tandem watch` runs until Ctrl-C: once it has printed its banner (stderr), it gets SIGINT.
   writeFileSync(
@@ -252,7 +267,9 @@ function writeShims(): void {
       "import { constants } from 'node:os'",
       `const child = spawn(process.execPath, [${JSON.stringify(CLI)}, ...process.argv.slice(2)], { stdio: ['ignore', 'inherit', 'pipe'] })`,
       `let timer = setTimeout(() => child.kill('SIGINT'), ${WATCH_MAX_MS})`,
-      "child.stderr.once('data', () => { clearTimeout(timer); timer = setTimeout(() => child.kill('SIGINT'), " + String(WATCH_AFTER_BANNER_MS) + ') })',
+      "child.stderr.once('data', () => { clearTimeout(timer); timer = setTimeout(() => child.kill('SIGINT'), " +
+        String(WATCH_AFTER_BANNER_MS) +
+        ') })',
       "child.stderr.on('data', (chunk) => process.stderr.write(chunk))",
       "child.on('exit', (code, signal) => { clearTimeout(timer); process.exitCode = code ?? 128 + (signal === null ? 0 : constants.signals[signal]) })",
     ].join('\n'),
@@ -266,7 +283,8 @@ function writeShims(): void {
 /** Finds out once whether the PostgreSQL server answers, if any block needs it. */
 async function checkPostgres(): Promise<void> {
   const shellText = (b: DocBlock) => [...(b.setup?.lines ?? []), ...b.lines].join('\n')
-  const needed = programs.some((p) => usesPostgres(programText(p))) || blocks.some((b) => kindOf(b) === 'shell' && usesPostgres(shellText(b)))
+  const needed =
+    programs.some((p) => usesPostgres(programText(p))) || blocks.some((b) => kindOf(b) === 'shell' && usesPostgres(shellText(b)))
   if (!needed) return
   try {
     await pgAdmin((client) => client.query('SELECT 1'))
@@ -288,7 +306,8 @@ function removeAbandonedRuns(): void {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CLI) || !existsSync(join(ROOT, 'dist/index.js'))) throw new Error('The docs blocks import the built package: run npm run build first.')
+  if (!existsSync(CLI) || !existsSync(join(ROOT, 'dist/index.js')))
+    throw new Error('The docs blocks import the built package: run npm run build first.')
   removeAbandonedRuns()
   mkdirSync(RUN_DIR, { recursive: true })
   writeShims()
@@ -298,7 +317,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const database of databases) {
-    await pgAdmin((client) => client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`)).catch((error: unknown) => console.warn(`could not drop ${database}:`, error))
+    await pgAdmin((client) => client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`)).catch((error: unknown) =>
+      console.warn(`could not drop ${database}:`, error),
+    )
   }
   if (process.env.DOCS_CHECK_KEEP === '1') return
   rmSync(RUN_DIR, { recursive: true, force: true })
@@ -313,51 +334,73 @@ afterAll(async () => {
 describe('TypeScript and JavaScript blocks type-check and run', () => {
   for (const program of programs) {
     const where = program.blocks.map(label).join(' + ')
-    it(where, async (ctx) => {
-      const errors = diagnostics.get(program.id) ?? []
-      if (errors.length > 0) expect.fail(`The block at ${where} does not type-check:\n${errors.join('\n')}`)
-      const databaseUrl = await databaseFor(programText(program), (note) => ctx.skip(note))
-      const cwd = programDir(program, 'out')
-      const results = await Promise.all(
-        entryFiles(program).map(async (file) => ({ file, result: await runProcess(process.execPath, ['--enable-source-maps', outputName(file.name)], { cwd, env: blockEnv(databaseUrl), timeoutMs: RUN_TIMEOUT_MS }) })),
-      )
-      const failed = results.filter(({ result }) => result.code !== 0)
-      if (failed.length > 0) {
-        const reports = failed.map(({ file, result }) => {
-          const how = result.timedOut ? `did not exit within ${RUN_TIMEOUT_MS / 1000} s (a change feed or a store left open?)` : `exited with ${result.code ?? result.signal}`
-          const name = program.files.length > 1 ? ` (${file.name})` : ''
-          return `The block at ${where}${name} ${how}:\n${mapPaths(tail(result.stderr), program)}${result.stdout.trim() === '' ? '' : `\nstdout:\n${tail(result.stdout, 10)}`}`
-        })
-        expect.fail(reports.join('\n\n'))
-      }
-    }, RUN_TIMEOUT_MS + 30_000)
+    it(
+      where,
+      async (ctx) => {
+        const errors = diagnostics.get(program.id) ?? []
+        if (errors.length > 0) expect.fail(`The block at ${where} does not type-check:\n${errors.join('\n')}`)
+        const databaseUrl = await databaseFor(programText(program), (note) => ctx.skip(note))
+        const cwd = programDir(program, 'out')
+        const results = await Promise.all(
+          entryFiles(program).map(async (file) => ({
+            file,
+            result: await runProcess(process.execPath, ['--enable-source-maps', outputName(file.name)], {
+              cwd,
+              env: blockEnv(databaseUrl),
+              timeoutMs: RUN_TIMEOUT_MS,
+            }),
+          })),
+        )
+        const failed = results.filter(({ result }) => result.code !== 0)
+        if (failed.length > 0) {
+          const reports = failed.map(({ file, result }) => {
+            const how = result.timedOut
+              ? `did not exit within ${RUN_TIMEOUT_MS / 1000} s (a change feed or a store left open?)`
+              : `exited with ${result.code ?? result.signal}`
+            const name = program.files.length > 1 ? ` (${file.name})` : ''
+            return `The block at ${where}${name} ${how}:\n${mapPaths(tail(result.stderr), program)}${result.stdout.trim() === '' ? '' : `\nstdout:\n${tail(result.stdout, 10)}`}`
+          })
+          expect.fail(reports.join('\n\n'))
+        }
+      },
+      RUN_TIMEOUT_MS + 30_000,
+    )
   }
 })
 
 describe('shell blocks run against a prepared project', () => {
   for (const block of blocks.filter((b) => kindOf(b) === 'shell')) {
-    it(label(block), async (ctx) => {
-      const script = [...(block.setup?.lines ?? []), ...block.lines]
-      const databaseUrl = await databaseFor(script.join('\n'), (note) => ctx.skip(note))
-      const origins: LineOrigin[] = [
-        ...(block.setup?.lines ?? []).map((_, k) => ({ file: block.file, line: block.setup!.line + k, setup: true })),
-        ...block.lines.map((_, k) => ({ file: block.file, line: block.line + 1 + k, setup: false })),
-      ]
-      const project = join(RUN_DIR, 'sh', `${slug(block.file)}-${block.line}`)
-      mkdirSync(project, { recursive: true })
-      writeFileSync(join(project, 'tandem.config.json'), `${JSON.stringify(SHELL_PROJECT, null, 2)}\n`)
-      const store = await openStore({ ...SHELL_PROJECT, path: join(project, SHELL_PROJECT.path), role: 'setup' })
-      await store.close()
-      // Two header lines: the ERR trap names the failing line, shifted back by them.
-      const header = ['set -eo pipefail', `trap 'echo "docs-check: line $((LINENO - 2)) failed with exit $?" >&2' ERR`]
-      writeFileSync(join(project, '.block.sh'), `${[...header, ...script].join('\n')}\n`)
-      const result = await runProcess('bash', ['.block.sh'], { cwd: project, env: blockEnv(databaseUrl), timeoutMs: RUN_TIMEOUT_MS })
-      if (result.code !== 0) {
-        const stderr = result.stderr.replace(/docs-check: line (\d+) failed/g, (_m, line: string) => `${describeOrigin(origins[Number(line) - 1])} failed`)
-        const how = result.timedOut ? `did not finish within ${RUN_TIMEOUT_MS / 1000} s` : `exited with ${result.code ?? result.signal}`
-        expect.fail(`The shell block at ${label(block)} ${how}:\n${tail(stderr)}${result.stdout.trim() === '' ? '' : `\nstdout:\n${tail(result.stdout, 10)}`}`)
-      }
-    }, RUN_TIMEOUT_MS + 30_000)
+    it(
+      label(block),
+      async (ctx) => {
+        const script = [...(block.setup?.lines ?? []), ...block.lines]
+        const databaseUrl = await databaseFor(script.join('\n'), (note) => ctx.skip(note))
+        const origins: LineOrigin[] = [
+          ...(block.setup?.lines ?? []).map((_, k) => ({ file: block.file, line: block.setup!.line + k, setup: true })),
+          ...block.lines.map((_, k) => ({ file: block.file, line: block.line + 1 + k, setup: false })),
+        ]
+        const project = join(RUN_DIR, 'sh', `${slug(block.file)}-${block.line}`)
+        mkdirSync(project, { recursive: true })
+        writeFileSync(join(project, 'tandem.config.json'), `${JSON.stringify(SHELL_PROJECT, null, 2)}\n`)
+        const store = await openStore({ ...SHELL_PROJECT, path: join(project, SHELL_PROJECT.path), role: 'setup' })
+        await store.close()
+        // Two header lines: the ERR trap names the failing line, shifted back by them.
+        const header = ['set -eo pipefail', `trap 'echo "docs-check: line $((LINENO - 2)) failed with exit $?" >&2' ERR`]
+        writeFileSync(join(project, '.block.sh'), `${[...header, ...script].join('\n')}\n`)
+        const result = await runProcess('bash', ['.block.sh'], { cwd: project, env: blockEnv(databaseUrl), timeoutMs: RUN_TIMEOUT_MS })
+        if (result.code !== 0) {
+          const stderr = result.stderr.replace(
+            /docs-check: line (\d+) failed/g,
+            (_m, line: string) => `${describeOrigin(origins[Number(line) - 1])} failed`,
+          )
+          const how = result.timedOut ? `did not finish within ${RUN_TIMEOUT_MS / 1000} s` : `exited with ${result.code ?? result.signal}`
+          expect.fail(
+            `The shell block at ${label(block)} ${how}:\n${tail(stderr)}${result.stdout.trim() === '' ? '' : `\nstdout:\n${tail(result.stdout, 10)}`}`,
+          )
+        }
+      },
+      RUN_TIMEOUT_MS + 30_000,
+    )
   }
 })
 

@@ -12,10 +12,24 @@ const ROOT = join(import.meta.dirname, '../..')
 const TIMEOUT_MS = 120_000
 
 const EXAMPLES = [
-  { name: 'daemon-and-server', verdict: /^OK: \d+ writes from 2 processes at the same time, none lost; each role's write to the other's collection refused with NOT_OWNER$/m },
-  { name: 'feed-instead-of-polling', verdict: /^OK: \d+ tasks through API, store and daemon with the change feed instead of polling; a kill -9 lost and repeated nothing; backups and doctor ok$/m },
-  { name: 'typed-runtime-store', verdict: /^OK: 12 typed collections; 2 migrations once; retention archived \d+ records; seeds, pagination and export\/import checked$/m },
-  { name: 'editor-and-timer', verdict: /^OK: \d+ writes of one record from 2 processes at the same time; no write ever touched the other's fields$/m },
+  {
+    name: 'daemon-and-server',
+    verdict:
+      /^OK: \d+ writes from 2 processes at the same time, none lost; each role's write to the other's collection refused with NOT_OWNER$/m,
+  },
+  {
+    name: 'feed-instead-of-polling',
+    verdict:
+      /^OK: \d+ tasks through API, store and daemon with the change feed instead of polling; a kill -9 lost and repeated nothing; backups and doctor ok$/m,
+  },
+  {
+    name: 'typed-runtime-store',
+    verdict: /^OK: 12 typed collections; 2 migrations once; retention archived \d+ records; seeds, pagination and export\/import checked$/m,
+  },
+  {
+    name: 'editor-and-timer',
+    verdict: /^OK: \d+ writes of one record from 2 processes at the same time; no write ever touched the other's fields$/m,
+  },
 ]
 
 interface Run {
@@ -44,19 +58,27 @@ function run(args: readonly string[]): Promise<Run> {
   })
 }
 
-test('the examples type-check as a strict TypeScript project', async () => {
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
-  const result = await run([tsc, '-p', 'examples/tsconfig.json'])
-  expect(result.output).toBe('')
-  expect(result.code).toBe(0)
-}, TIMEOUT_MS)
+test(
+  'the examples type-check as a strict TypeScript project',
+  async () => {
+    const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
+    const result = await run([tsc, '-p', 'examples/tsconfig.json'])
+    expect(result.output).toBe('')
+    expect(result.code).toBe(0)
+  },
+  TIMEOUT_MS,
+)
 
 for (const { name, verdict } of EXAMPLES) {
-  test(`examples/${name} runs by itself to its OK verdict`, async () => {
-    const result = await run(['--import', 'jiti/register', join('examples', name, 'main.ts')])
-    console.log(`examples/${name}: exit ${result.code ?? result.signal} in ${result.durationMs} ms`)
-    expect(result.code, result.output).toBe(0)
-    expect(result.output).toMatch(verdict)
-    expect(result.output).not.toMatch(/^\s*FAIL/m)
-  }, TIMEOUT_MS)
+  test(
+    `examples/${name} runs by itself to its OK verdict`,
+    async () => {
+      const result = await run(['--import', 'jiti/register', join('examples', name, 'main.ts')])
+      console.log(`examples/${name}: exit ${result.code ?? result.signal} in ${result.durationMs} ms`)
+      expect(result.code, result.output).toBe(0)
+      expect(result.output).toMatch(verdict)
+      expect(result.output).not.toMatch(/^\s*FAIL/m)
+    },
+    TIMEOUT_MS,
+  )
 }

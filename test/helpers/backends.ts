@@ -106,7 +106,9 @@ if (wanted === undefined || wanted.includes('postgres')) {
   if (problem === undefined) ALL.push(postgres)
   else if (process.env.CI === 'true') {
     // Never a silent pass in CI: a missing server fails every test file that loops over BACKENDS.
-    throw new Error(`PostgreSQL is not reachable at ${PG_URL} (${problem}), and CI=true requires it. Start the server (.ci/run starts an installed one), or point TANDEM_PG_URL at one.`)
+    throw new Error(
+      `PostgreSQL is not reachable at ${PG_URL} (${problem}), and CI=true requires it. Start the server (.ci/run starts an installed one), or point TANDEM_PG_URL at one.`,
+    )
   } else console.warn(`skipped: no Postgres at ${PG_URL} (${problem})`)
 }
 

@@ -20,18 +20,29 @@ function cliEnv(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 /** Runs `tandem <args>` to completion. */
 export function runCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): CliRun {
   expect(existsSync(CLI), 'run npm run build first').toBe(true)
-  const run = spawnSync(process.execPath, [CLI, ...args], { cwd: options.cwd, env: cliEnv(options.env), input: options.input, encoding: 'utf8', timeout: 30_000 })
+  const run = spawnSync(process.execPath, [CLI, ...args], {
+    cwd: options.cwd,
+    env: cliEnv(options.env),
+    input: options.input,
+    encoding: 'utf8',
+    timeout: 30_000,
+  })
   return { status: run.status, stdout: run.stdout, stderr: run.stderr }
 }
 
 /** Runs `tandem <args> --json` and parses stdout as one JSON document. */
-export function runCliJson<T = Record<string, unknown>>(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): { status: number | null; result: T; stderr: string } {
+export function runCliJson<T = Record<string, unknown>>(
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): { status: number | null; result: T; stderr: string } {
   const run = runCli([...args, '--json'], options)
   let result: T
   try {
     result = JSON.parse(run.stdout) as T
   } catch {
-    throw new Error(`tandem ${args.join(' ')} --json printed no JSON document (exit ${run.status}).\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`)
+    throw new Error(
+      `tandem ${args.join(' ')} --json printed no JSON document (exit ${run.status}).\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`,
+    )
   }
   return { status: run.status, result, stderr: run.stderr }
 }
@@ -62,7 +73,9 @@ export function startCli(args: readonly string[], options: { cwd?: string } = {}
       for (const listener of [...listeners]) listener()
     })
   }
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })))
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('close', (code, signal) => resolve({ code, signal })),
+  )
   onTestFinished(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
     await exited
@@ -81,7 +94,15 @@ export function startCli(args: readonly string[], options: { cwd?: string } = {}
             resolve()
           }
         }
-        const timer = setTimeout(() => reject(new Error(`tandem ${args.join(' ')}: no ${pattern} on ${stream} within ${timeoutMs} ms.\nstdout:\n${text.stdout}\nstderr:\n${text.stderr}`)), timeoutMs)
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `tandem ${args.join(' ')}: no ${pattern} on ${stream} within ${timeoutMs} ms.\nstdout:\n${text.stdout}\nstderr:\n${text.stderr}`,
+              ),
+            ),
+          timeoutMs,
+        )
         listeners.push(check)
         check()
       })

@@ -94,7 +94,11 @@ function watchForStall(stallMs: number, onStall: (silentMs: number) => void): ()
  * `stallMs`: a worker message, a `noteProgress()` call, or a change in `progress()` (a count the
  * caller watches, say the acks received so far).
  */
-export async function waitUntil(done: () => boolean | Promise<boolean>, what: string, options: { stallMs?: number; progress?: () => number } = {}): Promise<void> {
+export async function waitUntil(
+  done: () => boolean | Promise<boolean>,
+  what: string,
+  options: { stallMs?: number; progress?: () => number } = {},
+): Promise<void> {
   const stallMs = options.stallMs ?? STALL_MS
   let seen = options.progress?.()
   let stalled: number | undefined
@@ -203,7 +207,13 @@ export function forkWorker(script: string, args: unknown = {}): WorkerHandle {
           fn()
         }
         const stopWatch = watchForStall(stallMs, (silentMs) =>
-          finish(() => reject(new Error(`${label} sent no ${what}, and no worker of this test reported anything for ${silentMs} ms: stalled. ${describeEnd()}`))),
+          finish(() =>
+            reject(
+              new Error(
+                `${label} sent no ${what}, and no worker of this test reported anything for ${silentMs} ms: stalled. ${describeEnd()}`,
+              ),
+            ),
+          ),
         )
         listeners.push((m) => {
           if (test(m)) finish(() => resolve(m))
@@ -245,7 +255,11 @@ let execTags = 0
  * `{ type: 'released', tag }`; `rawExec(worker, '', { releaseNow: true })` runs that COMMIT at
  * once instead. Resolves with the tag.
  */
-export async function rawExec(worker: WorkerHandle, sql: string, options: { releaseAfterMs?: number; releaseNow?: boolean } = {}): Promise<string> {
+export async function rawExec(
+  worker: WorkerHandle,
+  sql: string,
+  options: { releaseAfterMs?: number; releaseNow?: boolean } = {},
+): Promise<string> {
   const tag = `exec-${++execTags}`
   worker.send({ type: 'exec', sql, tag, ...options })
   const reply = await worker.waitFor((m) => m.tag === tag)

@@ -15,9 +15,22 @@ export async function storeState<C extends CollectionsConfig>(store: Store<C>): 
 }
 
 /** One NDJSON record line, in export format. */
-export function recordLine(collection: string, id: string, data: unknown, meta: { version?: number; createdAt?: string; updatedAt?: string; role?: string } = {}): string {
+export function recordLine(
+  collection: string,
+  id: string,
+  data: unknown,
+  meta: { version?: number; createdAt?: string; updatedAt?: string; role?: string } = {},
+): string {
   const createdAt = meta.createdAt ?? '2024-05-01T10:00:00.000Z'
-  return JSON.stringify({ collection, id, version: meta.version ?? 1, createdAt, updatedAt: meta.updatedAt ?? createdAt, role: meta.role ?? 'app', data })
+  return JSON.stringify({
+    collection,
+    id,
+    version: meta.version ?? 1,
+    createdAt,
+    updatedAt: meta.updatedAt ?? createdAt,
+    role: meta.role ?? 'app',
+    data,
+  })
 }
 
 /** An export file's text: header, the record lines, and the end line counting them. */

@@ -48,7 +48,9 @@ describe('backupStore on SQLite', () => {
       await expect(backupStore(store, path)).rejects.toMatchObject({ code: 'UNSAFE_PATH' })
       await expect(exportStore(store, { to: path })).rejects.toMatchObject({ code: 'UNSAFE_PATH' })
       await expect(importStore(store, { from: path, onConflict: 'skip' })).rejects.toMatchObject({ code: 'UNSAFE_PATH' })
-      await expect(importJsonFile(store, { file: path, collection: 'notes', onConflict: 'skip' })).rejects.toMatchObject({ code: 'UNSAFE_PATH' })
+      await expect(importJsonFile(store, { file: path, collection: 'notes', onConflict: 'skip' })).rejects.toMatchObject({
+        code: 'UNSAFE_PATH',
+      })
     }
     expect(await store.collection('tasks').count()).toBe(50)
     // The store's files and its commit-signal side file (see docs/changes.md), nothing written by the attempts.
@@ -57,7 +59,10 @@ describe('backupStore on SQLite', () => {
 
   test('says why it cannot back up an in-memory store, and fails with STORE_CLOSED after close', async () => {
     const memory = await openStore({ path: ':memory:', role: 'app', collections })
-    await expect(backupStore(memory, join(tempDir(), 'x.db'))).rejects.toMatchObject({ code: 'STORAGE_FAILURE', message: expect.stringMatching(/needs a store in a file/) })
+    await expect(backupStore(memory, join(tempDir(), 'x.db'))).rejects.toMatchObject({
+      code: 'STORAGE_FAILURE',
+      message: expect.stringMatching(/needs a store in a file/),
+    })
     await memory.close()
     const { store } = await fileStore()
     await store.close()
@@ -72,7 +77,15 @@ describe('scheduleBackups', () => {
     const { store } = await fileStore()
     const dir = join(tempDir(), 'backups')
     const results: BackupResult[] = []
-    const stop = scheduleBackups(store, { everyMs: 100, keep: 2, dir, onBackup: (r) => results.push(r), onError: (e) => { throw e } })
+    const stop = scheduleBackups(store, {
+      everyMs: 100,
+      keep: 2,
+      dir,
+      onBackup: (r) => results.push(r),
+      onError: (e) => {
+        throw e
+      },
+    })
     while (results.length < 4) {
       await store.collection('tasks').insert({ during: results.length })
       await sleep(20)
@@ -111,7 +124,11 @@ describe('scheduleBackups', () => {
     await sleep(200)
     expect(backups).toBe(after)
     expect(errors).toEqual([])
-    expect(readdirSync(dir).sort()).toEqual([expect.stringMatching(/^app-\d{8}T\d{9}Z\.db$/), 'app-manual.db', 'other-20200101T000000000Z.db'])
+    expect(readdirSync(dir).sort()).toEqual([
+      expect.stringMatching(/^app-\d{8}T\d{9}Z\.db$/),
+      'app-manual.db',
+      'other-20200101T000000000Z.db',
+    ])
     await stop()
   })
 
@@ -146,7 +163,12 @@ describe('the openStore backup option', () => {
     const root = tempDir()
     const dir = join(root, 'backups')
     let backups = 0
-    const store = await openStore({ dataDir: join(root, 'data'), role: 'daemon', collections: { jobs: { writers: '*' } }, backup: { everyMs: 100, keep: 2, dir, onBackup: () => backups++ } })
+    const store = await openStore({
+      dataDir: join(root, 'data'),
+      role: 'daemon',
+      collections: { jobs: { writers: '*' } },
+      backup: { everyMs: 100, keep: 2, dir, onBackup: () => backups++ },
+    })
     await store.collection('jobs').insert({ n: 1 })
     // Three backups, so one has been rotated away: counted, not timed (a busy machine is slower).
     await waitUntil(() => backups >= 3, 'three scheduled backups', { progress: () => backups })

@@ -7,7 +7,12 @@ import { exportRecords, exportStore, importStore, openStore } from '../../src/in
 import { BACKENDS, tempDir } from '../helpers/backends.js'
 import { exportText } from '../helpers/transfer.js'
 
-const Task = z.object({ title: z.string(), n: z.number(), tags: z.array(z.string()).optional(), meta: z.record(z.string(), z.unknown()).optional() })
+const Task = z.object({
+  title: z.string(),
+  n: z.number(),
+  tags: z.array(z.string()).optional(),
+  meta: z.record(z.string(), z.unknown()).optional(),
+})
 const collections = {
   tasks: { writers: ['app'], schema: Task },
   notes: { writers: '*' },
@@ -22,7 +27,11 @@ describe.each(BACKENDS)('export and import on $name', (backend) => {
     const notes = store.collection('notes')
     for (let i = 0; i < 250; i++) await tasks.insert({ title: `task ${i} ✓ «ü» 🚀`, n: i * 1.5 - 100, tags: i % 3 === 0 ? ['a', 'b'] : [] })
     const first = (await tasks.find({ limit: 3 }))!
-    await tasks.update(first[0]!.id, (d) => ({ ...d, n: 1e21, meta: { nested: { deep: [1, null, { x: 'y' }] }, constructor: 'plain key' } }))
+    await tasks.update(first[0]!.id, (d) => ({
+      ...d,
+      n: 1e21,
+      meta: { nested: { deep: [1, null, { x: 'y' }] }, constructor: 'plain key' },
+    }))
     await tasks.patch(first[1]!.id, { title: 'patched\nwith "quotes" and \\ backslash' })
     await tasks.patch(first[1]!.id, { n: -0.000001 })
     await tasks.delete(first[2]!.id)
@@ -47,7 +56,11 @@ describe.each(BACKENDS)('export and import on $name', (backend) => {
       dryRun: false,
       records: 252,
       ignored: 0,
-      collections: { notes: { inserted: 2, overwritten: 0, skipped: 0 }, quiet: { inserted: 1, overwritten: 0, skipped: 0 }, tasks: { inserted: 249, overwritten: 0, skipped: 0 } },
+      collections: {
+        notes: { inserted: 2, overwritten: 0, skipped: 0 },
+        quiet: { inserted: 1, overwritten: 0, skipped: 0 },
+        tasks: { inserted: 249, overwritten: 0, skipped: 0 },
+      },
     })
     // The re-export is the same text, but for the header's time.
     expect(await exportText(target)).toEqual(await exportText(source))
@@ -63,10 +76,26 @@ describe.each(BACKENDS)('export and import on $name', (backend) => {
   test('the export file has a header, one line per record with its metadata, and an end line with the counts', async () => {
     const source = await filledStore()
     const lines = await exportText(source, ['notes'])
-    expect(JSON.parse(lines[0]!)).toEqual({ tandem: 'export', format: 2, kind: backend.name, collections: ['notes'], exportedAt: '', snapshot: backend.name === 'sqlite', schemaVersion: 0, fingerprint: source.fingerprint, maxLineBytes: 16 * 1024 * 1024 })
+    expect(JSON.parse(lines[0]!)).toEqual({
+      tandem: 'export',
+      format: 2,
+      kind: backend.name,
+      collections: ['notes'],
+      exportedAt: '',
+      snapshot: backend.name === 'sqlite',
+      schemaVersion: 0,
+      fingerprint: source.fingerprint,
+      maxLineBytes: 16 * 1024 * 1024,
+    })
     const record = JSON.parse(lines[2]!) // by id: the generated ULID sorts first
     expect(Object.keys(record)).toEqual(['collection', 'id', 'version', 'createdAt', 'updatedAt', 'role', 'data'])
-    expect(record).toMatchObject({ collection: 'notes', id: 'note/with spaces and ünïcode', version: 1, role: 'app', data: { text: 'with my own id', empty: {}, list: [] } })
+    expect(record).toMatchObject({
+      collection: 'notes',
+      id: 'note/with spaces and ünïcode',
+      version: 1,
+      role: 'app',
+      data: { text: 'with my own id', empty: {}, list: [] },
+    })
     expect(record.createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
     expect(JSON.parse(lines.at(-1)!)).toEqual({ tandem: 'end', records: { notes: 2 } })
     expect(lines).toHaveLength(4)
@@ -116,7 +145,9 @@ describe.each(BACKENDS)('export and import on $name', (backend) => {
     expect(result).toMatchObject({ records: 3, ignored: 249 })
     expect(await target.collection('tasks').count()).toBe(0)
     expect(await target.collection('notes').count()).toBe(2)
-    await expect(exportStore(source, { to: join(dir, 'x.ndjson'), collections: ['nope'] })).rejects.toMatchObject({ code: 'UNKNOWN_COLLECTION' })
+    await expect(exportStore(source, { to: join(dir, 'x.ndjson'), collections: ['nope'] })).rejects.toMatchObject({
+      code: 'UNKNOWN_COLLECTION',
+    })
   })
 
   test('imported records reach the change feed as inserts and updates, with their versions', async () => {
@@ -148,7 +179,8 @@ describe.each(BACKENDS)('export and import on $name', (backend) => {
     const dir = tempDir()
     const file = join(dir, 'big.ndjson')
     const at = '2026-01-01T00:00:00.000Z'
-    const line = (id: string, version: number, n: number) => JSON.stringify({ collection: 'notes', id, version, createdAt: at, updatedAt: at, role: 'app', data: { n } })
+    const line = (id: string, version: number, n: number) =>
+      JSON.stringify({ collection: 'notes', id, version, createdAt: at, updatedAt: at, role: 'app', data: { n } })
     const lines = Array.from({ length: 30_000 }, (_, i) => line(`big-${String(i).padStart(5, '0')}`, 1, i))
     // 100 ids that exist (newer versions: they win), and one id twice in the input (the second is newer).
     lines.push(...existing.map((r, i) => line(r.id, r.version + 1, -i)))
@@ -166,10 +198,14 @@ describe.each(BACKENDS)('export and import on $name', (backend) => {
     const store = await (await backend.tempStore())({ role: 'app', collections })
     const file = join(tempDir(), 'e.ndjson')
     writeFileSync(file, '')
-    await expect(importStore(store, { from: file } as never)).rejects.toThrow(/onConflict must be one of 'skip', 'overwrite', 'fail', 'newer-version-wins'/)
+    await expect(importStore(store, { from: file } as never)).rejects.toThrow(
+      /onConflict must be one of 'skip', 'overwrite', 'fail', 'newer-version-wins'/,
+    )
     await expect(importStore(store, { from: file, onConflict: 'fail', dryrun: true } as never)).rejects.toThrow(/Unknown option "dryrun"/)
     await expect(importStore(store, { from: 42, onConflict: 'fail' } as never)).rejects.toThrow(TypeError)
-    await expect(importStore(store, { from: join(tempDir(), 'missing.ndjson'), onConflict: 'fail' })).rejects.toMatchObject({ code: 'NOT_FOUND' })
+    await expect(importStore(store, { from: join(tempDir(), 'missing.ndjson'), onConflict: 'fail' })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    })
     await expect(exportStore(store, { to: file, pagesize: 3 } as never)).rejects.toThrow(/Unknown export option "pagesize"/)
     expect(await importStore(store, { from: file, onConflict: 'fail' })).toMatchObject({ records: 0, collections: {} })
   })

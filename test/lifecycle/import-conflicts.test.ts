@@ -49,8 +49,18 @@ describe.each(BACKENDS)('import conflict policies on $name', (backend) => {
     const { store, file } = await setup()
     const result = await importStore(store, { from: file, onConflict: 'overwrite' })
     expect(result.collections).toEqual({ tasks: { inserted: 1, overwritten: 3, skipped: 0 } })
-    expect(await versionsAndValues(store)).toEqual({ a: [3, 'imported a'], b: [2, 'imported b'], c: [2, 'imported c'], d: [1, 'imported d'] })
-    expect(await store.collection('tasks').get('b')).toMatchObject({ version: 2, createdAt: IMPORTED_AT, updatedAt: IMPORTED_AT, role: 'importer' })
+    expect(await versionsAndValues(store)).toEqual({
+      a: [3, 'imported a'],
+      b: [2, 'imported b'],
+      c: [2, 'imported c'],
+      d: [1, 'imported d'],
+    })
+    expect(await store.collection('tasks').get('b')).toMatchObject({
+      version: 2,
+      createdAt: IMPORTED_AT,
+      updatedAt: IMPORTED_AT,
+      role: 'importer',
+    })
   })
 
   test("'newer-version-wins' replaces only records whose imported version is higher", async () => {
@@ -74,7 +84,9 @@ describe.each(BACKENDS)('import conflict policies on $name', (backend) => {
     const store = await (await backend.tempStore())({ role: 'app', collections })
     const file = join(tempDir(), 'twice.ndjson')
     writeFileSync(file, [recordLine('tasks', 'x', { n: 1 }, { version: 1 }), recordLine('tasks', 'x', { n: 2 }, { version: 2 })].join('\n'))
-    expect((await importStore(store, { from: file, onConflict: 'newer-version-wins' })).collections).toEqual({ tasks: { inserted: 1, overwritten: 1, skipped: 0 } })
+    expect((await importStore(store, { from: file, onConflict: 'newer-version-wins' })).collections).toEqual({
+      tasks: { inserted: 1, overwritten: 1, skipped: 0 },
+    })
     expect(await store.collection('tasks').get('x')).toMatchObject({ version: 2, data: { n: 2 } })
   })
 
@@ -119,19 +131,22 @@ describe.each(BACKENDS)('import conflict policies on $name', (backend) => {
     expect(await store.checkIntegrity()).toEqual(['ok'])
   })
 
-  test.each<ConflictPolicy>(['skip', 'overwrite', 'newer-version-wins', 'fail'])("dryRun with '%s' reports what the import would do and changes nothing", async (policy) => {
-    const { store, file } = await setup()
-    const before = await storeState(store)
-    const dry = await importStore(store, { from: file, onConflict: policy, dryRun: true }).catch((e: unknown) => e)
-    expect(await storeState(store)).toEqual(before)
-    const real = await importStore(store, { from: file, onConflict: policy }).catch((e: unknown) => e)
-    if (policy === 'fail') {
-      // A dry run finds the same problem.
-      expect(dry).toMatchObject({ code: 'DUPLICATE_ID', line: 2 })
-      expect(real).toMatchObject({ code: 'DUPLICATE_ID', line: 2 })
-    } else {
-      expect(dry).toMatchObject({ dryRun: true, collections: (real as { collections: unknown }).collections, records: 4 })
-      expect(real).toMatchObject({ dryRun: false })
-    }
-  })
+  test.each<ConflictPolicy>(['skip', 'overwrite', 'newer-version-wins', 'fail'])(
+    "dryRun with '%s' reports what the import would do and changes nothing",
+    async (policy) => {
+      const { store, file } = await setup()
+      const before = await storeState(store)
+      const dry = await importStore(store, { from: file, onConflict: policy, dryRun: true }).catch((e: unknown) => e)
+      expect(await storeState(store)).toEqual(before)
+      const real = await importStore(store, { from: file, onConflict: policy }).catch((e: unknown) => e)
+      if (policy === 'fail') {
+        // A dry run finds the same problem.
+        expect(dry).toMatchObject({ code: 'DUPLICATE_ID', line: 2 })
+        expect(real).toMatchObject({ code: 'DUPLICATE_ID', line: 2 })
+      } else {
+        expect(dry).toMatchObject({ dryRun: true, collections: (real as { collections: unknown }).collections, records: 4 })
+        expect(real).toMatchObject({ dryRun: false })
+      }
+    },
+  )
 })

@@ -28,16 +28,56 @@ describe.each(BACKENDS)('a bad import line on $name', (backend) => {
   // What the bad line is, the line, the code it fails with, and what the message says.
   const cases: [name: string, line: string, code: string, message: RegExp][] = [
     ['malformed JSON', '{"collection":"tasks","id":"t0249","version":1,', 'INVALID_DATA', /not valid JSON/],
-    ['a record the schema refuses', recordLine('tasks', 't0249', { title: 42, n: 'x' }), 'SCHEMA_INVALID', /does not match its schema: title: .*n: /],
-    ['a __proto__ key in the data', recordLine('tasks', 't0249', { title: 'a', n: 1 }).replace('"n":1', '"n":1,"__proto__":{"polluted":true}'), 'INVALID_DATA', /"__proto__" key/],
-    ['a nested __proto__ key', recordLine('notes', 'n1', { deep: { list: [{ ok: 1 }] } }).replace('{"ok":1}', '{"__proto__":{"polluted":true}}'), 'INVALID_DATA', /data\.deep\.list\[0\]\.__proto__/],
-    ['a __proto__ key beside the record fields', recordLine('tasks', 't0249', { title: 'a', n: 1 }).replace('{"collection"', '{"__proto__":{"polluted":true},"collection"'), 'INVALID_DATA', /unknown field "__proto__"/],
+    [
+      'a record the schema refuses',
+      recordLine('tasks', 't0249', { title: 42, n: 'x' }),
+      'SCHEMA_INVALID',
+      /does not match its schema: title: .*n: /,
+    ],
+    [
+      'a __proto__ key in the data',
+      recordLine('tasks', 't0249', { title: 'a', n: 1 }).replace('"n":1', '"n":1,"__proto__":{"polluted":true}'),
+      'INVALID_DATA',
+      /"__proto__" key/,
+    ],
+    [
+      'a nested __proto__ key',
+      recordLine('notes', 'n1', { deep: { list: [{ ok: 1 }] } }).replace('{"ok":1}', '{"__proto__":{"polluted":true}}'),
+      'INVALID_DATA',
+      /data\.deep\.list\[0\]\.__proto__/,
+    ],
+    [
+      'a __proto__ key beside the record fields',
+      recordLine('tasks', 't0249', { title: 'a', n: 1 }).replace('{"collection"', '{"__proto__":{"polluted":true},"collection"'),
+      'INVALID_DATA',
+      /unknown field "__proto__"/,
+    ],
     ['an array instead of a record', '[1,2,3]', 'INVALID_DATA', /an array, not a JSON object/],
-    ['a missing version', recordLine('tasks', 't0249', { title: 'a', n: 1 }).replace('"version":1,', ''), 'INVALID_DATA', /has no "version"/],
-    ['a version of 0', recordLine('tasks', 't0249', { title: 'a', n: 1 }, { version: 0 }), 'INVALID_DATA', /"version" must be a positive integer/],
-    ['a bad date', recordLine('tasks', 't0249', { title: 'a', n: 1 }, { createdAt: 'yesterday' }), 'INVALID_DATA', /"createdAt" must be an ISO 8601 date/],
+    [
+      'a missing version',
+      recordLine('tasks', 't0249', { title: 'a', n: 1 }).replace('"version":1,', ''),
+      'INVALID_DATA',
+      /has no "version"/,
+    ],
+    [
+      'a version of 0',
+      recordLine('tasks', 't0249', { title: 'a', n: 1 }, { version: 0 }),
+      'INVALID_DATA',
+      /"version" must be a positive integer/,
+    ],
+    [
+      'a bad date',
+      recordLine('tasks', 't0249', { title: 'a', n: 1 }, { createdAt: 'yesterday' }),
+      'INVALID_DATA',
+      /"createdAt" must be an ISO 8601 date/,
+    ],
     ['an id with a control character', recordLine('tasks', 'bad\u0007id', { title: 'a', n: 1 }), 'INVALID_DATA', /control characters/],
-    ['a bad role', recordLine('tasks', 't0249', { title: 'a', n: 1 }, { role: 'no spaces allowed' }), 'INVALID_DATA', /role must be 1 to 64/],
+    [
+      'a bad role',
+      recordLine('tasks', 't0249', { title: 'a', n: 1 }, { role: 'no spaces allowed' }),
+      'INVALID_DATA',
+      /role must be 1 to 64/,
+    ],
     ['an undeclared collection', recordLine('ghosts', 'g1', { boo: true }), 'UNKNOWN_COLLECTION', /Collection "ghosts" is not declared/],
     ['a header in the middle', JSON.stringify({ tandem: 'export', format: 1 }), 'INVALID_DATA', /header line .* may only come first/],
   ]
@@ -92,11 +132,20 @@ describe.each(BACKENDS)('a bad import line on $name', (backend) => {
     const store = await setup()
     const before = await storeState(store)
     const file = join(tempDir(), 'edited.ndjson')
-    const lines = fileWith(recordLine('tasks', 't0249', { title: 'fine', n: 1 })).trimEnd().split('\n')
+    const lines = fileWith(recordLine('tasks', 't0249', { title: 'fine', n: 1 }))
+      .trimEnd()
+      .split('\n')
     writeFileSync(file, [...lines.slice(0, 150), ...lines.slice(151)].join('\n'))
-    expect(await importStore(store, { from: file, onConflict: 'skip' }).catch((e: unknown) => e)).toMatchObject({ code: 'INVALID_DATA', line: 301, message: expect.stringMatching(/counts 300 records of "tasks" but the file holds 299/) })
+    expect(await importStore(store, { from: file, onConflict: 'skip' }).catch((e: unknown) => e)).toMatchObject({
+      code: 'INVALID_DATA',
+      line: 301,
+      message: expect.stringMatching(/counts 300 records of "tasks" but the file holds 299/),
+    })
     writeFileSync(file, [...lines, recordLine('notes', 'late', {})].join('\n'))
-    expect(await importStore(store, { from: file, onConflict: 'skip' }).catch((e: unknown) => e)).toMatchObject({ code: 'INVALID_DATA', line: 303 })
+    expect(await importStore(store, { from: file, onConflict: 'skip' }).catch((e: unknown) => e)).toMatchObject({
+      code: 'INVALID_DATA',
+      line: 303,
+    })
     expect(await storeState(store)).toEqual(before)
   })
 
@@ -106,9 +155,17 @@ describe.each(BACKENDS)('a bad import line on $name', (backend) => {
     const file = join(tempDir(), 'bytes.ndjson')
     const good = recordLine('notes', 'n1', { text: 'ok' })
     writeFileSync(file, Buffer.concat([Buffer.from(`${good}\n${good.replace('n1', 'n2')}\n`), Buffer.from([0x7b, 0xff, 0xfe, 0x7d, 0x0a])]))
-    expect(await importStore(store, { from: file, onConflict: 'skip' }).catch((e: unknown) => e)).toMatchObject({ code: 'INVALID_DATA', line: 3, message: expect.stringMatching(/not valid UTF-8/) })
+    expect(await importStore(store, { from: file, onConflict: 'skip' }).catch((e: unknown) => e)).toMatchObject({
+      code: 'INVALID_DATA',
+      line: 3,
+      message: expect.stringMatching(/not valid UTF-8/),
+    })
     writeFileSync(file, `${good}\n${recordLine('notes', 'n2', { text: 'x'.repeat(5000) })}\n`)
-    expect(await importStore(store, { from: file, onConflict: 'skip', maxLineBytes: 1000 }).catch((e: unknown) => e)).toMatchObject({ code: 'INVALID_DATA', line: 2, message: expect.stringMatching(/longer than 1000 bytes/) })
+    expect(await importStore(store, { from: file, onConflict: 'skip', maxLineBytes: 1000 }).catch((e: unknown) => e)).toMatchObject({
+      code: 'INVALID_DATA',
+      line: 2,
+      message: expect.stringMatching(/longer than 1000 bytes/),
+    })
     expect(await storeState(store)).toEqual(before)
   })
 
@@ -117,7 +174,10 @@ describe.each(BACKENDS)('a bad import line on $name', (backend) => {
     const file = join(tempDir(), 'ghosts.ndjson')
     writeFileSync(file, exportFile([recordLine('ghosts', 'g1', { boo: true })]))
     await expect(importStore(store, { from: file, onConflict: 'fail' })).rejects.toMatchObject({ code: 'UNKNOWN_COLLECTION', line: 2 })
-    await expect(importStore(store, { from: file, onConflict: 'fail', collections: ['ghosts'] })).rejects.toMatchObject({ code: 'UNKNOWN_COLLECTION', collection: 'ghosts' })
+    await expect(importStore(store, { from: file, onConflict: 'fail', collections: ['ghosts'] })).rejects.toMatchObject({
+      code: 'UNKNOWN_COLLECTION',
+      collection: 'ghosts',
+    })
     const result = await importStore(store, { from: file, onConflict: 'fail', allowUndeclared: true })
     expect(result.collections).toEqual({ ghosts: { inserted: 1, overwritten: 0, skipped: 0 } })
     const row = await store.runRead((tx) => tx.get('ghosts', 'g1'))
@@ -128,7 +188,9 @@ describe.each(BACKENDS)('a bad import line on $name', (backend) => {
     const store = await setup()
     const file = join(tempDir(), 'hand.ndjson')
     writeFileSync(file, `\uFEFF${recordLine('notes', 'h1', { a: 1 })}\r\n\r\n${recordLine('notes', 'h2', { b: 2 })}`)
-    expect((await importStore(store, { from: file, onConflict: 'fail' })).collections).toEqual({ notes: { inserted: 2, overwritten: 0, skipped: 0 } })
+    expect((await importStore(store, { from: file, onConflict: 'fail' })).collections).toEqual({
+      notes: { inserted: 2, overwritten: 0, skipped: 0 },
+    })
     expect((await store.collection('notes').get('h2'))?.data).toEqual({ b: 2 })
   })
 })

@@ -15,7 +15,13 @@ class Rollback extends Error {}
 
 async function storeWithRetries() {
   const dir = tempDir()
-  const real = await SqliteBackend.open({ path: join(dir, 'store.db'), durability: 'normal', busyTimeoutMs: 5000, journalSizeLimitBytes: 1 << 26, walCheckpointBytes: 1 << 25 })
+  const real = await SqliteBackend.open({
+    path: join(dir, 'store.db'),
+    durability: 'normal',
+    busyTimeoutMs: 5000,
+    journalSizeLimitBytes: 1 << 26,
+    walCheckpointBytes: 1 << 25,
+  })
   let retryNext = false
   let runs = 0
   const write = async <T>(work: (tx: WriteTx) => Promise<T>, options?: { busyTimeoutMs?: number }): Promise<T> => {

@@ -31,7 +31,13 @@ function legacyDatabase(dir: string): string {
   project.run(2, 'ünïcode ✓', 1700000000001, null)
   project.run(10, 'gap in ids', 1700000000002, '{}')
   const session = db.prepare('INSERT INTO sessions (project_id, started, duration, notes) VALUES (?, ?, ?, ?)')
-  for (let i = 0; i < 120; i++) session.run(1 + (i % 2), `2024-01-01T00:${String(i % 60).padStart(2, '0')}:00Z`, i === 5 ? null : i * 1.25, i % 7 === 0 ? null : `note ${i}`)
+  for (let i = 0; i < 120; i++)
+    session.run(
+      1 + (i % 2),
+      `2024-01-01T00:${String(i % 60).padStart(2, '0')}:00Z`,
+      i === 5 ? null : i * 1.25,
+      i % 7 === 0 ? null : `note ${i}`,
+    )
   db.prepare('INSERT INTO events (kind, payload) VALUES (?, ?)').run('start', 'x')
   db.prepare('INSERT INTO events (kind, payload) VALUES (?, ?)').run('stop', 'y')
   db.prepare('INSERT INTO pairs VALUES (?, ?, ?)').run('k1', 'k2', 3)
@@ -45,7 +51,11 @@ describe.each(BACKENDS)('legacy imports on $name', (backend) => {
     const file = legacyDatabase(tempDir())
     const result = await importSqliteTables(store, {
       file,
-      tables: { projects: { collection: 'projects', json: ['settings'] }, sessions: { collection: 'sessions' }, events: { collection: 'events' } },
+      tables: {
+        projects: { collection: 'projects', json: ['settings'] },
+        sessions: { collection: 'sessions' },
+        events: { collection: 'events' },
+      },
       onConflict: 'fail',
     })
     expect(result.collections).toEqual({
@@ -59,9 +69,19 @@ describe.each(BACKENDS)('legacy imports on $name', (backend) => {
       role: 'migrator',
       data: { name: 'tandem', created_at: 1700000000000, settings: { theme: 'dark', tags: ['a', 'b'] }, archived: 0 },
     })
-    expect((await store.collection('projects').get('2'))?.data).toEqual({ name: 'ünïcode ✓', created_at: 1700000000001, settings: null, archived: 0 })
+    expect((await store.collection('projects').get('2'))?.data).toEqual({
+      name: 'ünïcode ✓',
+      created_at: 1700000000001,
+      settings: null,
+      archived: 0,
+    })
     expect((await store.collection('projects').get('10'))?.data.name).toBe('gap in ids')
-    expect((await store.collection('sessions').get('6'))?.data).toEqual({ project_id: 2, started: '2024-01-01T00:05:00Z', duration: null, notes: 'note 5' })
+    expect((await store.collection('sessions').get('6'))?.data).toEqual({
+      project_id: 2,
+      started: '2024-01-01T00:05:00Z',
+      duration: null,
+      notes: 'note 5',
+    })
     // A table without a primary key: the rowid is the id.
     expect((await store.collection('events').get('2'))?.data).toEqual({ kind: 'stop', payload: 'y' })
   })
@@ -76,20 +96,30 @@ describe.each(BACKENDS)('legacy imports on $name', (backend) => {
     db.prepare('INSERT INTO huge VALUES (1, ?)').run(2n ** 60n)
     db.close()
 
-    await expect(importSqliteTables(store, { file, tables: { pairs: { collection: 'events' } }, onConflict: 'fail' })).rejects.toThrow(/primary key of 2 columns \(a, b\); say which column holds the record id: tables\.pairs\.id/)
+    await expect(importSqliteTables(store, { file, tables: { pairs: { collection: 'events' } }, onConflict: 'fail' })).rejects.toThrow(
+      /primary key of 2 columns \(a, b\); say which column holds the record id: tables\.pairs\.id/,
+    )
     const pairs = await importSqliteTables(store, { file, tables: { pairs: { collection: 'events', id: 'a' } }, onConflict: 'fail' })
     expect(pairs.records).toBe(1)
     expect((await store.collection('events').get('k1'))?.data).toEqual({ b: 'k2', v: 3 })
 
-    const blob = await importSqliteTables(store, { file, tables: { blobs: { collection: 'posts' } }, onConflict: 'fail' }).catch((e: unknown) => e)
+    const blob = await importSqliteTables(store, { file, tables: { blobs: { collection: 'posts' } }, onConflict: 'fail' }).catch(
+      (e: unknown) => e,
+    )
     expect(blob).toBeInstanceOf(ImportError)
     expect((blob as Error).message).toMatch(/^Table "blobs" of legacy\.sqlite, row 1: Column "body" holds a BLOB/)
     await importSqliteTables(store, { file, tables: { blobs: { collection: 'posts' } }, onConflict: 'fail', blobs: 'base64' })
     expect((await store.collection('posts').get('1'))?.data).toEqual({ body: 'AAEC/w==' })
 
-    await expect(importSqliteTables(store, { file, tables: { huge: { collection: 'posts' } }, onConflict: 'skip' })).rejects.toThrow(/holds 1152921504606846976, beyond the integers JSON numbers keep exactly/)
-    await expect(importSqliteTables(store, { file, tables: { nope: { collection: 'posts' } }, onConflict: 'skip' })).rejects.toThrow(/Table "nope" does not exist in the database\. Its tables: blobs, events, huge, pairs, projects, sessions/)
-    await expect(importSqliteTables(store, { file, tables: { projects: { collection: 'posts', id: 'uuid' } }, onConflict: 'skip' })).rejects.toThrow(/has no column "uuid"/)
+    await expect(importSqliteTables(store, { file, tables: { huge: { collection: 'posts' } }, onConflict: 'skip' })).rejects.toThrow(
+      /holds 1152921504606846976, beyond the integers JSON numbers keep exactly/,
+    )
+    await expect(importSqliteTables(store, { file, tables: { nope: { collection: 'posts' } }, onConflict: 'skip' })).rejects.toThrow(
+      /Table "nope" does not exist in the database\. Its tables: blobs, events, huge, pairs, projects, sessions/,
+    )
+    await expect(
+      importSqliteTables(store, { file, tables: { projects: { collection: 'posts', id: 'uuid' } }, onConflict: 'skip' }),
+    ).rejects.toThrow(/has no column "uuid"/)
   })
 
   test('a row the schema refuses rolls back every table of the import, and names its table and row', async () => {
@@ -99,11 +129,25 @@ describe.each(BACKENDS)('legacy imports on $name', (backend) => {
     db.prepare("UPDATE sessions SET duration = 'not a number' WHERE id = 77").run()
     db.close()
     const before = await storeState(store)
-    const error = await importSqliteTables(store, { file, tables: { projects: { collection: 'projects' }, sessions: { collection: 'sessions' } }, onConflict: 'fail' }).catch((e: unknown) => e)
-    expect(error).toMatchObject({ code: 'SCHEMA_INVALID', location: 'table "sessions" of legacy.sqlite, row 77', collection: 'sessions', id: '77' })
+    const error = await importSqliteTables(store, {
+      file,
+      tables: { projects: { collection: 'projects' }, sessions: { collection: 'sessions' } },
+      onConflict: 'fail',
+    }).catch((e: unknown) => e)
+    expect(error).toMatchObject({
+      code: 'SCHEMA_INVALID',
+      location: 'table "sessions" of legacy.sqlite, row 77',
+      collection: 'sessions',
+      id: '77',
+    })
     expect(await storeState(store)).toEqual(before)
     // dryRun reports the counts and writes nothing.
-    const dry = await importSqliteTables(store, { file, tables: { projects: { collection: 'projects', json: ['settings'] } }, onConflict: 'fail', dryRun: true })
+    const dry = await importSqliteTables(store, {
+      file,
+      tables: { projects: { collection: 'projects', json: ['settings'] } },
+      onConflict: 'fail',
+      dryRun: true,
+    })
     expect(dry).toMatchObject({ dryRun: true, records: 3 })
     expect(await storeState(store)).toEqual(before)
   })
@@ -112,7 +156,13 @@ describe.each(BACKENDS)('legacy imports on $name', (backend) => {
     const store = await (await backend.tempStore())({ role: 'app', collections })
     const dir = tempDir()
     const lowdb = join(dir, 'db.json')
-    writeFileSync(lowdb, JSON.stringify({ posts: [{ id: 1, title: 'first', tags: ['x'] }, { id: 'two', title: 'second' }, { title: 'no id' }], profile: { name: 'me' } }))
+    writeFileSync(
+      lowdb,
+      JSON.stringify({
+        posts: [{ id: 1, title: 'first', tags: ['x'] }, { id: 'two', title: 'second' }, { title: 'no id' }],
+        profile: { name: 'me' },
+      }),
+    )
     const result = await importJsonFile(store, { file: lowdb, key: 'posts', collection: 'posts', onConflict: 'fail' })
     expect(result.collections).toEqual({ posts: { inserted: 3, overwritten: 0, skipped: 0 } })
     expect((await store.collection('posts').get('1'))?.data).toEqual({ title: 'first', tags: ['x'] })
@@ -124,7 +174,9 @@ describe.each(BACKENDS)('legacy imports on $name', (backend) => {
     expect((await importJsonFile(store, { file: map, collection: 'events', onConflict: 'fail' })).records).toBe(2)
     expect((await store.collection('events').get('e2'))?.data).toEqual({ kind: 'stop', at: 3 })
     // Again, with a policy: all skipped.
-    expect((await importJsonFile(store, { file: map, collection: 'events', onConflict: 'skip' })).collections).toEqual({ events: { inserted: 0, overwritten: 0, skipped: 2 } })
+    expect((await importJsonFile(store, { file: map, collection: 'events', onConflict: 'skip' })).collections).toEqual({
+      events: { inserted: 0, overwritten: 0, skipped: 2 },
+    })
 
     const custom = join(dir, 'custom.json')
     writeFileSync(custom, JSON.stringify([{ key: 'k1', v: 1 }]))
@@ -138,16 +190,29 @@ describe.each(BACKENDS)('legacy imports on $name', (backend) => {
     const before = await storeState(store)
     const file = join(dir, 'bad.json')
     writeFileSync(file, '[{"id":1,"ok":true},{"id":2,"__proto__":{"polluted":true}}]')
-    expect(await importJsonFile(store, { file, collection: 'posts', onConflict: 'fail' }).catch((e: unknown) => e)).toMatchObject({ code: 'INVALID_DATA', location: 'item 1 of bad.json' })
+    expect(await importJsonFile(store, { file, collection: 'posts', onConflict: 'fail' }).catch((e: unknown) => e)).toMatchObject({
+      code: 'INVALID_DATA',
+      location: 'item 1 of bad.json',
+    })
     writeFileSync(file, '{"a":{"ok":true},"b":"not a record"}')
-    expect(await importJsonFile(store, { file, collection: 'posts', onConflict: 'fail' }).catch((e: unknown) => e)).toMatchObject({ code: 'INVALID_DATA', location: 'key "b" of bad.json' })
+    expect(await importJsonFile(store, { file, collection: 'posts', onConflict: 'fail' }).catch((e: unknown) => e)).toMatchObject({
+      code: 'INVALID_DATA',
+      location: 'key "b" of bad.json',
+    })
     writeFileSync(file, '[{"id":1.5}]')
-    expect(await importJsonFile(store, { file, collection: 'posts', onConflict: 'fail' }).catch((e: unknown) => e)).toMatchObject({ code: 'INVALID_DATA', message: expect.stringMatching(/an id must be a string or an integer/) })
+    expect(await importJsonFile(store, { file, collection: 'posts', onConflict: 'fail' }).catch((e: unknown) => e)).toMatchObject({
+      code: 'INVALID_DATA',
+      message: expect.stringMatching(/an id must be a string or an integer/),
+    })
     writeFileSync(file, '{"posts": 3}')
-    await expect(importJsonFile(store, { file, key: 'posts', collection: 'posts', onConflict: 'fail' })).rejects.toThrow(/not an array or an object of records/)
+    await expect(importJsonFile(store, { file, key: 'posts', collection: 'posts', onConflict: 'fail' })).rejects.toThrow(
+      /not an array or an object of records/,
+    )
     writeFileSync(file, '[{"id": 1},')
     await expect(importJsonFile(store, { file, collection: 'posts', onConflict: 'fail' })).rejects.toThrow(/bad\.json is not valid JSON/)
-    await expect(importJsonFile(store, { file, collection: 'ghosts', onConflict: 'fail' })).rejects.toMatchObject({ code: 'UNKNOWN_COLLECTION' })
+    await expect(importJsonFile(store, { file, collection: 'ghosts', onConflict: 'fail' })).rejects.toMatchObject({
+      code: 'UNKNOWN_COLLECTION',
+    })
     expect(await storeState(store)).toEqual(before)
     expect(({} as Record<string, unknown>).polluted).toBeUndefined()
   })

@@ -77,7 +77,10 @@ describe('restoreStore', () => {
     const inode = statSync(file).ino
 
     const error = await restoreStore({ from: backup, dataDir, path: 'app.db' }).catch((e: unknown) => e)
-    expect(error).toMatchObject({ code: 'STORE_IN_USE', message: expect.stringMatching(/Other connections have .*app\.db open .*nothing was restored/) })
+    expect(error).toMatchObject({
+      code: 'STORE_IN_USE',
+      message: expect.stringMatching(/Other connections have .*app\.db open .*nothing was restored/),
+    })
     expect(statSync(file).ino).toBe(inode)
     expect(readdirSync(dataDir).filter((f) => f.endsWith('.tmp'))).toEqual([])
     expect(await countIn(holder)).toBe(230) // the holder's store is as it was

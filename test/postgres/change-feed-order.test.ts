@@ -72,13 +72,24 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL change log under out-of-order
     // however long a loaded machine takes to get there.
     const gateKey = 1 + Math.floor(Math.random() * 2 ** 40)
     await pgAdmin(async (c) => {
-      await c.query(`CREATE FUNCTION "${schema}".slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.data->>'slow' = 'true' THEN PERFORM pg_advisory_xact_lock(${gateKey}); END IF; RETURN NULL; END $$`)
-      await c.query(`CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON "${schema}"."events" DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "${schema}".slow_commit()`)
+      await c.query(
+        `CREATE FUNCTION "${schema}".slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.data->>'slow' = 'true' THEN PERFORM pg_advisory_xact_lock(${gateKey}); END IF; RETURN NULL; END $$`,
+      )
+      await c.query(
+        `CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON "${schema}"."events" DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "${schema}".slow_commit()`,
+      )
     })
     const start = await reader.backend.changeHead()
     /** How many of this schema's store connections wait for a lock right now. */
     const waitingForLocks = () =>
-      pgAdmin(async (c) => (await c.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [`tandem:${schema}`])).rows[0].n as number)
+      pgAdmin(
+        async (c) =>
+          (
+            await c.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [
+              `tandem:${schema}`,
+            ])
+          ).rows[0].n as number,
+      )
 
     // A reader polling the log as fast as it can, the whole time.
     const seen: ChangeRow[] = []
@@ -98,12 +109,20 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL change log under out-of-order
     let pollsWhileHeld = 0
     await pgAdmin(async (gate) => {
       await gate.query('SELECT pg_advisory_lock($1)', [gateKey])
-      const slowWrite = slow.collection('events').insert({ tag: 'slow', slow: true }).then(() => order.push('slow committed'))
+      const slowWrite = slow
+        .collection('events')
+        .insert({ tag: 'slow', slow: true })
+        .then(() => order.push('slow committed'))
       await waitUntil(async () => (await waitingForLocks()) >= 1, '`slow` to wait in COMMIT, holding the change-log lock')
-      const fastWrite = fast.collection('events').insert({ tag: 'fast' }).then(() => order.push('fast committed'))
+      const fastWrite = fast
+        .collection('events')
+        .insert({ tag: 'fast' })
+        .then(() => order.push('fast committed'))
       await waitUntil(async () => (await waitingForLocks()) >= 2, '`fast` to queue for the change-log lock behind `slow`')
       const pollsBefore = polls
-      await waitUntil(() => polls >= pollsBefore + 10, 'the reader to poll the log 10 times while both commits are pending', { progress: () => polls })
+      await waitUntil(() => polls >= pollsBefore + 10, 'the reader to poll the log 10 times while both commits are pending', {
+        progress: () => polls,
+      })
       pollsWhileHeld = polls - pollsBefore
       expect(order).toEqual([])
       await gate.query('SELECT pg_advisory_unlock($1)', [gateKey])
@@ -122,34 +141,38 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL change log under out-of-order
     expect(pollsWhileHeld).toBeGreaterThanOrEqual(10)
   })
 
-  test('writers in three processes, a subscriber in a fourth: every change arrives exactly once, in seq order, without gaps', { timeout: LAST_RESORT_TIMEOUT_MS }, async () => {
-    const { config, open } = feedSchema()
-    const setup = await open('setup')
-    const WRITERS = 3
-    const EACH = 400
-    const subscriber = forkWorker('change-recorder.mjs', { store: config('subscriber'), since: 'beginning', until: WRITERS * EACH })
-    const writers = Array.from({ length: WRITERS }, (_, i) =>
-      forkWorker('batch-inserter.mjs', { store: config(`writer-${i}`), collection: 'events', writer: `w${i}`, count: EACH, loops: 4 }),
-    )
-    await Promise.all([subscriber.waitFor('ready'), ...writers.map((w) => w.waitFor('ready'))])
-    for (const w of writers) w.send({ type: 'go' })
-    const reports = await Promise.all(writers.map((w) => w.waitFor('done')))
-    expect(reports.map((r) => r.errors)).toEqual(writers.map(() => []))
-    await subscriber.waitFor('end')
-    await expectCleanExit(subscriber)
+  test(
+    'writers in three processes, a subscriber in a fourth: every change arrives exactly once, in seq order, without gaps',
+    { timeout: LAST_RESORT_TIMEOUT_MS },
+    async () => {
+      const { config, open } = feedSchema()
+      const setup = await open('setup')
+      const WRITERS = 3
+      const EACH = 400
+      const subscriber = forkWorker('change-recorder.mjs', { store: config('subscriber'), since: 'beginning', until: WRITERS * EACH })
+      const writers = Array.from({ length: WRITERS }, (_, i) =>
+        forkWorker('batch-inserter.mjs', { store: config(`writer-${i}`), collection: 'events', writer: `w${i}`, count: EACH, loops: 4 }),
+      )
+      await Promise.all([subscriber.waitFor('ready'), ...writers.map((w) => w.waitFor('ready'))])
+      for (const w of writers) w.send({ type: 'go' })
+      const reports = await Promise.all(writers.map((w) => w.waitFor('done')))
+      expect(reports.map((r) => r.errors)).toEqual(writers.map(() => []))
+      await subscriber.waitFor('end')
+      await expectCleanExit(subscriber)
 
-    const got = changesOf(subscriber)
-    const seqs = got.map((c) => c.seq)
-    const first = seqs[0]!
-    expect(seqs).toEqual(seqs.map((_, i) => first + i))
-    for (let i = 0; i < WRITERS; i++) {
-      const ns = got.filter((c) => c.writer === `w${i}`).map((c) => c.n!)
-      expect(ns.length).toBe(EACH)
-      expect(new Set(ns).size).toBe(EACH)
-    }
-    expect(await setup.collection('events').count()).toBe(WRITERS * EACH)
-    expect(await setup.checkIntegrity()).toEqual(['ok'])
-  })
+      const got = changesOf(subscriber)
+      const seqs = got.map((c) => c.seq)
+      const first = seqs[0]!
+      expect(seqs).toEqual(seqs.map((_, i) => first + i))
+      for (let i = 0; i < WRITERS; i++) {
+        const ns = got.filter((c) => c.writer === `w${i}`).map((c) => c.n!)
+        expect(ns.length).toBe(EACH)
+        expect(new Set(ns).size).toBe(EACH)
+      }
+      expect(await setup.collection('events').count()).toBe(WRITERS * EACH)
+      expect(await setup.checkIntegrity()).toEqual(['ok'])
+    },
+  )
 
   // Changes travel in the NOTIFY payload when they fit and are delivered from the listener's cache
   // (docs/postgres.md, "Changes in the notification"); larger ones leave only the head in it, and
@@ -218,7 +241,9 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL store format 1 → 2', () => 
     const meta = await pgAdmin(async (c) => (await c.query(`SELECT key, value FROM "${schema}"._tandem_meta ORDER BY key`)).rows)
     expect(meta.find((r) => r.key === 'format')?.value).toBe('2')
     // A format-1 process moves the head row with a bigint cast: it now fails instead of giving out seqs.
-    await expect(pgAdmin((c) => c.query(`UPDATE "${schema}"._tandem_meta SET value = (value::bigint + 1)::text WHERE key = 'change_head'`))).rejects.toThrow(/invalid input syntax for type bigint: "retired: this store is format 2, upgrade tandemdb in every process/)
+    await expect(
+      pgAdmin((c) => c.query(`UPDATE "${schema}"._tandem_meta SET value = (value::bigint + 1)::text WHERE key = 'change_head'`)),
+    ).rejects.toThrow(/invalid input syntax for type bigint: "retired: this store is format 2, upgrade tandemdb in every process/)
   })
 })
 

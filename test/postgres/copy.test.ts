@@ -1,7 +1,20 @@
 import Database from 'better-sqlite3'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { checksumStore, copyStore, CopyVerificationError, exportRecords, openStore, TandemError, type CollectionsConfig, type CopyProgress, type ExportedRecord, type Migration, type Store, type StoreConfig } from '../../src/index.js'
+import {
+  checksumStore,
+  copyStore,
+  CopyVerificationError,
+  exportRecords,
+  openStore,
+  TandemError,
+  type CollectionsConfig,
+  type CopyProgress,
+  type ExportedRecord,
+  type Migration,
+  type Store,
+  type StoreConfig,
+} from '../../src/index.js'
 import { dropSchemaAfterTest, PG_URL, pgAdmin, POSTGRES, tempDir, uniqueSchema } from '../helpers/backends.js'
 import { runCli, runCliJson } from '../helpers/cli.js'
 
@@ -9,7 +22,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 const migrations: Migration[] = [{ version: 1, name: 'priority', up: async (m) => void (await m.backfill('tasks', 'priority', () => 1)) }]
 const collections = {
-  tasks: { writers: ['app', 'worker'], indexes: ['status', 'owner.id'], seed: [{ id: 'welcome', data: { title: 'welcome', status: 'open' } }] },
+  tasks: {
+    writers: ['app', 'worker'],
+    indexes: ['status', 'owner.id'],
+    seed: [{ id: 'welcome', data: { title: 'welcome', status: 'open' } }],
+  },
   events: { writers: ['worker'], changeData: false },
   empty: { writers: '*' },
 } as const satisfies CollectionsConfig
@@ -38,9 +55,17 @@ async function sourceStore(dir: string): Promise<string> {
   try {
     const tasks = app.collection('tasks')
     const ids = ['B', 'a', 'é', 'Z9', '~tilde', 'a b', '😀']
-    for (const [i, id] of ids.entries()) await tasks.insert({ zeta: i, alpha: 'x', nested: { z: [3, { y: 1, b: null }], a: true }, status: 'open', owner: { id: i } }, { id })
+    for (const [i, id] of ids.entries())
+      await tasks.insert({ zeta: i, alpha: 'x', nested: { z: [3, { y: 1, b: null }], a: true }, status: 'open', owner: { id: i } }, { id })
     for (let i = 0; i < 123; i++) {
-      await tasks.insert({ title: `task ${i}`, status: i % 3 === 0 ? 'done' : 'open', n: [0.1, -5, 1e21, 2 ** 53 - 1, -0.25][i % 5]!, ünï: 'cödé', tags: i % 2 === 0 ? [] : ['x', 'y'], owner: { kind: 'user', id: i % 7 } })
+      await tasks.insert({
+        title: `task ${i}`,
+        status: i % 3 === 0 ? 'done' : 'open',
+        n: [0.1, -5, 1e21, 2 ** 53 - 1, -0.25][i % 5]!,
+        ünï: 'cödé',
+        tags: i % 2 === 0 ? [] : ['x', 'y'],
+        owner: { kind: 'user', id: i % 7 },
+      })
     }
     await sleep(5)
     await worker.collection('tasks').patch('a', { status: 'done' })
@@ -64,7 +89,10 @@ async function records<C extends CollectionsConfig>(store: Store<C>): Promise<Ex
 }
 
 /** Opens a store as the app would (with its migrations), runs `work`, closes it. */
-async function withApp<T>(where: Pick<StoreConfig, 'path' | 'url' | 'postgres'>, work: (store: Store<typeof collections>) => Promise<T>): Promise<T> {
+async function withApp<T>(
+  where: Pick<StoreConfig, 'path' | 'url' | 'postgres'>,
+  work: (store: Store<typeof collections>) => Promise<T>,
+): Promise<T> {
   const store = await openStore(appConfig(where))
   try {
     return await work(store)
@@ -98,7 +126,11 @@ describe.runIf(POSTGRES !== undefined)('tandem copy: SQLite <-> PostgreSQL', () 
     for (const c of [...there.collections, ...again.collections]) expect(c.target.checksum).toBe(c.checksum)
 
     // Record for record, metadata included.
-    const [original, onPostgres, final] = await Promise.all([withApp({ path: source }, records), withApp(pg, records), withApp({ path: back }, records)])
+    const [original, onPostgres, final] = await Promise.all([
+      withApp({ path: source }, records),
+      withApp(pg, records),
+      withApp({ path: back }, records),
+    ])
     expect(original).toHaveLength(169)
     expect(onPostgres).toEqual(original)
     expect(final).toEqual(original)
@@ -121,11 +153,18 @@ describe.runIf(POSTGRES !== undefined)('tandem copy: SQLite <-> PostgreSQL', () 
     }
     // The source's declared indexes exist on PostgreSQL (beside the primary key and the created_seq
     // index every table has); each copied record is in the target's change log.
-    const indexes = await pgAdmin((c) => c.query<{ indexname: string }>('SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = $2', [pg.postgres.schema, 'tasks']))
+    const indexes = await pgAdmin((c) =>
+      c.query<{ indexname: string }>('SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = $2', [
+        pg.postgres.schema,
+        'tasks',
+      ]),
+    )
     expect(indexes.rows.filter((r) => r.indexname.startsWith('ix:'))).toHaveLength(2)
     expect(indexes.rows.map((r) => r.indexname)).toEqual(expect.arrayContaining(['pk:tasks', 'created:tasks']))
     expect(indexes.rows.length).toBe(4)
-    const changes = await pgAdmin((c) => c.query<{ n: string }>(`SELECT count(*) AS n FROM "${pg.postgres.schema}"._tandem_changes WHERE op = 'insert'`))
+    const changes = await pgAdmin((c) =>
+      c.query<{ n: string }>(`SELECT count(*) AS n FROM "${pg.postgres.schema}"._tandem_changes WHERE op = 'insert'`),
+    )
     expect(Number(changes.rows[0]!.n)).toBe(169)
 
     // Progress: after every batch, per phase, ending at the totals.
@@ -145,12 +184,21 @@ describe.runIf(POSTGRES !== undefined)('tandem copy: SQLite <-> PostgreSQL', () 
 
     const refused = await copyStore({ from: { path: source }, to: pg }).catch((error: unknown) => error)
     expect(refused).toBeInstanceOf(TandemError)
-    expect(refused).toMatchObject({ code: 'DUPLICATE_ID', message: expect.stringMatching(/"events" \(40\), "tasks" \(129\), "_migrations" \(1\), "_seeds" \(1\)/) })
+    expect(refused).toMatchObject({
+      code: 'DUPLICATE_ID',
+      message: expect.stringMatching(/"events" \(40\), "tasks" \(129\), "_migrations" \(1\), "_seeds" \(1\)/),
+    })
     expect(await withApp(pg, records)).toEqual(before)
 
     const replaced = await copyStore({ from: { path: source }, to: pg, overwrite: true, batchSize: 50 })
     expect(replaced.ok).toBe(true)
-    expect(Object.fromEntries(replaced.collections.map((c) => [c.collection, [c.count, c.removed]]))).toEqual({ empty: [0, 0], events: [40, 40], tasks: [130, 129], _migrations: [1, 1], _seeds: [1, 1] })
+    expect(Object.fromEntries(replaced.collections.map((c) => [c.collection, [c.count, c.removed]]))).toEqual({
+      empty: [0, 0],
+      events: [40, 40],
+      tasks: [130, 129],
+      _migrations: [1, 1],
+      _seeds: [1, 1],
+    })
     expect(await withApp(pg, records)).toEqual(await withApp({ path: source }, records))
   })
 
@@ -189,7 +237,9 @@ describe.runIf(POSTGRES !== undefined)('tandem copy: SQLite <-> PostgreSQL', () 
     const pg = pgPlace()
     const copied = await copyStore({ from: { path: source }, to: pg })
     const sums = (where: Pick<StoreConfig, 'path' | 'url' | 'postgres'>) => withApp(where, (store) => checksumStore(store, { pageSize: 7 }))
-    const expected = copied.collections.filter((c) => !c.collection.startsWith('_')).map(({ collection, count, checksum }) => ({ collection, count, checksum }))
+    const expected = copied.collections
+      .filter((c) => !c.collection.startsWith('_'))
+      .map(({ collection, count, checksum }) => ({ collection, count, checksum }))
     expect(await sums(pg)).toEqual(expected)
     expect(await sums({ path: source })).toEqual(expected)
 
@@ -214,21 +264,36 @@ describe.runIf(POSTGRES !== undefined)('tandem copy: SQLite <-> PostgreSQL', () 
     const { postgres } = pgPlace()
     const back = join(dir, 'back.db')
 
-    const there = runCliJson<{ ok: boolean; records: number; collections: { collection: string; checksum: string; ok: boolean }[] }>(['copy', source, PG_URL, '--to-schema', postgres.schema, '--batch-size', '25'])
+    const there = runCliJson<{ ok: boolean; records: number; collections: { collection: string; checksum: string; ok: boolean }[] }>([
+      'copy',
+      source,
+      PG_URL,
+      '--to-schema',
+      postgres.schema,
+      '--batch-size',
+      '25',
+    ])
     expect(there.status).toBe(0)
     expect(there.result).toMatchObject({ ok: true, records: 171 })
     const human = runCli(['copy', PG_URL, back, '--from-schema', postgres.schema])
     expect(human.status).toBe(0)
     expect(human.stderr).toBe('')
     expect(human.stdout).toMatch(/^ {2}tasks +129 {2}[0-9a-f]{16} {2}ok$/m)
-    expect(human.stdout).toMatch(/Copied 171 records from postgres:\/\/.* \(postgres\) to .*back\.db \(sqlite\) in .*; counts and checksums match\./)
+    expect(human.stdout).toMatch(
+      /Copied 171 records from postgres:\/\/.* \(postgres\) to .*back\.db \(sqlite\) in .*; counts and checksums match\./,
+    )
     const tasks = there.result.collections.find((c) => c.collection === 'tasks')!
     expect(human.stdout).toContain(tasks.checksum.slice(0, 16))
 
     const refused = runCliJson<{ error: { code: string; hint: string } }>(['copy', source, back])
     expect(refused.status).toBe(3)
     expect(refused.result.error).toMatchObject({ code: 'DUPLICATE_ID', hint: expect.stringContaining('--overwrite') })
-    const replaced = runCliJson<{ ok: boolean; collections: { collection: string; removed: number }[] }>(['copy', source, back, '--overwrite'])
+    const replaced = runCliJson<{ ok: boolean; collections: { collection: string; removed: number }[] }>([
+      'copy',
+      source,
+      back,
+      '--overwrite',
+    ])
     expect(replaced.status).toBe(0)
     expect(replaced.result.collections.find((c) => c.collection === 'tasks')).toMatchObject({ removed: 129 })
 

@@ -34,12 +34,19 @@ async function oldTable(schema: string, open: () => Promise<Store<typeof collect
 }
 
 async function numbers(schema: string): Promise<[string, number][]> {
-  const { rows } = await pgAdmin((c) => c.query<{ id: string; created_seq: string }>(`SELECT id, created_seq FROM "${schema}"."events" ORDER BY created_seq, id`))
+  const { rows } = await pgAdmin((c) =>
+    c.query<{ id: string; created_seq: string }>(`SELECT id, created_seq FROM "${schema}"."events" ORDER BY created_seq, id`),
+  )
   return rows.map((r) => [r.id, Number(r.created_seq)])
 }
 
 async function createdSeqIndexes(schema: string): Promise<string[]> {
-  const { rows } = await pgAdmin((c) => c.query<{ indexdef: string }>(`SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'events' AND indexdef LIKE '%(created_seq)'`, [schema]))
+  const { rows } = await pgAdmin((c) =>
+    c.query<{ indexdef: string }>(
+      `SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'events' AND indexdef LIKE '%(created_seq)'`,
+      [schema],
+    ),
+  )
   return rows.map((r) => r.indexdef)
 }
 
@@ -57,13 +64,22 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL created_seq', () => {
     try {
       await other.query('BEGIN')
       for (const id of ['d', 'e', 'f']) {
-        await other.query(`INSERT INTO "${schema}"."events" (id, version, created_at, updated_at, role, data) VALUES ($1, 1, 1, 1, 'x', '{}')`, [id])
+        await other.query(
+          `INSERT INTO "${schema}"."events" (id, version, created_at, updated_at, role, data) VALUES ($1, 1, 1, 1, 'x', '{}')`,
+          [id],
+        )
       }
       const opening = open()
       opening.catch(() => undefined)
       await waitUntil(
         async () =>
-          (await pgAdmin((c) => c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND relation = to_regclass($1)`, [`"${schema}"."events"`]))).rows[0]!.n > 0,
+          (
+            await pgAdmin((c) =>
+              c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND relation = to_regclass($1)`, [
+                `"${schema}"."events"`,
+              ]),
+            )
+          ).rows[0]!.n > 0,
         'the upgrade waiting for the other transaction',
       )
       await other.query('COMMIT')
@@ -93,7 +109,9 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL created_seq', () => {
   test('new and upgraded tables get a unique index on created_seq, which retention reads through', async () => {
     const fresh = freshSchema()
     const store = await fresh.open()
-    expect(await createdSeqIndexes(fresh.schema)).toEqual([expect.stringMatching(/^CREATE UNIQUE INDEX "created:events" .*\(created_seq\)$/)])
+    expect(await createdSeqIndexes(fresh.schema)).toEqual([
+      expect.stringMatching(/^CREATE UNIQUE INDEX "created:events" .*\(created_seq\)$/),
+    ])
     await store.collection('events').insertMany(Array.from({ length: 3000 }, (_, i) => ({ i })))
     await pgAdmin((c) => c.query(`ANALYZE "${fresh.schema}"."events"`))
     expect(await (store.backend as PostgresBackend).explainFind('events', byCreatedSeq)).toMatch(/Index Scan using "created:events"/)
@@ -108,7 +126,11 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL created_seq', () => {
     const { schema, open } = freshSchema()
     await oldTable(schema, open, ['c', 'b', 'a'])
     await Promise.all([open(), open(), open()])
-    expect(await numbers(schema)).toEqual([['c', 1], ['b', 2], ['a', 3]])
+    expect(await numbers(schema)).toEqual([
+      ['c', 1],
+      ['b', 2],
+      ['a', 3],
+    ])
     expect(await createdSeqIndexes(schema)).toHaveLength(1)
   })
 
@@ -120,7 +142,10 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL created_seq', () => {
     // What the racy upgrade could leave: no index, and a number given twice.
     await pgAdmin(async (c) => {
       await c.query(`DROP INDEX IF EXISTS "${schema}"."created:events"`)
-      await c.query(`INSERT INTO "${schema}"."events" (id, version, created_at, updated_at, role, data, created_seq) OVERRIDING SYSTEM VALUE VALUES ('d', 1, $1, $1, 'x', '{}', 2)`, [Date.now() + 1000])
+      await c.query(
+        `INSERT INTO "${schema}"."events" (id, version, created_at, updated_at, role, data, created_seq) OVERRIDING SYSTEM VALUE VALUES ('d', 1, $1, $1, 'x', '{}', 2)`,
+        [Date.now() + 1000],
+      )
     })
     const store = await open()
     expect(await createdSeqIndexes(schema)).toHaveLength(1)

@@ -31,10 +31,12 @@ async function outOfOrderGet(store: Store<typeof collections>, id: string): Prom
   const backend = store.backend as PostgresBackend
   return backend.write(async (tx) => {
     await tx.savepoint(() => tx.get('events', 'z'), { batchJob: true })
-    return tx.savepoint(() => tx.get('events', id), { batchJob: true }).then(
-      () => undefined,
-      (error: unknown) => error,
-    )
+    return tx
+      .savepoint(() => tx.get('events', id), { batchJob: true })
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      )
   })
 }
 

@@ -10,7 +10,10 @@ import { sleep, waitUntil } from '../helpers/processes.js'
 // hoping the other side got there: on a loaded machine it may not have.
 
 /** A fresh schema, dropped after the test; `open` opens stores on it that close before the drop. */
-function freshSchema(): { schema: string; open: <C extends CollectionsConfig>(config: { role: string; collections: C; busyTimeoutMs?: number }) => Promise<Store<C>> } {
+function freshSchema(): {
+  schema: string
+  open: <C extends CollectionsConfig>(config: { role: string; collections: C; busyTimeoutMs?: number }) => Promise<Store<C>>
+} {
   const schema = uniqueSchema('e')
   const stores: Store[] = []
   dropSchemaAfterTest(schema, () => Promise.all(stores.map((s) => s.close().catch(() => undefined))))
@@ -26,7 +29,11 @@ function freshSchema(): { schema: string; open: <C extends CollectionsConfig>(co
 
 /** pids of this schema's connections, as pg_stat_activity shows them. */
 function backendPids(applicationName: string, extra = 'true'): Promise<number[]> {
-  return pgAdmin(async (c) => (await c.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND ${extra}`, [applicationName])).rows.map((r) => r.pid))
+  return pgAdmin(async (c) =>
+    (
+      await c.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND ${extra}`, [applicationName])
+    ).rows.map((r) => r.pid),
+  )
 }
 
 function terminate(pids: number[]): Promise<unknown> {
@@ -88,7 +95,10 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL engine', () => {
     expect(tables).toContain('jobs')
     expect(tables.some((t) => t.startsWith('_tandem_'))).toBe(false)
     expect(await store.checkIntegrity()).toEqual(['ok'])
-    expect((await store.describe()).storage).toMatchObject({ location: expect.stringContaining(`schema ${schema}`), bytes: expect.any(Number) })
+    expect((await store.describe()).storage).toMatchObject({
+      location: expect.stringContaining(`schema ${schema}`),
+      bytes: expect.any(Number),
+    })
   })
 
   test('eight stores opening one new schema at once all succeed, and the tables are made once', async () => {
@@ -97,14 +107,21 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL engine', () => {
     const stores = await Promise.all(Array.from({ length: 8 }, (_, i) => open({ role: `p${i}`, collections })))
     await Promise.all(stores.map((s, i) => s.collection('a').insert({ k: i })))
     expect(await stores[0]!.collection('a').count()).toBe(8)
-    const indexes = await pgAdmin(async (c) => (await c.query(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname`, [schema])).rows.map((r) => r.indexname as string))
+    const indexes = await pgAdmin(async (c) =>
+      (await c.query(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname`, [schema])).rows.map(
+        (r) => r.indexname as string,
+      ),
+    )
     expect(indexes.filter((i) => i.startsWith('ix:'))).toEqual(['ix:a:k', 'ix:b:k', 'ix:b:n.m'])
   })
 
   test("collections named like PostgreSQL's own objects (a primary key, a row type, an internal table) coexist", async () => {
     const { open } = freshSchema()
     const names = ['items', 'items_pkey', 'consumers', 'processes', 'migrations', 'pk', 'ix', 'user', 'select', 'Items2', 'tandem_meta']
-    const store = await open({ role: 'x', collections: Object.fromEntries(names.map((n) => [n, { writers: '*' as const, indexes: ['k'] }])) })
+    const store = await open({
+      role: 'x',
+      collections: Object.fromEntries(names.map((n) => [n, { writers: '*' as const, indexes: ['k'] }])),
+    })
     for (const name of names) await store.collection(name).insert({ k: name }, { id: name })
     for (const name of names) expect(await store.collection(name).find({ where: { k: name } }), name).toMatchObject([{ id: name }])
     const tables = await store.runRead((tx) => tx.listCollections())
@@ -118,13 +135,20 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL engine', () => {
     for (const w of words) await store.collection('words').insert({ w })
     const bytewise = [...words].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)))
     expect((await store.collection('words').find({ orderBy: 'w' })).map((r) => r.data.w)).toEqual(bytewise)
-    expect((await store.collection('words').find({ where: { w: { gt: 'Z', lt: 'b' } }, orderBy: 'w' })).map((r) => r.data.w)).toEqual(['a', 'a b', 'aa'])
+    expect((await store.collection('words').find({ where: { w: { gt: 'Z', lt: 'b' } }, orderBy: 'w' })).map((r) => r.data.w)).toEqual([
+      'a',
+      'a b',
+      'aa',
+    ])
   })
 
   test('data PostgreSQL cannot store (U+0000) is refused with INVALID_DATA and a hint; nothing is written', async () => {
     const { open } = freshSchema()
     const store = await open({ role: 'x', collections: { notes: { writers: '*' } } })
-    const error = await store.collection('notes').insert({ text: 'a\u0000b' }).catch((e: unknown) => e)
+    const error = await store
+      .collection('notes')
+      .insert({ text: 'a\u0000b' })
+      .catch((e: unknown) => e)
     expect(error).toMatchObject({ code: 'INVALID_DATA', message: expect.stringMatching(/U\+0000/) })
     await store.collection('notes').insert({ text: 'fine' })
     expect(await store.collection('notes').count()).toBe(1)
@@ -138,7 +162,10 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL engine', () => {
       await c.query('BEGIN')
       await c.query(`SELECT * FROM "${schema}"."items" WHERE id = 'r' FOR UPDATE`)
       const started = performance.now()
-      const error = await store.collection('items').update('r', (d) => ({ n: d.n + 1 })).catch((e: unknown) => e)
+      const error = await store
+        .collection('items')
+        .update('r', (d) => ({ n: d.n + 1 }))
+        .catch((e: unknown) => e)
       const waited = performance.now() - started
       expect(error).toMatchObject({ code: 'BUSY_TIMEOUT', message: expect.stringMatching(/busyTimeoutMs/) })
       expect(waited).toBeGreaterThanOrEqual(150)
@@ -148,35 +175,49 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL engine', () => {
     expect((await store.collection('items').update('r', (d) => ({ n: d.n + 1 }))).data.n).toBe(1)
   })
 
-  test('every write commits with synchronous_commit on and lock_timeout = busyTimeoutMs, whatever the server default, on a connection\'s first transaction and its later ones', async () => {
+  test("every write commits with synchronous_commit on and lock_timeout = busyTimeoutMs, whatever the server default, on a connection's first transaction and its later ones", async () => {
     const schema = uniqueSchema('settings')
     const stores: Store[] = []
     dropSchemaAfterTest(schema, () => Promise.all(stores.map((s) => s.close().catch(() => undefined))))
     // The session defaults say otherwise: asynchronous commit, no lock timeout.
     const url = `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent('-c synchronous_commit=off -c lock_timeout=0')}`
-    const store = await openStore({ url, postgres: { schema, poolSize: 1 }, role: 'x', collections: { items: { writers: '*' } }, busyTimeoutMs: 250 })
+    const store = await openStore({
+      url,
+      postgres: { schema, poolSize: 1 },
+      role: 'x',
+      collections: { items: { writers: '*' } },
+      busyTimeoutMs: 250,
+    })
     stores.push(store as unknown as Store)
     await store.collection('items').insert({ n: 0 })
     // A deferred trigger runs inside COMMIT and notes the settings it commits with.
     await pgAdmin(async (c) => {
       await c.query(`CREATE TABLE "${schema}".seen (sync text, lock text)`)
-      await c.query(`CREATE FUNCTION "${schema}".note() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO "${schema}".seen VALUES (current_setting('synchronous_commit'), current_setting('lock_timeout')); RETURN NULL; END $$`)
-      await c.query(`CREATE CONSTRAINT TRIGGER note AFTER INSERT ON "${schema}"."items" DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "${schema}".note()`)
+      await c.query(
+        `CREATE FUNCTION "${schema}".note() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO "${schema}".seen VALUES (current_setting('synchronous_commit'), current_setting('lock_timeout')); RETURN NULL; END $$`,
+      )
+      await c.query(
+        `CREATE CONSTRAINT TRIGGER note AFTER INSERT ON "${schema}"."items" DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "${schema}".note()`,
+      )
     })
     // One pooled connection: the first insert above configured it; a rolled-back write must not
     // leave it half-configured either.
-    await expect(store.transaction(async (tx) => {
-      await tx.collection('items').insert({ n: 1 })
-      throw new Error('roll back')
-    })).rejects.toThrow('roll back')
+    await expect(
+      store.transaction(async (tx) => {
+        await tx.collection('items').insert({ n: 1 })
+        throw new Error('roll back')
+      }),
+    ).rejects.toThrow('roll back')
     for (let i = 2; i < 5; i++) await store.collection('items').insert({ n: i })
     // A new connection whose first transaction rolls back: its SETs roll back with it, so the next
     // transaction on that connection must send them again.
     await terminate(await backendPids(`tandem:${schema}`))
-    await expect(store.transaction(async (tx) => {
-      await tx.collection('items').insert({ n: 5 })
-      throw new Error('roll back')
-    })).rejects.toThrow('roll back')
+    await expect(
+      store.transaction(async (tx) => {
+        await tx.collection('items').insert({ n: 5 })
+        throw new Error('roll back')
+      }),
+    ).rejects.toThrow('roll back')
     await store.collection('items').insert({ n: 6 })
     const seen = await pgAdmin(async (c) => (await c.query(`SELECT sync, lock FROM "${schema}".seen`)).rows)
     expect(seen).toEqual(Array.from({ length: 4 }, () => ({ sync: 'on', lock: '250ms' })))
@@ -191,14 +232,23 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL engine', () => {
     // this test holds until the connection is gone.
     const gateKey = 1 + Math.floor(Math.random() * 2 ** 40)
     await pgAdmin(async (c) => {
-      await c.query(`CREATE FUNCTION "${schema}".slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(${gateKey}); RETURN NULL; END $$`)
-      await c.query(`CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON "${schema}"."items" DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "${schema}".slow_commit()`)
+      await c.query(
+        `CREATE FUNCTION "${schema}".slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(${gateKey}); RETURN NULL; END $$`,
+      )
+      await c.query(
+        `CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON "${schema}"."items" DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "${schema}".slow_commit()`,
+      )
     })
     const error = await pgAdmin(async (gate) => {
       await gate.query('SELECT pg_advisory_lock($1)', [gateKey])
       const pending = items.insert({ n: 1 }).catch((e: unknown) => e)
       let pids: number[] = []
-      await waitUntil(async () => (pids = await backendPids(`tandem:${schema}`, `state = 'active' AND query LIKE '%COMMIT' AND wait_event_type = 'Lock'`)).length > 0, 'the insert to wait inside COMMIT')
+      await waitUntil(
+        async () =>
+          (pids = await backendPids(`tandem:${schema}`, `state = 'active' AND query LIKE '%COMMIT' AND wait_event_type = 'Lock'`)).length >
+          0,
+        'the insert to wait inside COMMIT',
+      )
       expect(pids).toHaveLength(1)
       await terminate(pids)
       return pending
@@ -215,14 +265,23 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL engine', () => {
     })
     const failed = open2.catch((e: unknown) => e)
     let idle: number[] = []
-    await waitUntil(async () => (idle = await backendPids(`tandem:${schema}`, `state = 'idle in transaction'`)).length > 0, 'the transaction to sit idle on its connection')
+    await waitUntil(
+      async () => (idle = await backendPids(`tandem:${schema}`, `state = 'idle in transaction'`)).length > 0,
+      'the transaction to sit idle on its connection',
+    )
     await terminate(idle)
     // The server process is gone (so it has sent its goodbye and closed the socket), and this
     // process's event loop has turned since: the store has heard it before it tries to COMMIT.
-    await waitUntil(async () => (await backendPids(`tandem:${schema}`, `pid = ANY('{${idle.join(',')}}'::int[])`)).length === 0, 'the terminated server process to exit')
+    await waitUntil(
+      async () => (await backendPids(`tandem:${schema}`, `pid = ANY('{${idle.join(',')}}'::int[])`)).length === 0,
+      'the terminated server process to exit',
+    )
     await sleep(50)
     release()
-    expect(await failed).toMatchObject({ code: 'STORAGE_FAILURE', message: expect.stringMatching(/did not commit: nothing of it was written/) })
+    expect(await failed).toMatchObject({
+      code: 'STORAGE_FAILURE',
+      message: expect.stringMatching(/did not commit: nothing of it was written/),
+    })
     // The store carries on with fresh connections.
     await items.insert({ n: 3 })
     expect((await items.find({ orderBy: '$createdAt' })).map((r) => r.data.n)).toEqual([0, 3])
@@ -299,7 +358,7 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL engine', () => {
     expect((await a.collection('counters').get(r2))?.data.n).toBe(2)
   })
 
-  test('a deadlock inside a batch of inserts fails the batch or lets it commit, and never hands a caller another write\'s result', async () => {
+  test("a deadlock inside a batch of inserts fails the batch or lets it commit, and never hands a caller another write's result", async () => {
     const { open } = freshSchema()
     const collections = { items: { writers: '*' } } as const
     const a = await open({ role: 'a', collections })
@@ -320,7 +379,10 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL engine', () => {
       )
     await bHasY
     // Issued in one tick: one transaction, one two-row INSERT, no savepoints.
-    const batch = await Promise.allSettled([a.collection('items').insert({ who: 'a1' }, { id: 'x' }), a.collection('items').insert({ who: 'a2' }, { id: 'y' })])
+    const batch = await Promise.allSettled([
+      a.collection('items').insert({ who: 'a1' }, { id: 'x' }),
+      a.collection('items').insert({ who: 'a2' }, { id: 'y' }),
+    ])
     const bOutcome = await bWrites
     if (batch.every((r) => r.status === 'fulfilled')) {
       expect(batch.map((r) => (r as PromiseFulfilledResult<unknown>).value)).toMatchObject([
@@ -348,7 +410,9 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL engine', () => {
     const a = await open({ role: 'a', collections })
     const b = await open({ role: 'b', collections })
     const ids = Array.from({ length: 30 }, (_, i) => `k${i}`)
-    const results = await Promise.allSettled(ids.flatMap((id) => [a.collection('kv').upsert(id, { by: 'a' }), b.collection('kv').upsert(id, { by: 'b' })]))
+    const results = await Promise.allSettled(
+      ids.flatMap((id) => [a.collection('kv').upsert(id, { by: 'a' }), b.collection('kv').upsert(id, { by: 'b' })]),
+    )
     expect(results.filter((r) => r.status === 'rejected')).toEqual([])
     const rows = await a.collection('kv').find()
     expect(rows.map((r) => r.version)).toEqual(ids.map(() => 2))
@@ -371,7 +435,10 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL engine', () => {
     await bHasK
     // a's upsert finds no row, then its INSERT waits for b's uncommitted one; b commits; a's read was stale.
     const upserting = a.collection('kv').upsert('k', { by: 'a' })
-    await waitUntil(async () => (await backendPids(`tandem:${schema}`, `wait_event_type = 'Lock'`)).length > 0, "a's INSERT to wait for b's row")
+    await waitUntil(
+      async () => (await backendPids(`tandem:${schema}`, `wait_event_type = 'Lock'`)).length > 0,
+      "a's INSERT to wait for b's row",
+    )
     release()
     await inserting
     expect(await upserting).toMatchObject({ version: 2, data: { by: 'a' } })

@@ -11,7 +11,35 @@ const collections = { items: { writers: '*', indexes: ['v', 'o.p'] } } as const
  * whose JSON text is the same on both engines (see docs/postgres.md: PostgreSQL prints a space
  * after ',' and ':' in the text it compares).
  */
-const VALUES: unknown[] = [undefined, null, true, false, 0, 1, -1, 1.5, 2, 10, 1e21, -0.25, '', 'a', 'A', 'b', 'aa', 'é', '😀', '1', 'true', 'null', ['x'], ['a'], [], {}, ['a', 'b']]
+const VALUES: unknown[] = [
+  undefined,
+  null,
+  true,
+  false,
+  0,
+  1,
+  -1,
+  1.5,
+  2,
+  10,
+  1e21,
+  -0.25,
+  '',
+  'a',
+  'A',
+  'b',
+  'aa',
+  'é',
+  '😀',
+  '1',
+  'true',
+  'null',
+  ['x'],
+  ['a'],
+  [],
+  {},
+  ['a', 'b'],
+]
 const PROBES = [null, true, false, 0, 1, 1.5, 2, -1, 1e21, '', 'a', 'b', 'A', '1', 'é', 'zz', '[', '["a"]']
 const OPERATORS = ['eq', 'ne', 'gt', 'gte', 'lt', 'lte'] as const
 
@@ -50,7 +78,8 @@ describe.runIf(sqlite !== undefined && POSTGRES !== undefined)('PostgreSQL answe
     const sizes = new Set<number>()
     for (const where of wheres) {
       const [a, b] = await Promise.all([ids(onSqlite, { where }), ids(onPostgres, { where })])
-      if (JSON.stringify(a) !== JSON.stringify(b)) mismatches.push(`${JSON.stringify(where)}: sqlite ${a.join(',')} | postgres ${b.join(',')}`)
+      if (JSON.stringify(a) !== JSON.stringify(b))
+        mismatches.push(`${JSON.stringify(where)}: sqlite ${a.join(',')} | postgres ${b.join(',')}`)
       sizes.add(a.length)
     }
     expect(mismatches).toEqual([])

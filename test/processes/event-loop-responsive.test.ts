@@ -46,11 +46,17 @@ async function holdLockWhileProbeWaits(holder: ReturnType<typeof forkWorker>, pr
 test('a Tandem write waiting a second for another process’s lock keeps its event loop responsive', async () => {
   const { dataDir, holder } = await setUp()
   // The probe opens its store before the lock is taken: opening writes too (it creates tables).
-  const probe = forkWorker('lag-probe.mjs', { mode: 'tandem', store: { dataDir, path: 'store.db', role: 'probe', collections }, collection: 'events' })
+  const probe = forkWorker('lag-probe.mjs', {
+    mode: 'tandem',
+    store: { dataDir, path: 'store.db', role: 'probe', collections },
+    collection: 'events',
+  })
   await probe.waitFor('ready')
 
   const result = await holdLockWhileProbeWaits(holder, probe)
-  console.log(`Tandem insert waited ${result.waitedMs} ms for the lock; the 5 ms timer fired ${result.ticksWhileWaiting} times meanwhile; worst event-loop lag ${result.worstLagMs} ms over ${result.ticks} ticks`)
+  console.log(
+    `Tandem insert waited ${result.waitedMs} ms for the lock; the 5 ms timer fired ${result.ticksWhileWaiting} times meanwhile; worst event-loop lag ${result.worstLagMs} ms over ${result.ticks} ticks`,
+  )
 
   expect(result.waitedMs).toBeGreaterThanOrEqual(HOLD_MS - 100)
   expect(result.ticksWhileWaiting).toBeGreaterThanOrEqual(MIN_TICKS)
@@ -67,7 +73,9 @@ test('for contrast, raw better-sqlite3 with busy_timeout = 2000 blocks its event
   await probe.waitFor('ready')
 
   const result = await holdLockWhileProbeWaits(holder, probe)
-  console.log(`raw better-sqlite3 waited ${result.waitedMs} ms for the lock; the 5 ms timer fired ${result.ticksWhileWaiting} times meanwhile; worst event-loop lag ${result.worstLagMs} ms over ${result.ticks} ticks`)
+  console.log(
+    `raw better-sqlite3 waited ${result.waitedMs} ms for the lock; the 5 ms timer fired ${result.ticksWhileWaiting} times meanwhile; worst event-loop lag ${result.worstLagMs} ms over ${result.ticks} ticks`,
+  )
 
   expect(result.waitedMs).toBeGreaterThanOrEqual(HOLD_MS - 100)
   // Blocked for the whole wait: not one tick, and a lag as long as the wait (load only adds to it).

@@ -57,7 +57,12 @@ test('a scheduled backup removes the temp file a SIGKILLed backup left, and noth
   // Files the schedule must leave alone: a temp of a live process (this one), another schedule's
   // temp of a live process, a temp without a pid, and ordinary files.
   const dead = spawnSync(process.execPath, ['-e', '']).pid!
-  const kept = [`.app-20250101T000000000Z.db.${process.pid}-0a0b0c0d.tmp`, 'notes.txt', 'scratch.tmp', `.other-20250101T000000000Z.db.${process.pid}-01020304.tmp`]
+  const kept = [
+    `.app-20250101T000000000Z.db.${process.pid}-0a0b0c0d.tmp`,
+    'notes.txt',
+    'scratch.tmp',
+    `.other-20250101T000000000Z.db.${process.pid}-01020304.tmp`,
+  ]
   for (const name of kept) writeFileSync(join(dir, name), 'x')
   // A dead process's temp of a backup with another prefix: some other schedule's, not ours.
   writeFileSync(join(dir, `.other-20250101T000000000Z.db.${dead}-0f0f0f0f.tmp`), 'x')
@@ -66,7 +71,15 @@ test('a scheduled backup removes the temp file a SIGKILLed backup left, and noth
   const store = await openStore({ path, role: 'daemon', collections: { blobs: { writers: ['daemon'] } } })
   try {
     const results: BackupResult[] = []
-    const stop = scheduleBackups(store, { everyMs: 100, keep: 2, dir, onBackup: (r) => results.push(r), onError: (e) => { throw e } })
+    const stop = scheduleBackups(store, {
+      everyMs: 100,
+      keep: 2,
+      dir,
+      onBackup: (r) => results.push(r),
+      onError: (e) => {
+        throw e
+      },
+    })
     // Removed when the schedule starts, before any backup.
     expect(readdirSync(dir)).not.toContain(orphan)
     while (results.length < 1) await sleep(20)

@@ -22,7 +22,8 @@ async function writer(path: string, name: string): Promise<WorkerHandle> {
 
 const acked = (w: WorkerHandle) => w.messages.filter((m) => m.type === 'ack').length
 const refusal = (w: WorkerHandle) => (w.messages.find((m) => m.type === 'write-failed')?.error as { message?: string } | undefined)?.message
-const noticed = (w: WorkerHandle) => w.messages.some((m) => m.type === 'write-failed' && (m.error as { code?: string }).code === 'STORE_FILES_CHANGED')
+const noticed = (w: WorkerHandle) =>
+  w.messages.some((m) => m.type === 'write-failed' && (m.error as { code?: string }).code === 'STORE_FILES_CHANGED')
 
 async function createStore(path: string): Promise<void> {
   const store = await openStore({ path, role: 'writer', collections: { items: { writers: '*' } } })
@@ -32,9 +33,13 @@ async function createStore(path: string): Promise<void> {
 /** After the deletion: until each writer noticed, or wrote MAX_WRITES_AFTER more without noticing. */
 async function waitForEachToNotice(writers: WorkerHandle[]): Promise<void> {
   const before = writers.map(acked)
-  await waitUntil(() => writers.every((w, i) => noticed(w) || acked(w) - before[i]! >= MAX_WRITES_AFTER || !w.running), 'the writers to notice the deleted file', {
-    progress: () => writers.reduce((n, w) => n + w.messages.length, 0),
-  })
+  await waitUntil(
+    () => writers.every((w, i) => noticed(w) || acked(w) - before[i]! >= MAX_WRITES_AFTER || !w.running),
+    'the writers to notice the deleted file',
+    {
+      progress: () => writers.reduce((n, w) => n + w.messages.length, 0),
+    },
+  )
 }
 
 /** SIGKILLs every writer, then opens the store afresh: every acknowledged record present, file sound. */
@@ -45,7 +50,7 @@ async function checkAfterKill(path: string, writers: WorkerHandle[], names: stri
   try {
     const integrity = await store.checkIntegrity()
     const present = new Set<string>()
-    for (let after: string | null | undefined; after !== null; ) {
+    for (let after: string | null | undefined; after !== null;) {
       const page = await store.collection('items').findPage({ limit: 10_000, ...(after === undefined ? {} : { after }) })
       for (const r of page.records) present.add(`${String(r.data.writer)}:${String(r.data.seq)}`)
       after = page.next
@@ -60,40 +65,52 @@ async function checkAfterKill(path: string, writers: WorkerHandle[], names: stri
   }
 }
 
-test('deleting the -wal file under live writers is noticed, and no acknowledged write is lost when they are then killed', async () => {
-  const path = join(tempDir(), 'store.db')
-  await createStore(path)
-  const names = ['a', 'b']
-  const writers = await Promise.all(names.map((n) => writer(path, n)))
-  await waitUntil(() => writers.every((w) => acked(w) >= 300), 'the writers to get going')
+test(
+  'deleting the -wal file under live writers is noticed, and no acknowledged write is lost when they are then killed',
+  async () => {
+    const path = join(tempDir(), 'store.db')
+    await createStore(path)
+    const names = ['a', 'b']
+    const writers = await Promise.all(names.map((n) => writer(path, n)))
+    await waitUntil(() => writers.every((w) => acked(w) >= 300), 'the writers to get going')
 
-  unlinkSync(`${path}-wal`)
-  await waitForEachToNotice(writers)
-  const { missing, integrity } = await checkAfterKill(path, writers, names)
-  console.log(`acknowledged: ${writers.map(acked).join(' + ')}; missing after the kill: ${missing.length}; writer a was told: ${refusal(writers[0]!)}`)
+    unlinkSync(`${path}-wal`)
+    await waitForEachToNotice(writers)
+    const { missing, integrity } = await checkAfterKill(path, writers, names)
+    console.log(
+      `acknowledged: ${writers.map(acked).join(' + ')}; missing after the kill: ${missing.length}; writer a was told: ${refusal(writers[0]!)}`,
+    )
 
-  expect(missing, 'acknowledged writes lost').toEqual([])
-  expect(integrity).toEqual(['ok'])
-  for (const w of writers) expect(noticed(w), `${w.label} must refuse writes with STORE_FILES_CHANGED. ${w.explain()}`).toBe(true)
-}, LAST_RESORT_TIMEOUT_MS)
+    expect(missing, 'acknowledged writes lost').toEqual([])
+    expect(integrity).toEqual(['ok'])
+    for (const w of writers) expect(noticed(w), `${w.label} must refuse writes with STORE_FILES_CHANGED. ${w.explain()}`).toBe(true)
+  },
+  LAST_RESORT_TIMEOUT_MS,
+)
 
-test('deleting the -shm file under live writers is noticed before a newcomer and they write over each other', async () => {
-  const path = join(tempDir(), 'store.db')
-  await createStore(path)
-  const names = ['a', 'b', 'late']
-  const writers = await Promise.all(names.slice(0, 2).map((n) => writer(path, n)))
-  await waitUntil(() => writers.every((w) => acked(w) >= 300), 'the writers to get going')
+test(
+  'deleting the -shm file under live writers is noticed before a newcomer and they write over each other',
+  async () => {
+    const path = join(tempDir(), 'store.db')
+    await createStore(path)
+    const names = ['a', 'b', 'late']
+    const writers = await Promise.all(names.slice(0, 2).map((n) => writer(path, n)))
+    await waitUntil(() => writers.every((w) => acked(w) >= 300), 'the writers to get going')
 
-  unlinkSync(`${path}-shm`)
-  // A process that opens now creates a new -shm: its locks no longer exclude the others'.
-  const late = await writer(path, 'late')
-  await waitUntil(() => acked(late) >= 300 || !late.running, 'the newcomer to write')
-  await waitForEachToNotice(writers)
-  const all = [...writers, late]
-  const { missing, integrity } = await checkAfterKill(path, all, names)
-  console.log(`acknowledged: ${all.map(acked).join(' + ')}; missing: ${missing.length}; integrity: ${integrity.slice(0, 3).join('; ')}; writer a was told: ${refusal(writers[0]!)}`)
+    unlinkSync(`${path}-shm`)
+    // A process that opens now creates a new -shm: its locks no longer exclude the others'.
+    const late = await writer(path, 'late')
+    await waitUntil(() => acked(late) >= 300 || !late.running, 'the newcomer to write')
+    await waitForEachToNotice(writers)
+    const all = [...writers, late]
+    const { missing, integrity } = await checkAfterKill(path, all, names)
+    console.log(
+      `acknowledged: ${all.map(acked).join(' + ')}; missing: ${missing.length}; integrity: ${integrity.slice(0, 3).join('; ')}; writer a was told: ${refusal(writers[0]!)}`,
+    )
 
-  expect(integrity, 'the store must stay sound').toEqual(['ok'])
-  expect(missing, 'acknowledged writes lost').toEqual([])
-  for (const w of writers) expect(noticed(w), `${w.label} must refuse writes with STORE_FILES_CHANGED. ${w.explain()}`).toBe(true)
-}, LAST_RESORT_TIMEOUT_MS)
+    expect(integrity, 'the store must stay sound').toEqual(['ok'])
+    expect(missing, 'acknowledged writes lost').toEqual([])
+    for (const w of writers) expect(noticed(w), `${w.label} must refuse writes with STORE_FILES_CHANGED. ${w.explain()}`).toBe(true)
+  },
+  LAST_RESORT_TIMEOUT_MS,
+)

@@ -57,7 +57,9 @@ test('create: false opens an existing store but refuses a missing file with STOR
   await (await open({ dataDir, path: 'real.db' })).close()
   const store = await open({ dataDir, path: 'real.db', create: false })
   expect(await store.collection('tasks').count()).toBe(0)
-  await expect(openStore({ dataDir, path: 'x.db', role: 'app', collections, create: 'yes' as never })).rejects.toThrow(/create must be true or false/)
+  await expect(openStore({ dataDir, path: 'x.db', role: 'app', collections, create: 'yes' as never })).rejects.toThrow(
+    /create must be true or false/,
+  )
 })
 
 test('a file that is empty only because another process is creating the store this instant is waited for, not refused', async () => {
@@ -75,20 +77,24 @@ test('a file that is empty only because another process is creating the store th
   expect(await store.collection('tasks').count()).toBe(1)
 })
 
-test('many processes creating one new store at the same moment all open it: none sees a half-made, empty file', async () => {
-  for (let round = 0; round < 3; round++) {
-    const dataDir = tempDir()
-    const config = { dataDir, path: 'new.db', role: 'app', collections }
-    const workers = Array.from({ length: 6 }, () => forkWorker('store-holder.mjs', { config }))
-    const first = await Promise.race(workers.map((w) => w.waitFor((m) => m.type === 'ready' || m.type === 'crash')))
-    expect(first.type, JSON.stringify(first)).toBe('ready')
-    for (const w of workers) expect((await w.waitFor((m) => m.type === 'ready' || m.type === 'crash')).type, w.explain()).toBe('ready')
-    for (const w of workers) w.send({ type: 'cmd', action: 'insert', collection: 'tasks', records: [{ n: 1 }] })
-    await Promise.all(workers.map((w) => w.waitFor('inserted')))
-    for (const w of workers) w.send({ type: 'cmd', action: 'stop' })
-    await Promise.all(workers.map(expectCleanExit))
-    const store = await open({ dataDir, path: 'new.db', create: false })
-    expect(await store.collection('tasks').count()).toBe(6)
-    expect(readdirSync(dataDir).filter((f) => f.endsWith('.tmp'))).toEqual([])
-  }
-}, LAST_RESORT_TIMEOUT_MS)
+test(
+  'many processes creating one new store at the same moment all open it: none sees a half-made, empty file',
+  async () => {
+    for (let round = 0; round < 3; round++) {
+      const dataDir = tempDir()
+      const config = { dataDir, path: 'new.db', role: 'app', collections }
+      const workers = Array.from({ length: 6 }, () => forkWorker('store-holder.mjs', { config }))
+      const first = await Promise.race(workers.map((w) => w.waitFor((m) => m.type === 'ready' || m.type === 'crash')))
+      expect(first.type, JSON.stringify(first)).toBe('ready')
+      for (const w of workers) expect((await w.waitFor((m) => m.type === 'ready' || m.type === 'crash')).type, w.explain()).toBe('ready')
+      for (const w of workers) w.send({ type: 'cmd', action: 'insert', collection: 'tasks', records: [{ n: 1 }] })
+      await Promise.all(workers.map((w) => w.waitFor('inserted')))
+      for (const w of workers) w.send({ type: 'cmd', action: 'stop' })
+      await Promise.all(workers.map(expectCleanExit))
+      const store = await open({ dataDir, path: 'new.db', create: false })
+      expect(await store.collection('tasks').count()).toBe(6)
+      expect(readdirSync(dataDir).filter((f) => f.endsWith('.tmp'))).toEqual([])
+    }
+  },
+  LAST_RESORT_TIMEOUT_MS,
+)

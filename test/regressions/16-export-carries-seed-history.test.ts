@@ -10,7 +10,13 @@ import { BACKENDS, tempDir } from '../helpers/backends.js'
 
 const migrations: Migration[] = [{ version: 1, name: 'start', up: async () => undefined }]
 const collections = {
-  habits: { writers: ['app'], seed: [{ id: 'stretch', data: { minutes: 5 } }, { id: 'walk', data: { minutes: 20 } }] },
+  habits: {
+    writers: ['app'],
+    seed: [
+      { id: 'stretch', data: { minutes: 5 } },
+      { id: 'walk', data: { minutes: 20 } },
+    ],
+  },
   notes: { writers: ['app'] },
 } as const
 
@@ -29,11 +35,12 @@ describe.each(BACKENDS)('the seed history travels with an export, on $name', (ba
     const file = await sourceWithDeletedSeed()
     const lines = readFileSync(file, 'utf8').trimEnd().split('\n')
     // The history rides in the file: the migration applied and both seeds, before the records.
-    expect(lines.slice(1, 4).map((l) => JSON.parse(l) as { collection: string; id: string }).map((r) => `${r.collection} ${r.id}`)).toEqual([
-      '_migrations 0000000001',
-      '_seeds habits/stretch',
-      '_seeds habits/walk',
-    ])
+    expect(
+      lines
+        .slice(1, 4)
+        .map((l) => JSON.parse(l) as { collection: string; id: string })
+        .map((r) => `${r.collection} ${r.id}`),
+    ).toEqual(['_migrations 0000000001', '_seeds habits/stretch', '_seeds habits/walk'])
 
     for (const onConflict of ['overwrite', 'newer-version-wins'] as const) {
       const target = await (await backend.tempStore())({ role: 'app', collections, migrations })
@@ -44,7 +51,10 @@ describe.each(BACKENDS)('the seed history travels with an export, on $name', (ba
       expect(result.seeds, onConflict).toEqual({ added: 0, removed: 1 })
       // The removal is a change like any other: followers of the target see it.
       const { changes } = await target.backend.readChanges(0, 100)
-      expect(changes.filter((c) => c.id === 'stretch').map((c) => c.op), onConflict).toEqual(['insert', 'delete'])
+      expect(
+        changes.filter((c) => c.id === 'stretch').map((c) => c.op),
+        onConflict,
+      ).toEqual(['insert', 'delete'])
     }
   })
 

@@ -41,7 +41,9 @@ test('an explicit maxLineBytes above 256 MiB is the limit, whatever the header s
   const store = await openStore({ path: join(tempDir(), 'app.db'), role: 'app', collections: { tasks: { writers: ['app'] } } })
   try {
     const read = { bytes: 0 }
-    const error = await importStore(store, { from: endlessLine(read, 320 * MiB), onConflict: 'fail', maxLineBytes: 300 * MiB }).catch((e: unknown) => e)
+    const error = await importStore(store, { from: endlessLine(read, 320 * MiB), onConflict: 'fail', maxLineBytes: 300 * MiB }).catch(
+      (e: unknown) => e,
+    )
     expect(error).toMatchObject({ code: 'INVALID_DATA', message: expect.stringContaining(`longer than ${300 * MiB} bytes`) })
   } finally {
     await store.close()

@@ -17,7 +17,11 @@ const collections = { tasks: { writers: ['app'] } } as const
 
 describe.each(BACKENDS)('import refuses what it cannot store faithfully, on $name', (backend) => {
   const bad: [name: string, meta: Parameters<typeof recordLine>[3], message: RegExp][] = [
-    ['createdAt 9e15 (beyond what a Date can hold)', { createdAt: 9e15 as unknown as string }, /"createdAt" must be an ISO 8601 date and time/],
+    [
+      'createdAt 9e15 (beyond what a Date can hold)',
+      { createdAt: 9e15 as unknown as string },
+      /"createdAt" must be an ISO 8601 date and time/,
+    ],
     ['updatedAt -9e15', { updatedAt: -9e15 as unknown as string }, /"updatedAt" must be an ISO 8601 date and time/],
     ['a date in words', { createdAt: 'May 1, 2024 10:00' }, /"createdAt" must be an ISO 8601 date and time/],
     ['a date without a time', { createdAt: '2024-05-01' }, /"createdAt" must be an ISO 8601 date and time/],
@@ -25,7 +29,11 @@ describe.each(BACKENDS)('import refuses what it cannot store faithfully, on $nam
     ['a day that does not exist', { createdAt: '2024-02-30T10:00:00.000Z' }, /"createdAt" must be an ISO 8601 date and time/],
     ['a year beyond 9999', { createdAt: '+275760-09-13T00:00:00.000Z' }, /"createdAt" must be an ISO 8601 date and time/],
     ['milliseconds as a number', { createdAt: 1714557600000 as unknown as string }, /"createdAt" must be an ISO 8601 date and time/],
-    ['version Number.MAX_SAFE_INTEGER', { version: Number.MAX_SAFE_INTEGER }, /"version" must be a positive integer, at most 4503599627370496/],
+    [
+      'version Number.MAX_SAFE_INTEGER',
+      { version: Number.MAX_SAFE_INTEGER },
+      /"version" must be a positive integer, at most 4503599627370496/,
+    ],
     ['version 2^52 + 1', { version: 2 ** 52 + 1 }, /"version" must be a positive integer, at most 4503599627370496/],
   ]
 
@@ -51,7 +59,12 @@ describe.each(BACKENDS)('import refuses what it cannot store faithfully, on $nam
     writeFileSync(
       file,
       exportFile([
-        recordLine('tasks', 'a', { n: 1 }, { createdAt: '0001-01-01T00:00:00.000Z', updatedAt: '9999-12-31T23:59:59.999Z', version: 2 ** 52 }),
+        recordLine(
+          'tasks',
+          'a',
+          { n: 1 },
+          { createdAt: '0001-01-01T00:00:00.000Z', updatedAt: '9999-12-31T23:59:59.999Z', version: 2 ** 52 },
+        ),
         recordLine('tasks', 'b', { n: 2 }, { createdAt: '2024-05-01T12:00:00+02:00', updatedAt: '2024-05-01T10:00:00.5Z' }),
       ]),
     )

@@ -36,5 +36,7 @@ test('a creator SIGKILLed at any moment of creating a store never leaves a file 
     await store.collection('jobs').insert({ round })
     await store.close()
   }
-  console.log(`interrupted creation (ready after ${readyMs.toFixed(0)} ms): ${sizes.missing} rounds left no file, ${sizes.whole} a whole one; every next open worked`)
+  console.log(
+    `interrupted creation (ready after ${readyMs.toFixed(0)} ms): ${sizes.missing} rounds left no file, ${sizes.whole} a whole one; every next open worked`,
+  )
 })

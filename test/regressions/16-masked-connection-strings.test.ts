@@ -12,7 +12,10 @@ const CREDENTIAL_FORMS: [given: string, printed: string][] = [
   // URIs, either scheme, any case; the password in the user part or as a parameter.
   ['postgres://app:s3cret@db:5432/app', 'postgres://app:***@db:5432/app'],
   ['POSTGRESQL://app:s3cret@db/app', 'POSTGRESQL://app:***@db/app'],
-  ['postgresql://app:p%40ss@db1,db2:5433/app?target_session_attrs=read-write', 'postgresql://app:***@db1,db2:5433/app?target_session_attrs=read-write'],
+  [
+    'postgresql://app:p%40ss@db1,db2:5433/app?target_session_attrs=read-write',
+    'postgresql://app:***@db1,db2:5433/app?target_session_attrs=read-write',
+  ],
   ['postgres://db/app?user=app&password=s3cret&sslmode=require', 'postgres://db/app?user=app&password=***&sslmode=require'],
   ['postgres://db/app?sslpassword=k3y', 'postgres://db/app?sslpassword=***'],
   ['mysql://app:s3cret@db/app', 'mysql://app:***@db/app'],
@@ -35,7 +38,8 @@ test('maskUrl hides the password in every form libpq accepts, with or without a 
 })
 
 test('maskUrl leaves text without a password as it is', () => {
-  for (const text of ['data/app.db', 'postgres://app@db/app', 'host=db user=app dbname=app', 'app@db/app', '']) expect(maskUrl(text)).toBe(text)
+  for (const text of ['data/app.db', 'postgres://app@db/app', 'host=db user=app dbname=app', 'app@db/app', ''])
+    expect(maskUrl(text)).toBe(text)
 })
 
 const SECRETS = ['s3cret', 'k3y', 'se cret', "it\\'s a", 'back\\ slash', 'never closed', 'p%40ss', 'w@rd']
@@ -55,12 +59,14 @@ test('openStore rejects a url that is not postgres:// without printing its passw
   }
 })
 
-test('openPostgresBackend\'s config check quotes a url that is not postgres:// masked too', () => {
+test("openPostgresBackend's config check quotes a url that is not postgres:// masked too", () => {
   for (const [given] of CREDENTIAL_FORMS) {
     const url = given.replace(/^postgres(ql)?:\/\//i, '')
     let message = ''
     try {
-      checkPostgresConfig({ url, schema: 'tandem', poolSize: 4, busyTimeoutMs: 1000, durability: 'full' } as Parameters<typeof checkPostgresConfig>[0])
+      checkPostgresConfig({ url, schema: 'tandem', poolSize: 4, busyTimeoutMs: 1000, durability: 'full' } as Parameters<
+        typeof checkPostgresConfig
+      >[0])
     } catch (error) {
       message = (error as Error).message
     }

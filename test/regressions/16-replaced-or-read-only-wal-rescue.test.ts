@@ -50,10 +50,13 @@ test('a read-only process that sees the -wal deleted does not blame busy process
     // The reader notices on its idle check (about every second), then refuses reads too.
     let refusal: TandemError | undefined
     await waitUntil(async () => {
-      refusal = (await reader.collection('items').count().then(
-        () => undefined,
-        (e: unknown) => e,
-      )) as TandemError | undefined
+      refusal = (await reader
+        .collection('items')
+        .count()
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        )) as TandemError | undefined
       return refusal !== undefined
     }, 'the read-only store to notice the deleted -wal')
     expect(refusal?.code).toBe('STORE_FILES_CHANGED')

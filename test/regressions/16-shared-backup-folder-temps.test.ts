@@ -38,12 +38,28 @@ test("a scheduled backup and doctor leave another host's temp files alone, whate
   try {
     const results: unknown[] = []
     // The folder exists once scheduleBackups has made it; the files are put there before the first backup.
-    const stop = scheduleBackups(store, { everyMs: 200, keep: 2, dir, onBackup: (r) => results.push(r), onError: (e) => { throw e } })
+    const stop = scheduleBackups(store, {
+      everyMs: 200,
+      keep: 2,
+      dir,
+      onBackup: (r) => results.push(r),
+      onError: (e) => {
+        throw e
+      },
+    })
     for (const name of [otherHost, ours, untaggedFresh, untaggedOld]) writeFileSync(join(dir, name), 'x')
     const anHourAgo = new Date(Date.now() - 2 * 60 * 60 * 1000)
     utimesSync(join(dir, untaggedOld), anHourAgo, anHourAgo)
-    expect(findOrphanTemps(dir).map((t) => basename(t.path)).sort()).toEqual([ours, untaggedOld].sort())
-    expect(findOrphanFiles(dir, join(dir, 'none.db')).map((f) => basename(f.path)).sort()).toEqual([ours, untaggedOld].sort())
+    expect(
+      findOrphanTemps(dir)
+        .map((t) => basename(t.path))
+        .sort(),
+    ).toEqual([ours, untaggedOld].sort())
+    expect(
+      findOrphanFiles(dir, join(dir, 'none.db'))
+        .map((f) => basename(f.path))
+        .sort(),
+    ).toEqual([ours, untaggedOld].sort())
     while (results.length < 1) await sleep(20)
     await stop()
     const names = readdirSync(dir)

@@ -55,51 +55,68 @@ async function daemonsListed(path: string): Promise<number[]> {
   }
 }
 
-test('a singleton holder paused past the stale window (SIGSTOP) or seen through a stepped clock keeps its role on its own host', async () => {
-  const path = join(tempDir(), 'store.db')
-  const first = await start(path)
-  expect(first.result.type).toBe('holder')
+test(
+  'a singleton holder paused past the stale window (SIGSTOP) or seen through a stepped clock keeps its role on its own host',
+  async () => {
+    const path = join(tempDir(), 'store.db')
+    const first = await start(path)
+    expect(first.result.type).toBe('holder')
 
-  await pauseBeyondStaleWindow(first.worker)
-  // Its heartbeat is three stale windows old, but its pid is alive on this host: it still holds the role.
-  const second = await start(path)
-  expect(second.result, 'a newcomer must not take the role of a paused, live holder').toMatchObject({ type: 'refused', error: { code: 'ROLE_TAKEN' } })
-  expect((second.result.error as { message: string }).message).toContain(`pid ${first.worker.pid}`)
-  expect((second.result.error as { message: string }).message).toContain('stopped')
-  console.log(`newcomer while the holder is paused: ${(second.result.error as { message: string }).message}`)
+    await pauseBeyondStaleWindow(first.worker)
+    // Its heartbeat is three stale windows old, but its pid is alive on this host: it still holds the role.
+    const second = await start(path)
+    expect(second.result, 'a newcomer must not take the role of a paused, live holder').toMatchObject({
+      type: 'refused',
+      error: { code: 'ROLE_TAKEN' },
+    })
+    expect((second.result.error as { message: string }).message).toContain(`pid ${first.worker.pid}`)
+    expect((second.result.error as { message: string }).message).toContain('stopped')
+    console.log(`newcomer while the holder is paused: ${(second.result.error as { message: string }).message}`)
 
-  first.worker.kill('SIGCONT')
-  expect(await write(first.worker)).toMatchObject({ type: 'wrote' })
+    first.worker.kill('SIGCONT')
+    expect(await write(first.worker)).toMatchObject({ type: 'wrote' })
 
-  // A newcomer whose wall clock runs an hour ahead sees an hour-old heartbeat: still refused.
-  const stepped = await start(path, { clockOffsetMs: 3_600_000 })
-  expect(stepped.result, 'a clock step must not make a live holder look dead').toMatchObject({ type: 'refused', error: { code: 'ROLE_TAKEN' } })
+    // A newcomer whose wall clock runs an hour ahead sees an hour-old heartbeat: still refused.
+    const stepped = await start(path, { clockOffsetMs: 3_600_000 })
+    expect(stepped.result, 'a clock step must not make a live holder look dead').toMatchObject({
+      type: 'refused',
+      error: { code: 'ROLE_TAKEN' },
+    })
 
-  expect(await daemonsListed(path)).toEqual([first.worker.pid])
-  first.worker.send({ type: 'cmd', action: 'stop' })
-  await first.worker.exited
-}, LAST_RESORT_TIMEOUT_MS)
+    expect(await daemonsListed(path)).toEqual([first.worker.pid])
+    first.worker.send({ type: 'cmd', action: 'stop' })
+    await first.worker.exited
+  },
+  LAST_RESORT_TIMEOUT_MS,
+)
 
-test('a holder on another host that stays silent past the stale window loses the role, and learns it before its next write', async () => {
-  const path = join(tempDir(), 'store.db')
-  const first = await start(path, { host: 'host-a' })
-  expect(first.result.type).toBe('holder')
+test(
+  'a holder on another host that stays silent past the stale window loses the role, and learns it before its next write',
+  async () => {
+    const path = join(tempDir(), 'store.db')
+    const first = await start(path, { host: 'host-a' })
+    expect(first.result.type).toBe('holder')
 
-  await pauseBeyondStaleWindow(first.worker)
-  // Another host cannot see the pid: after a stale window of silence it takes the role over.
-  const second = await start(path, { host: 'host-b' })
-  expect(second.result).toMatchObject({ type: 'holder' })
+    await pauseBeyondStaleWindow(first.worker)
+    // Another host cannot see the pid: after a stale window of silence it takes the role over.
+    const second = await start(path, { host: 'host-b' })
+    expect(second.result).toMatchObject({ type: 'holder' })
 
-  // The first resumes. Its overdue heartbeat must not re-insert its row, and its next write must
-  // fail with ROLE_LOST instead of acting as a second daemon.
-  first.worker.kill('SIGCONT')
-  const attempt = await write(first.worker)
-  expect(attempt, 'a resumed former holder must not write as the holder').toMatchObject({ type: 'write-failed', error: { code: 'ROLE_LOST' } })
-  expect(await first.worker.waitFor('writes-refused')).toMatchObject({ error: { code: 'ROLE_LOST' } })
-  console.log(`resumed former holder: ${(attempt.error as { message: string }).message}`)
-  expect(await daemonsListed(path), 'exactly one live holder').toEqual([second.worker.pid])
-  expect(await write(second.worker)).toMatchObject({ type: 'wrote' })
+    // The first resumes. Its overdue heartbeat must not re-insert its row, and its next write must
+    // fail with ROLE_LOST instead of acting as a second daemon.
+    first.worker.kill('SIGCONT')
+    const attempt = await write(first.worker)
+    expect(attempt, 'a resumed former holder must not write as the holder').toMatchObject({
+      type: 'write-failed',
+      error: { code: 'ROLE_LOST' },
+    })
+    expect(await first.worker.waitFor('writes-refused')).toMatchObject({ error: { code: 'ROLE_LOST' } })
+    console.log(`resumed former holder: ${(attempt.error as { message: string }).message}`)
+    expect(await daemonsListed(path), 'exactly one live holder').toEqual([second.worker.pid])
+    expect(await write(second.worker)).toMatchObject({ type: 'wrote' })
 
-  for (const w of [first.worker, second.worker]) w.send({ type: 'cmd', action: 'stop' })
-  await Promise.all([first.worker.exited, second.worker.exited])
-}, LAST_RESORT_TIMEOUT_MS)
+    for (const w of [first.worker, second.worker]) w.send({ type: 'cmd', action: 'stop' })
+    await Promise.all([first.worker.exited, second.worker.exited])
+  },
+  LAST_RESORT_TIMEOUT_MS,
+)

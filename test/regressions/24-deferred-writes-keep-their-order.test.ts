@@ -38,29 +38,35 @@ function engine(concurrentAtomicWrites: boolean): { backend: Backend; log: strin
 
 const append = (tx: WriteTx, entry: string) => (tx as unknown as { append: (e: string) => void }).append(entry)
 
-test.each([false, true])('a write deferred to the next batch still commits before the writes issued after it (concurrentAtomicWrites: %s)', async (concurrent) => {
-  const { backend, log } = engine(concurrent)
-  const counts: number[] = []
-  const queue = new WriteQueue(backend, 5000, (writes) => void counts.push(writes))
-  let deferred = false
-  const writes = [
-    queue.push({ atomic: false, work: (tx) => append(tx, 'a') }),
-    queue.push({
-      atomic: false,
-      work: (tx) => {
-        if (!deferred) {
-          deferred = true
-          throw markRetryInNextBatch(new Error('lock out of order (injected)'))
-        }
-        append(tx, 'b')
-      },
-    }),
-    queue.push({ atomic: false, work: (tx) => append(tx, 'c') }),
-    queue.push({ atomic: true, work: (tx) => append(tx, 'd') }),
-    queue.push({ atomic: true, work: (tx) => append(tx, 'e') }),
-  ]
-  await Promise.all(writes)
-  expect(log, 'the change log must follow the order the caller issued the writes in').toEqual(['a', 'b', 'c', 'd', 'e'])
-  expect(counts.reduce((a, b) => a + b, 0), 'each write counted once, when it committed').toBe(5)
-  expect(counts[0], 'the first batch committed only "a"').toBe(1)
-})
+test.each([false, true])(
+  'a write deferred to the next batch still commits before the writes issued after it (concurrentAtomicWrites: %s)',
+  async (concurrent) => {
+    const { backend, log } = engine(concurrent)
+    const counts: number[] = []
+    const queue = new WriteQueue(backend, 5000, (writes) => void counts.push(writes))
+    let deferred = false
+    const writes = [
+      queue.push({ atomic: false, work: (tx) => append(tx, 'a') }),
+      queue.push({
+        atomic: false,
+        work: (tx) => {
+          if (!deferred) {
+            deferred = true
+            throw markRetryInNextBatch(new Error('lock out of order (injected)'))
+          }
+          append(tx, 'b')
+        },
+      }),
+      queue.push({ atomic: false, work: (tx) => append(tx, 'c') }),
+      queue.push({ atomic: true, work: (tx) => append(tx, 'd') }),
+      queue.push({ atomic: true, work: (tx) => append(tx, 'e') }),
+    ]
+    await Promise.all(writes)
+    expect(log, 'the change log must follow the order the caller issued the writes in').toEqual(['a', 'b', 'c', 'd', 'e'])
+    expect(
+      counts.reduce((a, b) => a + b, 0),
+      'each write counted once, when it committed',
+    ).toBe(5)
+    expect(counts[0], 'the first batch committed only "a"').toBe(1)
+  },
+)

@@ -18,7 +18,11 @@ interface Patchable {
   }
 }
 
-const ioError = () => new StorageError('disk I/O error (injected: SQLITE_IOERR_READ)', Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR_READ' }))
+const ioError = () =>
+  new StorageError(
+    'disk I/O error (injected: SQLITE_IOERR_READ)',
+    Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR_READ' }),
+  )
 
 /** Makes the next `count` reads of the process registry inside a write transaction fail (the singleton fence reads it). */
 function failRegistryReads(store: Patchable, count: number): { failures: number } {
@@ -52,7 +56,12 @@ describe.each(BACKENDS)('passing faults on $name', (backend) => {
   test('a singleton holder whose fence check fails once (not ROLE_LOST) fails that write alone and keeps writing', async () => {
     const open = await backend.tempStore()
     const refused: TandemError[] = []
-    const store = await open({ role: 'daemon', roles: { daemon: { singleton: true } }, collections, onWritesRefused: (e) => void refused.push(e) })
+    const store = await open({
+      role: 'daemon',
+      roles: { daemon: { singleton: true } },
+      collections,
+      onWritesRefused: (e) => void refused.push(e),
+    })
     const tasks = store.collection('tasks')
     await tasks.insert({ i: 0 })
     const state = failRegistryReads(store as never, 1)
@@ -109,7 +118,13 @@ describe.each(BACKENDS)('passing faults on $name', (backend) => {
       throw new TandemError('STORE_FILES_CHANGED', 'store.db-wal was deleted (injected).')
     }
     const feed = store.changes({ since: 'beginning' })
-    const outcome = await within(feed.next().then(() => 'ended', (error: unknown) => error), 3000)
+    const outcome = await within(
+      feed.next().then(
+        () => 'ended',
+        (error: unknown) => error,
+      ),
+      3000,
+    )
     expect(outcome, 'the stream must not retry a permanent failure').toMatchObject({ code: 'STORE_FILES_CHANGED' })
     expect(reads).toBe(1)
   })

@@ -18,31 +18,35 @@ function heapAfterGc(): number {
   return process.memoryUsage().heapUsed
 }
 
-test.each(BACKENDS.filter((b) => b.name === 'sqlite'))('a stream that waits for commits again and again keeps no memory per wait ($name)', async (backend) => {
-  const store = await (await backend.tempStore())({ role: 'app', collections: { items: { writers: '*' } } })
-  const feed = store.changes({ since: 'now' })
-  let delivered = 0
-  let written = 0
-  const reader = (async () => {
-    for await (const _change of feed) delivered++
-  })()
-  const items = store.collection('items')
-  // Each insert is awaited and then the reader is given its turn, so it reads, finds the end of the
-  // log and waits again: one wait per insert.
-  const writeAndDeliver = async (n: number) => {
-    for (let i = 0; i < n; i++) {
-      await items.insert({ i })
-      written++
-      while (delivered < written) await new Promise((resolve) => setImmediate(resolve))
+test.each(BACKENDS.filter((b) => b.name === 'sqlite'))(
+  'a stream that waits for commits again and again keeps no memory per wait ($name)',
+  async (backend) => {
+    const store = await (await backend.tempStore())({ role: 'app', collections: { items: { writers: '*' } } })
+    const feed = store.changes({ since: 'now' })
+    let delivered = 0
+    let written = 0
+    const reader = (async () => {
+      for await (const _change of feed) delivered++
+    })()
+    const items = store.collection('items')
+    // Each insert is awaited and then the reader is given its turn, so it reads, finds the end of the
+    // log and waits again: one wait per insert.
+    const writeAndDeliver = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        await items.insert({ i })
+        written++
+        while (delivered < written) await new Promise((resolve) => setImmediate(resolve))
+      }
     }
-  }
-  await writeAndDeliver(1000)
-  const before = heapAfterGc()
-  await writeAndDeliver(15_000)
-  const grown = heapAfterGc() - before
-  console.log(`heap grew by ${(grown / 1e6).toFixed(2)} MB over 15,000 waits of an open stream`)
-  expect(delivered).toBe(16_000)
-  expect(grown).toBeLessThan(1.5e6)
-  feed.close()
-  await reader
-}, 60_000)
+    await writeAndDeliver(1000)
+    const before = heapAfterGc()
+    await writeAndDeliver(15_000)
+    const grown = heapAfterGc() - before
+    console.log(`heap grew by ${(grown / 1e6).toFixed(2)} MB over 15,000 waits of an open stream`)
+    expect(delivered).toBe(16_000)
+    expect(grown).toBeLessThan(1.5e6)
+    feed.close()
+    await reader
+  },
+  60_000,
+)

@@ -11,19 +11,23 @@ import { BACKENDS } from '../helpers/backends.js'
 const TICKS = 10
 const MAX_WRITES = 200_000
 
-test.each(BACKENDS.filter((b) => b.name === 'sqlite'))('a tight loop of awaited writes still lets timers run ($name)', async (backend) => {
-  const store = await (await backend.tempStore())({ role: 'app', collections: { items: { writers: '*' } } })
-  let ticks = 0
-  const timer = setInterval(() => ticks++, 5)
-  let writes = 0
-  try {
-    while (ticks < TICKS && writes < MAX_WRITES) {
-      await store.collection('items').insert({ n: writes++ })
+test.each(BACKENDS.filter((b) => b.name === 'sqlite'))(
+  'a tight loop of awaited writes still lets timers run ($name)',
+  async (backend) => {
+    const store = await (await backend.tempStore())({ role: 'app', collections: { items: { writers: '*' } } })
+    let ticks = 0
+    const timer = setInterval(() => ticks++, 5)
+    let writes = 0
+    try {
+      while (ticks < TICKS && writes < MAX_WRITES) {
+        await store.collection('items').insert({ n: writes++ })
+      }
+    } finally {
+      clearInterval(timer)
     }
-  } finally {
-    clearInterval(timer)
-  }
-  expect(ticks, `the timer fired only ${ticks} times in ${writes} awaited writes`).toBeGreaterThanOrEqual(TICKS)
-  expect(writes).toBeGreaterThan(0)
-  expect(await store.collection('items').count()).toBe(writes)
-}, 120_000)
+    expect(ticks, `the timer fired only ${ticks} times in ${writes} awaited writes`).toBeGreaterThanOrEqual(TICKS)
+    expect(writes).toBeGreaterThan(0)
+    expect(await store.collection('items').count()).toBe(writes)
+  },
+  120_000,
+)

@@ -30,7 +30,12 @@ test('a touch of the signal file makes the watcher look at data_version, and the
   let version = 0
   let looks = 0
   const commits: number[] = []
-  const stop = watchWal(join(dir, 'store.db-wal'), () => (looks++, version), () => commits.push(version), signal)
+  const stop = watchWal(
+    join(dir, 'store.db-wal'),
+    () => (looks++, version),
+    () => commits.push(version),
+    signal,
+  )
   try {
     // Created after the watcher started: the 50 ms timer starts watching it once it exists.
     const writer = new CommitSignal(join(dir, 'store.db'))
@@ -57,7 +62,12 @@ test('after a quiet second the fallback looks less often, and still finds a comm
   let version = 0
   let looks = 0
   const commits: number[] = []
-  const stop = watchWal(join(dir, 'store.db-wal'), () => (looks++, version), () => commits.push(version), join(dir, 'store.db-commits'))
+  const stop = watchWal(
+    join(dir, 'store.db-wal'),
+    () => (looks++, version),
+    () => commits.push(version),
+    join(dir, 'store.db-commits'),
+  )
   try {
     await pause(1200) // No file event at all: the fallback relaxes after a second.
     const before = looks

@@ -25,11 +25,14 @@ describe.runIf(sqlite !== undefined)('SQLite engine settings', () => {
   })
 
   test('declared indexes become real indexes that find uses (EXPLAIN QUERY PLAN)', async () => {
-    const store = await (await sqlite!.tempStore())({
+    const store = await (
+      await sqlite!.tempStore()
+    )({
       role: 'x',
       collections: { sessions: { writers: '*', indexes: ['projectId', 'startedAt', 'owner.name'] } },
     })
-    for (let i = 0; i < 50; i++) await store.collection('sessions').insert({ projectId: `p${i % 5}`, startedAt: i, owner: { name: `o${i}` } })
+    for (let i = 0; i < 50; i++)
+      await store.collection('sessions').insert({ projectId: `p${i % 5}`, startedAt: i, owner: { name: `o${i}` } })
     const backend = store.backend as SqliteBackend
     const plan = (options: Parameters<typeof parseFindOptions>[0]) => backend.explainFind('sessions', parseFindOptions(options)).join(' | ')
     expect(plan({ where: { projectId: 'p1' } })).toMatch(/SEARCH c_sessions USING INDEX ix:sessions:projectId/)

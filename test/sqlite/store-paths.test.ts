@@ -53,7 +53,10 @@ describe('store paths', () => {
     mkdirSync(dataDir, { mode: 0o700 })
     mkdirSync(outside, { mode: 0o700 })
     symlinkSync(join(outside, 'real.db'), join(dataDir, 'app.db'))
-    await expect(openAndClose({ dataDir, path: 'app.db' })).rejects.toMatchObject({ code: 'UNSAFE_PATH', message: expect.stringMatching(/symbolic link/) })
+    await expect(openAndClose({ dataDir, path: 'app.db' })).rejects.toMatchObject({
+      code: 'UNSAFE_PATH',
+      message: expect.stringMatching(/symbolic link/),
+    })
     symlinkSync(outside, join(dataDir, 'sub'))
     await expect(openAndClose({ dataDir, path: 'sub/x.db' })).rejects.toMatchObject({ code: 'UNSAFE_PATH' })
   })
@@ -63,7 +66,10 @@ describe('store paths', () => {
     const open = join(root, 'open')
     mkdirSync(open)
     chmodSync(open, 0o777)
-    await expect(openAndClose({ path: join(open, 'app.db') })).rejects.toMatchObject({ code: 'UNSAFE_PATH', message: expect.stringMatching(/writable by every user/) })
+    await expect(openAndClose({ path: join(open, 'app.db') })).rejects.toMatchObject({
+      code: 'UNSAFE_PATH',
+      message: expect.stringMatching(/writable by every user/),
+    })
     await expect(openAndClose({ dataDir: open })).rejects.toMatchObject({ code: 'UNSAFE_PATH' })
   })
 
@@ -73,7 +79,10 @@ describe('store paths', () => {
     const { writeFileSync, readFileSync } = await import('node:fs')
     writeFileSync(file, 'this is not a sqlite database, just text '.repeat(200))
     const before = readFileSync(file)
-    await expect(openAndClose({ path: file })).rejects.toMatchObject({ code: 'STORAGE_FAILURE', message: expect.stringMatching(/damaged or not a Tandem store/) })
+    await expect(openAndClose({ path: file })).rejects.toMatchObject({
+      code: 'STORAGE_FAILURE',
+      message: expect.stringMatching(/damaged or not a Tandem store/),
+    })
     expect(readFileSync(file).equals(before)).toBe(true)
   })
 })

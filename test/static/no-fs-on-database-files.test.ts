@@ -22,7 +22,9 @@ const OWN_SIDE_FILES: Record<string, Set<string>> = {
 
 function sourceFiles(path: string): string[] {
   if (path.endsWith('.ts')) return [path]
-  return readdirSync(path, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sourceFiles(join(path, e.name)) : e.name.endsWith('.ts') ? [join(path, e.name)] : []))
+  return readdirSync(path, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sourceFiles(join(path, e.name)) : e.name.endsWith('.ts') ? [join(path, e.name)] : [],
+  )
 }
 
 test('code that touches store files never opens them with fs', () => {
@@ -30,9 +32,20 @@ test('code that touches store files never opens them with fs', () => {
   for (const file of GUARDED.flatMap(sourceFiles)) {
     const text = readFileSync(file, 'utf8')
     for (const match of text.matchAll(/import\s+(?:\*\s+as\s+\w+|\{([^}]*)\}|\w+)\s+from\s+'node:fs(?:\/promises)?'/g)) {
-      const names = match[1]?.split(',').map((n) => n.trim().replace(/^type\s+/, '').split(/\s+as\s+/)[0]!).filter(Boolean)
+      const names = match[1]
+        ?.split(',')
+        .map(
+          (n) =>
+            n
+              .trim()
+              .replace(/^type\s+/, '')
+              .split(/\s+as\s+/)[0]!,
+        )
+        .filter(Boolean)
       if (names === undefined) offenders.push(`${file}: imports the whole fs module`)
-      else for (const name of names) if (!ALLOWED.has(name) && OWN_SIDE_FILES[file]?.has(name) !== true) offenders.push(`${file}: imports ${name} from fs`)
+      else
+        for (const name of names)
+          if (!ALLOWED.has(name) && OWN_SIDE_FILES[file]?.has(name) !== true) offenders.push(`${file}: imports ${name} from fs`)
     }
     if (/require\(['"](node:)?fs/.test(text) || /from\s+'fs'/.test(text)) offenders.push(`${file}: loads fs another way`)
   }
@@ -41,6 +54,9 @@ test('code that touches store files never opens them with fs', () => {
 
 test('the guard notices an offending import', () => {
   const sample = "import { openSync, statSync } from 'node:fs'"
-  const names = /\{([^}]*)\}/.exec(sample)![1]!.split(',').map((n) => n.trim())
+  const names = /\{([^}]*)\}/
+    .exec(sample)![1]!
+    .split(',')
+    .map((n) => n.trim())
   expect(names.filter((n) => !ALLOWED.has(n))).toEqual(['openSync'])
 })

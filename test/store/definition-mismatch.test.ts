@@ -32,7 +32,9 @@ test('a process whose definition disagrees with a running one is refused with DE
   expect(error).toMatchObject({ code: 'DEFINITION_MISMATCH', collection: 'jobs' })
   const message = (error as Error).message
   expect(message).toContain(`pid ${daemon.pid}`)
-  expect(message).toContain('collection "jobs": writers ["cli","daemon"] here, ["daemon"] there; indexes ["status","owner"] here, ["status"] there')
+  expect(message).toContain(
+    'collection "jobs": writers ["cli","daemon"] here, ["daemon"] there; indexes ["status","owner"] here, ["status"] there',
+  )
   expect((error as TandemError).hint).toMatch(/defineStore/)
 
   // Nothing was changed: the daemon's declaration stands, and the refused opener left no registration.
@@ -46,18 +48,33 @@ test('a process whose definition disagrees with a running one is refused with DE
   daemon.send({ type: 'cmd', action: 'stop' })
   await daemon.waitFor('closed')
   const upgraded = await openStore({ path, role: 'cli', collections: drifted })
-  expect((await upgraded.describe()).collections.find((c) => c.name === 'jobs')).toMatchObject({ writers: ['cli', 'daemon'], indexes: ['status', 'owner'], declaredBy: 'cli' })
+  expect((await upgraded.describe()).collections.find((c) => c.name === 'jobs')).toMatchObject({
+    writers: ['cli', 'daemon'],
+    indexes: ['status', 'owner'],
+    declaredBy: 'cli',
+  })
   await upgraded.close()
 })
 
 test('schemas that differ are a mismatch too, compared by their JSON Schema', async () => {
   const dir = tempDir()
-  const v1 = defineStore({ dataDir: dir, path: 's.db', collections: { tasks: { writers: ['app'], schema: z.object({ title: z.string() }) } } })
-  const v2 = defineStore({ dataDir: dir, path: 's.db', collections: { tasks: { writers: ['app'], schema: z.object({ title: z.string(), done: z.boolean() }) } } })
+  const v1 = defineStore({
+    dataDir: dir,
+    path: 's.db',
+    collections: { tasks: { writers: ['app'], schema: z.object({ title: z.string() }) } },
+  })
+  const v2 = defineStore({
+    dataDir: dir,
+    path: 's.db',
+    collections: { tasks: { writers: ['app'], schema: z.object({ title: z.string(), done: z.boolean() }) } },
+  })
   const first = await openStore({ ...v1, role: 'app' })
   const again = await openStore({ ...v1, role: 'app' })
   await again.close()
-  await expect(openStore({ ...v2, role: 'app' })).rejects.toMatchObject({ code: 'DEFINITION_MISMATCH', message: expect.stringMatching(/collection "tasks": schema "zod:[0-9a-f]+" here, "zod:[0-9a-f]+" there/) })
+  await expect(openStore({ ...v2, role: 'app' })).rejects.toMatchObject({
+    code: 'DEFINITION_MISMATCH',
+    message: expect.stringMatching(/collection "tasks": schema "zod:[0-9a-f]+" here, "zod:[0-9a-f]+" there/),
+  })
   await first.close()
 })
 
@@ -89,7 +106,10 @@ test('drift is checked against every running process that declared a collection,
   first.send({ type: 'cmd', action: 'stop' })
   await first.waitFor('closed')
   const drifted = { jobs: { writers: ['daemon', 'cli'], indexes: ['status'] } } as const
-  await expect(openStore({ path, role: 'cli', collections: drifted })).rejects.toMatchObject({ code: 'DEFINITION_MISMATCH', message: expect.stringContaining(`pid ${second.pid}`) })
+  await expect(openStore({ path, role: 'cli', collections: drifted })).rejects.toMatchObject({
+    code: 'DEFINITION_MISMATCH',
+    message: expect.stringContaining(`pid ${second.pid}`),
+  })
   second.send({ type: 'cmd', action: 'stop' })
   await second.waitFor('closed')
   await (await openStore({ path, role: 'cli', collections: drifted })).close()

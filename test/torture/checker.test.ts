@@ -1,5 +1,13 @@
 import { describe, expect, test } from 'vitest'
-import { check, type AnomalyClass, type FeedChange, type History, type HistoryOp, type MicroOp, type RecordState } from '../../torture/checker.mjs'
+import {
+  check,
+  type AnomalyClass,
+  type FeedChange,
+  type History,
+  type HistoryOp,
+  type MicroOp,
+  type RecordState,
+} from '../../torture/checker.mjs'
 
 // The torture checker must be able to fail. Each test builds a small history that a correct store
 // could produce (by running the transactions one after another on an in-memory model), plants one
@@ -67,12 +75,51 @@ function cleanPlan(): Planned[] {
   return [
     { id: 'c1', txn: [{ f: 'create', k: 'k1' }] },
     { id: 'c2', txn: [{ f: 'create', k: 'k2' }] },
-    { id: 't1', txn: [{ f: 'append', k: 'k1', val: 'x1' }, { f: 'append', k: 'k2', val: 'y1' }] },
-    { id: 't2', txn: [{ f: 'read', k: 'k1' }, { f: 'cas', k: 'k1', val: 'x2' }, { f: 'incr', k: 'k2' }] },
-    { id: 't3', txn: [{ f: 'patch', k: 'k1', field: 'a', val: 'p1' }, { f: 'append', k: 'k2', val: 'y2' }] },
-    { id: 'bad', txn: [{ f: 'append', k: 'k1', val: 'zz' }, { f: 'patch', k: 'k2', field: 'b', val: 'pz' }], status: 'fail', abort: true },
-    { id: 'r1', txn: [{ f: 'read', k: 'k1' }, { f: 'read', k: 'k2' }] },
-    { id: 't4', txn: [{ f: 'append', k: 'k1', val: 'x3' }, { f: 'incr', k: 'k1' }] },
+    {
+      id: 't1',
+      txn: [
+        { f: 'append', k: 'k1', val: 'x1' },
+        { f: 'append', k: 'k2', val: 'y1' },
+      ],
+    },
+    {
+      id: 't2',
+      txn: [
+        { f: 'read', k: 'k1' },
+        { f: 'cas', k: 'k1', val: 'x2' },
+        { f: 'incr', k: 'k2' },
+      ],
+    },
+    {
+      id: 't3',
+      txn: [
+        { f: 'patch', k: 'k1', field: 'a', val: 'p1' },
+        { f: 'append', k: 'k2', val: 'y2' },
+      ],
+    },
+    {
+      id: 'bad',
+      txn: [
+        { f: 'append', k: 'k1', val: 'zz' },
+        { f: 'patch', k: 'k2', field: 'b', val: 'pz' },
+      ],
+      status: 'fail',
+      abort: true,
+    },
+    {
+      id: 'r1',
+      txn: [
+        { f: 'read', k: 'k1' },
+        { f: 'read', k: 'k2' },
+      ],
+    },
+    {
+      id: 't4',
+      txn: [
+        { f: 'append', k: 'k1', val: 'x3' },
+        { f: 'incr', k: 'k1' },
+      ],
+    },
     { id: 'r2', txn: [{ f: 'read', k: 'k1' }] },
   ]
 }
@@ -122,7 +169,13 @@ describe('the torture checker', () => {
   test('reports a read of an intermediate state as G1b', () => {
     const h = simulate([
       { id: 'c1', txn: [{ f: 'create', k: 'k1' }] },
-      { id: 't1', txn: [{ f: 'append', k: 'k1', val: 'x1' }, { f: 'append', k: 'k1', val: 'x2' }] },
+      {
+        id: 't1',
+        txn: [
+          { f: 'append', k: 'k1', val: 'x1' },
+          { f: 'append', k: 'k1', val: 'x2' },
+        ],
+      },
       { id: 'r1', txn: [{ f: 'read', k: 'k1' }] },
     ])
     const r1 = opById(h, 'r1')
@@ -134,8 +187,21 @@ describe('the torture checker', () => {
     const h = simulate([
       { id: 'c1', txn: [{ f: 'create', k: 'k1' }] },
       { id: 'c2', txn: [{ f: 'create', k: 'k2' }] },
-      { id: 't1', txn: [{ f: 'append', k: 'k1', val: 'x1' }, { f: 'append', k: 'k2', val: 'y1' }] },
-      { id: 't2', txn: [{ f: 'append', k: 'k1', val: 'x2' }, { f: 'append', k: 'k2', val: 'y2' }], overlap: true },
+      {
+        id: 't1',
+        txn: [
+          { f: 'append', k: 'k1', val: 'x1' },
+          { f: 'append', k: 'k2', val: 'y1' },
+        ],
+      },
+      {
+        id: 't2',
+        txn: [
+          { f: 'append', k: 'k1', val: 'x2' },
+          { f: 'append', k: 'k2', val: 'y2' },
+        ],
+        overlap: true,
+      },
     ])
     // k2 ends with t2's value before t1's, while k1 has t1's first: each transaction came first.
     record(h, 'k2').l = ['y2', 'y1']
@@ -160,8 +226,21 @@ describe('the torture checker', () => {
     const h = simulate([
       { id: 'c1', txn: [{ f: 'create', k: 'k1' }] },
       { id: 'c2', txn: [{ f: 'create', k: 'k2' }] },
-      { id: 'r1', txn: [{ f: 'read', k: 'k1' }, { f: 'read', k: 'k2' }] },
-      { id: 't1', txn: [{ f: 'append', k: 'k1', val: 'x1' }, { f: 'append', k: 'k2', val: 'y1' }], overlap: true },
+      {
+        id: 'r1',
+        txn: [
+          { f: 'read', k: 'k1' },
+          { f: 'read', k: 'k2' },
+        ],
+      },
+      {
+        id: 't1',
+        txn: [
+          { f: 'append', k: 'k1', val: 'x1' },
+          { f: 'append', k: 'k2', val: 'y1' },
+        ],
+        overlap: true,
+      },
     ])
     // r1 saw t1's append to k2 but not the one to k1: a fractured snapshot.
     const r1 = opById(h, 'r1')
@@ -226,18 +305,39 @@ describe('the torture checker', () => {
 
   test('accepts an unknown outcome applied entirely or not at all, and reports one applied in part', () => {
     const plan = cleanPlan()
-    plan.splice(4, 0, { id: 'u1', txn: [{ f: 'append', k: 'k1', val: 'u1a' }, { f: 'append', k: 'k2', val: 'u1b' }], status: 'unknown' })
+    plan.splice(4, 0, {
+      id: 'u1',
+      txn: [
+        { f: 'append', k: 'k1', val: 'u1a' },
+        { f: 'append', k: 'k2', val: 'u1b' },
+      ],
+      status: 'unknown',
+    })
     expect(found(simulate(plan))).toEqual([])
 
     const none = cleanPlan()
-    none.splice(4, 0, { id: 'u1', txn: [{ f: 'append', k: 'k1', val: 'u1a' }, { f: 'append', k: 'k2', val: 'u1b' }], status: 'fail' })
+    none.splice(4, 0, {
+      id: 'u1',
+      txn: [
+        { f: 'append', k: 'k1', val: 'u1a' },
+        { f: 'append', k: 'k2', val: 'u1b' },
+      ],
+      status: 'fail',
+    })
     const absent = simulate(none)
     Object.assign(opById(absent, 'u1'), { status: 'unknown', cmp: undefined, error: undefined })
     expect(found(absent)).toEqual([])
 
     // Planted after every read of k2, so only the final state can tell whether u1b is there.
     const late = cleanPlan()
-    late.push({ id: 'u1', txn: [{ f: 'append', k: 'k1', val: 'u1a' }, { f: 'append', k: 'k2', val: 'u1b' }], status: 'unknown' })
+    late.push({
+      id: 'u1',
+      txn: [
+        { f: 'append', k: 'k1', val: 'u1a' },
+        { f: 'append', k: 'k2', val: 'u1b' },
+      ],
+      status: 'unknown',
+    })
     const partial = simulate(late)
     const k2 = record(partial, 'k2')
     k2.l = k2.l!.filter((v) => v !== 'u1b')

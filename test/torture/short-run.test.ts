@@ -37,7 +37,18 @@ const postgresNote = postgresMissing === undefined ? '' : ` (skipped: ${postgres
 const KILLS = 10
 const STALL_SECONDS = 60
 /** The faults and their pace, common to every run: a SIGKILL every ~0.5 s, a restart every ~6 s. */
-const PACE = ['--procs', '4', '--kill-every-ms', '500', '--restart-every-ms', '6000', '--until-faults', `kill9=${KILLS}`, '--stall-seconds', String(STALL_SECONDS)]
+const PACE = [
+  '--procs',
+  '4',
+  '--kill-every-ms',
+  '500',
+  '--restart-every-ms',
+  '6000',
+  '--until-faults',
+  `kill9=${KILLS}`,
+  '--stall-seconds',
+  String(STALL_SECONDS),
+]
 
 interface RunResult {
   code: number | null
@@ -79,8 +90,12 @@ function expectClean(result: RunResult): void {
 function summarize(result: RunResult): void {
   const r = result.report
   if (r === undefined) return
-  const phases = Object.entries((r.run as { phases?: Record<string, number> }).phases ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')
-  console.log(`torture: ${r.run.seconds} s of faults, ${r.counts.transactions} transactions (ok ${r.counts.ok}, failed ${r.counts.failed}, unknown ${r.counts.unknown}), ${r.run.processesKilled} processes killed, ${r.feed.changes} changes; ${phases}`)
+  const phases = Object.entries((r.run as { phases?: Record<string, number> }).phases ?? {})
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ')
+  console.log(
+    `torture: ${r.run.seconds} s of faults, ${r.counts.transactions} transactions (ok ${r.counts.ok}, failed ${r.counts.failed}, unknown ${r.counts.unknown}), ${r.run.processesKilled} processes killed, ${r.feed.changes} changes; ${phases}`,
+  )
 }
 
 /**
@@ -100,24 +115,45 @@ function expectWorkDone(report: NonNullable<RunResult['report']>, ok: number, fa
 // runs once had to clear in 15 s); alone on this machine a run gets there in about 10 s, which is
 // also about what the restart every ~6 s and the 10 kills need.
 describe.runIf(runs('sqlite'))('torture, SQLite', () => {
-  for (const [durability, ok] of [['normal', 5000], ['full', 2000]] as const) {
-    test(`${ok} transactions ok through SIGKILLs, restarts and foreign checkpoints with durability ${durability}, and no anomaly`, { timeout: LAST_RESORT_TIMEOUT_MS }, async () => {
-      const faults = ['kill9', 'checkpoint', 'restart']
-      const result = await torture(['--backend', 'sqlite', '--durability', durability, '--faults', faults.join(','), '--until-ok', String(ok), ...PACE])
-      summarize(result)
-      expectClean(result)
-      expectWorkDone(result.report!, ok, faults)
-    })
+  for (const [durability, ok] of [
+    ['normal', 5000],
+    ['full', 2000],
+  ] as const) {
+    test(
+      `${ok} transactions ok through SIGKILLs, restarts and foreign checkpoints with durability ${durability}, and no anomaly`,
+      { timeout: LAST_RESORT_TIMEOUT_MS },
+      async () => {
+        const faults = ['kill9', 'checkpoint', 'restart']
+        const result = await torture([
+          '--backend',
+          'sqlite',
+          '--durability',
+          durability,
+          '--faults',
+          faults.join(','),
+          '--until-ok',
+          String(ok),
+          ...PACE,
+        ])
+        summarize(result)
+        expectClean(result)
+        expectWorkDone(result.report!, ok, faults)
+      },
+    )
   }
 })
 
 describe('torture, PostgreSQL', () => {
   const ok = 150
-  test.skipIf(postgresMissing !== undefined)(`${ok} transactions ok through SIGKILLs, restarts, checkpoints and terminated connections, and no anomaly${postgresNote}`, { timeout: LAST_RESORT_TIMEOUT_MS }, async () => {
-    const faults = ['kill9', 'checkpoint', 'restart', 'terminate']
-    const result = await torture(['--backend', 'postgres', '--faults', faults.join(','), '--until-ok', String(ok), ...PACE])
-    summarize(result)
-    expectClean(result)
-    expectWorkDone(result.report!, ok, faults)
-  })
+  test.skipIf(postgresMissing !== undefined)(
+    `${ok} transactions ok through SIGKILLs, restarts, checkpoints and terminated connections, and no anomaly${postgresNote}`,
+    { timeout: LAST_RESORT_TIMEOUT_MS },
+    async () => {
+      const faults = ['kill9', 'checkpoint', 'restart', 'terminate']
+      const result = await torture(['--backend', 'postgres', '--faults', faults.join(','), '--until-ok', String(ok), ...PACE])
+      summarize(result)
+      expectClean(result)
+      expectWorkDone(result.report!, ok, faults)
+    },
+  )
 })

@@ -8,7 +8,12 @@ const { path } = workerArgs()
 report({ type: 'ready' })
 await command('go')
 try {
-  const store = await openStore({ path, role: 'daemon', roles: { daemon: { singleton: true } }, collections: { jobs: { writers: ['daemon'] } } })
+  const store = await openStore({
+    path,
+    role: 'daemon',
+    roles: { daemon: { singleton: true } },
+    collections: { jobs: { writers: ['daemon'] } },
+  })
   report({ type: 'holder', pid: process.pid })
   await command('stop')
   await store.close()

@@ -30,11 +30,23 @@ export function checkCounts(model, report) {
     const n = record?.n ?? 0
     const v = record?.v ?? 0
     if (n < t.okIncr) report.add('lost-update', `${k} counts ${n}, but ${t.okIncr} increments of it were acknowledged.`, t.okOps)
-    if (n > t.okIncr + t.maybeIncr) report.add('duplicate', `${k} counts ${n}, more than the ${t.okIncr + t.maybeIncr} increments ever issued that could have committed.`, t.okOps)
-    if (v < t.okWrites) report.add('lost-update', `${k} is at version ${v}, but ${t.okWrites} writes of it were acknowledged (each adds one).`, t.okOps)
-    if (v > t.okWrites + t.maybeWrites) report.add('duplicate', `${k} is at version ${v}, more than the ${t.okWrites + t.maybeWrites} writes of it that could have committed.`, t.okOps)
+    if (n > t.okIncr + t.maybeIncr)
+      report.add(
+        'duplicate',
+        `${k} counts ${n}, more than the ${t.okIncr + t.maybeIncr} increments ever issued that could have committed.`,
+        t.okOps,
+      )
+    if (v < t.okWrites)
+      report.add('lost-update', `${k} is at version ${v}, but ${t.okWrites} writes of it were acknowledged (each adds one).`, t.okOps)
+    if (v > t.okWrites + t.maybeWrites)
+      report.add(
+        'duplicate',
+        `${k} is at version ${v}, more than the ${t.okWrites + t.maybeWrites} writes of it that could have committed.`,
+        t.okOps,
+      )
   }
   for (const [k, record] of model.final) {
-    if (!perKey.has(k)) report.add('aborted-read', `${k} exists at version ${record.v}, but no operation that could have committed ever wrote it.`, [])
+    if (!perKey.has(k))
+      report.add('aborted-read', `${k} exists at version ${record.v}, but no operation that could have committed ever wrote it.`, [])
   }
 }

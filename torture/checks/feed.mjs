@@ -16,20 +16,35 @@ export function checkFeed(model, report) {
   feed.incarnations.forEach((incarnation, n) => {
     if (incarnation.position === undefined) return // Killed before it had a stream.
     if (incarnation.position < acked) {
-      report.add('feed', `Follower incarnation ${n} resumed at seq ${incarnation.position}, but seq ${acked} had already been acknowledged: the consumer's position went back.`)
+      report.add(
+        'feed',
+        `Follower incarnation ${n} resumed at seq ${incarnation.position}, but seq ${acked} had already been acknowledged: the consumer's position went back.`,
+      )
     }
     let previous = incarnation.position
     for (const change of incarnation.changes) {
       if (change.seq <= previous) {
-        report.add('feed', `Follower incarnation ${n} got seq ${change.seq} after seq ${previous}: a repeat or reordering within one stream.`)
+        report.add(
+          'feed',
+          `Follower incarnation ${n} got seq ${change.seq} after seq ${previous}: a repeat or reordering within one stream.`,
+        )
       } else if (gapFree && change.seq !== previous + 1) {
-        report.add('feed', `Follower incarnation ${n} got seq ${change.seq} right after seq ${previous}: ${change.seq - previous - 1} change(s) skipped.`)
+        report.add(
+          'feed',
+          `Follower incarnation ${n} got seq ${change.seq} right after seq ${previous}: ${change.seq - previous - 1} change(s) skipped.`,
+        )
       }
       previous = Math.max(previous, change.seq)
       const known = bySeq.get(change.seq)
       if (known === undefined) bySeq.set(change.seq, change)
-      else if (JSON.stringify([known.c, known.id, known.op, known.v, known.d]) !== JSON.stringify([change.c, change.id, change.op, change.v, change.d])) {
-        report.add('feed', `Seq ${change.seq} was delivered twice with different contents (${known.id} v${known.v} then ${change.id} v${change.v}).`)
+      else if (
+        JSON.stringify([known.c, known.id, known.op, known.v, known.d]) !==
+        JSON.stringify([change.c, change.id, change.op, change.v, change.d])
+      ) {
+        report.add(
+          'feed',
+          `Seq ${change.seq} was delivered twice with different contents (${known.id} v${known.v} then ${change.id} v${change.v}).`,
+        )
       }
     }
     delivered = Math.max(delivered, previous)
@@ -67,7 +82,10 @@ export function checkFeed(model, report) {
     const last = lastOf.get(change.id)
     const expected = (last?.v ?? 0) + 1
     if (change.v !== expected) {
-      report.add('feed', `${change.id} goes from version ${last?.v ?? 0} (seq ${last?.seq ?? '-'}) to version ${change.v} (seq ${change.seq}) in the feed: ${change.v > expected ? 'a write is missing from the feed' : 'a version repeats'}.`)
+      report.add(
+        'feed',
+        `${change.id} goes from version ${last?.v ?? 0} (seq ${last?.seq ?? '-'}) to version ${change.v} (seq ${change.seq}) in the feed: ${change.v > expected ? 'a write is missing from the feed' : 'a version repeats'}.`,
+      )
       if (change.v > expected) complete = false
     }
     lastOf.set(change.id, change)
@@ -75,8 +93,13 @@ export function checkFeed(model, report) {
   if (model.finalKnown && complete) {
     for (const [k, record] of model.final) {
       const last = lastOf.get(k)
-      if (last === undefined || last.v !== record.v) report.add('feed', `The feed's last change of ${k} is version ${last?.v ?? 'none'}, but the store holds version ${record.v}.`)
-      else if (last.d !== undefined && stateKey(last.d) !== stateKey(record)) report.add('feed', `The feed's last change of ${k} (v${last.v}, seq ${last.seq}) differs from the record the store holds at that version.`)
+      if (last === undefined || last.v !== record.v)
+        report.add('feed', `The feed's last change of ${k} is version ${last?.v ?? 'none'}, but the store holds version ${record.v}.`)
+      else if (last.d !== undefined && stateKey(last.d) !== stateKey(record))
+        report.add(
+          'feed',
+          `The feed's last change of ${k} (v${last.v}, seq ${last.seq}) differs from the record the store holds at that version.`,
+        )
     }
   }
   model.feedComplete = complete && model.feedChanges.every((c) => c.c !== 'kv' || c.d !== undefined)

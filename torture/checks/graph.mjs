@@ -82,7 +82,7 @@ function path(adj, from, to, allowed, members) {
       if (!allowed[e & 3] || !members.has(w)) continue
       if (w === to) {
         const steps = [[v, e & 3]]
-        for (let x = v; previous.get(x) !== undefined; ) {
+        for (let x = v; previous.get(x) !== undefined;) {
           const [p, type] = previous.get(x)
           steps.unshift([p, type])
           x = p
@@ -125,7 +125,8 @@ export function checkGraph(model, report, { realtime = true } = {}) {
   const inGraph = new Uint8Array(ops.length)
   for (const op of ops) {
     if (op.status === 'ok') inGraph[op.index] = 1
-    else if (op.status === 'unknown' && !op.abort && op.txn.some((m) => m.val !== undefined && model.seenValues.has(m.val))) inGraph[op.index] = 1
+    else if (op.status === 'unknown' && !op.abort && op.txn.some((m) => m.val !== undefined && model.seenValues.has(m.val)))
+      inGraph[op.index] = 1
   }
   const adj = []
   let nodeCount = ops.length
@@ -209,11 +210,17 @@ export function checkGraph(model, report, { realtime = true } = {}) {
     let kind
     let cycle = cycleWith(adj, nodeCount, members, [true, false, false, false])
     if (cycle !== undefined) [name, kind] = ['order-cycle', 'G0 (write cycle)']
-    else if ((cycle = cycleWith(adj, nodeCount, members, [true, true, false, false])) !== undefined) [name, kind] = ['order-cycle', 'G1c (circular information flow)']
+    else if ((cycle = cycleWith(adj, nodeCount, members, [true, true, false, false])) !== undefined)
+      [name, kind] = ['order-cycle', 'G1c (circular information flow)']
     else if ((cycle = singleAntiDependency(adj, members)) !== undefined) [name, kind] = ['read-skew', 'G-single (read skew)']
-    else if ((cycle = cycleWith(adj, nodeCount, members, [true, true, true, false])) !== undefined) [name, kind] = ['read-skew', 'G2 (anti-dependency cycle)']
+    else if ((cycle = cycleWith(adj, nodeCount, members, [true, true, true, false])) !== undefined)
+      [name, kind] = ['read-skew', 'G2 (anti-dependency cycle)']
     else [name, kind, cycle] = ['stale-read', 'cycle through real-time order', path(adj, component[0], component[0], all, members)]
-    report.add(name, `${kind} among ${component.filter((n) => n < ops.length).length} transactions: ${describeCycle(cycle, ops)}.`, cycleOps(cycle, ops))
+    report.add(
+      name,
+      `${kind} among ${component.filter((n) => n < ops.length).length} transactions: ${describeCycle(cycle, ops)}.`,
+      cycleOps(cycle, ops),
+    )
   }
 }
 

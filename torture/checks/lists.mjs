@@ -9,7 +9,13 @@ function checkValues(model, add, state, k, where, reader) {
   if (state.l !== undefined) {
     const seen = new Set()
     for (const value of state.l) {
-      if (seen.has(value)) add('duplicate', `${value} appears twice in ${where} of ${k}.`, [model.writerOfValue.get(value)?.op, reader], `dup:${where}:${value}`)
+      if (seen.has(value))
+        add(
+          'duplicate',
+          `${value} appears twice in ${where} of ${k}.`,
+          [model.writerOfValue.get(value)?.op, reader],
+          `dup:${where}:${value}`,
+        )
       seen.add(value)
       checkOrigin(model, add, value, k, 'append', where, reader)
     }
@@ -22,11 +28,23 @@ function checkValues(model, add, state, k, where, reader) {
 
 function checkOrigin(model, add, value, k, field, where, reader) {
   const writer = model.writerOfValue.get(value)
-  if (writer === undefined) return add('aborted-read', `${where} of ${k} holds ${value}, which no operation wrote.`, [reader], `origin:${value}`)
+  if (writer === undefined)
+    return add('aborted-read', `${where} of ${k} holds ${value}, which no operation wrote.`, [reader], `origin:${value}`)
   const sameTarget = writer.k === k && (field === 'append' ? writer.f !== 'patch' : writer.f === 'patch' && writer.field === field)
-  if (!sameTarget) return add('aborted-read', `${where} of ${k} holds ${value} in ${field === 'append' ? 'its list' : `field ${field}`}, but it was written to ${writer.k} (${writer.f}${writer.field ? ` ${writer.field}` : ''}).`, [writer.op, reader], `origin:${value}`)
+  if (!sameTarget)
+    return add(
+      'aborted-read',
+      `${where} of ${k} holds ${value} in ${field === 'append' ? 'its list' : `field ${field}`}, but it was written to ${writer.k} (${writer.f}${writer.field ? ` ${writer.field}` : ''}).`,
+      [writer.op, reader],
+      `origin:${value}`,
+    )
   if (writer.op.status === 'fail') {
-    add('aborted-read', `${where} of ${k} holds ${value}, written by ${writer.op.id}, which failed (${writer.op.error?.code ?? 'error'}): G1a.`, [writer.op, reader], `g1a:${value}:${where === 'the final state' ? 'final' : 'read'}`)
+    add(
+      'aborted-read',
+      `${where} of ${k} holds ${value}, written by ${writer.op.id}, which failed (${writer.op.error?.code ?? 'error'}): G1a.`,
+      [writer.op, reader],
+      `g1a:${value}:${where === 'the final state' ? 'final' : 'read'}`,
+    )
   }
 }
 
@@ -37,7 +55,12 @@ function checkIntermediate(model, add, o) {
     const writer = model.writerOfValue.get(last)
     if (writer !== undefined && writer.op !== o.op && writer.k === o.k) {
       const final = model.lastAppend.get(writer.op).get(o.k)
-      if (final !== last) add('intermediate-read', `${o.op.id} read ${o.k} ending in ${last}, but ${writer.op.id} appended ${final} after it in the same transaction.`, [writer.op, o.op])
+      if (final !== last)
+        add(
+          'intermediate-read',
+          `${o.op.id} read ${o.k} ending in ${last}, but ${writer.op.id} appended ${final} after it in the same transaction.`,
+          [writer.op, o.op],
+        )
     }
   }
   for (const field of ['a', 'b']) {
@@ -45,7 +68,12 @@ function checkIntermediate(model, add, o) {
     const writer = value == null ? undefined : model.writerOfValue.get(value)
     if (writer === undefined || writer.op === o.op || writer.f !== 'patch' || writer.k !== o.k || writer.field !== field) continue
     const final = model.lastPatch.get(writer.op).get(`${o.k}.${field}`)
-    if (final !== value) add('intermediate-read', `${o.op.id} read ${o.k}.${field} = ${value}, which ${writer.op.id} overwrote with ${final} in the same transaction.`, [writer.op, o.op])
+    if (final !== value)
+      add(
+        'intermediate-read',
+        `${o.op.id} read ${o.k}.${field} = ${value}, which ${writer.op.id} overwrote with ${final} in the same transaction.`,
+        [writer.op, o.op],
+      )
   }
 }
 
@@ -55,10 +83,20 @@ function notPrefix(model, k, state) {
   const final = model.final.get(k)?.l ?? []
   if (state.l !== undefined) {
     const at = prefixMismatch(state.l, final)
-    return { at, value: state.l[at], text: `${state.l[at]} at position ${at}, where the final list has ${final[at] ?? 'nothing'}`, others: [state.l[at], final[at]] }
+    return {
+      at,
+      value: state.l[at],
+      text: `${state.l[at]} at position ${at}, where the final list has ${final[at] ?? 'nothing'}`,
+      others: [state.l[at], final[at]],
+    }
   }
   const at = state.len - 1
-  return { at, value: state.last, text: `${state.len} values ending in ${state.last}, which are not the first ${state.len} of the final list (${final.length} values${final[at] !== undefined ? `, value ${at} is ${final[at]}` : ''})`, others: [state.last, final[at]] }
+  return {
+    at,
+    value: state.last,
+    text: `${state.len} values ending in ${state.last}, which are not the first ${state.len} of the final list (${final.length} values${final[at] !== undefined ? `, value ${at} is ${final[at]}` : ''})`,
+    others: [state.last, final[at]],
+  }
 }
 
 /** The index where `list` stops being a prefix of `final`, or -1. */
@@ -85,7 +123,10 @@ export function checkLists(model, report) {
     if (!model.finalKnown) continue
     const wrong = notPrefix(model, o.k, o.obs)
     if (wrong !== undefined) {
-      add('order-cycle', `${o.op.id} read ${o.k} with ${wrong.text}: the read is not a prefix of the final list (incompatible order).`, [o.op, ...wrong.others.map((v) => model.writerOfValue.get(v)?.op)])
+      add('order-cycle', `${o.op.id} read ${o.k} with ${wrong.text}: the read is not a prefix of the final list (incompatible order).`, [
+        o.op,
+        ...wrong.others.map((v) => model.writerOfValue.get(v)?.op),
+      ])
     }
   }
   // The change feed publishes every version, intermediate ones included: no G1b check there.
@@ -93,7 +134,13 @@ export function checkLists(model, report) {
     if (change.c !== 'kv' || change.d === undefined) continue
     checkValues(model, add, change.d, change.id, `change seq ${change.seq}`, undefined)
     const wrong = model.finalKnown ? notPrefix(model, change.id, change.d) : undefined
-    if (wrong !== undefined) add('order-cycle', `Change seq ${change.seq} (${change.id} v${change.v}) has ${wrong.text}.`, wrong.others.map((v) => model.writerOfValue.get(v)?.op), `feedorder:${change.id}:${wrong.at}`)
+    if (wrong !== undefined)
+      add(
+        'order-cycle',
+        `Change seq ${change.seq} (${change.id} v${change.v}) has ${wrong.text}.`,
+        wrong.others.map((v) => model.writerOfValue.get(v)?.op),
+        `feedorder:${change.id}:${wrong.at}`,
+      )
   }
 
   // Lost updates: every acknowledged append is in the final list; every acknowledged patch was seen
@@ -108,9 +155,18 @@ export function checkLists(model, report) {
       if (writer.op.status !== 'ok') continue
       if (writer.f !== 'patch') {
         const list = model.final.get(writer.k)?.l ?? []
-        if (!finalSet(writer.k).has(value)) add('lost-update', `${writer.op.id} appended ${value} to ${writer.k} and was acknowledged, but the final list (${list.length} values) lacks it.`, [writer.op])
+        if (!finalSet(writer.k).has(value))
+          add(
+            'lost-update',
+            `${writer.op.id} appended ${value} to ${writer.k} and was acknowledged, but the final list (${list.length} values) lacks it.`,
+            [writer.op],
+          )
       } else if (model.feedComplete && !model.seenValues.has(value)) {
-        add('lost-update', `${writer.op.id} set ${writer.k}.${writer.field} = ${value} and was acknowledged, but no version of ${writer.k} in the change feed ever held it.`, [writer.op])
+        add(
+          'lost-update',
+          `${writer.op.id} set ${writer.k}.${writer.field} = ${value} and was acknowledged, but no version of ${writer.k} in the change feed ever held it.`,
+          [writer.op],
+        )
       }
     }
   }
@@ -121,7 +177,11 @@ export function checkLists(model, report) {
     if (values.length < 2) continue
     const present = values.filter((v) => model.seenValues.has(v))
     if (present.length > 0 && present.length < values.length) {
-      add('partial', `${op.id} (outcome unknown) is partly applied: ${present.join(', ')} present, ${values.filter((v) => !present.includes(v)).join(', ')} absent.`, [op])
+      add(
+        'partial',
+        `${op.id} (outcome unknown) is partly applied: ${present.join(', ')} present, ${values.filter((v) => !present.includes(v)).join(', ')} absent.`,
+        [op],
+      )
     }
     if (op.abort && present.length > 0) add('aborted-read', `${op.id} always rolls back, yet ${present.join(', ')} became visible.`, [op])
   }

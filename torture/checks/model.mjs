@@ -49,7 +49,11 @@ function keyName(i, like) {
 }
 
 export function buildModel(history, options = {}) {
-  const ops = history.ops.map((op, index) => ({ ...op, index, cmp: op.status === 'ok' || op.status === 'fail' ? (op.cmp ?? Infinity) : Infinity }))
+  const ops = history.ops.map((op, index) => ({
+    ...op,
+    index,
+    cmp: op.status === 'ok' || op.status === 'fail' ? (op.cmp ?? Infinity) : Infinity,
+  }))
   const final = new Map(Object.entries(history.final?.records ?? {}).map(([k, r]) => [k, normalize(r)]))
   const finalPrefix = new Map([...final].map(([k, r]) => [k, prefixDigests(r.l ?? [])]))
   /** value → { op, k, i, f, field } for every appended or patched value. */
@@ -136,7 +140,8 @@ function uniqueFeedChanges(feed) {
   if (feed === undefined) return []
   const bySeq = new Map()
   for (const incarnation of feed.incarnations) {
-    for (const change of incarnation.changes) if (!bySeq.has(change.seq)) bySeq.set(change.seq, change.d === undefined ? change : { ...change, d: normalize(change.d) })
+    for (const change of incarnation.changes)
+      if (!bySeq.has(change.seq)) bySeq.set(change.seq, change.d === undefined ? change : { ...change, d: normalize(change.d) })
   }
   return [...bySeq.values()].sort((x, y) => x.seq - y.seq)
 }

@@ -13,7 +13,8 @@ export function checkVersions(model, report) {
     const text = stateKey(state)
     const known = states.get(key)
     if (known === undefined) states.set(key, { text, state, source, ops })
-    else if (known.text !== text) report.add('version', `${k} version ${v} is two different states: ${source} and ${known.source} disagree.`, [...known.ops, ...ops])
+    else if (known.text !== text)
+      report.add('version', `${k} version ${v} is two different states: ${source} and ${known.source} disagree.`, [...known.ops, ...ops])
   }
   for (const [k, r] of model.final) record(k, r.v, r, 'the final state', [])
   for (const c of model.feedChanges) if (c.c === 'kv' && c.d !== undefined) record(c.id, c.v, c.d, `change seq ${c.seq}`, [])
@@ -22,17 +23,28 @@ export function checkVersions(model, report) {
   // One acknowledged writer per (key, version), and the state at that version holds what it wrote.
   for (const [key, writers] of model.versionWriters) {
     const distinct = [...new Set(writers.map((w) => w.op))]
-    if (distinct.length > 1) report.add('version', `${distinct.length} acknowledged writes all produced ${key.replace('@', ' version ')}.`, distinct)
+    if (distinct.length > 1)
+      report.add('version', `${distinct.length} acknowledged writes all produced ${key.replace('@', ' version ')}.`, distinct)
     const state = states.get(key)
     if (state === undefined) continue
     const [k] = key.split('@')
     for (const { op, i } of writers) {
       const m = op.txn[i]
       if (m.f === 'append' || m.f === 'cas') {
-        if (state.state.last !== m.val) report.add('version', `${op.id} appended ${m.val} as ${k} v${key.split('@')[1]}, but that version's list ends in ${state.state.last} (${state.source}).`, [op, ...state.ops])
+        if (state.state.last !== m.val)
+          report.add(
+            'version',
+            `${op.id} appended ${m.val} as ${k} v${key.split('@')[1]}, but that version's list ends in ${state.state.last} (${state.source}).`,
+            [op, ...state.ops],
+          )
       } else if (m.f === 'patch') {
         const value = state.state[m.field]
-        if (value !== m.val) report.add('version', `${op.id} set ${k}.${m.field} = ${m.val} as v${key.split('@')[1]}, but that version holds ${value} (${state.source}).`, [op, ...state.ops])
+        if (value !== m.val)
+          report.add(
+            'version',
+            `${op.id} set ${k}.${m.field} = ${m.val} as v${key.split('@')[1]}, but that version holds ${value} (${state.source}).`,
+            [op, ...state.ops],
+          )
       }
     }
   }
@@ -60,7 +72,11 @@ export function checkVersions(model, report) {
         j++
       }
       if (max !== undefined && o.v < max.v) {
-        report.add('version', `${o.op.id} saw ${k} at version ${o.v} after ${max.op.id} had completed having seen or written version ${max.v}: the version went backwards.`, [max.op, o.op])
+        report.add(
+          'version',
+          `${o.op.id} saw ${k} at version ${o.v} after ${max.op.id} had completed having seen or written version ${max.v}: the version went backwards.`,
+          [max.op, o.op],
+        )
       }
     }
   }

@@ -28,8 +28,23 @@ import {
   type PostgresQuery,
   type PostgresResult,
 } from './postgres-config.js'
-import { isConnectFailure, isConnectionLoss, isSessionTimeout, outcomeUnknown, sqlState, translatePostgresError, type ErrorContext } from './postgres-errors.js'
-import { MAX_TRANSACTION_ATTEMPTS, backoff, isLostAtBegin, isRetryable, lockTimeoutSql, type TransactionRetryStats } from './postgres-locks.js'
+import {
+  isConnectFailure,
+  isConnectionLoss,
+  isSessionTimeout,
+  outcomeUnknown,
+  sqlState,
+  translatePostgresError,
+  type ErrorContext,
+} from './postgres-errors.js'
+import {
+  MAX_TRANSACTION_ATTEMPTS,
+  backoff,
+  isLostAtBegin,
+  isRetryable,
+  lockTimeoutSql,
+  type TransactionRetryStats,
+} from './postgres-locks.js'
 import { ChangeCache } from './postgres-change-cache.js'
 import { CommitListener, type PostgresListenClient } from './postgres-notify.js'
 import { FORMAT_VERSION, PostgresSql } from './postgres-sql.js'
@@ -51,7 +66,15 @@ interface RawChange {
 }
 
 function decodeChange(raw: RawChange): ChangeRow {
-  const change: ChangeRow = { seq: raw.seq!, collection: raw.collection, id: raw.id, op: raw.op, version: raw.version, role: raw.role, at: raw.at }
+  const change: ChangeRow = {
+    seq: raw.seq!,
+    collection: raw.collection,
+    id: raw.id,
+    op: raw.op,
+    version: raw.version,
+    role: raw.role,
+    at: raw.at,
+  }
   if (raw.data !== null) change.data = raw.data
   return change
 }
@@ -105,7 +128,13 @@ const TYPES = {
  */
 export class PostgresBackend implements Backend {
   readonly kind = 'postgres' as const
-  readonly capabilities: BackendCapabilities = Object.freeze({ ...DEFAULT_CAPABILITIES, transactionalDdl: true, pushNotify: true, rowLocks: true, concurrentAtomicWrites: true })
+  readonly capabilities: BackendCapabilities = Object.freeze({
+    ...DEFAULT_CAPABILITIES,
+    transactionalDdl: true,
+    pushNotify: true,
+    rowLocks: true,
+    concurrentAtomicWrites: true,
+  })
   /** Transaction retries and reconnects of this process, for status and benchmarks. */
   readonly retryStats: TransactionRetryStats = { retries: 0, reconnects: 0 }
   /** Change-log reads of this process answered from notifications (no query) and from the table, for status and tests. */
@@ -193,7 +222,7 @@ export class PostgresBackend implements Backend {
   async write<T>(work: (tx: WriteTx) => Promise<T>, options: WriteOptions = {}): Promise<T> {
     const busyTimeoutMs = options.busyTimeoutMs ?? this.#config.busyTimeoutMs
     let reconnects = 0
-    for (let attempt = 1; ; ) {
+    for (let attempt = 1; ;) {
       const session = await this.#checkout()
       // BEGIN travels with the transaction's first statement (see PostgresWriteTx).
       const begin = beginSql(busyTimeoutMs, this.#config.busyTimeoutMs, session.client)
@@ -242,7 +271,11 @@ export class PostgresBackend implements Backend {
     this.feedStats.fromLog++
     const { rows } = await this.#query<RawChange>(this.#sql.readChangesSql(cursor, limit, filter))
     const first = rows[0]
-    if (first === undefined) throw new StorageError(`The change log of schema ${this.#sql.schema} has no head row; the store was not prepared, or was damaged.`, undefined)
+    if (first === undefined)
+      throw new StorageError(
+        `The change log of schema ${this.#sql.schema} has no head row; the store was not prepared, or was damaged.`,
+        undefined,
+      )
     this.#changeCache.noteTrimmedThrough(first.trimmed)
     const changes = rows.filter((r) => r.seq !== null).map(decodeChange)
     const scannedThrough = changes.length === limit ? changes[changes.length - 1]!.seq : first.head
@@ -277,15 +310,23 @@ export class PostgresBackend implements Backend {
    * mark). ['ok'] when sound, else one line per problem. (PostgreSQL checks its own pages and WAL itself.)
    */
   async checkIntegrity(): Promise<string[]> {
-    const { rows } = await this.#query<{ format: string | null; trimmed: number | null; low: number | null; high: number | null; n: number }>(this.#sql.integritySql())
+    const { rows } = await this.#query<{
+      format: string | null
+      trimmed: number | null
+      low: number | null
+      high: number | null
+      n: number
+    }>(this.#sql.integritySql())
     const r = rows[0]!
     const problems: string[] = []
     if (r.format !== FORMAT_VERSION) problems.push(`meta format is ${r.format ?? 'missing'}, expected ${FORMAT_VERSION}`)
     if (r.trimmed === null) problems.push('the change-log trim mark is missing from the meta table')
     else if (r.high !== null) {
       const expected = r.high - r.trimmed
-      if (r.n !== expected) problems.push(`the change log holds ${r.n} changes between seq ${r.trimmed} and ${r.high}, expected ${expected}: some are missing`)
-      if (r.low !== null && r.low <= r.trimmed) problems.push(`the change log still holds seq ${r.low}, at or below its trim mark ${r.trimmed}`)
+      if (r.n !== expected)
+        problems.push(`the change log holds ${r.n} changes between seq ${r.trimmed} and ${r.high}, expected ${expected}: some are missing`)
+      if (r.low !== null && r.low <= r.trimmed)
+        problems.push(`the change log still holds seq ${r.low}, at or below its trim mark ${r.trimmed}`)
     }
     return problems.length === 0 ? ['ok'] : problems
   }
@@ -375,7 +416,12 @@ export class PostgresBackend implements Backend {
     const last = Array.isArray(result) ? result[result.length - 1] : result
     if (last?.command !== 'COMMIT') {
       await this.#rollback(session)
-      throw markTransactionAborted(new StorageError('PostgreSQL rolled the transaction back at COMMIT (a statement in it had failed); nothing was written. Retry the write.', undefined))
+      throw markTransactionAborted(
+        new StorageError(
+          'PostgreSQL rolled the transaction back at COMMIT (a statement in it had failed); nothing was written. Retry the write.',
+          undefined,
+        ),
+      )
     }
   }
 }

@@ -40,7 +40,15 @@ export function parseChangePayload(payload: string | undefined): { after: number
   if (!Array.isArray(entries)) return undefined
   const changes = (entries as PayloadEntry[]).map((e, i) => {
     // The same shape, keys in the same order, as a row read from the log (decodeChange).
-    const change: ChangeRow = { seq: after + i + 1, collection: e.collection, id: e.id, op: e.op, version: e.version, role: e.role, at: e.at }
+    const change: ChangeRow = {
+      seq: after + i + 1,
+      collection: e.collection,
+      id: e.id,
+      op: e.op,
+      version: e.version,
+      role: e.role,
+      at: e.at,
+    }
     if (e.data !== undefined && e.data !== null) change.data = e.data
     return change
   })
@@ -99,7 +107,8 @@ export class ChangeCache {
     // notify, and the notification wakes the reader (it reads again then); a missed one empties
     // the cache. So "nothing new" is a true answer that saves a read per delivered change.
     // It claims nothing past the cursor; the trim mark comes with it only when it is current.
-    if (cursor === last.seq) return this.#trimKnown ? { changes: [], scannedThrough: cursor, trimmedThrough: Math.min(this.#trimmedThrough, cursor) } : undefined
+    if (cursor === last.seq)
+      return this.#trimKnown ? { changes: [], scannedThrough: cursor, trimmedThrough: Math.min(this.#trimmedThrough, cursor) } : undefined
     const collections = filter?.collections === undefined ? undefined : new Set(filter.collections)
     const ids = filter?.ids === undefined ? undefined : new Set(filter.ids)
     const changes: ChangeRow[] = []

@@ -63,10 +63,17 @@ export interface PostgresPool extends PostgresQueryable {
 export function checkPostgresConfig(config: PostgresConfig): Readonly<PostgresConfig> {
   if (typeof config !== 'object' || config === null) throw new TypeError('openPostgresBackend needs a config object.')
   const { url, schema, poolSize, busyTimeoutMs, durability } = config
-  if (typeof url !== 'string' || !isPostgresUrl(url)) throw new TypeError(`url must be a postgres:// connection string (got ${typeof url === 'string' ? JSON.stringify(maskUrl(url)) : typeof url}).`)
-  if (typeof schema !== 'string' || !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new TypeError(`postgres.schema must be a lowercase identifier (got ${JSON.stringify(schema)}).`)
-  if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > 100) throw new RangeError(`postgres.poolSize must be an integer from 1 to 100 (got ${String(poolSize)}).`)
-  if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) throw new RangeError(`busyTimeoutMs must be a non-negative integer (got ${String(busyTimeoutMs)}).`)
-  if (durability !== 'normal' && durability !== 'full') throw new RangeError(`durability must be "normal" or "full" (got ${JSON.stringify(durability)}).`)
+  if (typeof url !== 'string' || !isPostgresUrl(url))
+    throw new TypeError(
+      `url must be a postgres:// connection string (got ${typeof url === 'string' ? JSON.stringify(maskUrl(url)) : typeof url}).`,
+    )
+  if (typeof schema !== 'string' || !/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
+    throw new TypeError(`postgres.schema must be a lowercase identifier (got ${JSON.stringify(schema)}).`)
+  if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > 100)
+    throw new RangeError(`postgres.poolSize must be an integer from 1 to 100 (got ${String(poolSize)}).`)
+  if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0)
+    throw new RangeError(`busyTimeoutMs must be a non-negative integer (got ${String(busyTimeoutMs)}).`)
+  if (durability !== 'normal' && durability !== 'full')
+    throw new RangeError(`durability must be "normal" or "full" (got ${JSON.stringify(durability)}).`)
   return Object.freeze({ url: normalizePostgresUrl(url), schema, poolSize, busyTimeoutMs, durability })
 }

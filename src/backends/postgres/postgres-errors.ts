@@ -9,8 +9,19 @@ export function sqlState(error: unknown): string | undefined {
   return typeof e?.code === 'string' && typeof e.severity === 'string' && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : undefined
 }
 
-const SOCKET_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED'])
-const CONNECTION_MESSAGES = /Connection terminated|connection error|not queryable|Client was closed|timeout exceeded when trying to connect|Connection ended/i
+const SOCKET_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNABORTED',
+])
+const CONNECTION_MESSAGES =
+  /Connection terminated|connection error|not queryable|Client was closed|timeout exceeded when trying to connect|Connection ended/i
 
 /**
  * The connection is gone (or never came up): the socket failed, the server ended the session
@@ -19,7 +30,8 @@ const CONNECTION_MESSAGES = /Connection terminated|connection error|not queryabl
  */
 export function isConnectionLoss(error: unknown): boolean {
   const state = sqlState(error)
-  if (state !== undefined) return state.startsWith('08') || state === '57P01' || state === '57P02' || state === '57P03' || state === '25P03' || state === '57P05'
+  if (state !== undefined)
+    return state.startsWith('08') || state === '57P01' || state === '57P02' || state === '57P03' || state === '25P03' || state === '57P05'
   const e = error as { code?: unknown; message?: unknown } | null
   if (typeof e?.code === 'string' && SOCKET_CODES.has(e.code)) return true
   return typeof e?.message === 'string' && CONNECTION_MESSAGES.test(e.message)
@@ -32,7 +44,10 @@ export function isConnectFailure(error: unknown): boolean {
   const state = sqlState(error)
   if (state !== undefined) return state === '57P03' || state.startsWith('28') || state === '3D000' || state === '53300'
   const e = error as { code?: unknown; message?: unknown } | null
-  return (typeof e?.code === 'string' && CONNECT_CODES.has(e.code)) || (typeof e?.message === 'string' && /timeout exceeded when trying to connect/i.test(e.message))
+  return (
+    (typeof e?.code === 'string' && CONNECT_CODES.has(e.code)) ||
+    (typeof e?.message === 'string' && /timeout exceeded when trying to connect/i.test(e.message))
+  )
 }
 
 /** A deadlock (40P01) or serialization failure (40001): PostgreSQL cancelled this transaction so another could go on. */
@@ -55,12 +70,16 @@ export interface ErrorContext {
 }
 
 function duplicate(error: unknown, collection: string | undefined, id: string | undefined): TandemError {
-  return new TandemError('DUPLICATE_ID', `Record ${collection ?? '?'}/${id ?? '?'} already exists; nothing was written. Use another id, or replace() / upsert() it.`, {
-    cause: error,
-    ...(collection === undefined ? {} : { collection }),
-    ...(id === undefined ? {} : { id }),
-    hint: 'Let Tandem generate ids, or update the existing record instead.',
-  })
+  return new TandemError(
+    'DUPLICATE_ID',
+    `Record ${collection ?? '?'}/${id ?? '?'} already exists; nothing was written. Use another id, or replace() / upsert() it.`,
+    {
+      cause: error,
+      ...(collection === undefined ? {} : { collection }),
+      ...(id === undefined ? {} : { id }),
+      hint: 'Let Tandem generate ids, or update the existing record instead.',
+    },
+  )
 }
 
 /** A taken id, found by INSERT ... ON CONFLICT DO NOTHING (which, unlike an error, leaves the transaction usable). */
@@ -88,7 +107,9 @@ export function isSessionTimeout(error: unknown): boolean {
 
 /** What a write that failed before COMMIT was sent can say about itself: it did not happen. */
 function notWritten(operation: 'read' | 'write', inWrite = false): string {
-  return operation === 'write' || inWrite ? 'the write did not commit: nothing of it was written (COMMIT was never sent, so PostgreSQL rolled it back)' : 'the read did not complete; nothing was written'
+  return operation === 'write' || inWrite
+    ? 'the write did not commit: nothing of it was written (COMMIT was never sent, so PostgreSQL rolled it back)'
+    : 'the read did not complete; nothing was written'
 }
 
 /** A FOR UPDATE NOWAIT that found the row locked (55P03 without waiting; lock_timeout shares the code). */
@@ -147,55 +168,113 @@ export function translatePostgresError(error: unknown, context: ErrorContext = {
     )
   }
   if (isConnectionLoss(error)) {
-    return new StorageError(`Lost the connection to ${where} (${message}); ${notWritten(operation, inWrite)}. Check that the server is running and reachable, then retry.`, error)
+    return new StorageError(
+      `Lost the connection to ${where} (${message}); ${notWritten(operation, inWrite)}. Check that the server is running and reachable, then retry.`,
+      error,
+    )
   }
   if (state === undefined) return error
   if (state === '23505') return duplicate(error, collection, id)
   if (state === '55P03' || setting === 'lock_timeout') return new BusyError(context.busyTimeoutMs ?? 0, error, operation)
   if (state === '40P01' || state === '40001') {
-    const what = state === '40P01' ? 'this transaction and another were each waiting for a lock the other held (a deadlock)' : 'this transaction conflicted with a concurrent one (serialization failure)'
-    return new TandemError('BUSY_TIMEOUT', `PostgreSQL cancelled the write because ${what}; nothing of it was written. Retry it; writing records in the same order everywhere avoids deadlocks.`, {
-      ...facts,
-      hint: 'Retry the write; keep multi-record transactions in one consistent order.',
-    })
+    const what =
+      state === '40P01'
+        ? 'this transaction and another were each waiting for a lock the other held (a deadlock)'
+        : 'this transaction conflicted with a concurrent one (serialization failure)'
+    return new TandemError(
+      'BUSY_TIMEOUT',
+      `PostgreSQL cancelled the write because ${what}; nothing of it was written. Retry it; writing records in the same order everywhere avoids deadlocks.`,
+      {
+        ...facts,
+        hint: 'Retry the write; keep multi-record transactions in one consistent order.',
+      },
+    )
   }
   if (state === '40003') {
-    return new TandemError('OUTCOME_UNKNOWN', `PostgreSQL could not tell whether the statement completed (${state}: ${message}): this write may or may not have committed. Read the records back before retrying.`, {
-      ...facts,
-      hint: 'Check whether the write landed, then retry only what is missing.',
-    })
+    return new TandemError(
+      'OUTCOME_UNKNOWN',
+      `PostgreSQL could not tell whether the statement completed (${state}: ${message}): this write may or may not have committed. Read the records back before retrying.`,
+      {
+        ...facts,
+        hint: 'Check whether the write landed, then retry only what is missing.',
+      },
+    )
   }
   const cls = state.slice(0, 2)
   if (cls === '22' || cls === '23' || cls === '40' || (cls === '54' && operation === 'write')) {
     if (operation === 'read' && cls === '22') {
-      return new TandemError('INVALID_QUERY', `PostgreSQL refused a value of the query${collection === undefined ? '' : ` on "${collection}"`} (${state}: ${message}); nothing was read or written. Check the values compared in the query.`, {
-        ...facts,
-        hint: 'Compare fields with values of the type they hold.',
-      })
+      return new TandemError(
+        'INVALID_QUERY',
+        `PostgreSQL refused a value of the query${collection === undefined ? '' : ` on "${collection}"`} (${state}: ${message}); nothing was read or written. Check the values compared in the query.`,
+        {
+          ...facts,
+          hint: 'Compare fields with values of the type they hold.',
+        },
+      )
     }
-    const nul = state === '22P05' || state === '22021' ? ' PostgreSQL cannot store the character U+0000 (or a lone UTF-16 surrogate) in text or JSON: remove it, or encode the value (base64, say).' : ''
-    return new TandemError('INVALID_DATA', `PostgreSQL refused the data${collection === undefined ? '' : ` for "${collection}"`} (${state}: ${message}); nothing was written.${nul || ' Fix the data and retry.'}`, {
-      ...facts,
-      hint: nul === '' ? 'Check the data against what PostgreSQL can store (size, characters, numbers).' : 'Strip \\u0000 from strings before storing them.',
-    })
+    const nul =
+      state === '22P05' || state === '22021'
+        ? ' PostgreSQL cannot store the character U+0000 (or a lone UTF-16 surrogate) in text or JSON: remove it, or encode the value (base64, say).'
+        : ''
+    return new TandemError(
+      'INVALID_DATA',
+      `PostgreSQL refused the data${collection === undefined ? '' : ` for "${collection}"`} (${state}: ${message}); nothing was written.${nul || ' Fix the data and retry.'}`,
+      {
+        ...facts,
+        hint:
+          nul === ''
+            ? 'Check the data against what PostgreSQL can store (size, characters, numbers).'
+            : 'Strip \\u0000 from strings before storing them.',
+      },
+    )
   }
   if (state === '25006') return readOnly(error, where, message)
-  if (state === '53100') return new StorageError(`The PostgreSQL server's disk is full (${message}); nothing was written. Free some space on the server and retry.`, error)
-  if (cls === '53') return new StorageError(`The PostgreSQL server is out of resources (${state}: ${message}); ${notWritten(operation, inWrite)}. Retry later, or lower postgres.poolSize across processes.`, error)
-  if (cls === '58' || cls === 'XX') return new StorageError(`PostgreSQL reported a storage failure (${state}: ${message}); ${notWritten(operation, inWrite)}. Check the server's logs and disks.`, error)
-  if (state === '42501') return new StorageError(`PostgreSQL refused the operation (${state}: ${message}); ${notWritten(operation, inWrite)}. Check that the url's user may create the store's schema and tables.`, error)
-  if (state === '57014') return new StorageError(`PostgreSQL cancelled the statement (${state}: ${message}: pg_cancel_backend, or the server shutting down); ${notWritten(operation, inWrite)}. Retry it.`, error)
+  if (state === '53100')
+    return new StorageError(
+      `The PostgreSQL server's disk is full (${message}); nothing was written. Free some space on the server and retry.`,
+      error,
+    )
+  if (cls === '53')
+    return new StorageError(
+      `The PostgreSQL server is out of resources (${state}: ${message}); ${notWritten(operation, inWrite)}. Retry later, or lower postgres.poolSize across processes.`,
+      error,
+    )
+  if (cls === '58' || cls === 'XX')
+    return new StorageError(
+      `PostgreSQL reported a storage failure (${state}: ${message}); ${notWritten(operation, inWrite)}. Check the server's logs and disks.`,
+      error,
+    )
+  if (state === '42501')
+    return new StorageError(
+      `PostgreSQL refused the operation (${state}: ${message}); ${notWritten(operation, inWrite)}. Check that the url's user may create the store's schema and tables.`,
+      error,
+    )
+  if (state === '57014')
+    return new StorageError(
+      `PostgreSQL cancelled the statement (${state}: ${message}: pg_cancel_backend, or the server shutting down); ${notWritten(operation, inWrite)}. Retry it.`,
+      error,
+    )
   if (cls === '42' || cls === '3F' || cls === '0A') {
-    return new StorageError(`PostgreSQL rejected a statement of the store (${state}: ${message}); ${notWritten(operation, inWrite)}. The store's schema may have been changed or dropped by hand: run checkIntegrity(), or open the store again to recreate its tables.`, error)
+    return new StorageError(
+      `PostgreSQL rejected a statement of the store (${state}: ${message}); ${notWritten(operation, inWrite)}. The store's schema may have been changed or dropped by hand: run checkIntegrity(), or open the store again to recreate its tables.`,
+      error,
+    )
   }
-  return new StorageError(`PostgreSQL reported an error (${state}: ${message}); ${notWritten(operation, inWrite)}. See error.cause for the server's fields, and the server's log.`, error)
+  return new StorageError(
+    `PostgreSQL reported an error (${state}: ${message}); ${notWritten(operation, inWrite)}. See error.cause for the server's fields, and the server's log.`,
+    error,
+  )
 }
 
 function readOnly(error: unknown, where: string, message: string): TandemError {
-  return new TandemError('READ_ONLY', `${where} accepts no writes (${message}): it is a standby, or default_transaction_read_only is on; nothing was written. Point the url at the primary.`, {
-    cause: error,
-    hint: 'Use the primary server\'s address for a store that writes.',
-  })
+  return new TandemError(
+    'READ_ONLY',
+    `${where} accepts no writes (${message}): it is a standby, or default_transaction_read_only is on; nothing was written. Point the url at the primary.`,
+    {
+      cause: error,
+      hint: "Use the primary server's address for a store that writes.",
+    },
+  )
 }
 
 /**

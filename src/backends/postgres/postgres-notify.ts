@@ -144,10 +144,13 @@ export class CommitListener {
   #scheduleReconnect(): void {
     if (!this.#running || this.#reconnectTimer !== undefined) return
     const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.#failures++)
-    this.#reconnectTimer = setTimeout(() => {
-      this.#reconnectTimer = undefined
-      if (this.#running && this.#client === undefined) void this.#connect()
-    }, delay * (0.5 + Math.random() / 2))
+    this.#reconnectTimer = setTimeout(
+      () => {
+        this.#reconnectTimer = undefined
+        if (this.#running && this.#client === undefined) void this.#connect()
+      },
+      delay * (0.5 + Math.random() / 2),
+    )
   }
 
   #schedulePoll(): void {

@@ -34,4 +34,3 @@ export function checkPreparedStatements(session: Session, error: unknown): void 
   preparedOn.delete(session.client)
   session.lost ??= error
 }
-

@@ -89,7 +89,9 @@ function metaParam(column: MetaColumn, value: string | number, params: Params): 
 }
 
 function conditionSql(condition: Condition, params: Params): string {
-  return condition.field.kind === 'meta' ? metaConditionSql(META_COLUMNS[condition.field.name], condition, params) : dataConditionSql(condition.field, condition, params)
+  return condition.field.kind === 'meta'
+    ? metaConditionSql(META_COLUMNS[condition.field.name], condition, params)
+    : dataConditionSql(condition.field, condition, params)
 }
 
 const COMPARISONS = { eq: '=', ne: '<>', gt: '>', gte: '>=', lt: '<', lte: '<=' } as const
@@ -124,9 +126,11 @@ function dataConditionSql(field: Extract<FieldRef, { kind: 'data' }>, condition:
       const alternatives: string[] = []
       if (keys.some(([cls]) => cls === 0)) alternatives.push(`${key.cls} = 0`)
       const numbers = keys.filter(([cls]) => cls === 1).map(([, num]) => num)
-      if (numbers.length > 0) alternatives.push(`(${key.cls} = 1 AND ${key.num} = ANY(${params.add(numbers, 'numeric[]')}) AND ${key.str} = '')`)
+      if (numbers.length > 0)
+        alternatives.push(`(${key.cls} = 1 AND ${key.num} = ANY(${params.add(numbers, 'numeric[]')}) AND ${key.str} = '')`)
       const strings = keys.filter(([cls]) => cls === 2).map(([, , str]) => str)
-      if (strings.length > 0) alternatives.push(`(${key.cls} = 2 AND ${key.num} = 0 AND ${key.str} = ANY(${params.add(strings, 'text[]')}))`)
+      if (strings.length > 0)
+        alternatives.push(`(${key.cls} = 2 AND ${key.num} = 0 AND ${key.str} = ANY(${params.add(strings, 'text[]')}))`)
       return alternatives.length === 0 ? 'false' : `(${alternatives.join(' OR ')})`
     }
     case 'exists':
@@ -140,7 +144,9 @@ function metaConditionSql(column: MetaColumn, condition: Condition, params: Para
     case 'exists':
       return condition.value ? 'true' : 'false'
     case 'in': {
-      const values = condition.value.map((v) => withAffinity(column, v)).filter((v) => v !== null && sortKey(v)[0] === column.cls) as (string | number)[]
+      const values = condition.value.map((v) => withAffinity(column, v)).filter((v) => v !== null && sortKey(v)[0] === column.cls) as (
+        string | number
+      )[]
       if (values.length === 0) return 'false'
       return `${column.sql} = ANY(${params.add(values, column.cls === 2 ? 'text[]' : 'numeric[]')})`
     }
@@ -200,7 +206,9 @@ export function compileFind(table: string, query: Query): PostgresQuery {
       // Rows strictly after (value, id) in sort order: one row comparison, which the index serves.
       const [cls, num, str] = sortKey(query.after.value)
       const op = query.orderBy.direction === 'asc' ? '>' : '<'
-      conditions.push(`(${key.cls}, ${key.num}, ${key.str}, id) ${op} (${cls}, ${params.add(num, 'numeric')}, ${params.add(str, 'text')}, ${params.add(query.after.id, 'text')})`)
+      conditions.push(
+        `(${key.cls}, ${key.num}, ${key.str}, id) ${op} (${cls}, ${params.add(num, 'numeric')}, ${params.add(str, 'text')}, ${params.add(query.after.id, 'text')})`,
+      )
     }
   }
   let text = `SELECT ${ROW_COLUMNS}, ${select} FROM ${table}${whereClause(conditions)} ORDER BY ${order}`

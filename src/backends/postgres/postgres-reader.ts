@@ -75,4 +75,3 @@ export class PostgresReader extends PostgresReadOps {
     return this.query<R>(query, context)
   }
 }
-

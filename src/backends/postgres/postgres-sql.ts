@@ -261,7 +261,10 @@ export class PostgresSql {
     const insert = `INSERT INTO ${this.table(collection)} (id, version, created_at, updated_at, role, data)`
     const tail = `ON CONFLICT (id) DO NOTHING RETURNING id`
     if (sharedLock === undefined) return named(`${insert} ${select} ${tail}`, [rows])
-    return named(`WITH l AS (SELECT pg_advisory_xact_lock_shared($2::bigint)) ${insert} ${select} WHERE EXISTS (SELECT FROM l) ${tail}`, [rows, sharedLock])
+    return named(`WITH l AS (SELECT pg_advisory_xact_lock_shared($2::bigint)) ${insert} ${select} WHERE EXISTS (SELECT FROM l) ${tail}`, [
+      rows,
+      sharedLock,
+    ])
   }
 
   updateSql(collection: string, values: unknown[]): PostgresQuery {
@@ -396,7 +399,9 @@ export class PostgresSql {
 
   /** Never moves the mark back, should two trims race. */
   setTrimmedThroughSql(through: number): PostgresQuery {
-    return named(`UPDATE ${this.meta} SET value = greatest(value::bigint, $1::bigint)::text WHERE key = '${TRIMMED_THROUGH_KEY}'`, [through])
+    return named(`UPDATE ${this.meta} SET value = greatest(value::bigint, $1::bigint)::text WHERE key = '${TRIMMED_THROUGH_KEY}'`, [
+      through,
+    ])
   }
 }
 

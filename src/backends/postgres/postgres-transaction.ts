@@ -14,8 +14,30 @@ import {
 } from '../backend.js'
 import { TandemError } from '../../errors.js'
 import type { PostgresQuery, PostgresResult } from './postgres-config.js'
-import { duplicateId, isConnectFailure, isConnectionLoss, isNoWaitRefusal, isSessionTimeout, isTransactionConflict, lockRefused, sqlState, translatePostgresError, type ErrorContext } from './postgres-errors.js'
-import { MAX_TRANSACTION_ATTEMPTS, changeLogLockKey, collectionLockKey, ddlLockKey, isStaleMiss, markLostAtBegin, markRetryable, markStaleMiss, namedLockKey, recordLockKey } from './postgres-locks.js'
+import {
+  duplicateId,
+  isConnectFailure,
+  isConnectionLoss,
+  isNoWaitRefusal,
+  isSessionTimeout,
+  isTransactionConflict,
+  lockRefused,
+  sqlState,
+  translatePostgresError,
+  type ErrorContext,
+} from './postgres-errors.js'
+import {
+  MAX_TRANSACTION_ATTEMPTS,
+  changeLogLockKey,
+  collectionLockKey,
+  ddlLockKey,
+  isStaleMiss,
+  markLostAtBegin,
+  markRetryable,
+  markStaleMiss,
+  namedLockKey,
+  recordLockKey,
+} from './postgres-locks.js'
 import { FORMAT_VERSION, MAX_PAYLOAD_ATTEMPT_BYTES, type PostgresSql } from './postgres-sql.js'
 import { argument, checkPreparedStatements, preparedOn, type Session } from './postgres-prepared.js'
 import { PostgresReadOps, decode, type RawRow } from './postgres-reader.js'
@@ -51,7 +73,14 @@ interface Level {
   job: boolean
 }
 
-const newLevel = (job = false): Level => ({ changes: [], missed: new Set(), locks: new Map(), maxRecordKey: undefined, recordLocks: new Set(), job })
+const newLevel = (job = false): Level => ({
+  changes: [],
+  missed: new Set(),
+  locks: new Map(),
+  maxRecordKey: undefined,
+  recordLocks: new Set(),
+  job,
+})
 
 function tryLockSql(key: string): PostgresQuery {
   return { name: 'tandem_try_advisory_xact_lock', text: 'SELECT pg_try_advisory_xact_lock($1::bigint) AS ok', values: [key] }
@@ -161,7 +190,8 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
       const prefix = this.#takePrefix()
       try {
         if (execute !== undefined) {
-          const results = (await this.#session.client.query<R>([...prefix.statements, execute].join(';\n'))) as PostgresResult<R> | PostgresResult<R>[]
+          const results = (await this.#session.client.query<R>([...prefix.statements, execute].join(';\n'))) as
+            PostgresResult<R> | PostgresResult<R>[]
           return Array.isArray(results) ? results[results.length - 1]! : results
         }
         await this.#session.client.query(prefix.statements.join(';\n'))
@@ -194,7 +224,13 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
   }
 
   #hasPrefix(): boolean {
-    return this.#begin !== undefined || this.#pendingRelease !== undefined || this.#deferred.length > 0 || this.#pendingSavepoints.length > 0 || this.#prepares.size > 0
+    return (
+      this.#begin !== undefined ||
+      this.#pendingRelease !== undefined ||
+      this.#deferred.length > 0 ||
+      this.#pendingSavepoints.length > 0 ||
+      this.#prepares.size > 0
+    )
   }
 
   /**
@@ -206,7 +242,8 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
     checkPreparedStatements(this.#session, error)
     // The server ended the session for a reason it sent first (idle_in_transaction_session_timeout,
     // say): report that reason, not the dead socket the statement then met.
-    const reason = isConnectionLoss(error) && sqlState(error) === undefined && isSessionTimeout(this.#session.lost) ? this.#session.lost : error
+    const reason =
+      isConnectionLoss(error) && sqlState(error) === undefined && isSessionTimeout(this.#session.lost) ? this.#session.lost : error
     const translated = translatePostgresError(reason, { ...this.#context, ...context })
     if (begins && isConnectionLoss(error) && !isConnectFailure(error)) markLostAtBegin(translated)
     // A deadlock or serialization failure inside one write of a batch: undone alone by its
@@ -404,7 +441,11 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
     const only = first.size === 1 ? items[0]!.row.id : undefined
     let inserted: Set<string>
     try {
-      const result = await this.run<{ id: string }>(this.sql.insertRowsSql(collection, rows, sharedLock), { collection, ...(only === undefined ? {} : { id: only }), operation: 'write' })
+      const result = await this.run<{ id: string }>(this.sql.insertRowsSql(collection, rows, sharedLock), {
+        collection,
+        ...(only === undefined ? {} : { id: only }),
+        operation: 'write',
+      })
       inserted = new Set(result.rows.map((r) => r.id))
     } catch (error) {
       for (const item of items) item.reject(error)
@@ -460,7 +501,8 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
     }
     this.#deferred.push(write)
     // Errors of several deferred writes name the first one's collection (and id, when it is alone).
-    this.#deferredContext = this.#deferredContext === undefined ? context : { collection: this.#deferredContext.collection ?? collection, operation: 'write' }
+    this.#deferredContext =
+      this.#deferredContext === undefined ? context : { collection: this.#deferredContext.collection ?? collection, operation: 'write' }
     return true
   }
 
@@ -519,7 +561,9 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
     // committed changes (seq <= the committed head) can be trimmed; in-flight ones are above it.
     const [{ head }] = (await this.rows<{ head: number }>(this.sql.changeHeadSql())) as [{ head: number }]
     // Ages by a clock that cannot have jumped ahead while this process ran (see steadyNow).
-    const [{ seq: expired }] = (await this.rows<{ seq: number | null }>(this.sql.agedThroughSql(steadyNow(now) - retention.maxAgeMs))) as [{ seq: number | null }]
+    const [{ seq: expired }] = (await this.rows<{ seq: number | null }>(this.sql.agedThroughSql(steadyNow(now) - retention.maxAgeMs))) as [
+      { seq: number | null },
+    ]
     const through = Math.max(head - retention.maxCount, expired ?? 0)
     const [{ seq: previous }] = (await this.rows<{ seq: number }>(this.sql.trimmedThroughSql())) as [{ seq: number }]
     if (through <= previous) return 0
@@ -562,7 +606,8 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
       for (const key of level.missed) parent.missed.add(key)
       // Row locks outlive a released savepoint: the parent holds them now.
       for (const key of level.recordLocks) parent.recordLocks.add(key)
-      if (level.maxRecordKey !== undefined && (parent.maxRecordKey === undefined || level.maxRecordKey > parent.maxRecordKey)) parent.maxRecordKey = level.maxRecordKey
+      if (level.maxRecordKey !== undefined && (parent.maxRecordKey === undefined || level.maxRecordKey > parent.maxRecordKey))
+        parent.maxRecordKey = level.maxRecordKey
       for (const [collection, mode] of level.locks) if (parent.locks.get(collection) !== 'exclusive') parent.locks.set(collection, mode)
       if (!this.#dropPendingSavepoint(name)) this.#pendingRelease = name
       return result
@@ -637,7 +682,10 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
       const entries = `[${changes.join(',')}]`
       // Two statements: the append's snapshot must be taken after the lock is granted.
       const lock = this.#executeSql(lockSql(changeLogLockKey(this.sql.schemaName)))
-      const append = this.#executeSql({ ...this.sql.appendChangesSql(), values: [entries, Buffer.byteLength(entries) < MAX_PAYLOAD_ATTEMPT_BYTES] })
+      const append = this.#executeSql({
+        ...this.sql.appendChangesSql(),
+        values: [entries, Buffer.byteLength(entries) < MAX_PAYLOAD_ATTEMPT_BYTES],
+      })
       if (lock === undefined || append === undefined) throw new Error('The change-log entries cannot be sent as a literal.')
       statements.push(lock, append)
     }

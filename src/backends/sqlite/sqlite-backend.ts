@@ -32,7 +32,16 @@ import { decodeWtf8, exactSortValue } from './sqlite-text.js'
 import { steadyNow } from '../steady-clock.js'
 import { refuseCaseAliases } from '../collection-names.js'
 import { COURTESY_MS, TurnSignal } from './sqlite-turns.js'
-import { StoreFiles, keepSideFilesWritable, locksStillShared, storeFilesChanged, walIsEmpty, walReplaced, whyNotWritable, type StoreFileChange } from './sqlite-files.js'
+import {
+  StoreFiles,
+  keepSideFilesWritable,
+  locksStillShared,
+  storeFilesChanged,
+  walIsEmpty,
+  walReplaced,
+  whyNotWritable,
+  type StoreFileChange,
+} from './sqlite-files.js'
 import {
   CHANGE_HEAD_SQL,
   CHANGES_TABLE,
@@ -70,7 +79,15 @@ interface RawChange extends Omit<ChangeRow, 'data'> {
 }
 
 function decodeChange(raw: RawChange): ChangeRow {
-  const change: ChangeRow = { seq: raw.seq, collection: raw.collection, id: raw.id, op: raw.op, version: raw.version, role: raw.role, at: raw.at }
+  const change: ChangeRow = {
+    seq: raw.seq,
+    collection: raw.collection,
+    id: raw.id,
+    op: raw.op,
+    version: raw.version,
+    role: raw.role,
+    at: raw.at,
+  }
   if (raw.data !== null) change.data = JSON.parse(raw.data) as JsonObject
   return change
 }
@@ -161,7 +178,9 @@ class SqliteReader implements ReadTx {
   ) {}
 
   async listCollections(): Promise<string[]> {
-    const statement = this.connection.statement(`SELECT substr(name, 3) AS name FROM sqlite_schema WHERE type = 'table' AND name LIKE 'c\\_%' ESCAPE '\\' ORDER BY name`)
+    const statement = this.connection.statement(
+      `SELECT substr(name, 3) AS name FROM sqlite_schema WHERE type = 'table' AND name LIKE 'c\\_%' ESCAPE '\\' ORDER BY name`,
+    )
     return ((await this.run(() => statement.all())) as { name: string }[]).map((r) => r.name)
   }
 
@@ -252,7 +271,15 @@ class SqliteWriteTx extends SqliteReader implements WriteTx {
   appendChange(change: Omit<ChangeRow, 'seq'>): void {
     const statement = this.connection.statement(APPEND_CHANGE_SQL)
     try {
-      statement.run(change.collection, change.id, change.op, change.version, change.role, change.at, change.data === undefined ? null : this.#json(change.data))
+      statement.run(
+        change.collection,
+        change.id,
+        change.op,
+        change.version,
+        change.role,
+        change.at,
+        change.data === undefined ? null : this.#json(change.data),
+      )
     } catch (error) {
       throw this.#failed(error, change.collection, change.id)
     }
@@ -260,7 +287,8 @@ class SqliteWriteTx extends SqliteReader implements WriteTx {
 
   async trimChanges(retention: ChangeRetention, now: number): Promise<number> {
     const head = (this.connection.statement(CHANGE_HEAD_SQL).get() as { head: number }).head
-    const oldest = this.connection.statement(`SELECT seq, at FROM ${CHANGES_TABLE} ORDER BY seq LIMIT 1`).get() as { seq: number; at: number } | undefined
+    const oldest = this.connection.statement(`SELECT seq, at FROM ${CHANGES_TABLE} ORDER BY seq LIMIT 1`).get() as
+      { seq: number; at: number } | undefined
     const cutoff = steadyNow(now) - retention.maxAgeMs
     // The log is contiguous, so this cheap look says whether there is anything to trim at all.
     if (oldest === undefined || (head - oldest.seq + 1 <= retention.maxCount && oldest.at >= cutoff)) return 0
@@ -270,7 +298,10 @@ class SqliteWriteTx extends SqliteReader implements WriteTx {
     const byAge = this.connection.statement(AGED_THROUGH_SQL).get(cutoff) as { seq: number | null }
     // Never the newest entry: it holds the head, and seqs are rowids (max + 1).
     const through = Math.min(Math.max(head - retention.maxCount, byAge.seq ?? 0), head - 1)
-    const previous = Number((this.connection.statement(`SELECT value FROM ${META_TABLE} WHERE key = ?`).get(TRIMMED_THROUGH_KEY) as { value: string } | undefined)?.value ?? 0)
+    const previous = Number(
+      (this.connection.statement(`SELECT value FROM ${META_TABLE} WHERE key = ?`).get(TRIMMED_THROUGH_KEY) as { value: string } | undefined)
+        ?.value ?? 0,
+    )
     if (through <= previous) return 0
     const { changes } = this.connection.statement(`DELETE FROM ${CHANGES_TABLE} WHERE seq <= ?`).run(through)
     this.connection.statement(`INSERT OR REPLACE INTO ${META_TABLE} (key, value) VALUES (?, ?)`).run(TRIMMED_THROUGH_KEY, String(through))
@@ -426,10 +457,14 @@ export class SqliteBackend implements Backend {
     try {
       bytes = execFileSync('cat', ['--', path], { maxBuffer: SNAPSHOT_MAX_BYTES + 1, stdio: ['ignore', 'pipe', 'ignore'] })
     } catch (error) {
-      throw new TandemError('READ_ONLY', `SQLite cannot open ${path} in place (${(cause as Error).message}), and reading a copy of it failed too (${(error as Error).message}). Copy it to a writable directory and open the copy.`, {
-        cause,
-        hint: 'Copy the store file to a writable directory and open the copy with readOnly: true.',
-      })
+      throw new TandemError(
+        'READ_ONLY',
+        `SQLite cannot open ${path} in place (${(cause as Error).message}), and reading a copy of it failed too (${(error as Error).message}). Copy it to a writable directory and open the copy.`,
+        {
+          cause,
+          hint: 'Copy the store file to a writable directory and open the copy with readOnly: true.',
+        },
+      )
     }
     if (bytes[18] === 2 && bytes[19] === 2) bytes[18] = bytes[19] = 1
     const snapshot = new Database(bytes, { readonly: true }) as unknown as SqliteHandle
@@ -461,7 +496,13 @@ export class SqliteBackend implements Backend {
     try {
       // Another process waits and this one has had its turn: leave the lock free for a moment.
       if (this.#turns?.shouldYield() === true) nap(COURTESY_MS)
-      await retryWhileBusy(() => begin.run(), options.busyTimeoutMs ?? this.#config.busyTimeoutMs, this.busyStats, 'write', this.#announceWaiting)
+      await retryWhileBusy(
+        () => begin.run(),
+        options.busyTimeoutMs ?? this.#config.busyTimeoutMs,
+        this.busyStats,
+        'write',
+        this.#announceWaiting,
+      )
       this.#turns?.acquired()
       const result = await work(new SqliteWriteTx(this.#writer, (attempt) => attempt()))
       // Still the files this process opened? A commit into a deleted -wal would be acknowledged
@@ -543,7 +584,12 @@ export class SqliteBackend implements Backend {
     if (this.#config.path === ':memory:' || this.#snapshot) return () => {}
     // A prepared statement: pragma() would prepare one on every look.
     const dataVersion = this.#reader.statement('PRAGMA data_version')
-    return watchWal(`${this.#config.path}-wal`, () => (dataVersion.get() as { data_version: number }).data_version, onCommit, commitSignalPath(this.#config.path))
+    return watchWal(
+      `${this.#config.path}-wal`,
+      () => (dataVersion.get() as { data_version: number }).data_version,
+      onCommit,
+      commitSignalPath(this.#config.path),
+    )
   }
 
   /** SQLite's plan for a find, one line per step (EXPLAIN QUERY PLAN): shows which index it uses. */
@@ -565,7 +611,8 @@ export class SqliteBackend implements Backend {
   async storageInfo(): Promise<StorageInfo> {
     const path = this.#config.path
     if (path === ':memory:') return { location: path }
-    if (this.#snapshot) return { location: `${path} (read-only copy in memory, as of opening)`, bytes: statSync(path, { throwIfNoEntry: false })?.size ?? 0 }
+    if (this.#snapshot)
+      return { location: `${path} (read-only copy in memory, as of opening)`, bytes: statSync(path, { throwIfNoEntry: false })?.size ?? 0 }
     // stat only: opening these files with fs would drop SQLite's locks when closed.
     const size = (p: string) => statSync(p, { throwIfNoEntry: false })?.size ?? 0
     return { location: path, bytes: size(path), walBytes: size(`${path}-wal`), walLimitBytes: this.#config.walCheckpointBytes }
@@ -573,7 +620,15 @@ export class SqliteBackend implements Backend {
 
   /** The pragmas in force on each connection (writer first), for doctor and tests. */
   pragmas(): Record<string, unknown>[] {
-    const names = ['journal_mode', 'synchronous', 'foreign_keys', 'journal_size_limit', 'wal_autocheckpoint', 'busy_timeout', 'trusted_schema']
+    const names = [
+      'journal_mode',
+      'synchronous',
+      'foreign_keys',
+      'journal_size_limit',
+      'wal_autocheckpoint',
+      'busy_timeout',
+      'trusted_schema',
+    ]
     const connections = this.#reader === this.#writer ? [this.#writer] : [this.#writer, this.#reader]
     return connections.map((c) => Object.fromEntries(names.map((name) => [name, c.handle.pragma(name, { simple: true })])))
   }
@@ -635,7 +690,8 @@ export class SqliteBackend implements Backend {
     } else if (changed.some((c) => c.file === 'database')) {
       rescue = 'This process was still using the old file, so what it wrote since is not in the new one.'
     } else {
-      rescue = 'The -shm holds the locks every process shares: processes that open the store from now on get a new one, and their writes could collide with this process\'s.'
+      rescue =
+        "The -shm holds the locks every process shares: processes that open the store from now on get a new one, and their writes could collide with this process's."
     }
     this.#fault = storeFilesChanged(this.#config.path, changed, rescue)
     for (const listener of this.#faultListeners) queueMicrotask(() => listener(this.#fault))
@@ -650,7 +706,8 @@ export class SqliteBackend implements Backend {
   async #rescueWal(replaced: boolean): Promise<string> {
     const survive = 'they survive only while a process that had the store open before closes it normally — do not kill them.'
     if (replaced) return `Its commits were not copied into the store file (copying them now could mix them with the new -wal): ${survive}`
-    if (this.#config.readOnly === true) return 'This process opened the store read-only: it wrote none of the commits the -wal held and cannot copy them into the store file; the processes that wrote them do so when they notice.'
+    if (this.#config.readOnly === true)
+      return 'This process opened the store read-only: it wrote none of the commits the -wal held and cannot copy them into the store file; the processes that wrote them do so when they notice.'
     const outcome = await this.#checkpointWal()
     if (outcome === 'copied') return 'The commits it held were copied into the store file first, so none is lost.'
     const why = outcome === 'busy' ? 'other processes kept it busy' : outcome.message

@@ -95,7 +95,9 @@ export function storeFilesChanged(path: string, changes: readonly StoreFileChang
   return new TandemError(
     'STORE_FILES_CHANGED',
     `${what} while this process had the store open. ${rescue} This process refuses every further read and write of the store so it cannot lose or damage more. Stop every process that uses the store, then run "tandem doctor ${path}".`,
-    { hint: 'Stop all processes using the store and run "tandem doctor"; never delete or replace a store\'s -wal or -shm file while it is open.' },
+    {
+      hint: 'Stop all processes using the store and run "tandem doctor"; never delete or replace a store\'s -wal or -shm file while it is open.',
+    },
   )
 }
 
@@ -155,12 +157,17 @@ export function whyNotWritable(path: string): TandemError | undefined {
   if (target === undefined) return undefined
   let what: string | undefined
   if (onReadOnlyFileSystem(file === undefined ? dir : path, target)) what = 'the file system is mounted read-only'
-  else if (file !== undefined && !modeAllowsWrite(file)) what = `the store file is read-only for this user (mode ${(file.mode & 0o777).toString(8)})`
+  else if (file !== undefined && !modeAllowsWrite(file))
+    what = `the store file is read-only for this user (mode ${(file.mode & 0o777).toString(8)})`
   else if (dirStat !== undefined && statSync(`${path}-wal`, { throwIfNoEntry: false }) === undefined && !modeAllowsWrite(dirStat)) {
     what = `its directory ${dir} is read-only for this user (SQLite must create ${path}-wal there)`
   }
   if (what === undefined) return undefined
-  return new TandemError('READ_ONLY', `Cannot open ${path} to write: ${what}. Nothing was opened. To read it, open it with readOnly: true; to write it, make it writable by this user.`, {
-    hint: 'Open with readOnly: true to read (the CLI\'s read commands do), or fix the permissions of the store file and its directory.',
-  })
+  return new TandemError(
+    'READ_ONLY',
+    `Cannot open ${path} to write: ${what}. Nothing was opened. To read it, open it with readOnly: true; to write it, make it writable by this user.`,
+    {
+      hint: "Open with readOnly: true to read (the CLI's read commands do), or fix the permissions of the store file and its directory.",
+    },
+  )
 }

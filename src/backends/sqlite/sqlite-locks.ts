@@ -46,7 +46,13 @@ export interface BusyRetryStats {
  * `timeoutMs`. Then rejects with BusyError. Other errors are rethrown at once. `onBusy` runs after
  * each busy attempt (a writer announces that it waits, see TurnSignal).
  */
-export async function retryWhileBusy<T>(attempt: () => T, timeoutMs: number, stats?: BusyRetryStats, operation: 'write' | 'read' = 'write', onBusy?: () => void): Promise<T> {
+export async function retryWhileBusy<T>(
+  attempt: () => T,
+  timeoutMs: number,
+  stats?: BusyRetryStats,
+  operation: 'write' | 'read' = 'write',
+  onBusy?: () => void,
+): Promise<T> {
   const started = performance.now()
   for (let n = 0; ; n++) {
     try {

@@ -52,7 +52,14 @@ export function tableName(collection: string): string {
 }
 
 // createdSeq is the rowid: a new row gets max + 1, so it orders rows by insertion, whatever the clock.
-const META_COLUMNS = { id: 'id', version: 'version', createdAt: 'created_at', updatedAt: 'updated_at', role: 'role', createdSeq: 'rowid' } as const
+const META_COLUMNS = {
+  id: 'id',
+  version: 'version',
+  createdAt: 'created_at',
+  updatedAt: 'updated_at',
+  role: 'role',
+  createdSeq: 'rowid',
+} as const
 
 /** The expression a field compiles to. Index definitions use the same text, so the planner matches them. */
 export function fieldSql(field: FieldRef): string {

@@ -37,7 +37,7 @@ export function decodeWtf8(bytes: Uint8Array): string {
   const decoded = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')
   if (!decoded.includes('\uFFFD')) return decoded
   let out = ''
-  for (let i = 0; i < bytes.length; ) {
+  for (let i = 0; i < bytes.length;) {
     const b = bytes[i]!
     const need = b < 0x80 ? 0 : b >= 0xc2 && b < 0xe0 ? 1 : b >= 0xe0 && b < 0xf0 ? 2 : b >= 0xf0 && b < 0xf5 ? 3 : -1
     let cp = need === 0 ? b : need === 1 ? b & 0x1f : need === 2 ? b & 0x0f : b & 0x07
@@ -69,7 +69,8 @@ export function exactSortValue(returned: Scalar | undefined, field: FieldRef, ro
   if (field.kind === 'meta' && field.name === 'id') return row.id
   if (field.kind === 'data' && typeof returned === 'string' && returned.includes('\uFFFD')) {
     let value: unknown = row.data
-    for (const segment of field.path) value = typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>)[segment] : undefined
+    for (const segment of field.path)
+      value = typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>)[segment] : undefined
     if (typeof value === 'string') return value
   }
   return returned ?? null

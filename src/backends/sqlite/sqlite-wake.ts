@@ -125,7 +125,12 @@ export function watchWal(walPath: string, dataVersion: () => number, onCommit: (
     lastEvent = performance.now()
     handle()
   }
-  const watches = [fileWatch(walPath, noted(() => check() || recheck()))]
+  const watches = [
+    fileWatch(
+      walPath,
+      noted(() => check() || recheck()),
+    ),
+  ]
   if (signalPath !== undefined) watches.push(fileWatch(signalPath, noted(check)))
   for (const w of watches) w.ensure()
   const fallback = (): void => {

@@ -11,7 +11,12 @@ import { withProgress } from '../progress.js'
 import { describeTarget, resolveTarget } from '../target.js'
 
 function outExists(dest: string): CliError {
-  return new CliError('OUT_EXISTS', `${dest} already exists; the backup would replace it.`, 'Choose a new file name (e.g. with the date in it), or pass --force to replace it.', EXIT.usage)
+  return new CliError(
+    'OUT_EXISTS',
+    `${dest} already exists; the backup would replace it.`,
+    'Choose a new file name (e.g. with the date in it), or pass --force to replace it.',
+    EXIT.usage,
+  )
 }
 
 /**
@@ -73,7 +78,10 @@ export const backup: Command = {
       await store.close()
     }
     if (ctx.json) ctx.result({ store: describeTarget(target), ...result })
-    else ctx.out(`Backed up ${describeTarget(target)} to ${result.path}: ${formatBytes(result.bytes)} in ${formatDuration(result.durationMs)}, ${result.format === 'sqlite' ? `integrity_check ${result.integrity}` : 'as an NDJSON export (restore it with tandem import)'}.`)
+    else
+      ctx.out(
+        `Backed up ${describeTarget(target)} to ${result.path}: ${formatBytes(result.bytes)} in ${formatDuration(result.durationMs)}, ${result.format === 'sqlite' ? `integrity_check ${result.integrity}` : 'as an NDJSON export (restore it with tandem import)'}.`,
+      )
     return EXIT.ok
   },
 }

@@ -39,7 +39,12 @@ async function checkTargetFile(file: string): Promise<void> {
   const backend = await openBareBackend(file)
   try {
     if (!(await hasTandemTables(backend))) {
-      throw new CliError('NOT_A_STORE', `${file} is not a Tandem store: it is an SQLite database without Tandem's tables.`, 'Copy into a new file, or into an existing Tandem store with --overwrite.', EXIT.failed)
+      throw new CliError(
+        'NOT_A_STORE',
+        `${file} is not a Tandem store: it is an SQLite database without Tandem's tables.`,
+        'Copy into a new file, or into an existing Tandem store with --overwrite.',
+        EXIT.failed,
+      )
     }
   } finally {
     await backend.close()
@@ -63,11 +68,27 @@ function printResult(ctx: CommandContext, result: CopyResult): void {
   ])
   const columns = result.ok
     ? ['collection', { header: 'records', align: 'right' as const }, 'checksum', 'verified']
-    : ['collection', { header: 'source', align: 'right' as const }, 'source checksum', { header: 'target', align: 'right' as const }, 'target checksum', 'verified']
+    : [
+        'collection',
+        { header: 'source', align: 'right' as const },
+        'source checksum',
+        { header: 'target', align: 'right' as const },
+        'target checksum',
+        'verified',
+      ]
   for (const line of renderTable(columns, rows, ctx.paint)) ctx.out(line)
   const where = `from ${maskUrlsIn(result.from.location)} (${result.from.kind}) to ${maskUrlsIn(result.to.location)} (${result.to.kind})`
-  if (result.ok) ctx.out(`Copied ${plural(result.records, 'record')} ${where} in ${formatDuration(result.durationMs)}${result.snapshot ? ', from one consistent snapshot' : ''}; counts and checksums match.`)
-  else ctx.out(ctx.paint(`Copied ${plural(result.records, 'record')} ${where}, but the target does not match the source in ${plural(result.collections.filter((c) => !c.ok).length, 'collection')}.`, 'red'))
+  if (result.ok)
+    ctx.out(
+      `Copied ${plural(result.records, 'record')} ${where} in ${formatDuration(result.durationMs)}${result.snapshot ? ', from one consistent snapshot' : ''}; counts and checksums match.`,
+    )
+  else
+    ctx.out(
+      ctx.paint(
+        `Copied ${plural(result.records, 'record')} ${where}, but the target does not match the source in ${plural(result.collections.filter((c) => !c.ok).length, 'collection')}.`,
+        'red',
+      ),
+    )
 }
 
 export const copyCommand: Command = {
@@ -77,8 +98,14 @@ export const copyCommand: Command = {
   options: {
     'from-schema': { type: 'string', description: 'the PostgreSQL schema of <from> when it is a postgres:// url (default "tandem")' },
     'to-schema': { type: 'string', description: 'the PostgreSQL schema of <to> when it is a postgres:// url (default "tandem")' },
-    collection: { type: 'string', description: 'only these collections (comma-separated); default: all, with the migration history and applied seeds' },
-    overwrite: { type: 'boolean', description: 'delete the records a target collection holds before copying (default: refuse a non-empty one)' },
+    collection: {
+      type: 'string',
+      description: 'only these collections (comma-separated); default: all, with the migration history and applied seeds',
+    },
+    overwrite: {
+      type: 'boolean',
+      description: 'delete the records a target collection holds before copying (default: refuse a non-empty one)',
+    },
     'batch-size': { type: 'string', description: 'records per page read and per write transaction (default 1000, at most 10000)' },
   },
   examples: [
@@ -90,14 +117,25 @@ export const copyCommand: Command = {
     const [fromArgument, toArgument] = positionals(ctx, ['from', 'to'])
     const from = place(fromArgument!, ctx.values['from-schema'], '--from-schema')
     const to = place(toArgument!, ctx.values['to-schema'], '--to-schema')
-    const collections = typeof ctx.values.collection === 'string' ? ctx.values.collection.split(',').map((c) => c.trim()).filter(Boolean) : undefined
+    const collections =
+      typeof ctx.values.collection === 'string'
+        ? ctx.values.collection
+            .split(',')
+            .map((c) => c.trim())
+            .filter(Boolean)
+        : undefined
     const batchSize = integerOption(ctx.values['batch-size'], '--batch-size', 10_000)
-    if (from.kind === 'file' && to.kind === 'file' && from.file === to.file) throw new TypeError(`<from> and <to> are the same file (${from.file}); copy needs two different stores.`)
+    if (from.kind === 'file' && to.kind === 'file' && from.file === to.file)
+      throw new TypeError(`<from> and <to> are the same file (${from.file}); copy needs two different stores.`)
     if (to.kind === 'file') await checkTargetFile(to.file)
     // A source schema that holds no store is refused, not created empty (the target may be new).
-    if (from.kind === 'url') await checkPostgresStore({ kind: 'url', url: from.url, schema: from.schema, override: true, origin: '<from>', config: undefined })
+    if (from.kind === 'url')
+      await checkPostgresStore({ kind: 'url', url: from.url, schema: from.schema, override: true, origin: '<from>', config: undefined })
     // A source file is opened like every reading command opens one: refused when missing or not a Tandem store.
-    const opened = from.kind === 'file' ? await openReadable({ kind: 'file', file: from.file, override: true, origin: 'argument', config: undefined }) : undefined
+    const opened =
+      from.kind === 'file'
+        ? await openReadable({ kind: 'file', file: from.file, override: true, origin: 'argument', config: undefined })
+        : undefined
     const started = performance.now()
     let latest = ''
     let drawnAt = 0
@@ -127,7 +165,11 @@ export const copyCommand: Command = {
       ctx.progress('')
       await opened?.close()
     }
-    const shown = { ...result, from: { ...result.from, location: maskUrlsIn(result.from.location) }, to: { ...result.to, location: maskUrlsIn(result.to.location) } }
+    const shown = {
+      ...result,
+      from: { ...result.from, location: maskUrlsIn(result.from.location) },
+      to: { ...result.to, location: maskUrlsIn(result.to.location) },
+    }
     if (ctx.json) ctx.result(shown)
     else printResult(ctx, shown)
     return result.ok ? EXIT.ok : EXIT.checkFailed

@@ -73,7 +73,9 @@ async function runDemo(ctx: CommandContext, path: string, seconds: number, clean
   const tally: Tally = { acked: new Map(), increments: 0, kills: 0 }
 
   ctx.log(`Store: ${path}${cleanup.removesFolder ? ' (a temporary folder, removed at the end)' : ''}`)
-  ctx.log('Starting a daemon process (writes sessions) and a server process (writes projects); both add notifications and bump one shared counter.\n')
+  ctx.log(
+    'Starting a daemon process (writes sessions) and a server process (writes projects); both add notifications and bump one shared counter.\n',
+  )
   const workers = await Promise.all([startWorker(path, 'daemon', tally, cleanup), startWorker(path, 'server', tally, cleanup)])
   const started = Date.now()
   const killAt = started + seconds * 400
@@ -123,8 +125,12 @@ async function runDemo(ctx: CommandContext, path: string, seconds: number, clean
   if (ctx.json) ctx.result(result)
   else {
     ctx.log('')
-    ctx.out(`${ok ? 'OK' : 'FAILED'}: ${acknowledged} acknowledged writes, ${missing.length} missing; ${tally.kills} process killed with SIGKILL.`)
-    ctx.out(`Shared counter went up by ${counterDelta} for ${tally.increments} acknowledged increments (an increment in flight at the kill may commit unacknowledged: at most ${tally.kills}).`)
+    ctx.out(
+      `${ok ? 'OK' : 'FAILED'}: ${acknowledged} acknowledged writes, ${missing.length} missing; ${tally.kills} process killed with SIGKILL.`,
+    )
+    ctx.out(
+      `Shared counter went up by ${counterDelta} for ${tally.increments} acknowledged increments (an increment in flight at the kill may commit unacknowledged: at most ${tally.kills}).`,
+    )
     ctx.out(`integrity_check: ${integrity.join('; ')}`)
     if (missing.length > 0) ctx.out(`Missing: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}`)
     if (cleanup.removesFolder) ctx.log('The temporary folder is removed on exit; run with --dir DIR to keep the store.')
@@ -134,16 +140,21 @@ async function runDemo(ctx: CommandContext, path: string, seconds: number, clean
 
 export const demo: Command = {
   name: 'demo',
-  summary: 'Two processes (a daemon and a server) share one store; one is killed with SIGKILL mid-way; every acknowledged write is checked.',
+  summary:
+    'Two processes (a daemon and a server) share one store; one is killed with SIGKILL mid-way; every acknowledged write is checked.',
   usage: 'tandem demo [--dir DIR] [--seconds N] [--json]',
   options: {
-    dir: { type: 'string', description: 'where to create the demo store, kept afterwards (default: a temp directory, removed at the end and on Ctrl-C)' },
+    dir: {
+      type: 'string',
+      description: 'where to create the demo store, kept afterwards (default: a temp directory, removed at the end and on Ctrl-C)',
+    },
     seconds: { type: 'string', description: 'how long the processes write (default 6)' },
   },
   examples: ['tandem demo', 'tandem demo --seconds 20 --dir ./demo-data', 'tandem demo --json'],
   async run(ctx: CommandContext): Promise<number> {
     const seconds = Number(ctx.values.seconds ?? 6)
-    if (!Number.isFinite(seconds) || seconds < 2 || seconds > 3600) throw new RangeError(`--seconds must be a number from 2 to 3600 (got ${String(ctx.values.seconds)}).`)
+    if (!Number.isFinite(seconds) || seconds < 2 || seconds > 3600)
+      throw new RangeError(`--seconds must be a number from 2 to 3600 (got ${String(ctx.values.seconds)}).`)
     const temporary = typeof ctx.values.dir !== 'string'
     const dir = temporary ? mkdtempSync(join(tmpdir(), 'tandem-demo-')) : resolve(ctx.values.dir as string)
     const cleanup = new DemoCleanup(temporary ? dir : undefined)

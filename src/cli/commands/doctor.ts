@@ -63,17 +63,27 @@ function printReport(ctx: CommandContext, report: DoctorReport, fix: boolean): v
     ctx.out(`  ${paint(label.text.padEnd(5), label.style)}  ${r.title.padEnd(width)}  ${r.summary}`)
     const indent = ' '.repeat(width + 11)
     for (const line of r.details ?? []) ctx.out(`${indent}- ${line}`)
-    if (r.fix !== undefined) ctx.out(`${indent}${paint(r.fixed ? 'fixed:' : fix ? 'fix failed:' : '--fix:', r.fixed ? 'green' : 'cyan')} ${r.fix}`)
+    if (r.fix !== undefined)
+      ctx.out(`${indent}${paint(r.fixed ? 'fixed:' : fix ? 'fix failed:' : '--fix:', r.fixed ? 'green' : 'cyan')} ${r.fix}`)
     if (r.advice !== undefined && !r.fixed) ctx.out(`${indent}${paint('advice:', 'cyan')} ${r.advice}`)
   }
   const open = report.checks.filter(needsAttention)
   const fixed = report.checks.filter((c) => c.fixed).length
   const fixable = open.filter((c) => c.fix !== undefined).length
   ctx.out('')
-  if (open.length === 0) ctx.out(paint(fixed > 0 ? `Fixed ${plural(fixed, 'problem')}; everything else is ok.` : 'No problems found.', 'green'))
+  if (open.length === 0)
+    ctx.out(paint(fixed > 0 ? `Fixed ${plural(fixed, 'problem')}; everything else is ok.` : 'No problems found.', 'green'))
   else {
-    const hint = !fix && fixable > 0 ? ` Run "tandem doctor --fix" to fix ${fixable === open.length ? (open.length === 1 ? 'it' : 'them') : `${fixable} of them`}.` : ''
-    ctx.out(paint(`${plural(open.length, 'problem')} found${fixed > 0 ? ` (${fixed} fixed)` : ''}.${hint}`, open.some((c) => c.status === 'fail') ? 'red' : 'yellow'))
+    const hint =
+      !fix && fixable > 0
+        ? ` Run "tandem doctor --fix" to fix ${fixable === open.length ? (open.length === 1 ? 'it' : 'them') : `${fixable} of them`}.`
+        : ''
+    ctx.out(
+      paint(
+        `${plural(open.length, 'problem')} found${fixed > 0 ? ` (${fixed} fixed)` : ''}.${hint}`,
+        open.some((c) => c.status === 'fail') ? 'red' : 'yellow',
+      ),
+    )
   }
 }
 
@@ -86,20 +96,38 @@ function backupDirOf(option: string | boolean | undefined, config: LoadedConfig 
 
 export const doctor: Command = {
   name: 'doctor',
-  summary: 'Check a store file: integrity, -wal/-shm, WAL size, stale registrations, change-log gaps, consumers behind retention, orphaned temp/lock files and backup temps, permissions; --fix repairs what it safely can.',
+  summary:
+    'Check a store file: integrity, -wal/-shm, WAL size, stale registrations, change-log gaps, consumers behind retention, orphaned temp/lock files and backup temps, permissions; --fix repairs what it safely can.',
   usage: 'tandem doctor [store] [--fix] [--backup-dir DIR] [--config PATH] [--json]',
   options: {
-    fix: { type: 'boolean', description: 'prune stale registrations, remove orphaned temp/lock files and backup temps, chmod store files to 0600 (never rewrites data)' },
-    'backup-dir': { type: 'string', description: "the folder scheduled backups go to, checked for temp files of killed backups (default: the config's backup.dir)" },
+    fix: {
+      type: 'boolean',
+      description:
+        'prune stale registrations, remove orphaned temp/lock files and backup temps, chmod store files to 0600 (never rewrites data)',
+    },
+    'backup-dir': {
+      type: 'string',
+      description: "the folder scheduled backups go to, checked for temp files of killed backups (default: the config's backup.dir)",
+    },
     ...STORE_FILE_OPTION,
     ...CONFIG_OPTION,
   },
-  examples: ['tandem doctor data/app.db', 'tandem doctor --fix', 'tandem doctor data/app.db --backup-dir backups', 'tandem doctor --json | jq \'.checks[] | select(.status != "ok")\''],
+  examples: [
+    'tandem doctor data/app.db',
+    'tandem doctor --fix',
+    'tandem doctor data/app.db --backup-dir backups',
+    'tandem doctor --json | jq \'.checks[] | select(.status != "ok")\'',
+  ],
   async run(ctx) {
     const [argument] = positionals(ctx, [], ['store'])
     const target = await resolveTarget(ctx, argument)
     if (target.kind !== 'file') {
-      throw new CliError('UNSUPPORTED', `tandem doctor checks SQLite store files; ${describeTarget(target)} is a server.`, 'Use "tandem status" for a PostgreSQL store.', EXIT.usage)
+      throw new CliError(
+        'UNSUPPORTED',
+        `tandem doctor checks SQLite store files; ${describeTarget(target)} is a server.`,
+        'Use "tandem status" for a PostgreSQL store.',
+        EXIT.usage,
+      )
     }
     const fix = ctx.values.fix === true
     const checks = await examine(target.file, fix, backupDirOf(ctx.values['backup-dir'], target.config))

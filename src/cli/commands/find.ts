@@ -21,10 +21,18 @@ function orderByOption(value: string | boolean | undefined): OrderBySpec | undef
 export const find: Command = {
   name: 'find',
   summary: 'List the records of a collection that match a query, one page at a time.',
-  usage: 'tandem find <collection> [--where JSON] [--order-by FIELD] [--limit N] [--after CURSOR] [--store STORE] [--schema S] [--config PATH] [--json]',
+  usage:
+    'tandem find <collection> [--where JSON] [--order-by FIELD] [--limit N] [--after CURSOR] [--store STORE] [--schema S] [--config PATH] [--json]',
   options: {
-    where: { type: 'string', description: 'conditions as JSON: {"status":"open","n":{"gt":3},"$updatedAt":{"gte":"2025-01-01"}} (@file or - for stdin)' },
-    'order-by': { type: 'string', description: 'a field; FIELD:desc (or --order-by=-FIELD) for descending. $id (default), $createdAt, $updatedAt, $version, $role, or a data field' },
+    where: {
+      type: 'string',
+      description: 'conditions as JSON: {"status":"open","n":{"gt":3},"$updatedAt":{"gte":"2025-01-01"}} (@file or - for stdin)',
+    },
+    'order-by': {
+      type: 'string',
+      description:
+        'a field; FIELD:desc (or --order-by=-FIELD) for descending. $id (default), $createdAt, $updatedAt, $version, $role, or a data field',
+    },
     limit: { type: 'string', description: `records per page (default ${DEFAULT_LIMIT}, at most ${MAX_LIMIT})` },
     after: { type: 'string', description: 'the "next" cursor a previous page printed: continue after it' },
     ...TARGET_OPTIONS,

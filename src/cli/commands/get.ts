@@ -22,7 +22,13 @@ export const get: Command = {
     } finally {
       await store.close()
     }
-    if (record === undefined) throw new CliError('NOT_FOUND', `Record ${collection}/${id} does not exist.`, `List the ids with "tandem find ${collection}".`, EXIT.failed)
+    if (record === undefined)
+      throw new CliError(
+        'NOT_FOUND',
+        `Record ${collection}/${id} does not exist.`,
+        `List the ids with "tandem find ${collection}".`,
+        EXIT.failed,
+      )
     if (ctx.json) ctx.result(record)
     else printRecord(ctx, collection!, record)
     return EXIT.ok

@@ -17,35 +17,54 @@ export function maxLineBytesOption(value: string | boolean | undefined): number 
   if (value === undefined) return undefined
   const match = typeof value === 'string' ? /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(value) : null
   const unit = match === null ? undefined : UNITS[match[2]!.toLowerCase()]
-  if (match === null || unit === undefined) throw new TypeError(`--max-line-bytes must be a number of bytes, like 33554432 or 32MiB (got ${JSON.stringify(value)}).`)
+  if (match === null || unit === undefined)
+    throw new TypeError(`--max-line-bytes must be a number of bytes, like 33554432 or 32MiB (got ${JSON.stringify(value)}).`)
   return Number(match[1]) * unit
 }
 
 /** The option, spelled and described once for export and import. */
 export const MAX_LINE_BYTES_OPTION = {
-  'max-line-bytes': { type: 'string', description: 'the longest line (record) in bytes, e.g. 64MiB (default 16MiB; an import also takes the limit an export wrote in its header)' },
+  'max-line-bytes': {
+    type: 'string',
+    description:
+      'the longest line (record) in bytes, e.g. 64MiB (default 16MiB; an import also takes the limit an export wrote in its header)',
+  },
 } as const
 
 export const importCommand: Command = {
   name: 'import',
   summary: "Load an NDJSON export into the store, all or nothing, each record checked against the config's collections and schemas.",
-  usage: 'tandem import <file|-> [--on-conflict fail|skip|overwrite|newer-version-wins] [--dry-run] [--collection C,...] [--allow-undeclared] [--allow-schema-mismatch] [--max-line-bytes N] [--as ROLE] [--store STORE] [--schema S] [--config PATH] [--json]',
+  usage:
+    'tandem import <file|-> [--on-conflict fail|skip|overwrite|newer-version-wins] [--dry-run] [--collection C,...] [--allow-undeclared] [--allow-schema-mismatch] [--max-line-bytes N] [--as ROLE] [--store STORE] [--schema S] [--config PATH] [--json]',
   options: {
     'on-conflict': { type: 'string', description: `what to do with an id that exists: ${POLICIES.join(', ')} (default fail)` },
     'dry-run': { type: 'boolean', description: 'check and count everything, then roll back: nothing is written' },
     collection: { type: 'string', description: 'only import these collections (comma-separated); the rest are counted as ignored' },
     'allow-undeclared': { type: 'boolean', description: 'also import collections the config does not declare (unvalidated)' },
-    'allow-schema-mismatch': { type: 'boolean', description: "import an export made at another schema version than the store's (records are still validated)" },
+    'allow-schema-mismatch': {
+      type: 'boolean',
+      description: "import an export made at another schema version than the store's (records are still validated)",
+    },
     ...MAX_LINE_BYTES_OPTION,
     ...AS_OPTION,
     ...TARGET_OPTIONS,
   },
-  examples: ['tandem import app.ndjson --dry-run', 'tandem import app.ndjson --on-conflict skip', 'tandem export old.db | tandem import - --on-conflict newer-version-wins'],
+  examples: [
+    'tandem import app.ndjson --dry-run',
+    'tandem import app.ndjson --on-conflict skip',
+    'tandem export old.db | tandem import - --on-conflict newer-version-wins',
+  ],
   async run(ctx) {
     const [file] = positionals(ctx, ['file'])
     const onConflict = choiceOption(ctx.values['on-conflict'], '--on-conflict', POLICIES, 'fail')
     const dryRun = ctx.values['dry-run'] === true
-    const collections = typeof ctx.values.collection === 'string' ? ctx.values.collection.split(',').map((c) => c.trim()).filter(Boolean) : undefined
+    const collections =
+      typeof ctx.values.collection === 'string'
+        ? ctx.values.collection
+            .split(',')
+            .map((c) => c.trim())
+            .filter(Boolean)
+        : undefined
     const maxLineBytes = maxLineBytesOption(ctx.values['max-line-bytes'])
     const role = roleOption(ctx)
     const config = await requireConfig(ctx.values, 'import')
@@ -69,15 +88,38 @@ export const importCommand: Command = {
     }
     if (ctx.json) ctx.result({ store: describeTarget(target), onConflict, ...result })
     else {
-      const rows = Object.entries(result.collections).map(([name, c]) => [name, String(c.inserted), String(c.overwritten), String(c.skipped)])
-      if (rows.length > 0) for (const line of renderTable(['collection', { header: 'inserted', align: 'right' }, { header: 'overwritten', align: 'right' }, { header: 'skipped', align: 'right' }], rows, ctx.paint)) ctx.out(line)
+      const rows = Object.entries(result.collections).map(([name, c]) => [
+        name,
+        String(c.inserted),
+        String(c.overwritten),
+        String(c.skipped),
+      ])
+      if (rows.length > 0)
+        for (const line of renderTable(
+          [
+            'collection',
+            { header: 'inserted', align: 'right' },
+            { header: 'overwritten', align: 'right' },
+            { header: 'skipped', align: 'right' },
+          ],
+          rows,
+          ctx.paint,
+        ))
+          ctx.out(line)
       const { added, removed } = result.seeds
       if (added > 0 || removed > 0) {
-        const parts = [...(removed > 0 ? [`removed ${plural(removed, 'seeded record')} the export's store had deleted`] : []), ...(added > 0 ? [`recorded ${plural(added, 'seed')} as applied`] : [])]
+        const parts = [
+          ...(removed > 0 ? [`removed ${plural(removed, 'seeded record')} the export's store had deleted`] : []),
+          ...(added > 0 ? [`recorded ${plural(added, 'seed')} as applied`] : []),
+        ]
         ctx.out(`Seed history: ${parts.join('; ')}.`)
       }
       const what = `${plural(result.records, 'record')}${result.ignored > 0 ? ` (${result.ignored} ignored)` : ''} in ${formatDuration(result.durationMs)}`
-      ctx.out(dryRun ? ctx.paint(`Dry run: ${what} checked; nothing was written. Run again without --dry-run to import.`, 'cyan') : `Imported ${what}.`)
+      ctx.out(
+        dryRun
+          ? ctx.paint(`Dry run: ${what} checked; nothing was written. Run again without --dry-run to import.`, 'cyan')
+          : `Imported ${what}.`,
+      )
     }
     return EXIT.ok
   },

@@ -20,7 +20,11 @@ export interface MigrationLine {
 const STATUS_STYLE = { applied: 'green', pending: 'cyan', 'checksum-changed': 'yellow' } as const
 
 function printLines(ctx: CommandContext, lines: readonly MigrationLine[]): void {
-  const rows = lines.map((l): Cell[] => [String(l.version), l.name, { text: l.status, style: STATUS_STYLE[l.status as keyof typeof STATUS_STYLE] ?? 'dim' }])
+  const rows = lines.map((l): Cell[] => [
+    String(l.version),
+    l.name,
+    { text: l.status, style: STATUS_STYLE[l.status as keyof typeof STATUS_STYLE] ?? 'dim' },
+  ])
   for (const line of renderTable([{ header: 'version', align: 'right' }, 'name', 'status'], rows, ctx.paint)) ctx.out(line)
 }
 
@@ -42,7 +46,8 @@ export const migrate: Command = {
     const migrations = config.store.migrations ?? []
     const knownVersion = migrations.at(-1)?.version ?? 0
     // A server that cannot be asked counts as existing: opening it then reports why.
-    const exists = target.kind === 'url' ? (await postgresStoreExists(target)) !== false : statSync(target.file, { throwIfNoEntry: false }) !== undefined
+    const exists =
+      target.kind === 'url' ? (await postgresStoreExists(target)) !== false : statSync(target.file, { throwIfNoEntry: false }) !== undefined
 
     if (ctx.values['dry-run'] === true) {
       let storeVersion = 0
@@ -52,14 +57,21 @@ export const migrate: Command = {
         storeVersion = store.migrations.storeVersion
         await store.close()
       }
-      const lines: MigrationLine[] = migrations.map((m) => ({ version: m.version, name: m.name, status: m.version > storeVersion ? 'pending' : 'not-pending' }))
+      const lines: MigrationLine[] = migrations.map((m) => ({
+        version: m.version,
+        name: m.name,
+        status: m.version > storeVersion ? 'pending' : 'not-pending',
+      }))
       const pending = lines.filter((l) => l.status === 'pending').length
       if (ctx.json) ctx.result({ store: describeTarget(target), dryRun: true, exists, storeVersion, knownVersion, migrations: lines })
       else {
-        ctx.out(`${describeTarget(target)}${exists ? '' : ' (does not exist yet: migrate creates it)'} is at schema version ${storeVersion}; the config knows ${knownVersion}.`)
+        ctx.out(
+          `${describeTarget(target)}${exists ? '' : ' (does not exist yet: migrate creates it)'} is at schema version ${storeVersion}; the config knows ${knownVersion}.`,
+        )
         if (lines.length > 0) printLines(ctx, lines)
         ctx.out(pending === 0 ? 'Nothing to apply.' : `${plural(pending, 'migration')} would be applied by "tandem migrate".`)
-        if (storeVersion > knownVersion) ctx.out(ctx.paint('The store is newer than this config: programs using it open the store read-only (or refuse to).', 'yellow'))
+        if (storeVersion > knownVersion)
+          ctx.out(ctx.paint('The store is newer than this config: programs using it open the store read-only (or refuse to).', 'yellow'))
       }
       return EXIT.ok
     }
@@ -68,15 +80,27 @@ export const migrate: Command = {
     const report = store.migrations
     await store.close()
     const changed = report.outcomes.filter((o) => o.status === 'checksum-changed')
-    if (ctx.json) ctx.result({ store: describeTarget(target), dryRun: false, created: !exists, storeVersion: report.storeVersion, knownVersion: report.knownVersion, migrations: report.outcomes })
+    if (ctx.json)
+      ctx.result({
+        store: describeTarget(target),
+        dryRun: false,
+        created: !exists,
+        storeVersion: report.storeVersion,
+        knownVersion: report.knownVersion,
+        migrations: report.outcomes,
+      })
     else {
       if (!exists) ctx.out(`Created ${describeTarget(target)}.`)
       if (report.outcomes.length > 0) printLines(ctx, report.outcomes)
       const applied = report.outcomes.filter((o) => o.status === 'applied').length
-      ctx.out(`${applied === 0 ? 'Nothing to apply' : `Applied ${plural(applied, 'migration')}`}; the store is at schema version ${report.storeVersion}.`)
+      ctx.out(
+        `${applied === 0 ? 'Nothing to apply' : `Applied ${plural(applied, 'migration')}`}; the store is at schema version ${report.storeVersion}.`,
+      )
     }
     if (changed.length > 0) {
-      ctx.note(`warning: ${changed.map((o) => `migration ${o.version} "${o.name}"`).join(', ')} changed since ${changed.length === 1 ? 'it was' : 'they were'} applied; not run again. Check that the change was intended.`)
+      ctx.note(
+        `warning: ${changed.map((o) => `migration ${o.version} "${o.name}"`).join(', ')} changed since ${changed.length === 1 ? 'it was' : 'they were'} applied; not run again. Check that the change was intended.`,
+      )
     }
     return EXIT.ok
   },

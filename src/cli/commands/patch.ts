@@ -17,7 +17,10 @@ export const patch: Command = {
     ...AS_OPTION,
     ...TARGET_OPTIONS,
   },
-  examples: [`tandem patch tasks t-42 --data '{"status":"done"}'`, `tandem patch tasks t-42 --data '{"status":"done"}' --if-version 3 --json`],
+  examples: [
+    `tandem patch tasks t-42 --data '{"status":"done"}'`,
+    `tandem patch tasks t-42 --data '{"status":"done"}' --if-version 3 --json`,
+  ],
   async run(ctx) {
     const [collection, id] = positionals(ctx, ['collection', 'id'])
     const fields = jsonObjectOption(ctx.values.data, '--data', true)!

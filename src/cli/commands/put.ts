@@ -9,10 +9,11 @@ import { printRecord } from '../records.js'
 
 export const put: Command = {
   name: 'put',
-  summary: "Write a record: insert it (no id: a new id is generated), or with an id insert or replace it. Checked against the collection's writers and schema.",
+  summary:
+    "Write a record: insert it (no id: a new id is generated), or with an id insert or replace it. Checked against the collection's writers and schema.",
   usage: 'tandem put <collection> [id] --data JSON [--if-version N] [--as ROLE] [--store STORE] [--schema S] [--config PATH] [--json]',
   options: {
-    data: { type: 'string', description: 'the record\'s data, a JSON object (@file or - for stdin)' },
+    data: { type: 'string', description: "the record's data, a JSON object (@file or - for stdin)" },
     ...IF_VERSION_OPTION,
     ...AS_OPTION,
     ...TARGET_OPTIONS,
@@ -26,7 +27,8 @@ export const put: Command = {
     const [collection, id] = positionals(ctx, ['collection'], ['id'])
     const data = jsonObjectOption(ctx.values.data, '--data', true)!
     const ifVersion = integerOption(ctx.values['if-version'], '--if-version')
-    if (ifVersion !== undefined && id === undefined) throw new TypeError('--if-version needs the id of the record: tandem put <collection> <id> --if-version N.')
+    if (ifVersion !== undefined && id === undefined)
+      throw new TypeError('--if-version needs the id of the record: tandem put <collection> <id> --if-version N.')
     const role = roleOption(ctx)
     const config = await requireConfig(ctx.values, 'put')
     requireDeclared(config, collection!)

@@ -61,10 +61,17 @@ async function keepPrevious(ctx: CommandContext, target: StoreTarget & { kind: '
     // A part of a copy (disk full midway) is no copy: it must not be mistaken for the old store.
     for (const file of [path, `${path}-wal`]) rmSync(file, { force: true })
     const code = (error as NodeJS.ErrnoException).code
-    throw new TandemError('STORAGE_FAILURE', `Could not keep a copy of ${target.file} before restoring (${code ?? (error instanceof Error ? error.message : String(error))}); nothing was restored.`, {
-      cause: error,
-      hint: code === 'ENOSPC' || code === 'EDQUOT' ? `Free disk space beside ${target.file} (the copy needs ${formatBytes(needed)}), then restore again.` : `Check the permissions of ${dirname(target.file)}, then restore again.`,
-    })
+    throw new TandemError(
+      'STORAGE_FAILURE',
+      `Could not keep a copy of ${target.file} before restoring (${code ?? (error instanceof Error ? error.message : String(error))}); nothing was restored.`,
+      {
+        cause: error,
+        hint:
+          code === 'ENOSPC' || code === 'EDQUOT'
+            ? `Free disk space beside ${target.file} (the copy needs ${formatBytes(needed)}), then restore again.`
+            : `Check the permissions of ${dirname(target.file)}, then restore again.`,
+      },
+    )
   }
   return { path, bytes: statSync(path).size + (wal?.size ?? 0), method: 'files' }
 }
@@ -92,15 +99,25 @@ async function refuseIfRegisteredHolders(target: StoreTarget & { kind: 'file' })
   }
   if (processes.length === 0) return
   const who = processes.map((p) => `pid ${p.pid} on ${p.host} (role "${p.role}")`).join(', ')
-  throw new CliError('STORE_IN_USE', `${plural(processes.length, 'process', 'processes')} ${processes.length === 1 ? 'has' : 'have'} ${target.file} open: ${who}; nothing was restored.`, IN_USE_HINT, EXIT.failed)
+  throw new CliError(
+    'STORE_IN_USE',
+    `${plural(processes.length, 'process', 'processes')} ${processes.length === 1 ? 'has' : 'have'} ${target.file} open: ${who}; nothing was restored.`,
+    IN_USE_HINT,
+    EXIT.failed,
+  )
 }
 
 export const restore: Command = {
   name: 'restore',
-  summary: 'Replace a store with a backup, atomically, after checking the backup and keeping a copy of the store it replaces; refuses while other processes have the store open unless --force.',
+  summary:
+    'Replace a store with a backup, atomically, after checking the backup and keeping a copy of the store it replaces; refuses while other processes have the store open unless --force.',
   usage: 'tandem restore <backup> [store] [--force] [--config PATH] [--json]',
   options: {
-    force: { type: 'boolean', description: 'restore even though other processes have the store open (written through SQLite as one transaction; restart them after)' },
+    force: {
+      type: 'boolean',
+      description:
+        'restore even though other processes have the store open (written through SQLite as one transaction; restart them after)',
+    },
     ...STORE_FILE_OPTION,
     ...CONFIG_OPTION,
   },
@@ -108,14 +125,34 @@ export const restore: Command = {
   async run(ctx) {
     const [from, argument] = positionals(ctx, ['backup'], ['store'])
     const target = await resolveTarget(ctx, argument)
-    if (target.kind !== 'file') throw new CliError('UNSUPPORTED', `tandem restore replaces SQLite store files; ${describeTarget(target)} is a server.`, 'Restore a PostgreSQL store from an export: tandem import FILE --on-conflict overwrite.', EXIT.usage)
-    if (statSync(from!, { throwIfNoEntry: false })?.isFile() !== true) throw new CliError('INVALID_BACKUP', `The backup ${from} does not exist or is not a file; nothing was restored.`, 'Check the path of the backup.', EXIT.failed)
-    const where = target.override || target.config === undefined ? { path: target.file } : { ...(target.config.store.path === undefined ? {} : { path: target.config.store.path }), ...(target.config.store.dataDir === undefined ? {} : { dataDir: target.config.store.dataDir }) }
+    if (target.kind !== 'file')
+      throw new CliError(
+        'UNSUPPORTED',
+        `tandem restore replaces SQLite store files; ${describeTarget(target)} is a server.`,
+        'Restore a PostgreSQL store from an export: tandem import FILE --on-conflict overwrite.',
+        EXIT.usage,
+      )
+    if (statSync(from!, { throwIfNoEntry: false })?.isFile() !== true)
+      throw new CliError(
+        'INVALID_BACKUP',
+        `The backup ${from} does not exist or is not a file; nothing was restored.`,
+        'Check the path of the backup.',
+        EXIT.failed,
+      )
+    const where =
+      target.override || target.config === undefined
+        ? { path: target.file }
+        : {
+            ...(target.config.store.path === undefined ? {} : { path: target.config.store.path }),
+            ...(target.config.store.dataDir === undefined ? {} : { dataDir: target.config.store.dataDir }),
+          }
     if (ctx.values.force !== true) await refuseIfRegisteredHolders(target)
     const previous = await withProgress(ctx, `keeping a copy of ${target.file}`, () => keepPrevious(ctx, target))
     let result: RestoreResult
     try {
-      result = await withProgress(ctx, `restoring ${from} to ${describeTarget(target)}`, () => restoreStore({ from: from!, ...where, ...(ctx.values.force === true ? { force: true } : {}) }))
+      result = await withProgress(ctx, `restoring ${from} to ${describeTarget(target)}`, () =>
+        restoreStore({ from: from!, ...where, ...(ctx.values.force === true ? { force: true } : {}) }),
+      )
     } catch (error) {
       // Refused before anything was touched: the copy is not needed.
       const refused = error instanceof TandemError && (error.code === 'STORE_IN_USE' || error.code === 'INVALID_BACKUP')
@@ -129,8 +166,13 @@ export const restore: Command = {
     }
     if (ctx.json) ctx.result({ ...result, previous })
     else {
-      ctx.out(`Restored ${result.path} from ${from}: ${METHOD[result.method]}; ${formatBytes(result.bytes)} in ${formatDuration(result.durationMs)}, integrity_check ${result.integrity}.`)
-      if (previous !== null) ctx.out(`The store it replaced is kept at ${previous.path} (${previous.method === 'backup' ? 'a verified backup' : 'its files as they were: it could not be backed up'}, ${formatBytes(previous.bytes)}).`)
+      ctx.out(
+        `Restored ${result.path} from ${from}: ${METHOD[result.method]}; ${formatBytes(result.bytes)} in ${formatDuration(result.durationMs)}, integrity_check ${result.integrity}.`,
+      )
+      if (previous !== null)
+        ctx.out(
+          `The store it replaced is kept at ${previous.path} (${previous.method === 'backup' ? 'a verified backup' : 'its files as they were: it could not be backed up'}, ${formatBytes(previous.bytes)}).`,
+        )
     }
     return EXIT.ok
   },

@@ -32,7 +32,9 @@ export function statusReport(store: string, description: StoreDescription): Stat
   const sortedRoles = [...roles].sort()
   const matrix: Record<string, Record<string, boolean>> = {}
   for (const c of description.collections) {
-    matrix[c.name] = Object.fromEntries(sortedRoles.map((r) => [r, c.writers !== null && (c.writers.includes('*') || c.writers.includes(r))]))
+    matrix[c.name] = Object.fromEntries(
+      sortedRoles.map((r) => [r, c.writers !== null && (c.writers.includes('*') || c.writers.includes(r))]),
+    )
   }
   return {
     store,
@@ -62,13 +64,25 @@ function printReport(ctx: CommandContext, r: StatusReport): void {
   heading(`Collections (${r.collections.length})`)
   if (r.collections.length === 0) ctx.out('  (none)')
   else {
-    const rows = r.collections.map((c) => [c.name, String(c.count), c.writers?.join(', ') ?? '(undeclared)', c.indexes.join(', ') || '-', c.declaredBy ?? '-'])
-    for (const line of renderTable(['name', { header: 'records', align: 'right' }, 'writers', 'indexes', 'declared by'], rows, paint)) ctx.out(line)
+    const rows = r.collections.map((c) => [
+      c.name,
+      String(c.count),
+      c.writers?.join(', ') ?? '(undeclared)',
+      c.indexes.join(', ') || '-',
+      c.declaredBy ?? '-',
+    ])
+    for (const line of renderTable(['name', { header: 'records', align: 'right' }, 'writers', 'indexes', 'declared by'], rows, paint))
+      ctx.out(line)
   }
 
   if (r.collections.length > 0 && r.ownership.roles.length > 0) {
     heading('Ownership (w = may write)')
-    const rows = r.collections.map((c): Cell[] => [c.name, ...r.ownership.roles.map((role): Cell => (r.ownership.matrix[c.name]?.[role] === true ? { text: 'w', style: 'green' } : { text: '.', style: 'dim' }))])
+    const rows = r.collections.map((c): Cell[] => [
+      c.name,
+      ...r.ownership.roles.map((role): Cell =>
+        r.ownership.matrix[c.name]?.[role] === true ? { text: 'w', style: 'green' } : { text: '.', style: 'dim' },
+      ),
+    ])
     for (const line of renderTable(['collection', ...r.ownership.roles], rows, paint)) ctx.out(line)
   }
 
@@ -76,13 +90,38 @@ function printReport(ctx: CommandContext, r: StatusReport): void {
   if (r.processes.length === 0) ctx.out('  (none besides this command)')
   else {
     // definition: the fingerprint of the collections and migrations each process opened with; processes that agree share one.
-    const rows = r.processes.map((p) => [p.role, String(p.pid), p.host, `${p.startedAt} (${formatAge(p.startedAt)})`, formatAge(p.heartbeatAt), String(p.busyRetries ?? 0), `${p.longestWaitMs ?? 0} ms`, p.definition ?? '-'])
-    const columns = ['role', { header: 'pid', align: 'right' as const }, 'host', 'started', 'heartbeat', { header: 'busy retries', align: 'right' as const }, { header: 'longest wait', align: 'right' as const }, 'definition']
+    const rows = r.processes.map((p) => [
+      p.role,
+      String(p.pid),
+      p.host,
+      `${p.startedAt} (${formatAge(p.startedAt)})`,
+      formatAge(p.heartbeatAt),
+      String(p.busyRetries ?? 0),
+      `${p.longestWaitMs ?? 0} ms`,
+      p.definition ?? '-',
+    ])
+    const columns = [
+      'role',
+      { header: 'pid', align: 'right' as const },
+      'host',
+      'started',
+      'heartbeat',
+      { header: 'busy retries', align: 'right' as const },
+      { header: 'longest wait', align: 'right' as const },
+      'definition',
+    ]
     for (const line of renderTable(columns, rows, paint)) ctx.out(line)
   }
-  ctx.out(`  Lock contention: ${plural(r.contention.busyRetries, 'busy retry', 'busy retries')}, longest wait ${r.contention.longestWaitMs} ms.`)
+  ctx.out(
+    `  Lock contention: ${plural(r.contention.busyRetries, 'busy retry', 'busy retries')}, longest wait ${r.contention.longestWaitMs} ms.`,
+  )
   if (r.staleProcesses.length > 0) {
-    ctx.out(paint(`  ${plural(r.staleProcesses.length, 'stale registration')} of dead processes (${r.staleProcesses.map((p) => `pid ${p.pid} ${p.role}`).join(', ')}): tandem doctor --fix prunes them.`, 'yellow'))
+    ctx.out(
+      paint(
+        `  ${plural(r.staleProcesses.length, 'stale registration')} of dead processes (${r.staleProcesses.map((p) => `pid ${p.pid} ${p.role}`).join(', ')}): tandem doctor --fix prunes them.`,
+        'yellow',
+      ),
+    )
   }
 
   heading('Change log')
@@ -95,7 +134,12 @@ function printReport(ctx: CommandContext, r: StatusReport): void {
       c.holder === null ? '-' : `pid ${c.holder.pid} on ${c.holder.host}`,
       c.trimmed ? { text: 'TRIMMED: must resync', style: 'red' } : c.behind > 0 ? 'behind' : { text: 'caught up', style: 'green' },
     ])
-    for (const line of renderTable(['consumer', { header: 'position', align: 'right' }, { header: 'behind', align: 'right' }, 'running in', 'state'], rows, paint)) ctx.out(line)
+    for (const line of renderTable(
+      ['consumer', { header: 'position', align: 'right' }, { header: 'behind', align: 'right' }, 'running in', 'state'],
+      rows,
+      paint,
+    ))
+      ctx.out(line)
   } else ctx.out('  no durable consumers')
 }
 

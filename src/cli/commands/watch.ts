@@ -36,11 +36,21 @@ export const watch: Command = {
     since: { type: 'string', description: 'now (default: changes committed from now on), beginning, or a seq to continue after' },
     ...TARGET_OPTIONS,
   },
-  examples: ['tandem watch data/app.db', 'tandem watch --collection tasks,jobs --since beginning', 'tandem watch --json | jq -c "select(.op == \\"delete\\")"    # NDJSON: one change per line'],
+  examples: [
+    'tandem watch data/app.db',
+    'tandem watch --collection tasks,jobs --since beginning',
+    'tandem watch --json | jq -c "select(.op == \\"delete\\")"    # NDJSON: one change per line',
+  ],
   async run(ctx) {
     const [argument] = positionals(ctx, [], ['store'])
     const since = parseSince(ctx.values.since)
-    const list = (value: string | boolean | undefined) => (typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : undefined)
+    const list = (value: string | boolean | undefined) =>
+      typeof value === 'string'
+        ? value
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : undefined
     const collections = list(ctx.values.collection)
     const ids = list(ctx.values.id)
     const target = await resolveTarget(ctx, argument)
@@ -50,11 +60,17 @@ export const watch: Command = {
       for (const name of collections ?? []) await requireCollection(store, name)
       // 'now' is pinned to a seq here, so the banner can say exactly where the tail starts.
       const start = since === 'now' ? await store.backend.changeHead() : since
-      const stream = store.changes({ ...(collections === undefined ? {} : { collections }), ...(ids === undefined ? {} : { ids }), since: start })
+      const stream = store.changes({
+        ...(collections === undefined ? {} : { collections }),
+        ...(ids === undefined ? {} : { ids }),
+        since: start,
+      })
       const stop = () => stream.close()
       process.once('SIGINT', stop)
       process.once('SIGTERM', stop)
-      ctx.note(`Watching ${describeTarget(target)}${collections === undefined ? '' : ` (${collections.join(', ')})`} for changes after seq ${start === 'beginning' ? 0 : start}; Ctrl-C stops.`)
+      ctx.note(
+        `Watching ${describeTarget(target)}${collections === undefined ? '' : ` (${collections.join(', ')})`} for changes after seq ${start === 'beginning' ? 0 : start}; Ctrl-C stops.`,
+      )
       try {
         for await (const change of stream) {
           delivered++

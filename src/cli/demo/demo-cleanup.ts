@@ -19,7 +19,9 @@ export class DemoCleanup {
   #done: Promise<void> | undefined
   readonly #onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
     void this.finish().finally(() => {
-      process.stderr.write(`\nInterrupted (${signal}): stopped the demo's processes${this.#tempDir === undefined ? '' : ` and removed ${this.#tempDir}`}.\n`)
+      process.stderr.write(
+        `\nInterrupted (${signal}): stopped the demo's processes${this.#tempDir === undefined ? '' : ` and removed ${this.#tempDir}`}.\n`,
+      )
       process.exit(SIGNAL_EXIT[signal])
     })
   }
@@ -58,12 +60,15 @@ export class DemoCleanup {
     process.off('SIGTERM', this.#onSignal)
     await Promise.all(
       [...this.#children].map((child) => {
-        const exited = new Promise<void>((done) => (child.exitCode !== null || child.signalCode !== null ? done() : child.once('exit', () => done())))
+        const exited = new Promise<void>((done) =>
+          child.exitCode !== null || child.signalCode !== null ? done() : child.once('exit', () => done()),
+        )
         child.kill('SIGKILL')
         return exited
       }),
     )
-    if (this.#close !== undefined) await Promise.race([this.#close().catch(() => undefined), new Promise((done) => setTimeout(done, CLOSE_WAIT_MS).unref())])
+    if (this.#close !== undefined)
+      await Promise.race([this.#close().catch(() => undefined), new Promise((done) => setTimeout(done, CLOSE_WAIT_MS).unref())])
     if (this.#tempDir !== undefined) rmSync(this.#tempDir, { recursive: true, force: true })
   }
 }

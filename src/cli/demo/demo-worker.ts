@@ -6,10 +6,7 @@
 import { SHARED_COUNTER, openDemoStore } from './demo-store.js'
 
 export type WorkerMessage =
-  | { type: 'ready' }
-  | { type: 'acked'; collection: string; id: string }
-  | { type: 'incremented' }
-  | { type: 'stopped' }
+  { type: 'ready' } | { type: 'acked'; collection: string; id: string } | { type: 'incremented' } | { type: 'stopped' }
 
 const [path, role] = process.argv.slice(2)
 if (path === undefined || role === undefined) throw new Error('usage: demo-worker <store path> <role>')
