@@ -107,23 +107,35 @@ function parseOptions(argv) {
   })
   if (values.help) return { help: true }
   const backend = values.backend ?? 'sqlite'
-  if (!Object.hasOwn(BACKENDS, backend)) throw new UsageError(`--backend must be one of ${Object.keys(BACKENDS).join(', ')} (got ${JSON.stringify(backend)}).`)
+  if (!Object.hasOwn(BACKENDS, backend))
+    throw new UsageError(`--backend must be one of ${Object.keys(BACKENDS).join(', ')} (got ${JSON.stringify(backend)}).`)
   const durability = values.durability ?? 'normal'
-  if (durability !== 'normal' && durability !== 'full') throw new UsageError(`--durability must be normal or full (got ${JSON.stringify(durability)}).`)
+  if (durability !== 'normal' && durability !== 'full')
+    throw new UsageError(`--durability must be normal or full (got ${JSON.stringify(durability)}).`)
   const known = [...PROCESS_FAULTS, ...Object.keys(BACKENDS[backend].faults)]
   const faultList = values.faults ?? 'kill9,checkpoint,restart'
   const faults = faultList === 'none' || faultList === '' ? [] : [...new Set(faultList.split(',').map((f) => f.trim()))]
-  for (const f of faults) if (!known.includes(f)) throw new UsageError(`--faults: "${f}" is not a fault of backend ${backend}; choose from ${known.join(', ')} (or "none").`)
-  const faultEveryMs = values['fault-every-ms'] === undefined ? {} : Object.fromEntries(Object.keys(BACKENDS[backend].faults).map((f) => [f, integer(values, 'fault-every-ms', 0, 1)]))
+  for (const f of faults)
+    if (!known.includes(f))
+      throw new UsageError(`--faults: "${f}" is not a fault of backend ${backend}; choose from ${known.join(', ')} (or "none").`)
+  const faultEveryMs =
+    values['fault-every-ms'] === undefined
+      ? {}
+      : Object.fromEntries(Object.keys(BACKENDS[backend].faults).map((f) => [f, integer(values, 'fault-every-ms', 0, 1)]))
   let until
   if (values['until-ok'] !== undefined) {
-    if (values.seconds !== undefined) throw new UsageError('--seconds and --until-ok cannot go together: a run lasts a time or until a number of transactions.')
+    if (values.seconds !== undefined)
+      throw new UsageError('--seconds and --until-ok cannot go together: a run lasts a time or until a number of transactions.')
     const faultTargets = Object.fromEntries(faults.map((f) => [f, 1]))
-    for (const item of (values['until-faults'] ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '')) {
+    for (const item of (values['until-faults'] ?? '')
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== '')) {
       const [name, count = '1'] = item.split('=')
       const n = Number(count)
       if (!faults.includes(name)) throw new UsageError(`--until-faults: "${name}" is not in --faults (${faults.join(',') || 'none'}).`)
-      if (!Number.isInteger(n) || n < 0) throw new UsageError(`--until-faults: ${JSON.stringify(item)} needs a count of at least 0, as in ${name}=10.`)
+      if (!Number.isInteger(n) || n < 0)
+        throw new UsageError(`--until-faults: ${JSON.stringify(item)} needs a count of at least 0, as in ${name}=10.`)
       faultTargets[name] = n
     }
     until = { ok: integer(values, 'until-ok', 1, 1), faults: faultTargets }
@@ -194,6 +206,24 @@ class LogTail {
   }
 }
 
+/** Whether the follower's log ends with its clean exit at or past `head`. */
+function drainedTo(path, head) {
+  const size = sizeOf(path)
+  if (size === 0) return false
+  const fd = openSync(path, 'r')
+  try {
+    const tail = Buffer.alloc(Math.min(size, 4096))
+    readSync(fd, tail, 0, tail.length, size - tail.length)
+    const last = tail.toString('utf8').trimEnd().split('\n').at(-1)
+    const entry = JSON.parse(last ?? 'null')
+    return entry?.t === 'end' && entry.last >= head
+  } catch {
+    return false
+  } finally {
+    closeSync(fd)
+  }
+}
+
 /** The size of a file, 0 if it does not exist: how far a process has got with its log. */
 function sizeOf(path) {
   try {
@@ -219,8 +249,18 @@ async function watchRun({ logs, workers, seconds, until, stallMs, supervisor, pr
   let lastOkAt = started
   let lastFaultAt = started
   let nextReport = started + 10_000
-  const faultsMissing = () => (until === undefined ? [] : Object.entries(until.faults).filter(([f, n]) => (faults[f] ?? 0) < n).map(([f, n]) => `${f} ${faults[f] ?? 0} of ${n}`))
-  const summary = () => `${ok} transactions ok, ${supervisor.kills} processes killed, faults ${Object.entries(faults).map(([f, n]) => `${f} ${n}`).join(', ') || 'none'}`
+  const faultsMissing = () =>
+    until === undefined
+      ? []
+      : Object.entries(until.faults)
+          .filter(([f, n]) => (faults[f] ?? 0) < n)
+          .map(([f, n]) => `${f} ${faults[f] ?? 0} of ${n}`)
+  const summary = () =>
+    `${ok} transactions ok, ${supervisor.kills} processes killed, faults ${
+      Object.entries(faults)
+        .map(([f, n]) => `${f} ${n}`)
+        .join(', ') || 'none'
+    }`
   try {
     for (;;) {
       await sleep(250)
@@ -237,11 +277,17 @@ async function watchRun({ logs, workers, seconds, until, stallMs, supervisor, pr
       const elapsed = (now - started) / 1000
       if (until === undefined ? elapsed >= seconds : ok >= until.ok && faultsMissing().length === 0) break
       if (now - lastOkAt >= stallMs) {
-        health.push({ what: 'stall', detail: `no transaction completed ok for ${Math.round((now - lastOkAt) / 1000)} s, ${elapsed.toFixed(0)} s into the run (${summary()}); the run stopped there` })
+        health.push({
+          what: 'stall',
+          detail: `no transaction completed ok for ${Math.round((now - lastOkAt) / 1000)} s, ${elapsed.toFixed(0)} s into the run (${summary()}); the run stopped there`,
+        })
         break
       }
       if (faultsMissing().length > 0 && now - lastFaultAt >= stallMs) {
-        health.push({ what: 'stall', detail: `no fault injected for ${Math.round((now - lastFaultAt) / 1000)} s while the run still waited for ${faultsMissing().join(', ')} (${summary()}); the run stopped there` })
+        health.push({
+          what: 'stall',
+          detail: `no fault injected for ${Math.round((now - lastFaultAt) / 1000)} s while the run still waited for ${faultsMissing().join(', ')} (${summary()}); the run stopped there`,
+        })
         break
       }
       if (now >= nextReport) {
@@ -270,29 +316,53 @@ export async function runTorture(options, progress = (line) => process.stderr.wr
   const startNs = String(process.hrtime.bigint())
   const random = createRandom(`${options.seed}/runner`)
   const common = { startNs, store, seed: options.seed, fsync: options.fsync }
-  writeFileSync(join(dir, 'run.json'), `${JSON.stringify({ ...options, startNs, location, startedAt: new Date().toISOString() }, null, 2)}\n`)
-  const length = options.until === undefined ? `${options.seconds} s` : `until ${options.until.ok} transactions ok and faults ${Object.entries(options.until.faults).map(([f, n]) => `${f} ${n}`).join(', ') || 'none'}`
-  progress(`torture: ${options.backend}, durability ${options.durability}, ${options.procs} workers x ${options.clients} clients, ${length}, faults ${options.faults.join(',') || 'none'}, seed ${options.seed}, dir ${dir}`)
+  writeFileSync(
+    join(dir, 'run.json'),
+    `${JSON.stringify({ ...options, startNs, location, startedAt: new Date().toISOString() }, null, 2)}\n`,
+  )
+  const length =
+    options.until === undefined
+      ? `${options.seconds} s`
+      : `until ${options.until.ok} transactions ok and faults ${
+          Object.entries(options.until.faults)
+            .map(([f, n]) => `${f} ${n}`)
+            .join(', ') || 'none'
+        }`
+  progress(
+    `torture: ${options.backend}, durability ${options.durability}, ${options.procs} workers x ${options.clients} clients, ${length}, faults ${options.faults.join(',') || 'none'}, seed ${options.seed}, dir ${dir}`,
+  )
 
   // Processes: the nemesis (not restarted), then the follower and the workers (restarted when killed).
   const { fork } = await import('node:child_process')
-  const nemesis = fork(join(HERE, 'nemesis.mjs'), [JSON.stringify({
-    ...common,
-    log: join(logs, 'nemesis.log'),
-    backend: options.backend,
-    location,
-    faults: options.faults,
-    killEveryMs: options.killEveryMs,
-    restartEveryMs: options.restartEveryMs,
-    everyMs: options.faultEveryMs,
-  })], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: [] })
+  const nemesis = fork(
+    join(HERE, 'nemesis.mjs'),
+    [
+      JSON.stringify({
+        ...common,
+        log: join(logs, 'nemesis.log'),
+        backend: options.backend,
+        location,
+        faults: options.faults,
+        killEveryMs: options.killEveryMs,
+        restartEveryMs: options.restartEveryMs,
+        everyMs: options.faultEveryMs,
+      }),
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: [] },
+  )
   let nemesisErr = ''
   nemesis.stderr.setEncoding('utf8').on('data', (c) => (nemesisErr = (nemesisErr + c).slice(-4000)))
   nemesis.on('error', () => undefined)
   const nemesisExit = new Promise((r) => nemesis.once('close', (code, signal) => r({ code, signal })))
   const supervisor = new Supervisor({ random, onTargets: (targets) => nemesis.connected && nemesis.send({ type: 'targets', targets }) })
 
-  const followerArgs = (drainTo) => (incarnation) => ({ ...common, name: 'follower', incarnation, log: join(logs, 'follower.log'), ...(drainTo === undefined ? {} : { drainTo }) })
+  const followerArgs = (drainTo) => (incarnation) => ({
+    ...common,
+    name: 'follower',
+    incarnation,
+    log: join(logs, 'follower.log'),
+    ...(drainTo === undefined ? {} : { drainTo }),
+  })
   supervisor.start('follower', join(HERE, 'follower.mjs'), followerArgs())
   const workers = Array.from({ length: options.procs }, (_, i) => `w${i + 1}`)
   for (const name of workers) {
@@ -309,7 +379,16 @@ export async function runTorture(options, progress = (line) => process.stderr.wr
   }
 
   const health = []
-  const ran = await watchRun({ logs, workers, seconds: options.seconds, until: options.until, stallMs: options.stallSeconds * 1000, supervisor, progress, health })
+  const ran = await watchRun({
+    logs,
+    workers,
+    seconds: options.seconds,
+    until: options.until,
+    stallMs: options.stallSeconds * 1000,
+    supervisor,
+    progress,
+    health,
+  })
 
   // Stop: faults first, then the workers (gracefully, so what they have in flight settles).
   const phases = {}
@@ -321,8 +400,15 @@ export async function runTorture(options, progress = (line) => process.stderr.wr
   const stopAt = Number((process.hrtime.bigint() - BigInt(startNs)) / 1000n)
   if (nemesis.connected) nemesis.send({ type: 'stop' })
   // The nemesis finishes the fault in hand (a PostgreSQL CHECKPOINT can take a while on a busy machine).
-  const nemesisEnd = await Promise.race([nemesisExit, sleep(60_000).then(() => (nemesis.kill('SIGKILL'), { code: null, signal: 'timeout' }))])
-  if (nemesisEnd.code !== 0) health.push({ what: 'nemesis', detail: `the nemesis ended with code ${nemesisEnd.code}, signal ${nemesisEnd.signal}: ${nemesisErr.trim()}` })
+  const nemesisEnd = await Promise.race([
+    nemesisExit,
+    sleep(60_000).then(() => (nemesis.kill('SIGKILL'), { code: null, signal: 'timeout' })),
+  ])
+  if (nemesisEnd.code !== 0)
+    health.push({
+      what: 'nemesis',
+      detail: `the nemesis ended with code ${nemesisEnd.code}, signal ${nemesisEnd.signal}: ${nemesisErr.trim()}`,
+    })
   supervisor.freeze()
   // A worker asked to stop finishes what it has in flight, logging each outcome; one whose log
   // does not move for HANG_MS is stuck.
@@ -335,7 +421,8 @@ export async function runTorture(options, progress = (line) => process.stderr.wr
     const checker = await openTortureStore(store, 'checker')
     try {
       const records = {}
-      for (const r of await checker.collection(COLLECTION).find()) records[r.id] = { v: r.version, l: r.data.l, n: r.data.n, a: r.data.a, b: r.data.b }
+      for (const r of await checker.collection(COLLECTION).find())
+        records[r.id] = { v: r.version, l: r.data.l, n: r.data.n, a: r.data.a, b: r.data.b }
       const description = await checker.describe()
       const integrity = await checker.checkIntegrity()
       final = { head: description.changes.head, records, integrity }
@@ -343,19 +430,29 @@ export async function runTorture(options, progress = (line) => process.stderr.wr
       await checker.close()
     }
   } catch (error) {
-    health.push({ what: 'final read', detail: `the store could not be opened or read after the run: ${error?.code ?? ''} ${error?.message ?? error}` })
+    health.push({
+      what: 'final read',
+      detail: `the store could not be opened or read after the run: ${error?.code ?? ''} ${error?.message ?? error}`,
+    })
   }
   if (final !== undefined) {
     writeFileSync(join(dir, 'final.json'), `${JSON.stringify(final)}\n`)
-    if (final.integrity.length !== 1 || final.integrity[0] !== 'ok') health.push({ what: 'integrity', detail: `integrity check: ${final.integrity.slice(0, 5).join('; ')}` })
+    if (final.integrity.length !== 1 || final.integrity[0] !== 'ok')
+      health.push({ what: 'integrity', detail: `integrity check: ${final.integrity.slice(0, 5).join('; ')}` })
     phase('finalReadMs')
-    // The follower must get every change up to the final head: drain it (start it once more if it is down).
-    if (supervisor.isRunning('follower')) supervisor.sendUntilExit('follower', { type: 'drain', head: final.head })
-    else supervisor.revive('follower', followerArgs(final.head))
-    // However long the feed is: the follower logs each change it gets, and only a follower whose
-    // log stops moving for a minute is stuck.
-    if (await supervisor.waitFor('follower', 60_000, () => sizeOf(join(logs, 'follower.log')))) {
-      health.push({ what: 'hang', detail: 'the follower, draining the change feed, logged nothing for 60 s and was killed' })
+    // The follower must get every change up to the final head: drain it (start it once more if it
+    // is down). A fault that struck just before the freeze — a restart stopping it, a kill — can end
+    // it before it drained: start it again, a few times at most, until it logs its end at the head.
+    const followerLog = join(logs, 'follower.log')
+    for (let attempt = 0; attempt < 3 && !drainedTo(followerLog, final.head); attempt++) {
+      if (supervisor.isRunning('follower')) supervisor.sendUntilExit('follower', { type: 'drain', head: final.head })
+      else supervisor.revive('follower', followerArgs(final.head))
+      // However long the feed is: the follower logs each change it gets, and only a follower whose
+      // log stops moving for a minute is stuck.
+      if (await supervisor.waitFor('follower', 60_000, () => sizeOf(followerLog))) {
+        health.push({ what: 'hang', detail: 'the follower, draining the change feed, logged nothing for 60 s and was killed' })
+        break
+      }
     }
     phase('drainMs')
   } else {
@@ -363,16 +460,27 @@ export async function runTorture(options, progress = (line) => process.stderr.wr
   }
   // Exit code 70 is a crash the process logged itself (with its error): the checker reads it there.
   for (const crash of supervisor.crashes.filter((c) => c.code !== 70)) {
-    health.push({ what: 'crash', detail: `${crash.name} (incarnation ${crash.incarnation}) died on its own: code ${crash.code}, signal ${crash.signal}${crash.stderr ? `: ${crash.stderr.slice(-800)}` : ''}` })
+    health.push({
+      what: 'crash',
+      detail: `${crash.name} (incarnation ${crash.incarnation}) died on its own: code ${crash.code}, signal ${crash.signal}${crash.stderr ? `: ${crash.stderr.slice(-800)}` : ''}`,
+    })
   }
 
   progress(`torture: checking ${dir}`)
   const history = await loadHistory(dir)
   // A worker that, once asked to stop, logged nothing for HANG_MS is stuck: a hang.
   for (const { name, incarnation } of supervisor.stragglers) {
-    const pending = history.ops.filter((op) => op.session.startsWith(`${name}.${incarnation}.`) && op.status === 'unknown' && op.error === undefined)
-    const oldest = pending.map((op) => `${op.id} (invoked ${((stopAt - op.inv) / 1e6).toFixed(1)} s before the stop: ${op.txn.map((m) => `${m.f} ${m.k ?? ''}`).join(', ')})`)
-    health.push({ what: 'hang', detail: `${name} (incarnation ${incarnation}), asked to stop, logged nothing for ${HANG_MS / 1000} s and was killed; pending: ${oldest.join('; ') || 'no transaction (stuck outside one)'}` })
+    const pending = history.ops.filter(
+      (op) => op.session.startsWith(`${name}.${incarnation}.`) && op.status === 'unknown' && op.error === undefined,
+    )
+    const oldest = pending.map(
+      (op) =>
+        `${op.id} (invoked ${((stopAt - op.inv) / 1e6).toFixed(1)} s before the stop: ${op.txn.map((m) => `${m.f} ${m.k ?? ''}`).join(', ')})`,
+    )
+    health.push({
+      what: 'hang',
+      detail: `${name} (incarnation ${incarnation}), asked to stop, logged nothing for ${HANG_MS / 1000} s and was killed; pending: ${oldest.join('; ') || 'no transaction (stuck outside one)'}`,
+    })
   }
   history.health.push(...health)
   const report = check(history, { gapFreeSeq: backend.gapFreeSeq })
@@ -424,7 +532,10 @@ async function main() {
   }
   if (options.json) process.stdout.write(`${JSON.stringify(report)}\n`)
   else process.stdout.write(formatReport(report))
-  if (options.json) process.stderr.write(`torture: ${report.anomalyCount === 0 ? 'no anomaly' : `${report.anomalyCount} anomalies`}${report.run.dir ? `; logs kept in ${report.run.dir}` : ''}\n`)
+  if (options.json)
+    process.stderr.write(
+      `torture: ${report.anomalyCount === 0 ? 'no anomaly' : `${report.anomalyCount} anomalies`}${report.run.dir ? `; logs kept in ${report.run.dir}` : ''}\n`,
+    )
   process.exit(exitCode)
 }
 
