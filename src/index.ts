@@ -1,6 +1,6 @@
 // Store: open a store, its collections and transactions.
 export { Store, Transaction, type CollectionOf } from './store/store.js'
-export { openStore } from './store/open-store.js'
+export { openStore, type OpenStoreConfig } from './open/open-store.js'
 export { defineStore, type StoreDefinition } from './store/define-store.js'
 export { Collection, type StoredRecord, type Page, type VersionOptions, type InsertOptions } from './store/collection.js'
 export type { StoreConfig, CollectionConfig, CollectionsConfig, AnyData, DataOf, InputOf } from './store/config.js'
@@ -93,6 +93,6 @@ export {
   type CopyProgress,
   type CopyResult,
   type CollectionCopyResult,
-} from './transfer/copy.js'
-export type { CopyEndpoint, CopyStoreConfig } from './transfer/copy-endpoint.js'
+} from './copy/copy.js'
+export type { CopyEndpoint, CopyStoreConfig } from './copy/copy-endpoint.js'
 export { checksumStore, type ChecksumOptions, type CollectionChecksum } from './transfer/checksum.js'

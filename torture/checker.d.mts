@@ -80,7 +80,15 @@ export interface CheckOptions {
 export interface CheckReport {
   anomalies: Record<AnomalyClass, { count: number; examples: { message: string; ops: string[] }[] }>
   anomalyCount: number
-  counts: { transactions: number; ok: number; failed: number; unknown: number; microOps: number; failedBy: Record<string, number>; unknownBy: Record<string, number> }
+  counts: {
+    transactions: number
+    ok: number
+    failed: number
+    unknown: number
+    microOps: number
+    failedBy: Record<string, number>
+    unknownBy: Record<string, number>
+  }
   feed: { complete: boolean; changes: number }
   faults: Record<string, { injected: number; busyOrFailed?: number }>
 }

@@ -29,13 +29,11 @@ for (let i = 0; i < EVENTS; i++) {
     )
   }
   if (i % 6 === 0)
-    await store
-      .collection('scheduleEvents')
-      .insert({
-        title: `Lecture ${i}`,
-        startsAt: new Date(Date.UTC(2026, 2, 1, 9) + i * 3_600_000).toISOString(),
-        recurrence: i % 12 === 0 ? 'weekly' : null,
-      })
+    await store.collection('scheduleEvents').insert({
+      title: `Lecture ${i}`,
+      startsAt: new Date(Date.UTC(2026, 2, 1, 9) + i * 3_600_000).toISOString(),
+      recurrence: i % 12 === 0 ? 'weekly' : null,
+    })
 }
 for (const agent of AGENTS) await states.patch(agent, { status: 'idle' })
 

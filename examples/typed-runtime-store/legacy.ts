@@ -17,17 +17,15 @@ const store = await openStore({
 const journal = await store
   .collection('journalEntries')
   .insertMany(Array.from({ length: 30 }, (_, i) => ({ text: `Old entry ${i}`, tags: i % 3 === 0 ? ['study'] : [] })))
-const deadlines = await store
-  .collection('deadlines')
-  .insertMany(
-    Array.from({ length: 12 }, (_, i) => ({
-      course: `CS${100 + i}`,
-      task: `Problem set ${i}`,
-      due: new Date(Date.UTC(2026, 0, 10 + i)).toISOString(),
-      priority: 'medium',
-      completed: i < 4,
-    })),
-  )
+const deadlines = await store.collection('deadlines').insertMany(
+  Array.from({ length: 12 }, (_, i) => ({
+    course: `CS${100 + i}`,
+    task: `Problem set ${i}`,
+    due: new Date(Date.UTC(2026, 0, 10 + i)).toISOString(),
+    priority: 'medium',
+    completed: i < 4,
+  })),
+)
 await store.close()
 await send<LegacyMessage>({ type: 'done', journalEntries: journal.length, deadlines: deadlines.length })
 disconnect()

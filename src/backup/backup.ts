@@ -7,7 +7,7 @@ import type { Store } from '../store/store.js'
 import { exportStore } from '../transfer/export.js'
 import { MAX_LINE_BYTES_LIMIT } from '../transfer/ndjson.js'
 import { copySqliteFile, isSoundTandemFile, SqliteCopyError } from './sqlite-copy.js'
-import { refuseStoreFiles, requireSqliteStoreFile } from './store-file.js'
+import { refuseStoreFiles, requireSqliteStoreFile } from '../store/store-file.js'
 
 /** What backupStore wrote. */
 export interface BackupResult {

@@ -6,7 +6,7 @@ import { createTempBeside, removeQuietly, renameDurably } from '../fs/durable-fi
 import { resolveStorePath } from '../fs/safe-path.js'
 import { DEFAULT_BUSY_TIMEOUT_MS } from '../store/config.js'
 import { copySqliteFile, isSoundTandemFile, SqliteCopyError, type SqliteFileCheck } from './sqlite-copy.js'
-import { realLocation, refuseStoreFiles } from './store-file.js'
+import { realLocation, refuseStoreFiles } from '../store/store-file.js'
 
 /** restoreStore's options: the backup, the store it replaces, and whether to restore under running processes. */
 export interface RestoreOptions {

@@ -4,7 +4,7 @@ import { TandemError } from '../errors.js'
 import type { CollectionsConfig } from '../store/config.js'
 import type { Store } from '../store/store.js'
 import { backupStore, type BackupResult } from './backup.js'
-import { sqliteStoreFile } from './store-file.js'
+import { sqliteStoreFile } from '../store/store-file.js'
 import { removeOrphanTemps } from './temp-files.js'
 
 /** scheduleBackups' options (the same as openStore's `backup` option, plus callbacks). */

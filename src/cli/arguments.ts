@@ -14,12 +14,12 @@ export function jsonOption(value: string | boolean | undefined, option: string):
     if (value === '-') text = readFileSync(0, 'utf8')
     else if (value.startsWith('@')) text = readFileSync(value.slice(1), 'utf8')
   } catch (error) {
-    throw new TypeError(`${option} ${value}: could not read it (${(error as Error).message}).`)
+    throw new TypeError(`${option} ${value}: could not read it (${(error as Error).message}).`, { cause: error })
   }
   try {
     return JSON.parse(text) as unknown
   } catch (error) {
-    throw new TypeError(`${option} is not valid JSON (${(error as Error).message}): ${truncate(text.trim(), 60)}`)
+    throw new TypeError(`${option} is not valid JSON (${(error as Error).message}): ${truncate(text.trim(), 60)}`, { cause: error })
   }
 }
 

@@ -2,7 +2,7 @@ import { statSync } from 'node:fs'
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path'
 import { readFile } from 'node:fs/promises'
 import { pathToFileURL } from 'node:url'
-import type { StoreConfig } from '../index.js'
+import type { OpenStoreConfig } from '../index.js'
 import { CliError, EXIT } from './output.js'
 
 /** The file names looked for in each directory, first match wins. */
@@ -15,7 +15,7 @@ export const CONFIG_FILE_NAMES = [
 ] as const
 
 /** What a config file declares: openStore's config without the role (the CLI's role comes from --as). */
-export type StoreFileConfig = Omit<StoreConfig, 'role'>
+export type StoreFileConfig = Omit<OpenStoreConfig, 'role'>
 
 export interface LoadedConfig {
   /** The config file, absolute. */

@@ -6,7 +6,6 @@ import { parseIndexField } from './query.js'
 import { dirname, join, resolve } from 'node:path'
 import type { ArchivePeriod } from '../fs/archive-file.js'
 import type { Migration } from '../migrations/migration.js'
-import type { ScheduledBackupOptions } from '../backup/scheduled-backup.js'
 import { checkMigrations } from '../migrations/runner.js'
 import { checkId } from './ids.js'
 import type { RetentionSettings } from './retention.js'
@@ -63,11 +62,6 @@ export interface StoreConfig<C extends CollectionsConfig = CollectionsConfig> {
   migrations?: readonly Migration[]
   /** When the store has migrations this program does not know: 'refuse' to open (default), or open 'read-only'. */
   onNewerSchema?: 'refuse' | 'read-only'
-  /**
-   * Scheduled online backups with rotation, run by this process: `{ everyMs, keep, dir }` (see
-   * scheduleBackups). Give it to one process (the daemon, say), not to every one.
-   */
-  backup?: ScheduledBackupOptions
   /** Per-role settings shared by every process: `{ daemon: { singleton: true } }` lets one live daemon at a time open the store. */
   roles?: { [role: string]: { singleton?: boolean } }
   /** Where retention archives trimmed records. Default: an `archive` folder beside the store file (or in dataDir). */
@@ -120,7 +114,6 @@ const STORE_KEYS = [
   'onNewerSchema',
   'archiveDir',
   'roles',
-  'backup',
   'readOnly',
   'onWritesRefused',
   'create',

@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises'
 import { basename, resolve } from 'node:path'
 import type { JsonObject } from '../backends/backend.js'
-import { refuseStoreFiles, sqliteStoreFile } from '../backup/store-file.js'
+import { refuseStoreFiles, sqliteStoreFile } from '../store/store-file.js'
 import { TandemError } from '../errors.js'
 import { checkCollectionFilter, type CollectionsConfig } from '../store/config.js'
 import { newId } from '../store/ids.js'

@@ -1,5 +1,5 @@
 import type { RecordRow } from '../backends/backend.js'
-import { sqliteStoreFile } from '../backup/store-file.js'
+import { sqliteStoreFile } from '../store/store-file.js'
 import type { CollectionsConfig } from '../store/config.js'
 import type { Store } from '../store/store.js'
 import { openSqliteSnapshot } from './sqlite-snapshot.js'

@@ -60,7 +60,7 @@ test('status shows sizes, collections with owners, the change log, and another l
   // Each process's definition fingerprint, the last column.
   expect(human.stdout).toMatch(new RegExp(`^\\s+daemon\\s+${daemon.pid}\\s.*\\s[0-9a-f]{16}$`, 'm'))
   expect(human.stdout).toMatch(/mailer\s+1\s+2\s+-\s+behind/)
-  expect(human.stdout).not.toMatch(/\x1b\[/) // no colours off a TTY
+  expect(human.stdout).not.toContain('\x1b[') // no colours off a TTY
 
   daemon.send({ type: 'cmd', action: 'stop' })
   await daemon.waitFor('closed')

@@ -1,4 +1,4 @@
-import { openStore } from '../../store/open-store.js'
+import { openStore } from '../../open/open-store.js'
 import type { Store } from '../../store/store.js'
 
 /** The demo's collections: each role owns its data, notifications are shared. */

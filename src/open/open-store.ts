@@ -1,23 +1,24 @@
 import { statSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Backend } from '../backends/backend.js'
+import type * as PostgresBackendModule from '../backends/postgres/postgres-backend.js'
 import { SqliteBackend } from '../backends/sqlite/sqlite-backend.js'
 import { createStoreFile } from '../backends/sqlite/sqlite-create.js'
 import { DEFAULT_JOURNAL_SIZE_LIMIT_BYTES, DEFAULT_WAL_CHECKPOINT_BYTES } from '../backends/sqlite/sqlite-config.js'
-import { scheduleBackups } from '../backup/scheduled-backup.js'
+import { scheduleBackups, type ScheduledBackupOptions } from '../backup/scheduled-backup.js'
 import { CONSUMERS_COLLECTION } from '../changes/consumer.js'
 import { checkStoreFile, resolveStorePath, restrictFileMode } from '../fs/safe-path.js'
 import { MIGRATIONS_COLLECTION, readAppliedAfter, readSchemaVersion, runMigrations, schemaTooNew } from '../migrations/runner.js'
 import { explainBusy } from '../registry/busy-holders.js'
 import { PROCESSES_COLLECTION } from '../registry/process-registry.js'
-import { parseStoreConfig, type CollectionsConfig, type StoreConfig, type StoreSettings } from './config.js'
-import { DECLARATIONS_COLLECTION } from './declarations.js'
-import { SEEDS_COLLECTION } from './seeds.js'
-import { Store } from './store.js'
+import { parseStoreConfig, type CollectionsConfig, type StoreConfig, type StoreSettings } from '../store/config.js'
+import { DECLARATIONS_COLLECTION } from '../store/declarations.js'
+import { SEEDS_COLLECTION } from '../store/seeds.js'
+import { Store } from '../store/store.js'
 import { TandemError } from '../errors.js'
 
 /** The PostgreSQL backend, whose `pg` driver is an optional peer dependency: say how to get it when it is missing. */
-async function importPostgresBackend(): Promise<typeof import('../backends/postgres/postgres-backend.js')> {
+async function importPostgresBackend(): Promise<typeof PostgresBackendModule> {
   try {
     return await import('../backends/postgres/postgres-backend.js')
   } catch (error) {
@@ -104,6 +105,15 @@ async function openReadOnly<C extends CollectionsConfig>(settings: StoreSettings
   return store
 }
 
+/** openStore's options: the store's configuration, and the backups this process schedules. */
+export interface OpenStoreConfig<C extends CollectionsConfig = CollectionsConfig> extends StoreConfig<C> {
+  /**
+   * Scheduled online backups with rotation, run by this process: `{ everyMs, keep, dir }` (see
+   * scheduleBackups). Give it to one process (the daemon, say), not to every one.
+   */
+  backup?: ScheduledBackupOptions
+}
+
 /**
  * Opens (creating if needed) a store shared with every other process that opens the same file.
  * Creates the tables and indexes of the declared collections. Rejects with UNSAFE_PATH when the
@@ -119,8 +129,9 @@ async function openReadOnly<C extends CollectionsConfig>(settings: StoreSettings
  * })
  * const s = await store.collection('sessions').insert({ projectId: 'p1' })
  */
-export async function openStore<C extends CollectionsConfig>(config: StoreConfig<C>): Promise<Store<C>> {
-  const settings = parseStoreConfig(config)
+export async function openStore<C extends CollectionsConfig>(config: OpenStoreConfig<C>): Promise<Store<C>> {
+  const { backup, ...storeConfig } = config
+  const settings = parseStoreConfig(storeConfig)
   const backend = config.backend ?? (await openBackend(settings))
   let store: Store<C> | undefined
   try {
@@ -139,7 +150,7 @@ export async function openStore<C extends CollectionsConfig>(config: StoreConfig
     await backend.prepare([...settings.collections.values()].map((c) => ({ name: c.name, indexes: c.indexes })))
     await store.seed()
     await store.register()
-    if (config.backup !== undefined) store.onClose(scheduleBackups(store, config.backup))
+    if (backup !== undefined) store.onClose(scheduleBackups(store, backup))
     return store
   } catch (error) {
     // Waiting for another process's lock at open (tables, migrations, registration): say whose.

@@ -1,11 +1,11 @@
 import type { CollectionLayout, RecordRow } from '../backends/backend.js'
-import { sqliteStoreFile } from '../backup/store-file.js'
+import { sqliteStoreFile } from '../store/store-file.js'
 import { TandemError } from '../errors.js'
 import { MIGRATIONS_COLLECTION } from '../migrations/runner.js'
 import { checkCollectionFilter, type CollectionsConfig } from '../store/config.js'
 import { SEEDS_COLLECTION } from '../store/seeds.js'
 import type { Store } from '../store/store.js'
-import { checksumCollections, readCollection, readUserCollections, RecordHasher, type CollectionChecksum } from './checksum.js'
+import { checksumCollections, readCollection, readUserCollections, RecordHasher, type CollectionChecksum } from '../transfer/checksum.js'
 import { makeWritable, openEndpoint, refuseSameStore, type CopyEndpoint, type OpenEndpoint } from './copy-endpoint.js'
 
 /**

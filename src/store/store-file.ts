@@ -3,8 +3,8 @@ import { basename, dirname, join, resolve } from 'node:path'
 import { SqliteBackend } from '../backends/sqlite/sqlite-backend.js'
 import { TandemError } from '../errors.js'
 import { resolveStorePath } from '../fs/safe-path.js'
-import type { Store } from '../store/store.js'
-import type { CollectionsConfig } from '../store/config.js'
+import type { Store } from './store.js'
+import type { CollectionsConfig } from './config.js'
 
 /** The files SQLite keeps beside a database: never to be opened, replaced or written with node:fs. */
 export const COMPANION_SUFFIXES = ['', '-wal', '-shm', '-journal'] as const

@@ -2,7 +2,7 @@ import { statSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { TandemError } from '../errors.js'
 import type { CollectionsConfig, StoreConfig } from '../store/config.js'
-import { openStore } from '../store/open-store.js'
+import { openStore } from '../open/open-store.js'
 import { Store } from '../store/store.js'
 
 /**
