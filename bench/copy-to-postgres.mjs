@@ -2,7 +2,8 @@
 // read-back verification each copy does. 100,000 records of about 400 bytes by default
 // (RECORDS=n to change). Not a goal of any issue: a figure for users planning the move.
 import { join } from 'node:path'
-import { copyStore, openStore } from '../dist/index.js'
+import { openStore } from '../dist/index.js'
+import { copyStore } from '../dist/lifecycle.js'
 import { formatRate, log, tempDir } from './lib.mjs'
 import { PG_URL, benchSchema, dropSchemas } from './pg-lib.mjs'
 

@@ -11,7 +11,8 @@ import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
-import { exportStore, importStore, openStore } from '../dist/index.js'
+import { openStore } from '../dist/index.js'
+import { exportStore, importStore } from '../dist/lifecycle.js'
 import { COLLECTIONS, log, printTable, sampleData, tempDir } from './lib.mjs'
 
 const MB = 1024 * 1024

@@ -69,7 +69,16 @@ try {
     const files = packed[0].files.map((f) => f.path)
     expect(!files.some((f) => f.endsWith('.map')), 'the tarball ships source maps whose sources it does not ship')
     expect(!files.some((f) => /\.test\./.test(f)), 'the tarball ships test files')
-    for (const needed of ['LICENSE', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'dist/postgres.js', 'dist/cli/main.js'])
+    for (const needed of [
+      'LICENSE',
+      'README.md',
+      'dist/index.js',
+      'dist/index.d.ts',
+      'dist/postgres.js',
+      'dist/lifecycle.js',
+      'dist/backend.js',
+      'dist/cli/main.js',
+    ])
       expect(files.includes(needed), `the tarball lacks ${needed}`)
     spec = join(work, packed[0].filename)
     process.stderr.write(
@@ -94,13 +103,18 @@ try {
     join(project, 'app.mjs'),
     `import { openStore, defineStore, TandemError } from 'tandemdb'
 import { PostgresBackend } from 'tandemdb/postgres'
+import { exportStore } from 'tandemdb/lifecycle'
+import { SqliteBackend } from 'tandemdb/backend'
 const definition = defineStore({ dataDir: 'data', path: 'app.db', collections: { notes: { writers: ['app'], indexes: ['tag'] } } })
 const store = await openStore({ ...definition, role: 'app' })
 const note = await store.collection('notes').insert({ tag: 'install', text: 'hello' })
 const found = await store.collection('notes').find({ where: { tag: 'install' } })
 if (found.length !== 1 || found[0].id !== note.id) throw new Error('find did not return the inserted note')
 try { await store.collection('notes').insert({ text: 1 }, { id: note.id }) } catch (e) { if (!(e instanceof TandemError) || e.code !== 'DUPLICATE_ID') throw e }
+const exported = await exportStore(store, { to: 'notes.ndjson' })
+if (exported.records !== 1) throw new Error('tandemdb/lifecycle exported ' + JSON.stringify(exported))
 await store.close()
+if (typeof SqliteBackend !== 'function') throw new Error('tandemdb/backend has no SqliteBackend')
 if (typeof PostgresBackend !== 'function') throw new Error('tandemdb/postgres has no PostgresBackend')
 const pg = await openStore({ url: process.env.TANDEM_PG_URL, postgres: { schema: process.env.TANDEM_INSTALL_SCHEMA }, role: 'app', collections: { notes: { writers: ['app'] } } })
 const pgNote = await pg.collection('notes').insert({ text: 'hello' })

@@ -1,3 +1,6 @@
+// tandemdb: what an application needs — open a store, its collections, transactions, the change
+// feed, errors, and the lifecycle (backup, export/import, copy). Engines and their internals are in
+// tandemdb/backend; the PostgreSQL backend's own types in tandemdb/postgres.
 // Store: open a store, its collections and transactions.
 export { Store, Transaction, type CollectionOf } from './store/store.js'
 export { openStore, type OpenStoreConfig } from './open/open-store.js'
@@ -8,15 +11,7 @@ export type { Where, FieldOperators, FindOptions, OrderBySpec } from './store/qu
 
 // Inspection: what status and doctor show.
 export type { StoreDescription, CollectionDescription, ConsumerDescription } from './store/describe.js'
-export {
-  isStale,
-  isPrunable,
-  pruneStale,
-  isPidAlive,
-  PROCESSES_COLLECTION,
-  STALE_AFTER_MS,
-  type ProcessEntry,
-} from './registry/process-registry.js'
+export type { ProcessEntry } from './registry/process-registry.js'
 
 // Lifecycle: migrations run once at open; retention archives; seeds.
 export type { Migration, MigrationOutcome, MigrationReport } from './migrations/migration.js'
@@ -42,57 +37,10 @@ export {
   type ValidationIssue,
 } from './errors.js'
 
-// Backends: the interface other engines implement, and the embedded SQLite one.
-export type {
-  Backend,
-  BackendCapabilities,
-  ReadTx,
-  WriteTx,
-  RecordRow,
-  FoundRow,
-  ChangeRow,
-  ChangeBatch,
-  ChangeFilter,
-  ChangeRetention,
-  Query,
-  Condition,
-  FieldRef,
-  JsonValue,
-  JsonObject,
-  StorageInfo,
-} from './backends/backend.js'
-export { SqliteBackend } from './backends/sqlite/sqlite-backend.js'
-export { DEFAULT_JOURNAL_SIZE_LIMIT_BYTES, DEFAULT_WAL_CHECKPOINT_BYTES } from './backends/sqlite/sqlite-config.js'
+// Settings and the JSON a record holds. Engine authors: see tandemdb/backend.
+export type { JsonValue, JsonObject, Scalar, ChangeOp, StorageInfo } from './backends/backend.js'
+export type { Durability } from './backends/sqlite/sqlite-config.js'
+export type { ArchivePeriod } from './fs/archive-file.js'
+export type { ScheduledBackupOptions } from './backup/scheduled-backup.js'
+export type { TandemErrorDetails } from './errors.js'
 export { DEFAULT_BUSY_TIMEOUT_MS } from './store/config.js'
-export type { Durability, SqliteConfig } from './backends/sqlite/sqlite-config.js'
-
-// Lifecycle: export and import (NDJSON, legacy SQLite tables and JSON files), backup and restore.
-export {
-  exportStore,
-  exportRecords,
-  exportLines,
-  type ExportOptions,
-  type ExportStoreOptions,
-  type ExportResult,
-} from './transfer/export.js'
-export type { ExportHeader, ExportEnd, ExportedRecord } from './transfer/export-format.js'
-export { importStore, type ImportOptions } from './transfer/import.js'
-export { importSqliteTables, type ImportSqliteTablesOptions, type SqliteTableMapping } from './transfer/legacy-sqlite.js'
-export { importJsonFile, type ImportJsonFileOptions } from './transfer/legacy-json.js'
-export type { ImportResult } from './transfer/import-run.js'
-export type { ConflictPolicy, ImportCounts } from './transfer/import-sink.js'
-export { ImportError } from './transfer/import-error.js'
-export { backupStore, type BackupResult } from './backup/backup.js'
-export { restoreStore, type RestoreOptions, type RestoreResult } from './backup/restore.js'
-export { scheduleBackups, type ScheduledBackupOptions } from './backup/scheduled-backup.js'
-// Lifecycle: copy a store to another store or engine, verified by counts and checksums.
-export {
-  copyStore,
-  CopyVerificationError,
-  type CopyOptions,
-  type CopyProgress,
-  type CopyResult,
-  type CollectionCopyResult,
-} from './copy/copy.js'
-export type { CopyEndpoint, CopyStoreConfig } from './copy/copy-endpoint.js'
-export { checksumStore, type ChecksumOptions, type CollectionChecksum } from './transfer/checksum.js'

@@ -5,7 +5,8 @@
 // into a fresh store record for record.
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { checksumStore, exportStore, importStore, openStore } from 'tandemdb'
+import { openStore } from 'tandemdb'
+import { checksumStore, exportStore, importStore } from 'tandemdb/lifecycle'
 import { Checks, Child, makeDataDir, parseCliJson, runCli, runMain } from '../shared/processes.ts'
 import type { AgentsMessage } from './agents.ts'
 import type { LegacyMessage } from './legacy.ts'

@@ -84,6 +84,7 @@ export class ChangeStream<T = AnyData> implements AsyncIterableIterator<Change<T
   /** Set while reading the log fails: the FEED_INTERRUPTED reported, and since when. */
   #interrupted: { error: TandemError; since: number; attempts: number } | undefined
 
+  /** @internal use store.changes() or collection.watch() */
   constructor(backend: Backend, hub: ChangeHub, options: ChangeStreamOptions) {
     this.#backend = backend
     this.#hub = hub

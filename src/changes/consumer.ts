@@ -72,6 +72,7 @@ export class Consumer {
   #heartbeat: NodeJS.Timeout | undefined
   #lost: TandemError | undefined
 
+  /** @internal use store.consumer(name) */
   constructor(host: ConsumerHost, name: string, options: ConsumerOptions = {}) {
     if (typeof name !== 'string' || !NAME.test(name))
       throw new TypeError(`A consumer name must be 1 to 128 letters, digits or _ . : - (got ${JSON.stringify(name)}).`)

@@ -1,6 +1,7 @@
 import { chmodSync, rmSync, statSync } from 'node:fs'
 import { basename, dirname } from 'node:path'
-import { isPrunable, type SqliteBackend } from '../index.js'
+import { isPrunable } from '../registry/process-registry.js'
+import { type SqliteBackend } from '../backends/sqlite/sqlite-backend.js'
 import { formatAge, formatBytes, plural } from './format.js'
 import { hasTandemTables, openBareBackend, WAL_CHECKPOINT_BYTES } from './open.js'
 import { findOrphanTemps, removeOrphanTemps } from '../backup/temp-files.js'

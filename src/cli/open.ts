@@ -1,12 +1,7 @@
-import {
-  DEFAULT_BUSY_TIMEOUT_MS,
-  DEFAULT_JOURNAL_SIZE_LIMIT_BYTES,
-  DEFAULT_WAL_CHECKPOINT_BYTES,
-  openStore,
-  SqliteBackend,
-  type Backend,
-  type Store,
-} from '../index.js'
+import { DEFAULT_BUSY_TIMEOUT_MS, openStore, type Store } from '../index.js'
+import { DEFAULT_JOURNAL_SIZE_LIMIT_BYTES, DEFAULT_WAL_CHECKPOINT_BYTES } from '../backends/sqlite/sqlite-config.js'
+import { SqliteBackend } from '../backends/sqlite/sqlite-backend.js'
+import { type Backend } from '../backends/backend.js'
 import type { LoadedConfig } from './config.js'
 import { CliError, EXIT, type CommandContext } from './output.js'
 import { checkPostgresStore } from './postgres-store.js'

@@ -1,15 +1,8 @@
 import { isLockOn, readPosixLocks } from '../fs/proc-locks.js'
 import { readdirSync, readlinkSync, statSync, type Stats } from 'node:fs'
-import {
-  isStale,
-  pruneStale,
-  PROCESSES_COLLECTION,
-  type Backend,
-  type ChangeFilter,
-  type ConsumerDescription,
-  type ProcessEntry,
-  type Query,
-} from '../index.js'
+import { type ConsumerDescription } from '../index.js'
+import { isStale, pruneStale, PROCESSES_COLLECTION, type ProcessEntry } from '../registry/process-registry.js'
+import { type Backend, type ChangeFilter, type Query } from '../backends/backend.js'
 
 /*
  * Every openStore() registers the process, and registering prunes the stale entries of dead

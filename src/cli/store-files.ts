@@ -4,7 +4,7 @@ import { hostname } from 'node:os'
 import { basename, join } from 'node:path'
 import { findOrphanTemps } from '../backup/temp-files.js'
 import { parseTempName } from '../fs/durable-file.js'
-import { isPidAlive } from '../index.js'
+import { isPidAlive } from '../registry/process-registry.js'
 
 /*
  * SQLite keeps its locks as POSIX advisory locks, owned by the process: closing ANY descriptor

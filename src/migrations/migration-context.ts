@@ -24,6 +24,7 @@ export class MigrationContext {
   readonly #tx: WriteTx
   readonly #role: string
 
+  /** @internal migrations receive one */
   constructor(tx: WriteTx, role: string) {
     this.#tx = tx
     this.#role = role

@@ -112,6 +112,7 @@ export class Collection<T = AnyData, I = T> {
   readonly #settings: CollectionSettings
   readonly #runner: Runner
 
+  /** @internal use store.collection(name) */
   constructor(settings: CollectionSettings, runner: Runner) {
     this.#settings = settings
     this.#runner = runner

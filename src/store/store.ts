@@ -56,6 +56,7 @@ export class Transaction<C extends CollectionsConfig = CollectionsConfig> {
   readonly #store: Store<C>
   readonly #scope: TxScope
 
+  /** @internal use store.transaction() */
   constructor(store: Store<C>, scope: TxScope) {
     this.#store = store
     this.#scope = scope
@@ -165,7 +166,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
     return this.#backend.kind
   }
 
-  /** The backend, for tools that need engine details (status, benchmarks). */
+  /** @internal The backend, for this package's tools that need engine details (status, backup, benchmarks). */
   get backend(): Backend {
     return this.#backend
   }

@@ -1,7 +1,8 @@
 import { join } from 'node:path'
 import { expect, test } from 'vitest'
 import { openBareBackend } from '../../src/cli/open.js'
-import { openStore, PROCESSES_COLLECTION, type ProcessEntry } from '../../src/index.js'
+import { openStore } from '../../src/index.js'
+import { PROCESSES_COLLECTION, type ProcessEntry } from '../../src/registry/process-registry.js'
 import { tempDir } from '../helpers/backends.js'
 import { runCliJson } from '../helpers/cli.js'
 

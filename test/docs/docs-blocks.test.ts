@@ -40,7 +40,8 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, write
 import { join } from 'node:path'
 import ts from 'typescript'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { isPidAlive, openStore } from '../../src/index.js'
+import { openStore } from '../../src/index.js'
+import { isPidAlive } from '../../src/registry/process-registry.js'
 import { PG_URL, pgAdmin } from '../helpers/backends.js'
 import {
   assemblePrograms,

@@ -1,5 +1,5 @@
 import type { CollectionsConfig, Store } from '../../src/index.js'
-import { exportLines } from '../../src/index.js'
+import { exportLines } from '../../src/lifecycle.js'
 
 /** The store's NDJSON export as lines, with the header's exportedAt blanked (the one field that differs run to run). */
 export async function exportText<C extends CollectionsConfig>(store: Store<C>, collections?: readonly string[]): Promise<string[]> {

@@ -1,7 +1,8 @@
 import Database from 'better-sqlite3'
 import { join } from 'node:path'
 import { expect, onTestFinished, test } from 'vitest'
-import { backupStore, openStore } from '../../src/index.js'
+import { openStore } from '../../src/index.js'
+import { backupStore } from '../../src/lifecycle.js'
 import { tempDir } from '../helpers/backends.js'
 import { LAST_RESORT_TIMEOUT_MS, expectCleanExit, forkWorker, sleep, waitUntil, type WorkerHandle } from '../helpers/processes.js'
 

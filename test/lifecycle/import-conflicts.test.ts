@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { importStore, ImportError, type ConflictPolicy } from '../../src/index.js'
+import { importStore, ImportError, type ConflictPolicy } from '../../src/lifecycle.js'
 import { BACKENDS, tempDir } from '../helpers/backends.js'
 import { exportFile, recordLine, storeState } from '../helpers/transfer.js'
 

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { z } from 'zod'
-import { importStore, ImportError } from '../../src/index.js'
+import { importStore, ImportError } from '../../src/lifecycle.js'
 import { BACKENDS, tempDir } from '../helpers/backends.js'
 import { exportFile, recordLine, storeState } from '../helpers/transfer.js'
 

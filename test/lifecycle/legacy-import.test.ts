@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { z } from 'zod'
-import { importJsonFile, importSqliteTables, ImportError } from '../../src/index.js'
+import { importJsonFile, importSqliteTables, ImportError } from '../../src/lifecycle.js'
 import { BACKENDS, tempDir } from '../helpers/backends.js'
 import { storeState } from '../helpers/transfer.js'
 

@@ -1,20 +1,15 @@
 import Database from 'better-sqlite3'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
+import { openStore, TandemError, type CollectionsConfig, type Migration, type Store, type StoreConfig } from '../../src/index.js'
 import {
   checksumStore,
   copyStore,
   CopyVerificationError,
   exportRecords,
-  openStore,
-  TandemError,
-  type CollectionsConfig,
   type CopyProgress,
   type ExportedRecord,
-  type Migration,
-  type Store,
-  type StoreConfig,
-} from '../../src/index.js'
+} from '../../src/lifecycle.js'
 import { dropSchemaAfterTest, PG_URL, pgAdmin, POSTGRES, tempDir, uniqueSchema } from '../helpers/backends.js'
 import { runCli, runCliJson } from '../helpers/cli.js'
 

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { exportStore, importStore, type Migration } from '../../src/index.js'
+import { type Migration } from '../../src/index.js'
+import { exportStore, importStore } from '../../src/lifecycle.js'
 import { BACKENDS, tempDir } from '../helpers/backends.js'
 
 // Found next to issue 16: export and import did not carry the record of which seeded defaults were

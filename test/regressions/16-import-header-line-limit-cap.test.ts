@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { expect, test } from 'vitest'
-import { importStore, openStore } from '../../src/index.js'
+import { openStore } from '../../src/index.js'
+import { importStore } from '../../src/lifecycle.js'
 import { MAX_HEADER_LINE_BYTES } from '../../src/transfer/import.js'
 import { tempDir } from '../helpers/backends.js'
 

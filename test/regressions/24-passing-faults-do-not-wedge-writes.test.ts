@@ -4,7 +4,8 @@
 // write of the process wait for it forever; and a stream retried STORE_FILES_CHANGED for ever.
 // The faults are injected at the backend edge, as the engine's own translated errors.
 import { describe, expect, test } from 'vitest'
-import { PROCESSES_COLLECTION, StorageError, TandemError } from '../../src/index.js'
+import { StorageError, TandemError } from '../../src/index.js'
+import { PROCESSES_COLLECTION } from '../../src/registry/process-registry.js'
 import { BACKENDS } from '../helpers/backends.js'
 import { sleep, waitUntil } from '../helpers/processes.js'
 

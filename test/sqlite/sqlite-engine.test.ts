@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3'
 import { describe, expect, test } from 'vitest'
-import { SqliteBackend } from '../../src/index.js'
+import { SqliteBackend } from '../../src/backends/sqlite/sqlite-backend.js'
 import { parseFindOptions } from '../../src/store/query.js'
 import { BACKENDS } from '../helpers/backends.js'
 

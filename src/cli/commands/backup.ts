@@ -1,7 +1,7 @@
 import { linkSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { createTempBeside, fsyncDirectory } from '../../fs/durable-file.js'
-import { backupStore, type BackupResult } from '../../index.js'
+import { backupStore, type BackupResult } from '../../lifecycle.js'
 import { positionals } from '../arguments.js'
 import { formatBytes, formatDuration } from '../format.js'
 import { openReadable } from '../open.js'

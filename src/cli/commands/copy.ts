@@ -1,6 +1,6 @@
 import { realpathSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { copyStore, CopyVerificationError, type CopyProgress, type CopyResult, type CopyStoreConfig } from '../../index.js'
+import { copyStore, CopyVerificationError, type CopyProgress, type CopyResult, type CopyStoreConfig } from '../../lifecycle.js'
 import { integerOption, positionals } from '../arguments.js'
 import { formatDuration, plural } from '../format.js'
 import { checkStoreFile, CLI_ROLE, hasTandemTables, openBareBackend, openReadable } from '../open.js'

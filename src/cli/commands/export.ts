@@ -1,4 +1,4 @@
-import { exportStore, type ExportResult } from '../../index.js'
+import { exportStore, type ExportResult } from '../../lifecycle.js'
 import { formatBytes, formatDuration, plural } from '../format.js'
 import { openReadable, requireCollection } from '../open.js'
 import { TARGET_OPTIONS } from '../options.js'

@@ -1,4 +1,4 @@
-import { importStore, type ConflictPolicy, type ImportResult } from '../../index.js'
+import { importStore, type ConflictPolicy, type ImportResult } from '../../lifecycle.js'
 import { requireConfig } from '../config.js'
 import { formatDuration, plural } from '../format.js'
 import { openWritable, roleOption } from '../open.js'

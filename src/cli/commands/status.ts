@@ -1,5 +1,6 @@
 import { hostname } from 'node:os'
-import type { ProcessEntry, StoreDescription } from '../../index.js'
+import type { StoreDescription } from '../../index.js'
+import { type ProcessEntry } from '../../registry/process-registry.js'
 import { formatAge, formatBytes, plural } from '../format.js'
 import { openReadable } from '../open.js'
 import { EXIT, type Command, type CommandContext } from '../output.js'
