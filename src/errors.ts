@@ -36,6 +36,10 @@ export type TandemErrorCode =
   | 'NOT_A_FILE'
   | 'FEED_INTERRUPTED'
   | 'SERVER_TIMEOUT'
+  | 'UNSUPPORTED'
+  | 'NOT_A_STORE'
+  | 'TARGET_NOT_EMPTY'
+  | 'COPY_MISMATCH'
 
 export interface TandemErrorDetails {
   /** What the user can do about it, one sentence; the CLI prints it as the "try this" line. */

@@ -96,7 +96,7 @@ export class CopyVerificationError extends TandemError {
       )
       .join('; ')
     super(
-      'STORAGE_FAILURE',
+      'COPY_MISMATCH',
       `The copy does not match its source in ${bad.length} of ${result.collections.length} collections: ${figures}. Another process wrote to the target during the copy, or records were changed or lost on the way.`,
       {
         hint: 'Stop every writer of the target, then copy again with overwrite (tandem copy --overwrite).',
@@ -280,7 +280,7 @@ async function planCopy(from: OpenEndpoint, to: Store, wanted: readonly string[]
   const occupied = collections.filter((c) => c.present > 0)
   if (occupied.length > 0 && !overwrite) {
     throw new TandemError(
-      'DUPLICATE_ID',
+      'TARGET_NOT_EMPTY',
       `The target store already holds records in ${occupied.map((c) => `"${c.name}" (${c.present})`).join(', ')}; copy refuses to mix two stores' records. Nothing was written.`,
       {
         ...(occupied.length === 1 ? { collection: occupied[0]!.name } : {}),

@@ -80,7 +80,7 @@ async function openReadOnly<C extends CollectionsConfig>(settings: StoreSettings
   const tables = await backend.read((tx) => tx.listCollections())
   if (!tables.includes(MIGRATIONS_COLLECTION) || !tables.includes(PROCESSES_COLLECTION)) {
     throw new TandemError(
-      'STORAGE_FAILURE',
+      'NOT_A_STORE',
       `The database has no Tandem tables (${MIGRATIONS_COLLECTION}, ${PROCESSES_COLLECTION}): it is not a Tandem store, or no process has opened it read-write yet. A read-only open creates nothing.`,
       {
         hint: 'Check the path; open the store once read-write (or run "tandem migrate") to create it.',

@@ -27,7 +27,7 @@ export function requireSqliteStoreFile<C extends CollectionsConfig>(store: Store
     store.kind !== 'sqlite'
       ? `works on SQLite stores; this one is ${store.kind}`
       : 'needs a store in a file; this one is in memory or was opened with a backend but no path'
-  throw new TandemError('STORAGE_FAILURE', `${operation} ${why}.`, {
+  throw new TandemError('UNSUPPORTED', `${operation} ${why}.`, {
     hint:
       store.kind !== 'sqlite' ? 'Use exportStore() and importStore() to copy the store instead.' : 'Open the store with path or dataDir.',
   })

@@ -15,7 +15,7 @@ export function txRunner(tx: WriteTx, role: string): Runner {
     read: (work) => work(tx),
     callback: async (_tx, body) => body(),
     changes: () => {
-      throw new TandemError('INVALID_QUERY', 'The change feed cannot be read from inside a migration or seed.', {
+      throw new TandemError('UNSUPPORTED', 'The change feed cannot be read from inside a migration or seed.', {
         hint: 'Read changes from a normal store handle.',
       })
     },

@@ -61,7 +61,7 @@ describe('backupStore on SQLite', () => {
   test('says why it cannot back up an in-memory store, and fails with STORE_CLOSED after close', async () => {
     const memory = await openStore({ path: ':memory:', role: 'app', collections })
     await expect(backupStore(memory, join(tempDir(), 'x.db'))).rejects.toMatchObject({
-      code: 'STORAGE_FAILURE',
+      code: 'UNSUPPORTED',
       message: expect.stringMatching(/needs a store in a file/),
     })
     await memory.close()

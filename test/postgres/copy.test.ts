@@ -180,7 +180,7 @@ describe.runIf(POSTGRES !== undefined)('tandem copy: SQLite <-> PostgreSQL', () 
     const refused = await copyStore({ from: { path: source }, to: pg }).catch((error: unknown) => error)
     expect(refused).toBeInstanceOf(TandemError)
     expect(refused).toMatchObject({
-      code: 'DUPLICATE_ID',
+      code: 'TARGET_NOT_EMPTY',
       message: expect.stringMatching(/"events" \(40\), "tasks" \(129\), "_migrations" \(1\), "_seeds" \(1\)/),
     })
     expect(await withApp(pg, records)).toEqual(before)
@@ -216,7 +216,7 @@ describe.runIf(POSTGRES !== undefined)('tandem copy: SQLite <-> PostgreSQL', () 
 
     expect(error).toBeInstanceOf(CopyVerificationError)
     const { result, code, message } = error as CopyVerificationError
-    expect(code).toBe('STORAGE_FAILURE')
+    expect(code).toBe('COPY_MISMATCH')
     expect(message).toMatch(/in 2 of 5 collections: "events": source 40 records .*target 39 .*"tasks": source 129 records/)
     expect(result.ok).toBe(false)
     const by = Object.fromEntries(result.collections.map((c) => [c.collection, c]))
@@ -282,7 +282,7 @@ describe.runIf(POSTGRES !== undefined)('tandem copy: SQLite <-> PostgreSQL', () 
 
     const refused = runCliJson<{ error: { code: string; hint: string } }>(['copy', source, back])
     expect(refused.status).toBe(3)
-    expect(refused.result.error).toMatchObject({ code: 'DUPLICATE_ID', hint: expect.stringContaining('--overwrite') })
+    expect(refused.result.error).toMatchObject({ code: 'TARGET_NOT_EMPTY', hint: expect.stringContaining('--overwrite') })
     const replaced = runCliJson<{ ok: boolean; collections: { collection: string; removed: number }[] }>([
       'copy',
       source,
