@@ -7,6 +7,7 @@ import { resolveStorePath } from '../fs/safe-path.js'
 import { DEFAULT_BUSY_TIMEOUT_MS } from '../store/config.js'
 import { copySqliteFile, isSoundTandemFile, SqliteCopyError, type SqliteFileCheck } from './sqlite-copy.js'
 import { realLocation, refuseStoreFiles } from '../store/store-file.js'
+import { checkOptions } from '../options.js'
 
 /** restoreStore's options: the backup, the store it replaces, and whether to restore under running processes. */
 export interface RestoreOptions {
@@ -66,11 +67,7 @@ function refused(code: 'INVALID_BACKUP' | 'STORE_IN_USE' | 'STORAGE_FAILURE', me
  * await restoreStore({ from: 'backups/app-20250131T120000000Z.db', dataDir: 'data', path: 'app.db' })
  */
 export async function restoreStore(options: RestoreOptions): Promise<RestoreResult> {
-  if (typeof options !== 'object' || options === null)
-    throw new TypeError("restoreStore needs options like { from: 'backup.db', path: 'data/app.db' }.")
-  for (const key of Object.keys(options))
-    if (!OPTION_KEYS.includes(key))
-      throw new TypeError(`Unknown option "${key}" for restoreStore; the options are ${OPTION_KEYS.join(', ')}.`)
+  checkOptions(options, OPTION_KEYS, 'for restoreStore', "restoreStore needs options like { from: 'backup.db', path: 'data/app.db' }.")
   if (typeof options.from !== 'string' || options.from === '')
     throw new TypeError(`from must be the path of a backup file (got ${JSON.stringify(options.from)}).`)
   if (options.force !== undefined && typeof options.force !== 'boolean')

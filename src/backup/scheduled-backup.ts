@@ -6,6 +6,7 @@ import type { Store } from '../store/store.js'
 import { backupStore, type BackupResult } from './backup.js'
 import { sqliteStoreFile } from '../store/store-file.js'
 import { removeOrphanTemps } from './temp-files.js'
+import { checkOptions } from '../options.js'
 
 /** scheduleBackups' options (the same as openStore's `backup` option, plus callbacks). */
 export interface ScheduledBackupOptions {
@@ -47,11 +48,12 @@ export function backupStamp(date: Date): string {
  * await stop()
  */
 export function scheduleBackups<C extends CollectionsConfig>(store: Store<C>, options: ScheduledBackupOptions): () => Promise<void> {
-  if (typeof options !== 'object' || options === null)
-    throw new TypeError("scheduleBackups needs options like { everyMs: 3600000, keep: 24, dir: 'backups' }.")
-  for (const key of Object.keys(options))
-    if (!OPTION_KEYS.includes(key))
-      throw new TypeError(`Unknown option "${key}" for scheduleBackups; the options are ${OPTION_KEYS.join(', ')}.`)
+  checkOptions(
+    options,
+    OPTION_KEYS,
+    'for scheduleBackups',
+    "scheduleBackups needs options like { everyMs: 3600000, keep: 24, dir: 'backups' }.",
+  )
   const { everyMs, keep } = options
   if (!Number.isInteger(everyMs) || everyMs < 100)
     throw new RangeError(`backup.everyMs must be an integer of at least 100 milliseconds (got ${String(everyMs)}).`)

@@ -4,6 +4,7 @@ import { TandemError } from '../errors.js'
 import type { CollectionsConfig, StoreConfig } from '../store/config.js'
 import { openStore } from '../open/open-store.js'
 import { Store } from '../store/store.js'
+import { checkOptions } from '../options.js'
 
 /**
  * Where a store to copy from or to lives: openStore's location options (`path`/`dataDir` for
@@ -92,11 +93,7 @@ async function locationOf<C extends CollectionsConfig>(store: Store<C>): Promise
 
 function checkConfig(config: unknown, side: 'from' | 'to'): CopyStoreConfig {
   const example = `an open store, or where one lives: { path: 'data/app.db' } or { url: 'postgres://…', postgres: { schema: 'app' } }`
-  if (typeof config !== 'object' || config === null) throw new TypeError(`${side} must be ${example} (got ${JSON.stringify(config)}).`)
-  for (const key of Object.keys(config)) {
-    if (!CONFIG_KEYS.includes(key))
-      throw new TypeError(`Unknown option "${key}" in ${side}; a store to copy takes ${CONFIG_KEYS.join(', ')}.`)
-  }
+  checkOptions(config, CONFIG_KEYS, `in ${side}`, `${side} must be ${example} (got ${JSON.stringify(config)}).`)
   const given = config as CopyStoreConfig
   if (given.path === undefined && given.dataDir === undefined && given.url === undefined)
     throw new TypeError(`${side} must be ${example} (got neither path, dataDir nor url).`)

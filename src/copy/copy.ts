@@ -7,6 +7,7 @@ import { SEEDS_COLLECTION } from '../store/seeds.js'
 import type { Store } from '../store/store.js'
 import { checksumCollections, readCollection, readUserCollections, RecordHasher, type CollectionChecksum } from '../transfer/checksum.js'
 import { makeWritable, openEndpoint, refuseSameStore, type CopyEndpoint, type OpenEndpoint } from './copy-endpoint.js'
+import { checkOptions } from '../options.js'
 
 /**
  * Internal collections a whole-store copy takes along: the migration history (so the app does not
@@ -149,7 +150,7 @@ interface Plan {
  * console.log(result.records, result.collections.map((c) => c.checksum))
  */
 export async function copyStore<A extends CollectionsConfig, B extends CollectionsConfig>(options: CopyOptions<A, B>): Promise<CopyResult> {
-  const { wanted, overwrite, batchSize, onProgress } = checkOptions(options)
+  const { wanted, overwrite, batchSize, onProgress } = parseCopyOptions(options)
   const started = performance.now()
   const endpoints: OpenEndpoint[] = []
   try {
@@ -206,14 +207,15 @@ export async function copyStore<A extends CollectionsConfig, B extends Collectio
   }
 }
 
-function checkOptions<A extends CollectionsConfig, B extends CollectionsConfig>(
+function parseCopyOptions<A extends CollectionsConfig, B extends CollectionsConfig>(
   options: CopyOptions<A, B>,
 ): { wanted: readonly string[] | undefined; overwrite: boolean; batchSize: number; onProgress: CopyOptions['onProgress'] } {
-  if (typeof options !== 'object' || options === null)
-    throw new TypeError("copyStore needs options like { from: { path: 'data/app.db' }, to: { url: 'postgres://…' } }.")
-  for (const key of Object.keys(options)) {
-    if (!COPY_KEYS.includes(key)) throw new TypeError(`Unknown option "${key}" for copyStore; the options are ${COPY_KEYS.join(', ')}.`)
-  }
+  checkOptions(
+    options,
+    COPY_KEYS,
+    'for copyStore',
+    "copyStore needs options like { from: { path: 'data/app.db' }, to: { url: 'postgres://…' } }.",
+  )
   const batchSize = options.batchSize ?? DEFAULT_COPY_BATCH_SIZE
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000)
     throw new RangeError(`batchSize must be an integer from 1 to 10000 (got ${String(batchSize)}).`)

@@ -11,6 +11,7 @@ import { checkId } from './ids.js'
 import type { RetentionSettings } from './retention.js'
 import { DEFAULT_POSTGRES_POOL_SIZE, DEFAULT_POSTGRES_SCHEMA } from '../backends/postgres/postgres-config.js'
 import { isPostgresUrl, maskUrl, normalizePostgresUrl } from '../backends/postgres/postgres-url.js'
+import { checkOptions } from '../options.js'
 
 /** Data of a collection declared without a schema: any JSON object. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- untyped collections accept any JSON object, like JSON.parse
@@ -169,9 +170,7 @@ export function checkCollectionFilter(options: {
 }
 
 function checkKeys(where: string, object: object, allowed: readonly string[]): void {
-  for (const key of Object.keys(object)) {
-    if (!allowed.includes(key)) throw new TypeError(`Unknown option "${key}" in ${where}; the options are ${allowed.join(', ')}.`)
-  }
+  checkOptions(object, allowed, `in ${where}`)
 }
 
 export function checkRole(role: unknown, what = 'role'): string {

@@ -4,6 +4,7 @@ import { TandemError } from '../errors.js'
 import type { CollectionsConfig } from '../store/config.js'
 import type { Store } from '../store/store.js'
 import { exportRecords } from './export.js'
+import { checkOptions } from '../options.js'
 
 /** How many records a collection holds and the checksum of all of them, with their metadata. */
 export interface CollectionChecksum {
@@ -139,12 +140,12 @@ export async function checksumStore<C extends CollectionsConfig>(
   store: Store<C>,
   options: ChecksumOptions = {},
 ): Promise<CollectionChecksum[]> {
-  if (typeof options !== 'object' || options === null)
-    throw new TypeError('checksumStore options must be an object like { collections: ["tasks"] }.')
-  for (const key of Object.keys(options)) {
-    if (key !== 'collections' && key !== 'pageSize')
-      throw new TypeError(`Unknown option "${key}" for checksumStore; the options are collections, pageSize.`)
-  }
+  checkOptions(
+    options,
+    ['collections', 'pageSize'],
+    'for checksumStore',
+    'checksumStore options must be an object like { collections: ["tasks"] }.',
+  )
   const pageSize = options.pageSize ?? DEFAULT_CHECKSUM_PAGE_SIZE
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 10_000)
     throw new RangeError(`pageSize must be an integer from 1 to 10000 (got ${String(pageSize)}).`)

@@ -3,6 +3,7 @@ import type { Store } from '../store/store.js'
 import { TxScope } from '../store/tx-scope.js'
 import type { ImportSource, SeedHistoryCounts } from './import-history.js'
 import { ImportSink, type ImportCounts, type ImportTargetOptions } from './import-sink.js'
+import { checkOptions } from '../options.js'
 
 /** What an import did (or, with dryRun, would have done), per collection. */
 export interface ImportResult {
@@ -89,7 +90,5 @@ export function checkDryRun(value: unknown): boolean {
 
 /** Refuses misspelled options, naming the accepted ones. */
 export function checkOptionKeys(what: string, options: object, allowed: readonly string[]): void {
-  for (const key of Object.keys(options)) {
-    if (!allowed.includes(key)) throw new TypeError(`Unknown option "${key}" for ${what}; the options are ${allowed.join(', ')}.`)
-  }
+  checkOptions(options, allowed, `for ${what}`)
 }
