@@ -7,25 +7,12 @@ import { TandemError, storeClosed } from '../errors.js'
 import type { MigrationReport } from '../migrations/migration.js'
 import { readSchemaVersion } from '../migrations/runner.js'
 import { explainBusy } from '../registry/busy-holders.js'
-import {
-  PROCESSES_COLLECTION,
-  checkStillHolder,
-  heartbeat,
-  heartbeatEveryMs,
-  isStale,
-  pruneStale,
-  register,
-  roleLost,
-  roleStillHeld,
-  unregister,
-  watchSilentHolder,
-  type ProcessEntry,
-  type SilentHolder,
-} from '../registry/process-registry.js'
+import { PROCESSES_COLLECTION, isStale, pruneStale, type ProcessEntry } from '../registry/process-registry.js'
 import { Collection, type Runner } from './collection.js'
 import { checkCollectionFilter, type AnyData, type CollectionsConfig, type DataOf, type InputOf, type StoreSettings } from './config.js'
 import { describeStore, type StoreDescription } from './describe.js'
-import { declareCollections, definitionFingerprint } from './declarations.js'
+import { definitionFingerprint } from './declarations.js'
+import { Membership } from './membership.js'
 import { TRIM_BATCH, applyRetention } from './retention.js'
 import { applySeeds } from './seeds.js'
 import { TxScope } from './tx-scope.js'
@@ -117,15 +104,8 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
   #refusal: TandemError | undefined
   /** onWritesRefused was called (once per store). */
   #refusalReported = false
-  #registration: ProcessEntry | undefined
-  /** This process's registration when it holds a singleton role: each write transaction checks it is still there. */
-  #holder: ProcessEntry | undefined
-  /** Per write transaction (tx object), its fence check: the writes of one batch share it (one read, never two at once on one connection). */
-  readonly #fenceChecks = new WeakMap<object, Promise<void>>()
-  /** Write transactions whose fence check passed: their later writes run at once (synchronously where the engine does). */
-  readonly #fenced = new WeakSet<object>()
+  readonly #membership: Membership
   readonly #cleanups: (() => Promise<void> | void)[] = []
-  #heartbeat: NodeJS.Timeout | undefined
   #fingerprint: string | undefined
   /** What the migrations did when this store opened. */
   migrations: MigrationReport = { storeVersion: 0, knownVersion: 0, outcomes: [] }
@@ -144,6 +124,17 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
       callback: (tx, body) => (TxScope.current(this) === undefined ? this.#inScope(tx, body) : Promise.resolve(body())),
       changes: (options) => this.changes(options),
     }
+    this.#membership = new Membership({
+      role: settings.role,
+      singleton: settings.singleton,
+      fingerprint: () => this.fingerprint,
+      collections: settings.collections.values(),
+      backend,
+      runWrite: (work) => this.runWrite(work),
+      runRead: (work) => this.runRead(work),
+      live: () => this.#closed === undefined && this.#refusal === undefined,
+      lost: (error) => this.#writesRefused(error),
+    })
     backend.onFault?.((error) => this.#writesRefused(error as TandemError))
   }
 
@@ -318,13 +309,13 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       this.#hub.close()
-      clearInterval(this.#heartbeat)
+      this.#membership.stop()
       await Promise.all(this.#cleanups.map(async (cleanup) => cleanup()))
       await Promise.all([...this.#consumers].map((c) => c.close()))
       if (this.#operations > 0) await new Promise<void>((resolve) => (this.#noOperations = resolve))
-      const entry = this.#registration
+      const unregister = this.#membership.unregisterJob()
       // A failed unregister only leaves an entry that the next opener prunes (our pid is gone by then).
-      if (entry !== undefined) await this.#queue.push({ atomic: false, work: (tx) => unregister(tx, entry) }).catch(() => undefined)
+      if (unregister !== undefined) await this.#queue.push(unregister).catch(() => undefined)
       await this.#queue.idle()
       await this.#backend.close()
     })()
@@ -392,44 +383,11 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
   }
 
   /**
-   * @internal Registers this process (enforcing a singleton role) and starts its heartbeat. A
-   * singleton holder on another host that looks silent is watched for a stale window first (see
-   * register in the registry); from then on each write transaction of a holder checks that it
-   * still holds the role (the fence), so a holder that was paused past its window and replaced
-   * learns it before it writes anything.
+   * @internal Registers this process (enforcing a singleton role) and starts its heartbeat; a
+   * singleton holder's writes are fenced from then on (see Membership).
    */
-  async register(): Promise<void> {
-    let takeOver: SilentHolder | undefined
-    for (;;) {
-      const outcome = await this.runWrite(async (tx) => {
-        const registration = await register(tx, this.role, this.settings.singleton, this.fingerprint, takeOver)
-        if ('entry' in registration) await declareCollections(tx, this.settings.collections.values(), this.role, registration.entry.id)
-        return registration
-      })
-      if ('entry' in outcome) {
-        this.#registration = outcome.entry
-        if (this.settings.singleton) this.#holder = outcome.entry
-        break
-      }
-      const seen = await watchSilentHolder((work) => this.runRead(work), outcome.silent)
-      if (seen === 'moved') throw roleStillHeld(outcome.silent)
-      takeOver = seen === 'silent' ? outcome.silent : undefined
-    }
-    this.#heartbeat = setInterval(() => this.#beat(), heartbeatEveryMs())
-    this.#heartbeat.unref() // The registry must not keep a process alive.
-  }
-
-  /** One heartbeat: refreshes the registration; a singleton holder whose row is gone has lost its role. */
-  #beat(): void {
-    const entry = this.#registration
-    if (entry === undefined || this.#closed !== undefined || this.#refusal !== undefined) return
-    const stats = this.#backend.busyStats ?? { retries: 0, longestWaitMs: 0 }
-    this.runWrite((tx) => heartbeat(tx, entry, { busyRetries: stats.retries, longestWaitMs: stats.longestWaitMs })).then(
-      (outcome) => {
-        if (outcome === 'lost') this.#writesRefused(roleLost(entry))
-      },
-      () => undefined,
-    )
+  register(): Promise<void> {
+    return this.#membership.register()
   }
 
   /**
@@ -439,37 +397,11 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
    */
   #writesRefused(error: TandemError): void {
     this.#refusal ??= error
-    clearInterval(this.#heartbeat)
+    this.#membership.stop()
     if (this.#refusalReported) return
     this.#refusalReported = true
     const listener = this.settings.onWritesRefused
     if (listener !== undefined) queueMicrotask(() => listener(error))
-  }
-
-  /** Wraps a write of a singleton holder so that its transaction first checks the role is still its own. */
-  #fence<T>(job: WriteJob<T>, holder: ProcessEntry): WriteJob<T> {
-    const { work } = job
-    return {
-      // The check fails before the job's first write: an atomic job stays atomic.
-      atomic: job.atomic,
-      work: (tx) => {
-        if (this.#fenced.has(tx)) return work(tx)
-        let check = this.#fenceChecks.get(tx)
-        if (check === undefined) {
-          check = checkStillHolder(tx, holder).then(
-            () => void this.#fenced.add(tx),
-            (error: unknown) => {
-              // Only a lost role is for good. A failed check (a lost connection, a busy timeout, an
-              // I/O error) fails this transaction alone: the next write checks again.
-              if (error instanceof TandemError && error.code === 'ROLE_LOST') this.#writesRefused(error)
-              throw error
-            },
-          )
-          this.#fenceChecks.set(tx, check)
-        }
-        return check.then(() => work(tx))
-      },
-    }
   }
 
   /**
@@ -558,7 +490,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
     if (this.#refusal !== undefined) return Promise.reject(this.#refusal)
     const scope = TxScope.current(this)
     if (scope !== undefined) return scope.run(job.work)
-    if (this.#holder !== undefined) job = this.#fence(job, this.#holder)
+    job = this.#membership.fence(job)
     if (this.#startingStreams.size > 0) return Promise.all(this.#startingStreams).then(() => this.#queue.push(job))
     return this.#queue.push(job)
   }

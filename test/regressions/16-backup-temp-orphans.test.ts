@@ -14,12 +14,14 @@ import { sleep } from '../helpers/processes.js'
 // starts (and before each backup), and leaves everything else alone.
 
 const DIST = pathToFileURL(join(import.meta.dirname, '../../dist/index.js')).href
+const DIST_LIFECYCLE = pathToFileURL(join(import.meta.dirname, '../../dist/lifecycle.js')).href
 
 /** A daemon process with scheduled backups of a ~40 MB store, SIGKILLed while a backup is being written. */
 async function killMidBackup(path: string, dir: string): Promise<string> {
   mkdirSync(dir, { recursive: true })
   const script = `
-    import { openStore, scheduleBackups } from ${JSON.stringify(DIST)}
+    import { openStore } from ${JSON.stringify(DIST)}
+    import { scheduleBackups } from ${JSON.stringify(DIST_LIFECYCLE)}
     const store = await openStore({ path: ${JSON.stringify(path)}, role: 'daemon', collections: { blobs: { writers: ['daemon'] } } })
     for (let i = 0; i < 40; i++) await store.collection('blobs').insertMany(Array.from({ length: 500 }, () => ({ text: 'x'.repeat(2000) })))
     console.log('ready')
