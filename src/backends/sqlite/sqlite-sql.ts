@@ -40,6 +40,12 @@ export const AGED_THROUGH_SQL = `WITH w AS (SELECT seq, at FROM ${CHANGES_TABLE}
 
 export const TRIMMED_THROUGH_SQL = `SELECT value FROM ${META_TABLE} WHERE key = '${TRIMMED_THROUGH_KEY}'`
 
+/** The change-log append of one write (seq is the rowid: given out by the insert). */
+export const APPEND_CHANGE_SQL = `INSERT INTO ${CHANGES_TABLE} (collection, id, op, version, role, at, data) VALUES (?, ?, ?, ?, ?, ?, ?)`
+
+/** The collections that have a table, internal ones included, by name. */
+export const LIST_COLLECTIONS_SQL = `SELECT substr(name, 3) AS name FROM sqlite_schema WHERE type = 'table' AND name LIKE 'c\\_%' ESCAPE '\\' ORDER BY name`
+
 export function readChangesSql(filter: { collections?: readonly string[]; ids?: readonly string[] } | undefined): string {
   let sql = `SELECT seq, collection, id, op, version, role, at, data FROM ${CHANGES_TABLE} WHERE seq > ?`
   if (filter?.collections !== undefined) sql += ` AND collection IN (${filter.collections.map(() => '?').join(', ')})`
@@ -49,6 +55,15 @@ export function readChangesSql(filter: { collections?: readonly string[]; ids?: 
 
 export function tableName(collection: string): string {
   return `"c_${collection}"`
+}
+
+/** The four statements of a record write or read, by table: prepared once per connection (see SqliteConnection). */
+export type RowStatement = 'get' | 'insert' | 'update' | 'delete'
+export const ROW_SQL: Record<RowStatement, (table: string) => string> = {
+  get: (table) => `SELECT ${ROW_COLUMNS} FROM ${table} WHERE id = ?`,
+  insert: (table) => `INSERT INTO ${table} (id, version, created_at, updated_at, role, data) VALUES (?, ?, ?, ?, ?, ?)`,
+  update: (table) => `UPDATE ${table} SET version = ?, updated_at = ?, role = ?, data = ? WHERE id = ?`,
+  delete: (table) => `DELETE FROM ${table} WHERE id = ?`,
 }
 
 // createdSeq is the rowid: a new row gets max + 1, so it orders rows by insertion, whatever the clock.
