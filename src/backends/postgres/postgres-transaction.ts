@@ -42,19 +42,21 @@ import {
   recordLockKey,
   tryLockSql,
 } from './postgres-locks.js'
+import { ensureCollection, prepareStore, type DdlRunner } from './postgres-ddl.js'
 import { PendingStatements, type Prefix } from './postgres-pipeline.js'
 import { checkPreparedStatements } from './postgres-prepared.js'
 import { PostgresReadOps, decode, type RawRow } from './postgres-reader.js'
 import { SavepointStack, recordKey } from './postgres-savepoints.js'
-import { FORMAT_VERSION, MAX_PAYLOAD_ATTEMPT_BYTES, type PostgresSql } from './postgres-sql.js'
+import { MAX_PAYLOAD_ATTEMPT_BYTES, type PostgresSql } from './postgres-sql.js'
 import { steadyNow } from '../steady-clock.js'
-import { refuseCaseAliases } from '../collection-names.js'
 
 /**
  * The write transaction of the PostgreSQL backend, on one pooled connection (the twin of
- * sqlite-transaction.ts). Over 300 lines on purpose: its reads, writes, savepoints and DDL share
- * one piece of state (below) and one way of sending statements (#run); what each savepoint level
- * holds is in postgres-savepoints.ts, the statements waiting to be sent in postgres-pipeline.ts.
+ * sqlite-transaction.ts). Over 300 lines on purpose: its locking reads, its batched writes and its
+ * savepoints share one state machine (WriteTxState), one retry-safety flag and one way of sending
+ * statements (#run, #failed), and splitting them would spread those across files. What each
+ * savepoint level holds is in postgres-savepoints.ts, the statements waiting to be sent in
+ * postgres-pipeline.ts, the DDL in postgres-ddl.ts.
  */
 
 /** How long this process's writes waited for locks (statements that can wait, COMMIT with changes). */
@@ -129,6 +131,8 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
   #inserts: PendingInsert[] = []
   /** The context of the writes that travel with COMMIT, for its errors. */
   #commitContext: ErrorContext = {}
+  /** This transaction as DDL runs in it (made on first use: most transactions run none). */
+  #ddlRunner: DdlRunner | undefined
 
   constructor(sql: PostgresSql, session: Session, context: ErrorContext, waits: WaitStats, begin: string) {
     super(sql)
@@ -137,6 +141,14 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
     this.#waits = waits
     this.#state = { name: 'unsent', begin }
     this.#pending = new PendingStatements(session.client)
+  }
+
+  #ddl(): DdlRunner {
+    return (this.#ddlRunner ??= {
+      run: (query) => this.run(query),
+      rows: (query) => this.rows(query),
+      listCollections: () => this.listCollections(),
+    })
   }
 
   /** Rejects when the transaction takes no more statements (see WriteTxState). */
@@ -387,27 +399,7 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
   }
 
   async ensureCollection(layout: CollectionLayout): Promise<void> {
-    await this.run(lockSql(ddlLockKey(this.sql.schemaName)))
-    await this.run({ text: this.sql.createTableSql(layout.name) })
-    // Create only what is missing: CREATE INDEX IF NOT EXISTS would still lock the table against
-    // writers (SHARE) before finding the index there, on every open of every process.
-    const existing = new Set((await this.rows<{ name: string }>(this.sql.existingIndexesSql(layout.name))).map((r) => r.name))
-    if (!existing.has('column:created_seq')) {
-      // A table from before created_seq: number its rows once (retention orders by it). ADD
-      // COLUMN locks the table until COMMIT before anything is counted (see addCreatedSeqSql).
-      for (const text of this.sql.addCreatedSeqSql(layout.name)) await this.run({ text })
-      const [{ n }] = (await this.rows<{ n: number | string }>(this.sql.maxCreatedSeqSql(layout.name))) as [{ n: number | string }]
-      await this.run({ text: this.sql.createdSeqIdentitySql(layout.name, Number(n)) })
-    }
-    if (!existing.has(this.sql.createdSeqIndexName(layout.name))) {
-      // New tables, upgraded ones, and those made before the index existed. Under the DDL lock, so
-      // processes opening the store together build it once; CREATE INDEX blocks writers (SHARE)
-      // while it builds, once per table.
-      for (const text of this.sql.createCreatedSeqIndexSql(layout.name)) await this.run({ text })
-    }
-    for (const path of layout.indexes) {
-      if (!existing.has(this.sql.indexName(layout.name, path))) await this.run({ text: this.sql.createIndexSql(layout, path) })
-    }
+    await ensureCollection(this.#ddl(), this.sql, layout)
   }
 
   async dropIndex(collection: string, path: readonly string[]): Promise<void> {
@@ -556,21 +548,8 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
     return this.#commitContext
   }
 
-  /** Creates the store's schema and tables, then the collections. DDL is serialized across processes. */
+  /** Creates the store's schema and tables, then the collections (see postgres-ddl.ts). */
   async prepareStore(collections: readonly CollectionLayout[]): Promise<void> {
-    await this.run(lockSql(ddlLockKey(this.sql.schemaName)))
-    for (const text of this.sql.createStoreSql()) await this.run({ text })
-    await this.run(this.sql.initMetaSql())
-    for (const text of this.sql.upgradeFormatSql()) await this.run({ text })
-    const [format] = await this.rows<{ value: string }>(this.sql.formatSql())
-    if (format?.value !== FORMAT_VERSION) {
-      throw new TandemError(
-        'STORAGE_FAILURE',
-        `Schema ${this.sql.schema} holds a Tandem store of format ${format?.value ?? '(none)'}, which this version of tandemdb cannot read (it reads format ${FORMAT_VERSION}). Upgrade tandemdb, or give postgres.schema another name.`,
-        { hint: 'Use the tandemdb version that wrote this store, or another schema.' },
-      )
-    }
-    refuseCaseAliases(await this.listCollections(), collections)
-    for (const layout of collections) await this.ensureCollection(layout)
+    await prepareStore(this.#ddl(), this.sql, collections)
   }
 }

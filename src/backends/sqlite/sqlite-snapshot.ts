@@ -3,7 +3,8 @@ import type { ReadSnapshot } from '../backend.js'
 import { translateSqliteError } from './sqlite-errors.js'
 import { retryWhileBusy } from './sqlite-locks.js'
 import { decode, type RawRow } from './sqlite-reader.js'
-import { LIST_COLLECTIONS_SQL, ROW_COLUMNS, tableName } from './sqlite-sql.js'
+import { ROW_COLUMNS } from './sqlite-query.js'
+import { LIST_COLLECTIONS_SQL, tableName } from './sqlite-sql.js'
 
 /**
  * A read snapshot of an SQLite store on a connection of its own, opened read-only through SQLite
