@@ -171,9 +171,10 @@ export interface BackendCapabilities {
   /**
    * The store is one database file that the engine can copy online, consistently, into another
    * (SQLite: VACUUM INTO): backupStore writes such a file, checked page by page, where other
-   * engines get an NDJSON export.
+   * engines get an NDJSON export. Optional (absent: false), so a backend written before it still
+   * type-checks.
    */
-  fileBackup: boolean
+  fileBackup?: boolean
 }
 
 export const DEFAULT_CAPABILITIES: BackendCapabilities = Object.freeze({
