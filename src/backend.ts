@@ -25,6 +25,7 @@ export type {
   StorageInfo,
   SavepointOptions,
   WriteOptions,
+  ReadSnapshot,
 } from './backends/backend.js'
 export { SqliteBackend } from './backends/sqlite/sqlite-backend.js'
 export { DEFAULT_JOURNAL_SIZE_LIMIT_BYTES, DEFAULT_WAL_CHECKPOINT_BYTES } from './backends/sqlite/sqlite-config.js'

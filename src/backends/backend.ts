@@ -168,6 +168,13 @@ export interface BackendCapabilities {
    * and may combine their statements (PostgreSQL: one multi-row INSERT for a batch's inserts).
    */
   concurrentAtomicWrites: boolean
+  /**
+   * The store is one database file that the engine can copy online, consistently, into another
+   * (SQLite: VACUUM INTO): backupStore writes such a file, checked page by page, where other
+   * engines get an NDJSON export. Optional (absent: false), so a backend written before it still
+   * type-checks.
+   */
+  fileBackup?: boolean
 }
 
 export const DEFAULT_CAPABILITIES: BackendCapabilities = Object.freeze({
@@ -175,6 +182,7 @@ export const DEFAULT_CAPABILITIES: BackendCapabilities = Object.freeze({
   pushNotify: false,
   rowLocks: false,
   concurrentAtomicWrites: false,
+  fileBackup: false,
 })
 
 export interface WriteOptions {
@@ -190,6 +198,16 @@ export interface StorageInfo {
   walBytes?: number
   /** The WAL size past which the writer forces a checkpoint. */
   walLimitBytes?: number
+}
+
+/** The whole store as of one instant, read a page at a time (see Backend.openSnapshot). */
+export interface ReadSnapshot {
+  /** Names of the collections that have storage, internal ones included. */
+  collections(): Promise<string[]>
+  /** Up to `limit` records of `collection` with id > `after` ('' for the first page), in id order. */
+  page(collection: string, after: string, limit: number): Promise<RecordRow[]>
+  /** Ends the read transaction and releases its connection. Safe to call twice. */
+  close(): void
 }
 
 export interface Backend {
@@ -220,6 +238,17 @@ export interface Backend {
   storageInfo?(): Promise<StorageInfo>
   /** The engine's own consistency check: ['ok'] when sound, else one line per problem (optional). */
   checkIntegrity?(): Promise<string[]>
+  /**
+   * The file the engine keeps the store in, as it was opened (optional: undefined, or no such
+   * method, when the store is not in one file: in memory, or on a server).
+   */
+  databaseFile?(): string | undefined
+  /**
+   * Opens a read of the whole store as of this instant, on a connection of its own, that other
+   * processes' writes do not disturb however long it lasts (optional: undefined, or no such method,
+   * when the engine cannot; then each read sees the latest commit).
+   */
+  openSnapshot?(): Promise<ReadSnapshot | undefined>
   /**
    * Where the engine's write lock lives when it is a POSIX record lock (SQLite in WAL mode: byte
    * 120 of the -shm file), so the store can tell who holds it (on Linux, from /proc/locks) when a

@@ -43,7 +43,7 @@ export async function backupStore<C extends CollectionsConfig>(store: Store<C>, 
     throw new TypeError(`backupStore needs a destination file path (got ${JSON.stringify(dest)}).`)
   const started = performance.now()
   const target = resolve(dest)
-  if (store.kind !== 'sqlite') {
+  if (!store.backend.capabilities.fileBackup) {
     // A backup must not fail on one big record: the header records the limit, and importStore adopts it.
     const exported = await exportStore(store, { to: target, maxLineBytes: MAX_LINE_BYTES_LIMIT })
     return {

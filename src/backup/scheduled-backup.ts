@@ -65,7 +65,7 @@ export function scheduleBackups<C extends CollectionsConfig>(store: Store<C>, op
   if (!PREFIX.test(prefix)) throw new TypeError(`backup.prefix must be 1 to 64 letters, digits, _ . or - (got ${JSON.stringify(prefix)}).`)
   const dir = resolve(options.dir)
   mkdirSync(dir, { recursive: true, mode: 0o700 })
-  const extension = store.kind === 'sqlite' ? '.db' : '.ndjson'
+  const extension = store.backend.capabilities.fileBackup ? '.db' : '.ndjson'
   const pattern = new RegExp(`^${prefix.replaceAll('.', '\\.')}-(\\d{8}T\\d{9}Z)(?:-(\\d+))?${extension.replace('.', '\\.')}$`)
   const onError = options.onError ?? ((error: unknown) => console.error(error))
   // A backup of this schedule cut short by a kill leaves its temp file for ever: rotation only

@@ -1,6 +1,5 @@
 import { realpathSync, statSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
-import { SqliteBackend } from '../backends/sqlite/sqlite-backend.js'
 import { TandemError } from '../errors.js'
 import { resolveStorePath } from '../fs/safe-path.js'
 import type { Store } from './store.js'
@@ -12,10 +11,11 @@ export const COMPANION_SUFFIXES = ['', '-wal', '-shm', '-journal'] as const
 /**
  * The database file behind an open SQLite store (absolute, symlinks resolved, the same path
  * openStore resolved), or undefined for ':memory:', PostgreSQL, or a backend handed in without a path.
+ * A backend keeps the store in one file when it says where (Backend.databaseFile).
  */
 export function sqliteStoreFile<C extends CollectionsConfig>(store: Store<C>): string | undefined {
   const { path, dataDir } = store.settings
-  if (!(store.backend instanceof SqliteBackend) || path === ':memory:' || (path === undefined && dataDir === undefined)) return undefined
+  if (store.backend.databaseFile?.() === undefined || path === ':memory:' || (path === undefined && dataDir === undefined)) return undefined
   return resolveStorePath(path, dataDir).file
 }
 
@@ -23,13 +23,12 @@ export function sqliteStoreFile<C extends CollectionsConfig>(store: Store<C>): s
 export function requireSqliteStoreFile<C extends CollectionsConfig>(store: Store<C>, operation: string): string {
   const file = sqliteStoreFile(store)
   if (file !== undefined) return file
-  const why =
-    store.kind !== 'sqlite'
-      ? `works on SQLite stores; this one is ${store.kind}`
-      : 'needs a store in a file; this one is in memory or was opened with a backend but no path'
+  const fileBackup = store.backend.capabilities.fileBackup
+  const why = !fileBackup
+    ? `works on SQLite stores; this one is ${store.kind}`
+    : 'needs a store in a file; this one is in memory or was opened with a backend but no path'
   throw new TandemError('UNSUPPORTED', `${operation} ${why}.`, {
-    hint:
-      store.kind !== 'sqlite' ? 'Use exportStore() and importStore() to copy the store instead.' : 'Open the store with path or dataDir.',
+    hint: !fileBackup ? 'Use exportStore() and importStore() to copy the store instead.' : 'Open the store with path or dataDir.',
   })
 }
 

@@ -7,7 +7,7 @@ import { LAST_RESORT_TIMEOUT_MS, expectCleanExit, forkWorker, waitUntil } from '
 // update in flight, raw SQLite lets one of them keep the lock while another gets a handful of
 // writes in the whole run (bench/contention.mjs shows it). Tandem's waiters retry every 20-200 µs
 // and announce themselves, and a holder that has had the lock for a turn lets them in
-// (src/backends/sqlite/sqlite-turns.ts), so every process gets a fair share. Counts, not timings, are asserted: a fair share is 25%, a starved
+// (src/backends/sqlite/sqlite-locks.ts), so every process gets a fair share. Counts, not timings, are asserted: a fair share is 25%, a starved
 // process is near 0%, and 10% leaves room for a noisy two-core machine. The run is a number of
 // writes, not a time: the processes go on until TOTAL increments are acknowledged in all, so a
 // loaded machine makes it slower but measures the same thing.

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { expect, test } from 'vitest'
-import { TurnSignal } from '../../src/backends/sqlite/sqlite-turns.js'
+import { TurnSignal } from '../../src/backends/sqlite/sqlite-locks.js'
 import { tempDir } from '../helpers/backends.js'
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))

@@ -1,5 +1,3 @@
-import pg from 'pg'
-import { maskUrl } from './postgres-url.js'
 import {
   DEFAULT_CAPABILITIES,
   markTransactionAborted,
@@ -7,9 +5,7 @@ import {
   type BackendCapabilities,
   type ChangeBatch,
   type ChangeFilter,
-  type ChangeRow,
   type CollectionLayout,
-  type JsonObject,
   type Query,
   type ReadTx,
   type StorageInfo,
@@ -17,17 +13,26 @@ import {
   type WriteTx,
 } from '../backend.js'
 import { StorageError } from '../../errors.js'
+import { ChangeCache } from './postgres-change-cache.js'
+import { changeBatchOf, changeLogProblems, type ChangeLogFacts, type RawChange } from './postgres-changes.js'
 import {
-  POSTGRES_APPLICATION_NAME,
   POSTGRES_FALLBACK_POLL_MS,
-  POSTGRES_LISTEN_APPLICATION_NAME,
   checkPostgresConfig,
   type PostgresConfig,
   type PostgresPool,
-  type PostgresPoolClient,
   type PostgresQuery,
   type PostgresResult,
 } from './postgres-config.js'
+import {
+  beginSql,
+  checkout,
+  createListenClient,
+  createPool,
+  markConfigured,
+  release,
+  rollback,
+  type Session,
+} from './postgres-connection.js'
 import {
   isConnectFailure,
   isConnectionLoss,
@@ -37,87 +42,13 @@ import {
   translatePostgresError,
   type ErrorContext,
 } from './postgres-errors.js'
-import {
-  MAX_TRANSACTION_ATTEMPTS,
-  backoff,
-  isLostAtBegin,
-  isRetryable,
-  lockTimeoutSql,
-  type TransactionRetryStats,
-} from './postgres-locks.js'
-import { ChangeCache } from './postgres-change-cache.js'
-import { CommitListener, type PostgresListenClient } from './postgres-notify.js'
-import { FORMAT_VERSION, PostgresSql } from './postgres-sql.js'
-import { checkPreparedStatements, type Session } from './postgres-prepared.js'
+import { MAX_TRANSACTION_ATTEMPTS, backoff, isLostAtBegin, isRetryable, type TransactionRetryStats } from './postgres-locks.js'
+import { checkPreparedStatements } from './postgres-prepared.js'
 import { PostgresReader } from './postgres-reader.js'
+import { PostgresSql } from './postgres-sql.js'
 import { PostgresWriteTx, type WaitStats } from './postgres-transaction.js'
-
-interface RawChange {
-  head: number
-  trimmed: number
-  seq: number | null
-  collection: string
-  id: string
-  op: ChangeRow['op']
-  version: number
-  role: string
-  at: number
-  data: JsonObject | null
-}
-
-function decodeChange(raw: RawChange): ChangeRow {
-  const change: ChangeRow = {
-    seq: raw.seq!,
-    collection: raw.collection,
-    id: raw.id,
-    op: raw.op,
-    version: raw.version,
-    role: raw.role,
-    at: raw.at,
-  }
-  if (raw.data !== null) change.data = raw.data
-  return change
-}
-
-/**
- * The pool's connections. Each one listens to its own 'error' events from birth: the pool and the
- * backend add listeners only while a connection is idle or checked out, and a connection that dies
- * in between (terminated during its start-up, or after a failed checkout or close() let it go)
- * would otherwise emit an 'error' nobody hears, which crashes the process. The backend still
- * learns of it: the pool's idle listener counts it, a checked-out session records it as lost.
- */
-class PooledClient extends pg.Client {
-  constructor(config?: pg.ClientConfig) {
-    super(config)
-    this.on('error', () => undefined)
-  }
-}
-
-/** Pooled connections whose session already has the settings every write needs (see beginSql). */
-const configured = new WeakSet<object>()
-
-/**
- * How every write transaction starts. synchronous_commit on for both durability settings:
- * PostgreSQL has no crash-safe mode cheaper than a flushed WAL, and a server configured with it
- * off must not weaken ours; lock_timeout is the store's busyTimeoutMs. Both are session settings,
- * sent with the first transactions of a connection until one of them commits (a rolled-back SET
- * is undone with it; `write` marks the connection after COMMIT): two statements fewer in every
- * later transaction. A write with its own busyTimeoutMs adds SET LOCAL.
- */
-function beginSql(busyTimeoutMs: number, storeTimeoutMs: number, client: object): string {
-  const statements = ['BEGIN ISOLATION LEVEL READ COMMITTED']
-  if (!configured.has(client)) statements.push('SET synchronous_commit = on', lockTimeoutSql(storeTimeoutMs, 'session'))
-  if (busyTimeoutMs !== storeTimeoutMs) statements.push(lockTimeoutSql(busyTimeoutMs))
-  return statements.join('; ')
-}
-
-/** int8 columns (seq, versions, milliseconds) as JS numbers: all stay far below 2^53. numeric stays a string. */
-const parseInt8 = (value: string): number => Number(value)
-const TYPES = {
-  // Called for every column of every result: one shared parser, not a closure each time.
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === pg.types.builtins.INT8 ? parseInt8 : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
-}
+import { maskUrl } from './postgres-url.js'
+import { CommitListener } from './postgres-wake.js'
 
 /**
  * The PostgreSQL backend. A pg Pool (postgres.poolSize connections) for reads and writes; each write
@@ -157,18 +88,7 @@ export class PostgresBackend implements Backend {
     this.#config = config
     this.#url = maskUrl(config.url)
     this.#sql = new PostgresSql(config.schema)
-    this.#pool = new pg.Pool({
-      connectionString: config.url,
-      max: config.poolSize,
-      application_name: `${POSTGRES_APPLICATION_NAME}:${config.schema}`,
-      types: TYPES,
-      keepAlive: true,
-      // Idle connections do not keep the process alive; a live change reader (the listener) does.
-      allowExitOnIdle: true,
-      idleTimeoutMillis: 30_000,
-      connectionTimeoutMillis: Math.max(10_000, config.busyTimeoutMs),
-      Client: PooledClient,
-    }) as unknown as PostgresPool
+    this.#pool = createPool(config)
     // An idle pooled connection that dies (server restart, pg_terminate_backend) is reported here,
     // outside any call. Unhandled, the 'error' event would crash the process; the pool has already
     // dropped the connection, and the next checkout opens a new one.
@@ -177,13 +97,7 @@ export class PostgresBackend implements Backend {
     })
     this.#reader = new PostgresReader(this.#sql, (query, context) => this.#query(query, context))
     this.#listener = new CommitListener({
-      createClient: () =>
-        new pg.Client({
-          connectionString: config.url,
-          application_name: `${POSTGRES_LISTEN_APPLICATION_NAME}:${config.schema}`,
-          keepAlive: true,
-          connectionTimeoutMillis: 10_000,
-        }) as unknown as PostgresListenClient,
+      createClient: () => createListenClient(config),
       channel: this.#sql.channel,
       readHead: () => this.changeHead(),
       pollMs: POSTGRES_FALLBACK_POLL_MS,
@@ -223,7 +137,7 @@ export class PostgresBackend implements Backend {
     const busyTimeoutMs = options.busyTimeoutMs ?? this.#config.busyTimeoutMs
     let reconnects = 0
     for (let attempt = 1; ;) {
-      const session = await this.#checkout()
+      const session = await checkout(this.#pool, this.#url)
       // BEGIN travels with the transaction's first statement (see PostgresWriteTx).
       const begin = beginSql(busyTimeoutMs, this.#config.busyTimeoutMs, session.client)
       const tx = new PostgresWriteTx(this.#sql, session, { busyTimeoutMs, url: this.#url, inWrite: true }, this.#waits, begin)
@@ -233,10 +147,10 @@ export class PostgresBackend implements Backend {
         const commit = tx.commitSql()
         commitSent = true
         await this.#commit(session, commit, busyTimeoutMs, tx.commitContext)
-        configured.add(session.client)
+        markConfigured(session.client)
         return result
       } catch (error) {
-        if (!commitSent && tx.started) await this.#rollback(session)
+        if (!commitSent && tx.started) await rollback(session)
         // The connection died while idle in the pool, found by the message that carried BEGIN:
         // nothing of the transaction happened, so it runs again on a fresh connection.
         if (isLostAtBegin(error) && reconnects < this.#config.poolSize && this.#closing === undefined) {
@@ -253,7 +167,7 @@ export class PostgresBackend implements Backend {
         }
         throw error
       } finally {
-        this.#release(session)
+        release(session)
       }
     }
   }
@@ -277,9 +191,7 @@ export class PostgresBackend implements Backend {
         undefined,
       )
     this.#changeCache.noteTrimmedThrough(first.trimmed)
-    const changes = rows.filter((r) => r.seq !== null).map(decodeChange)
-    const scannedThrough = changes.length === limit ? changes[changes.length - 1]!.seq : first.head
-    return { changes, scannedThrough, trimmedThrough: first.trimmed }
+    return changeBatchOf(first, rows, limit)
   }
 
   async changeHead(): Promise<number> {
@@ -305,30 +217,12 @@ export class PostgresBackend implements Backend {
   }
 
   /**
-   * Checks what this backend promises about its own tables: the format, and a change log that is
-   * contiguous (no seq missing between the trim mark and the newest entry, none at or below the
-   * mark). ['ok'] when sound, else one line per problem. (PostgreSQL checks its own pages and WAL itself.)
+   * Checks what this backend promises about its own tables (see changeLogProblems): ['ok'] when
+   * sound, else one line per problem. (PostgreSQL checks its own pages and WAL itself.)
    */
   async checkIntegrity(): Promise<string[]> {
-    const { rows } = await this.#query<{
-      format: string | null
-      trimmed: number | null
-      low: number | null
-      high: number | null
-      n: number
-    }>(this.#sql.integritySql())
-    const r = rows[0]!
-    const problems: string[] = []
-    if (r.format !== FORMAT_VERSION) problems.push(`meta format is ${r.format ?? 'missing'}, expected ${FORMAT_VERSION}`)
-    if (r.trimmed === null) problems.push('the change-log trim mark is missing from the meta table')
-    else if (r.high !== null) {
-      const expected = r.high - r.trimmed
-      if (r.n !== expected)
-        problems.push(`the change log holds ${r.n} changes between seq ${r.trimmed} and ${r.high}, expected ${expected}: some are missing`)
-      if (r.low !== null && r.low <= r.trimmed)
-        problems.push(`the change log still holds seq ${r.low}, at or below its trim mark ${r.trimmed}`)
-    }
-    return problems.length === 0 ? ['ok'] : problems
+    const { rows } = await this.#query<ChangeLogFacts>(this.#sql.integritySql())
+    return changeLogProblems(rows[0]!)
   }
 
   async close(): Promise<void> {
@@ -352,39 +246,6 @@ export class PostgresBackend implements Backend {
     }
   }
 
-  async #checkout(): Promise<Session> {
-    let client: PostgresPoolClient
-    try {
-      client = await this.#pool.connect()
-    } catch (error) {
-      throw translatePostgresError(error, { operation: 'write', url: this.#url })
-    }
-    const session: Session = { client, lost: undefined, onError: () => undefined }
-    // A checked-out connection has no pool listener: without ours, a socket error between two
-    // statements would be an unhandled 'error' event.
-    session.onError = (error) => {
-      session.lost ??= error
-    }
-    client.on('error', session.onError)
-    return session
-  }
-
-  #release(session: Session): void {
-    session.client.removeListener('error', session.onError)
-    // A failed connection is closed instead of going back to the pool.
-    session.client.release(session.lost === undefined ? undefined : session.lost instanceof Error ? session.lost : true)
-  }
-
-  async #rollback(session: Session): Promise<void> {
-    if (session.lost !== undefined) return
-    // (A transaction whose BEGIN was never sent gets a harmless "no transaction in progress" warning.)
-    try {
-      await session.client.query('ROLLBACK')
-    } catch (error) {
-      session.lost = error
-    }
-  }
-
   async #commit(session: Session, commit: string, busyTimeoutMs: number, writes: ErrorContext): Promise<void> {
     // The message may carry the transaction's last writes (see PostgresWriteTx): its errors are theirs.
     const context: ErrorContext = { ...writes, operation: 'write', url: this.#url, busyTimeoutMs }
@@ -403,7 +264,7 @@ export class PostgresBackend implements Backend {
       if (sqlState(error) !== undefined && !isConnectionLoss(error)) {
         // A server error in answer (a lock timeout on the change log, a deferred constraint at
         // COMMIT): the transaction did not commit. Leave the connection clean for the pool.
-        await this.#rollback(session)
+        await rollback(session)
         throw markTransactionAborted(translatePostgresError(error, context))
       }
       session.lost ??= error
@@ -415,7 +276,7 @@ export class PostgresBackend implements Backend {
     }
     const last = Array.isArray(result) ? result[result.length - 1] : result
     if (last?.command !== 'COMMIT') {
-      await this.#rollback(session)
+      await rollback(session)
       throw markTransactionAborted(
         new StorageError(
           'PostgreSQL rolled the transaction back at COMMIT (a statement in it had failed); nothing was written. Retry the write.',

@@ -1,7 +1,8 @@
 import type { ChangeBatch, ChangeFilter, ChangeRow, JsonObject } from '../backend.js'
 
 /**
- * Changes that arrived in NOTIFY payloads, so a reader woken by a notification can have them
+ * Changes that arrived in NOTIFY payloads (engine-only: SQLite's wake-up carries no data, and a
+ * read of its log costs no round trip), so a reader woken by a notification can have them
  * without a second round trip to read the log. The change log stays the source of truth: the cache
  * holds one contiguous run of seqs, each exactly as the log stores it, and answers only a read
  * whose cursor lies inside that run or at its end; anything else (a gap, a payload too large to

@@ -26,7 +26,8 @@ export const POSTGRES_LISTEN_APPLICATION_NAME = 'tandem-listen'
 
 /**
  * The few node-postgres methods the backend calls, so the backend code does not depend on the
- * driver's types (and a test may hand in a stand-in). `pg.Pool` and `pg.PoolClient` fit them.
+ * driver's types. `pg.Pool` and `pg.PoolClient` fit them; the backend creates its pool itself
+ * (postgres-connection.ts): none is handed in.
  */
 export interface PostgresQuery {
   text: string

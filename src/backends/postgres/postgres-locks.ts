@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import type { PostgresQuery } from './postgres-config.js'
 
 /**
  * Locks and retries of the PostgreSQL backend. Row locks come from the engine (SELECT ... FOR
@@ -62,6 +63,21 @@ export function namedLockKey(schema: string, key: string): string {
  */
 export function recordLockKey(schema: string, collection: string, id: string): string {
   return advisoryKey(schema, 'record', collection, id)
+}
+
+/** Waits for the exclusive advisory lock `key` (held until the transaction ends). */
+export function lockSql(key: string): PostgresQuery {
+  return { name: 'tandem_advisory_xact_lock', text: 'SELECT pg_advisory_xact_lock($1::bigint)', values: [key] }
+}
+
+/** Waits for the advisory lock `key` shared (held until the transaction ends). */
+export function lockSharedSql(key: string): PostgresQuery {
+  return { name: 'tandem_advisory_xact_lock_shared', text: 'SELECT pg_advisory_xact_lock_shared($1::bigint)', values: [key] }
+}
+
+/** Takes the exclusive advisory lock `key` if it is free, without waiting: `ok` says whether it did. */
+export function tryLockSql(key: string): PostgresQuery {
+  return { name: 'tandem_try_advisory_xact_lock', text: 'SELECT pg_try_advisory_xact_lock($1::bigint) AS ok', values: [key] }
 }
 
 /**

@@ -1,12 +1,6 @@
 import type { PostgresPoolClient } from './postgres-config.js'
+import type { Session } from './postgres-connection.js'
 import { literal } from './postgres-sql.js'
-
-/** A checked-out pool connection and whether its socket has failed. */
-export interface Session {
-  client: PostgresPoolClient
-  lost: unknown
-  onError: (error: Error) => void
-}
 
 /**
  * Statements PREPAREd by SQL on each pooled connection (named `<statement name>_s`, apart from

@@ -8,6 +8,9 @@ import { ROW_COLUMNS, compileCount, compileFind, dataKey } from './postgres-quer
  * names and field paths (see `FIELD_SEGMENT`), and are quoted; every value is a `$n` parameter
  * (bound, or a quoted literal in an EXECUTE of the statement PREPAREd from the same text, see
  * PostgresWriteTx). Every name is schema-qualified: the backend never relies on search_path.
+ * Over 300 lines: one class holds every statement of a store, in three sections (layout, records,
+ * change log), since each is built from the store's quoted names; the change-log statements carry
+ * the reasoning behind the log's ordering guarantees. The find and count compiler is postgres-query.ts.
  */
 
 export const META_TABLE = '_tandem_meta'

@@ -14,6 +14,7 @@ import {
 } from '../backend.js'
 import { TandemError } from '../../errors.js'
 import type { PostgresQuery, PostgresResult } from './postgres-config.js'
+import type { Session } from './postgres-connection.js'
 import {
   duplicateId,
   isConnectFailure,
@@ -32,64 +33,55 @@ import {
   collectionLockKey,
   ddlLockKey,
   isStaleMiss,
+  lockSharedSql,
+  lockSql,
   markLostAtBegin,
   markRetryable,
   markStaleMiss,
   namedLockKey,
   recordLockKey,
+  tryLockSql,
 } from './postgres-locks.js'
-import { FORMAT_VERSION, MAX_PAYLOAD_ATTEMPT_BYTES, type PostgresSql } from './postgres-sql.js'
-import { argument, checkPreparedStatements, preparedOn, type Session } from './postgres-prepared.js'
+import { ensureCollection, prepareStore, type DdlRunner } from './postgres-ddl.js'
+import { PendingStatements, type Prefix } from './postgres-pipeline.js'
+import { checkPreparedStatements } from './postgres-prepared.js'
 import { PostgresReadOps, decode, type RawRow } from './postgres-reader.js'
+import { SavepointStack, recordKey } from './postgres-savepoints.js'
+import { MAX_PAYLOAD_ATTEMPT_BYTES, type PostgresSql } from './postgres-sql.js'
 import { steadyNow } from '../steady-clock.js'
-import { refuseCaseAliases } from '../collection-names.js'
 
 /**
- * The write transaction of the PostgreSQL backend, on one pooled connection: its savepoints, its
- * buffered change-log entries, its record and predicate locks, and the messages it sends.
+ * The write transaction of the PostgreSQL backend, on one pooled connection (the twin of
+ * sqlite-transaction.ts). Over 300 lines on purpose: its locking reads, its batched writes and its
+ * savepoints share one state machine (WriteTxState), one retry-safety flag and one way of sending
+ * statements (#run, #failed), and splitting them would spread those across files. What each
+ * savepoint level holds is in postgres-savepoints.ts, the statements waiting to be sent in
+ * postgres-pipeline.ts, the DDL in postgres-ddl.ts.
  */
-
-function lockSql(key: string): PostgresQuery {
-  return { name: 'tandem_advisory_xact_lock', text: 'SELECT pg_advisory_xact_lock($1::bigint)', values: [key] }
-}
-
-function lockSharedSql(key: string): PostgresQuery {
-  return { name: 'tandem_advisory_xact_lock_shared', text: 'SELECT pg_advisory_xact_lock_shared($1::bigint)', values: [key] }
-}
-
-/** What one savepoint level of a write holds until it is released or rolled back. */
-interface Level {
-  /** Changes appended at this level, serialized at once (later edits of the data objects do not leak in). */
-  changes: string[]
-  /** Records (collection/id) a get found missing at this level; their record locks are held. */
-  missed: Set<string>
-  /** Collections whose predicate lock (collectionLockKey) this level took. ROLLBACK TO SAVEPOINT releases them. */
-  locks: Map<string, 'shared' | 'exclusive'>
-  /** The greatest record key (recordKey order) this level locked: a row FOR UPDATE, or a missing id's record lock. */
-  maxRecordKey: string | undefined
-  /** Records (recordKey) this level locked. */
-  recordLocks: Set<string>
-  /** This level is the savepoint of one write of a group-commit batch (see SavepointOptions). */
-  job: boolean
-}
-
-const newLevel = (job = false): Level => ({
-  changes: [],
-  missed: new Set(),
-  locks: new Map(),
-  maxRecordKey: undefined,
-  recordLocks: new Set(),
-  job,
-})
-
-function tryLockSql(key: string): PostgresQuery {
-  return { name: 'tandem_try_advisory_xact_lock', text: 'SELECT pg_try_advisory_xact_lock($1::bigint) AS ok', values: [key] }
-}
 
 /** How long this process's writes waited for locks (statements that can wait, COMMIT with changes). */
 export interface WaitStats {
   longestWaitMs: number
 }
+
+/**
+ * Where a write transaction is. The transitions:
+ *   unsent -> open        the first message goes out, BEGIN first in it (#takePrefix)
+ *   open -> aborted       a statement outside any savepoint failed, or the connection did, or a
+ *                         ROLLBACK TO SAVEPOINT could not be sent (#failed, #rollbackTo)
+ *   open -> committing    commitSql() handed out the COMMIT message; the backend sends it
+ *   aborted -> aborted    a later failure keeps the first error
+ * In `aborted`, every write, savepoint or commit rejects with the first error, marked
+ * transaction-aborted: only the backend's ROLLBACK is left. In `committing` the work is done and
+ * the backend sends the COMMIT message; nothing else is sent on the transaction.
+ */
+type WriteTxState =
+  /** Nothing sent yet: BEGIN and the transaction's settings wait to travel with the first statement. */
+  | { name: 'unsent'; begin: string }
+  | { name: 'open' }
+  /** PostgreSQL aborted the transaction (or its connection failed): every later statement would fail. */
+  | { name: 'aborted'; error: unknown }
+  | { name: 'committing' }
 
 /** An insert waiting for the next multi-row INSERT of its transaction. */
 interface PendingInsert {
@@ -97,16 +89,6 @@ interface PendingInsert {
   row: RecordRow
   resolve: () => void
   reject: (error: unknown) => void
-}
-
-/** Simple-protocol statements waiting to travel with the next one, and whose context their errors get. */
-interface Prefix {
-  statements: string[]
-  context: ErrorContext
-  /** BEGIN is among them. */
-  begins: boolean
-  /** Deferred writes are among them (their context names the collection). */
-  deferredWrites: boolean
 }
 
 /**
@@ -131,45 +113,47 @@ interface Prefix {
 export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
   readonly #session: Session
   readonly #context: ErrorContext
-  readonly #levels: Level[] = [newLevel()]
-  /** Set once PostgreSQL has aborted the transaction: every later statement would fail. */
-  #aborted: unknown
-  #savepointsOpened = 0
-  /** INSERT statements that returned, inserting or finding the id taken: either may end a write of a batch. */
-  #insertsRun = 0
-  #workDone = false
+  readonly #waits: WaitStats
+  #state: WriteTxState
+  /** What each savepoint level holds: changes, missed ids, locks. */
+  readonly #levels = new SavepointStack()
+  /** Statements waiting to travel with the next one (see the class comment). */
+  readonly #pending: PendingStatements
   /**
-   * A savepoint that is finished but not yet released. RELEASE rides along with the next SAVEPOINT
-   * (one round trip, not two: batched writes each open one), and COMMIT releases everything anyway.
+   * Whether running the whole work again is safe. The store's write queue collects each job's
+   * outcome in an array outside the work callback as the job finishes; once a job of a batch has
+   * finished, a re-run would record it twice. Jobs of a batch run in savepoints, except single
+   * inserts: so a savepoint opened, or an insert that returned (inserted, or found its id taken),
+   * means a job may have finished, and so does reaching COMMIT. Only ever goes from true to false.
    */
-  #pendingRelease: string | undefined
-  /**
-   * SAVEPOINTs opened but not sent yet: each goes with the first statement run inside it (the
-   * read of an update, say), so a write of a batch costs one round trip less. A savepoint whose
-   * work sent nothing was never on the server and needs no RELEASE or ROLLBACK TO.
-   */
-  #pendingSavepoints: string[] = []
-  /** Writes outside any savepoint not sent yet: they go with the next statement (see the class comment). */
-  #deferred: string[] = []
-  #deferredContext: ErrorContext | undefined
+  #rerunnable = true
+  /** Inserts waiting for the next multi-row INSERT; a flush is scheduled whenever there are any. */
+  #inserts: PendingInsert[] = []
   /** The context of the writes that travel with COMMIT, for its errors. */
   #commitContext: ErrorContext = {}
-  #inserts: PendingInsert[] = []
-  #insertFlushScheduled = false
-  /** PREPAREs the next message must start with (statements its EXECUTEs need on this connection). */
-  #prepares = new Map<string, string>()
-
-  readonly #waits: WaitStats
-
-  /** BEGIN and the settings of the transaction, until they are sent with its first statement. */
-  #begin: string | undefined
+  /** This transaction as DDL runs in it (made on first use: most transactions run none). */
+  #ddlRunner: DdlRunner | undefined
 
   constructor(sql: PostgresSql, session: Session, context: ErrorContext, waits: WaitStats, begin: string) {
     super(sql)
     this.#session = session
     this.#context = context
     this.#waits = waits
-    this.#begin = begin
+    this.#state = { name: 'unsent', begin }
+    this.#pending = new PendingStatements(session.client)
+  }
+
+  #ddl(): DdlRunner {
+    return (this.#ddlRunner ??= {
+      run: (query) => this.run(query),
+      rows: (query) => this.rows(query),
+      listCollections: () => this.listCollections(),
+    })
+  }
+
+  /** Rejects when the transaction takes no more statements (see WriteTxState). */
+  #refuseIfAborted(): void {
+    if (this.#state.name === 'aborted') throw markTransactionAborted(this.#state.error)
   }
 
   /** Runs a statement that may wait for another transaction's lock, and records how long it took. */
@@ -183,10 +167,10 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
   }
 
   protected async run<R>(query: PostgresQuery, context?: ErrorContext): Promise<PostgresResult<R>> {
-    if (this.#hasPrefix()) {
+    if (this.#state.name === 'unsent' || this.#pending.waiting) {
       // Statements waiting to be sent go first, in the same message as this one when it can be an
       // EXECUTE: one round trip (BEGIN with the first read, say).
-      const execute = this.#executeSql(query)
+      const execute = this.#pending.execute(query)
       const prefix = this.#takePrefix()
       try {
         if (execute !== undefined) {
@@ -206,31 +190,11 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
     }
   }
 
-  /**
-   * `EXECUTE` of a named statement of the backend, its values as literals, PREPAREd on this
-   * connection by the next message if it is not yet; undefined when a value cannot be a literal.
-   */
-  #executeSql(query: PostgresQuery): string | undefined {
-    if (query.name === undefined) return undefined
-    const args: string[] = []
-    for (const value of query.values ?? []) {
-      const arg = argument(value)
-      if (arg === undefined) return undefined
-      args.push(arg)
-    }
-    const name = `${query.name}_s`
-    if (preparedOn.get(this.#session.client)?.has(name) !== true) this.#prepares.set(name, `PREPARE ${name} AS ${query.text}`)
-    return args.length === 0 ? `EXECUTE ${name}` : `EXECUTE ${name}(${args.join(', ')})`
-  }
-
-  #hasPrefix(): boolean {
-    return (
-      this.#begin !== undefined ||
-      this.#pendingRelease !== undefined ||
-      this.#deferred.length > 0 ||
-      this.#pendingSavepoints.length > 0 ||
-      this.#prepares.size > 0
-    )
+  /** The statements waiting to be sent, BEGIN first while the transaction is unsent (which it then no longer is). */
+  #takePrefix(): Prefix {
+    const begin = this.#state.name === 'unsent' ? this.#state.begin : undefined
+    if (begin !== undefined) this.#state = { name: 'open' }
+    return this.#pending.take(begin)
   }
 
   /**
@@ -248,71 +212,23 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
     if (begins && isConnectionLoss(error) && !isConnectFailure(error)) markLostAtBegin(translated)
     // A deadlock or serialization failure inside one write of a batch: undone alone by its
     // savepoint, it runs again first in the next batch (after this one has released its locks).
-    if (this.#levels.length > 1 && isTransactionConflict(error) && this.#levels.some((level) => level.job)) markRetryInNextBatch(translated)
-    if (this.#levels.length === 1 || isConnectionLoss(error)) {
-      this.#aborted ??= translated
+    if (this.#levels.depth > 1 && isTransactionConflict(error) && this.#levels.inBatchJob) markRetryInNextBatch(translated)
+    if (this.#levels.depth === 1 || isConnectionLoss(error)) {
+      this.#abort(translated)
       markTransactionAborted(translated)
-      if (isTransactionConflict(error) && this.#isRetrySafe()) markRetryable(translated)
+      if (isTransactionConflict(error) && this.#rerunnable) markRetryable(translated)
     }
     return translated
   }
 
-  /** The statements waiting to be sent (BEGIN, a RELEASE, deferred writes), in order; they are sent by the caller. */
-  #takePrefix(): Prefix {
-    // PREPAREs first: they last for the session whatever happens to the transaction, so once the
-    // message is sent they exist (unless the connection is lost, and then it is closed).
-    const statements: string[] = [...this.#prepares.values()]
-    if (this.#prepares.size > 0) {
-      let prepared = preparedOn.get(this.#session.client)
-      if (prepared === undefined) preparedOn.set(this.#session.client, (prepared = new Set()))
-      for (const name of this.#prepares.keys()) prepared.add(name)
-      this.#prepares.clear()
-    }
-    const begins = this.#begin !== undefined
-    if (this.#begin !== undefined) statements.push(this.#begin)
-    this.#begin = undefined
-    const deferredWrites = this.#deferred.length > 0
-    if (this.#pendingRelease !== undefined) statements.push(`RELEASE SAVEPOINT ${this.#pendingRelease}`)
-    this.#pendingRelease = undefined
-    statements.push(...this.#deferred)
-    // After the deferred writes: those belong to the level outside the savepoints.
-    for (const name of this.#pendingSavepoints) statements.push(`SAVEPOINT ${name}`)
-    this.#pendingSavepoints = []
-    const context = this.#deferredContext ?? {}
-    this.#deferred = []
-    this.#deferredContext = undefined
-    return { statements, context, begins, deferredWrites }
-  }
-
-  /**
-   * Whether running the whole work again is safe. The store's write queue collects each job's
-   * outcome in an array outside the work callback as the job finishes; once a job of a batch has
-   * finished, a re-run would record it twice. Jobs of a batch run in savepoints, except single
-   * inserts: so a savepoint, or an insert that returned (inserted, or found its id taken), means
-   * a job may have finished. A lone write or a transaction without nested ones stays retryable.
-   */
-  #isRetrySafe(): boolean {
-    return !this.#workDone && this.#savepointsOpened === 0 && this.#insertsRun === 0
-  }
-
-  /** The predicate lock of `collection` this transaction holds, if any. */
-  #heldLock(collection: string): 'shared' | 'exclusive' | undefined {
-    let held: 'shared' | 'exclusive' | undefined
-    for (const level of this.#levels) {
-      const mode = level.locks.get(collection)
-      if (mode === 'exclusive') return mode
-      held ??= mode
-    }
-    return held
+  /** -> aborted (a transaction aborted already keeps its first error). */
+  #abort(error: unknown): void {
+    if (this.#state.name !== 'aborted') this.#state = { name: 'aborted', error }
   }
 
   /** The key to take the collection's predicate lock shared with, or undefined when it is held already. */
   #sharedLockNeeded(collection: string): string | undefined {
-    return this.#heldLock(collection) === undefined ? collectionLockKey(this.sql.schemaName, collection) : undefined
-  }
-
-  #noteLock(collection: string, mode: 'shared' | 'exclusive'): void {
-    this.#levels.at(-1)!.locks.set(collection, mode)
+    return this.#levels.heldLock(collection) === undefined ? collectionLockKey(this.sql.schemaName, collection) : undefined
   }
 
   /**
@@ -322,41 +238,15 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
    * statement's snapshot is taken before it waits for a lock inside it.
    */
   async #lockExclusive(collection: string): Promise<void> {
-    if (this.#heldLock(collection) === 'exclusive') return
+    if (this.#levels.heldLock(collection) === 'exclusive') return
     await this.#waiting(lockSql(collectionLockKey(this.sql.schemaName, collection)), { collection })
-    this.#noteLock(collection, 'exclusive')
-  }
-
-  /**
-   * Whether locking `key` now could close a deadlock cycle with another batch: inside one write of
-   * a batch, when an earlier write of the batch locked a record that comes after `key` in the
-   * global order (collection, then id). Record locks are only ever waited for in that order; one
-   * out of order is tried without waiting, and if taken the write runs again in the next batch
-   * (see SavepointOptions). So two processes' batches updating the same records in opposite
-   * orders never deadlock. A caller's own multi-record transaction waits as it asks (its deadlocks
-   * are cancelled by PostgreSQL and retried).
-   */
-  #outOfOrder(key: string): boolean {
-    const job = this.#levels.findIndex((level) => level.job)
-    if (job === -1) return false
-    if (this.#levels.some((level) => level.recordLocks.has(key))) return false
-    for (let i = 0; i < job; i++) {
-      const max = this.#levels[i]!.maxRecordKey
-      if (max !== undefined && max > key) return true
-    }
-    return false
-  }
-
-  #noteRecordLock(key: string): void {
-    const level = this.#levels.at(-1)!
-    level.recordLocks.add(key)
-    if (level.maxRecordKey === undefined || key > level.maxRecordKey) level.maxRecordKey = key
+    this.#levels.noteLock(collection, 'exclusive')
   }
 
   override async get(collection: string, id: string): Promise<RecordRow | undefined> {
     const context = { collection, id }
     const key = recordKey(collection, id)
-    const noWait = this.#outOfOrder(key)
+    const noWait = this.#levels.outOfOrder(key)
     const sharedLock = this.#sharedLockNeeded(collection)
     let raw: RawRow | undefined
     const started = performance.now()
@@ -371,7 +261,7 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
       if (noWait && error instanceof TandemError && error.code === 'BUSY_TIMEOUT') throw markRetryInNextBatch(error)
       throw error
     }
-    if (sharedLock !== undefined) this.#noteLock(collection, 'shared')
+    if (sharedLock !== undefined) this.#levels.noteLock(collection, 'shared')
     if (raw === undefined) {
       // FOR UPDATE cannot lock a row that is not there: lock the id instead, then look again (a
       // transaction that inserted it meanwhile has committed by the time the lock is ours).
@@ -384,9 +274,9 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
         await this.#waiting(lockSql(lockKey))
       }
       ;[raw] = await this.rows<RawRow>(this.sql.getSql(collection, id, true), context)
-      if (raw === undefined) this.#levels.at(-1)!.missed.add(key)
+      if (raw === undefined) this.#levels.noteMissed(key)
     }
-    this.#noteRecordLock(key)
+    this.#levels.noteRecordLock(key)
     return raw === undefined ? undefined : decode(raw)
   }
 
@@ -408,18 +298,16 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
   }
 
   insert(collection: string, row: RecordRow): Promise<void> {
-    if (this.#aborted !== undefined) return Promise.reject(markTransactionAborted(this.#aborted))
+    if (this.#state.name === 'aborted') return Promise.reject(markTransactionAborted(this.#state.error))
     return new Promise<void>((resolve, reject) => {
+      const first = this.#inserts.length === 0
       this.#inserts.push({ collection, row, resolve, reject })
-      if (this.#insertFlushScheduled) return
-      this.#insertFlushScheduled = true
       // Every insert started in this tick joins one statement.
-      queueMicrotask(() => void this.#flushInserts())
+      if (first) queueMicrotask(() => void this.#flushInserts())
     })
   }
 
   async #flushInserts(): Promise<void> {
-    this.#insertFlushScheduled = false
     const pending = this.#inserts
     this.#inserts = []
     const byCollection = new Map<string, PendingInsert[]>()
@@ -451,20 +339,20 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
       for (const item of items) item.reject(error)
       return
     }
-    if (sharedLock !== undefined) this.#noteLock(collection, 'shared')
-    const retrySafe = this.#isRetrySafe()
-    this.#insertsRun += items.length
+    if (sharedLock !== undefined) this.#levels.noteLock(collection, 'shared')
+    const retrySafe = this.#rerunnable
+    this.#rerunnable = false
     for (const item of items) {
       const key = recordKey(collection, item.row.id)
       if (first.get(item.row.id) === item && inserted.has(item.row.id)) {
-        for (const level of this.#levels) level.missed.delete(key)
+        this.#levels.forgetMissed(key)
         item.resolve()
         continue
       }
       const error = duplicateId(collection, item.row.id)
       // This transaction looked for the id and found nothing, yet it is taken now: another
       // transaction committed it in between (a plain insert does not wait for our record lock).
-      if (this.#levels.some((level) => level.missed.has(key))) {
+      if (this.#levels.missed(key)) {
         markStaleMiss(error)
         if (retrySafe) markRetryable(error)
       }
@@ -475,7 +363,7 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
   async update(collection: string, row: RecordRow): Promise<void> {
     const context = { collection, id: row.id, operation: 'write' as const }
     const query = this.sql.updateSql(collection, [row.version, row.updatedAt, row.role, JSON.stringify(row.data), row.id])
-    if (this.#levels.length === 1 && this.#defer(collection, query, context)) return
+    if (this.#levels.depth === 1 && this.#defer(collection, query, context)) return
     await this.#lockShared(collection)
     await this.run(query, context)
   }
@@ -483,26 +371,23 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
   async delete(collection: string, id: string): Promise<void> {
     const context = { collection, id, operation: 'write' as const }
     const query = this.sql.deleteSql(collection, id)
-    if (this.#levels.length === 1 && this.#defer(collection, query, context)) return
+    if (this.#levels.depth === 1 && this.#defer(collection, query, context)) return
     await this.#lockShared(collection)
     await this.run(query, context)
   }
 
   /** A write outside any savepoint: sent with the next statement (see the class comment). False if it cannot be. */
   #defer(collection: string, query: PostgresQuery, context: ErrorContext): boolean {
-    if (this.#aborted !== undefined) throw markTransactionAborted(this.#aborted)
+    this.#refuseIfAborted()
     const sharedLock = this.#sharedLockNeeded(collection)
-    const lock = sharedLock === undefined ? undefined : this.#executeSql(lockSharedSql(sharedLock))
-    const write = this.#executeSql(query)
+    const lock = sharedLock === undefined ? undefined : this.#pending.execute(lockSharedSql(sharedLock))
+    const write = this.#pending.execute(query)
     if (write === undefined) return false
     if (lock !== undefined) {
-      this.#deferred.push(lock)
-      this.#noteLock(collection, 'shared')
+      this.#pending.defer(lock)
+      this.#levels.noteLock(collection, 'shared')
     }
-    this.#deferred.push(write)
-    // Errors of several deferred writes name the first one's collection (and id, when it is alone).
-    this.#deferredContext =
-      this.#deferredContext === undefined ? context : { collection: this.#deferredContext.collection ?? collection, operation: 'write' }
+    this.#pending.defer(write, context)
     return true
   }
 
@@ -510,31 +395,11 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
     const sharedLock = this.#sharedLockNeeded(collection)
     if (sharedLock === undefined) return
     await this.#waiting(lockSharedSql(sharedLock), { collection })
-    this.#noteLock(collection, 'shared')
+    this.#levels.noteLock(collection, 'shared')
   }
 
   async ensureCollection(layout: CollectionLayout): Promise<void> {
-    await this.run(lockSql(ddlLockKey(this.sql.schemaName)))
-    await this.run({ text: this.sql.createTableSql(layout.name) })
-    // Create only what is missing: CREATE INDEX IF NOT EXISTS would still lock the table against
-    // writers (SHARE) before finding the index there, on every open of every process.
-    const existing = new Set((await this.rows<{ name: string }>(this.sql.existingIndexesSql(layout.name))).map((r) => r.name))
-    if (!existing.has('column:created_seq')) {
-      // A table from before created_seq: number its rows once (retention orders by it). ADD
-      // COLUMN locks the table until COMMIT before anything is counted (see addCreatedSeqSql).
-      for (const text of this.sql.addCreatedSeqSql(layout.name)) await this.run({ text })
-      const [{ n }] = (await this.rows<{ n: number | string }>(this.sql.maxCreatedSeqSql(layout.name))) as [{ n: number | string }]
-      await this.run({ text: this.sql.createdSeqIdentitySql(layout.name, Number(n)) })
-    }
-    if (!existing.has(this.sql.createdSeqIndexName(layout.name))) {
-      // New tables, upgraded ones, and those made before the index existed. Under the DDL lock, so
-      // processes opening the store together build it once; CREATE INDEX blocks writers (SHARE)
-      // while it builds, once per table.
-      for (const text of this.sql.createCreatedSeqIndexSql(layout.name)) await this.run({ text })
-    }
-    for (const path of layout.indexes) {
-      if (!existing.has(this.sql.indexName(layout.name, path))) await this.run({ text: this.sql.createIndexSql(layout, path) })
-    }
+    await ensureCollection(this.#ddl(), this.sql, layout)
   }
 
   async dropIndex(collection: string, path: readonly string[]): Promise<void> {
@@ -553,7 +418,7 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
 
   async appendChange(change: Omit<ChangeRow, 'seq'>): Promise<void> {
     // Buffered, not inserted: seqs are given out at commit, under the change-log lock.
-    this.#levels.at(-1)!.changes.push(JSON.stringify(change))
+    this.#levels.appendChange(JSON.stringify(change))
   }
 
   async trimChanges(retention: ChangeRetention, now: number): Promise<number> {
@@ -572,44 +437,36 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
     // Listeners learn the new trim mark on commit (see ChangeCache). Outside a savepoint it goes
     // with the COMMIT; inside one, now, so that rolling the savepoint back drops it too.
     const notify = this.sql.notifyTrimSql(through)
-    const deferred = this.#levels.length === 1 ? this.#executeSql(notify) : undefined
+    const deferred = this.#levels.depth === 1 ? this.#pending.execute(notify) : undefined
     if (deferred === undefined) await this.run(notify)
-    else this.#deferred.push(deferred)
+    else this.#pending.defer(deferred)
     return rowCount ?? 0
   }
 
   async savepoint<T>(work: () => Promise<T>, options: SavepointOptions = {}): Promise<T> {
-    if (this.#aborted !== undefined) throw markTransactionAborted(this.#aborted)
-    const name = `sp${this.#levels.length}`
-    this.#savepointsOpened++
+    this.#refuseIfAborted()
+    const name = `sp${this.#levels.depth}`
+    this.#rerunnable = false
     await this.#openSavepoint(name)
-    this.#levels.push(newLevel(options.batchJob === true))
+    this.#levels.push(options.batchJob === true)
     for (let attempt = 1; ; attempt++) {
       let result: T
       try {
         result = await work()
       } catch (error) {
         // A savepoint never sent held no statement, so nothing to undo (nor a read gone stale).
-        if (!this.#dropPendingSavepoint(name)) {
+        if (!this.#pending.dropSavepoint(name)) {
           await this.#rollbackTo(name, error)
           // A stale read (see markStaleMiss): the record is committed now, so the work, run again
           // in the same savepoint, reads it. Safe: the store's work for one savepoint touches only the tx.
           if (isStaleMiss(error) && attempt < MAX_TRANSACTION_ATTEMPTS) continue
-          this.#pendingRelease = name
+          this.#pending.release(name)
         }
         this.#levels.pop()
         throw error
       }
-      const level = this.#levels.pop()!
-      const parent = this.#levels.at(-1)!
-      parent.changes.push(...level.changes)
-      for (const key of level.missed) parent.missed.add(key)
-      // Row locks outlive a released savepoint: the parent holds them now.
-      for (const key of level.recordLocks) parent.recordLocks.add(key)
-      if (level.maxRecordKey !== undefined && (parent.maxRecordKey === undefined || level.maxRecordKey > parent.maxRecordKey))
-        parent.maxRecordKey = level.maxRecordKey
-      for (const [collection, mode] of level.locks) if (parent.locks.get(collection) !== 'exclusive') parent.locks.set(collection, mode)
-      if (!this.#dropPendingSavepoint(name)) this.#pendingRelease = name
+      this.#levels.release()
+      if (!this.#pending.dropSavepoint(name)) this.#pending.release(name)
       return result
     }
   }
@@ -620,28 +477,15 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
    * the whole transaction's (see #failed), not the savepoint's.
    */
   async #openSavepoint(name: string): Promise<void> {
-    if (this.#deferred.length === 0) {
-      this.#pendingSavepoints.push(name)
+    if (!this.#pending.hasDeferred) {
+      this.#pending.queueSavepoint(name)
       return
     }
     // A pending release (of the savepoint finished just before at this same depth) and deferred
     // writes travel with the SAVEPOINT.
     const prefix = this.#takePrefix()
-    await this.#runText([...prefix.statements, `SAVEPOINT ${name}`].join(';\n'), prefix)
-  }
-
-  /** Forgets a savepoint that was never sent (and any opened inside it); false if it was sent. */
-  #dropPendingSavepoint(name: string): boolean {
-    const at = this.#pendingSavepoints.indexOf(name)
-    if (at === -1) return false
-    this.#pendingSavepoints.length = at
-    return true
-  }
-
-  /** Simple-protocol text made of a prefix and one more statement. */
-  async #runText(text: string, prefix: Prefix): Promise<void> {
     try {
-      await this.#session.client.query(text)
+      await this.#session.client.query([...prefix.statements, `SAVEPOINT ${name}`].join(';\n'))
     } catch (error) {
       throw this.#failed(error, prefix.context, prefix.begins)
     }
@@ -650,9 +494,8 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
   async #rollbackTo(name: string, error: unknown): Promise<void> {
     // A savepoint finished (or opened and never sent) inside this one is undone with it: nothing
     // left to release or open.
-    this.#pendingRelease = undefined
-    this.#pendingSavepoints = []
-    if (isTransactionAborted(error) || this.#aborted !== undefined) {
+    this.#pending.forgetSavepoints()
+    if (isTransactionAborted(error) || this.#state.name === 'aborted') {
       this.#levels.pop()
       throw markTransactionAborted(error)
     }
@@ -661,28 +504,28 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
     } catch {
       // The connection failed: the savepoint, and the transaction, are gone.
       this.#levels.pop()
-      this.#aborted ??= error
+      this.#abort(error)
       throw markTransactionAborted(error)
     }
     // What the undone work appended or looked up is undone too (its record locks are released).
-    this.#levels[this.#levels.length - 1] = newLevel(this.#levels.at(-1)!.job)
+    this.#levels.reset()
   }
 
   /**
-   * The last step: refuses to commit a transaction PostgreSQL has aborted, and returns the COMMIT
-   * to send, preceded by the append of the buffered changes (see appendChangesSql).
+   * The last step (open -> committing): refuses to commit a transaction PostgreSQL has aborted, and
+   * returns the COMMIT to send, preceded by the append of the buffered changes (see appendChangesSql).
    */
   commitSql(): string {
-    this.#workDone = true
-    if (this.#aborted !== undefined) throw markTransactionAborted(this.#aborted)
+    this.#rerunnable = false
+    this.#refuseIfAborted()
     if (this.#inserts.length > 0) throw new Error('An insert of this transaction was not awaited before COMMIT.')
-    const changes = this.#levels[0]!.changes
+    const changes = this.#levels.committedChanges
     const statements: string[] = []
     if (changes.length > 0) {
       const entries = `[${changes.join(',')}]`
       // Two statements: the append's snapshot must be taken after the lock is granted.
-      const lock = this.#executeSql(lockSql(changeLogLockKey(this.sql.schemaName)))
-      const append = this.#executeSql({
+      const lock = this.#pending.execute(lockSql(changeLogLockKey(this.sql.schemaName)))
+      const append = this.#pending.execute({
         ...this.sql.appendChangesSql(),
         values: [entries, Buffer.byteLength(entries) < MAX_PAYLOAD_ATTEMPT_BYTES],
       })
@@ -690,13 +533,14 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
       statements.push(lock, append)
     }
     const prefix = this.#takePrefix()
+    this.#state = { name: 'committing' }
     this.#commitContext = prefix.context
     return [...prefix.statements, ...statements, 'COMMIT'].join(';\n')
   }
 
   /** Whether anything was sent yet (BEGIN goes with the first statement): if not, there is nothing to roll back. */
   get started(): boolean {
-    return this.#begin === undefined
+    return this.#state.name !== 'unsent'
   }
 
   /** What the writes sent with COMMIT were about (collection, id), for the errors of that message. */
@@ -704,25 +548,8 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
     return this.#commitContext
   }
 
-  /** Creates the store's schema and tables, then the collections. DDL is serialized across processes. */
+  /** Creates the store's schema and tables, then the collections (see postgres-ddl.ts). */
   async prepareStore(collections: readonly CollectionLayout[]): Promise<void> {
-    await this.run(lockSql(ddlLockKey(this.sql.schemaName)))
-    for (const text of this.sql.createStoreSql()) await this.run({ text })
-    await this.run(this.sql.initMetaSql())
-    for (const text of this.sql.upgradeFormatSql()) await this.run({ text })
-    const [format] = await this.rows<{ value: string }>(this.sql.formatSql())
-    if (format?.value !== FORMAT_VERSION) {
-      throw new TandemError(
-        'STORAGE_FAILURE',
-        `Schema ${this.sql.schema} holds a Tandem store of format ${format?.value ?? '(none)'}, which this version of tandemdb cannot read (it reads format ${FORMAT_VERSION}). Upgrade tandemdb, or give postgres.schema another name.`,
-        { hint: 'Use the tandemdb version that wrote this store, or another schema.' },
-      )
-    }
-    refuseCaseAliases(await this.listCollections(), collections)
-    for (const layout of collections) await this.ensureCollection(layout)
+    await prepareStore(this.#ddl(), this.sql, collections)
   }
-}
-
-function recordKey(collection: string, id: string): string {
-  return `${collection}\u0000${id}`
 }

@@ -1,3 +1,8 @@
+/*
+ * Connection strings of PostgreSQL stores (engine-only: a SQLite store is a path): how to tell one,
+ * spell its scheme as the driver wants, and print it without its password.
+ */
+
 /** postgres:// or postgresql://, the scheme in any case (RFC 3986: schemes are case-insensitive). */
 const POSTGRES_SCHEME = /^postgres(?:ql)?:\/\//i
 /** Query parameters that carry a secret. */

@@ -1,6 +1,6 @@
 /**
- * The few better-sqlite3 methods the backend calls, so the interface does not depend on the
- * driver's types and tests or users can hand in their own instance.
+ * The few better-sqlite3 methods the backend calls, so its code does not depend on the driver's
+ * types. The backend opens its connections itself (sqlite-connection.ts): no handle is handed in.
  */
 export interface SqliteStatement {
   run(...params: unknown[]): { changes: number }

@@ -4,6 +4,7 @@ import { linkSync, statSync, unlinkSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 
 /**
+ * (Engine-only: a PostgreSQL store's schema is created by its DDL, in a transaction.)
  * Creates a new, empty store file at `file` unless one exists, atomically: SQLite writes the
  * database header (in WAL mode) under a private temp name, which is then hard-linked into place.
  * A process killed half-way leaves at most a temp file, never an empty store file (which the

@@ -4,6 +4,7 @@ import { dirname } from 'node:path'
 import { TandemError } from '../../errors.js'
 
 /**
+ * (Engine-only: PostgreSQL keeps no file of the store on the client's side.)
  * The three files of a WAL-mode store, and what each connection of this process relies on:
  * SQLite keeps the -wal and -shm open (and the -shm mapped) for as long as a connection lives.
  * If someone deletes or replaces one of them meanwhile, this process goes on writing into a file

@@ -1,6 +1,11 @@
 import { watch, type FSWatcher } from 'node:fs'
 import { SideFile } from './sqlite-side-file.js'
 
+/*
+ * Wake-ups for change readers across processes (the twin of postgres-wake.ts): a side file Tandem
+ * writers touch after each commit, an inotify watch on it and on the -wal, and a slow fallback poll.
+ */
+
 /**
  * How often the fallback looks at PRAGMA data_version: every 50 ms while file events come, every
  * 200 ms once none came for a second. An idle follower's CPU is these wake-ups (on this VM an empty

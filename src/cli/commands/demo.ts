@@ -2,7 +2,6 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { SqliteBackend } from '../../backends/sqlite/sqlite-backend.js'
 import { DemoCleanup } from '../demo/demo-cleanup.js'
 import { SHARED_COUNTER, openDemoStore, type DemoStore } from '../demo/demo-store.js'
 import type { WorkerMessage } from '../demo/demo-worker.js'
@@ -106,7 +105,7 @@ async function runDemo(ctx: CommandContext, path: string, seconds: number, clean
   const end = await counts(store)
   const counterDelta = end.counter - start.counter
   const counterOk = counterDelta >= tally.increments && counterDelta <= tally.increments + tally.kills
-  const integrity = store.backend instanceof SqliteBackend ? store.backend.integrityCheck() : ['ok']
+  const integrity = (await store.backend.checkIntegrity?.()) ?? ['ok']
   await store.close()
   const acknowledged = [...tally.acked.values()].reduce((n, ids) => n + ids.length, 0)
   const ok = missing.length === 0 && counterOk && integrity.join() === 'ok'

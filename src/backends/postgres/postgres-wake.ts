@@ -1,5 +1,5 @@
 /**
- * Wake-ups for change readers: LISTEN on one dedicated connection per backend (never a pooled one:
+ * Wake-ups for change readers (the twin of sqlite-wake.ts): LISTEN on one dedicated connection per backend (never a pooled one:
  * a pooled connection would be handed to writers and its LISTEN would die with it), plus a slow
  * poll of the log's head in case a notification is lost. The change log stays the source of truth:
  * a wake-up only says "read again from where you are", so a duplicate or spurious one costs a read,

@@ -1,9 +1,10 @@
 import Database from 'better-sqlite3'
-import { decode, type RawRow } from '../backends/sqlite/sqlite-backend.js'
-import { translateSqliteError } from '../backends/sqlite/sqlite-errors.js'
-import { retryWhileBusy } from '../backends/sqlite/sqlite-locks.js'
-import { ROW_COLUMNS, tableName } from '../backends/sqlite/sqlite-sql.js'
-import type { Snapshot } from './snapshot.js'
+import type { ReadSnapshot } from '../backend.js'
+import { translateSqliteError } from './sqlite-errors.js'
+import { retryWhileBusy } from './sqlite-locks.js'
+import { decode, type RawRow } from './sqlite-reader.js'
+import { ROW_COLUMNS } from './sqlite-query.js'
+import { LIST_COLLECTIONS_SQL, tableName } from './sqlite-sql.js'
 
 /**
  * A read snapshot of an SQLite store on a connection of its own, opened read-only through SQLite
@@ -12,7 +13,7 @@ import type { Snapshot } from './snapshot.js'
  * takes and whatever other processes commit meanwhile. While it is open, checkpoints cannot
  * recycle the WAL past that instant, so the -wal file grows with the writes made during the export.
  */
-export async function openSqliteSnapshot(file: string, busyTimeoutMs: number): Promise<Snapshot> {
+export async function openSqliteSnapshot(file: string, busyTimeoutMs: number): Promise<ReadSnapshot> {
   let db: Database.Database
   try {
     // timeout 0: waits are done by retryWhileBusy, asynchronously, never by sleeping the event loop.
@@ -35,12 +36,9 @@ export async function openSqliteSnapshot(file: string, busyTimeoutMs: number): P
     close()
     throw translateSqliteError(error)
   }
-  const listStatement = db.prepare(
-    `SELECT substr(name, 3) AS name FROM sqlite_schema WHERE type = 'table' AND name LIKE 'c\\_%' ESCAPE '\\' ORDER BY name`,
-  )
+  const listStatement = db.prepare(LIST_COLLECTIONS_SQL)
   const pages = new Map<string, Database.Statement>()
   return {
-    consistent: true,
     async collections() {
       return (listStatement.all() as { name: string }[]).map((r) => r.name)
     },

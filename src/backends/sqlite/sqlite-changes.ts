@@ -1,0 +1,69 @@
+import type { ChangeBatch, ChangeFilter, ChangeRow, JsonObject } from '../backend.js'
+import { retryWhileBusy, type BusyRetryStats } from './sqlite-locks.js'
+import type { SqliteConnection } from './sqlite-prepared.js'
+import { CHANGE_HEAD_SQL, TRIMMED_THROUGH_SQL } from './sqlite-sql.js'
+
+/**
+ * Reading the change log of an SQLite store (the twin of postgres-changes.ts). Entries are written
+ * by the write transaction (appendChange, trimChanges in sqlite-transaction.ts).
+ */
+
+interface RawChange extends Omit<ChangeRow, 'data'> {
+  data: string | null
+}
+
+function decodeChange(raw: RawChange): ChangeRow {
+  const change: ChangeRow = {
+    seq: raw.seq,
+    collection: raw.collection,
+    id: raw.id,
+    op: raw.op,
+    version: raw.version,
+    role: raw.role,
+    at: raw.at,
+  }
+  if (raw.data !== null) change.data = JSON.parse(raw.data) as JsonObject
+  return change
+}
+
+/** The seq of the last committed change (0 when none), read on `connection` outside any transaction. */
+export function readChangeHead(connection: SqliteConnection): number {
+  return (connection.statement(CHANGE_HEAD_SQL).get() as { head: number }).head
+}
+
+/** Changes after `cursor` matching `filter`, at most `limit`, with the head and the trim mark, from one snapshot. */
+export function readChangeBatch(
+  connection: SqliteConnection,
+  cursor: number,
+  limit: number,
+  filter: ChangeFilter | undefined,
+  busyTimeoutMs: number,
+  stats: BusyRetryStats,
+): Promise<ChangeBatch> {
+  const params: unknown[] = [cursor, ...(filter?.collections ?? []), ...(filter?.ids ?? []), limit]
+  const select = connection.changeRead(filter)
+  const head = connection.statement(CHANGE_HEAD_SQL)
+  const trimmed = connection.statement(TRIMMED_THROUGH_SQL)
+  const begin = connection.statement('BEGIN')
+  const commit = connection.statement('COMMIT')
+  // One read transaction, run synchronously, so the changes, the head and the trim mark come
+  // from the same snapshot and no other call on this connection can interleave. (Three plain
+  // statements in it read fewer pages than one statement joining them: measured, 90 against
+  // 150 µs per wake-up after another process's commit.)
+  return retryWhileBusy(
+    () => {
+      begin.run()
+      try {
+        const changes = (select.all(...params) as RawChange[]).map(decodeChange)
+        const scannedThrough = changes.length === limit ? changes[changes.length - 1]!.seq : (head.get() as { head: number }).head
+        const trimmedThrough = Number((trimmed.get() as { value: string } | undefined)?.value ?? 0)
+        return { changes, scannedThrough, trimmedThrough }
+      } finally {
+        commit.run()
+      }
+    },
+    busyTimeoutMs,
+    stats,
+    'read',
+  )
+}

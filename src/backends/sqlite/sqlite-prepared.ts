@@ -1,0 +1,43 @@
+import type { ChangeFilter } from '../backend.js'
+import type { SqliteHandle, SqliteStatement } from './sqlite-config.js'
+import { ROW_SQL, readChangesSql, tableName, type RowStatement } from './sqlite-sql.js'
+
+/**
+ * One better-sqlite3 connection with its prepared-statement cache (the twin of
+ * postgres-prepared.ts). Statements are keyed by SQL text; the text is built only from validated
+ * identifiers, so the cache stays small.
+ */
+export class SqliteConnection {
+  readonly #statements = new Map<string, SqliteStatement>()
+  /** Per collection, the four row statements: looked up on every write without building SQL text. */
+  readonly #rowStatements = new Map<string, Partial<Record<RowStatement, SqliteStatement>>>()
+  readonly #changeReads = new Map<string, SqliteStatement>()
+  constructor(readonly handle: SqliteHandle) {}
+
+  rowStatement(kind: RowStatement, collection: string): SqliteStatement {
+    let forCollection = this.#rowStatements.get(collection)
+    if (forCollection === undefined) this.#rowStatements.set(collection, (forCollection = {}))
+    return (forCollection[kind] ??= this.statement(ROW_SQL[kind](tableName(collection))))
+  }
+
+  /**
+   * The read of the change log for a filter's shape (how many collections and ids it names),
+   * prepared once: a follower reads on every commit, and building the SQL text each time made it
+   * the largest allocation of a delivery.
+   */
+  changeRead(filter: ChangeFilter | undefined): SqliteStatement {
+    const key = `${filter?.collections?.length ?? '-'} ${filter?.ids?.length ?? '-'}`
+    let statement = this.#changeReads.get(key)
+    if (statement === undefined) this.#changeReads.set(key, (statement = this.statement(readChangesSql(filter))))
+    return statement
+  }
+
+  statement(sql: string): SqliteStatement {
+    let statement = this.#statements.get(sql)
+    if (statement === undefined) {
+      statement = this.handle.prepare(sql)
+      this.#statements.set(sql, statement)
+    }
+    return statement
+  }
+}
