@@ -218,7 +218,7 @@ describe('export consistency on SQLite', () => {
     const notes = store.collection('notes')
     await notes.insertMany(Array.from({ length: 100 }, (_, i) => ({ i })))
     const last = (await notes.find({ orderBy: '-$id', limit: 1 }))[0]!
-    const other = await openStore({ dataDir, path: 'store.db', role: 'other', collections })
+    const other = await openStore({ dataDir, path: 'store.db', role: 'other', roles: { other: {} }, collections })
 
     const seen = []
     for await (const r of exportRecords(store, { collections: ['notes'], pageSize: 10 })) {
