@@ -11,7 +11,7 @@ export type WriterRoles<C> = {
  * A definition that names none (every collection written by '*', no `roles`) accepts any role.
  * A config whose writers are plain `string[]` (not inferred as literals) gives `string`.
  */
-export type RoleName<C, R extends string = never> = [WriterRoles<C> | R] extends [never] ? string : WriterRoles<C> | R
+export type RoleName<C, R extends string = never> = [WriterRoles<C> | R] extends [never] ? string : (WriterRoles<C> | R) & string
 
 /** The roles named by the collections' writers and by `roles`, in the order written. */
 export function knownRoles(
