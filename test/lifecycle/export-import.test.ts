@@ -50,7 +50,7 @@ describe.each(BACKENDS)('export and import on $name', (backend) => {
     expect(exported.bytes).toBe(readFileSync(file).length)
     expect(readdirSync(dir)).toEqual(['export.ndjson']) // no temp file left behind
 
-    const target = await (await backend.tempStore())({ role: 'other', collections })
+    const target = await (await backend.tempStore())({ role: 'other', roles: { other: {} }, collections })
     const result = await importStore(target, { from: file, onConflict: 'fail' })
     expect(result).toMatchObject({
       dryRun: false,
