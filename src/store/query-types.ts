@@ -22,22 +22,29 @@ type Down = [never, 0, 1, 2, 3]
 /** A plain object type whose fields a dot path may go into (not an array, a Date or a function). */
 type Nested<V> = V extends readonly unknown[] | Date | ((...args: never[]) => unknown) ? never : V extends object ? V : never
 
-/** The fields of T a query may name: top-level keys and dot paths into nested objects (`'owner.name'`). */
+/**
+ * The fields of T a query may name: top-level keys and dot paths into nested objects (`'owner.name'`).
+ * Over a union of record types (a discriminated union schema), the fields of every member.
+ */
 export type FieldPath<T, D extends number = 4> = [D] extends [never]
   ? never
-  : {
-      [K in keyof T & string]-?:
-        K | ([Nested<NonNullable<T[K]>>] extends [never] ? never : `${K}.${FieldPath<Nested<NonNullable<T[K]>>, Down[D]>}`)
-    }[keyof T & string]
+  : T extends unknown
+    ? {
+        [K in keyof T & string]-?:
+          K | ([Nested<NonNullable<T[K]>>] extends [never] ? never : `${K}.${FieldPath<Nested<NonNullable<T[K]>>, Down[D]>}`)
+      }[keyof T & string]
+    : never
 
-/** The type of the field at dot path P of T (undefined when a parent is optional). */
-export type PathValue<T, P extends string> = P extends keyof T
-  ? T[P]
-  : P extends `${infer Head}.${infer Rest}`
-    ? Head extends keyof T
-      ? PathValue<NonNullable<T[Head]>, Rest> | (undefined extends T[Head] ? undefined : never)
-      : unknown
-    : unknown
+/** The type of the field at dot path P of T: undefined where a parent is optional, or a union member lacks it. */
+export type PathValue<T, P extends string> = T extends unknown
+  ? P extends keyof T
+    ? T[P]
+    : P extends `${infer Head}.${infer Rest}`
+      ? Head extends keyof T
+        ? PathValue<NonNullable<T[Head]>, Rest> | (undefined extends T[Head] ? undefined : never)
+        : undefined
+      : undefined
+  : never
 
 /** The scalar values a field of type V is compared with: its string, number and boolean parts (literals kept). */
 type ScalarPart<V> = unknown extends V ? Scalar | Date : Extract<V, string | number | boolean | Date>

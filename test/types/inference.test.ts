@@ -103,6 +103,23 @@ async function where(store: Store<Collections>) {
   await projects.find({ where: { $created: 1 } })
 }
 
+// A union of record types (a discriminated union schema): the fields of every member, each typed.
+async function unionRecords() {
+  const Shape = z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('circle'), radius: z.number() }),
+    z.object({ kind: z.literal('square'), side: z.number(), label: z.string() }),
+  ])
+  const store = await openStore({ path: ':memory:', role: 'app', collections: { shapes: { writers: ['app'], schema: Shape } } })
+  const shapes = store.collection('shapes')
+  await shapes.find({ where: { kind: 'circle', radius: { gt: 1 }, label: { exists: true } }, orderBy: '-side' })
+  // @ts-expect-error no member has this field
+  await shapes.find({ where: { radius: { gt: 1 }, diameter: 2 } })
+  // @ts-expect-error a value outside the discriminant's members
+  await shapes.find({ where: { kind: 'triangle' } })
+  // @ts-expect-error side is a number in the member that has it
+  await shapes.find({ where: { side: 'big' } })
+}
+
 // 3. `orderBy`: data fields (dot paths), metadata, a leading '-'.
 async function orderBy(store: Store<Collections>) {
   const projects = store.collection('projects')
@@ -188,5 +205,5 @@ test('the typed queries above run on a real store', async () => {
     await store.close()
   }
   // The functions above are for the compiler only.
-  expectTypeOf([collections, where, orderBy, roles, changeFeed, untyped]).items.toBeFunction()
+  expectTypeOf([collections, where, unionRecords, orderBy, roles, changeFeed, untyped]).items.toBeFunction()
 })
