@@ -12,6 +12,7 @@ export type TandemErrorCode =
   | 'INVALID_DATA'
   | 'INVALID_QUERY'
   | 'UNKNOWN_COLLECTION'
+  | 'UNKNOWN_ROLE'
   | 'UNSAFE_PATH'
   | 'STORE_CLOSED'
   | 'TRANSACTION_CLOSED'

@@ -7,20 +7,22 @@ export { openStore, type OpenStoreConfig } from './open/open-store.js'
 export { defineStore, type StoreDefinition } from './store/define-store.js'
 export { Collection, type StoredRecord, type Page, type VersionOptions, type InsertOptions } from './store/collection.js'
 export type { StoreConfig, CollectionConfig, CollectionsConfig, AnyData, DataOf, InputOf } from './store/config.js'
-export type { Where, FieldOperators, FindOptions, OrderBySpec } from './store/query.js'
+export type { Where, UntypedWhere, FieldOperators, FindOptions, OrderBySpec } from './store/query.js'
+export type { FieldPath, FieldCondition, MetaFields } from './store/query-types.js'
+export type { RoleName } from './store/roles.js'
 
 // Inspection: what status and doctor show.
 export type { StoreDescription, CollectionDescription, ConsumerDescription } from './store/describe.js'
 export type { ProcessEntry } from './registry/process-registry.js'
 
 // Lifecycle: migrations run once at open; retention archives; seeds.
-export type { Migration, MigrationOutcome, MigrationReport } from './migrations/migration.js'
+export type { Migration, MigrationOutcome, MigrationReport, MigrationWarning } from './migrations/migration.js'
 export { MigrationContext } from './migrations/migration-context.js'
 
 // Changes: the cross-process change feed and durable consumers.
 export { ChangeStream } from './changes/change-stream.js'
 export { Consumer, type ConsumerOptions } from './changes/consumer.js'
-export type { Change, ChangesOptions, ChangeStart, FeedObserver, FeedResume } from './changes/change.js'
+export type { Change, ChangeOf, ChangesOptions, ChangeStart, FeedObserver, FeedResume } from './changes/change.js'
 export type { WatchOptions } from './store/collection.js'
 
 // Errors: one base class, a stable code each.

@@ -24,8 +24,9 @@ runMain(90_000, async () => {
   const [fromDaemon, fromServer] = await Promise.all([daemon.next('done'), server.next('done')])
   await Promise.all([daemon.succeeded(), server.succeeded()])
 
-  // Any role may read: the checker reads what both wrote, from the file, after both have exited.
-  const store = await openStore({ ...definition, dataDir, role: 'checker' })
+  // Any role may read; one that writes nothing is declared in roles. The checker reads what both
+  // wrote, from the file, after both have exited.
+  const store = await openStore({ ...definition, dataDir, roles: { ...definition.roles, checker: {} }, role: 'checker' })
   const checks = new Checks()
   const missing = async (name: 'sessions' | 'projects' | 'calendars', acked: string[]) => {
     const stored = new Set((await store.collection(name).find()).map((r) => r.id))

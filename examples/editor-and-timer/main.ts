@@ -34,7 +34,7 @@ runMain(90_000, async () => {
 
   // Every version of the record, in order, from the change log (each write appended its data).
   const history: { version: number; role: string; data: Activity }[] = []
-  for await (const change of store.changes<Activity>({ ids: [ACTIVITY_ID], since: 'beginning' })) {
+  for await (const change of store.changes({ collections: ['activities'], ids: [ACTIVITY_ID], since: 'beginning' })) {
     history.push({ version: change.version, role: change.role, data: change.data! })
     if (change.version === final.version) break
   }

@@ -135,7 +135,7 @@ runMain(120_000, async () => {
     described.processes.some((p) => p.role === 'daemon' && p.pid === secondPid) && described.processes.some((p) => p.role === 'server'),
     `tandem status listed the live daemon and server`,
   )
-  const store = await openStore({ ...definition, dataDir, role: 'checker' })
+  const store = await openStore({ ...definition, dataDir, roles: { ...definition.roles, checker: {} }, role: 'checker' })
   const tasks = await store.collection('tasks').count()
   const stored = await store.collection('results').find()
   const byFirst = stored.filter((r) => r.data.pid === firstPid).length

@@ -1,8 +1,7 @@
 import type { Backend, ChangeFilter, ChangeRow } from '../backends/backend.js'
 import { ChangesTrimmedError, TandemError } from '../errors.js'
-import { toChange, type Change, type ChangeStart, type FeedObserver, type FeedResume } from './change.js'
+import { toChange, type AnyChange, type Change, type ChangeStart, type FeedObserver, type FeedResume } from './change.js'
 import type { ChangeHub } from './change-hub.js'
-import type { AnyData } from '../store/config.js'
 
 /** How many changes one read of the log fetches. */
 const BATCH_SIZE = 500
@@ -61,7 +60,7 @@ export interface ChangeStreamOptions {
  * from the same position with capped, jittered backoff: the iterator just waits meanwhile, and
  * the observer hears FEED_INTERRUPTED once and `onResume` when the log can be read again.
  */
-export class ChangeStream<T = AnyData> implements AsyncIterableIterator<Change<T>> {
+export class ChangeStream<E extends AnyChange = Change> implements AsyncIterableIterator<E> {
   readonly #backend: Backend
   readonly #hub: ChangeHub
   readonly #options: ChangeStreamOptions
@@ -138,7 +137,7 @@ export class ChangeStream<T = AnyData> implements AsyncIterableIterator<Change<T
     return this
   }
 
-  async next(): Promise<IteratorResult<Change<T>>> {
+  async next(): Promise<IteratorResult<E>> {
     try {
       this.#cursor ??= await this.#start
       for (;;) {
@@ -146,7 +145,7 @@ export class ChangeStream<T = AnyData> implements AsyncIterableIterator<Change<T
         const row = this.#buffer.shift()
         if (row !== undefined) {
           this.#delivered = row.seq
-          return { done: false, value: toChange<T>(row) }
+          return { done: false, value: toChange<E>(row) }
         }
         if (this.#readAt !== undefined) {
           // The last read reached the end of the log: nothing new until something commits after it.
@@ -181,7 +180,7 @@ export class ChangeStream<T = AnyData> implements AsyncIterableIterator<Change<T
     }
   }
 
-  async return(): Promise<IteratorResult<Change<T>>> {
+  async return(): Promise<IteratorResult<E>> {
     return this.#finish()
   }
 
@@ -268,7 +267,7 @@ export class ChangeStream<T = AnyData> implements AsyncIterableIterator<Change<T
     })
   }
 
-  #finish(): IteratorResult<Change<T>> {
+  #finish(): IteratorResult<E> {
     this.close()
     return { done: true, value: undefined }
   }

@@ -1,12 +1,15 @@
 import type { ChangeOp, ChangeRow } from '../backends/backend.js'
-import type { AnyData } from '../store/config.js'
+import type { AnyData, CollectionsConfig, DataOf } from '../store/config.js'
 import type { TandemError } from '../errors.js'
 
-/** One committed write, as the change feed delivers it. */
-export interface Change<T = AnyData> {
+/**
+ * One committed write, as the change feed delivers it: `T` is the collection's data type, `K` its
+ * name. A store's feed delivers a union of these, one per collection (see ChangeOf).
+ */
+export interface Change<T = AnyData, K extends string = string> {
   /** Position in the store's change log: gap-free and in commit order (SQLite and PostgreSQL). */
   seq: number
-  collection: string
+  collection: K
   id: string
   op: ChangeOp
   /** The record's version after the write; for a delete or trim, the last version it had. */
@@ -19,8 +22,17 @@ export interface Change<T = AnyData> {
   data?: T
 }
 
-export function toChange<T>(row: ChangeRow): Change<T> {
-  const change: Change<T> = {
+/**
+ * The changes of collections K of the config C, as a union discriminated by `collection`:
+ * `if (change.collection === 'projects')` narrows `change.data` to the projects' data type.
+ */
+export type ChangeOf<C extends CollectionsConfig, K extends keyof C = keyof C> = K extends string ? Change<DataOf<C[K]>, K> : never
+
+/** Any change, whatever its collection: what a stream is made of. */
+export type AnyChange = Change<unknown, string>
+
+export function toChange<E extends AnyChange = Change>(row: ChangeRow): E {
+  const change: Change<unknown> = {
     seq: row.seq,
     collection: row.collection,
     id: row.id,
@@ -29,8 +41,8 @@ export function toChange<T>(row: ChangeRow): Change<T> {
     role: row.role,
     at: new Date(row.at).toISOString(),
   }
-  if (row.data !== undefined) change.data = row.data as T
-  return change
+  if (row.data !== undefined) change.data = row.data
+  return change as E
 }
 
 /** Where a reader starts: after this seq, at the current end of the log, or at its start. */
@@ -57,9 +69,12 @@ export interface FeedObserver {
   onResume?: (info: FeedResume) => void
 }
 
-export interface ChangesOptions extends FeedObserver {
-  /** Only changes of these collections. */
-  collections?: readonly string[]
+export interface ChangesOptions<K extends string = string> extends FeedObserver {
+  /**
+   * Only changes of these collections. Default: the collections this store declares (every
+   * collection when it declares none, as the CLI's stores do).
+   */
+  collections?: readonly K[]
   /** Only changes of these record ids. */
   ids?: readonly string[]
   /** Default 'now': changes committed after the call. A number continues after that seq. */

@@ -5,18 +5,18 @@ import { TandemError } from '../errors.js'
 import { isPidAlive } from '../registry/process-registry.js'
 import type { ChangeFilter } from '../backends/backend.js'
 import type { ChangeStream } from './change-stream.js'
-import type { ChangeStart, FeedObserver } from './change.js'
+import type { AnyChange, Change, ChangeStart, FeedObserver } from './change.js'
 
 /** The internal collection holding consumer positions and leases. Not in the change log. */
 export const CONSUMERS_COLLECTION = '_consumers'
 export const DEFAULT_LEASE_MS = 10_000
 const NAME = /^[A-Za-z0-9_.:-]{1,128}$/
 
-export interface ConsumerOptions extends FeedObserver {
+export interface ConsumerOptions<K extends string = string> extends FeedObserver {
   /** Where a consumer that has never run starts. Default 'now'. */
   start?: 'now' | 'beginning'
-  /** Only changes of these collections / ids. */
-  collections?: readonly string[]
+  /** Only changes of these collections (default: the store's declared collections, as for changes()) / ids. */
+  collections?: readonly K[]
   ids?: readonly string[]
   /** If another process runs this consumer: wait for it to stop (true) or fail with CONSUMER_BUSY (false, default). */
   wait?: boolean
@@ -44,7 +44,7 @@ export interface ConsumerHost {
   write<T>(work: (tx: WriteTx) => Promise<T>): Promise<T>
   read<T>(work: (tx: ReadTx) => Promise<T>): Promise<T>
   changeHead(): Promise<number>
-  stream(filter: ChangeFilter | undefined, since: ChangeStart, consumer: string, onClose: () => void): ChangeStream
+  stream(filter: ChangeFilter | undefined, since: ChangeStart, consumer: string, onClose: () => void): ChangeStream<AnyChange>
 }
 
 function isAlive(holder: Holder, leaseMs: number, now: number): boolean {
@@ -60,15 +60,15 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
  * `store.transaction()` commits the position together with the handler's own writes: an
  * exactly-once effect. Only one process runs a consumer at a time: it holds a lease, renewed in
  * the background, and a holder that died (its pid is gone on this host, or it stopped renewing) is
- * taken over.
+ * taken over. `E` is the changes it delivers (typed by collection, like store.changes()).
  */
-export class Consumer {
+export class Consumer<E extends AnyChange = Change> {
   readonly name: string
   readonly #host: ConsumerHost
   readonly #options: Required<Pick<ConsumerOptions, 'start' | 'wait' | 'leaseMs'>> & ConsumerOptions
   readonly #token = randomUUID()
   #position: number | undefined
-  #stream: ChangeStream | undefined
+  #stream: ChangeStream<E> | undefined
   #heartbeat: NodeJS.Timeout | undefined
   #lost: TandemError | undefined
 
@@ -95,7 +95,7 @@ export class Consumer {
    * Takes the lease and returns the changes after the stored position. Rejects with CONSUMER_BUSY
    * when another live process holds it (unless `wait`). Closing the stream releases the lease.
    */
-  async changes(): Promise<ChangeStream> {
+  async changes(): Promise<ChangeStream<E>> {
     if (this.#stream !== undefined) throw new TypeError(`Consumer "${this.name}" is already reading; close its stream first.`)
     const position = await this.#acquire()
     this.#position = position
@@ -103,7 +103,7 @@ export class Consumer {
     // The stream survives outages (retrying from its position); the observer hears about them.
     this.#stream = this.#host
       .stream(this.#filter() ?? undefined, position, this.name, () => void this.#release())
-      .observe({ onInterrupted: this.#options.onInterrupted, onResume: this.#options.onResume })
+      .observe({ onInterrupted: this.#options.onInterrupted, onResume: this.#options.onResume }) as ChangeStream<E>
     this.#heartbeat = setInterval(() => void this.#renew(), Math.floor(this.#options.leaseMs / 3))
     this.#heartbeat.unref()
     return this.#stream

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import type { JsonObject } from '../index.js'
 import { truncate } from './format.js'
 import type { CommandContext } from './output.js'
 import { unknownName } from './suggest.js'
@@ -24,11 +25,7 @@ export function jsonOption(value: string | boolean | undefined, option: string):
 }
 
 /** A JSON option that must hold an object: --data, --where. */
-export function jsonObjectOption(
-  value: string | boolean | undefined,
-  option: string,
-  required: boolean,
-): Record<string, unknown> | undefined {
+export function jsonObjectOption(value: string | boolean | undefined, option: string, required: boolean): JsonObject | undefined {
   const parsed = jsonOption(value, option)
   if (parsed === undefined) {
     if (required) throw new TypeError(`${option} is required: a JSON object, e.g. ${option} '{"title":"write docs"}'.`)
@@ -36,7 +33,7 @@ export function jsonObjectOption(
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     throw new TypeError(`${option} must be a JSON object (got ${Array.isArray(parsed) ? 'an array' : JSON.stringify(parsed)}).`)
-  return parsed as Record<string, unknown>
+  return parsed as JsonObject
 }
 
 /** A positive integer option (--limit, --if-version), or undefined when not given. */

@@ -120,6 +120,15 @@ function postgresOf(target: StoreTarget & { kind: 'url' }): NonNullable<LoadedCo
   return { ...target.config?.store.postgres, ...(target.schema === undefined ? {} : { schema: target.schema }) }
 }
 
+/**
+ * The config's roles, plus the CLI's own role when the command runs as it (no --as): the CLI is a
+ * role of every store, though no definition names it. A role given with --as must be one the
+ * definition names (openStore refuses others with UNKNOWN_ROLE).
+ */
+function rolesFor(config: LoadedConfig, role: string): Pick<LoadedConfig['store'], 'roles'> {
+  return role === CLI_ROLE ? { roles: { [CLI_ROLE]: {}, ...config.store.roles } } : {}
+}
+
 /** The config to open the target with: the config's collections and roles, at the target's location. */
 function storeConfig(target: StoreTarget, config: LoadedConfig): LoadedConfig['store'] {
   if (target.kind === 'url') return { ...config.store, url: target.url, postgres: postgresOf(target), path: undefined, dataDir: undefined }
@@ -151,7 +160,7 @@ export async function openWritable(target: StoreTarget, config: LoadedConfig, ro
     }
   }
   try {
-    return await openStore({ ...storeConfig(target, config), role })
+    return await openStore({ ...storeConfig(target, config), ...rolesFor(config, role), role })
   } catch (error) {
     throw configError(error, config)
   }
@@ -160,7 +169,7 @@ export async function openWritable(target: StoreTarget, config: LoadedConfig, ro
 /** Opens the store with the config's migrations, which openStore runs (tandem migrate). Creates the store if missing. */
 export async function openMigrating(target: StoreTarget, config: LoadedConfig, role: string): Promise<Store> {
   try {
-    return await openStore({ ...storeConfig(target, config), role })
+    return await openStore({ ...storeConfig(target, config), ...rolesFor(config, role), role })
   } catch (error) {
     throw configError(error, config)
   }

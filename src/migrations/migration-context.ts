@@ -23,6 +23,8 @@ function checkName(name: string): string {
 export class MigrationContext {
   readonly #tx: WriteTx
   readonly #role: string
+  /** Top-level fields this migration added to records (renameField's `to`, backfill's `field`): checked against the schemas at open. */
+  readonly addedFields: { collection: string; field: string }[] = []
 
   /** @internal migrations receive one */
   constructor(tx: WriteTx, role: string) {
@@ -66,9 +68,10 @@ export class MigrationContext {
     let changed = 0
     await this.forEach(collection, async (record) => {
       if (!Object.hasOwn(record.data, from)) return
-      await records.replace(record.id, mergePatch(record.data, { [from]: undefined, [to]: record.data[from] }))
+      await records.replace(record.id, mergePatch(record.data, { [from]: undefined, [to]: record.data[from] }) as AnyData)
       changed++
     })
+    this.addedFields.push({ collection, field: to })
     return changed
   }
 
@@ -79,9 +82,10 @@ export class MigrationContext {
     let changed = 0
     await this.forEach(collection, async (record) => {
       if (Object.hasOwn(record.data, field)) return
-      await records.replace(record.id, mergePatch(record.data, { [field]: await value(record.data) }))
+      await records.replace(record.id, mergePatch(record.data, { [field]: await value(record.data) }) as AnyData)
       changed++
     })
+    this.addedFields.push({ collection, field })
     return changed
   }
 

@@ -24,10 +24,26 @@ export interface MigrationOutcome {
   status: 'applied' | 'already-applied' | 'checksum-changed'
 }
 
+/**
+ * A migration applied at this open added a field (renameField, backfill) that the collection's
+ * schema does not declare: the schema would drop it, so the next write of such a record fails with
+ * INVALID_DATA (or, with `unknownKeys: 'strip'`, loses the field). Also emitted as a process
+ * warning (code TANDEM_FIELD_NOT_IN_SCHEMA).
+ */
+export interface MigrationWarning {
+  version: number
+  name: string
+  collection: string
+  field: string
+  message: string
+}
+
 export interface MigrationReport {
   /** The highest migration version applied to the store. */
   storeVersion: number
   /** The highest version this program knows. */
   knownVersion: number
   outcomes: MigrationOutcome[]
+  /** Fields migrations applied now added while the schema lacks them (empty when none). */
+  warnings: MigrationWarning[]
 }

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto'
 import type { JsonObject, ReadTx, WriteTx } from '../backends/backend.js'
 import { TandemError } from '../errors.js'
-import type { Migration, MigrationOutcome, MigrationReport } from './migration.js'
+import type { Migration, MigrationOutcome, MigrationReport, MigrationWarning } from './migration.js'
+import type { CollectionSettings } from '../store/config.js'
 import { MigrationContext } from './migration-context.js'
 
 /** The internal collection recording applied migrations: one record per version. */
@@ -60,17 +61,26 @@ export interface MigrationHost {
  * migration runs once. A failing migration rolls back entirely and stops the open with
  * MIGRATION_FAILED. Returns what happened to each, and the store's version after.
  */
-export async function runMigrations(host: MigrationHost, migrations: readonly Migration[]): Promise<MigrationReport> {
+export async function runMigrations(
+  host: MigrationHost,
+  migrations: readonly Migration[],
+  collections: ReadonlyMap<string, CollectionSettings> = new Map(),
+): Promise<MigrationReport> {
   const outcomes: MigrationOutcome[] = []
+  const warnings: MigrationWarning[] = []
   for (const migration of migrations) {
     const checksum = checksumOf(migration)
+    let added: MigrationWarning[] = []
     try {
       const status = await host.runWrite(async (tx): Promise<MigrationOutcome['status']> => {
         await tx.lock('migrations')
         const existing = await tx.get(MIGRATIONS_COLLECTION, idOf(migration.version))
         if (existing !== undefined)
           return (existing.data as unknown as AppliedMigration).checksum === checksum ? 'already-applied' : 'checksum-changed'
-        await migration.up(new MigrationContext(tx, host.role))
+        const context = new MigrationContext(tx, host.role)
+        await migration.up(context)
+        // Set, not appended: a transaction retried after a deadlock runs `up` again.
+        added = fieldWarnings(migration, context.addedFields, collections)
         const now = Date.now()
         const applied: AppliedMigration = {
           version: migration.version,
@@ -90,6 +100,7 @@ export async function runMigrations(host: MigrationHost, migrations: readonly Mi
         return 'applied'
       })
       outcomes.push({ version: migration.version, name: migration.name, status })
+      warnings.push(...added)
     } catch (error) {
       throw new TandemError(
         'MIGRATION_FAILED',
@@ -99,7 +110,38 @@ export async function runMigrations(host: MigrationHost, migrations: readonly Mi
     }
   }
   const storeVersion = await host.runRead(readSchemaVersion)
-  return { storeVersion, knownVersion: migrations.at(-1)?.version ?? 0, outcomes }
+  for (const warning of warnings) process.emitWarning(warning.message, { code: 'TANDEM_FIELD_NOT_IN_SCHEMA' })
+  return { storeVersion, knownVersion: migrations.at(-1)?.version ?? 0, outcomes, warnings }
+}
+
+/**
+ * The fields a migration added that the collection's schema does not declare, where the schema's
+ * fields are known (zod, valibot objects that drop unknown keys). Checked when the migration runs,
+ * against the schemas of the program running it.
+ */
+function fieldWarnings(
+  migration: Migration,
+  added: readonly { collection: string; field: string }[],
+  collections: ReadonlyMap<string, CollectionSettings>,
+): MigrationWarning[] {
+  const warnings: MigrationWarning[] = []
+  for (const { collection, field } of added) {
+    const settings = collections.get(collection)
+    const shape = settings?.shape
+    if (shape === undefined || shape.open || shape.fields.has(field)) continue
+    const then =
+      settings?.unknownKeys === 'strip'
+        ? 'the schema drops it, so the next write of each such record loses it (unknownKeys: "strip")'
+        : 'the schema would drop it, so the next write of each such record fails with INVALID_DATA'
+    warnings.push({
+      version: migration.version,
+      name: migration.name,
+      collection,
+      field,
+      message: `Migration ${migration.version} "${migration.name}" added field "${field}" to "${collection}", whose schema does not declare it: ${then}. Add "${field}" to the schema of "${collection}".`,
+    })
+  }
+  return warnings
 }
 
 /** The highest migration version applied to the store (0 when none). */

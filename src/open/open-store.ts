@@ -14,6 +14,7 @@ import { PROCESSES_COLLECTION } from '../registry/process-registry.js'
 import { parseStoreConfig, type CollectionsConfig, type StoreConfig, type StoreSettings } from '../store/config.js'
 import { DECLARATIONS_COLLECTION } from '../store/declarations.js'
 import { SEEDS_COLLECTION } from '../store/seeds.js'
+import { checkKnownRole } from '../store/roles.js'
 import { Store } from '../store/store.js'
 import { TandemError } from '../errors.js'
 
@@ -101,12 +102,13 @@ async function openReadOnly<C extends CollectionsConfig>(settings: StoreSettings
     storeVersion: await store.runRead(readSchemaVersion),
     knownVersion: settings.migrations.at(-1)?.version ?? 0,
     outcomes: [],
+    warnings: [],
   }
   return store
 }
 
 /** openStore's options: the store's configuration, and the backups this process schedules. */
-export interface OpenStoreConfig<C extends CollectionsConfig = CollectionsConfig> extends StoreConfig<C> {
+export interface OpenStoreConfig<C extends CollectionsConfig = CollectionsConfig, R extends string = string> extends StoreConfig<C, R> {
   /**
    * Scheduled online backups with rotation, run by this process: `{ everyMs, keep, dir }` (see
    * scheduleBackups). Give it to one process (the daemon, say), not to every one.
@@ -119,7 +121,10 @@ export interface OpenStoreConfig<C extends CollectionsConfig = CollectionsConfig
  * Creates the tables and indexes of the declared collections. Rejects with UNSAFE_PATH when the
  * file would land outside `dataDir` or in a directory every user can write to, with
  * STORE_FILE_EMPTY when the file is empty (a truncated store; `create: true` starts a new one in
- * it), and with STORE_NOT_FOUND when it is missing and `create` is false.
+ * it), with STORE_NOT_FOUND when it is missing and `create` is false, and with UNKNOWN_ROLE when
+ * `role` is none of the roles the definition names. The collections' names, data types and
+ * writers are inferred from `collections`, so `role` and every collection, field and change is
+ * typed (see docs/types.md).
  *
  * @example
  * const store = await openStore({
@@ -129,16 +134,19 @@ export interface OpenStoreConfig<C extends CollectionsConfig = CollectionsConfig
  * })
  * const s = await store.collection('sessions').insert({ projectId: 'p1' })
  */
-export async function openStore<C extends CollectionsConfig>(config: OpenStoreConfig<C>): Promise<Store<C>> {
+export async function openStore<const C extends CollectionsConfig, const R extends string = never>(
+  config: OpenStoreConfig<C, R>,
+): Promise<Store<C>> {
   const { backup, ...storeConfig } = config
-  const settings = parseStoreConfig(storeConfig)
+  const settings = parseStoreConfig(storeConfig as StoreConfig)
+  checkKnownRole(settings.role, settings.knownRoles)
   const backend = config.backend ?? (await openBackend(settings))
   let store: Store<C> | undefined
   try {
     if (settings.readOnly) return (store = await openReadOnly<C>(settings, backend))
     await backend.prepare(INTERNAL_COLLECTIONS.map((name) => ({ name, indexes: [] })))
     store = new Store<C>(settings, backend)
-    const report = await runMigrations(store, settings.migrations)
+    const report = await runMigrations(store, settings.migrations, settings.collections)
     store.migrations = report
     if (report.storeVersion > report.knownVersion) {
       // An older program must not write (or create tables in) a store a newer one has migrated.

@@ -4,7 +4,8 @@ import type { AnyData, CollectionSettings } from './config.js'
 import { checkData, mergePatch } from './data.js'
 import { validateData } from './validate.js'
 import { checkId, newId } from './ids.js'
-import { encodeCursor, parseFindOptions, parseWhere, type FindOptions, type Where } from './query.js'
+import { encodeCursor, parseFindOptions, parseWhere, type FindOptions, type UntypedWhere, type Where } from './query.js'
+import { checkQueryFields } from './query-fields.js'
 import type { WriteJob } from './write-queue.js'
 import type { ChangeStream } from '../changes/change-stream.js'
 import type { Change, ChangeStart, ChangesOptions, FeedResume } from '../changes/change.js'
@@ -50,7 +51,7 @@ export interface Runner {
   /** Runs user code inside the open write `tx`, so store calls it makes join that transaction. */
   callback<T>(tx: WriteTx, body: () => T | Promise<T>): Promise<T>
   /** A change-feed reader on the store. */
-  changes<T>(options: ChangesOptions): ChangeStream<T>
+  changes(options: ChangesOptions): ChangeStream
   readonly role: string
 }
 
@@ -106,9 +107,9 @@ function checkVersionOption(options: VersionOptions | undefined): number | undef
 /**
  * One collection of records. Every write is atomic and versioned; writes from a role that is not
  * among the collection's writers fail with OwnershipError before anything is touched. `T` is the
- * stored data type, `I` what the schema accepts (the same without a schema).
+ * stored data type, `I` what the schema accepts (the same without a schema), `N` the collection's name.
  */
-export class Collection<T = AnyData, I = T> {
+export class Collection<T = AnyData, I = T, N extends string = string> {
   readonly #settings: CollectionSettings
   readonly #runner: Runner
 
@@ -118,8 +119,8 @@ export class Collection<T = AnyData, I = T> {
     this.#runner = runner
   }
 
-  get name(): string {
-    return this.#settings.name
+  get name(): N {
+    return this.#settings.name as N
   }
 
   /** Inserts a new record at version 1. Resolves once committed; DUPLICATE_ID if the id is taken. */
@@ -259,9 +260,10 @@ export class Collection<T = AnyData, I = T> {
   }
 
   /** Every record matching `where`, in `orderBy` order (default: creation order), up to `limit`. */
-  find(options: FindOptions = {}): Promise<StoredRecord<T>[]> {
+  find(options: FindOptions<T> = {}): Promise<StoredRecord<T>[]> {
     return this.#runner.operation(async () => {
-      const query = parseFindOptions(options)
+      const query = parseFindOptions(options as unknown as FindOptions)
+      checkQueryFields(this.#settings, query.where, query.orderBy)
       const rows = await this.#runner.read((tx) => tx.find(this.name, query))
       return rows.map((row) => toRecord<T>(row))
     })
@@ -271,9 +273,10 @@ export class Collection<T = AnyData, I = T> {
    * One page of `find` (default 100 records) and the cursor of the next. Keyset pagination:
    * records inserted meanwhile never shift a page or appear twice.
    */
-  findPage(options: FindOptions = {}): Promise<Page<T>> {
+  findPage(options: FindOptions<T> = {}): Promise<Page<T>> {
     return this.#runner.operation(async () => {
-      const query = parseFindOptions({ ...options, limit: options.limit ?? DEFAULT_PAGE_SIZE })
+      const query = parseFindOptions({ ...(options as unknown as FindOptions), limit: options.limit ?? DEFAULT_PAGE_SIZE })
+      checkQueryFields(this.#settings, query.where, query.orderBy)
       const limit = query.limit!
       const rows = await this.#runner.read((tx) => tx.find(this.name, { ...query, limit: limit + 1 }))
       const more = rows.length > limit
@@ -287,9 +290,10 @@ export class Collection<T = AnyData, I = T> {
   }
 
   /** How many records match `where`. */
-  count(where?: Where): Promise<number> {
+  count(where?: Where<T>): Promise<number> {
     return this.#runner.operation(async () => {
-      const conditions = parseWhere(where)
+      const conditions = parseWhere(where as UntypedWhere | undefined)
+      checkQueryFields(this.#settings, conditions)
       return this.#runner.read((tx) => tx.count(this.name, conditions))
     })
   }
@@ -301,10 +305,10 @@ export class Collection<T = AnyData, I = T> {
    * Neither does the database going away: the watch reports FEED_INTERRUPTED to `onError`, retries
    * with backoff, calls `onResume` once it reads again and goes on after the last change delivered.
    */
-  watch(listener: (change: Change<T>) => unknown, options: WatchOptions = {}): () => void {
+  watch(listener: (change: Change<T, N>) => unknown, options: WatchOptions = {}): () => void {
     if (typeof listener !== 'function') throw new TypeError(`watch takes a function (change) => ... (got ${typeof listener}).`)
     const onError = options.onError ?? ((error: unknown) => console.error(error))
-    const stream = this.#runner.changes<T>({
+    const stream = this.#runner.changes({
       collections: [this.name],
       ...(options.ids === undefined ? {} : { ids: options.ids }),
       since: options.since ?? 'now',
@@ -315,7 +319,7 @@ export class Collection<T = AnyData, I = T> {
       try {
         for await (const change of stream) {
           try {
-            await listener(change)
+            await listener(change as Change<T, N>)
           } catch (error) {
             onError(error)
           }
@@ -334,7 +338,7 @@ export class Collection<T = AnyData, I = T> {
   }
 
   #validate(data: unknown, id?: string): Promise<AnyData> {
-    return validateData(this.name, this.#settings.schema, data, id)
+    return validateData(this.name, this.#settings.schema, data, id, this.#settings.unknownKeys)
   }
 
   /** The current row, checked against ifVersion. */

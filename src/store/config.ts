@@ -1,5 +1,7 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec'
-import type { Backend } from '../backends/backend.js'
+import type { Backend, JsonObject } from '../backends/backend.js'
+import { knownRoles, type RoleName } from './roles.js'
+import { schemaShape, type SchemaShape } from './schema-shape.js'
 import type { Durability } from '../backends/sqlite/sqlite-config.js'
 import type { TandemError } from '../errors.js'
 import { parseIndexField } from './query.js'
@@ -13,9 +15,11 @@ import { DEFAULT_POSTGRES_POOL_SIZE, DEFAULT_POSTGRES_SCHEMA } from '../backends
 import { isPostgresUrl, maskUrl, normalizePostgresUrl } from '../backends/postgres/postgres-url.js'
 import { checkOptions } from '../options.js'
 
-/** Data of a collection declared without a schema: any JSON object. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- untyped collections accept any JSON object, like JSON.parse
-export type AnyData = { [field: string]: any }
+/**
+ * Data of a collection declared without a schema: any JSON object. Its fields are JSON values, not
+ * `any`: narrow them (typeof, a schema) before use, as with any data read from outside the program.
+ */
+export type AnyData = JsonObject
 
 export interface CollectionConfig<S extends StandardSchemaV1 = StandardSchemaV1> {
   /** The roles allowed to write this collection, or '*' for every role. Reads are open to all. */
@@ -24,6 +28,13 @@ export interface CollectionConfig<S extends StandardSchemaV1 = StandardSchemaV1>
   indexes?: readonly string[]
   /** Any Standard Schema validator (zod, valibot, arktype...). Invalid data is refused. */
   schema?: S
+  /**
+   * What a write does with keys the schema does not declare, which a validator such as zod or
+   * valibot drops from its output: 'refuse' (default) fails the write with INVALID_DATA naming
+   * them, so a typo or a field a migration added is never lost in silence; 'strip' stores the
+   * schema's output without them.
+   */
+  unknownKeys?: 'refuse' | 'strip'
   /** Put the record's data in its change-log entries (default true); false for large records. */
   changeData?: boolean
   /**
@@ -39,7 +50,11 @@ export interface CollectionConfig<S extends StandardSchemaV1 = StandardSchemaV1>
 
 export type CollectionsConfig = { [name: string]: CollectionConfig<StandardSchemaV1> }
 
-export interface StoreConfig<C extends CollectionsConfig = CollectionsConfig> {
+/**
+ * openStore's config. `C` is the collections (their names, schemas and writers are inferred from
+ * it), `R` the roles declared under `roles`; `role` must be one of the writers or declared roles.
+ */
+export interface StoreConfig<C extends CollectionsConfig = CollectionsConfig, R extends string = string> {
   /** The SQLite database file (relative to dataDir when given), or ':memory:'. */
   path?: string
   /** The one directory all processes share; the store file must resolve inside it. */
@@ -48,8 +63,11 @@ export interface StoreConfig<C extends CollectionsConfig = CollectionsConfig> {
   url?: string
   /** PostgreSQL only: the schema holding this store (default 'tandem'), and the pool size (default 5). */
   postgres?: { schema?: string; poolSize?: number }
-  /** Who this process is: checked against each collection's writers. */
-  role: string
+  /**
+   * Who this process is: one of the roles the definition names (a collection's writers, or a key
+   * of `roles`), else UNKNOWN_ROLE. Checked against each collection's writers on every write.
+   */
+  role: NoInfer<RoleName<C, R>>
   collections: C
   /** 'normal' (default) survives any process crash; 'full' also survives power loss. */
   durability?: Durability
@@ -63,8 +81,12 @@ export interface StoreConfig<C extends CollectionsConfig = CollectionsConfig> {
   migrations?: readonly Migration[]
   /** When the store has migrations this program does not know: 'refuse' to open (default), or open 'read-only'. */
   onNewerSchema?: 'refuse' | 'read-only'
-  /** Per-role settings shared by every process: `{ daemon: { singleton: true } }` lets one live daemon at a time open the store. */
-  roles?: { [role: string]: { singleton?: boolean } }
+  /**
+   * The roles besides the writers (a role that only reads must be declared here), and per-role
+   * settings shared by every process: `{ daemon: { singleton: true } }` lets one live daemon at a
+   * time open the store; `{ inspector: {} }` declares a role.
+   */
+  roles?: { [role in R]?: { singleton?: boolean } }
   /** Where retention archives trimmed records. Default: an `archive` folder beside the store file (or in dataDir). */
   archiveDir?: string
   /**
@@ -119,7 +141,7 @@ const STORE_KEYS = [
   'onWritesRefused',
   'create',
 ]
-const COLLECTION_KEYS = ['writers', 'indexes', 'schema', 'changeData', 'retain', 'seed']
+const COLLECTION_KEYS = ['writers', 'indexes', 'schema', 'unknownKeys', 'changeData', 'retain', 'seed']
 
 export interface CollectionSettings {
   readonly name: string
@@ -127,6 +149,10 @@ export interface CollectionSettings {
   readonly writerList: readonly string[]
   readonly indexes: readonly (readonly string[])[]
   readonly schema: StandardSchemaV1 | undefined
+  /** The schema's top-level fields, when its validator exposes them (see schema-shape.ts). */
+  readonly shape?: SchemaShape | undefined
+  /** Keys the schema would drop: refused (default) or stripped. */
+  readonly unknownKeys?: 'refuse' | 'strip'
   readonly changeData: boolean
   readonly retain?: RetentionSettings | undefined
   readonly seed?: readonly { readonly id: string; readonly data: unknown }[]
@@ -138,6 +164,8 @@ export interface StoreSettings {
   readonly url: string | undefined
   readonly postgres: { readonly schema: string; readonly poolSize: number }
   readonly role: string
+  /** Every role the definition names: the writers of its collections and the keys of `roles`. Empty: any role. */
+  readonly knownRoles: readonly string[]
   readonly durability: Durability
   readonly busyTimeoutMs: number
   readonly collections: ReadonlyMap<string, CollectionSettings>
@@ -232,6 +260,7 @@ export function parseStoreConfig(config: StoreConfig): StoreSettings {
     onNewerSchema,
     archiveDir,
     singleton: parseRoles(config.roles, role),
+    knownRoles: knownRoles(collections.values(), config.roles),
     ...parseReadOnly(config),
     create: parseCreate(config),
   })
@@ -375,12 +404,17 @@ function parseCollection(name: string, spec: CollectionConfig, archiveDir: strin
       `collections.${name}.schema must be a Standard Schema validator (zod, valibot, arktype...): it has no ~standard.validate.`,
     )
   }
+  const unknownKeys = spec.unknownKeys ?? 'refuse'
+  if (unknownKeys !== 'refuse' && unknownKeys !== 'strip')
+    throw new RangeError(`collections.${name}.unknownKeys must be 'refuse' or 'strip' (got ${JSON.stringify(unknownKeys)}).`)
   return Object.freeze({
     name,
     writers: writers === '*' ? '*' : new Set(writerList),
     writerList: Object.freeze(writerList),
     indexes: Object.freeze(indexes),
     schema,
+    shape: schemaShape(schema),
+    unknownKeys,
     changeData: spec.changeData ?? true,
     retain: parseRetain(name, spec.retain, archiveDir),
     seed: parseSeed(name, spec.seed),

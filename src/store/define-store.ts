@@ -6,7 +6,10 @@ import { parseStoreConfig } from './config.js'
  * retention, seeds), migrations and roles, and where it lives. openStore's config without the
  * per-process parts (`role`, `backend`).
  */
-export type StoreDefinition<C extends CollectionsConfig = CollectionsConfig> = Omit<StoreConfig<C>, 'role' | 'backend'>
+export type StoreDefinition<C extends CollectionsConfig = CollectionsConfig, R extends string = string> = Omit<
+  StoreConfig<C, R>,
+  'role' | 'backend'
+>
 
 /**
  * Declares a store once, for the app and for the CLI: export the result from one module, spread
@@ -20,7 +23,9 @@ export type StoreDefinition<C extends CollectionsConfig = CollectionsConfig> = O
  *   collections: { jobs: { writers: ['daemon'], indexes: ['status'] } },
  * })
  */
-export function defineStore<const C extends CollectionsConfig>(definition: StoreDefinition<C>): StoreDefinition<C> {
+export function defineStore<const C extends CollectionsConfig, const R extends string = never>(
+  definition: StoreDefinition<C, R>,
+): StoreDefinition<C, R> {
   if (typeof definition !== 'object' || definition === null)
     throw new TypeError('defineStore needs a definition object: { collections, migrations?, roles?, path? }.')
   if ('role' in definition)

@@ -1,5 +1,6 @@
-import type { Condition, FieldRef, MetaField, OrderBy, Query, Scalar } from '../backends/backend.js'
+import type { Condition, FieldRef, JsonObject, MetaField, OrderBy, Query, Scalar } from '../backends/backend.js'
 import { TandemError } from '../errors.js'
+import type { IsOpen, SortField, TypedWhere } from './query-types.js'
 
 /** One segment of a field path: letters, digits and `_`, not starting with a digit. */
 export const FIELD_SEGMENT = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/
@@ -15,7 +16,7 @@ const OPERATORS = new Set(['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'in', 'exists']
 export const MAX_LIMIT = 10_000
 const MAX_IN_VALUES = 1_000
 
-/** Comparison operators on one field. Several operators on one field are ANDed. */
+/** Comparison operators on one field of an untyped collection. Several operators on one field are ANDed. */
 export interface FieldOperators<V = Scalar> {
   eq?: V
   ne?: V
@@ -28,20 +29,25 @@ export interface FieldOperators<V = Scalar> {
   exists?: boolean
 }
 
+/** `where` of a collection whose fields are not known (no schema): any field, any scalar. */
+export type UntypedWhere = { [field: string]: Scalar | Date | FieldOperators<Scalar | Date> | undefined }
+
 /**
  * Conditions on data fields (dot paths for nested fields, like `"owner.name"`) or metadata
  * (`$id`, `$version`, `$createdAt`, `$updatedAt`, `$role`), all ANDed. A bare value means equality;
- * `null` matches a missing or null field.
+ * `null` matches a missing or null field. Typed from the records `T`: only their fields, each with
+ * its own value type; `gt`/`gte`/`lt`/`lte` on numbers and strings only; `in` takes an array of the
+ * field's values. Without a schema (`T` is any JSON object) any field and scalar is accepted.
  */
-export type Where = { [field: string]: Scalar | Date | FieldOperators<Scalar | Date> | undefined }
+export type Where<T = JsonObject> = IsOpen<T> extends true ? UntypedWhere : TypedWhere<T>
 
 /** A field name, or `{ field, direction }`. A leading `-` means descending: `'-startedAt'`. */
-export type OrderBySpec = string | { field: string; direction?: 'asc' | 'desc' }
+export type OrderBySpec<T = JsonObject> = SortField<T> | `-${SortField<T>}` | { field: SortField<T>; direction?: 'asc' | 'desc' }
 
-export interface FindOptions {
-  where?: Where
+export interface FindOptions<T = JsonObject> {
+  where?: Where<T>
   /** Default `$id`: creation order. Ties are always broken by id. */
-  orderBy?: OrderBySpec
+  orderBy?: OrderBySpec<T>
   /** At most this many records (1..10000). `find` without a limit returns every match. */
   limit?: number
   /** The `next` cursor of a previous page: continue strictly after it, stable while others insert. */
@@ -105,7 +111,7 @@ function isOperatorObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** Turns a user `where` into validated conditions. */
-export function parseWhere(where: Where | undefined): Condition[] {
+export function parseWhere(where: UntypedWhere | undefined): Condition[] {
   if (where === undefined) return []
   if (!isOperatorObject(where)) throw invalid(`where must be an object of field conditions (got ${describe(where)}).`)
   const conditions: Condition[] = []
@@ -136,7 +142,7 @@ export function parseWhere(where: Where | undefined): Condition[] {
   return conditions
 }
 
-export function parseOrderBy(spec: OrderBySpec | undefined): OrderBy {
+export function parseOrderBy(spec: OrderBySpec<JsonObject> | undefined): OrderBy {
   if (spec === undefined) return { field: { kind: 'meta', name: 'id' }, direction: 'asc' }
   if (typeof spec === 'string') {
     const desc = spec.startsWith('-')
@@ -169,7 +175,7 @@ function decodeCursor(cursor: string): { value: Scalar; id: string } {
 }
 
 /** Validates user find options into a backend Query. */
-export function parseFindOptions(options: FindOptions = {}): Query {
+export function parseFindOptions(options: FindOptions<JsonObject> = {}): Query {
   if (typeof options !== 'object' || options === null || Array.isArray(options))
     throw invalid(`find options must be an object (got ${describe(options)}).`)
   for (const key of Object.keys(options)) {

@@ -1,6 +1,6 @@
 import type { Backend, ReadTx, WriteTx } from '../backends/backend.js'
 import { ChangeHub } from '../changes/change-hub.js'
-import type { ChangesOptions } from '../changes/change.js'
+import type { AnyChange, ChangeOf, ChangesOptions } from '../changes/change.js'
 import { ChangeStream } from '../changes/change-stream.js'
 import { Consumer, type ConsumerOptions } from '../changes/consumer.js'
 import { TandemError, storeClosed } from '../errors.js'
@@ -9,7 +9,7 @@ import { readSchemaVersion } from '../migrations/runner.js'
 import { explainBusy } from '../registry/busy-holders.js'
 import { PROCESSES_COLLECTION, isStale, pruneStale, type ProcessEntry } from '../registry/process-registry.js'
 import { Collection, type Runner } from './collection.js'
-import { checkCollectionFilter, type AnyData, type CollectionsConfig, type DataOf, type InputOf, type StoreSettings } from './config.js'
+import { checkCollectionFilter, type CollectionsConfig, type DataOf, type InputOf, type StoreSettings } from './config.js'
 import { describeStore, type StoreDescription } from './describe.js'
 import { definitionFingerprint } from './declarations.js'
 import { Membership } from './membership.js'
@@ -26,7 +26,7 @@ const TRIM_EVERY_WRITES = 1000
 const RETAIN_EVERY_WRITES = 100
 
 /** The typed collection for name K of config C. */
-export type CollectionOf<C extends CollectionsConfig, K extends keyof C> = Collection<DataOf<C[K]>, InputOf<C[K]>>
+export type CollectionOf<C extends CollectionsConfig, K extends keyof C & string> = Collection<DataOf<C[K]>, InputOf<C[K]>, K>
 
 function unknownCollection(name: string, known: Iterable<string>): TandemError {
   return new TandemError('UNKNOWN_COLLECTION', `Collection "${name}" is not declared. Declared: ${[...known].join(', ') || '(none)'}.`, {
@@ -95,7 +95,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
   #operations = 0
   #noOperations: (() => void) | undefined
   readonly #hub: ChangeHub
-  readonly #consumers = new Set<Consumer>()
+  readonly #consumers = new Set<Consumer<AnyChange>>()
   /** Streams started with since 'now' whose starting point is not fixed yet (see changes()). */
   readonly #startingStreams = new Set<Promise<unknown>>()
   #writesSinceTrim = 0
@@ -108,7 +108,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
   readonly #cleanups: (() => Promise<void> | void)[] = []
   #fingerprint: string | undefined
   /** What the migrations did when this store opened. */
-  migrations: MigrationReport = { storeVersion: 0, knownVersion: 0, outcomes: [] }
+  migrations: MigrationReport = { storeVersion: 0, knownVersion: 0, outcomes: [], warnings: [] }
 
   /** @internal use openStore() */
   constructor(settings: StoreSettings, backend: Backend) {
@@ -216,19 +216,21 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
 
   /**
    * Every committed change of the store (any process), in seq order, each once, as an async
-   * iterator: `for await (const c of store.changes({ collections: ['jobs'] }))`. `since` is 'now'
-   * (default: changes committed after this call), 'beginning', or a seq to continue after. Ends
-   * when you break out, call `close()`, or close the store. Throws ChangesTrimmedError instead of
-   * silently skipping changes retention already dropped.
+   * iterator: `for await (const c of store.changes({ collections: ['jobs'] }))`. Without
+   * `collections`, the changes of every collection this store declares (of every collection when
+   * it declares none). Each change is typed by its collection: `c.collection === 'jobs'` narrows
+   * `c.data`. `since` is 'now' (default: changes committed after this call), 'beginning', or a seq
+   * to continue after. Ends when you break out, call `close()`, or close the store. Throws
+   * ChangesTrimmedError instead of silently skipping changes retention already dropped.
    */
-  changes<T = AnyData>(options: ChangesOptions = {}): ChangeStream<T> {
+  changes<K extends keyof C & string = keyof C & string>(options: ChangesOptions<K> = {}): ChangeStream<ChangeOf<C, K>> {
     if (this.#closed !== undefined) throw storeClosed()
     const since = options.since ?? 'now'
     if (since !== 'now' && since !== 'beginning' && !(Number.isInteger(since) && since >= 0)) {
       throw new RangeError(`since must be 'now', 'beginning' or a change seq (got ${JSON.stringify(since)}).`)
     }
-    const filter = checkCollectionFilter(options)
-    const stream = new ChangeStream<T>(this.#backend, this.#hub, {
+    const filter = checkCollectionFilter(this.#declaredFilter(options))
+    const stream = new ChangeStream<ChangeOf<C, K>>(this.#backend, this.#hub, {
       filter,
       since,
       observer: { onInterrupted: options.onInterrupted, onResume: options.onResume },
@@ -265,10 +267,11 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
    * const mailer = store.consumer('mailer', { collections: ['notifications'] })
    * for await (const c of await mailer.changes()) { await send(c); await mailer.ack(c.seq) }
    */
-  consumer(name: string, options: ConsumerOptions = {}): Consumer {
+  consumer<K extends keyof C & string = keyof C & string>(name: string, options: ConsumerOptions<K> = {}): Consumer<ChangeOf<C, K>> {
     if (this.#closed !== undefined) throw storeClosed()
+    options = this.#declaredFilter(options)
     checkCollectionFilter(options)
-    const consumer = new Consumer(
+    const consumer = new Consumer<ChangeOf<C, K>>(
       {
         role: this.role,
         write: (work) => this.#write({ atomic: false, work }),
@@ -281,6 +284,17 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
     )
     this.#consumers.add(consumer)
     return consumer
+  }
+
+  /**
+   * A reader's options with the default collection filter: the declared collections, so that
+   * every change it delivers has the type of a declared collection. A store that declares none
+   * (the CLI's) reads every collection.
+   */
+  #declaredFilter<O extends { collections?: readonly string[] }>(options: O): O {
+    if (options === null || typeof options !== 'object' || options.collections !== undefined) return options
+    const declared = [...this.settings.collections.keys()]
+    return declared.length === 0 ? options : { ...options, collections: declared }
   }
 
   /**
@@ -376,7 +390,11 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
     const seeds: Parameters<typeof applySeeds>[1][number][] = []
     for (const collection of this.settings.collections.values()) {
       for (const entry of collection.seed ?? [])
-        seeds.push({ collection, id: entry.id, data: await validateData(collection.name, collection.schema, entry.data, entry.id) })
+        seeds.push({
+          collection,
+          id: entry.id,
+          data: await validateData(collection.name, collection.schema, entry.data, entry.id, collection.unknownKeys),
+        })
     }
     if (seeds.length === 0) return 0
     return this.runWrite((tx) => applySeeds(tx, seeds, this.role))

@@ -287,5 +287,5 @@ export class ImportSink<C extends CollectionsConfig> {
  */
 async function validate(collection: string, settings: CollectionSettings | null, data: unknown, id: string): Promise<JsonObject> {
   const checked = checkData(collection, data)
-  return settings?.schema === undefined ? checked : validateData(collection, settings.schema, checked, id)
+  return settings?.schema === undefined ? checked : validateData(collection, settings.schema, checked, id, settings.unknownKeys)
 }

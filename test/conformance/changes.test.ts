@@ -37,7 +37,7 @@ describe.each(BACKENDS)('change feed on $name', (backend) => {
     const feed = store.changes()
     const tasks = store.collection('tasks')
     const t = await tasks.insert({ n: 1 })
-    await tasks.update(t.id, (d) => ({ n: d.n + 1 }))
+    await tasks.update(t.id, (d) => ({ n: (d.n as number) + 1 }))
     await tasks.patch(t.id, { done: true })
     await tasks.replace(t.id, { n: 9 })
     await tasks.delete(t.id)
@@ -104,7 +104,7 @@ describe.each(BACKENDS)('change feed on $name', (backend) => {
     await store.collection('tasks').patch('t1', { a: 3 })
     expect((await take(notesOnly, 1)).map((c) => c.data)).toEqual([{ b: 1 }])
     expect((await take(oneTask, 2)).map((c) => c.data)).toEqual([{ a: 2 }, { a: 3 }])
-    expect(() => store.changes({ collections: ['bad name'] })).toThrow(TypeError)
+    expect(() => store.changes({ collections: ['bad name' as 'tasks'] })).toThrow(TypeError)
   })
 
   test("since 'now' counts from the call: a write made right after it is delivered even when reading the log's head is slow", async () => {
@@ -175,7 +175,7 @@ describe.each(BACKENDS)('change feed on $name', (backend) => {
     const third = new Promise<void>((resolve) => (resolveThird = resolve))
     const stop = reader.collection('tasks').watch(
       (c) => {
-        got.push(c.data!.n)
+        got.push(c.data!.n as number)
         if (c.data!.n === 2) throw new Error('listener failed')
         if (got.length === 3) resolveThird()
       },
@@ -277,12 +277,12 @@ describe.each(BACKENDS)('durable consumers on $name', (backend) => {
     const stream = await consumer.changes()
     const [one, two] = await take(stream, 2)
     await store.transaction(async (tx) => {
-      await tx.collection('notes').insert({ copied: one!.data!.n })
+      await tx.collection('notes').insert({ copied: one!.data!.n as number })
       await consumer.ack(one!.seq)
     })
     await expect(
       store.transaction(async (tx) => {
-        await tx.collection('notes').insert({ copied: two!.data!.n })
+        await tx.collection('notes').insert({ copied: two!.data!.n as number })
         await consumer.ack(two!.seq)
         throw new Error('crash before commit')
       }),

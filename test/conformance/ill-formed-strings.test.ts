@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest'
 import { TandemError } from '../../src/index.js'
+import type { JsonObject } from '../../src/index.js'
 import { BACKENDS } from '../helpers/backends.js'
 
 // Issue #16 items 3 and 8. A JavaScript string may hold a lone UTF-16 surrogate ('x\uD800'), which
@@ -63,10 +64,10 @@ describe.each(BACKENDS)('ill-formed strings on $name', (backend) => {
     ]
     for (const [data, where] of cases) {
       for (const attempt of [
-        () => tasks.insert(data as object),
-        () => tasks.replace(r.id, data as object),
-        () => tasks.patch(r.id, data as object),
-        () => tasks.upsert('u1', data as object),
+        () => tasks.insert(data as JsonObject),
+        () => tasks.replace(r.id, data as JsonObject),
+        () => tasks.patch(r.id, data as JsonObject),
+        () => tasks.upsert('u1', data as JsonObject),
       ]) {
         const error = await attempt().catch((e: unknown) => e)
         expect(error).toBeInstanceOf(TandemError)

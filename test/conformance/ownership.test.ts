@@ -35,10 +35,10 @@ describe.each(BACKENDS)('ownership on $name', (backend) => {
     expect(await server.collection('projects').find()).toEqual([project])
   })
 
-  test('reads are open to every role, and "*" lets every role write', async () => {
+  test('reads are open to every role (one that writes no collection is declared in roles), and "*" lets every role write', async () => {
     const open = await backend.tempStore()
     const server = await open({ role: 'server', collections })
-    const cli = await open({ role: 'cli', collections })
+    const cli = await open({ role: 'cli', roles: { cli: {} }, collections })
     await server.collection('projects').insert({ name: 'p' })
     expect(await cli.collection('projects').count()).toBe(1)
     await cli.collection('notifications').insert({ text: 'hi' })

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import type { StoredRecord } from '../../src/index.js'
+import type { JsonObject, StoredRecord } from '../../src/index.js'
 import { BACKENDS } from '../helpers/backends.js'
 
 // Issue #16 item 3: paging with findPage() must end, and return every record once, in the order
@@ -119,7 +119,7 @@ describe.each(BACKENDS)('paging over any string on $name', (backend) => {
       for (const [i, s] of strings.entries()) {
         // Mixed types in the sort key too: numbers, booleans, null, missing.
         const value = i % 13 === 5 ? i : i % 13 === 7 ? i % 2 === 0 : i % 13 === 9 ? null : s
-        const data = i % 13 === 11 ? { i: seed * 1000 + i } : { s: value, i: seed * 1000 + i }
+        const data: JsonObject = i % 13 === 11 ? { i: seed * 1000 + i } : { s: value, i: seed * 1000 + i }
         const inserted = await docs.insert(data).then(
           () => true,
           (error: unknown) => {

@@ -24,7 +24,7 @@ describe.each(BACKENDS)('records on $name', (backend) => {
     const store = await (await backend.tempStore())({ role: 'app', collections })
     const tasks = store.collection('tasks')
     const r = await tasks.insert({ title: 'x', n: 0 })
-    const u = await tasks.update(r.id, (d) => ({ ...d, n: d.n + 1 }))
+    const u = await tasks.update(r.id, (d) => ({ ...d, n: (d.n as number) + 1 }))
     const p = await tasks.patch(r.id, { done: true })
     const x = await tasks.replace(r.id, { title: 'y' })
     expect([u.version, p.version, x.version]).toEqual([2, 3, 4])
@@ -102,7 +102,7 @@ describe.each(BACKENDS)('records on $name', (backend) => {
     const store = await (await backend.tempStore())({ role: 'app', collections })
     const tasks = store.collection('tasks')
     const r = await tasks.insert({ n: 0 })
-    await Promise.all(Array.from({ length: 50 }, () => tasks.update(r.id, (d) => ({ n: d.n + 1 }))))
+    await Promise.all(Array.from({ length: 50 }, () => tasks.update(r.id, (d) => ({ n: (d.n as number) + 1 }))))
     await expect(
       tasks.update(r.id, () => {
         throw new Error('no')

@@ -75,7 +75,7 @@ describe.each(BACKENDS)('retention under clock trouble on $name', (backend) => {
       expect(await events.count()).toBe(9)
       const { trimmed } = await store.compact()
       expect(trimmed.events).toBe(4)
-      expect((await events.find()).map((r) => r.data.i).sort((a, b) => a - b)).toEqual([4, 5, 6, 7, 8])
+      expect((await events.find()).map((r) => r.data.i as number).sort((a, b) => a - b)).toEqual([4, 5, 6, 7, 8])
     },
     LAST_RESORT_TIMEOUT_MS,
   )
@@ -94,7 +94,7 @@ describe.each(BACKENDS)('retention under clock trouble on $name', (backend) => {
       await stop(behind)
       await logs.insert({ i: 5 })
       expect((await store.compact()).trimmed.logs).toBe(0)
-      expect((await logs.find()).map((r) => r.data.i).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5])
+      expect((await logs.find()).map((r) => r.data.i as number).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5])
     },
     LAST_RESORT_TIMEOUT_MS,
   )

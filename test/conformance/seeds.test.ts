@@ -25,7 +25,7 @@ describe.each(BACKENDS)('seeds on $name', (backend) => {
     await first.collection('settings').patch('theme', { value: 'light' })
     await first.collection('settings').delete('lang')
     // Any role opening the store applies seeds, even one that may not write the collection.
-    const again = await open({ role: 'daemon', collections })
+    const again = await open({ role: 'daemon', roles: { daemon: {} }, collections })
     expect((await again.collection('settings').find()).map((r) => [r.id, r.data.value, r.version])).toEqual([['theme', 'light', 2]])
   })
 

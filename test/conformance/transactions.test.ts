@@ -54,7 +54,7 @@ describe.each(BACKENDS)('transactions on $name', (backend) => {
           log.push(`start ${i}`)
           const current = await tx.collection('counters').get(c.id)
           await new Promise((resolve) => setTimeout(resolve, 2))
-          await tx.collection('counters').replace(c.id, { n: current!.data.n + 1 })
+          await tx.collection('counters').replace(c.id, { n: (current!.data.n as number) + 1 })
           log.push(`end ${i}`)
         }),
       ),
@@ -160,7 +160,10 @@ describe.each(BACKENDS)('transactions on $name', (backend) => {
     const c = await store.collection('counters').insert({ n: 0 })
     await store.transaction(async (tx) => {
       const counters = tx.collection('counters')
-      await Promise.all([counters.update(c.id, async (d) => ({ n: d.n + 1 })), counters.update(c.id, async (d) => ({ n: d.n + 1 }))])
+      await Promise.all([
+        counters.update(c.id, async (d) => ({ n: (d.n as number) + 1 })),
+        counters.update(c.id, async (d) => ({ n: (d.n as number) + 1 })),
+      ])
     })
     expect((await store.collection('counters').get(c.id))?.data.n).toBe(2)
   })
@@ -193,7 +196,7 @@ describe.each(BACKENDS)('update callbacks on $name', (backend) => {
     const c = await store.collection('counters').insert({ n: 0 })
     const updated = await store.collection('counters').update(c.id, async (d) => {
       await store.collection('events').insert({ about: c.id })
-      return { n: d.n + 1 }
+      return { n: (d.n as number) + 1 }
     })
     expect(updated.data.n).toBe(1)
     expect(await store.collection('events').count({ about: c.id })).toBe(1)

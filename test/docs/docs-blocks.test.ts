@@ -383,7 +383,7 @@ describe('shell blocks run against a prepared project', () => {
         const project = join(RUN_DIR, 'sh', `${slug(block.file)}-${block.line}`)
         mkdirSync(project, { recursive: true })
         writeFileSync(join(project, 'tandem.config.json'), `${JSON.stringify(SHELL_PROJECT, null, 2)}\n`)
-        const store = await openStore({ ...SHELL_PROJECT, path: join(project, SHELL_PROJECT.path), role: 'setup' })
+        const store = await openStore({ ...SHELL_PROJECT, path: join(project, SHELL_PROJECT.path), roles: { setup: {} }, role: 'setup' })
         await store.close()
         // Two header lines: the ERR trap names the failing line, shifted back by them.
         const header = ['set -eo pipefail', `trap 'echo "docs-check: line $((LINENO - 2)) failed with exit $?" >&2' ERR`]

@@ -51,7 +51,7 @@ describe.each(BACKENDS)('export and import on $name', (backend) => {
     expect(exported.bytes).toBe(readFileSync(file).length)
     expect(readdirSync(dir)).toEqual(['export.ndjson']) // no temp file left behind
 
-    const target = await (await backend.tempStore())({ role: 'other', collections })
+    const target = await (await backend.tempStore())({ role: 'other', roles: { other: {} }, collections })
     const result = await importStore(target, { from: file, onConflict: 'fail' })
     expect(result).toMatchObject({
       dryRun: false,
@@ -219,7 +219,7 @@ describe('export consistency on SQLite', () => {
     const notes = store.collection('notes')
     await notes.insertMany(Array.from({ length: 100 }, (_, i) => ({ i })))
     const last = (await notes.find({ orderBy: '-$id', limit: 1 }))[0]!
-    const other = await openStore({ dataDir, path: 'store.db', role: 'other', collections })
+    const other = await openStore({ dataDir, path: 'store.db', role: 'other', roles: { other: {} }, collections })
 
     const seen = []
     for await (const r of exportRecords(store, { collections: ['notes'], pageSize: 10 })) {

@@ -47,7 +47,7 @@ function legacyDatabase(dir: string): string {
 
 describe.each(BACKENDS)('legacy imports on $name', (backend) => {
   test('SQLite tables become collections: the primary key is the id, columns are fields, JSON columns are parsed', async () => {
-    const store = await (await backend.tempStore())({ role: 'migrator', collections })
+    const store = await (await backend.tempStore())({ role: 'migrator', roles: { migrator: {} }, collections })
     const file = legacyDatabase(tempDir())
     const result = await importSqliteTables(store, {
       file,
@@ -87,7 +87,7 @@ describe.each(BACKENDS)('legacy imports on $name', (backend) => {
   })
 
   test('another id column, a composite key, BLOBs and huge integers', async () => {
-    const store = await (await backend.tempStore())({ role: 'migrator', collections })
+    const store = await (await backend.tempStore())({ role: 'migrator', roles: { migrator: {} }, collections })
     const dir = tempDir()
     const file = legacyDatabase(dir)
     const db = new Database(file)
@@ -123,7 +123,7 @@ describe.each(BACKENDS)('legacy imports on $name', (backend) => {
   })
 
   test('a row the schema refuses rolls back every table of the import, and names its table and row', async () => {
-    const store = await (await backend.tempStore())({ role: 'migrator', collections })
+    const store = await (await backend.tempStore())({ role: 'migrator', roles: { migrator: {} }, collections })
     const file = legacyDatabase(tempDir())
     const db = new Database(file)
     db.prepare("UPDATE sessions SET duration = 'not a number' WHERE id = 77").run()
@@ -153,7 +153,7 @@ describe.each(BACKENDS)('legacy imports on $name', (backend) => {
   })
 
   test('JSON files: an array of records (ids from a field), an object of id → record, under a top-level key', async () => {
-    const store = await (await backend.tempStore())({ role: 'app', collections })
+    const store = await (await backend.tempStore())({ role: 'app', roles: { app: {} }, collections })
     const dir = tempDir()
     const lowdb = join(dir, 'db.json')
     writeFileSync(
@@ -185,7 +185,7 @@ describe.each(BACKENDS)('legacy imports on $name', (backend) => {
   })
 
   test('a bad JSON item stops the import naming it, and nothing is written', async () => {
-    const store = await (await backend.tempStore())({ role: 'app', collections })
+    const store = await (await backend.tempStore())({ role: 'app', roles: { app: {} }, collections })
     const dir = tempDir()
     const before = await storeState(store)
     const file = join(dir, 'bad.json')

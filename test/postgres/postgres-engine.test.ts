@@ -164,7 +164,7 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL engine', () => {
       const started = performance.now()
       const error = await store
         .collection('items')
-        .update('r', (d) => ({ n: d.n + 1 }))
+        .update('r', (d) => ({ n: (d.n as number) + 1 }))
         .catch((e: unknown) => e)
       const waited = performance.now() - started
       expect(error).toMatchObject({ code: 'BUSY_TIMEOUT', message: expect.stringMatching(/busyTimeoutMs/) })
@@ -172,7 +172,7 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL engine', () => {
       expect(waited).toBeLessThan(3000)
       await c.query('COMMIT')
     })
-    expect((await store.collection('items').update('r', (d) => ({ n: d.n + 1 }))).data.n).toBe(1)
+    expect((await store.collection('items').update('r', (d) => ({ n: (d.n as number) + 1 }))).data.n).toBe(1)
   })
 
   test("every write commits with synchronous_commit on and lock_timeout = busyTimeoutMs, whatever the server default, on a connection's first transaction and its later ones", async () => {
@@ -317,10 +317,10 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL engine', () => {
     let holding = 0
     const bump = (store: typeof a, first: string, second: string) =>
       store.transaction(async (tx) => {
-        await tx.collection('counters').update(first, (d) => ({ n: d.n + 1 }))
+        await tx.collection('counters').update(first, (d) => ({ n: (d.n as number) + 1 }))
         holding++
         await waitUntil(() => holding >= 2, 'both transactions to hold their first record')
-        await tx.collection('counters').update(second, (d) => ({ n: d.n + 1 }))
+        await tx.collection('counters').update(second, (d) => ({ n: (d.n as number) + 1 }))
       })
     await Promise.all([bump(a, 'r1', 'r2'), bump(b, 'r2', 'r1')])
     expect((await a.collection('counters').get('r1'))?.data.n).toBe(2)
@@ -348,7 +348,7 @@ describe.runIf(POSTGRES !== undefined)('PostgreSQL engine', () => {
           holding++
           await waitUntil(() => holding >= 2, 'both batches to hold their first record')
         }
-        return { n: d.n + 1 }
+        return { n: (d.n as number) + 1 }
       })
     }
     const results = await Promise.allSettled([slowBump(a, r1), slowBump(a, r2), slowBump(b, r2), slowBump(b, r1)])

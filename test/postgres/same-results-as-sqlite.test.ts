@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import type { Collection, FindOptions, Where } from '../../src/index.js'
+import type { Collection, FindOptions, JsonObject, Where } from '../../src/index.js'
 import { BACKENDS, POSTGRES } from '../helpers/backends.js'
 
 const sqlite = BACKENDS.find((b) => b.name === 'sqlite')
@@ -43,7 +43,7 @@ const VALUES: unknown[] = [
 const PROBES = [null, true, false, 0, 1, 1.5, 2, -1, 1e21, '', 'a', 'b', 'A', '1', 'é', 'zz', '[', '["a"]']
 const OPERATORS = ['eq', 'ne', 'gt', 'gte', 'lt', 'lte'] as const
 
-type Items = Collection<Record<string, unknown>>
+type Items = Collection<JsonObject>
 
 describe.runIf(sqlite !== undefined && POSTGRES !== undefined)('PostgreSQL answers queries exactly as SQLite does', () => {
   async function both(): Promise<[Items, Items]> {
@@ -59,7 +59,7 @@ describe.runIf(sqlite !== undefined && POSTGRES !== undefined)('PostgreSQL answe
         if (fields.p !== undefined) data.o = { p: fields.p }
         return data
       })
-      for (const [i, data] of rows.entries()) await items.insert(data, { id: `r${String(i).padStart(2, '0')}` })
+      for (const [i, data] of rows.entries()) await items.insert(data as JsonObject, { id: `r${String(i).padStart(2, '0')}` })
     }
     return [sets[0]!, sets[1]!]
   }

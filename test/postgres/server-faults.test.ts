@@ -133,7 +133,7 @@ test.runIf(POSTGRES !== undefined)(
         .catch((e: unknown) => e)
       const write = store
         .collection('counters')
-        .update(counter.id, (d) => ({ n: d.n + 1 }))
+        .update(counter.id, (d) => ({ n: (d.n as number) + 1 }))
         .catch((e: unknown) => e)
       const [r, w] = await Promise.all([read, write])
       await c.query('ROLLBACK')
@@ -221,12 +221,12 @@ test.runIf(POSTGRES !== undefined)(
     proxy.cut()
     await sleep(50)
     expect((await counters.find()).length).toBe(8)
-    await counters.update('c0', (d) => ({ n: d.n + 1 }))
+    await counters.update('c0', (d) => ({ n: (d.n as number) + 1 }))
     expect((await counters.get('c0'))?.data.n).toBe(1)
 
     const cutMidway = store
       .transaction(async (tx) => {
-        await tx.collection('counters').update('c1', (d) => ({ n: d.n + 100 }))
+        await tx.collection('counters').update('c1', (d) => ({ n: (d.n as number) + 100 }))
         proxy.cut()
         await sleep(50)
         await tx.collection('counters').get('c2')

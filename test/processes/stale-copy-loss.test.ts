@@ -52,7 +52,7 @@ test(
     expect(sessionIds.length).toBeGreaterThanOrEqual(ACKS_EACH)
     expect(projectIds.length).toBeGreaterThanOrEqual(ACKS_EACH)
 
-    const store = await openStore(config('reader'))
+    const store = await openStore({ ...config('daemon'), roles: { reader: {} }, role: 'reader' })
     onTestFinished(() => store.close())
     const sessions = await store.collection('sessions').find()
     const projects = await store.collection('projects').find()

@@ -71,10 +71,10 @@ test('through Tandem the same race loses nothing: the second process waits for t
   let entered!: () => void
   const inside = new Promise<void>((resolve) => (entered = resolve))
   const first = counters.update('c', async (d) => {
-    seen = d.n
+    seen = d.n as number
     entered()
     await released
-    return { ...d, n: d.n + 1 }
+    return { ...d, n: (d.n as number) + 1 }
   })
   await Promise.race([inside, first]) // (first settling here would be a failure: it reports why)
   second.send({ type: 'go' })

@@ -14,7 +14,7 @@ test('a process whose definition disagrees with a running one is refused with DE
   await daemon.waitFor('ready')
 
   // Same definition: fine, and both processes show the same fingerprint.
-  const same = await openStore({ path, role: 'cli', collections: daemonCollections })
+  const same = await openStore({ path, role: 'cli', roles: { cli: {} }, collections: daemonCollections })
   const processes = await same.processes()
   expect(new Set(processes.map((p) => p.definition))).toEqual(new Set([same.fingerprint]))
   await same.close()
@@ -90,7 +90,7 @@ test('an older definition on a migrated store names the migrations it lacks (SCH
   })
   await (await openStore({ ...app, role: 'app' })).close()
   const stale = { ...app, migrations: app.migrations!.slice(0, 1) }
-  await expect(openStore({ ...stale, role: 'cli' })).rejects.toMatchObject({
+  await expect(openStore({ ...stale, roles: { cli: {} }, role: 'cli' })).rejects.toMatchObject({
     code: 'SCHEMA_TOO_NEW',
     message: expect.stringMatching(/knows 1; it lacks migration 2 "backfill-done" \(applied by role app at \d{4}-/),
     hint: expect.stringMatching(/same store definition/),

@@ -13,6 +13,9 @@ export type DemoStore = Store<typeof DEMO_COLLECTIONS>
 
 export const SHARED_COUNTER = 'writes'
 
-export function openDemoStore(path: string, role: string): Promise<DemoStore> {
-  return openStore({ path, role, collections: DEMO_COLLECTIONS })
+/** The demo's roles: the two writers, and the CLI that reads. */
+export type DemoRole = 'daemon' | 'server' | 'cli'
+
+export function openDemoStore(path: string, role: DemoRole): Promise<DemoStore> {
+  return openStore({ path, role, collections: DEMO_COLLECTIONS, roles: { cli: {} } })
 }

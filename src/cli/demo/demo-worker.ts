@@ -3,7 +3,7 @@
  * reports every acknowledged write to the parent, which later checks each one is in the store.
  * Started by `tandem demo` with fork(); argv: <store path> <role>.
  */
-import { SHARED_COUNTER, openDemoStore } from './demo-store.js'
+import { SHARED_COUNTER, openDemoStore, type DemoRole } from './demo-store.js'
 
 export type WorkerMessage =
   { type: 'ready' } | { type: 'acked'; collection: string; id: string } | { type: 'incremented' } | { type: 'stopped' }
@@ -12,7 +12,7 @@ const [path, role] = process.argv.slice(2)
 if (path === undefined || role === undefined) throw new Error('usage: demo-worker <store path> <role>')
 const send = (message: WorkerMessage) => process.send?.(message)
 
-const store = await openDemoStore(path, role)
+const store = await openDemoStore(path, role as DemoRole)
 let running = true
 process.on('message', (message) => {
   if (message === 'stop') running = false
@@ -32,7 +32,7 @@ while (running) {
     const note = await store.collection('notifications').insert({ from: role, text: `${role} wrote ${i} records` })
     send({ type: 'acked', collection: 'notifications', id: note.id })
   }
-  await store.collection('counters').update(SHARED_COUNTER, (d) => ({ n: d.n + 1 }))
+  await store.collection('counters').update(SHARED_COUNTER, (d) => ({ n: Number(d.n) + 1 }))
   send({ type: 'incremented' })
   // A real daemon does other work between writes; this keeps the demo watchable on 2 cores.
   await new Promise((resolve) => setTimeout(resolve, 1))

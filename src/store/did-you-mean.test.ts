@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest'
-import { closest, didYouMean, editDistance } from './suggest.js'
+import { closest, didYouMean, editDistance } from './did-you-mean.js'
 
 test('editDistance counts a swap of two neighbouring letters as one edit', () => {
   expect(editDistance('status', 'status')).toBe(0)
