@@ -36,6 +36,8 @@ export type TandemErrorCode =
   | 'NOT_A_FILE'
   | 'FEED_INTERRUPTED'
   | 'SERVER_TIMEOUT'
+  | 'LOCK_TIMEOUT'
+  | 'LOCK_LOST'
 
 export interface TandemErrorDetails {
   /** What the user can do about it, one sentence; the CLI prints it as the "try this" line. */
