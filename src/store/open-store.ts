@@ -2,6 +2,7 @@ import { statSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Backend } from '../backends/backend.js'
 import { SqliteBackend } from '../backends/sqlite/sqlite-backend.js'
+import { openFilesBackend } from '../backends/files/files-backend.js'
 import { createStoreFile } from '../backends/sqlite/sqlite-create.js'
 import { DEFAULT_JOURNAL_SIZE_LIMIT_BYTES, DEFAULT_WAL_CHECKPOINT_BYTES } from '../backends/sqlite/sqlite-config.js'
 import { scheduleBackups } from '../backup/scheduled-backup.js'
@@ -30,8 +31,9 @@ async function importPostgresBackend(): Promise<typeof import('../backends/postg
   }
 }
 
-/** The backend the settings ask for: PostgreSQL for a url (loaded only then), else SQLite. */
+/** The backend the settings ask for: PostgreSQL for a url (loaded only then), files for files.dir, else SQLite. */
 async function openBackend(settings: StoreSettings): Promise<Backend> {
+  if (settings.files !== undefined) return openFilesBackend({ dir: settings.files.dir, busyTimeoutMs: settings.busyTimeoutMs })
   if (settings.url !== undefined) {
     const { openPostgresBackend } = await importPostgresBackend()
     return openPostgresBackend({
