@@ -255,7 +255,8 @@ function parseFiles(config: StoreConfig): StoreSettings['files'] {
   if (files === undefined) return undefined
   if (typeof files !== 'object' || files === null) throw new TypeError('files must be an object like { dir: "data/records" }.')
   checkKeys('files', files, ['dir'])
-  if (typeof files.dir !== 'string' || files.dir === '') throw new TypeError(`files.dir must be a non-empty string (got ${JSON.stringify(files.dir)}).`)
+  if (typeof files.dir !== 'string' || files.dir === '')
+    throw new TypeError(`files.dir must be a non-empty string (got ${JSON.stringify(files.dir)}).`)
   if (config.url !== undefined || config.path !== undefined || config.dataDir !== undefined)
     throw new TypeError('Give one of files (a files store), url (PostgreSQL) or path/dataDir (SQLite), not several.')
   return Object.freeze({ dir: resolve(files.dir) })

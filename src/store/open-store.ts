@@ -33,7 +33,8 @@ async function importPostgresBackend(): Promise<typeof import('../backends/postg
 
 /** The backend the settings ask for: PostgreSQL for a url (loaded only then), files for files.dir, else SQLite. */
 async function openBackend(settings: StoreSettings): Promise<Backend> {
-  if (settings.files !== undefined) return openFilesBackend({ dir: settings.files.dir, busyTimeoutMs: settings.busyTimeoutMs })
+  if (settings.files !== undefined)
+    return openFilesBackend({ dir: settings.files.dir, busyTimeoutMs: settings.busyTimeoutMs, readOnly: settings.readOnly })
   if (settings.url !== undefined) {
     const { openPostgresBackend } = await importPostgresBackend()
     return openPostgresBackend({

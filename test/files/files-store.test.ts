@@ -13,7 +13,9 @@ async function open(dir: string, role = 'app') {
 }
 
 function lines(dir: string, collection: string): string[] {
-  return readFileSync(join(dir, 'collections', `${collection}.jsonl`), 'utf8').split('\n').filter(Boolean)
+  return readFileSync(join(dir, 'collections', `${collection}.jsonl`), 'utf8')
+    .split('\n')
+    .filter(Boolean)
 }
 
 describe('files store', () => {
@@ -25,7 +27,9 @@ describe('files store', () => {
     await todos.insert({ z: 1, a: { y: 2, x: 1 } }, { id: 'a' })
     const before = lines(dir, 'todos')
     expect(before).toHaveLength(2)
-    expect(before[0]).toMatch(/^\{"id":"a","version":1,"role":"app","createdAt":\d+,"updatedAt":\d+,"createdSeq":\d+,"data":\{"a":\{"x":1,"y":2\},"z":1\}\}$/)
+    expect(before[0]).toMatch(
+      /^\{"id":"a","version":1,"role":"app","createdAt":\d+,"updatedAt":\d+,"createdSeq":\d+,"data":\{"a":\{"x":1,"y":2\},"z":1\}\}$/,
+    )
     await todos.update('b', (d) => ({ ...d, done: true }))
     const after = lines(dir, 'todos')
     expect(after[0]).toBe(before[0])

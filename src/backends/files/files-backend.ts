@@ -41,6 +41,8 @@ export interface FilesConfig {
   dir: string
   /** How long a write waits for another process's store lock before BUSY_TIMEOUT (default 30,000). */
   busyTimeoutMs?: number
+  /** Create nothing and clean nothing up at open (openStore's readOnly; the store layer refuses writes). */
+  readOnly?: boolean
 }
 
 const COLLECTION_FILE = /^(.+)\.jsonl$/
@@ -79,8 +81,9 @@ export class FilesBackend implements Backend {
 
   /** Opens (creating the directories if needed) the files store in `config.dir`, cleaning up what dead processes left. */
   static async open(config: FilesConfig): Promise<FilesBackend> {
-    const backend = new FilesBackend({ busyTimeoutMs: 30_000, ...config })
+    const backend = new FilesBackend({ busyTimeoutMs: 30_000, readOnly: false, ...config })
     const { dir, collections, internal, shadow } = backend.layout
+    if (config.readOnly === true) return backend
     for (const folder of [dir, collections, internal, shadow]) mkdirSync(folder, { recursive: true, mode: 0o700 })
     // Temp files of writers that died mid-commit, and dead locks and takeover claims.
     for (const folder of [dir, collections, internal, shadow]) await cleanUpLeftovers(folder)
@@ -175,7 +178,10 @@ export class FilesBackend implements Backend {
       // A writer that died mid-commit left its journal: finish its commit before reading anything.
       recoverJournal(this.layout)
       const state = this.readState()
-      const tx: FilesWriteTx = new FilesWriteTx(this.#workingSet(state, (): FilesWriteTx => tx), state)
+      const tx: FilesWriteTx = new FilesWriteTx(
+        this.#workingSet(state, (): FilesWriteTx => tx),
+        state,
+      )
       const value = await work(tx)
       await this.#commit(tx)
       return value
@@ -224,7 +230,8 @@ export class FilesBackend implements Backend {
     let before = new Map<string, StoredRow>()
     try {
       const shadow = readFileSync(shadowFile(this.layout, collection), 'utf8')
-      if (contentHash(shadow) === known.hash) before = parseCollection(shadow, file, () => ({ version: 1, role: '', createdAt: 0, updatedAt: 0, createdSeq: 0 }))
+      if (contentHash(shadow) === known.hash)
+        before = parseCollection(shadow, file, () => ({ version: 1, role: '', createdAt: 0, updatedAt: 0, createdSeq: 0 }))
     } catch {
       // No shadow (a crash lost it): every record in the file is announced as an insert.
     }
@@ -249,7 +256,10 @@ export class FilesBackend implements Backend {
         const identity = statIdentity(statSync(temp))
         state.files[collection] = { identity, hash: contentHash(text) }
         written.set(collection, { identity, rows })
-        journal.renames.push([temp, collectionFile(this.layout, collection)], [stageFile(shadowFile(this.layout, collection), text), shadowFile(this.layout, collection)])
+        journal.renames.push(
+          [temp, collectionFile(this.layout, collection)],
+          [stageFile(shadowFile(this.layout, collection), text), shadowFile(this.layout, collection)],
+        )
       }
       for (const collection of tx.dropped) {
         delete state.files[collection]
@@ -271,10 +281,14 @@ export class FilesBackend implements Backend {
       journal.renames.push([stageFile(this.layout.state, `${JSON.stringify(state, null, 1)}\n`), this.layout.state])
     } catch (error) {
       for (const [temp] of journal.renames) removeQuietly(temp)
-      throw new TandemError('STORAGE_FAILURE', `Could not write the files store in ${this.layout.dir}: ${(error as Error).message}. Nothing was written.`, {
-        cause: error,
-        hint: 'Check free disk space and file permissions, then run "tandem doctor".',
-      })
+      throw new TandemError(
+        'STORAGE_FAILURE',
+        `Could not write the files store in ${this.layout.dir}: ${(error as Error).message}. Nothing was written.`,
+        {
+          cause: error,
+          hint: 'Check free disk space and file permissions, then run "tandem doctor".',
+        },
+      )
     }
     await commitJournal(this.layout, journal)
     for (const [collection, entry] of written) this.#cache.set(collection, entry)
@@ -302,7 +316,8 @@ export class FilesBackend implements Backend {
 
   async storageInfo(): Promise<StorageInfo> {
     let bytes = statSync(this.layout.changes, { throwIfNoEntry: false })?.size ?? 0
-    for (const name of this.listCollectionNames()) bytes += statSync(collectionFile(this.layout, name), { throwIfNoEntry: false })?.size ?? 0
+    for (const name of this.listCollectionNames())
+      bytes += statSync(collectionFile(this.layout, name), { throwIfNoEntry: false })?.size ?? 0
     return { location: this.layout.dir, bytes }
   }
 

@@ -92,14 +92,23 @@ export function parseCollection(text: string, file: string, fill: (id: string) =
     const number = (key: 'version' | 'createdAt' | 'updatedAt' | 'createdSeq'): number => {
       const given = value[key]
       if (given === undefined) return defaults[key]
-      if (typeof given !== 'number' || !Number.isSafeInteger(given) || given < 0) throw badLine(file, i + 1, `"${key}" must be a non-negative integer`)
+      if (typeof given !== 'number' || !Number.isSafeInteger(given) || given < 0)
+        throw badLine(file, i + 1, `"${key}" must be a non-negative integer`)
       return given
     }
     const role = value.role === undefined ? defaults.role : value.role
     if (typeof role !== 'string') throw badLine(file, i + 1, '"role" must be a string')
     const version = number('version')
     if (version < 1) throw badLine(file, i + 1, '"version" must be at least 1')
-    rows.set(id, { id, version, role, createdAt: number('createdAt'), updatedAt: number('updatedAt'), createdSeq: number('createdSeq'), data })
+    rows.set(id, {
+      id,
+      version,
+      role,
+      createdAt: number('createdAt'),
+      updatedAt: number('updatedAt'),
+      createdSeq: number('createdSeq'),
+      data,
+    })
   }
   return rows
 }

@@ -37,7 +37,14 @@ export function reconcileHandEdit(
     } else if (recordLine(row) !== recordLine(old)) {
       // A changed record moves past every version a writer could hold: an ifVersion write based on
       // the old content now fails instead of overwriting the edit.
-      const updated = { ...row, version: Math.max(row.version, old.version) + 1, role: HAND_EDIT_ROLE, updatedAt: now, createdAt: old.createdAt, createdSeq: old.createdSeq }
+      const updated = {
+        ...row,
+        version: Math.max(row.version, old.version) + 1,
+        role: HAND_EDIT_ROLE,
+        updatedAt: now,
+        createdAt: old.createdAt,
+        createdSeq: old.createdSeq,
+      }
       rows.set(id, updated)
       changes.push({ collection, id, op: 'update', version: updated.version, role: HAND_EDIT_ROLE, at: now, data: updated.data })
     } else rows.set(id, old)

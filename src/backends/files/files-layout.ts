@@ -23,11 +23,14 @@ export interface FilesLayout {
   lockTarget: string
 }
 
+/** The state file's name: a directory holding it is a files store. */
+export const FILES_STATE_NAME = 'tandem-store.json'
+
 export function filesLayout(dir: string): FilesLayout {
   const internal = join(dir, '.tandem')
   return {
     dir,
-    state: join(dir, 'tandem-store.json'),
+    state: join(dir, FILES_STATE_NAME),
     changes: join(dir, 'changes.jsonl'),
     collections: join(dir, 'collections'),
     internal,
@@ -48,7 +51,7 @@ export function shadowFile(layout: FilesLayout, name: string): string {
 /** A file's identity as a stat sees it: any write, in place or by rename, changes it. */
 export function statIdentity(stat: Stats | undefined): string {
   // Not ctime: a rename changes it, and the identity of a staged file must hold once it is renamed into place.
-  return stat === undefined ? "missing" : `${stat.ino}:${stat.size}:${stat.mtimeMs}`
+  return stat === undefined ? 'missing' : `${stat.ino}:${stat.size}:${stat.mtimeMs}`
 }
 
 export function contentHash(text: string | Buffer): string {
@@ -68,4 +71,11 @@ export interface StoreState {
   files: Record<string, { identity: string; hash: string }>
 }
 
-export const EMPTY_STATE: StoreState = Object.freeze({ format: 1, seq: 0, nextCreatedSeq: 1, trimmedThrough: 0, changesBytes: 0, files: {} }) as StoreState
+export const EMPTY_STATE: StoreState = Object.freeze({
+  format: 1,
+  seq: 0,
+  nextCreatedSeq: 1,
+  trimmedThrough: 0,
+  changesBytes: 0,
+  files: {},
+}) as StoreState

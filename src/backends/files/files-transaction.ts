@@ -23,10 +23,14 @@ export interface RowSource {
 }
 
 function unknownCollection(collection: string): TandemError {
-  return new TandemError('UNKNOWN_COLLECTION', `Collection "${collection}" has no file in this store. Declare it in collections, then open the store.`, {
-    collection,
-    hint: 'Declare the collection in openStore({ collections }).',
-  })
+  return new TandemError(
+    'UNKNOWN_COLLECTION',
+    `Collection "${collection}" has no file in this store. Declare it in collections, then open the store.`,
+    {
+      collection,
+      hint: 'Declare the collection in openStore({ collections }).',
+    },
+  )
 }
 
 function toFound(row: StoredRow, sortValue: FoundRow['sortValue']): FoundRow {
