@@ -12,6 +12,8 @@ const { mode, file, at, ms } = JSON.parse(process.argv[2])
 const steps = {
   // Tandem: lock file with takeover, temp + fsync + rename + directory fsync.
   tandem: () => updateJsonFile(file, (v) => ({ n: (v?.n ?? 0) + 1 })),
+  // The same without fsync (durability 'normal'): what lowdb does too, so this compares the locks.
+  'tandem-normal': () => updateJsonFile(file, (v) => ({ n: (v?.n ?? 0) + 1 }), { durability: 'normal' }),
   // lowdb (steno's temp + rename, no fsync) under proper-lockfile (mkdir lock, mtime lease), retrying until it gets the lock.
   lowdb: async () => {
     const release = await lockfile.lock(file, { retries: { retries: 10_000, minTimeout: 1, maxTimeout: 20, factor: 1.5 }, stale: 10_000 })

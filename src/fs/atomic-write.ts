@@ -9,6 +9,12 @@ import { errnoCode, REAL_FS_OPS, type FsOps } from './fs-ops.js'
 export interface WriteFileAtomicOptions {
   /** The new file's mode when the target does not exist yet (default 0o666 minus the umask). An existing target keeps its own. */
   mode?: number
+  /**
+   * 'full' (default): fsync the file and the directory, so the write survives a power cut once the
+   * call resolves. 'normal': no fsync; still atomic for every reader and across any process crash,
+   * but a power cut may bring back the old content (what lowdb and most atomic-write libraries do).
+   */
+  durability?: 'full' | 'normal'
   /** The file-system calls to make (tests inject faults through it); the real ones by default. */
   ops?: FsOps
 }
@@ -70,7 +76,8 @@ export async function fsyncDirectoryWith(ops: FsOps, dir: string): Promise<void>
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, options: WriteFileAtomicOptions = {}): Promise<void> {
   const ops = options.ops ?? REAL_FS_OPS
-  await syncDirectoryOf(ops, await replaceFile(path, data, options))
+  const target = await replaceFile(path, data, options)
+  if (options.durability !== 'normal') await syncDirectoryOf(ops, target)
 }
 
 /**
@@ -92,11 +99,14 @@ export async function syncDirectoryOf(ops: FsOps, target: string): Promise<void>
  */
 export async function replaceFile(path: string, data: string | Uint8Array, options: WriteFileAtomicOptions = {}): Promise<string> {
   const ops = options.ops ?? REAL_FS_OPS
-  const target = await finalTarget(path)
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
-  const existing = await ops.stat(target).catch((error: unknown) => {
-    throw fileFailure('stat', target, error)
+  const given = resolve(path)
+  let existing = await ops.stat(given).catch((error: unknown) => {
+    throw fileFailure('stat', given, error)
   })
+  // Only a symlink needs resolving (one lstat saved per write otherwise): the link stays a link.
+  const target = existing?.isSymbolicLink() === true ? await finalTarget(given) : given
+  if (target !== given) existing = await ops.stat(target).catch(() => undefined)
   const mode = existing?.isFile() === true ? existing.mode & 0o7777 : (options.mode ?? 0o666 & ~process.umask())
   const temp = tempNameFor(target)
   let fd: number | undefined
@@ -110,7 +120,7 @@ export async function replaceFile(path: string, data: string | Uint8Array, optio
     await ops.fchmod(fd, mode)
     // The data must be on disk before the rename makes it the file: else a power cut could leave the new name with no content.
     step = 'fsync'
-    await ops.fsync(fd)
+    if (options.durability !== 'normal') await ops.fsync(fd)
     step = 'close'
     const open = fd
     fd = undefined

@@ -7,6 +7,8 @@ import { withFileLock, type FileLockOptions } from './lock-file.js'
 export interface UpdateFileOptions extends FileLockOptions {
   /** Mode of the file when it does not exist yet (an existing file keeps its own). */
   mode?: number
+  /** 'full' (default) or 'normal' (no fsync: survives process crashes, not power cuts), as writeFileAtomic. */
+  durability?: 'full' | 'normal'
 }
 
 /**
@@ -42,7 +44,11 @@ export async function updateFile(
           code: 'INVALID_ARGUMENT',
         })
       }
-      written = await replaceFile(path, next, { ops, ...(options.mode === undefined ? {} : { mode: options.mode }) })
+      written = await replaceFile(path, next, {
+        ops,
+        ...(options.mode === undefined ? {} : { mode: options.mode }),
+        ...(options.durability === undefined ? {} : { durability: options.durability }),
+      })
       return next
     },
     options,
@@ -51,7 +57,7 @@ export async function updateFile(
   // replace the file meanwhile (it sees the complete new content), and the kernel's journal keeps
   // renames in order, so a power cut still leaves some complete version, never a mix. Only the
   // caller's "it is on disk" waits for this fsync, and the lock is held for one fsync, not two.
-  if (written !== undefined) await syncDirectoryOf(ops, written)
+  if (written !== undefined && options.durability !== 'normal') await syncDirectoryOf(ops, written)
   return result
 }
 

@@ -67,6 +67,7 @@ export class FilesBackend implements Backend {
   readonly capabilities = FILES_CAPABILITIES
   readonly layout: FilesLayout
   readonly #busyTimeoutMs: number
+  readonly #readOnly: boolean
   /** Committed rows per collection as last read, keyed by the file's stat identity. */
   readonly #cache = new Map<string, { identity: string; rows: Map<string, StoredRow> }>()
   readonly #changes: ChangeLogReader
@@ -76,6 +77,7 @@ export class FilesBackend implements Backend {
   private constructor(config: Required<FilesConfig>) {
     this.layout = filesLayout(resolve(config.dir))
     this.#busyTimeoutMs = config.busyTimeoutMs
+    this.#readOnly = config.readOnly
     this.#changes = new ChangeLogReader(this.layout.changes)
   }
 
@@ -297,6 +299,7 @@ export class FilesBackend implements Backend {
 
   /** Reconciles hand edits of `collection` now (a watcher saw its file change); a bad line is reported by the next read or write. */
   async reconcile(collection: string): Promise<void> {
+    if (this.#readOnly) return // a read-only process writes nothing, hand edits included: the next writer announces them
     const known = this.readState().files[collection]
     const stat = statSync(collectionFile(this.layout, collection), { throwIfNoEntry: false })
     if (stat === undefined || known === undefined || statIdentity(stat) === known.identity) return
