@@ -69,7 +69,7 @@ try {
     const files = packed[0].files.map((f) => f.path)
     expect(!files.some((f) => f.endsWith('.map')), 'the tarball ships source maps whose sources it does not ship')
     expect(!files.some((f) => /\.test\./.test(f)), 'the tarball ships test files')
-    for (const needed of ['LICENSE', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'dist/postgres.js', 'dist/cli/main.js'])
+    for (const needed of ['LICENSE', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'dist/postgres.js', 'dist/fs.js', 'dist/cli/main.js'])
       expect(files.includes(needed), `the tarball lacks ${needed}`)
     spec = join(work, packed[0].filename)
     process.stderr.write(
@@ -94,6 +94,8 @@ try {
     join(project, 'app.mjs'),
     `import { openStore, defineStore, TandemError } from 'tandemdb'
 import { PostgresBackend } from 'tandemdb/postgres'
+import { updateFile } from 'tandemdb/fs'
+await updateFile('counter.txt', (text) => String(Number(text ?? '0') + 1))
 const definition = defineStore({ dataDir: 'data', path: 'app.db', collections: { notes: { writers: ['app'], indexes: ['tag'] } } })
 const store = await openStore({ ...definition, role: 'app' })
 const note = await store.collection('notes').insert({ tag: 'install', text: 'hello' })

@@ -118,10 +118,13 @@ export async function acquireFileLock(path: string, options: FileLockOptions = {
   let wake: ReleaseWatch | undefined
   try {
     for (;;) {
-      const token = newToken()
-      if (await createComplete(ops, lockPath, lockLine(token))) return holdLock(ops, lockPath, token, staleMs)
+      // Look before creating anything: a busy lock then costs one stat and one read, not a temp file and a link.
       const holder = await readLock(ops, lockPath)
-      if (holder === undefined) continue // released between the two calls: try again at once
+      if (holder === undefined) {
+        const token = newToken()
+        if (await createComplete(ops, lockPath, lockLine(token))) return holdLock(ops, lockPath, token, staleMs)
+        continue // someone else got it between the look and the link: look again
+      }
       if (isStale(holder, staleMs) && (await takeOver(ops, lockPath, holder, staleMs))) continue
       const waited = performance.now() - started
       if (waited >= timeoutMs) throw lockTimeout(path, holder, Math.round(waited))
