@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, test } from 'vitest'
+import { cleanUpLeftovers } from '../../src/fs.js'
 import { tempDir } from '../helpers/backends.js'
 import { expectCleanExit, forkWorker, LAST_RESORT_TIMEOUT_MS, noteProgress, type WorkerHandle } from '../helpers/processes.js'
 
@@ -86,6 +87,9 @@ describe('updateFile across processes', () => {
         file,
         tags.flatMap((t) => ids(t, count)),
       )
+      // The killed writers' temp files (and any lock) are recognised as dead and cleaned up.
+      await cleanUpLeftovers(dir)
+      expect(readdirSync(dir)).toEqual(['counter.json'])
     },
     LAST_RESORT_TIMEOUT_MS,
   )
