@@ -127,7 +127,7 @@ export async function resolveTarget(ctx: CommandContext, argument: string | unde
 /** The store as printed: the file, or the url with its password masked and the schema. */
 export function describeTarget(target: StoreTarget): string {
   if (target.kind === 'file') return target.file
-  if (target.kind === 'files') return `${target.dir} (files store)`
+  if (target.kind === 'files') return target.dir
   return `${maskUrl(target.url)} schema ${target.schema ?? DEFAULT_POSTGRES_SCHEMA}`
 }
 

@@ -43,36 +43,86 @@ export function compareValues(a: Value, b: Value): number {
   return 0
 }
 
-function matches(row: StoredRow, c: Condition): boolean {
-  const v = fieldValue(row, c.field)
+type Predicate = (row: StoredRow) => boolean
+
+/** A condition as a test of one row; `in` looks its values up in sets, so a long list costs no more per row than a short one. */
+function compile(c: Condition): Predicate {
+  const field = c.field
   switch (c.op) {
-    case 'eq':
-      return c.value === null ? v === null : v !== null && compareValues(v, fromScalar(c.value)) === 0
-    case 'ne':
-      return c.value === null ? v !== null : v === null || compareValues(v, fromScalar(c.value)) !== 0
+    case 'eq': {
+      const want = c.value
+      if (want === null) return (row) => fieldValue(row, field) === null
+      const w = fromScalar(want)
+      return (row) => {
+        const v = fieldValue(row, field)
+        return v !== null && compareValues(v, w) === 0
+      }
+    }
+    case 'ne': {
+      const want = c.value
+      if (want === null) return (row) => fieldValue(row, field) !== null
+      const w = fromScalar(want)
+      return (row) => {
+        const v = fieldValue(row, field)
+        return v === null || compareValues(v, w) !== 0
+      }
+    }
     case 'gt':
     case 'gte':
     case 'lt':
     case 'lte': {
-      if (c.value === null || v === null) return false
-      const d = compareValues(v, fromScalar(c.value))
-      return c.op === 'gt' ? d > 0 : c.op === 'gte' ? d >= 0 : c.op === 'lt' ? d < 0 : d <= 0
+      if (c.value === null) return () => false
+      const w = fromScalar(c.value)
+      const op = c.op
+      return (row) => {
+        const v = fieldValue(row, field)
+        if (v === null) return false
+        const d = compareValues(v, w)
+        return op === 'gt' ? d > 0 : op === 'gte' ? d >= 0 : op === 'lt' ? d < 0 : d <= 0
+      }
     }
-    case 'in':
-      return c.value.some((x) => (x === null ? v === null : v !== null && compareValues(v, fromScalar(x)) === 0))
-    case 'exists':
-      return (v !== null) === c.value
+    case 'in': {
+      // Equal values of one kind are equal as JS values (numbers numerically, text exactly), so sets answer.
+      const values = new Set<number | string>()
+      let withNull = false
+      for (const x of c.value) {
+        const v = fromScalar(x)
+        if (v === null) withNull = true
+        else values.add(v)
+      }
+      return (row) => {
+        const v = fieldValue(row, field)
+        return v === null ? withNull : values.has(v)
+      }
+    }
+    case 'exists': {
+      const want = c.value
+      return (row) => (fieldValue(row, field) !== null) === want
+    }
   }
 }
 
-export function filterRows(rows: Iterable<StoredRow>, where: readonly Condition[]): StoredRow[] {
+/** The ids a query can only match, when it names them (id eq or in): looked up instead of scanning. */
+function namedIds(where: readonly Condition[]): string[] | undefined {
+  for (const c of where) {
+    if (c.field.kind !== 'meta' || c.field.name !== 'id') continue
+    if (c.op === 'eq' && typeof c.value === 'string') return [c.value]
+    if (c.op === 'in') return [...new Set(c.value.filter((v): v is string => typeof v === 'string'))]
+  }
+  return undefined
+}
+
+export function filterRows(rows: ReadonlyMap<string, StoredRow>, where: readonly Condition[]): StoredRow[] {
+  const tests = where.map(compile)
+  const ids = namedIds(where)
+  const candidates = ids === undefined ? rows.values() : ids.flatMap((id) => rows.get(id) ?? [])
   const out: StoredRow[] = []
-  for (const row of rows) if (where.every((c) => matches(row, c))) out.push(row)
+  for (const row of candidates) if (tests.every((test) => test(row))) out.push(row)
   return out
 }
 
 /** The rows of a query, in its order, after its keyset position, at most its limit; each with its sort value. */
-export function runQuery(rows: Iterable<StoredRow>, query: Query): { row: StoredRow; sortValue: Value }[] {
+export function runQuery(rows: ReadonlyMap<string, StoredRow>, query: Query): { row: StoredRow; sortValue: Value }[] {
   const sign = query.orderBy.direction === 'asc' ? 1 : -1
   const keyed = filterRows(rows, query.where).map((row) => ({ row, sortValue: fieldValue(row, query.orderBy.field) }))
   const order = (a: { row: StoredRow; sortValue: Value }, b: { sortValue: Value; row: { id: string } }) =>

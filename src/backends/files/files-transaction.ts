@@ -57,11 +57,11 @@ export class FilesReader implements ReadTx {
   }
 
   async find(collection: string, query: Query): Promise<FoundRow[]> {
-    return runQuery((await this.#rows(collection)).values(), query).map(({ row, sortValue }) => toFound(row, sortValue))
+    return runQuery(await this.#rows(collection), query).map(({ row, sortValue }) => toFound(row, sortValue))
   }
 
   async count(collection: string, where: readonly Condition[]): Promise<number> {
-    return filterRows((await this.#rows(collection)).values(), where).length
+    return filterRows(await this.#rows(collection), where).length
   }
 
   async #rows(collection: string): Promise<Map<string, StoredRow>> {
