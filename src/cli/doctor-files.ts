@@ -96,6 +96,12 @@ const leftovers: FilesDoctorCheck = {
       fix: `remove ${found.length === 1 ? 'it' : 'them'} (locks through the takeover protocol, safe while other processes run)`,
     }
     if (!fix) return finding
+    // A dead writer's staged files are still needed while its journal waits to be applied.
+    if (statSync(filesLayout(dir).journal, { throwIfNoEntry: false }) !== undefined)
+      return {
+        ...finding,
+        advice: 'A commit is still to be finished: open the store (any write finishes it), then run doctor --fix again.',
+      }
     const removed = (await Promise.all(folders(dir).map((folder) => cleanUpLeftovers(folder)))).flat()
     if (removed.length < found.length) return { ...finding, advice: `Removed ${removed.length} of ${found.length}; run doctor again.` }
     return { ...finding, fix: `removed ${plural(removed.length, 'file')}`, fixed: true }

@@ -1,5 +1,8 @@
-import { readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
+import { changeLine, collectionText, parseCollection } from '../../src/backends/files/files-format.js'
+import { contentHash, filesLayout, statIdentity, type StoreState } from '../../src/backends/files/files-layout.js'
+import { hostTag } from '../../src/fs/durable-file.js'
 import { describe, expect, test } from 'vitest'
 import { openStore, type Change } from '../../src/index.js'
 import { tempDir } from '../helpers/backends.js'
@@ -133,4 +136,79 @@ describe('files store', () => {
     },
     LAST_RESORT_TIMEOUT_MS,
   )
+})
+
+describe('files store crash recovery', () => {
+  test('a writer killed after its journal landed: the next open finishes its commit instead of cleaning up its staged files', async () => {
+    const dir = join(tempDir(), 'store')
+    const first = await open(dir)
+    await first.collection('todos').insert({ v: 1 }, { id: 'x' })
+    await first.close()
+    // What a writer (pid `dead`) leaves when SIGKILLed right after putting its journal in place:
+    // its staged collection, shadow and state files, and the journal naming them.
+    const dead = 2 ** 22 + 4321
+    const layout = filesLayout(dir)
+    const state = JSON.parse(readFileSync(layout.state, 'utf8')) as StoreState
+    const rows = parseCollection(readFileSync(join(dir, 'collections', 'todos.jsonl'), 'utf8'), 'todos', () => ({
+      version: 1,
+      role: '',
+      createdAt: 0,
+      updatedAt: 0,
+      createdSeq: 0,
+    }))
+    const x = rows.get('x')!
+    rows.set('x', { ...x, version: 2, updatedAt: x.updatedAt + 1, data: { v: 2 } })
+    const text = collectionText(rows.values())
+    const staged = (target: string, content: string) => {
+      const temp = join(dirname(target), `.${basename(target)}.${dead}-0badcafe.${hostTag()}.tmp`)
+      writeFileSync(temp, content)
+      return temp
+    }
+    const collection = join(dir, 'collections', 'todos.jsonl')
+    const collectionTemp = staged(collection, text)
+    const change = {
+      seq: state.seq + 1,
+      collection: 'todos',
+      id: 'x',
+      op: 'update' as const,
+      version: 2,
+      role: 'app',
+      at: x.updatedAt + 1,
+      data: { v: 2 },
+    }
+    const appended = `${changeLine(change)}\n`
+    const next: StoreState = {
+      ...state,
+      seq: state.seq + 1,
+      changesBytes: state.changesBytes + Buffer.byteLength(appended),
+      files: { ...state.files, todos: { identity: statIdentity(statSync(collectionTemp)), hash: contentHash(text) } },
+    }
+    const journal = {
+      renames: [
+        [collectionTemp, collection],
+        [staged(join(layout.shadow, 'todos.jsonl'), text), join(layout.shadow, 'todos.jsonl')],
+        [staged(layout.state, `${JSON.stringify(next)}\n`), layout.state],
+      ],
+      removals: [],
+      append: { offset: state.changesBytes, text: appended },
+    }
+    writeFileSync(layout.journal, JSON.stringify(journal))
+
+    const second = await open(dir)
+    expect(await second.collection('todos').get('x')).toMatchObject({ version: 2, data: { v: 2 } })
+    const changes: Change[] = []
+    for await (const c of second.changes({ since: 'beginning', collections: ['todos'] })) {
+      changes.push(c)
+      if (c.version === 2) break
+    }
+    expect(changes.map((c) => [c.op, c.version, c.role])).toEqual([
+      ['insert', 1, 'app'],
+      ['update', 2, 'app'],
+    ])
+    // A write after it is no hand edit: the files agree with the state.
+    await second.collection('todos').patch('x', { v: 3 })
+    expect(await second.collection('todos').get('x')).toMatchObject({ version: 3 })
+    expect(readdirSync(join(dir, 'collections')).filter((name) => name.startsWith('.'))).toEqual([]) // no temp file left
+    await second.close()
+  })
 })

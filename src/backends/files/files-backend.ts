@@ -87,8 +87,13 @@ export class FilesBackend implements Backend {
     const { dir, collections, internal, shadow } = backend.layout
     if (config.readOnly === true) return backend
     for (const folder of [dir, collections, internal, shadow]) mkdirSync(folder, { recursive: true, mode: 0o700 })
-    // Temp files of writers that died mid-commit, and dead locks and takeover claims.
-    for (const folder of [dir, collections, internal, shadow]) await cleanUpLeftovers(folder)
+    // Temp files of writers that died mid-commit, and dead locks and takeover claims. Under the
+    // store lock and after finishing an interrupted commit: before that, a dead writer's staged
+    // files are not orphans but the very files its journal renames into place.
+    await withStoreLock(backend.layout, backend.#busyTimeoutMs, async () => {
+      recoverJournal(backend.layout)
+      for (const folder of [dir, collections, internal, shadow]) await cleanUpLeftovers(folder)
+    })
     return backend
   }
 
@@ -260,7 +265,7 @@ export class FilesBackend implements Backend {
         written.set(collection, { identity, rows })
         journal.renames.push(
           [temp, collectionFile(this.layout, collection)],
-          [stageFile(shadowFile(this.layout, collection), text), shadowFile(this.layout, collection)],
+          [stageFile(shadowFile(this.layout, collection), text, false), shadowFile(this.layout, collection)],
         )
       }
       for (const collection of tx.dropped) {

@@ -20,13 +20,16 @@ export interface Journal {
   append?: { offset: number; text: string }
 }
 
-/** Writes `text` complete under a fresh temp name beside `target` (fsynced); resolves with the temp path. */
-export function stageFile(target: string, text: string): string {
+/**
+ * Writes `text` complete under a fresh temp name beside `target` (fsynced unless `durable` is
+ * false: the shadow copies, which only tell what a hand edit changed); returns the temp path.
+ */
+export function stageFile(target: string, text: string, durable = true): string {
   const temp = tempNameFor(target)
   const fd = openSync(temp, 'wx', 0o644)
   try {
     writeSync(fd, text)
-    fsyncSync(fd)
+    if (durable) fsyncSync(fd)
   } catch (error) {
     closeSync(fd)
     removeQuietly(temp)
@@ -60,7 +63,9 @@ function applyJournal(layout: FilesLayout, journal: Journal): void {
     rmSync(path, { force: true })
     dirs.add(dirname(path))
   }
-  for (const dir of dirs) fsyncDirectory(dir)
+  // The shadow folder is not flushed: a shadow lost in a power cut only makes the next hand edit
+  // of that collection announce its records as inserts (see FilesBackend.#loadForWrite).
+  for (const dir of dirs) if (dir !== layout.shadow) fsyncDirectory(dir)
 }
 
 /** Commits `journal`: the journal file first (durably), then its steps, then the journal goes. */
