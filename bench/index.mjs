@@ -1,6 +1,6 @@
 // The benchmark suite: `npm run bench` (builds, then runs this file).
 //
-//   node bench/index.mjs [single] [concurrent] [contention] [changes] [after-transaction] [--json]
+//   node bench/index.mjs [single] [concurrent] [contention] [changes] [after-transaction] [files] [--json]
 //   node bench/index.mjs --pg [pg-contention] [pg-inserts] [pg-changes] [pg-updates] [...]
 //
 // Runs the named benchmarks (default: all) on real files in a private temp directory, each
@@ -19,6 +19,7 @@ import { runContention } from './contention.mjs'
 import { runAfterTransaction } from './after-transaction.mjs'
 import { log, printTable, resultRow, tempDir } from './lib.mjs'
 import { runSingleInsert } from './single-insert.mjs'
+import { runFiles } from './files.mjs'
 
 /** The change-feed latency benchmark (change-latency.mjs) prints its own table; here it becomes one row. */
 async function runChangeLatency() {
@@ -53,6 +54,7 @@ const BENCHMARKS = {
   contention: runContention,
   changes: runChangeLatency,
   'after-transaction': runAfterTransaction,
+  files: runFiles,
 }
 /** Loaded only with --pg: they need the pg package and a server. */
 const PG_BENCHMARKS = {

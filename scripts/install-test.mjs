@@ -77,6 +77,7 @@ try {
       'dist/postgres.js',
       'dist/lifecycle.js',
       'dist/backend.js',
+      'dist/fs.js',
       'dist/cli/main.js',
     ])
       expect(files.includes(needed), `the tarball lacks ${needed}`)
@@ -105,6 +106,8 @@ try {
 import { PostgresBackend } from 'tandemdb/postgres'
 import { exportStore } from 'tandemdb/lifecycle'
 import { SqliteBackend } from 'tandemdb/backend'
+import { updateFile } from 'tandemdb/fs'
+await updateFile('counter.txt', (text) => String(Number(text ?? '0') + 1))
 const definition = defineStore({ dataDir: 'data', path: 'app.db', collections: { notes: { writers: ['app'], indexes: ['tag'] } } })
 const store = await openStore({ ...definition, role: 'app' })
 const note = await store.collection('notes').insert({ tag: 'install', text: 'hello' })

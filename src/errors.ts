@@ -41,6 +41,8 @@ export type TandemErrorCode =
   | 'NOT_A_STORE'
   | 'TARGET_NOT_EMPTY'
   | 'COPY_MISMATCH'
+  | 'LOCK_TIMEOUT'
+  | 'LOCK_LOST'
 
 export interface TandemErrorDetails {
   /** What the user can do about it, one sentence; the CLI prints it as the "try this" line. */

@@ -1,3 +1,6 @@
+import { statSync } from 'node:fs'
+import { join } from 'node:path'
+import { FILES_STATE_NAME } from '../backends/files/files-layout.js'
 import { DEFAULT_BUSY_TIMEOUT_MS, openStore, type Store } from '../index.js'
 import { DEFAULT_JOURNAL_SIZE_LIMIT_BYTES, DEFAULT_WAL_CHECKPOINT_BYTES } from '../backends/sqlite/sqlite-config.js'
 import { SqliteBackend } from '../backends/sqlite/sqlite-backend.js'
@@ -94,6 +97,10 @@ export async function openReadable(target: StoreTarget): Promise<Store> {
     await checkPostgresStore(target)
     return openStore({ url: target.url, postgres: postgresOf(target), busyTimeoutMs, role: CLI_ROLE, collections: {}, readOnly: true })
   }
+  if (target.kind === 'files') {
+    checkFilesStore(target)
+    return openStore({ files: { dir: target.dir }, busyTimeoutMs, role: CLI_ROLE, collections: {}, readOnly: true })
+  }
   checkStoreFile(target.file, originNote(target))
   const backend = await openBareBackend(target.file, busyTimeoutMs, { readOnly: true })
   try {
@@ -102,6 +109,17 @@ export async function openReadable(target: StoreTarget): Promise<Store> {
     await backend.close()
   }
   return openStore({ path: target.file, busyTimeoutMs, role: CLI_ROLE, collections: {}, readOnly: true })
+}
+
+/** Refuses a directory that is not a files store (no state file): opening it would start a new, empty one. */
+function checkFilesStore(target: StoreTarget & { kind: 'files' }): void {
+  if (statSync(join(target.dir, FILES_STATE_NAME), { throwIfNoEntry: false }) !== undefined) return
+  throw new CliError(
+    'NOT_A_STORE',
+    `${target.dir}${originNote(target)} is a directory without ${FILES_STATE_NAME}: not a Tandem files store. Nothing was opened.`,
+    'Check the path; a files store is created by openStore({ files: { dir } }) (or "tandem migrate" with files.dir in the config).',
+    EXIT.usage,
+  )
 }
 
 /** openStore's own argument errors (TypeError/RangeError) come from the config file: say so. */
@@ -132,6 +150,7 @@ function rolesFor(config: LoadedConfig, role: string): Pick<LoadedConfig['store'
 /** The config to open the target with: the config's collections and roles, at the target's location. */
 function storeConfig(target: StoreTarget, config: LoadedConfig): LoadedConfig['store'] {
   if (target.kind === 'url') return { ...config.store, url: target.url, postgres: postgresOf(target), path: undefined, dataDir: undefined }
+  if (target.kind === 'files') return { ...config.store, files: { dir: target.dir }, path: undefined, dataDir: undefined, url: undefined }
   if (target.override) return { ...config.store, path: target.file, dataDir: undefined, url: undefined }
   return config.store
 }
@@ -144,6 +163,7 @@ function storeConfig(target: StoreTarget, config: LoadedConfig): LoadedConfig['s
  */
 export async function openWritable(target: StoreTarget, config: LoadedConfig, role: string): Promise<Store> {
   if (target.kind === 'file') checkStoreFile(target.file, originNote(target))
+  else if (target.kind === 'files') checkFilesStore(target)
   else await checkPostgresStore(target)
   const known = config.store.migrations ?? []
   if (known.length > 0) {

@@ -1,4 +1,4 @@
-import { realpathSync } from 'node:fs'
+import { realpathSync, statSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { resolveConfig, type LoadedConfig } from './config.js'
 import { CliError, EXIT, type CommandContext } from './output.js'
@@ -22,6 +22,14 @@ export type StoreTarget =
       kind: 'file'
       /** The database file, absolute (symlinks resolved when it exists). */
       file: string
+      override: boolean
+      origin: TargetOrigin
+      config: LoadedConfig | undefined
+    }
+  | {
+      kind: 'files'
+      /** The files store's directory, absolute (see docs/files.md). */
+      dir: string
       override: boolean
       origin: TargetOrigin
       config: LoadedConfig | undefined
@@ -94,7 +102,16 @@ export async function resolveTarget(ctx: CommandContext, argument: string | unde
     throw new TypeError(
       `--schema is for a PostgreSQL store (a postgres:// url); this store is ${given === undefined ? 'a file' : `the file ${given.name}`}.`,
     )
-  if (given !== undefined) return { kind: 'file', file: realFile(resolve(given.name)), override: true, origin: given.origin, config }
+  if (given !== undefined) {
+    // A directory is a files store; anything else names an SQLite store file.
+    const path = realFile(resolve(given.name))
+    if (statSync(path, { throwIfNoEntry: false })?.isDirectory() === true)
+      return { kind: 'files', dir: path, override: true, origin: given.origin, config }
+    return { kind: 'file', file: path, override: true, origin: given.origin, config }
+  }
+  const filesDir = config?.store.files?.dir
+  if (typeof filesDir === 'string')
+    return { kind: 'files', dir: realFile(resolve(filesDir)), override: false, origin: config!.file, config }
   const file = config === undefined ? undefined : configFile(config)
   if (file !== undefined) return { kind: 'file', file: realFile(file), override: false, origin: config!.file, config }
   throw new CliError(
@@ -110,6 +127,7 @@ export async function resolveTarget(ctx: CommandContext, argument: string | unde
 /** The store as printed: the file, or the url with its password masked and the schema. */
 export function describeTarget(target: StoreTarget): string {
   if (target.kind === 'file') return target.file
+  if (target.kind === 'files') return target.dir
   return `${maskUrl(target.url)} schema ${target.schema ?? DEFAULT_POSTGRES_SCHEMA}`
 }
 

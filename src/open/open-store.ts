@@ -3,6 +3,7 @@ import { resolve } from 'node:path'
 import type { Backend } from '../backends/backend.js'
 import type * as PostgresBackendModule from '../backends/postgres/postgres-backend.js'
 import { SqliteBackend } from '../backends/sqlite/sqlite-backend.js'
+import { openFilesBackend } from '../backends/files/files-backend.js'
 import { createStoreFile } from '../backends/sqlite/sqlite-create.js'
 import { DEFAULT_JOURNAL_SIZE_LIMIT_BYTES, DEFAULT_WAL_CHECKPOINT_BYTES } from '../backends/sqlite/sqlite-config.js'
 import { scheduleBackups, type ScheduledBackupOptions } from '../backup/scheduled-backup.js'
@@ -32,8 +33,10 @@ async function importPostgresBackend(): Promise<typeof PostgresBackendModule> {
   }
 }
 
-/** The backend the settings ask for: PostgreSQL for a url (loaded only then), else SQLite. */
+/** The backend the settings ask for: PostgreSQL for a url (loaded only then), files for files.dir, else SQLite. */
 async function openBackend(settings: StoreSettings): Promise<Backend> {
+  if (settings.files !== undefined)
+    return openFilesBackend({ dir: settings.files.dir, busyTimeoutMs: settings.busyTimeoutMs, readOnly: settings.readOnly })
   if (settings.url !== undefined) {
     const { openPostgresBackend } = await importPostgresBackend()
     return openPostgresBackend({

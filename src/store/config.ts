@@ -61,6 +61,8 @@ export interface StoreConfig<C extends CollectionsConfig = CollectionsConfig, R 
   dataDir?: string
   /** A PostgreSQL connection string instead of a file: postgres://user@host:5432/db (needs the `pg` package). */
   url?: string
+  /** A files store instead: plain text files in this directory (see docs/files.md). */
+  files?: { dir: string }
   /** PostgreSQL only: the schema holding this store (default 'tandem'), and the pool size (default 5). */
   postgres?: { schema?: string; poolSize?: number }
   /**
@@ -126,6 +128,7 @@ const STORE_KEYS = [
   'path',
   'dataDir',
   'url',
+  'files',
   'postgres',
   'role',
   'collections',
@@ -162,6 +165,7 @@ export interface StoreSettings {
   readonly path: string | undefined
   readonly dataDir: string | undefined
   readonly url: string | undefined
+  readonly files: { readonly dir: string } | undefined
   readonly postgres: { readonly schema: string; readonly poolSize: number }
   readonly role: string
   /** Every role the definition names: the writers of its collections and the keys of `roles`. Empty: any role. */
@@ -249,6 +253,7 @@ export function parseStoreConfig(config: StoreConfig): StoreSettings {
   return Object.freeze({
     path: config.path,
     dataDir: config.dataDir,
+    files: parseFiles(config),
     url: config.url === undefined ? undefined : normalizePostgresUrl(config.url),
     postgres: parsePostgres(config.postgres),
     role,
@@ -264,6 +269,18 @@ export function parseStoreConfig(config: StoreConfig): StoreSettings {
     ...parseReadOnly(config),
     create: parseCreate(config),
   })
+}
+
+function parseFiles(config: StoreConfig): StoreSettings['files'] {
+  const { files } = config
+  if (files === undefined) return undefined
+  if (typeof files !== 'object' || files === null) throw new TypeError('files must be an object like { dir: "data/records" }.')
+  checkKeys('files', files, ['dir'])
+  if (typeof files.dir !== 'string' || files.dir === '')
+    throw new TypeError(`files.dir must be a non-empty string (got ${JSON.stringify(files.dir)}).`)
+  if (config.url !== undefined || config.path !== undefined || config.dataDir !== undefined)
+    throw new TypeError('Give one of files (a files store), url (PostgreSQL) or path/dataDir (SQLite), not several.')
+  return Object.freeze({ dir: resolve(files.dir) })
 }
 
 function parseReadOnly(config: StoreConfig): Pick<StoreSettings, 'readOnly' | 'onWritesRefused'> {
@@ -333,6 +350,7 @@ function resolveArchiveDir(config: StoreConfig): string {
     return resolve(config.archiveDir)
   }
   if (config.dataDir !== undefined) return join(resolve(config.dataDir), 'archive')
+  if (config.files?.dir !== undefined && typeof config.files.dir === 'string') return join(resolve(config.files.dir), 'archive')
   if (config.path !== undefined && config.path !== ':memory:') return join(dirname(resolve(config.path)), 'archive')
   return resolve('tandem-archive')
 }

@@ -35,7 +35,9 @@ describe.each(BACKENDS)('collection names differing only in case on $name', (bac
     const location =
       backend.name === 'sqlite'
         ? { dataDir: first.settings.dataDir, path: first.settings.path }
-        : { url: first.settings.url, postgres: { schema: first.settings.postgres.schema } }
+        : backend.name === 'files'
+          ? { files: first.settings.files }
+          : { url: first.settings.url, postgres: { schema: first.settings.postgres.schema } }
     const child = forkWorker('store-holder.mjs', { config: { ...location, role: 'child', collections: { tasks: { writers: '*' } } } })
     const crash = await child.waitFor((m) => m.type === 'ready' || m.type === 'crash')
     if (crash.type === 'ready') child.send({ type: 'cmd', action: 'stop' })

@@ -1,3 +1,4 @@
+import { join } from 'node:path'
 import { describe, expect, onTestFinished, test } from 'vitest'
 import { openStore, type CollectionsConfig, type Store, type StoreConfig } from '../../src/index.js'
 import { BACKENDS, PG_URL, dropSchemaAfterTest, pgAdmin, tempDir, uniqueSchema, type BackendTarget } from '../helpers/backends.js'
@@ -17,8 +18,12 @@ const DAY_MS = 24 * 60 * 60 * 1000
 const MINUTE_MS = 60_000
 
 /** Where one test's store lives, as a config both this process and its children can open. */
-function location(backend: BackendTarget, stores: Store<CollectionsConfig>[]): Pick<StoreConfig, 'dataDir' | 'path' | 'url' | 'postgres'> {
+function location(
+  backend: BackendTarget,
+  stores: Store<CollectionsConfig>[],
+): Pick<StoreConfig, 'dataDir' | 'path' | 'url' | 'postgres' | 'files'> {
   if (backend.name === 'sqlite') return { dataDir: tempDir(), path: 'store.db' }
+  if (backend.name === 'files') return { files: { dir: join(tempDir(), 'store') } }
   const schema = uniqueSchema('clock')
   dropSchemaAfterTest(schema, () => Promise.all(stores.map((s) => s.close().catch(() => undefined))))
   return { url: PG_URL, postgres: { schema } }

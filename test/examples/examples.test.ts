@@ -27,6 +27,10 @@ const EXAMPLES = [
     verdict: /^OK: 12 typed collections; 2 migrations once; retention archived \d+ records; seeds, pagination and export\/import checked$/m,
   },
   {
+    name: 'record-files',
+    verdict: /^OK: \d+ tasks through a CLI, 2 drivers and a dashboard on 3 record files; each done once; a hand edit announced$/m,
+  },
+  {
     name: 'editor-and-timer',
     verdict: /^OK: \d+ writes of one record from 2 processes at the same time; no write ever touched the other's fields$/m,
   },

@@ -39,6 +39,19 @@ const sqlite: BackendTarget = {
   },
 }
 
+/** A files store (plain text files) in a fresh directory; each open is a new backend instance, like another process. */
+const files: BackendTarget = {
+  name: 'files',
+  async tempStore() {
+    const dir = join(tempDir(), 'store')
+    return async (config) => {
+      const store = await openStore({ ...config, files: { dir } })
+      onTestFinished(() => store.close())
+      return store
+    }
+  },
+}
+
 /** The PostgreSQL server the tests use: TANDEM_PG_URL, else the local one with trust auth. */
 export const PG_URL = process.env.TANDEM_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 
@@ -100,7 +113,7 @@ async function postgresProblem(url: string): Promise<string | undefined> {
 }
 
 const wanted = process.env.TANDEM_BACKENDS?.split(',').map((s) => s.trim())
-const ALL: BackendTarget[] = [sqlite]
+const ALL: BackendTarget[] = [sqlite, files]
 if (wanted === undefined || wanted.includes('postgres')) {
   const problem = await postgresProblem(PG_URL)
   if (problem === undefined) ALL.push(postgres)
@@ -113,8 +126,8 @@ if (wanted === undefined || wanted.includes('postgres')) {
 }
 
 /**
- * The backends every conformance test runs on: SQLite, and PostgreSQL when its server answers
- * (in CI it must). TANDEM_BACKENDS=sqlite,postgres narrows the run.
+ * The backends every conformance test runs on: SQLite, files, and PostgreSQL when its server
+ * answers (in CI it must). TANDEM_BACKENDS=sqlite,files,postgres narrows the run.
  */
 export const BACKENDS: BackendTarget[] = wanted === undefined ? ALL : ALL.filter((b) => wanted.includes(b.name))
 

@@ -1,6 +1,7 @@
 import { dirname, resolve } from 'node:path'
 import type { LoadedConfig } from '../config.js'
 import { DOCTOR_CHECKS, DoctorSubject, type CheckStatus, type Finding } from '../doctor-checks.js'
+import { FILES_DOCTOR_CHECKS } from '../doctor-files.js'
 import { plural } from '../format.js'
 import { positionals } from '../arguments.js'
 import { CONFIG_OPTION, STORE_FILE_OPTION } from '../options.js'
@@ -50,6 +51,21 @@ async function examine(file: string, fix: boolean, backupDir: string | undefined
     }
   } finally {
     await subject.close().catch(() => undefined)
+  }
+  return results
+}
+
+/** The files store checks (doctor-files.ts), run and reported like the SQLite ones. */
+async function examineFiles(dir: string, fix: boolean): Promise<DoctorResult[]> {
+  const results: DoctorResult[] = []
+  for (const { title, check } of FILES_DOCTOR_CHECKS) {
+    let finding: Finding
+    try {
+      finding = await check({ dir, fix })
+    } catch (error) {
+      finding = { status: 'fail', summary: `the check itself failed: ${error instanceof Error ? error.message : String(error)}` }
+    }
+    results.push({ title, ...finding, fixed: finding.fixed === true })
   }
   return results
 }
@@ -121,6 +137,13 @@ export const doctor: Command = {
   async run(ctx) {
     const [argument] = positionals(ctx, [], ['store'])
     const target = await resolveTarget(ctx, argument)
+    if (target.kind === 'files') {
+      const checks = await examineFiles(target.dir, ctx.values.fix === true)
+      const report: DoctorReport = { store: target.dir, ok: !checks.some(needsAttention), checks }
+      if (ctx.json) ctx.result(report)
+      else printReport(ctx, report, ctx.values.fix === true)
+      return report.ok ? EXIT.ok : EXIT.checkFailed
+    }
     if (target.kind !== 'file') {
       throw new CliError(
         'UNSUPPORTED',

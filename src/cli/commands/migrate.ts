@@ -1,3 +1,5 @@
+import { join } from 'node:path'
+import { FILES_STATE_NAME } from '../../backends/files/files-layout.js'
 import { statSync } from 'node:fs'
 import type { MigrationOutcome } from '../../index.js'
 import { requireConfig } from '../config.js'
@@ -47,7 +49,9 @@ export const migrate: Command = {
     const knownVersion = migrations.at(-1)?.version ?? 0
     // A server that cannot be asked counts as existing: opening it then reports why.
     const exists =
-      target.kind === 'url' ? (await postgresStoreExists(target)) !== false : statSync(target.file, { throwIfNoEntry: false }) !== undefined
+      target.kind === 'url'
+        ? (await postgresStoreExists(target)) !== false
+        : statSync(target.kind === 'files' ? join(target.dir, FILES_STATE_NAME) : target.file, { throwIfNoEntry: false }) !== undefined
 
     if (ctx.values['dry-run'] === true) {
       let storeVersion = 0
