@@ -1,5 +1,6 @@
 // Store: open a store, its collections and transactions.
 export { Store, Transaction, type CollectionOf } from './store/store.js'
+export { StoreAs } from './store/store-as.js'
 export { openStore } from './store/open-store.js'
 export { defineStore, type StoreDefinition } from './store/define-store.js'
 export { Collection, type StoredRecord, type Page, type VersionOptions, type InsertOptions } from './store/collection.js'
