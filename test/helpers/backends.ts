@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { onTestFinished } from 'vitest'
-import { openStore, type CollectionsConfig, type Store, type StoreConfig } from '../../src/index.js'
+import { TandemError, openStore, type CollectionsConfig, type Store, type StoreConfig, type TandemErrorCode } from '../../src/index.js'
+import { openRemoteStore } from '../../src/client.js'
+import { forkWorker } from './processes.js'
 
 /** What a conformance test passes to open a store: everything but where it lives. */
 export type TestStoreConfig<C extends CollectionsConfig> = Omit<StoreConfig<C>, 'path' | 'dataDir' | 'backend'>
@@ -12,7 +14,7 @@ export type TestStoreConfig<C extends CollectionsConfig> = Omit<StoreConfig<C>, 
 export type StoreOpener = <C extends CollectionsConfig>(config: TestStoreConfig<C>) => Promise<Store<C>>
 
 export interface BackendTarget {
-  name: 'sqlite' | 'postgres' | 'files'
+  name: 'sqlite' | 'postgres' | 'files' | 'remote'
   /** A fresh, empty location for this test; open it as many times as you like (each is like another process). */
   tempStore(): Promise<StoreOpener>
 }
@@ -99,8 +101,87 @@ async function postgresProblem(url: string): Promise<string | undefined> {
   }
 }
 
+/** What the remote target cannot send to its server process: it lives in the program that opens the store. */
+const NOT_SERVED = ['migrations', 'backend', 'onWritesRefused', 'backup', 'archiveDir', 'onNewerSchema'] as const
+
+/**
+ * The config as JSON for the server process: functions stay here, schemas travel as their JSON
+ * Schema (zod exports one) and are rebuilt there with zod's fromJSONSchema.
+ */
+function servedConfig(config: TestStoreConfig<CollectionsConfig>): unknown {
+  for (const key of NOT_SERVED) {
+    const value = (config as Record<string, unknown>)[key]
+    if (value !== undefined && !(Array.isArray(value) && value.length === 0))
+      throw new Error(
+        `The remote target cannot serve a store opened with ${key}: it belongs to the process that opens the store (docs/http-api.md).`,
+      )
+  }
+  const collections: Record<string, unknown> = {}
+  for (const [name, c] of Object.entries(config.collections)) {
+    const { schema, ...rest } = c
+    let jsonSchema: unknown
+    if (schema !== undefined) {
+      const props = schema['~standard'] as { jsonSchema?: { input?: (o: { target: string }) => unknown } }
+      try {
+        jsonSchema = props.jsonSchema?.input?.({ target: 'draft-2020-12' })
+      } catch {
+        jsonSchema = undefined
+      }
+      if (jsonSchema === undefined)
+        throw new Error(
+          `The remote target cannot serve collection "${name}": its schema (${schema['~standard'].vendor}) exports no JSON Schema to rebuild in the server process.`,
+        )
+    }
+    collections[name] = { ...rest, ...(jsonSchema === undefined ? {} : { jsonSchema }) }
+  }
+  return { ...config, collections }
+}
+
+/**
+ * Stores served by `tandem serve`'s serveStore in a child process, used through openRemoteStore.
+ * Each open is like another process: the child opens the store file again with that config, and
+ * serves it with a token of the config's role.
+ */
+const remote: BackendTarget = {
+  name: 'remote',
+  async tempStore() {
+    const host = forkWorker('serve-host.mjs', { dir: tempDir() })
+    await host.waitFor('ready')
+    let opened = 0
+    return async (config) => {
+      const key = ++opened
+      const serialized = servedConfig(config as TestStoreConfig<CollectionsConfig>)
+      host.send({ type: 'cmd', action: 'open', key, config: serialized })
+      const answer = (await host.waitFor((m) => m.type === 'opened' && m.key === key)) as unknown as {
+        url?: string
+        token?: string
+        error?: { name: string; code?: string; message: string; hint?: string }
+      }
+      if (answer.error !== undefined) {
+        const { code, message, hint, name } = answer.error
+        if (code !== undefined && /^[A-Z_]+$/.test(code))
+          throw new TandemError(code as TandemErrorCode, message, hint === undefined ? {} : { hint })
+        throw Object.assign(name === 'RangeError' ? new RangeError(message) : new TypeError(message), code === undefined ? {} : { code })
+      }
+      const store = await openRemoteStore(answer.url!, { token: answer.token! })
+      const close = store.close.bind(store)
+      let closing: Promise<void> | undefined
+      // Closing the remote store closes the served one too, as closing a process's store would.
+      store.close = () =>
+        (closing ??= (async () => {
+          await close()
+          if (!host.running) return
+          host.send({ type: 'cmd', action: 'close', key })
+          await host.waitFor((m) => m.type === 'closed' && m.key === key)
+        })())
+      onTestFinished(() => store.close())
+      return store as unknown as Store<never>
+    }
+  },
+}
+
 const wanted = process.env.TANDEM_BACKENDS?.split(',').map((s) => s.trim())
-const ALL: BackendTarget[] = [sqlite]
+const ALL: BackendTarget[] = [sqlite, remote]
 if (wanted === undefined || wanted.includes('postgres')) {
   const problem = await postgresProblem(PG_URL)
   if (problem === undefined) ALL.push(postgres)
