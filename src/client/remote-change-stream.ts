@@ -20,7 +20,8 @@ export class RemoteChangeStream<T = AnyData> implements AsyncIterableIterator<Ch
   readonly #open: StreamOpener
   #observer: FeedObserver
   readonly #buffer: Change<T>[] = []
-  #wake: (() => void) | undefined
+  /** Callers of next() waiting for a change (several when a hand-written loop calls next() twice). */
+  readonly #waiters = new Set<() => void>()
   #abort: (() => void) | undefined
   #closed = false
   #failure: unknown
@@ -77,8 +78,7 @@ export class RemoteChangeStream<T = AnyData> implements AsyncIterableIterator<Ch
         throw failure
       }
       if (this.#closed) return { done: true, value: undefined }
-      await new Promise<void>((resolve) => (this.#wake = resolve))
-      this.#wake = undefined
+      await new Promise<void>((resolve) => this.#waiters.add(resolve))
     }
   }
 
@@ -96,13 +96,19 @@ export class RemoteChangeStream<T = AnyData> implements AsyncIterableIterator<Ch
       new TandemError('STORE_CLOSED', 'The change stream was closed before it started.', { hint: 'Keep it open until it starts.' }),
     )
     this.#onClose?.()
-    this.#wake?.()
+    this.#wakeAll()
+  }
+
+  #wakeAll(): void {
+    const waiters = [...this.#waiters]
+    this.#waiters.clear()
+    for (const wake of waiters) wake()
   }
 
   #fail(error: unknown): void {
     this.#failure = error
     this.#rejectStarted(error)
-    this.#wake?.()
+    this.#wakeAll()
   }
 
   async #connect(retrying: boolean): Promise<void> {
@@ -186,7 +192,7 @@ export class RemoteChangeStream<T = AnyData> implements AsyncIterableIterator<Ch
       if (this.#last !== undefined && change.seq <= this.#last) return
       this.#last = change.seq
       this.#buffer.push(change)
-      this.#wake?.()
+      this.#wakeAll()
     } else if (event === 'error') {
       const body = JSON.parse(data) as { error?: RemoteErrorBody }
       this.#fail(remoteError(body.error, 0))

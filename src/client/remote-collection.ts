@@ -4,7 +4,7 @@ import type { Page, StoredRecord, VersionOptions, InsertOptions, WatchOptions } 
 import type { AnyData } from '../store/config.js'
 import { checkData } from '../store/data.js'
 import { checkId } from '../store/ids.js'
-import type { FindOptions, Where } from '../store/query.js'
+import { parseFindOptions, parseWhere, type FindOptions, type Where } from '../store/query.js'
 import type { RemoteChangeStream } from './remote-change-stream.js'
 
 /** What a remote collection needs from its store: requests (inside the current transaction, if any) and the feed. */
@@ -17,8 +17,8 @@ export interface RemoteHost {
     onInterrupted?: (e: unknown) => void
     onResume?: WatchOptions['onResume']
   }): RemoteChangeStream<T>
-  /** True inside a transaction: there the write lock is held, so a read-modify-write cannot conflict. */
-  inTransaction(): boolean
+  /** Runs `fn` in a transaction of its own (nested in the current one, if any), with a host whose requests go into it. */
+  transaction<T>(fn: (host: RemoteHost) => Promise<T>): Promise<T>
 }
 
 function checkVersion(options: VersionOptions | undefined): number | undefined {
@@ -76,27 +76,23 @@ export class RemoteCollection<T = AnyData, I = T> {
   }
 
   /**
-   * Read-modify-write: reads the record, calls `fn`, and writes the result only if the record is
-   * still at the version read (retrying on a conflict unless `ifVersion` was given). Atomic like
-   * the local update, but `fn` may run more than once: keep it free of side effects.
+   * Atomic read-modify-write: reads the record, calls `fn` and writes its result in one transaction
+   * on the server (its own, or nested in the current one), which holds the store's write lock
+   * meanwhile, as a local update does. Calls to the store that `fn` makes join that transaction.
    */
   async update(id: string, fn: (data: T) => I | Promise<I>, options?: VersionOptions): Promise<StoredRecord<T>> {
     checkId(id)
     if (typeof fn !== 'function')
       throw new TypeError(`update takes a function (data) => newData (got ${typeof fn}); use replace() or patch() to write data directly.`)
     const ifVersion = checkVersion(options)
-    for (;;) {
-      const current = await this.get(id)
+    return this.#host.transaction(async (host) => {
+      const locked = new RemoteCollection<T, I>(this.name, host)
+      const current = await locked.get(id)
       if (ifVersion !== undefined && current?.version !== ifVersion)
         throw new ConflictError(this.name, id, ifVersion, current?.version ?? null)
       if (current === undefined) throw notFound(this.name, id)
-      const next = await fn(current.data)
-      try {
-        return await this.replace(id, next, { ifVersion: current.version })
-      } catch (error) {
-        if (ifVersion !== undefined || this.#host.inTransaction() || (error as { code?: unknown }).code !== 'VERSION_CONFLICT') throw error
-      }
-    }
+      return locked.replace(id, await fn(current.data))
+    })
   }
 
   async patch(id: string, fields: Partial<I>, options?: VersionOptions): Promise<StoredRecord<T>> {
@@ -143,6 +139,7 @@ export class RemoteCollection<T = AnyData, I = T> {
   }
 
   async find(options: FindOptions = {}): Promise<StoredRecord<T>[]> {
+    parseFindOptions(options) // The library's checks, here: the same errors as a local find, before any request.
     // find without a limit returns every match: page through them.
     if (options.limit !== undefined) return (await this.findPage(options)).records
     const records: StoredRecord<T>[] = []
@@ -156,10 +153,12 @@ export class RemoteCollection<T = AnyData, I = T> {
   }
 
   async findPage(options: FindOptions = {}): Promise<Page<T>> {
+    parseFindOptions(options)
     return (await this.#host.request('POST', `${this.#base}/find`, options)) as Page<T>
   }
 
   async count(where?: Where): Promise<number> {
+    parseWhere(where)
     const { count } = (await this.#host.request('POST', `${this.#base}/count`, where === undefined ? {} : { where })) as { count: number }
     return count
   }

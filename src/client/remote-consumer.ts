@@ -2,6 +2,7 @@ import type { ConsumerOptions } from '../changes/consumer.js'
 import { TandemError } from '../errors.js'
 import type { HttpTransport } from './http-transport.js'
 import { RemoteChangeStream } from './remote-change-stream.js'
+import type { RemoteHost } from './remote-collection.js'
 
 const NAME = /^[A-Za-z0-9_.:-]{1,128}$/
 
@@ -12,18 +13,26 @@ const NAME = /^[A-Za-z0-9_.:-]{1,128}$/
 export class RemoteConsumer {
   readonly name: string
   readonly #http: HttpTransport
+  readonly #host: RemoteHost
   readonly #options: ConsumerOptions
   readonly #track: (stream: RemoteChangeStream) => () => void
   #stream: RemoteChangeStream | undefined
   #position: number | undefined
 
-  constructor(http: HttpTransport, name: string, options: ConsumerOptions, track: (stream: RemoteChangeStream) => () => void) {
+  constructor(
+    http: HttpTransport,
+    host: RemoteHost,
+    name: string,
+    options: ConsumerOptions,
+    track: (stream: RemoteChangeStream) => () => void,
+  ) {
     if (typeof name !== 'string' || !NAME.test(name))
       throw new TypeError(`A consumer name must be 1 to 128 letters, digits or _ . : - (got ${JSON.stringify(name)}).`)
     if (options.start !== undefined && options.start !== 'now' && options.start !== 'beginning')
       throw new RangeError(`start must be 'now' or 'beginning' (got ${JSON.stringify(options.start)}).`)
     this.name = name
     this.#http = http
+    this.#host = host
     this.#options = options
     this.#track = track
   }
@@ -65,7 +74,8 @@ export class RemoteConsumer {
   /** Records that every change up to `seq` is processed (CONSUMER_LOST if another holder took the consumer). */
   async ack(seq: number): Promise<void> {
     if (!Number.isInteger(seq) || seq < 0) throw new RangeError(`ack takes a change seq, a non-negative integer (got ${String(seq)}).`)
-    await this.#http.send('POST', `/v1/consumers/${encodeURIComponent(this.name)}/ack`, { seq })
+    // Through the store: inside a transaction the ack joins it (committed with the handler's writes, or not at all).
+    await this.#host.request('POST', `/v1/consumers/${encodeURIComponent(this.name)}/ack`, { seq }, true)
     this.#position = Math.max(this.#position ?? 0, seq)
   }
 

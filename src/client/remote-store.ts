@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import type { ChangeStart, ChangesOptions } from '../changes/change.js'
 import type { ConsumerOptions } from '../changes/consumer.js'
 import { TandemError, storeClosed } from '../errors.js'
-import type { AnyData, CollectionsConfig, DataOf, InputOf } from '../store/config.js'
+import { checkCollectionFilter, type AnyData, type CollectionsConfig, type DataOf, type InputOf } from '../store/config.js'
 import type { StoreDescription } from '../store/describe.js'
 import { HttpTransport } from './http-transport.js'
 import { RemoteChangeStream } from './remote-change-stream.js'
@@ -19,6 +19,15 @@ export interface RemoteStoreOptions {
 
 const TX_HEADER = 'tandem-transaction'
 
+/** As the local store: an undeclared collection is refused at once, naming the declared ones. */
+function checkCollection(name: string, declared: readonly string[]): void {
+  if (!declared.includes(name))
+    throw new TandemError('UNKNOWN_COLLECTION', `Collection "${name}" is not declared. Declared: ${declared.join(', ') || '(none)'}.`, {
+      collection: name,
+      hint: `Add "${name}" to the collections of the served store's definition, with its writers.`,
+    })
+}
+
 /** A transaction of a remote store (see RemoteStore.transaction). */
 export class RemoteTransaction<C extends CollectionsConfig = CollectionsConfig> {
   readonly #store: RemoteStore<C>
@@ -30,6 +39,7 @@ export class RemoteTransaction<C extends CollectionsConfig = CollectionsConfig> 
   }
 
   collection<K extends keyof C & string>(name: K): RemoteCollectionOf<C, K> {
+    checkCollection(name, this.#store.collections)
     return new RemoteCollection(name, this.#store.hostIn(this.id)) as RemoteCollectionOf<C, K>
   }
 
@@ -47,6 +57,8 @@ export class RemoteTransaction<C extends CollectionsConfig = CollectionsConfig> 
 export class RemoteStore<C extends CollectionsConfig = CollectionsConfig> {
   readonly #http: HttpTransport
   readonly role: string
+  /** The collections the server's definition declares. */
+  readonly collections: readonly string[]
   readonly #tx = new AsyncLocalStorage<string>()
   /** Per transaction id, the last request sent in it: requests of one transaction go one at a time, in order. */
   readonly #txTails = new Map<string, Promise<unknown>>()
@@ -57,9 +69,10 @@ export class RemoteStore<C extends CollectionsConfig = CollectionsConfig> {
   readonly #host: RemoteHost
 
   /** @internal use openRemoteStore() */
-  constructor(http: HttpTransport, role: string) {
+  constructor(http: HttpTransport, role: string, collections: readonly string[]) {
     this.#http = http
     this.role = role
+    this.collections = collections
     this.#host = this.hostIn(undefined)
   }
 
@@ -68,7 +81,7 @@ export class RemoteStore<C extends CollectionsConfig = CollectionsConfig> {
     return {
       request: (method, path, body, write) => this.#request(method, path, body, write === true, txId ?? this.#tx.getStore()),
       changes: (options) => this.changes(options),
-      inTransaction: () => (txId ?? this.#tx.getStore()) !== undefined,
+      transaction: (fn) => this.runTransaction(txId ?? this.#tx.getStore(), (tx) => fn(this.hostIn(tx.id))),
     }
   }
 
@@ -94,6 +107,7 @@ export class RemoteStore<C extends CollectionsConfig = CollectionsConfig> {
   }
 
   collection<K extends keyof C & string>(name: K): RemoteCollectionOf<C, K> {
+    checkCollection(name, this.collections)
     return new RemoteCollection(name, this.#host) as RemoteCollectionOf<C, K>
   }
 
@@ -138,6 +152,7 @@ export class RemoteStore<C extends CollectionsConfig = CollectionsConfig> {
     const since: ChangeStart = options.since ?? 'now'
     if (since !== 'now' && since !== 'beginning' && !(Number.isInteger(since) && since >= 0))
       throw new RangeError(`since must be 'now', 'beginning' or a change seq (got ${JSON.stringify(since)}).`)
+    checkCollectionFilter(options)
     const query = new URLSearchParams({ since: String(since) })
     if (options.collections !== undefined) query.set('collections', options.collections.join(','))
     if (options.ids !== undefined) query.set('ids', options.ids.join(','))
@@ -159,11 +174,26 @@ export class RemoteStore<C extends CollectionsConfig = CollectionsConfig> {
   /** A durable consumer read through the server (its position is kept in the store; see Store.consumer). */
   consumer(name: string, options: ConsumerOptions = {}): RemoteConsumer {
     if (this.#closed) throw storeClosed()
-    return new RemoteConsumer(this.#http, name, options, (stream) => {
+    checkCollectionFilter(options)
+    return new RemoteConsumer(this.#http, this.#host, name, options, (stream) => {
       const entry = { close: () => stream.close() }
       this.#streams.add(entry)
       return () => this.#streams.delete(entry)
     })
+  }
+
+  /** Applies every retention limit now (store.compact() on the server). */
+  async compact(): Promise<{ trimmed: Record<string, number>; changesTrimmed: number }> {
+    return (await this.#request('POST', '/v1/compact', undefined, true, undefined)) as {
+      trimmed: Record<string, number>
+      changesTrimmed: number
+    }
+  }
+
+  /** Applies change-log retention now; resolves with the number of changes dropped. */
+  async trimChanges(): Promise<number> {
+    const { trimmed } = (await this.#request('POST', '/v1/changes/trim', undefined, true, undefined)) as { trimmed: number }
+    return trimmed
   }
 
   /** What is in the store and who uses it (store.describe() on the server). */
@@ -199,8 +229,8 @@ export async function openRemoteStore<C extends CollectionsConfig = CollectionsC
     throw new TypeError('openRemoteStore needs { token }: create one with "tandem token create --role ROLE".')
   const http = new HttpTransport(url, options.token)
   try {
-    const { role } = (await http.send('GET', '/v1/status')) as { role: string }
-    return new RemoteStore<C>(http, role)
+    const { role, collections } = (await http.send('GET', '/v1/status')) as { role: string; collections: string[] }
+    return new RemoteStore<C>(http, role, collections)
   } catch (error) {
     http.close()
     if (error instanceof TandemError) throw error

@@ -5,6 +5,8 @@ import { TandemError } from '../errors.js'
 import type { Store } from '../store/store.js'
 import { httpError } from './http-errors.js'
 import type { SseHub } from './sse.js'
+import { TX_HEADER } from './routes-records.js'
+import type { TxSessions } from './tx-sessions.js'
 
 const FILTER = { collections: { type: 'string' }, ids: { type: 'string' } } as const
 
@@ -37,7 +39,7 @@ function startOf(request: FastifyRequest, since: string | undefined): ChangeStar
 }
 
 /** GET /v1/changes (the change feed as SSE) and the durable consumers' routes. */
-export function registerChangeRoutes(app: FastifyInstance, store: Store, sse: SseHub): void {
+export function registerChangeRoutes(app: FastifyInstance, store: Store, sse: SseHub, sessions: TxSessions): void {
   app.get<{ Querystring: { since?: string; collections?: string; ids?: string } }>(
     '/v1/changes',
     { schema: { querystring: { type: 'object', additionalProperties: false, properties: { since: { type: 'string' }, ...FILTER } } } },
@@ -99,7 +101,10 @@ export function registerChangeRoutes(app: FastifyInstance, store: Store, sse: Ss
         throw new TandemError('CONSUMER_LOST', `Consumer "${name}" is not read through this server now: there is nothing to acknowledge.`, {
           hint: 'Open GET /v1/consumers/{name}/changes first, and ack the changes it sent.',
         })
-      await consumer.ack(request.body.seq)
+      const txId = request.headers[TX_HEADER]
+      // Inside an interactive transaction the ack commits with it (the library's exactly-once pattern).
+      if (typeof txId === 'string') await sessions.get(txId, request.role).run(() => consumer.ack(request.body.seq))
+      else await consumer.ack(request.body.seq)
       return { position: consumer.position }
     },
   )

@@ -67,7 +67,7 @@ function fastifyAnswer(error: FastifyError): { status: number; code: string; mes
     return {
       status: 400,
       code: 'INVALID_JSON',
-      message: 'The request body has a "__proto__" or "constructor.prototype" key; nothing was stored.',
+      message: 'The request body has a "__proto__" key; nothing was stored.',
       hint: 'Rename the key: objects with it cannot be stored.',
     }
   if (error.validation !== undefined)
@@ -123,7 +123,8 @@ export function buildApp(store: Store, options: ServeOptions, tokens: TokenVerif
     logger: false,
     bodyLimit: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
     onProtoPoisoning: 'error',
-    onConstructorPoisoning: 'error',
+    // constructor.prototype keys are plain data to the library (it stores and reads them back as such); __proto__ is refused.
+    onConstructorPoisoning: 'ignore',
     return503OnClosing: true,
     // Wrong types are refused, not coerced; unknown fields are refused, not dropped.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
@@ -140,7 +141,7 @@ export function buildApp(store: Store, options: ServeOptions, tokens: TokenVerif
       ),
   })
   // Bodies are checked to be UTF-8 before parsing: a lone byte of garbage must not turn into U+FFFD and be stored.
-  const parseJson = app.getDefaultJsonParser('error', 'error')
+  const parseJson = app.getDefaultJsonParser('error', 'ignore')
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     const bytes = body as Buffer
@@ -169,12 +170,16 @@ export function buildApp(store: Store, options: ServeOptions, tokens: TokenVerif
 
   registerAuth(app, tokens)
   app.get('/v1/health', async () => ({ ok: true }))
-  app.get('/v1/status', async (request) => ({ role: request.role, store: await store.describe() }))
+  const declared = [...store.settings.collections.keys()]
+  app.get('/v1/status', async (request) => ({ role: request.role, collections: declared, store: await store.describe() }))
+  // Maintenance any process may run (they also run by themselves every few hundred writes).
+  app.post('/v1/compact', async () => store.compact())
+  app.post('/v1/changes/trim', async () => ({ trimmed: await store.trimChanges() }))
   let openApi: object | undefined
   app.get('/openapi.json', async () => (openApi ??= openApiDocument(store.settings.collections.values(), '1')))
   registerRecordRoutes(app, store, sessions)
   registerTransactionRoutes(app, store, sessions)
-  registerChangeRoutes(app, store, sse)
+  registerChangeRoutes(app, store, sse, sessions)
   return app
 }
 

@@ -54,5 +54,5 @@ for (;;) {
 }
 
 function extra(error) {
-  return { hint: error?.hint }
+  return { hint: error?.hint, collection: error?.collection }
 }
