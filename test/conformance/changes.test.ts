@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest'
 import { ChangesTrimmedError, type Change } from '../../src/index.js'
-import { BACKENDS } from '../helpers/backends.js'
+import { TARGETS } from '../helpers/backends.js'
 
 // Skipped on remote (test/helpers/backends.ts, TargetLacks): tests that reach into the engine or the
 // lease holder's pid (lacks.engine), and 'now' shared between two clients (lacks.sharedNow).
@@ -33,7 +33,7 @@ async function take<T>(iterator: AsyncIterator<Change<T>>, n: number, stallMs = 
   return out
 }
 
-describe.each(BACKENDS)('change feed on $name', (backend) => {
+describe.each(TARGETS)('change feed on $name', (backend) => {
   test('every write appears once, in order, with op, version, role and data', async () => {
     const store = await (await backend.tempStore())({ role: 'app', collections })
     const feed = store.changes()
@@ -247,7 +247,7 @@ describe.each(BACKENDS)('change feed on $name', (backend) => {
   })
 })
 
-describe.each(BACKENDS)('durable consumers on $name', (backend) => {
+describe.each(TARGETS)('durable consumers on $name', (backend) => {
   test('a consumer resumes after its last ack when opened again', async () => {
     const open = await backend.tempStore()
     const store = await open({ role: 'app', collections })
@@ -308,7 +308,7 @@ describe.each(BACKENDS)('durable consumers on $name', (backend) => {
   })
 })
 
-describe.each(BACKENDS)('consumer after leaving the loop on $name', (backend) => {
+describe.each(TARGETS)('consumer after leaving the loop on $name', (backend) => {
   test('breaking out of the loop and then acking the last change works; the next run resumes after it', async () => {
     const store = await (await backend.tempStore())({ role: 'app', collections })
     for (let i = 0; i < 3; i++) await store.collection('tasks').insert({ i })

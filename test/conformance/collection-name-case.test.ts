@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest'
 import { TandemError } from '../../src/index.js'
-import { BACKENDS } from '../helpers/backends.js'
+import { TARGETS } from '../helpers/backends.js'
 import { forkWorker } from '../helpers/processes.js'
 
 // Skipped on remote: tests that read the engine's table list or the store's settings (lacks.engine, test/helpers/backends.ts).
@@ -9,7 +9,7 @@ import { forkWorker } from '../helpers/processes.js'
 // collection's table on SQLite and got a second, separate one on PostgreSQL. Names that differ only
 // in case are refused when the store is opened, on both, whichever process came first.
 
-describe.each(BACKENDS)('collection names differing only in case on $name', (backend) => {
+describe.each(TARGETS)('collection names differing only in case on $name', (backend) => {
   test.skipIf(backend.lacks.engine !== undefined)(
     'a program declaring "Tasks" cannot open a store that has "tasks", and nothing is created',
     async () => {

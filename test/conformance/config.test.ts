@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest'
-import { BACKENDS } from '../helpers/backends.js'
+import { TARGETS } from '../helpers/backends.js'
 
 // Skipped on remote: tests of the process registry and describe() that check this process's pid and engine (lacks.engine, test/helpers/backends.ts).
-describe.each(BACKENDS)('configuration on $name', (backend) => {
+describe.each(TARGETS)('configuration on $name', (backend) => {
   test('misspelled and malformed options are refused with the option name and value', async () => {
     const open = await backend.tempStore()
     const collections = { a: { writers: ['x'] } }
@@ -39,7 +39,7 @@ describe.each(BACKENDS)('configuration on $name', (backend) => {
   })
 })
 
-describe.each(BACKENDS)('process registry on $name', (backend) => {
+describe.each(TARGETS)('process registry on $name', (backend) => {
   test.skipIf(backend.lacks.engine !== undefined)('every open store is listed with its role and pid until it closes', async () => {
     const open = await backend.tempStore()
     const server = await open({ role: 'server', collections: {} })
@@ -52,7 +52,7 @@ describe.each(BACKENDS)('process registry on $name', (backend) => {
   })
 })
 
-describe.each(BACKENDS)('describe on $name', (backend) => {
+describe.each(TARGETS)('describe on $name', (backend) => {
   test.skipIf(backend.lacks.engine !== undefined)(
     'lists collections with counts and declared owners, the change head, consumers and processes',
     async () => {

@@ -4,7 +4,7 @@
 import { describe, expect, test } from 'vitest'
 import { ChangesTrimmedError, StorageError, type Change, type TandemError } from '../../src/index.js'
 import type { FeedResume } from '../../src/changes/change.js'
-import { BACKENDS } from '../helpers/backends.js'
+import { TARGETS } from '../helpers/backends.js'
 import { waitUntil } from '../helpers/processes.js'
 
 // Skipped on remote: tests that make the engine's reads fail (lacks.engine, test/helpers/backends.ts).
@@ -30,7 +30,7 @@ function injectReadFailures(store: {
   return state
 }
 
-describe.each(BACKENDS)('change readers on $name', (backend) => {
+describe.each(TARGETS)('change readers on $name', (backend) => {
   test.skipIf(backend.lacks.engine !== undefined)(
     'watch(), changes() and a consumer keep going through read failures: FEED_INTERRUPTED once, then onResume, every change once and in order',
     async () => {

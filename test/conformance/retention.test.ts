@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { BACKENDS, tempDir } from '../helpers/backends.js'
+import { TARGETS, tempDir } from '../helpers/backends.js'
 import { waitUntil } from '../helpers/processes.js'
 
 // Skipped on remote: TANDEM_RETAIN_* are read by the server process (lacks.environment, test/helpers/backends.ts).
@@ -25,7 +25,7 @@ function archived(dir: string, collection: string): Map<string, unknown> {
   return out
 }
 
-describe.each(BACKENDS)('retention on $name', (backend) => {
+describe.each(TARGETS)('retention on $name', (backend) => {
   test('keeps exactly maxCount, newest first, and archive plus store hold every record ever written', async () => {
     const archiveDir = tempDir()
     const store = await (

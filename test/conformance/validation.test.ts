@@ -2,7 +2,7 @@ import * as v from 'valibot'
 import { describe, expect, test } from 'vitest'
 import { z } from 'zod'
 import { ValidationError } from '../../src/index.js'
-import { BACKENDS } from '../helpers/backends.js'
+import { TARGETS } from '../helpers/backends.js'
 
 // Skipped on remote: a valibot schema cannot be rebuilt in the test's server process (lacks.opaqueSchemas, test/helpers/backends.ts).
 const Session = z.object({ projectId: z.string(), startedAt: z.number().int(), endedAt: z.number().int().optional() })
@@ -14,7 +14,7 @@ const collections = {
   loose: { writers: '*' },
 } as const
 
-describe.each(BACKENDS)('validation on $name', (backend) => {
+describe.each(TARGETS)('validation on $name', (backend) => {
   test('a zod schema refuses bad data with its issues and writes nothing', async () => {
     const store = await (await backend.tempStore())({ role: 'app', collections })
     const sessions = store.collection('sessions')

@@ -208,7 +208,7 @@ const remote: BackendTarget = {
 }
 
 const wanted = process.env.TANDEM_BACKENDS?.split(',').map((s) => s.trim())
-const ALL: BackendTarget[] = [sqlite, remote]
+const ALL: BackendTarget[] = [sqlite]
 if (wanted === undefined || wanted.includes('postgres')) {
   const problem = await postgresProblem(PG_URL)
   if (problem === undefined) ALL.push(postgres)
@@ -225,6 +225,13 @@ if (wanted === undefined || wanted.includes('postgres')) {
  * (in CI it must). TANDEM_BACKENDS=sqlite,postgres narrows the run.
  */
 export const BACKENDS: BackendTarget[] = wanted === undefined ? ALL : ALL.filter((b) => wanted.includes(b.name))
+
+/**
+ * What the conformance suite (test/conformance) runs on: the engines of BACKENDS, and `remote` — a
+ * store served by serveStore in a child process, used through openRemoteStore — unless
+ * TANDEM_BACKENDS leaves it out. Other tests use BACKENDS: they reach into the engine.
+ */
+export const TARGETS: BackendTarget[] = wanted === undefined || wanted.includes('remote') ? [...BACKENDS, remote] : BACKENDS
 
 /** The PostgreSQL target when it is in this run, for the tests in test/postgres/. */
 export const POSTGRES: BackendTarget | undefined = BACKENDS.find((b) => b.name === 'postgres')
