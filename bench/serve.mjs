@@ -16,8 +16,8 @@ import { cpus, platform, release, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { log, median, printTable, resultRow, sampleData, tempDir } from './lib.mjs'
 
-const ROUNDS = 3
-const ROUND_MS = 2000
+const ROUNDS = 5
+const ROUND_MS = 1500
 const WARMUP_MS = 500
 const SSE_SAMPLES = 400
 const SSE_GAP_MS = 5
