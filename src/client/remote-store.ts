@@ -233,7 +233,6 @@ export async function openRemoteStore<C extends CollectionsConfig = CollectionsC
     return new RemoteStore<C>(http, role, collections)
   } catch (error) {
     http.close()
-    if (error instanceof TandemError) throw error
     throw error
   }
 }
