@@ -40,7 +40,8 @@ export const serve: Command = {
   ],
   async run(ctx) {
     const [argument] = positionals(ctx, [], ['store'])
-    const port = integerOption(ctx.values.port, '--port', 65535)
+    // --port 0 asks for any free port (the banner and --json say which).
+    const port = ctx.values.port === '0' ? 0 : integerOption(ctx.values.port, '--port', 65535)
     const bodyLimitBytes = integerOption(ctx.values['body-limit'], '--body-limit')
     const role = typeof ctx.values.role === 'string' ? ctx.values.role : 'serve'
     if (!ROLE.test(role))
