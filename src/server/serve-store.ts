@@ -14,13 +14,9 @@ import { registerTransactionRoutes } from './routes-transactions.js'
 import { SseHub } from './sse.js'
 import { TokenVerifier, defaultTokensFile } from './tokens.js'
 import { TxSessions } from './tx-sessions.js'
+import { DEFAULT_BODY_LIMIT_BYTES, DEFAULT_PORT, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_TRANSACTION_IDLE_MS } from './defaults.js'
 import { resolve } from 'node:path'
 import { resolveStorePath } from '../fs/safe-path.js'
-
-export const DEFAULT_PORT = 7070
-export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024
-export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
-export const DEFAULT_TRANSACTION_IDLE_MS = 10_000
 
 export interface ServeOptions {
   /** TCP port (default 7070; 0 picks a free one). Ignored with `socket`. */

@@ -1,4 +1,4 @@
-import { DEFAULT_PORT, serveStore } from '../../server.js'
+import { DEFAULT_PORT } from '../../server/defaults.js'
 import { defaultTokensFile } from '../../server/tokens.js'
 import { requireConfig } from '../config.js'
 import { openWritable } from '../open.js'
@@ -51,6 +51,8 @@ export const serve: Command = {
     const tokensFile = tokensFileOf(target, ctx.values.tokens)
     const store = await openWritable(target, config, role)
     try {
+      // Loaded here, not at the top: the other commands never pay for Fastify's import.
+      const { serveStore } = await import('../../server/serve-store.js')
       const server = await serveStore(store, {
         tokensFile,
         ...(port === undefined ? {} : { port }),
