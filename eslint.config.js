@@ -16,7 +16,17 @@ const layers = [
   ['src/backup'],
   ['src/open'],
   ['src/copy'],
-  ['src/cli', 'src/server', 'src/client', 'src/inspector', 'src/index.ts', 'src/postgres.ts', 'src/backend.ts', 'src/lifecycle.ts', 'src/fs.ts'],
+  [
+    'src/cli',
+    'src/server',
+    'src/client',
+    'src/inspector',
+    'src/index.ts',
+    'src/postgres.ts',
+    'src/backend.ts',
+    'src/lifecycle.ts',
+    'src/fs.ts',
+  ],
 ]
 
 const zones = layers.flatMap((targets, level) =>

@@ -124,6 +124,17 @@ const pgNote = await pg.collection('notes').insert({ text: 'hello' })
 const again = await pg.collection('notes').get(pgNote.id)
 await pg.close()
 if (again?.data.text !== 'hello') throw new Error('PostgreSQL did not return the note: ' + JSON.stringify(again))
+const { serveStore, createToken } = await import('tandemdb/server')
+const { openRemoteStore } = await import('tandemdb/client')
+const served = await openStore({ ...definition, role: 'serve' })
+const { secret } = createToken('data/app.db.tokens.json', 'app')
+const server = await serveStore(served, { port: 0 })
+const remote = await openRemoteStore(server.url, { token: secret })
+const viaHttp = await remote.collection('notes').insert({ tag: 'http' })
+if ((await remote.collection('notes').get(viaHttp.id))?.role !== 'app') throw new Error('tandemdb/client did not read back its insert')
+await remote.close()
+await server.close()
+await served.close()
 console.log('esm ok')
 `,
   )
@@ -198,7 +209,7 @@ catch (e) { console.log(e.code + ': ' + e.message + ' ' + e.hint) }
   expect(/^OK: \d+ acknowledged writes, 0 missing/m.test(demo), `the demo did not end with its OK verdict:\n${demo.slice(-600)}`)
 
   console.log(
-    `install test ok (${fromGit ? 'git URL' : 'packed tarball'}): ESM, CommonJS, TypeScript strict, tandemdb/postgres, npx tandem --version and demo`,
+    `install test ok (${fromGit ? 'git URL' : 'packed tarball'}): ESM, CommonJS, TypeScript strict, tandemdb/postgres, tandemdb/server and tandemdb/client, npx tandem --version and demo`,
   )
 } catch (error) {
   console.error(`install test FAILED at ${step}: ${error.message}`)

@@ -43,6 +43,14 @@ export type TandemErrorCode =
   | 'COPY_MISMATCH'
   | 'LOCK_TIMEOUT'
   | 'LOCK_LOST'
+  // HTTP (tandem serve and the remote client)
+  | 'UNAUTHORIZED'
+  | 'ROUTE_NOT_FOUND'
+  | 'INVALID_REQUEST'
+  | 'INVALID_JSON'
+  | 'BODY_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'SERVER_UNREACHABLE'
 
 export interface TandemErrorDetails {
   /** What the user can do about it, one sentence; the CLI prints it as the "try this" line. */

@@ -4,6 +4,7 @@
 // Store: open a store, its collections and transactions.
 export { Store, Transaction, type CollectionOf } from './store/store.js'
 export { openStore, type OpenStoreConfig } from './open/open-store.js'
+export { StoreAs } from './store/store-as.js'
 export { defineStore, type StoreDefinition } from './store/define-store.js'
 export { Collection, type StoredRecord, type Page, type VersionOptions, type InsertOptions } from './store/collection.js'
 export type { StoreConfig, CollectionConfig, CollectionsConfig, AnyData, DataOf, InputOf } from './store/config.js'

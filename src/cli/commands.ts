@@ -11,7 +11,9 @@ import { migrate } from './commands/migrate.js'
 import { patch } from './commands/patch.js'
 import { put } from './commands/put.js'
 import { restore } from './commands/restore.js'
+import { serve } from './commands/serve.js'
 import { status } from './commands/status.js'
+import { token } from './commands/token.js'
 import { watch } from './commands/watch.js'
 import type { Command } from './output.js'
 
@@ -25,6 +27,8 @@ export const COMMANDS: readonly Command[] = [
   patch,
   del,
   watch,
+  serve,
+  token,
   migrate,
   exportCommand,
   importCommand,

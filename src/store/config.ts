@@ -122,7 +122,7 @@ export type InputOf<CC> = CC extends { schema: StandardSchemaV1<infer I, infer _
 export const DEFAULT_BUSY_TIMEOUT_MS = 30_000
 export const DEFAULT_CHANGES_MAX_COUNT = 100_000
 export const DEFAULT_CHANGES_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000
-const ROLE = /^[A-Za-z0-9_.:-]{1,64}$/
+export const ROLE = /^[A-Za-z0-9_.:-]{1,64}$/
 const COLLECTION = /^[A-Za-z][A-Za-z0-9_]{0,62}$/
 const STORE_KEYS = [
   'path',

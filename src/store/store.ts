@@ -9,13 +9,14 @@ import { readSchemaVersion } from '../migrations/runner.js'
 import { explainBusy } from '../registry/busy-holders.js'
 import { PROCESSES_COLLECTION, isStale, pruneStale, type ProcessEntry } from '../registry/process-registry.js'
 import { Collection, type Runner } from './collection.js'
-import { checkCollectionFilter, type CollectionsConfig, type DataOf, type InputOf, type StoreSettings } from './config.js'
+import { ROLE, checkCollectionFilter, type CollectionsConfig, type DataOf, type InputOf, type StoreSettings } from './config.js'
 import { describeStore, type StoreDescription } from './describe.js'
 import { definitionFingerprint } from './declarations.js'
 import { Membership } from './membership.js'
 import { TRIM_BATCH, applyRetention } from './retention.js'
 import { applySeeds } from './seeds.js'
 import { TxScope } from './tx-scope.js'
+import { StoreAs } from './store-as.js'
 import { validateData } from './validate.js'
 import { settle } from './settle.js'
 import { WriteQueue, type WriteJob } from './write-queue.js'
@@ -42,11 +43,18 @@ function unknownCollection(name: string, known: Iterable<string>): TandemError {
 export class Transaction<C extends CollectionsConfig = CollectionsConfig> {
   readonly #store: Store<C>
   readonly #scope: TxScope
+  readonly #role: string
 
   /** @internal use store.transaction() */
-  constructor(store: Store<C>, scope: TxScope) {
+  constructor(store: Store<C>, scope: TxScope, role: string = store.role) {
     this.#store = store
     this.#scope = scope
+    this.#role = role
+  }
+
+  /** The role this transaction writes as. */
+  get role(): string {
+    return this.#role
   }
 
   collection<K extends keyof C & string>(name: K): CollectionOf<C, K> {
@@ -57,7 +65,7 @@ export class Transaction<C extends CollectionsConfig = CollectionsConfig> {
 
   /** A nested transaction (a savepoint): if `fn` throws, only its own writes are undone. */
   transaction<T>(fn: (tx: Transaction<C>) => Promise<T>): Promise<T> {
-    return this.#live().run((tx) => this.#store.runInScope(tx, fn, true))
+    return this.#live().run((tx) => this.#store.runInScope(tx, fn, true, this.#role))
   }
 
   #live(): TxScope {
@@ -69,7 +77,7 @@ export class Transaction<C extends CollectionsConfig = CollectionsConfig> {
 
   #runner(): Runner {
     return {
-      role: this.#store.role,
+      role: this.#role,
       operation: (op) => settle(op),
       write: (job) => this.#live().run(job.work),
       read: (work) => this.#live().run(work),
@@ -187,16 +195,42 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
    * })
    */
   transaction<T>(fn: (tx: Transaction<C>) => Promise<T>): Promise<T> {
+    return this.transactionAs(this.role, fn)
+  }
+
+  /** @internal store.transaction() writing as `role` (see as()). */
+  transactionAs<T>(role: string, fn: (tx: Transaction<C>) => Promise<T>): Promise<T> {
     if (typeof fn !== 'function') throw new TypeError(`transaction takes an async function (tx) => ... (got ${typeof fn}).`)
     const scope = TxScope.current(this)
-    if (scope !== undefined) return scope.run((tx) => this.runInScope(tx, fn, true))
-    return this.#operation(() => this.#write({ atomic: false, work: (tx) => this.runInScope(tx, fn, false) }))
+    if (scope !== undefined) return scope.run((tx) => this.runInScope(tx, fn, true, role))
+    return this.#operation(() => this.#write({ atomic: false, work: (tx) => this.runInScope(tx, fn, false, role) }))
   }
 
   /** @internal Runs a transaction callback in a fresh scope, inside a savepoint when nested. */
-  runInScope<T>(tx: WriteTx, fn: (tx: Transaction<C>) => Promise<T>, nested: boolean): Promise<T> {
-    const body = () => this.#inScope(tx, (scope) => fn(new Transaction(this, scope)))
+  runInScope<T>(tx: WriteTx, fn: (tx: Transaction<C>) => Promise<T>, nested: boolean, role: string = this.role): Promise<T> {
+    const body = () => this.#inScope(tx, (scope) => fn(new Transaction(this, scope, role)))
     return nested ? tx.savepoint(body) : body()
+  }
+
+  /**
+   * A handle on this store that writes as `role` instead of this process's role: ownership is
+   * checked against `role`, and records and changes carry it. For a process that writes on behalf
+   * of others (`tandem serve` acts as each request's token role); the process itself stays
+   * registered under its own role, and a singleton `role` is not claimed by it.
+   */
+  as(role: string): StoreAs<C, Transaction<C>> {
+    if (typeof role !== 'string' || !ROLE.test(role))
+      throw new TypeError(`A role is 1 to 64 letters, digits or _ . : - (got ${JSON.stringify(role)}).`)
+    const runner: Runner = role === this.role ? this.#runner : { ...this.#runner, role }
+    return new StoreAs(role, {
+      collection: (name) => {
+        const settings = this.settings.collections.get(name)
+        if (settings === undefined) throw unknownCollection(name, this.settings.collections.keys())
+        return role === this.role ? (this.collection(name as keyof C & string) as unknown as Collection) : new Collection(settings, runner)
+      },
+      transaction: (fn) => this.transactionAs(role, fn),
+      consumer: (name, options) => this.consumerAs(role, name, options),
+    })
   }
 
   /** Runs user code with `tx` as the current transaction of this store, until it and every call it started are done. */
@@ -268,12 +302,21 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
    * for await (const c of await mailer.changes()) { await send(c); await mailer.ack(c.seq) }
    */
   consumer<K extends keyof C & string = keyof C & string>(name: string, options: ConsumerOptions<K> = {}): Consumer<ChangeOf<C, K>> {
+    return this.consumerAs(this.role, name, options)
+  }
+
+  /** @internal store.consumer() writing its position as `role` (see as()). */
+  consumerAs<K extends keyof C & string = keyof C & string>(
+    role: string,
+    name: string,
+    options: ConsumerOptions<K> = {},
+  ): Consumer<ChangeOf<C, K>> {
     if (this.#closed !== undefined) throw storeClosed()
     options = this.#declaredFilter(options)
     checkCollectionFilter(options)
     const consumer = new Consumer<ChangeOf<C, K>>(
       {
-        role: this.role,
+        role,
         write: (work) => this.#write({ atomic: false, work }),
         read: (work) => this.#read(work),
         changeHead: () => this.#backend.changeHead(),

@@ -1,7 +1,8 @@
 import { describe, expect, test } from 'vitest'
-import { BACKENDS } from '../helpers/backends.js'
+import { TARGETS } from '../helpers/backends.js'
 
-describe.each(BACKENDS)('configuration on $name', (backend) => {
+// Skipped on remote: tests of the process registry and describe() that check this process's pid and engine (lacks.engine, test/helpers/backends.ts).
+describe.each(TARGETS)('configuration on $name', (backend) => {
   test('misspelled and malformed options are refused with the option name and value', async () => {
     const open = await backend.tempStore()
     const collections = { a: { writers: ['x'] } }
@@ -38,8 +39,8 @@ describe.each(BACKENDS)('configuration on $name', (backend) => {
   })
 })
 
-describe.each(BACKENDS)('process registry on $name', (backend) => {
-  test('every open store is listed with its role and pid until it closes', async () => {
+describe.each(TARGETS)('process registry on $name', (backend) => {
+  test.skipIf(backend.lacks.engine !== undefined)('every open store is listed with its role and pid until it closes', async () => {
     const open = await backend.tempStore()
     const server = await open({ role: 'server', collections: {} })
     const daemon = await open({ role: 'daemon', collections: {} })
@@ -51,29 +52,32 @@ describe.each(BACKENDS)('process registry on $name', (backend) => {
   })
 })
 
-describe.each(BACKENDS)('describe on $name', (backend) => {
-  test('lists collections with counts and declared owners, the change head, consumers and processes', async () => {
-    const open = await backend.tempStore()
-    const server = await open({ role: 'server', collections: { projects: { writers: ['server'], indexes: ['name'] } } })
-    const daemon = await open({ role: 'daemon', collections: { sessions: { writers: ['daemon'] } } })
-    await server.collection('projects').insert({ name: 'p' })
-    await daemon.collection('sessions').insert({ n: 1 })
-    await daemon.collection('sessions').insert({ n: 2 })
-    const mailer = daemon.consumer('mailer', { start: 'beginning' })
-    await mailer.changes()
-    await mailer.ack(1)
-    const cli = await open({ role: 'cli', collections: {} })
-    const d = await cli.describe()
-    expect(d.kind).toBe(backend.name)
-    expect(d.collections).toEqual([
-      { name: 'projects', count: 1, writers: ['server'], indexes: ['name'], declaredBy: 'server' },
-      { name: 'sessions', count: 2, writers: ['daemon'], indexes: [], declaredBy: 'daemon' },
-    ])
-    expect(d.changes.head).toBe(3)
-    expect(d.consumers).toMatchObject([{ name: 'mailer', position: 1, behind: 2, trimmed: false, holder: { pid: process.pid } }])
-    expect(d.processes.map((p) => p.role).sort()).toEqual(['cli', 'daemon', 'server'])
-    expect(await cli.checkIntegrity()).toEqual(['ok'])
-    expect((await cli.reader('sessions').find()).length).toBe(2)
-    await expect(cli.reader('sessions').insert({})).rejects.toMatchObject({ code: 'NOT_OWNER' })
-  })
+describe.each(TARGETS)('describe on $name', (backend) => {
+  test.skipIf(backend.lacks.engine !== undefined)(
+    'lists collections with counts and declared owners, the change head, consumers and processes',
+    async () => {
+      const open = await backend.tempStore()
+      const server = await open({ role: 'server', collections: { projects: { writers: ['server'], indexes: ['name'] } } })
+      const daemon = await open({ role: 'daemon', collections: { sessions: { writers: ['daemon'] } } })
+      await server.collection('projects').insert({ name: 'p' })
+      await daemon.collection('sessions').insert({ n: 1 })
+      await daemon.collection('sessions').insert({ n: 2 })
+      const mailer = daemon.consumer('mailer', { start: 'beginning' })
+      await mailer.changes()
+      await mailer.ack(1)
+      const cli = await open({ role: 'cli', collections: {} })
+      const d = await cli.describe()
+      expect(d.kind).toBe(backend.name)
+      expect(d.collections).toEqual([
+        { name: 'projects', count: 1, writers: ['server'], indexes: ['name'], declaredBy: 'server' },
+        { name: 'sessions', count: 2, writers: ['daemon'], indexes: [], declaredBy: 'daemon' },
+      ])
+      expect(d.changes.head).toBe(3)
+      expect(d.consumers).toMatchObject([{ name: 'mailer', position: 1, behind: 2, trimmed: false, holder: { pid: process.pid } }])
+      expect(d.processes.map((p) => p.role).sort()).toEqual(['cli', 'daemon', 'server'])
+      expect(await cli.checkIntegrity()).toEqual(['ok'])
+      expect((await cli.reader('sessions').find()).length).toBe(2)
+      await expect(cli.reader('sessions').insert({})).rejects.toMatchObject({ code: 'NOT_OWNER' })
+    },
+  )
 })

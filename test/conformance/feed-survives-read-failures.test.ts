@@ -4,9 +4,10 @@
 import { describe, expect, test } from 'vitest'
 import { ChangesTrimmedError, StorageError, type Change, type TandemError } from '../../src/index.js'
 import type { FeedResume } from '../../src/changes/change.js'
-import { BACKENDS } from '../helpers/backends.js'
+import { TARGETS } from '../helpers/backends.js'
 import { waitUntil } from '../helpers/processes.js'
 
+// Skipped on remote: tests that make the engine's reads fail (lacks.engine, test/helpers/backends.ts).
 const collections = { tasks: { writers: '*' } } as const
 
 /** Makes the store's change-log reads (and head reads) fail while `failing` is true. */
@@ -29,84 +30,93 @@ function injectReadFailures(store: {
   return state
 }
 
-describe.each(BACKENDS)('change readers on $name', (backend) => {
-  test('watch(), changes() and a consumer keep going through read failures: FEED_INTERRUPTED once, then onResume, every change once and in order', async () => {
-    const open = await backend.tempStore()
-    const store = await open({ role: 'app', collections })
-    const tasks = store.collection('tasks')
-    const state = injectReadFailures(store as never)
-    const interrupted: TandemError[] = []
-    const resumed: FeedResume[] = []
-    const watched: Change[] = []
-    const stop = tasks.watch((c) => void watched.push(c), {
-      since: 'beginning',
-      onError: (e) => void interrupted.push(e as TandemError),
-      onResume: (i) => void resumed.push(i),
-    })
-    const iterated: Change[] = []
-    const feed = store.changes({
-      since: 'beginning',
-      onInterrupted: (e) => void interrupted.push(e),
-      onResume: (i) => void resumed.push(i),
-    })
-    const reading = (async () => {
-      for await (const c of feed) iterated.push(c)
-    })()
-    const consumer = store.consumer('worker', {
-      start: 'beginning',
-      onInterrupted: (e) => void interrupted.push(e),
-      onResume: (i) => void resumed.push(i),
-    })
-    const consumed: Change[] = []
-    const consuming = (async () => {
-      for await (const c of await consumer.changes()) consumed.push(c)
-    })()
+describe.each(TARGETS)('change readers on $name', (backend) => {
+  test.skipIf(backend.lacks.engine !== undefined)(
+    'watch(), changes() and a consumer keep going through read failures: FEED_INTERRUPTED once, then onResume, every change once and in order',
+    async () => {
+      const open = await backend.tempStore()
+      const store = await open({ role: 'app', collections })
+      const tasks = store.collection('tasks')
+      const state = injectReadFailures(store as never)
+      const interrupted: TandemError[] = []
+      const resumed: FeedResume[] = []
+      const watched: Change[] = []
+      const stop = tasks.watch((c) => void watched.push(c), {
+        since: 'beginning',
+        onError: (e) => void interrupted.push(e as TandemError),
+        onResume: (i) => void resumed.push(i),
+      })
+      const iterated: Change[] = []
+      const feed = store.changes({
+        since: 'beginning',
+        onInterrupted: (e) => void interrupted.push(e),
+        onResume: (i) => void resumed.push(i),
+      })
+      const reading = (async () => {
+        for await (const c of feed) iterated.push(c)
+      })()
+      const consumer = store.consumer('worker', {
+        start: 'beginning',
+        onInterrupted: (e) => void interrupted.push(e),
+        onResume: (i) => void resumed.push(i),
+      })
+      const consumed: Change[] = []
+      const consuming = (async () => {
+        for await (const c of await consumer.changes()) consumed.push(c)
+      })()
 
-    for (let i = 0; i < 10; i++) await tasks.insert({ i })
-    await waitUntil(() => watched.length === 10 && iterated.length === 10 && consumed.length === 10, 'the first 10 changes')
-    state.failing = true
-    for (let i = 10; i < 30; i++) await tasks.insert({ i }) // writes go on; reads of the log fail
-    await waitUntil(() => state.failures >= 6 && interrupted.length >= 3, 'the readers to fail and report it')
-    expect(resumed).toEqual([])
-    state.failing = false
-    for (let i = 30; i < 40; i++) await tasks.insert({ i })
-    await waitUntil(() => watched.length >= 40 && iterated.length >= 40 && consumed.length >= 40, 'every change after the failures')
+      for (let i = 0; i < 10; i++) await tasks.insert({ i })
+      await waitUntil(() => watched.length === 10 && iterated.length === 10 && consumed.length === 10, 'the first 10 changes')
+      state.failing = true
+      for (let i = 10; i < 30; i++) await tasks.insert({ i }) // writes go on; reads of the log fail
+      await waitUntil(() => state.failures >= 6 && interrupted.length >= 3, 'the readers to fail and report it')
+      expect(resumed).toEqual([])
+      state.failing = false
+      for (let i = 30; i < 40; i++) await tasks.insert({ i })
+      await waitUntil(() => watched.length >= 40 && iterated.length >= 40 && consumed.length >= 40, 'every change after the failures')
 
-    for (const got of [watched, iterated, consumed])
-      expect(got.map((c) => (c.data as { i: number }).i)).toEqual(Array.from({ length: 40 }, (_, i) => i))
-    // One report per reader per outage, typed, with the engine's error as cause.
-    expect(interrupted).toHaveLength(3)
-    for (const e of interrupted) {
-      expect(e).toMatchObject({ code: 'FEED_INTERRUPTED', message: expect.stringMatching(/after seq 10: no change is missed or repeated/) })
-      expect((e as { cause?: { code?: string } }).cause?.code).toBe('STORAGE_FAILURE')
-    }
-    expect(resumed).toHaveLength(3)
-    for (const r of resumed) expect(r.attempts).toBeGreaterThan(0)
-    stop()
-    feed.close()
-    await consumer.close()
-    await Promise.all([reading, consuming])
-  })
+      for (const got of [watched, iterated, consumed])
+        expect(got.map((c) => (c.data as { i: number }).i)).toEqual(Array.from({ length: 40 }, (_, i) => i))
+      // One report per reader per outage, typed, with the engine's error as cause.
+      expect(interrupted).toHaveLength(3)
+      for (const e of interrupted) {
+        expect(e).toMatchObject({
+          code: 'FEED_INTERRUPTED',
+          message: expect.stringMatching(/after seq 10: no change is missed or repeated/),
+        })
+        expect((e as { cause?: { code?: string } }).cause?.code).toBe('STORAGE_FAILURE')
+      }
+      expect(resumed).toHaveLength(3)
+      for (const r of resumed) expect(r.attempts).toBeGreaterThan(0)
+      stop()
+      feed.close()
+      await consumer.close()
+      await Promise.all([reading, consuming])
+    },
+  )
 
-  test('a reader started with since "now" while the log cannot be read waits, then starts at the head once it can', async () => {
-    const open = await backend.tempStore()
-    const store = await open({ role: 'app', collections })
-    const tasks = store.collection('tasks')
-    await tasks.insert({ i: -1 })
-    const state = injectReadFailures(store as never)
-    state.failing = true
-    const feed = store.changes()
-    const first = feed.next()
-    await waitUntil(() => state.failures >= 2, 'the head read to fail')
-    expect(feed.interrupted?.code).toBe('FEED_INTERRUPTED')
-    state.failing = false
-    await feed.started
-    await tasks.insert({ i: 0 })
-    const next = await first
-    expect(next.value?.data).toEqual({ i: 0 })
-    expect(feed.interrupted).toBeUndefined()
-    feed.close()
-  })
+  test.skipIf(backend.lacks.engine !== undefined)(
+    'a reader started with since "now" while the log cannot be read waits, then starts at the head once it can',
+    async () => {
+      const open = await backend.tempStore()
+      const store = await open({ role: 'app', collections })
+      const tasks = store.collection('tasks')
+      await tasks.insert({ i: -1 })
+      const state = injectReadFailures(store as never)
+      state.failing = true
+      const feed = store.changes()
+      const first = feed.next()
+      await waitUntil(() => state.failures >= 2, 'the head read to fail')
+      expect(feed.interrupted?.code).toBe('FEED_INTERRUPTED')
+      state.failing = false
+      await feed.started
+      await tasks.insert({ i: 0 })
+      const next = await first
+      expect(next.value?.data).toEqual({ i: 0 })
+      expect(feed.interrupted).toBeUndefined()
+      feed.close()
+    },
+  )
 
   test('a reader still ends with CHANGES_TRIMMED rather than retry past changes retention dropped', async () => {
     const open = await backend.tempStore()

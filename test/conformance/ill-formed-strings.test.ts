@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { TandemError } from '../../src/index.js'
 import type { JsonObject } from '../../src/index.js'
-import { BACKENDS } from '../helpers/backends.js'
+import { TARGETS } from '../helpers/backends.js'
 
 // Issue #16 items 3 and 8. A JavaScript string may hold a lone UTF-16 surrogate ('x\uD800'), which
 // no engine stores as itself: SQLite keeps the id's bytes in a form every read turns into
@@ -11,7 +11,7 @@ import { BACKENDS } from '../helpers/backends.js'
 
 const collections = { tasks: { writers: '*' } } as const
 
-describe.each(BACKENDS)('ill-formed strings on $name', (backend) => {
+describe.each(TARGETS)('ill-formed strings on $name', (backend) => {
   test('an id holding a lone surrogate is refused with INVALID_ID, by every method that takes one, and nothing is written', async () => {
     const store = await (await backend.tempStore())({ role: 'app', collections })
     const tasks = store.collection('tasks')

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest'
 import { OwnershipError } from '../../src/index.js'
-import { BACKENDS } from '../helpers/backends.js'
+import { TARGETS } from '../helpers/backends.js'
 
 const collections = {
   projects: { writers: ['server'] },
@@ -8,7 +8,7 @@ const collections = {
   notifications: { writers: '*' },
 } as const
 
-describe.each(BACKENDS)('ownership on $name', (backend) => {
+describe.each(TARGETS)('ownership on $name', (backend) => {
   test('a role that is not a writer gets OwnershipError and nothing changes', async () => {
     const open = await backend.tempStore()
     const server = await open({ role: 'server', collections })

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest'
 import type { JsonObject, StoredRecord } from '../../src/index.js'
-import { BACKENDS } from '../helpers/backends.js'
+import { TARGETS } from '../helpers/backends.js'
 
 // Issue #16 item 3: paging with findPage() must end, and return every record once, in the order
 // find() gives, for ANY value in the sort key. Tandem now refuses lone surrogates at write, but a
@@ -108,7 +108,7 @@ async function expectCompletePaging(
   }
 }
 
-describe.each(BACKENDS)('paging over any string on $name', (backend) => {
+describe.each(TARGETS)('paging over any string on $name', (backend) => {
   test('pages are complete, in order and end, both directions, for random strings with NUL, astral characters and shared prefixes', async () => {
     const store = await (await backend.tempStore())({ role: 'app', collections: { docs: { writers: '*' } } })
     const docs = store.collection('docs')

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest'
 import { TandemError } from '../../src/index.js'
-import { BACKENDS } from '../helpers/backends.js'
+import { TARGETS } from '../helpers/backends.js'
 
 const collections = { items: { writers: '*', indexes: ['kind', 'rank', 'owner.name'] } } as const
 type Item = { kind?: string | null; rank?: number; owner?: { name: string }; tags?: string[]; done?: boolean }
@@ -14,7 +14,7 @@ const ITEMS: Item[] = [
   { kind: 'c' },
 ]
 
-describe.each(BACKENDS)('queries on $name', (backend) => {
+describe.each(TARGETS)('queries on $name', (backend) => {
   async function seeded() {
     const store = await (await backend.tempStore())({ role: 'app', collections })
     const items = store.collection('items')

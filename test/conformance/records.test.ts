@@ -1,10 +1,10 @@
 import { describe, expect, test } from 'vitest'
 import { ConflictError, TandemError } from '../../src/index.js'
-import { BACKENDS } from '../helpers/backends.js'
+import { TARGETS } from '../helpers/backends.js'
 
 const collections = { tasks: { writers: ['app'] }, notes: { writers: '*' } } as const
 
-describe.each(BACKENDS)('records on $name', (backend) => {
+describe.each(TARGETS)('records on $name', (backend) => {
   test('insert gives a time-sortable id, version 1, timestamps and the writing role', async () => {
     const store = await (await backend.tempStore())({ role: 'app', collections })
     const tasks = store.collection('tasks')

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest'
 import { z } from 'zod'
-import { BACKENDS } from '../helpers/backends.js'
+import { TARGETS } from '../helpers/backends.js'
 
 const Setting = z.object({ value: z.string() })
 const collections = {
@@ -14,7 +14,7 @@ const collections = {
   },
 } as const
 
-describe.each(BACKENDS)('seeds on $name', (backend) => {
+describe.each(TARGETS)('seeds on $name', (backend) => {
   test('seed records are inserted once, never overwrite an edit, and a deleted one stays deleted', async () => {
     const open = await backend.tempStore()
     const first = await open({ role: 'server', collections })

@@ -1,9 +1,9 @@
 import { describe, expect, test } from 'vitest'
-import { BACKENDS } from '../helpers/backends.js'
+import { TARGETS } from '../helpers/backends.js'
 
 const collections = { projects: { writers: '*' }, events: { writers: '*' }, counters: { writers: '*' } } as const
 
-describe.each(BACKENDS)('transactions on $name', (backend) => {
+describe.each(TARGETS)('transactions on $name', (backend) => {
   test('writes across collections commit together', async () => {
     const store = await (await backend.tempStore())({ role: 'app', collections })
     const result = await store.transaction(async (tx) => {
@@ -190,7 +190,7 @@ describe.each(BACKENDS)('transactions on $name', (backend) => {
   })
 })
 
-describe.each(BACKENDS)('update callbacks on $name', (backend) => {
+describe.each(TARGETS)('update callbacks on $name', (backend) => {
   test('an async update fn that awaits other writes joins the update instead of deadlocking', async () => {
     const store = await (await backend.tempStore())({ role: 'app', collections })
     const c = await store.collection('counters').insert({ n: 0 })
@@ -210,7 +210,7 @@ describe.each(BACKENDS)('update callbacks on $name', (backend) => {
   })
 })
 
-describe.each(BACKENDS)('isolation of reads inside transactions on $name', (backend) => {
+describe.each(TARGETS)('isolation of reads inside transactions on $name', (backend) => {
   // Found by the torture suite on PostgreSQL (docs/torture.md, Findings 1): find() inside a write
   // read a fresh READ COMMITTED snapshot and took no lock, so two transactions could each decide on
   // rows the other was changing.

@@ -2,8 +2,9 @@ import * as v from 'valibot'
 import { describe, expect, test } from 'vitest'
 import { z } from 'zod'
 import { ValidationError } from '../../src/index.js'
-import { BACKENDS } from '../helpers/backends.js'
+import { TARGETS } from '../helpers/backends.js'
 
+// Skipped on remote: a valibot schema cannot be rebuilt in the test's server process (lacks.opaqueSchemas, test/helpers/backends.ts).
 const Session = z.object({ projectId: z.string(), startedAt: z.number().int(), endedAt: z.number().int().optional() })
 const Project = v.object({ name: v.pipe(v.string(), v.minLength(1)), stars: v.optional(v.number(), 0) })
 
@@ -13,7 +14,7 @@ const collections = {
   loose: { writers: '*' },
 } as const
 
-describe.each(BACKENDS)('validation on $name', (backend) => {
+describe.each(TARGETS)('validation on $name', (backend) => {
   test('a zod schema refuses bad data with its issues and writes nothing', async () => {
     const store = await (await backend.tempStore())({ role: 'app', collections })
     const sessions = store.collection('sessions')
@@ -36,14 +37,17 @@ describe.each(BACKENDS)('validation on $name', (backend) => {
     expect((await sessions.patch(s.id, { endedAt: 2 })).data).toEqual({ projectId: 'p', startedAt: 1, endedAt: 2 })
   })
 
-  test('a valibot schema works the same, and its output (defaults) is what is stored', async () => {
-    const store = await (await backend.tempStore())({ role: 'app', collections })
-    const projects = store.collection('projects')
-    const p = await projects.insert({ name: 'tandem' })
-    expect(p.data).toEqual({ name: 'tandem', stars: 0 })
-    expect((await projects.get(p.id))?.data).toEqual({ name: 'tandem', stars: 0 })
-    await expect(projects.insert({ name: '' })).rejects.toMatchObject({ code: 'SCHEMA_INVALID' })
-  })
+  test.skipIf(backend.lacks.opaqueSchemas !== undefined)(
+    'a valibot schema works the same, and its output (defaults) is what is stored',
+    async () => {
+      const store = await (await backend.tempStore())({ role: 'app', collections })
+      const projects = store.collection('projects')
+      const p = await projects.insert({ name: 'tandem' })
+      expect(p.data).toEqual({ name: 'tandem', stars: 0 })
+      expect((await projects.get(p.id))?.data).toEqual({ name: 'tandem', stars: 0 })
+      await expect(projects.insert({ name: '' })).rejects.toMatchObject({ code: 'SCHEMA_INVALID' })
+    },
+  )
 
   test('__proto__ keys are refused anywhere in the data, and nothing is polluted', async () => {
     const store = await (await backend.tempStore())({ role: 'app', collections })
