@@ -21,4 +21,6 @@ export default defineStore({
     tasks: { writers: ['cli', 'driver'], schema: Task },
     todos: { writers: '*', schema: z.object({ text: z.string(), from: z.string() }) },
   },
+  // The dashboard only reads: a role every process agrees on, though it owns no collection.
+  roles: { dashboard: {} },
 })

@@ -139,12 +139,12 @@ function postgresOf(target: StoreTarget & { kind: 'url' }): NonNullable<LoadedCo
 }
 
 /**
- * The config's roles, plus the CLI's own role when the command runs as it (no --as): the CLI is a
- * role of every store, though no definition names it. A role given with --as must be one the
- * definition names (openStore refuses others with UNKNOWN_ROLE).
+ * The config's roles, plus the tool's own role when the command runs as it (the CLI without --as,
+ * tandem serve's registration): a tool is a role of every store, though no definition names it. A
+ * role given with --as must be one the definition names (openStore refuses others with UNKNOWN_ROLE).
  */
-function rolesFor(config: LoadedConfig, role: string): Pick<LoadedConfig['store'], 'roles'> {
-  return role === CLI_ROLE ? { roles: { [CLI_ROLE]: {}, ...config.store.roles } } : {}
+function rolesFor(config: LoadedConfig, role: string, own = role === CLI_ROLE): Pick<LoadedConfig['store'], 'roles'> {
+  return own ? { roles: { [role]: {}, ...config.store.roles } } : {}
 }
 
 /** The config to open the target with: the config's collections and roles, at the target's location. */
@@ -161,7 +161,7 @@ function storeConfig(target: StoreTarget, config: LoadedConfig): LoadedConfig['s
  * side effect: if the config has migrations the store has not applied, the user runs
  * `tandem migrate` first.
  */
-export async function openWritable(target: StoreTarget, config: LoadedConfig, role: string): Promise<Store> {
+export async function openWritable(target: StoreTarget, config: LoadedConfig, role: string, ownRole?: boolean): Promise<Store> {
   if (target.kind === 'file') checkStoreFile(target.file, originNote(target))
   else if (target.kind === 'files') checkFilesStore(target)
   else await checkPostgresStore(target)
@@ -180,7 +180,7 @@ export async function openWritable(target: StoreTarget, config: LoadedConfig, ro
     }
   }
   try {
-    return await openStore({ ...storeConfig(target, config), ...rolesFor(config, role), role })
+    return await openStore({ ...storeConfig(target, config), ...rolesFor(config, role, ownRole), role })
   } catch (error) {
     throw configError(error, config)
   }

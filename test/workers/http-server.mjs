@@ -13,6 +13,7 @@ const store = await openStore({
   dataDir,
   path,
   role: 'serve',
+  roles: { serve: {}, dashboard: {} },
   collections: {
     projects: { writers: ['server'], indexes: ['name'] },
     sessions: { writers: ['daemon'], schema: z.object({ projectId: z.string(), startedAt: z.number() }) },

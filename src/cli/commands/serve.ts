@@ -49,7 +49,8 @@ export const serve: Command = {
     const config = await requireConfig(ctx.values, 'serve')
     const target = await resolveTarget(ctx, argument)
     const tokensFile = tokensFileOf(target, ctx.values.tokens)
-    const store = await openWritable(target, config, role)
+    // The server registers as its own role; each request acts as its token's (see store.as()).
+    const store = await openWritable(target, config, role, true)
     try {
       // Loaded here, not at the top: the other commands never pay for Fastify's import.
       const { serveStore } = await import('../../server/serve-store.js')
