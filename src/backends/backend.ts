@@ -77,8 +77,16 @@ export interface ChangeRow {
   role: string
   /** Milliseconds since the epoch. */
   at: number
-  /** The record's data after the write (the last data for delete/trim); absent when the collection opts out. */
+  /**
+   * The data: the log's copy of the write (the last data for delete/trim) when the collection keeps
+   * history: 'full'; else, as a read fills it in, the record's current data (see change-data.ts).
+   * Absent for a delete or trim without a copy, and for a record gone since.
+   */
   data?: JsonObject
+  /** The version `data` is of, set by a read whenever `data` is. */
+  dataVersion?: number
+  /** Set by a read when the record was written again or deleted since this change: `data` is newer, or absent. */
+  superseded?: true
 }
 
 export interface ChangeFilter {

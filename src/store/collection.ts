@@ -388,7 +388,7 @@ export class Collection<T = AnyData, I = T> {
       version: row.version,
       role: this.#runner.role,
       at,
-      data: this.#settings.changeData ? row.data : undefined,
+      data: this.#settings.history === 'full' ? row.data : undefined,
     })
   }
 }

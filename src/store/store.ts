@@ -438,7 +438,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
     if (declared !== undefined) return new Collection({ ...declared, writers: new Set<string>(), writerList: [] }, this.#runner)
     if (!/^[A-Za-z][A-Za-z0-9_]{0,62}$/.test(name)) throw unknownCollection(name, this.settings.collections.keys())
     return new Collection(
-      { name, writers: new Set<string>(), writerList: [], indexes: [], schema: undefined, changeData: true },
+      { name, writers: new Set<string>(), writerList: [], indexes: [], schema: undefined, history: 'changes' },
       this.#runner,
     )
   }

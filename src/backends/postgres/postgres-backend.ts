@@ -4,6 +4,7 @@ import {
   type Backend,
   type BackendCapabilities,
   type ChangeBatch,
+  type ChangeRow,
   type ChangeFilter,
   type CollectionLayout,
   type Query,
@@ -13,6 +14,7 @@ import {
   type WriteTx,
 } from '../backend.js'
 import { StorageError } from '../../errors.js'
+import { attachRecordData, idsToLookUp, type CurrentRecord } from '../change-data.js'
 import { ChangeCache } from './postgres-change-cache.js'
 import { changeBatchOf, changeLogProblems, type ChangeLogFacts, type RawChange } from './postgres-changes.js'
 import {
@@ -176,7 +178,35 @@ export class PostgresBackend implements Backend {
     return work(this.#reader)
   }
 
+  /**
+   * Changes after `cursor`, from the notifications' cache or the log, with the data of their records
+   * (see change-data.ts). The records are read after the log, not in its snapshot (that would take
+   * a transaction: two more round trips per read); a record's version only grows, so the data is
+   * still never older than the change, and dataVersion says which version it is.
+   */
   async readChanges(cursor: number, limit: number, filter?: ChangeFilter): Promise<ChangeBatch> {
+    const batch = await this.#readChangeBatch(cursor, limit, filter)
+    attachRecordData(batch.changes, await this.#currentRecords(batch.changes))
+    return batch
+  }
+
+  /** The current records a batch's changes name: one statement per collection, sent together. */
+  async #currentRecords(changes: readonly ChangeRow[]): Promise<Map<string, Map<string, CurrentRecord>>> {
+    const lookups = [...idsToLookUp(changes)].map(async ([collection, ids]) => {
+      const records = new Map<string, CurrentRecord>()
+      try {
+        const { rows } = await this.#query<CurrentRecord>(this.#sql.recordsByIdSql(collection, ids), { collection })
+        for (const row of rows) records.set(row.id, { id: row.id, version: Number(row.version), data: row.data })
+      } catch (error) {
+        // A collection dropped since has no records: its changes become tombstones.
+        if (sqlState((error as { cause?: unknown }).cause) !== '42P01') throw error
+      }
+      return [collection, records] as const
+    })
+    return new Map(await Promise.all(lookups))
+  }
+
+  async #readChangeBatch(cursor: number, limit: number, filter?: ChangeFilter): Promise<ChangeBatch> {
     const cached = this.#changeCache.read(cursor, limit, filter)
     if (cached !== undefined) {
       this.feedStats.fromNotifications++
