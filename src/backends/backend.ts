@@ -208,6 +208,33 @@ export interface StorageInfo {
   walLimitBytes?: number
 }
 
+/** Where a store's bytes go, for describe() and `tandem status` (see Backend.storageSizes). */
+export interface StorageSizes {
+  /** The store's size: the database file's pages (SQLite, the WAL aside) or its schema's relations (PostgreSQL). */
+  totalBytes: number
+  /** Collection tables, internal ones included, without their indexes. */
+  recordBytes: number
+  /** Indexes of the collection tables (the id key included). */
+  indexBytes: number
+  /** The change log with its index, history copies included. */
+  changeLogBytes: number
+  /** Of changeLogBytes, the data copies in it (collections with history: 'full', and entries written before copies became opt-in). */
+  historyBytes: number
+  /** Free pages the file keeps for reuse, which compact gives back; undefined where the engine does not say (PostgreSQL). */
+  freeBytes: number | undefined
+  /** Everything else: the store's own tables (meta), the schema. */
+  otherBytes: number
+  /** The records' data as JSON text, user collections only: the least the store must hold. */
+  liveDataBytes: number
+  /** totalBytes ÷ liveDataBytes, to two decimals; undefined when there is no data. */
+  amplification: number | undefined
+}
+
+/** amplification: total ÷ live, two decimals. */
+export function amplificationOf(totalBytes: number, liveDataBytes: number): number | undefined {
+  return liveDataBytes > 0 ? Math.round((totalBytes / liveDataBytes) * 100) / 100 : undefined
+}
+
 /** The whole store as of one instant, read a page at a time (see Backend.openSnapshot). */
 export interface ReadSnapshot {
   /** Names of the collections that have storage, internal ones included. */
@@ -244,6 +271,8 @@ export interface Backend {
   watchCommits(onCommit: () => void): () => void
   /** Location and sizes (optional: engines that cannot tell leave it out). */
   storageInfo?(): Promise<StorageInfo>
+  /** Where the store's bytes go (optional; reads every record and log entry: for status, not hot paths). */
+  storageSizes?(): Promise<StorageSizes>
   /** The engine's own consistency check: ['ok'] when sound, else one line per problem (optional). */
   checkIntegrity?(): Promise<string[]>
   /**

@@ -405,7 +405,8 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
   }
 
   /**
-   * What is in the store and who uses it: sizes, schema version, every collection with its count,
+   * What is in the store and who uses it: sizes (split into records, indexes, change log, history
+   * copies and free pages, with the amplification: size ÷ live data), schema version, every collection with its count,
    * writers and indexes (as declared by the processes that use it), the change-log head, each
    * durable consumer's position, and the live processes. What `tandem status` prints.
    */
@@ -415,7 +416,8 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
       const { trimmedThrough } = await this.#backend.readChanges(head, 1)
       const schemaVersion = await this.#read(readSchemaVersion)
       const body = await this.#read((tx) => describeStore(tx, { head, trimmedThrough }, schemaVersion))
-      return { kind: this.kind, storage: await this.#backend.storageInfo?.(), ...body }
+      const storage = await this.#backend.storageInfo?.()
+      return { kind: this.kind, storage, sizes: await this.#backend.storageSizes?.(), ...body }
     })
   }
 

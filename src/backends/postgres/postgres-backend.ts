@@ -10,6 +10,7 @@ import {
   type Query,
   type ReadTx,
   type StorageInfo,
+  type StorageSizes,
   type WriteOptions,
   type WriteTx,
 } from '../backend.js'
@@ -47,6 +48,7 @@ import {
 import { MAX_TRANSACTION_ATTEMPTS, backoff, isLostAtBegin, isRetryable, type TransactionRetryStats } from './postgres-locks.js'
 import { checkPreparedStatements } from './postgres-prepared.js'
 import { PostgresReader } from './postgres-reader.js'
+import { readPostgresSizes } from './postgres-sizes.js'
 import { PostgresSql } from './postgres-sql.js'
 import { PostgresWriteTx, type WaitStats } from './postgres-transaction.js'
 import { maskUrl } from './postgres-url.js'
@@ -238,6 +240,10 @@ export class PostgresBackend implements Backend {
     const { text, values } = this.#sql.findSql(collection, query)
     const { rows } = await this.#query<{ 'QUERY PLAN': string }>({ text: `EXPLAIN ${text}`, values: values ?? [] })
     return rows.map((r) => r['QUERY PLAN']).join('\n')
+  }
+
+  async storageSizes(): Promise<StorageSizes> {
+    return readPostgresSizes(this.#sql, (query) => this.#query(query))
   }
 
   /** The server, database and schema; bytes are the schema's tables with their indexes and TOAST. */

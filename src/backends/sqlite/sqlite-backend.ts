@@ -12,11 +12,13 @@ import {
   type ReadSnapshot,
   type ReadTx,
   type StorageInfo,
+  type StorageSizes,
   type WriteOptions,
   type WriteTx,
 } from '../backend.js'
 import { refuseCaseAliases } from '../collection-names.js'
 import { readChangeBatch, readChangeHead } from './sqlite-changes.js'
+import { readSqliteSizes } from './sqlite-sizes.js'
 import type { SqliteConfig, SqliteHandle } from './sqlite-config.js'
 import { configure, openHandle, openReadOnlyHandle } from './sqlite-connection.js'
 import { translateSqliteError } from './sqlite-errors.js'
@@ -233,6 +235,10 @@ export class SqliteBackend implements Backend {
   async openSnapshot(): Promise<ReadSnapshot | undefined> {
     const file = this.databaseFile()
     return file === undefined ? undefined : openSqliteSnapshot(file, this.#config.busyTimeoutMs)
+  }
+
+  async storageSizes(): Promise<StorageSizes> {
+    return this.read(async () => readSqliteSizes(this.#reader))
   }
 
   async storageInfo(): Promise<StorageInfo> {
