@@ -230,6 +230,22 @@ export interface StorageSizes {
   amplification: number | undefined
 }
 
+/** What Backend.reclaimSpace did. */
+export interface ReclaimReport {
+  /** The store's size before and after (SQLite: the database file, the WAL aside, checkpointed after). */
+  bytesBefore: number
+  bytesAfter: number
+  /**
+   * SQLite: the file was in auto_vacuum NONE (made before stores shrank) and was rewritten once by
+   * VACUUM to switch to INCREMENTAL; writers waited for the whole rewrite (see longestBlockMs).
+   */
+  rewritten: boolean
+  /** The longest time one step held the write lock, blocking other writers, measured (ms). */
+  longestBlockMs: number
+  /** Steps taken (SQLite: incremental_vacuum transactions; PostgreSQL: tables vacuumed). */
+  steps: number
+}
+
 /** amplification: total ÷ live, two decimals. */
 export function amplificationOf(totalBytes: number, liveDataBytes: number): number | undefined {
   return liveDataBytes > 0 ? Math.round((totalBytes / liveDataBytes) * 100) / 100 : undefined
@@ -273,6 +289,12 @@ export interface Backend {
   storageInfo?(): Promise<StorageInfo>
   /** Where the store's bytes go (optional; reads every record and log entry: for status, not hot paths). */
   storageSizes?(): Promise<StorageSizes>
+  /**
+   * Gives the space the store no longer uses back to the file system (SQLite: incremental vacuum in
+   * small transactions, after a one-time VACUUM for a file in auto_vacuum NONE) or to reuse
+   * (PostgreSQL: VACUUM of the store's tables, not FULL). Optional.
+   */
+  reclaimSpace?(): Promise<ReclaimReport>
   /** The engine's own consistency check: ['ok'] when sound, else one line per problem (optional). */
   checkIntegrity?(): Promise<string[]>
   /**

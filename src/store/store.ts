@@ -1,4 +1,4 @@
-import type { Backend, ReadTx, WriteTx } from '../backends/backend.js'
+import type { Backend, ReadTx, ReclaimReport, WriteTx } from '../backends/backend.js'
 import { ChangeHub } from '../changes/change-hub.js'
 import type { ChangesOptions } from '../changes/change.js'
 import { ChangeStream } from '../changes/change-stream.js'
@@ -369,6 +369,14 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
    */
   compact(): Promise<{ trimmed: Record<string, number>; changesTrimmed: number }> {
     return this.#operation(async () => ({ trimmed: await this.#retainAll(), changesTrimmed: await this.trimChanges() }))
+  }
+
+  /**
+   * Gives the space the store no longer uses back (SQLite: to the file system, in small steps;
+   * PostgreSQL: VACUUM, not FULL). Run compact() first to trim. Undefined when the engine cannot.
+   */
+  reclaimSpace(): Promise<ReclaimReport | undefined> {
+    return this.#operation(async () => this.#backend.reclaimSpace?.())
   }
 
   /** @internal Inserts the declared seed records that were never seeded. */
