@@ -240,7 +240,10 @@ export interface ReclaimReport {
    * VACUUM to switch to INCREMENTAL; writers waited for the whole rewrite (see longestBlockMs).
    */
   rewritten: boolean
-  /** The longest time one step held the write lock, blocking other writers, measured (ms). */
+  /**
+   * The longest step, measured (ms). SQLite: how long it held the write lock, blocking other
+   * writers. PostgreSQL: the longest table's VACUUM, which blocks neither reads nor writes.
+   */
   longestBlockMs: number
   /** Steps taken (SQLite: incremental_vacuum transactions; PostgreSQL: tables vacuumed). */
   steps: number
