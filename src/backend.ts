@@ -23,6 +23,8 @@ export type {
   JsonValue,
   JsonObject,
   StorageInfo,
+  StorageSizes,
+  ReclaimReport,
   SavepointOptions,
   WriteOptions,
   ReadSnapshot,

@@ -7,7 +7,7 @@ export { openStore, type OpenStoreConfig } from './open/open-store.js'
 export { StoreAs } from './store/store-as.js'
 export { defineStore, type StoreDefinition } from './store/define-store.js'
 export { Collection, type StoredRecord, type Page, type VersionOptions, type InsertOptions } from './store/collection.js'
-export type { StoreConfig, CollectionConfig, CollectionsConfig, AnyData, DataOf, InputOf } from './store/config.js'
+export type { StoreConfig, CollectionConfig, CollectionsConfig, AnyData, DataOf, InputOf, HistoryMode } from './store/config.js'
 export type { Where, UntypedWhere, FieldOperators, FindOptions, OrderBySpec } from './store/query.js'
 export type { FieldPath, FieldCondition, MetaFields } from './store/query-types.js'
 export type { RoleName } from './store/roles.js'
@@ -41,7 +41,7 @@ export {
 } from './errors.js'
 
 // Settings and the JSON a record holds. Engine authors: see tandemdb/backend.
-export type { JsonValue, JsonObject, Scalar, ChangeOp, StorageInfo } from './backends/backend.js'
+export type { JsonValue, JsonObject, Scalar, ChangeOp, StorageInfo, StorageSizes, ReclaimReport } from './backends/backend.js'
 export type { Durability } from './backends/sqlite/sqlite-config.js'
 export type { ArchivePeriod } from './fs/archive-file.js'
 export type { ScheduledBackupOptions } from './backup/scheduled-backup.js'

@@ -13,7 +13,8 @@ export function openTortureStore({ backend, location, durability }, role) {
     ...BACKENDS[backend].storeConfig(location, role),
     role,
     durability,
-    collections: { [COLLECTION]: { writers: '*' } },
+    // The checker rebuilds every key's history from the feed, so the log keeps each version's data.
+    collections: { [COLLECTION]: { writers: '*', history: 'full' } },
     changes: { maxCount: 1_000_000_000 },
   })
 }

@@ -77,8 +77,16 @@ export interface ChangeRow {
   role: string
   /** Milliseconds since the epoch. */
   at: number
-  /** The record's data after the write (the last data for delete/trim); absent when the collection opts out. */
+  /**
+   * The data: the log's copy of the write (the last data for delete/trim) when the collection keeps
+   * history: 'full'; else, as a read fills it in, the record's current data (see change-data.ts).
+   * Absent for a delete or trim without a copy, and for a record gone since.
+   */
   data?: JsonObject
+  /** The version `data` is of, set by a read whenever `data` is. */
+  dataVersion?: number
+  /** Set by a read when the record was written again or deleted since this change: `data` is newer, or absent. */
+  superseded?: true
 }
 
 export interface ChangeFilter {
@@ -200,6 +208,52 @@ export interface StorageInfo {
   walLimitBytes?: number
 }
 
+/** Where a store's bytes go, for describe() and `tandem status` (see Backend.storageSizes). */
+export interface StorageSizes {
+  /** The store's size: the database file's pages (SQLite, the WAL aside) or its schema's relations (PostgreSQL). */
+  totalBytes: number
+  /** Collection tables, internal ones included, without their indexes. */
+  recordBytes: number
+  /** Indexes of the collection tables (the id key included). */
+  indexBytes: number
+  /** The change log with its index, history copies included. */
+  changeLogBytes: number
+  /** Of changeLogBytes, the data copies in it (collections with history: 'full', and entries written before copies became opt-in). */
+  historyBytes: number
+  /** Free pages the file keeps for reuse, which compact gives back; undefined where the engine does not say (PostgreSQL). */
+  freeBytes: number | undefined
+  /** Everything else: the store's own tables (meta), the schema. */
+  otherBytes: number
+  /** The records' data as JSON text, user collections only: the least the store must hold. */
+  liveDataBytes: number
+  /** totalBytes ÷ liveDataBytes, to two decimals; undefined when there is no data. */
+  amplification: number | undefined
+}
+
+/** What Backend.reclaimSpace did. */
+export interface ReclaimReport {
+  /** The store's size before and after (SQLite: the database file, the WAL aside, checkpointed after). */
+  bytesBefore: number
+  bytesAfter: number
+  /**
+   * SQLite: the file was in auto_vacuum NONE (made before stores shrank) and was rewritten once by
+   * VACUUM to switch to INCREMENTAL; writers waited for the whole rewrite (see longestBlockMs).
+   */
+  rewritten: boolean
+  /**
+   * The longest step, measured (ms). SQLite: how long it held the write lock, blocking other
+   * writers. PostgreSQL: the longest table's VACUUM, which blocks neither reads nor writes.
+   */
+  longestBlockMs: number
+  /** Steps taken (SQLite: incremental_vacuum transactions; PostgreSQL: tables vacuumed). */
+  steps: number
+}
+
+/** amplification: total ÷ live, two decimals. */
+export function amplificationOf(totalBytes: number, liveDataBytes: number): number | undefined {
+  return liveDataBytes > 0 ? Math.round((totalBytes / liveDataBytes) * 100) / 100 : undefined
+}
+
 /** The whole store as of one instant, read a page at a time (see Backend.openSnapshot). */
 export interface ReadSnapshot {
   /** Names of the collections that have storage, internal ones included. */
@@ -236,6 +290,14 @@ export interface Backend {
   watchCommits(onCommit: () => void): () => void
   /** Location and sizes (optional: engines that cannot tell leave it out). */
   storageInfo?(): Promise<StorageInfo>
+  /** Where the store's bytes go (optional; reads every record and log entry: for status, not hot paths). */
+  storageSizes?(): Promise<StorageSizes>
+  /**
+   * Gives the space the store no longer uses back to the file system (SQLite: incremental vacuum in
+   * small transactions, after a one-time VACUUM for a file in auto_vacuum NONE) or to reuse
+   * (PostgreSQL: VACUUM of the store's tables, not FULL). Optional.
+   */
+  reclaimSpace?(): Promise<ReclaimReport>
   /** The engine's own consistency check: ['ok'] when sound, else one line per problem (optional). */
   checkIntegrity?(): Promise<string[]>
   /**

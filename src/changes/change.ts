@@ -18,8 +18,17 @@ export interface Change<T = AnyData, K extends string = string> {
   role: string
   /** When it was written, ISO 8601. */
   at: string
-  /** The data after the write (the last data for delete/trim); absent if the collection sets changeData: false. */
+  /**
+   * The record's data. With history: 'full', the data of this very write (the last data for a
+   * delete or trim). By default (no copies in the log) the record as the feed read it: this
+   * version's data, or a newer version's when the record was written again first (superseded);
+   * absent for a delete or trim and for a record deleted since (a tombstone). See docs/changes.md.
+   */
   data?: T
+  /** The version `data` is of: `version`, or a later one when superseded. Present whenever `data` is. */
+  dataVersion?: number
+  /** The record was written again or deleted after this change, before the feed read it: `data` is newer, or absent. */
+  superseded?: true
 }
 
 /**
@@ -42,6 +51,8 @@ export function toChange<E extends AnyChange = Change>(row: ChangeRow): E {
     at: new Date(row.at).toISOString(),
   }
   if (row.data !== undefined) change.data = row.data
+  if (row.dataVersion !== undefined) change.dataVersion = row.dataVersion
+  if (row.superseded === true) change.superseded = true
   return change as E
 }
 

@@ -1,4 +1,5 @@
 import { backup } from './commands/backup.js'
+import { compact } from './commands/compact.js'
 import { copyCommand } from './commands/copy.js'
 import { del } from './commands/delete.js'
 import { demo } from './commands/demo.js'
@@ -35,5 +36,6 @@ export const COMMANDS: readonly Command[] = [
   copyCommand,
   backup,
   restore,
+  compact,
   demo,
 ]

@@ -341,7 +341,7 @@ function progressReporter(plan: Plan, onProgress: CopyOptions['onProgress']): Re
 
 /** Deletes every record of a target collection, a batch per transaction, logging each delete (not for history collections, which are never logged). */
 async function clearCollection(to: Store, collection: string, history: boolean, batchSize: number, report: Report): Promise<number> {
-  const changeData = to.settings.collections.get(collection)?.changeData ?? true
+  const keepsData = to.settings.collections.get(collection)?.history === 'full'
   let removed = 0
   for (;;) {
     const n = await to.runWrite(async (tx) => {
@@ -361,7 +361,7 @@ async function clearCollection(to: Store, collection: string, history: boolean, 
             version: row.version,
             role: to.role,
             at,
-            ...(changeData ? { data: row.data } : {}),
+            ...(keepsData ? { data: row.data } : {}),
           })
       }
       return rows.length
@@ -428,7 +428,7 @@ async function copyRecords(from: Store, to: Store, plan: Plan, batchSize: number
 
 /** One write transaction: the records with their own metadata, and (for user collections) an 'insert' change each, as importStore writes them. */
 function writeBatch(to: Store, collection: string, history: boolean, rows: readonly RecordRow[]): Promise<void> {
-  const changeData = to.settings.collections.get(collection)?.changeData ?? true
+  const keepsData = to.settings.collections.get(collection)?.history === 'full'
   return to.runWrite(async (tx) => {
     const at = Date.now()
     // Issued together, not one after another: PostgreSQL sends inserts started in one tick as one
@@ -444,7 +444,7 @@ function writeBatch(to: Store, collection: string, history: boolean, rows: reado
           version: row.version,
           role: row.role,
           at,
-          ...(changeData ? { data: row.data } : {}),
+          ...(keepsData ? { data: row.data } : {}),
         })
   })
 }

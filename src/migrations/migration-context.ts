@@ -35,7 +35,7 @@ export class MigrationContext {
   /** The collection `name` (its storage is created if missing), for reads and writes by hand. */
   async collection(name: string): Promise<Collection<AnyData>> {
     await this.#tx.ensureCollection({ name: checkName(name), indexes: [] })
-    const settings: CollectionSettings = { name, writers: '*', writerList: ['*'], indexes: [], schema: undefined, changeData: true }
+    const settings: CollectionSettings = { name, writers: '*', writerList: ['*'], indexes: [], schema: undefined, history: 'changes' }
     return new Collection(settings, txRunner(this.#tx, this.#role))
   }
 

@@ -392,7 +392,7 @@ export class Collection<T = AnyData, I = T, N extends string = string> {
       version: row.version,
       role: this.#runner.role,
       at,
-      data: this.#settings.changeData ? row.data : undefined,
+      data: this.#settings.history === 'full' ? row.data : undefined,
     })
   }
 }

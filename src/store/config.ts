@@ -35,8 +35,14 @@ export interface CollectionConfig<S extends StandardSchemaV1 = StandardSchemaV1>
    * schema's output without them.
    */
   unknownKeys?: 'refuse' | 'strip'
-  /** Put the record's data in its change-log entries (default true); false for large records. */
-  changeData?: boolean
+  /**
+   * What the change log keeps of each write. 'changes' (the default): who changed which record to
+   * which version, when — no copy of the data; the feed reads the record itself, so a subscriber
+   * gets the latest data (see docs/changes.md). 'full': a copy of the data with every change, so the
+   * feed delivers every intermediate version (an audit trail, undo); the log then grows by the
+   * record's size with each write.
+   */
+  history?: HistoryMode
   /**
    * Bound the collection's growth: keep at most `maxCount` records and/or drop records created
    * more than `maxAgeMs` ago, oldest first. Trimmed records are appended to the archive first
@@ -47,6 +53,9 @@ export interface CollectionConfig<S extends StandardSchemaV1 = StandardSchemaV1>
   /** Default records, inserted once each (by id) when missing; never overwriting, never re-creating one a user deleted. */
   seed?: readonly { id: string; data: unknown }[]
 }
+
+/** What the change log keeps of a collection's writes: see CollectionConfig.history. */
+export type HistoryMode = 'changes' | 'full'
 
 export type CollectionsConfig = { [name: string]: CollectionConfig<StandardSchemaV1> }
 
@@ -144,7 +153,7 @@ const STORE_KEYS = [
   'onWritesRefused',
   'create',
 ]
-const COLLECTION_KEYS = ['writers', 'indexes', 'schema', 'unknownKeys', 'changeData', 'retain', 'seed']
+const COLLECTION_KEYS = ['writers', 'indexes', 'schema', 'unknownKeys', 'history', 'retain', 'seed']
 
 export interface CollectionSettings {
   readonly name: string
@@ -156,7 +165,8 @@ export interface CollectionSettings {
   readonly shape?: SchemaShape | undefined
   /** Keys the schema would drop: refused (default) or stripped. */
   readonly unknownKeys?: 'refuse' | 'strip'
-  readonly changeData: boolean
+  /** 'full' when the change log keeps a copy of the data with each change. */
+  readonly history: HistoryMode
   readonly retain?: RetentionSettings | undefined
   readonly seed?: readonly { readonly id: string; readonly data: unknown }[]
 }
@@ -404,6 +414,10 @@ function parseSeed(name: string, seed: CollectionConfig['seed']): CollectionSett
 
 function parseCollection(name: string, spec: CollectionConfig, archiveDir: string): CollectionSettings {
   if (typeof spec !== 'object' || spec === null) throw new TypeError(`collections.${name} must be an object like { writers: ['daemon'] }.`)
+  if ('changeData' in spec)
+    throw new TypeError(
+      `collections.${name}.changeData was replaced by history: the change log keeps no copy of the data by default. Remove changeData, or set history: 'full' to keep every version.`,
+    )
   checkKeys(`collections.${name}`, spec, COLLECTION_KEYS)
   const { writers } = spec
   let writerList: string[]
@@ -414,8 +428,11 @@ function parseCollection(name: string, spec: CollectionConfig, archiveDir: strin
       `collections.${name}.writers must be a non-empty array of roles or '*' (got ${JSON.stringify(writers)}). Declaring who writes is required.`,
     )
   const indexes = (spec.indexes ?? []).map(parseIndexField)
-  if (spec.changeData !== undefined && typeof spec.changeData !== 'boolean')
-    throw new TypeError(`collections.${name}.changeData must be true or false (got ${JSON.stringify(spec.changeData)}).`)
+  const history = spec.history ?? 'changes'
+  if (history !== 'changes' && history !== 'full')
+    throw new RangeError(
+      `collections.${name}.history must be 'changes' or 'full' (got ${typeof history === 'string' ? JSON.stringify(history) : typeof history}).`,
+    )
   const schema = spec.schema
   if (schema !== undefined && typeof (schema as Partial<StandardSchemaV1>)['~standard']?.validate !== 'function') {
     throw new TypeError(
@@ -433,7 +450,7 @@ function parseCollection(name: string, spec: CollectionConfig, archiveDir: strin
     schema,
     shape: schemaShape(schema),
     unknownKeys,
-    changeData: spec.changeData ?? true,
+    history,
     retain: parseRetain(name, spec.retain, archiveDir),
     seed: parseSeed(name, spec.seed),
   })

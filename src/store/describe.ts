@@ -1,4 +1,4 @@
-import type { ReadTx, StorageInfo } from '../backends/backend.js'
+import type { ReadTx, StorageInfo, StorageSizes } from '../backends/backend.js'
 import { CONSUMERS_COLLECTION } from '../changes/consumer.js'
 import { isStale, PROCESSES_COLLECTION, type ProcessEntry } from '../registry/process-registry.js'
 import { DECLARATIONS_COLLECTION, type RecordedDeclaration } from './declarations.js'
@@ -27,6 +27,8 @@ export interface ConsumerDescription {
 export interface StoreDescription {
   kind: string
   storage: StorageInfo | undefined
+  /** Where the bytes go: records, indexes, change log (and history copies), free pages, amplification (undefined: the engine cannot tell). */
+  sizes: StorageSizes | undefined
   schemaVersion: number
   collections: CollectionDescription[]
   changes: { head: number; trimmedThrough: number }
@@ -43,7 +45,7 @@ export async function describeStore(
   tx: ReadTx,
   changes: { head: number; trimmedThrough: number },
   schemaVersion: number,
-): Promise<Omit<StoreDescription, 'kind' | 'storage'>> {
+): Promise<Omit<StoreDescription, 'kind' | 'storage' | 'sizes'>> {
   const now = Date.now()
   const names = (await tx.listCollections()).filter((n) => !n.startsWith('_'))
   const collections: CollectionDescription[] = []

@@ -87,7 +87,7 @@ export async function applyRetention(
       version: row.version,
       role,
       at: now,
-      ...(collection.changeData ? { data: row.data } : {}),
+      ...(collection.history === 'full' ? { data: row.data } : {}),
     })
   }
   return rows.length

@@ -29,7 +29,7 @@ export async function applySeeds(
         version: 1,
         role,
         at: now,
-        ...(collection.changeData ? { data } : {}),
+        ...(collection.history === 'full' ? { data } : {}),
       })
       inserted++
     }

@@ -1,4 +1,4 @@
-import type { Backend, ReadTx, WriteTx } from '../backends/backend.js'
+import type { Backend, ReadTx, ReclaimReport, WriteTx } from '../backends/backend.js'
 import { ChangeHub } from '../changes/change-hub.js'
 import type { AnyChange, ChangeOf, ChangesOptions } from '../changes/change.js'
 import { ChangeStream } from '../changes/change-stream.js'
@@ -428,6 +428,14 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
     return this.#operation(async () => ({ trimmed: await this.#retainAll(), changesTrimmed: await this.trimChanges() }))
   }
 
+  /**
+   * Gives the space the store no longer uses back (SQLite: to the file system, in small steps;
+   * PostgreSQL: VACUUM, not FULL). Run compact() first to trim. Undefined when the engine cannot.
+   */
+  reclaimSpace(): Promise<ReclaimReport | undefined> {
+    return this.#operation(async () => this.#backend.reclaimSpace?.())
+  }
+
   /** @internal Inserts the declared seed records that were never seeded. */
   async seed(): Promise<number> {
     const seeds: Parameters<typeof applySeeds>[1][number][] = []
@@ -466,7 +474,8 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
   }
 
   /**
-   * What is in the store and who uses it: sizes, schema version, every collection with its count,
+   * What is in the store and who uses it: sizes (split into records, indexes, change log, history
+   * copies and free pages, with the amplification: size ÷ live data), schema version, every collection with its count,
    * writers and indexes (as declared by the processes that use it), the change-log head, each
    * durable consumer's position, and the live processes. What `tandem status` prints.
    */
@@ -476,7 +485,8 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
       const { trimmedThrough } = await this.#backend.readChanges(head, 1)
       const schemaVersion = await this.#read(readSchemaVersion)
       const body = await this.#read((tx) => describeStore(tx, { head, trimmedThrough }, schemaVersion))
-      return { kind: this.kind, storage: await this.#backend.storageInfo?.(), ...body }
+      const storage = await this.#backend.storageInfo?.()
+      return { kind: this.kind, storage, sizes: await this.#backend.storageSizes?.(), ...body }
     })
   }
 
@@ -499,7 +509,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
     if (declared !== undefined) return new Collection({ ...declared, writers: new Set<string>(), writerList: [] }, this.#runner)
     if (!/^[A-Za-z][A-Za-z0-9_]{0,62}$/.test(name)) throw unknownCollection(name, this.settings.collections.keys())
     return new Collection(
-      { name, writers: new Set<string>(), writerList: [], indexes: [], schema: undefined, changeData: true },
+      { name, writers: new Set<string>(), writerList: [], indexes: [], schema: undefined, history: 'changes' },
       this.#runner,
     )
   }

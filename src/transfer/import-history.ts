@@ -146,7 +146,7 @@ export class ImportHistory<C extends CollectionsConfig> {
       const stored = await this.#tx.get(seed.collection, seed.id)
       if (stored === undefined || stored.version !== 1 || stored.createdAt !== seededAt || stored.updatedAt !== seededAt) continue
       await this.#tx.delete(seed.collection, seed.id)
-      const changeData = this.#store.settings.collections.get(seed.collection)?.changeData ?? true
+      const keepsData = this.#store.settings.collections.get(seed.collection)?.history === 'full'
       await this.#tx.appendChange({
         collection: seed.collection,
         id: seed.id,
@@ -154,7 +154,7 @@ export class ImportHistory<C extends CollectionsConfig> {
         version: stored.version,
         role: this.#store.role,
         at: Date.now(),
-        ...(changeData ? { data: stored.data } : {}),
+        ...(keepsData ? { data: stored.data } : {}),
       })
       this.seeds.removed++
     }

@@ -267,7 +267,7 @@ export class ImportSink<C extends CollectionsConfig> {
 
   /** The change-log entry goes into the same transaction: followers see the import when, and only if, it commits. */
   #log(collection: string, op: 'insert' | 'update', row: RecordRow): Promise<void> | void {
-    const changeData = this.#targets.get(collection)?.changeData ?? true
+    const keepsData = this.#targets.get(collection)?.history === 'full'
     return this.#tx.appendChange({
       collection,
       id: row.id,
@@ -275,7 +275,7 @@ export class ImportSink<C extends CollectionsConfig> {
       version: row.version,
       role: row.role,
       at: Date.now(),
-      ...(changeData ? { data: row.data } : {}),
+      ...(keepsData ? { data: row.data } : {}),
     })
   }
 }

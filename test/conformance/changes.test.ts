@@ -7,7 +7,8 @@ import { TARGETS } from '../helpers/backends.js'
 const collections = {
   tasks: { writers: '*' },
   notes: { writers: '*' },
-  blobs: { writers: '*', changeData: false },
+  blobs: { writers: '*' },
+  audit: { writers: '*', history: 'full' },
 } as const
 
 /**
@@ -34,10 +35,10 @@ async function take<T>(iterator: AsyncIterator<Change<T>>, n: number, stallMs = 
 }
 
 describe.each(TARGETS)('change feed on $name', (backend) => {
-  test('every write appears once, in order, with op, version, role and data', async () => {
+  test("every write appears once, in order, with op, version, role and, with history: 'full', its own data", async () => {
     const store = await (await backend.tempStore())({ role: 'app', collections })
     const feed = store.changes()
-    const tasks = store.collection('tasks')
+    const tasks = store.collection('audit')
     const t = await tasks.insert({ n: 1 })
     await tasks.update(t.id, (d) => ({ n: (d.n as number) + 1 }))
     await tasks.patch(t.id, { done: true })
@@ -51,7 +52,8 @@ describe.each(TARGETS)('change feed on $name', (backend) => {
       ['update', 4, { n: 9 }],
       ['delete', 4, { n: 9 }],
     ])
-    expect(changes.every((c) => c.collection === 'tasks' && c.id === t.id && c.role === 'app')).toBe(true)
+    expect(changes.every((c) => c.collection === 'audit' && c.id === t.id && c.role === 'app')).toBe(true)
+    expect(changes.map((c) => [c.dataVersion, c.superseded])).toEqual(changes.map((c) => [c.version, undefined]))
     const seqs = changes.map((c) => c.seq)
     expect(seqs).toEqual(seqs.map((_, i) => seqs[0]! + i))
     expect(Date.parse(changes[0]!.at)).toBeGreaterThan(0)
@@ -105,7 +107,11 @@ describe.each(TARGETS)('change feed on $name', (backend) => {
     await store.collection('notes').insert({ b: 1 })
     await store.collection('tasks').patch('t1', { a: 3 })
     expect((await take(notesOnly, 1)).map((c) => c.data)).toEqual([{ b: 1 }])
-    expect((await take(oneTask, 2)).map((c) => c.data)).toEqual([{ a: 2 }, { a: 3 }])
+    // The record's data as the feed read it (the patch may already have superseded the insert).
+    expect((await take(oneTask, 2)).map((c) => [c.op, c.version, c.data?.a])).toEqual([
+      ['insert', 1, expect.any(Number)],
+      ['update', 2, 3],
+    ])
     expect(() => store.changes({ collections: ['bad name' as 'tasks'] })).toThrow(TypeError)
   })
 
@@ -127,13 +133,73 @@ describe.each(TARGETS)('change feed on $name', (backend) => {
     },
   )
 
-  test('changeData: false leaves the data out of the log', async () => {
+  test("by default a change read while its record is at its version carries that version's data", async () => {
     const store = await (await backend.tempStore())({ role: 'app', collections })
     const feed = store.changes()
-    await store.collection('blobs').insert({ big: 'x'.repeat(1000) })
-    const [change] = await take(feed, 1)
-    expect(change).toMatchObject({ op: 'insert', collection: 'blobs', version: 1 })
-    expect(change).not.toHaveProperty('data')
+    const blobs = store.collection('blobs')
+    const b = await blobs.insert({ big: 'x'.repeat(1000) })
+    const [inserted] = await take(feed, 1)
+    expect(inserted).toMatchObject({ op: 'insert', collection: 'blobs', version: 1, dataVersion: 1, data: { big: 'x'.repeat(1000) } })
+    expect(inserted).not.toHaveProperty('superseded')
+    await blobs.patch(b.id, { small: true })
+    const [patched] = await take(feed, 1)
+    expect(patched).toMatchObject({ op: 'update', version: 2, dataVersion: 2, data: { big: 'x'.repeat(1000), small: true } })
+  })
+
+  test('a change superseded before it is read carries the newer data and says so', async () => {
+    const store = await (await backend.tempStore())({ role: 'app', collections })
+    const tasks = store.collection('tasks')
+    const start = (await store.describe()).changes.head
+    const t = await tasks.insert({ n: 1 })
+    await tasks.patch(t.id, { n: 2 })
+    await tasks.patch(t.id, { n: 3 })
+    const changes = await take(store.changes({ since: start }), 3)
+    expect(changes.map((c) => [c.op, c.version, c.dataVersion, c.superseded, c.data])).toEqual([
+      ['insert', 1, 3, true, { n: 3 }],
+      ['update', 2, 3, true, { n: 3 }],
+      ['update', 3, 3, undefined, { n: 3 }],
+    ])
+    // Each change has its own copy: a subscriber editing one never changes another.
+    ;(changes[0]!.data as { n: number }).n = 99
+    expect(changes[1]!.data).toEqual({ n: 3 })
+  })
+
+  test('a record deleted before its changes are read leaves tombstones: id, version and time, no data', async () => {
+    const store = await (await backend.tempStore())({ role: 'app', collections })
+    const tasks = store.collection('tasks')
+    const start = (await store.describe()).changes.head
+    const t = await tasks.insert({ n: 1 })
+    await tasks.patch(t.id, { n: 2 })
+    await tasks.delete(t.id)
+    const changes = await take(store.changes({ since: start }), 3)
+    expect(changes.map((c) => [c.op, c.id, c.version, c.superseded, 'data' in c, 'dataVersion' in c])).toEqual([
+      ['insert', t.id, 1, true, false, false],
+      ['update', t.id, 2, true, false, false],
+      ['delete', t.id, 2, undefined, false, false],
+    ])
+    expect(changes.every((c) => Date.parse(c.at) > 0)).toBe(true)
+  })
+
+  test("history: 'full' keeps every intermediate version, even when read late", async () => {
+    const store = await (await backend.tempStore())({ role: 'app', collections })
+    const audit = store.collection('audit')
+    const start = (await store.describe()).changes.head
+    const a = await audit.insert({ n: 1 })
+    await audit.patch(a.id, { n: 2 })
+    await audit.delete(a.id)
+    const changes = await take(store.changes({ since: start }), 3)
+    expect(changes.map((c) => [c.op, c.version, c.dataVersion, c.superseded, c.data])).toEqual([
+      ['insert', 1, 1, undefined, { n: 1 }],
+      ['update', 2, 2, undefined, { n: 2 }],
+      ['delete', 2, 2, undefined, { n: 2 }],
+    ])
+  })
+
+  test('changeData, the option history replaced, is refused with what to write instead', async () => {
+    const open = await backend.tempStore()
+    await expect(open({ role: 'app', collections: { old: { writers: '*', changeData: false } as never } })).rejects.toThrow(
+      /changeData was replaced by history/,
+    )
   })
 
   test.skipIf(backend.lacks.sharedNow !== undefined)(

@@ -85,17 +85,27 @@ describe.each(TARGETS)('retention on $name', (backend) => {
     expect(archived(archiveDir, 'logs').size).toBe(0)
   })
 
-  test('trims appear in the change feed as op "trim" with the last data', async () => {
+  test('trims appear in the change feed as op "trim": tombstones, or with the last data under history: \'full\'', async () => {
     const store = await (
       await backend.tempStore()
-    )({ role: 'daemon', archiveDir: tempDir(), collections: { events: { writers: '*', retain: { maxCount: 2 } } } })
+    )({
+      role: 'daemon',
+      archiveDir: tempDir(),
+      collections: {
+        events: { writers: '*', retain: { maxCount: 2 }, history: 'full' },
+        pings: { writers: '*', retain: { maxCount: 1 } },
+      },
+    })
+    await store.collection('pings').insert({ p: 0 })
+    await store.collection('pings').insert({ p: 1 })
     for (let i = 0; i < 4; i++) await store.collection('events').insert({ i })
     const feed = store.changes()
     await store.compact()
-    const trims = [(await feed.next()).value, (await feed.next()).value]
-    expect(trims.map((c) => [c?.op, c?.data])).toEqual([
-      ['trim', { i: 0 }],
-      ['trim', { i: 1 }],
+    const trims = [(await feed.next()).value, (await feed.next()).value, (await feed.next()).value]
+    expect(trims.map((c) => [c?.collection, c?.op, c?.data])).toEqual([
+      ['events', 'trim', { i: 0 }],
+      ['events', 'trim', { i: 1 }],
+      ['pings', 'trim', undefined],
     ])
     feed.close()
   })

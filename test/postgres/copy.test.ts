@@ -22,7 +22,7 @@ const collections = {
     indexes: ['status', 'owner.id'],
     seed: [{ id: 'welcome', data: { title: 'welcome', status: 'open' } }],
   },
-  events: { writers: ['worker'], changeData: false },
+  events: { writers: ['worker'] },
   empty: { writers: '*' },
 } as const satisfies CollectionsConfig
 

@@ -17,6 +17,7 @@ import { refuseCaseAliases } from '../collection-names.js'
 import { TandemError } from '../../errors.js'
 import { cleanUpLeftovers } from '../../fs/leftovers.js'
 import { removeQuietly } from '../../fs/durable-file.js'
+import { attachRecordData, idsToLookUp, type CurrentRecord } from '../change-data.js'
 import { changeLine, collectionText, parseCollection, type StoredRow } from './files-format.js'
 import { reconcileHandEdit, HAND_EDIT_ROLE } from './files-hand-edits.js'
 import { commitJournal, recoverJournal, stageFile, type Journal } from './files-journal.js'
@@ -156,13 +157,33 @@ export class FilesBackend implements Backend {
       if (change.seq <= cursor || change.seq <= state.trimmedThrough) continue
       if (filter?.collections !== undefined && !filter.collections.includes(change.collection)) continue
       if (filter?.ids !== undefined && !filter.ids.includes(change.id)) continue
-      changes.push(change)
+      // A copy: the feed gives each reader its own rows (attachRecordData fills them in).
+      changes.push({ ...change })
       if (changes.length === limit) {
         scannedThrough = change.seq
         break
       }
     }
+    attachRecordData(changes, this.#currentRecords(changes))
     return { changes, scannedThrough, trimmedThrough: state.trimmedThrough }
+  }
+
+  /**
+   * The records a batch of changes without copies needs (see change-data.ts), as their files hold
+   * them now: read after the log, and a record's version only grows, so never older than a change.
+   */
+  #currentRecords(changes: readonly ChangeRow[]): Map<string, Map<string, CurrentRecord>> {
+    const found = new Map<string, Map<string, CurrentRecord>>()
+    for (const [collection, ids] of idsToLookUp(changes)) {
+      const rows = this.committedRows(collection)
+      const records = new Map<string, CurrentRecord>()
+      for (const id of ids) {
+        const row = rows?.get(id)
+        if (row !== undefined) records.set(id, { id, version: row.version, data: row.data })
+      }
+      found.set(collection, records)
+    }
+    return found
   }
 
   async changeHead(): Promise<number> {

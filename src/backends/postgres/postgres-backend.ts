@@ -4,15 +4,19 @@ import {
   type Backend,
   type BackendCapabilities,
   type ChangeBatch,
+  type ChangeRow,
   type ChangeFilter,
   type CollectionLayout,
   type Query,
   type ReadTx,
   type StorageInfo,
+  type StorageSizes,
+  type ReclaimReport,
   type WriteOptions,
   type WriteTx,
 } from '../backend.js'
 import { StorageError } from '../../errors.js'
+import { attachRecordData, idsToLookUp, type CurrentRecord } from '../change-data.js'
 import { ChangeCache } from './postgres-change-cache.js'
 import { changeBatchOf, changeLogProblems, type ChangeLogFacts, type RawChange } from './postgres-changes.js'
 import {
@@ -45,6 +49,7 @@ import {
 import { MAX_TRANSACTION_ATTEMPTS, backoff, isLostAtBegin, isRetryable, type TransactionRetryStats } from './postgres-locks.js'
 import { checkPreparedStatements } from './postgres-prepared.js'
 import { PostgresReader } from './postgres-reader.js'
+import { readPostgresSizes } from './postgres-sizes.js'
 import { PostgresSql } from './postgres-sql.js'
 import { PostgresWriteTx, type WaitStats } from './postgres-transaction.js'
 import { maskUrl } from './postgres-url.js'
@@ -176,7 +181,35 @@ export class PostgresBackend implements Backend {
     return work(this.#reader)
   }
 
+  /**
+   * Changes after `cursor`, from the notifications' cache or the log, with the data of their records
+   * (see change-data.ts). The records are read after the log, not in its snapshot (that would take
+   * a transaction: two more round trips per read); a record's version only grows, so the data is
+   * still never older than the change, and dataVersion says which version it is.
+   */
   async readChanges(cursor: number, limit: number, filter?: ChangeFilter): Promise<ChangeBatch> {
+    const batch = await this.#readChangeBatch(cursor, limit, filter)
+    attachRecordData(batch.changes, await this.#currentRecords(batch.changes))
+    return batch
+  }
+
+  /** The current records a batch's changes name: one statement per collection, sent together. */
+  async #currentRecords(changes: readonly ChangeRow[]): Promise<Map<string, Map<string, CurrentRecord>>> {
+    const lookups = [...idsToLookUp(changes)].map(async ([collection, ids]) => {
+      const records = new Map<string, CurrentRecord>()
+      try {
+        const { rows } = await this.#query<CurrentRecord>(this.#sql.recordsByIdSql(collection, ids), { collection })
+        for (const row of rows) records.set(row.id, { id: row.id, version: Number(row.version), data: row.data })
+      } catch (error) {
+        // A collection dropped since has no records: its changes become tombstones.
+        if (sqlState((error as { cause?: unknown }).cause) !== '42P01') throw error
+      }
+      return [collection, records] as const
+    })
+    return new Map(await Promise.all(lookups))
+  }
+
+  async #readChangeBatch(cursor: number, limit: number, filter?: ChangeFilter): Promise<ChangeBatch> {
     const cached = this.#changeCache.read(cursor, limit, filter)
     if (cached !== undefined) {
       this.feedStats.fromNotifications++
@@ -208,6 +241,37 @@ export class PostgresBackend implements Backend {
     const { text, values } = this.#sql.findSql(collection, query)
     const { rows } = await this.#query<{ 'QUERY PLAN': string }>({ text: `EXPLAIN ${text}`, values: values ?? [] })
     return rows.map((r) => r['QUERY PLAN']).join('\n')
+  }
+
+  /**
+   * VACUUM (not FULL) of each of the store's tables, one at a time: marks dead tuples' room for
+   * reuse and truncates empty pages at a table's end, under a lock that does not block reads or
+   * writes (FULL would take an exclusive lock for a rewrite). Sizes are the schema's relations.
+   */
+  async reclaimSpace(): Promise<ReclaimReport> {
+    const size = async () => Number((await this.#query<{ bytes: string }>(this.#sql.schemaBytesSql())).rows[0]?.bytes ?? 0)
+    const bytesBefore = await size()
+    const { rows } = await this.#query<{ name: string }>({
+      text: `SELECT c.relname AS "name" FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r' ORDER BY 1`,
+      values: [this.#sql.schemaName],
+    })
+    let longestBlockMs = 0
+    for (const { name } of rows) {
+      const started = performance.now()
+      await this.#query({ text: `VACUUM ${this.#sql.table(name)}` })
+      longestBlockMs = Math.max(longestBlockMs, performance.now() - started)
+    }
+    return {
+      bytesBefore,
+      bytesAfter: await size(),
+      rewritten: false,
+      longestBlockMs: Math.round(longestBlockMs * 10) / 10,
+      steps: rows.length,
+    }
+  }
+
+  async storageSizes(): Promise<StorageSizes> {
+    return readPostgresSizes(this.#sql, (query) => this.#query(query))
   }
 
   /** The server, database and schema; bytes are the schema's tables with their indexes and TOAST. */

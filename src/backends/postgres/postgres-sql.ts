@@ -362,6 +362,11 @@ export class PostgresSql {
     )
   }
 
+  /** A collection's records by id ($1: the ids): the feed's lookup of a batch's data (see change-data.ts). */
+  recordsByIdSql(collection: string, ids: readonly string[]): PostgresQuery {
+    return named(`SELECT id, version, data FROM ${this.table(collection)} WHERE id = ANY($1::text[])`, [[...ids]])
+  }
+
   schemaBytesSql(): PostgresQuery {
     return {
       text: `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'`,

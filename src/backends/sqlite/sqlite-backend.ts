@@ -12,11 +12,15 @@ import {
   type ReadSnapshot,
   type ReadTx,
   type StorageInfo,
+  type StorageSizes,
+  type ReclaimReport,
   type WriteOptions,
   type WriteTx,
 } from '../backend.js'
 import { refuseCaseAliases } from '../collection-names.js'
 import { readChangeBatch, readChangeHead } from './sqlite-changes.js'
+import { readSqliteSizes } from './sqlite-sizes.js'
+import { autoVacuumMode, databaseBytes, reclaimStep } from './sqlite-reclaim.js'
 import type { SqliteConfig, SqliteHandle } from './sqlite-config.js'
 import { configure, openHandle, openReadOnlyHandle } from './sqlite-connection.js'
 import { translateSqliteError } from './sqlite-errors.js'
@@ -233,6 +237,58 @@ export class SqliteBackend implements Backend {
   async openSnapshot(): Promise<ReadSnapshot | undefined> {
     const file = this.databaseFile()
     return file === undefined ? undefined : openSqliteSnapshot(file, this.#config.busyTimeoutMs)
+  }
+
+  /**
+   * Gives free pages back to the file system: a file in auto_vacuum NONE is first rewritten by one
+   * VACUUM (writers wait for it: measured in the report), then incremental_vacuum runs in steps of
+   * RECLAIM_STEP_PAGES, each its own write transaction so other writers get turns between them,
+   * and a checkpoint lets the file itself shrink.
+   */
+  async reclaimSpace(): Promise<ReclaimReport> {
+    const bytesBefore = await this.read(async () => databaseBytes(this.#reader))
+    let longestBlockMs = 0
+    let rewritten = false
+    let steps = 0
+    if ((await this.read(async () => autoVacuumMode(this.#reader))) !== 2) {
+      longestBlockMs = await this.#outsideTransaction(() => {
+        this.#writer.handle.exec('PRAGMA auto_vacuum = INCREMENTAL')
+        const started = performance.now()
+        this.#writer.handle.exec('VACUUM')
+        return performance.now() - started
+      })
+      rewritten = true
+    }
+    for (;;) {
+      const started = performance.now()
+      const left = await this.write(async () => reclaimStep(this.#writer))
+      longestBlockMs = Math.max(longestBlockMs, performance.now() - started)
+      steps++
+      if (left === 0 || autoVacuumMode(this.#writer) !== 2) break
+    }
+    await this.#outsideTransaction(() => this.#writer.handle.pragma('wal_checkpoint(TRUNCATE)'))
+    const bytesAfter = await this.read(async () => databaseBytes(this.#reader))
+    return { bytesBefore, bytesAfter, rewritten, longestBlockMs: Math.round(longestBlockMs * 10) / 10, steps }
+  }
+
+  /** Runs `work` on the writer connection outside any transaction (VACUUM, a checkpoint), in this process's write turn. */
+  async #outsideTransaction<T>(work: () => T): Promise<T> {
+    while (this.#writeInProgress !== undefined) await this.#writeInProgress
+    if (this.#guard?.fault !== undefined) throw this.#guard.fault
+    let finish!: () => void
+    this.#writeInProgress = new Promise<void>((resolve) => (finish = resolve))
+    try {
+      return await retryWhileBusy(work, this.#config.busyTimeoutMs, this.busyStats, 'write', this.#announceWaiting)
+    } catch (error) {
+      throw translateSqliteError(error)
+    } finally {
+      this.#writeInProgress = undefined
+      finish()
+    }
+  }
+
+  async storageSizes(): Promise<StorageSizes> {
+    return this.read(async () => readSqliteSizes(this.#reader))
   }
 
   async storageInfo(): Promise<StorageInfo> {

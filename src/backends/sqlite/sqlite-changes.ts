@@ -1,7 +1,8 @@
 import type { ChangeBatch, ChangeFilter, ChangeRow, JsonObject } from '../backend.js'
+import { attachRecordData, idsToLookUp, type CurrentRecord } from '../change-data.js'
 import { retryWhileBusy, type BusyRetryStats } from './sqlite-locks.js'
 import type { SqliteConnection } from './sqlite-prepared.js'
-import { CHANGE_HEAD_SQL, TRIMMED_THROUGH_SQL } from './sqlite-sql.js'
+import { CHANGE_HEAD_SQL, TRIMMED_THROUGH_SQL, recordsByIdSql } from './sqlite-sql.js'
 
 /**
  * Reading the change log of an SQLite store (the twin of postgres-changes.ts). Entries are written
@@ -31,7 +32,31 @@ export function readChangeHead(connection: SqliteConnection): number {
   return (connection.statement(CHANGE_HEAD_SQL).get() as { head: number }).head
 }
 
-/** Changes after `cursor` matching `filter`, at most `limit`, with the head and the trim mark, from one snapshot. */
+/**
+ * The current version and data of the records a batch's changes name, one statement per
+ * collection (the ids as one JSON array, so the statement is prepared once per collection). A
+ * collection without a table (dropped since) has no records: its changes become tombstones.
+ */
+function readCurrentRecords(connection: SqliteConnection, changes: readonly ChangeRow[]): Map<string, Map<string, CurrentRecord>> {
+  const found = new Map<string, Map<string, CurrentRecord>>()
+  for (const [collection, ids] of idsToLookUp(changes)) {
+    const records = new Map<string, CurrentRecord>()
+    found.set(collection, records)
+    if (!connection.hasTable(collection)) continue
+    const rows = connection.statement(recordsByIdSql(collection)).all(JSON.stringify(ids)) as {
+      id: string
+      version: number
+      data: string
+    }[]
+    for (const row of rows) records.set(row.id, { id: row.id, version: row.version, data: JSON.parse(row.data) as JsonObject })
+  }
+  return found
+}
+
+/**
+ * Changes after `cursor` matching `filter`, at most `limit`, with the head and the trim mark, and
+ * the data of their records (see change-data.ts), from one snapshot.
+ */
 export function readChangeBatch(
   connection: SqliteConnection,
   cursor: number,
@@ -55,6 +80,8 @@ export function readChangeBatch(
       begin.run()
       try {
         const changes = (select.all(...params) as RawChange[]).map(decodeChange)
+        // In this snapshot: the data is the records' as of the log read, never older than a change.
+        attachRecordData(changes, readCurrentRecords(connection, changes))
         const scannedThrough = changes.length === limit ? changes[changes.length - 1]!.seq : (head.get() as { head: number }).head
         const trimmedThrough = Number((trimmed.get() as { value: string } | undefined)?.value ?? 0)
         return { changes, scannedThrough, trimmedThrough }

@@ -17,6 +17,9 @@ export function createStoreFile(file: string): void {
   try {
     const db = new Database(temp)
     try {
+      // Before the first table, or never (a later switch takes a full VACUUM): free pages can
+      // then be given back in small steps (see sqlite-reclaim.ts).
+      db.pragma('auto_vacuum = INCREMENTAL')
       db.pragma('journal_mode = WAL')
     } finally {
       db.close() // checkpoints and removes the temp's -wal and -shm

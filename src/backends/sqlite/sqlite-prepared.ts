@@ -1,6 +1,6 @@
 import type { ChangeFilter } from '../backend.js'
 import type { SqliteHandle, SqliteStatement } from './sqlite-config.js'
-import { ROW_SQL, readChangesSql, tableName, type RowStatement } from './sqlite-sql.js'
+import { HAS_TABLE_SQL, ROW_SQL, readChangesSql, tableName, type RowStatement } from './sqlite-sql.js'
 
 /**
  * One better-sqlite3 connection with its prepared-statement cache (the twin of
@@ -30,6 +30,14 @@ export class SqliteConnection {
     let statement = this.#changeReads.get(key)
     if (statement === undefined) this.#changeReads.set(key, (statement = this.statement(readChangesSql(filter))))
     return statement
+  }
+
+  /**
+   * Whether the collection has a table, asked of the schema each time (cheap: SQLite keeps it in
+   * memory), since another process may create or drop one at any time.
+   */
+  hasTable(collection: string): boolean {
+    return this.statement(HAS_TABLE_SQL).get(`c_${collection}`) !== undefined
   }
 
   statement(sql: string): SqliteStatement {

@@ -43,6 +43,8 @@ export const TRIMMED_THROUGH_SQL = `SELECT value FROM ${META_TABLE} WHERE key = 
 /** The change-log append of one write (seq is the rowid: given out by the insert). */
 export const APPEND_CHANGE_SQL = `INSERT INTO ${CHANGES_TABLE} (collection, id, op, version, role, at, data) VALUES (?, ?, ?, ?, ?, ?, ?)`
 
+export const HAS_TABLE_SQL = `SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?`
+
 /** The collections that have a table, internal ones included, by name. */
 export const LIST_COLLECTIONS_SQL = `SELECT substr(name, 3) AS name FROM sqlite_schema WHERE type = 'table' AND name LIKE 'c\\_%' ESCAPE '\\' ORDER BY name`
 
@@ -51,6 +53,11 @@ export function readChangesSql(filter: { collections?: readonly string[]; ids?: 
   if (filter?.collections !== undefined) sql += ` AND collection IN (${filter.collections.map(() => '?').join(', ')})`
   if (filter?.ids !== undefined) sql += ` AND id IN (${filter.ids.map(() => '?').join(', ')})`
   return `${sql} ORDER BY seq LIMIT ?`
+}
+
+/** A collection's records by id (? = a JSON array of ids): the feed's lookup of a batch's data. */
+export function recordsByIdSql(collection: string): string {
+  return `SELECT id, version, data FROM ${tableName(collection)} WHERE id IN (SELECT value FROM json_each(?))`
 }
 
 export function tableName(collection: string): string {

@@ -10,6 +10,7 @@ import {
 import { StorageError } from '../../errors.js'
 import { steadyNow } from '../steady-clock.js'
 import { translateSqliteError } from './sqlite-errors.js'
+import { reclaimStep } from './sqlite-reclaim.js'
 import { SqliteReader } from './sqlite-reader.js'
 import {
   AGED_THROUGH_SQL,
@@ -112,7 +113,10 @@ export class SqliteWriteTx extends SqliteReader implements WriteTx {
       { seq: number; at: number } | undefined
     const cutoff = steadyNow(now) - retention.maxAgeMs
     // The log is contiguous, so this cheap look says whether there is anything to trim at all.
-    if (oldest === undefined || (head - oldest.seq + 1 <= retention.maxCount && oldest.at >= cutoff)) return 0
+    if (oldest === undefined || (head - oldest.seq + 1 <= retention.maxCount && oldest.at >= cutoff)) {
+      reclaimStep(this.connection)
+      return 0
+    }
     // Trimmed from the oldest end only, so what is left stays contiguous; by age only up to the
     // first young entry, so an entry stamped by a clock that was behind cannot take younger ones
     // before it along. Age is looked at in the oldest 10,000 entries per pass.
@@ -123,9 +127,14 @@ export class SqliteWriteTx extends SqliteReader implements WriteTx {
       (this.connection.statement(`SELECT value FROM ${META_TABLE} WHERE key = ?`).get(TRIMMED_THROUGH_KEY) as { value: string } | undefined)
         ?.value ?? 0,
     )
-    if (through <= previous) return 0
+    if (through <= previous) {
+      reclaimStep(this.connection)
+      return 0
+    }
     const { changes } = this.connection.statement(`DELETE FROM ${CHANGES_TABLE} WHERE seq <= ?`).run(through)
     this.connection.statement(`INSERT OR REPLACE INTO ${META_TABLE} (key, value) VALUES (?, ?)`).run(TRIMMED_THROUGH_KEY, String(through))
+    // The file gives back a step of free pages (those of this trim, or of records deleted since).
+    reclaimStep(this.connection)
     return changes
   }
 

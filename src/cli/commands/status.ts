@@ -60,6 +60,15 @@ function printReport(ctx: CommandContext, r: StatusReport): void {
     // Engines without a WAL file (PostgreSQL) report only the database size.
     ctx.out(`Size    ${formatBytes(s.bytes)} database${s.walBytes === undefined ? '' : `, ${over ? paint(wal, 'yellow') : wal}`}`)
   }
+  const z = r.sizes
+  if (z !== undefined) {
+    const free = z.freeBytes === undefined ? '' : `, free ${formatBytes(z.freeBytes)}`
+    const amplification =
+      z.amplification === undefined ? 'no data yet' : `amplification ${z.amplification}× (live data ${formatBytes(z.liveDataBytes)})`
+    ctx.out(
+      `        records ${formatBytes(z.recordBytes)}, indexes ${formatBytes(z.indexBytes)}, change log ${formatBytes(z.changeLogBytes)} (history ${formatBytes(z.historyBytes)})${free}; ${amplification}`,
+    )
+  }
   ctx.out(`Schema  version ${r.schemaVersion}`)
 
   heading(`Collections (${r.collections.length})`)
