@@ -67,11 +67,16 @@ async function main(argv) {
     process.stderr.write('Usage: node torture/checker.mjs <run dir> [--json]\n')
     return 2
   }
-  const { readFileSync } = await import('node:fs')
+  const { existsSync, readFileSync } = await import('node:fs')
   const { join } = await import('node:path')
+  const started = performance.now()
   const run = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'))
   const { BACKENDS } = await import('./backends.mjs')
-  const report = check(await loadHistory(dir), { gapFreeSeq: BACKENDS[run.backend]?.gapFreeSeq ?? true })
+  const history = await loadHistory(dir)
+  const extra = existsSync(join(dir, 'health.json')) ? JSON.parse(readFileSync(join(dir, 'health.json'), 'utf8')) : undefined
+  if (extra !== undefined) history.health.push(...extra.health)
+  const report = check(history, { gapFreeSeq: BACKENDS[run.backend]?.gapFreeSeq ?? true })
+  report.checker = { seconds: Math.round(performance.now() - started) / 1000, peakRssBytes: process.resourceUsage().maxRSS * 1024 }
   process.stdout.write(argv.includes('--json') ? `${JSON.stringify(report)}\n` : formatReport(report))
   return report.anomalyCount > 0 ? 1 : 0
 }

@@ -2,7 +2,7 @@
 // their outcomes, the follower's streams, the nemesis's faults and the final state.
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { readLog } from './log.mjs'
+import { logExists, readLog } from './log.mjs'
 
 async function loadWorker(path, ops, health) {
   const byId = new Map()
@@ -72,7 +72,7 @@ async function loadFollower(path, health) {
         interruptions++
         break
       case 'ch':
-        current.changes.push({ seq: e.seq, c: e.c, id: e.id, op: e.op, v: e.v, d: e.d })
+        current.changes.push(feedChange(e))
         break
       case 'ack':
         current.acks.push(e.seq)
@@ -83,6 +83,33 @@ async function loadFollower(path, health) {
     }
   })
   return { incarnations, interruptions }
+}
+
+/** A follower log's change line as the checker reads it (the data summary unpacked, see follower.mjs). */
+export function feedChange(e) {
+  const change = { seq: e.seq, c: e.c, id: e.id, op: e.op, v: e.v }
+  if (Array.isArray(e.d)) {
+    const [len, last, h, n, a, b] = e.d
+    change.d = { len, last, h, n, a, b }
+    if (e.dv !== undefined) change.dv = e.dv
+  }
+  return change
+}
+
+/** The worker names with a log in `logs` (w1, w2, ...), in order. */
+export function workerNames(logs) {
+  const names = new Set()
+  for (const file of readdirSync(logs)) {
+    const match = /^(w\d+)\.\d{4,}\.log(\.gz)?$/.exec(file)
+    if (match !== null) names.add(match[1])
+  }
+  return [...names].sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)))
+}
+
+/** The final state the runner wrote: final.json (head, integrity) and final.jsonl (the records, in id order). */
+export function finalHeader(dir) {
+  const path = join(dir, 'final.json')
+  return existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : undefined
 }
 
 async function loadFaults(path) {
@@ -102,13 +129,15 @@ export async function loadHistory(dir) {
   const ops = []
   const health = []
   let torn = 0
-  for (const file of readdirSync(logs)
-    .filter((f) => /^w\d+\.log$/.test(f))
-    .sort())
-    torn += await loadWorker(join(logs, file), ops, health)
-  const feed = existsSync(join(logs, 'follower.log')) ? await loadFollower(join(logs, 'follower.log'), health) : undefined
-  const faults = existsSync(join(logs, 'nemesis.log')) ? await loadFaults(join(logs, 'nemesis.log')) : {}
-  const finalPath = join(dir, 'final.json')
-  const final = existsSync(finalPath) ? JSON.parse(readFileSync(finalPath, 'utf8')) : undefined
+  for (const name of workerNames(logs)) torn += await loadWorker(join(logs, `${name}.log`), ops, health)
+  const feed = logExists(join(logs, 'follower.log')) ? await loadFollower(join(logs, 'follower.log'), health) : undefined
+  const faults = logExists(join(logs, 'nemesis.log')) ? await loadFaults(join(logs, 'nemesis.log')) : {}
+  const header = finalHeader(dir)
+  let final
+  if (header !== undefined) {
+    const records = {}
+    await readLog(join(dir, 'final.jsonl'), ({ id, ...record }) => void (records[id] = record))
+    final = { ...header, records }
+  }
   return { ops, final, feed, faults, health, tornLines: torn }
 }

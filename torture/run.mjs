@@ -9,16 +9,18 @@
 //
 // Exit codes: 0 no anomaly, 1 anomalies found (the run directory is kept), 2 the run could not
 // happen (bad option, backend not available, a process that never started).
-import { closeSync, fstatSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { StringDecoder } from 'node:string_decoder'
 import { parseArgs } from 'node:util'
 import { BACKENDS } from './backends.mjs'
-import { check } from './checker.mjs'
-import { loadHistory } from './history.mjs'
+import { keyName } from './store.mjs'
+import { ANOMALY_CLASSES } from './checks/anomalies.mjs'
+import { FeedStream } from './checks/feed-stream.mjs'
+import { compressFinished } from './log.mjs'
 import { createRandom } from './random.mjs'
+import { LogTail, compressBehind, diskFree, diskUsed, drainedTo, logProgress, trimToAcked } from './watch.mjs'
 import { formatReport } from './report.mjs'
 import { openTortureStore } from './store.mjs'
 import { Supervisor } from './supervisor.mjs'
@@ -167,88 +169,42 @@ function parseOptions(argv) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
-/** Reads the lines appended to a log since the last look (the file may not exist yet). */
-class LogTail {
-  #path
-  #fd
-  #offset = 0
-  #rest = ''
-  #decoder = new StringDecoder('utf8')
-
-  constructor(path) {
-    this.#path = path
-  }
-
-  /** Calls `onLine(line)` for each complete line written since the last call. */
-  read(onLine) {
-    if (this.#fd === undefined) {
-      try {
-        this.#fd = openSync(this.#path, 'r')
-      } catch {
-        return // Not created yet.
-      }
-    }
-    const buffer = Buffer.alloc(1 << 20)
-    for (;;) {
-      if (fstatSync(this.#fd).size <= this.#offset) return
-      const n = readSync(this.#fd, buffer, 0, buffer.length, this.#offset)
-      if (n === 0) return
-      this.#offset += n
-      const lines = (this.#rest + this.#decoder.write(buffer.subarray(0, n))).split('\n')
-      this.#rest = lines.pop()
-      for (const line of lines) if (line !== '') onLine(line)
-    }
-  }
-
-  close() {
-    if (this.#fd !== undefined) closeSync(this.#fd)
-    this.#fd = undefined
-  }
-}
-
-/** Whether the follower's log ends with its clean exit at or past `head`. */
-function drainedTo(path, head) {
-  const size = sizeOf(path)
-  if (size === 0) return false
-  const fd = openSync(path, 'r')
-  try {
-    const tail = Buffer.alloc(Math.min(size, 4096))
-    readSync(fd, tail, 0, tail.length, size - tail.length)
-    const last = tail.toString('utf8').trimEnd().split('\n').at(-1)
-    const entry = JSON.parse(last ?? 'null')
-    return entry?.t === 'end' && entry.last >= head
-  } catch {
-    return false
-  } finally {
-    closeSync(fd)
-  }
-}
-
-/** The size of a file, 0 if it does not exist: how far a process has got with its log. */
-function sizeOf(path) {
-  try {
-    return statSync(path).size
-  } catch {
-    return 0
-  }
-}
+const MB = 1024 * 1024
+const PROGRESS_MS = 10_000
+const TRIM_EVERY_MS = 20_000
 
 /**
- * Watches the run while the faults go on: counts the transactions the workers completed ok (their
- * logs' 'ok' lines, as the checker will) and the faults the nemesis injected (its log). Resolves
- * when the run should stop: after `seconds`, or once the `until` targets are met, or at a stall
- * (no transaction ok for `stallMs`; with `until`, no awaited fault for `stallMs` either), which it
- * reports in `health`.
+ * Watches the run while the faults go on: counts the transactions the workers started and
+ * completed ok (their logs' 'inv' and 'ok' lines, as the checker will), the changes the follower
+ * got and acknowledged, and the faults the nemesis injected (its log). Meanwhile it compresses the
+ * log segments it has read and trims the change log up to the follower's acknowledged seq.
+ * Resolves when the run should stop: after `seconds`, or once the `until` targets are met, or at a
+ * stall (no transaction ok for `stallMs`; with `until`, no awaited fault for `stallMs` either),
+ * which it reports in `health`.
  */
-async function watchRun({ logs, workers, seconds, until, stallMs, supervisor, progress, health }) {
-  const tails = workers.map((name) => new LogTail(join(logs, `${name}.log`)))
-  const nemesisTail = new LogTail(join(logs, 'nemesis.log'))
+async function watchRun({ dir, logs, workers, seconds, until, stallMs, supervisor, progress, health, store, location, backend }) {
+  const tails = new Map(workers.map((name) => [join(logs, `${name}.log`), new LogTail(join(logs, `${name}.log`))]))
+  const followerPath = join(logs, 'follower.log')
+  const nemesisPath = join(logs, 'nemesis.log')
+  tails.set(followerPath, new LogTail(followerPath))
+  tails.set(nemesisPath, new LogTail(nemesisPath))
+  // The feed's stream checks run live; everything else needs the final state and runs at the end.
+  const early = []
+  const feed = new FeedStream({ report: (name, message) => early.push(`${name}: ${message}`), gapFreeSeq: backend.gapFreeSeq })
   const faults = {}
   let ok = 0
+  let invoked = 0
+  let changes = 0
+  let acked = 0
+  let trimmed = 0
+  let storeBytes = 0
+  let peakStoreBytes = 0
+  let peakDiskBytes = 0
   const started = performance.now()
   let lastOkAt = started
   let lastFaultAt = started
-  let nextReport = started + 10_000
+  let nextReport = started + PROGRESS_MS
+  let nextTrim = started + TRIM_EVERY_MS
   const faultsMissing = () =>
     until === undefined
       ? []
@@ -256,24 +212,47 @@ async function watchRun({ logs, workers, seconds, until, stallMs, supervisor, pr
           .filter(([f, n]) => (faults[f] ?? 0) < n)
           .map(([f, n]) => `${f} ${faults[f] ?? 0} of ${n}`)
   const summary = () =>
-    `${ok} transactions ok, ${supervisor.kills} processes killed, faults ${
+    `${invoked} transactions (${ok} ok), ${supervisor.kills} processes killed, faults ${
       Object.entries(faults)
         .map(([f, n]) => `${f} ${n}`)
         .join(', ') || 'none'
     }`
+  const measure = async () => {
+    storeBytes = await backend.size(location).catch(() => storeBytes)
+    peakStoreBytes = Math.max(peakStoreBytes, storeBytes)
+    const disk = diskUsed(dir) + (location.dataDir?.startsWith(dir) ? 0 : storeBytes)
+    peakDiskBytes = Math.max(peakDiskBytes, disk)
+    return disk
+  }
   try {
     for (;;) {
       await sleep(250)
       const now = performance.now()
       const okBefore = ok
-      for (const tail of tails) tail.read((line) => line.startsWith('{"t":"ok"') && ok++)
+      for (const name of workers)
+        tails.get(join(logs, `${name}.log`)).read((line) => {
+          if (line.startsWith('{"t":"ok"')) ok++
+          else if (line.startsWith('{"t":"inv"')) invoked++
+        })
       if (ok > okBefore) lastOkAt = now
-      nemesisTail.read((line) => {
+      tails.get(followerPath).read((line) => {
+        let entry
+        try {
+          entry = JSON.parse(line)
+        } catch {
+          return // A torn line: the checker counts it.
+        }
+        if (entry.t === 'ch') changes++
+        else if (entry.t === 'ack') acked = Math.max(acked, entry.seq)
+        feed.entry(entry)
+      })
+      tails.get(nemesisPath).read((line) => {
         if (!line.startsWith('{"t":"fault"')) return
         const { f } = JSON.parse(line)
         faults[f] = (faults[f] ?? 0) + 1
         lastFaultAt = now
       })
+      await compressBehind(tails)
       const elapsed = (now - started) / 1000
       if (until === undefined ? elapsed >= seconds : ok >= until.ok && faultsMissing().length === 0) break
       if (now - lastOkAt >= stallMs) {
@@ -290,16 +269,108 @@ async function watchRun({ logs, workers, seconds, until, stallMs, supervisor, pr
         })
         break
       }
+      if (now >= nextTrim && acked > 0) {
+        nextTrim = now + TRIM_EVERY_MS
+        // A trim that fails (a fault hit the trimmer's connection) is simply tried again next time.
+        trimmed += await trimToAcked(store, acked).then(
+          (r) => r.trimmed,
+          () => 0,
+        )
+      }
       if (now >= nextReport) {
-        nextReport += 10_000
-        progress(`torture: ${elapsed.toFixed(0)} s, ${summary()}`)
+        nextReport += PROGRESS_MS
+        const disk = await measure()
+        progress(
+          `torture: ${elapsed.toFixed(0)} s, ${summary()}; follower ${changes} changes, acked seq ${acked}; anomalies so far ${early.length} (feed stream; the rest are checked at the end)${early.length > 0 ? `, the first: ${early[0]}` : ''}; change log trimmed by ${trimmed}; store ${(storeBytes / MB).toFixed(0)} MB, disk ${(disk / MB).toFixed(0)} MB`,
+        )
       }
     }
   } finally {
-    for (const tail of tails) tail.close()
-    nemesisTail.close()
+    for (const tail of tails.values()) tail.close()
   }
-  return { seconds: Math.round((performance.now() - started) / 100) / 10, ok, faults }
+  await measure()
+  return {
+    seconds: Math.round((performance.now() - started) / 100) / 10,
+    ok,
+    invoked,
+    faults,
+    peakStoreBytes,
+    peakDiskBytes,
+    changesTrimmed: trimmed,
+  }
+}
+
+/** Bytes of free disk a run needs before it starts: logs (compressed as they go) and the store. */
+function diskNeeded(options) {
+  const seconds = options.seconds ?? 600
+  return 1024 * MB + seconds * options.procs * 0.3 * MB
+}
+
+/**
+ * Reads every record, a page of ids at a time, into `path` (JSON lines in id order), and returns
+ * { head, integrity, records: count, unread } (unread: records with ids beyond `lastId`).
+ */
+async function readFinal(store, path, lastId) {
+  const checker = await openTortureStore(store, 'checker')
+  try {
+    const kv = checker.collection(COLLECTION)
+    const out = createWriteStream(path)
+    const PAGE_KEYS = 500
+    let count = 0
+    for (let lo = 0; keyName(lo) < lastId; lo += PAGE_KEYS) {
+      const page = await kv.find({ where: { $id: { gte: keyName(lo), lt: keyName(lo + PAGE_KEYS) } } })
+      page.sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0))
+      for (const r of page) {
+        const line = `${JSON.stringify({ id: r.id, v: r.version, l: r.data.l, n: r.data.n, a: r.data.a, b: r.data.b })}\n`
+        if (!out.write(line)) await new Promise((r) => out.once('drain', r))
+        count++
+      }
+    }
+    await new Promise((resolve, reject) => out.end((error) => (error ? reject(error) : resolve())))
+    const total = await kv.count()
+    const description = await checker.describe()
+    const integrity = await checker.checkIntegrity()
+    return { head: description.changes.head, integrity, records: count, unread: total - count }
+  } finally {
+    await checker.close()
+  }
+}
+
+/**
+ * Runs the checker over the run directory in a process of its own (node torture/checker.mjs),
+ * so its peak memory is its own and it loads the checker as it is when the run ends. Resolves with
+ * { report } or { error }.
+ */
+async function runChecker(dir) {
+  const { spawn } = await import('node:child_process')
+  const child = spawn(process.execPath, [join(HERE, 'checker.mjs'), dir, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stdout.setEncoding('utf8').on('data', (c) => (out += c))
+  child.stderr.setEncoding('utf8').on('data', (c) => (err = (err + c).slice(-4000)))
+  const { code, signal } = await new Promise((r) => child.once('close', (code, signal) => r({ code, signal })))
+  try {
+    if (code === 0 || code === 1) return { report: JSON.parse(out) }
+  } catch {
+    // Fall through: reported below.
+  }
+  return { error: `the checker ended with code ${code}, signal ${signal}: ${err.trim().slice(-1500)}` }
+}
+
+/** The report of a run whose checker gave no verdict: its failure, under health. */
+function emptyReport(health, error) {
+  const anomalies = Object.fromEntries(Object.keys(ANOMALY_CLASSES).map((name) => [name, { count: 0, examples: [] }]))
+  for (const problem of [...health, { what: 'checker', detail: error }]) {
+    anomalies.health.count++
+    if (anomalies.health.examples.length < 3) anomalies.health.examples.push({ message: `${problem.what}: ${problem.detail}`, ops: [] })
+  }
+  return {
+    anomalies,
+    anomalyCount: anomalies.health.count,
+    counts: { transactions: 0, ok: 0, failed: 0, unknown: 0, failedBy: {}, unknownBy: {}, microOps: 0 },
+    feed: { complete: false, changes: 0, interruptions: 0 },
+    faults: {},
+  }
 }
 
 /** Runs one torture run and resolves with { report, exitCode, dir }. */
@@ -311,6 +382,14 @@ export async function runTorture(options, progress = (line) => process.stderr.wr
   const dir = options.dir === undefined ? mkdtempSync(join(tmpdir(), 'tandem-torture-')) : resolve(options.dir)
   const logs = join(dir, 'logs')
   mkdirSync(logs, { recursive: true })
+  const free = diskFree(dir)
+  if (free < diskNeeded(options)) {
+    if (options.dir === undefined) rmSync(dir, { recursive: true, force: true })
+    return {
+      exitCode: 2,
+      error: `${dir} has ${(free / MB).toFixed(0)} MB free; a run of ${options.seconds ?? '?'} s on ${options.procs} workers needs about ${(diskNeeded(options) / MB).toFixed(0)} MB (logs and store). Free some disk, or choose another --dir.`,
+    }
+  }
   const location = await backend.create(dir, options.seed)
   const store = { backend: options.backend, location, durability: options.durability }
   const startNs = String(process.hrtime.bigint())
@@ -380,7 +459,11 @@ export async function runTorture(options, progress = (line) => process.stderr.wr
 
   const health = []
   const ran = await watchRun({
+    dir,
     logs,
+    store,
+    location,
+    backend,
     workers,
     seconds: options.seconds,
     until: options.until,
@@ -412,23 +495,19 @@ export async function runTorture(options, progress = (line) => process.stderr.wr
   supervisor.freeze()
   // A worker asked to stop finishes what it has in flight, logging each outcome; one whose log
   // does not move for HANG_MS is stuck.
-  await supervisor.stop(workers, HANG_MS, (name) => sizeOf(join(logs, `${name}.log`)))
+  await supervisor.stop(workers, HANG_MS, (name) => logProgress(join(logs, `${name}.log`)))
   phase('stopMs')
 
-  // The final state, read through the public API by a fresh process-like opener.
+  // The final state, read through the public API by a fresh process-like opener, a page of keys at
+  // a time into final.jsonl (one record a line, in key order), so however long the run, neither
+  // the runner nor the checker holds every record at once.
   let final
   try {
-    const checker = await openTortureStore(store, 'checker')
-    try {
-      const records = {}
-      for (const r of await checker.collection(COLLECTION).find())
-        records[r.id] = { v: r.version, l: r.data.l, n: r.data.n, a: r.data.a, b: r.data.b }
-      const description = await checker.describe()
-      const integrity = await checker.checkIntegrity()
-      final = { head: description.changes.head, records, integrity }
-    } finally {
-      await checker.close()
-    }
+    final = await readFinal(
+      store,
+      join(dir, 'final.jsonl'),
+      keyName(Math.ceil((ran.seconds * 1000 + 60_000) / options.keyShiftMs) + options.keys),
+    )
   } catch (error) {
     health.push({
       what: 'final read',
@@ -437,6 +516,7 @@ export async function runTorture(options, progress = (line) => process.stderr.wr
   }
   if (final !== undefined) {
     writeFileSync(join(dir, 'final.json'), `${JSON.stringify(final)}\n`)
+    if (final.unread > 0) health.push({ what: 'final read', detail: `${final.unread} records have ids outside the keys the run used` })
     if (final.integrity.length !== 1 || final.integrity[0] !== 'ok')
       health.push({ what: 'integrity', detail: `integrity check: ${final.integrity.slice(0, 5).join('; ')}` })
     phase('finalReadMs')
@@ -449,7 +529,7 @@ export async function runTorture(options, progress = (line) => process.stderr.wr
       else supervisor.revive('follower', followerArgs(final.head))
       // However long the feed is: the follower logs each change it gets, and only a follower whose
       // log stops moving for a minute is stuck.
-      if (await supervisor.waitFor('follower', 60_000, () => sizeOf(followerLog))) {
+      if (await supervisor.waitFor('follower', 60_000, () => logProgress(followerLog))) {
         health.push({ what: 'hang', detail: 'the follower, draining the change feed, logged nothing for 60 s and was killed' })
         break
       }
@@ -466,24 +546,13 @@ export async function runTorture(options, progress = (line) => process.stderr.wr
     })
   }
 
+  // Every process has stopped: each log's last segment is finished too.
+  for (const name of [...workers, 'follower', 'nemesis']) await compressFinished(join(logs, `${name}.log`), Infinity, { all: true })
+  const diskBytes = Math.max(ran.peakDiskBytes, diskUsed(dir))
   progress(`torture: checking ${dir}`)
-  const history = await loadHistory(dir)
-  // A worker that, once asked to stop, logged nothing for HANG_MS is stuck: a hang.
-  for (const { name, incarnation } of supervisor.stragglers) {
-    const pending = history.ops.filter(
-      (op) => op.session.startsWith(`${name}.${incarnation}.`) && op.status === 'unknown' && op.error === undefined,
-    )
-    const oldest = pending.map(
-      (op) =>
-        `${op.id} (invoked ${((stopAt - op.inv) / 1e6).toFixed(1)} s before the stop: ${op.txn.map((m) => `${m.f} ${m.k ?? ''}`).join(', ')})`,
-    )
-    health.push({
-      what: 'hang',
-      detail: `${name} (incarnation ${incarnation}), asked to stop, logged nothing for ${HANG_MS / 1000} s and was killed; pending: ${oldest.join('; ') || 'no transaction (stuck outside one)'}`,
-    })
-  }
-  history.health.push(...health)
-  const report = check(history, { gapFreeSeq: backend.gapFreeSeq })
+  writeFileSync(join(dir, 'health.json'), `${JSON.stringify({ health, stragglers: supervisor.stragglers, stopAt, hangMs: HANG_MS })}\n`)
+  const checked = await runChecker(dir)
+  const report = checked.report ?? emptyReport(health, checked.error)
   phase('checkMs')
   report.run = {
     backend: options.backend,
@@ -500,6 +569,10 @@ export async function runTorture(options, progress = (line) => process.stderr.wr
     processesKilled: supervisor.kills,
     restarts: supervisor.restarts,
     phases,
+    transactionsInvoked: ran.invoked,
+    changesTrimmed: ran.changesTrimmed,
+    peakStoreBytes: ran.peakStoreBytes,
+    diskBytes,
   }
   writeFileSync(join(dir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`)
   const anomalous = report.anomalyCount > 0
