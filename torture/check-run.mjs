@@ -4,6 +4,7 @@
 // read only as far as the engine needs to close the next key (checks/engine.mjs).
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { getHeapStatistics } from 'node:v8'
 import { BACKENDS } from './backends.mjs'
 import { createCollector } from './checks/anomalies.mjs'
 import { Engine } from './checks/engine.mjs'
@@ -37,7 +38,7 @@ export async function checkRun(dir, options = {}) {
   const started = performance.now()
   const cpu = process.cpuUsage()
   let peakHeap = 0
-  const sampler = setInterval(() => (peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed)), 100)
+  const sampler = setInterval(() => (peakHeap = Math.max(peakHeap, getHeapStatistics().used_heap_size)), 100)
   try {
     const run = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'))
     const logs = join(dir, 'logs')
@@ -168,7 +169,7 @@ export async function checkRun(dir, options = {}) {
       })
     const report = result(collector, engine, { feedComplete, interruptions: engine.feed.interruptions, faults })
     report.tornLines = torn
-    peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed)
+    peakHeap = Math.max(peakHeap, getHeapStatistics().used_heap_size)
     report.checker = {
       seconds: Math.round(performance.now() - started) / 1000,
       cpuSeconds: Math.round((({ user, system }) => (user + system) / 1000)(process.cpuUsage(cpu))) / 1000,

@@ -16,7 +16,7 @@ afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true 
 function history(options: { lostAt?: number; staleAt?: number }): string {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-windowed-'))
   dirs.push(dir)
-  synthesize(dir, { seconds: 60, procs: 2, clients: 1, seed: 7, ...options })
+  synthesize(dir, { seconds: 40, procs: 2, clients: 1, seed: 7, ...options })
   return dir
 }
 
@@ -34,10 +34,10 @@ describe('the torture checker in bounded memory', () => {
   })
 
   test(
-    'finds a lost update and a stale read planted 40 s into the history, long after the first window was let go',
+    'finds a lost update and a stale read planted 25 s into the history, long after the first window was let go',
     { timeout: 300_000 },
     async () => {
-      const report = await checkRun(history({ lostAt: 40, staleAt: 40 }), WINDOWS)
+      const report = await checkRun(history({ lostAt: 25, staleAt: 25 }), WINDOWS)
       expect(report.checker.heldOps).toBeLessThan(report.counts.transactions / 4)
       expect(report.anomalies['lost-update'].count, JSON.stringify(report.anomalies, null, 1)).toBeGreaterThan(0)
       // The stale read: a cycle through real-time order in the graph, and a version going backwards.

@@ -27,12 +27,19 @@ import { DEFAULT_WINDOW_MS, GraphWindow } from './window.mjs'
 /** Something the engine cannot check in bounded memory; the message says what and what to do. */
 export class BoundError extends Error {
   code = 'CHECK_UNBOUNDED'
+  /** An operation or change came later than the slack allows: a longer slack would do. */
+  late = false
 }
 
 /** After the last operation on a key settled, changes still reach the follower this late (µs): a commit sent just before a kill. */
 const FEED_MARGIN_US = 2_000_000
-const DEFAULT_SLACK_MS = 10_000
+export const DEFAULT_SLACK_MS = 10_000
 const DEFAULT_MAX_HELD = 2_000_000
+
+function late(error) {
+  error.late = true
+  return error
+}
 
 function keyNumber(k) {
   return /^k\d+$/.test(k) ? Number(k.slice(1)) : NaN
@@ -233,8 +240,10 @@ export class Engine {
     if (key !== undefined) return key
     const n = keyNumber(k)
     if (this.#window !== undefined && n < this.#closedBelow)
-      throw new BoundError(
-        `${who()} concerns ${k}, which left the generator's key window ${((this.#time - (n + 1) * this.#window.shiftUs) / 1e6).toFixed(1)} s earlier; the checker keeps a key open ${this.#window.slackUs / 1e6} s after that and had closed it. Check the run again with a longer slack: node torture/checker.mjs <run dir> --slack-ms ${2 * (this.#window.slackUs / 1000)}.`,
+      throw late(
+        new BoundError(
+          `${who()} concerns ${k}, which left the generator's key window ${((this.#time - (n + 1) * this.#window.shiftUs) / 1e6).toFixed(1)} s earlier; the checker keeps a key open ${this.#window.slackUs / 1e6} s after that and had closed it. Check the run again with a longer slack: node torture/checker.mjs <run dir> --slack-ms ${4 * (this.#window.slackUs / 1000)}.`,
+        ),
       )
     key = { k, ops: [], pending: 0, settledAt: 0, feed: [], final: undefined }
     this.#keys.set(k, key)

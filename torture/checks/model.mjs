@@ -1,7 +1,7 @@
 // The checker's index of a history: who wrote each value, what every successful read saw, and the
 // state of each key at the end. Every check works from this.
 //
-// A history (what loadHistory builds from the logs, and what tests write by hand):
+// A history (what tests write by hand; check-run.mjs streams the same from a run directory):
 //   ops:    [{ id, session, inv, cmp, status: 'ok' | 'fail' | 'unknown', kind: 'direct' | 'tx',
 //              abort?, txn: [micro-op...], res?: [result...], error?: { code, msg } }]
 //           inv/cmp are microseconds on a clock shared by every process; cmp is Infinity when the
