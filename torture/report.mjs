@@ -61,7 +61,7 @@ export function formatReport(report) {
     )
   if (report.checker)
     lines.push(
-      `checker: ${report.checker.seconds} s, peak memory ${(report.checker.peakRssBytes / 1048576).toFixed(0)} MB RSS${report.checker.peakHeapBytes ? `, ${(report.checker.peakHeapBytes / 1048576).toFixed(0)} MB heap` : ''}${report.checker.heldOps ? `, at most ${report.checker.heldOps} operations held at once` : ''}`,
+      `checker: ${report.checker.seconds} s${report.checker.cpuSeconds !== undefined ? ` (${report.checker.cpuSeconds} s of CPU)` : ''}, peak memory ${(report.checker.peakRssBytes / 1048576).toFixed(0)} MB RSS${report.checker.peakHeapBytes ? `, ${(report.checker.peakHeapBytes / 1048576).toFixed(0)} MB heap` : ''}${report.checker.heldOps ? `, at most ${report.checker.heldOps} operations held at once` : ''}`,
     )
   if (run?.diskBytes !== undefined)
     lines.push(

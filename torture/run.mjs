@@ -9,22 +9,19 @@
 //
 // Exit codes: 0 no anomaly, 1 anomalies found (the run directory is kept), 2 the run could not
 // happen (bad option, backend not available, a process that never started).
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { BACKENDS } from './backends.mjs'
 import { keyName } from './store.mjs'
-import { ANOMALY_CLASSES } from './checks/anomalies.mjs'
-import { FeedStream } from './checks/feed-stream.mjs'
+import { emptyReport, readFinal, runChecker } from './finish.mjs'
 import { compressFinished } from './log.mjs'
 import { createRandom } from './random.mjs'
-import { LogTail, compressBehind, diskFree, diskUsed, drainedTo, logProgress, trimToAcked } from './watch.mjs'
+import { diskFree, diskUsed, drainedTo, logProgress, watchRun } from './watch.mjs'
 import { formatReport } from './report.mjs'
-import { openTortureStore } from './store.mjs'
 import { Supervisor } from './supervisor.mjs'
-import { COLLECTION } from './store.mjs'
 
 const HERE = fileURLToPath(new URL('.', import.meta.url))
 const PROCESS_FAULTS = ['kill9', 'restart']
@@ -170,207 +167,11 @@ function parseOptions(argv) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 const MB = 1024 * 1024
-const PROGRESS_MS = 10_000
-const TRIM_EVERY_MS = 20_000
-
-/**
- * Watches the run while the faults go on: counts the transactions the workers started and
- * completed ok (their logs' 'inv' and 'ok' lines, as the checker will), the changes the follower
- * got and acknowledged, and the faults the nemesis injected (its log). Meanwhile it compresses the
- * log segments it has read and trims the change log up to the follower's acknowledged seq.
- * Resolves when the run should stop: after `seconds`, or once the `until` targets are met, or at a
- * stall (no transaction ok for `stallMs`; with `until`, no awaited fault for `stallMs` either),
- * which it reports in `health`.
- */
-async function watchRun({ dir, logs, workers, seconds, until, stallMs, supervisor, progress, health, store, location, backend }) {
-  const tails = new Map(workers.map((name) => [join(logs, `${name}.log`), new LogTail(join(logs, `${name}.log`))]))
-  const followerPath = join(logs, 'follower.log')
-  const nemesisPath = join(logs, 'nemesis.log')
-  tails.set(followerPath, new LogTail(followerPath))
-  tails.set(nemesisPath, new LogTail(nemesisPath))
-  // The feed's stream checks run live; everything else needs the final state and runs at the end.
-  const early = []
-  const feed = new FeedStream({ report: (name, message) => early.push(`${name}: ${message}`), gapFreeSeq: backend.gapFreeSeq })
-  const faults = {}
-  let ok = 0
-  let invoked = 0
-  let changes = 0
-  let acked = 0
-  let trimmed = 0
-  let storeBytes = 0
-  let peakStoreBytes = 0
-  let peakDiskBytes = 0
-  const started = performance.now()
-  let lastOkAt = started
-  let lastFaultAt = started
-  let nextReport = started + PROGRESS_MS
-  let nextTrim = started + TRIM_EVERY_MS
-  const faultsMissing = () =>
-    until === undefined
-      ? []
-      : Object.entries(until.faults)
-          .filter(([f, n]) => (faults[f] ?? 0) < n)
-          .map(([f, n]) => `${f} ${faults[f] ?? 0} of ${n}`)
-  const summary = () =>
-    `${invoked} transactions (${ok} ok), ${supervisor.kills} processes killed, faults ${
-      Object.entries(faults)
-        .map(([f, n]) => `${f} ${n}`)
-        .join(', ') || 'none'
-    }`
-  const measure = async () => {
-    storeBytes = await backend.size(location).catch(() => storeBytes)
-    peakStoreBytes = Math.max(peakStoreBytes, storeBytes)
-    const disk = diskUsed(dir) + (location.dataDir?.startsWith(dir) ? 0 : storeBytes)
-    peakDiskBytes = Math.max(peakDiskBytes, disk)
-    return disk
-  }
-  try {
-    for (;;) {
-      await sleep(250)
-      const now = performance.now()
-      const okBefore = ok
-      for (const name of workers)
-        tails.get(join(logs, `${name}.log`)).read((line) => {
-          if (line.startsWith('{"t":"ok"')) ok++
-          else if (line.startsWith('{"t":"inv"')) invoked++
-        })
-      if (ok > okBefore) lastOkAt = now
-      tails.get(followerPath).read((line) => {
-        let entry
-        try {
-          entry = JSON.parse(line)
-        } catch {
-          return // A torn line: the checker counts it.
-        }
-        if (entry.t === 'ch') changes++
-        else if (entry.t === 'ack') acked = Math.max(acked, entry.seq)
-        feed.entry(entry)
-      })
-      tails.get(nemesisPath).read((line) => {
-        if (!line.startsWith('{"t":"fault"')) return
-        const { f } = JSON.parse(line)
-        faults[f] = (faults[f] ?? 0) + 1
-        lastFaultAt = now
-      })
-      await compressBehind(tails)
-      const elapsed = (now - started) / 1000
-      if (until === undefined ? elapsed >= seconds : ok >= until.ok && faultsMissing().length === 0) break
-      if (now - lastOkAt >= stallMs) {
-        health.push({
-          what: 'stall',
-          detail: `no transaction completed ok for ${Math.round((now - lastOkAt) / 1000)} s, ${elapsed.toFixed(0)} s into the run (${summary()}); the run stopped there`,
-        })
-        break
-      }
-      if (faultsMissing().length > 0 && now - lastFaultAt >= stallMs) {
-        health.push({
-          what: 'stall',
-          detail: `no fault injected for ${Math.round((now - lastFaultAt) / 1000)} s while the run still waited for ${faultsMissing().join(', ')} (${summary()}); the run stopped there`,
-        })
-        break
-      }
-      if (now >= nextTrim && acked > 0) {
-        nextTrim = now + TRIM_EVERY_MS
-        // A trim that fails (a fault hit the trimmer's connection) is simply tried again next time.
-        trimmed += await trimToAcked(store, acked).then(
-          (r) => r.trimmed,
-          () => 0,
-        )
-      }
-      if (now >= nextReport) {
-        nextReport += PROGRESS_MS
-        const disk = await measure()
-        progress(
-          `torture: ${elapsed.toFixed(0)} s, ${summary()}; follower ${changes} changes, acked seq ${acked}; anomalies so far ${early.length} (feed stream; the rest are checked at the end)${early.length > 0 ? `, the first: ${early[0]}` : ''}; change log trimmed by ${trimmed}; store ${(storeBytes / MB).toFixed(0)} MB, disk ${(disk / MB).toFixed(0)} MB`,
-        )
-      }
-    }
-  } finally {
-    for (const tail of tails.values()) tail.close()
-  }
-  await measure()
-  return {
-    seconds: Math.round((performance.now() - started) / 100) / 10,
-    ok,
-    invoked,
-    faults,
-    peakStoreBytes,
-    peakDiskBytes,
-    changesTrimmed: trimmed,
-  }
-}
 
 /** Bytes of free disk a run needs before it starts: logs (compressed as they go) and the store. */
 function diskNeeded(options) {
   const seconds = options.seconds ?? 600
   return 1024 * MB + seconds * options.procs * 0.3 * MB
-}
-
-/**
- * Reads every record, a page of ids at a time, into `path` (JSON lines in id order), and returns
- * { head, integrity, records: count, unread } (unread: records with ids beyond `lastId`).
- */
-async function readFinal(store, path, lastId) {
-  const checker = await openTortureStore(store, 'checker')
-  try {
-    const kv = checker.collection(COLLECTION)
-    const out = createWriteStream(path)
-    const PAGE_KEYS = 500
-    let count = 0
-    for (let lo = 0; keyName(lo) < lastId; lo += PAGE_KEYS) {
-      const page = await kv.find({ where: { $id: { gte: keyName(lo), lt: keyName(lo + PAGE_KEYS) } } })
-      page.sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0))
-      for (const r of page) {
-        const line = `${JSON.stringify({ id: r.id, v: r.version, l: r.data.l, n: r.data.n, a: r.data.a, b: r.data.b })}\n`
-        if (!out.write(line)) await new Promise((r) => out.once('drain', r))
-        count++
-      }
-    }
-    await new Promise((resolve, reject) => out.end((error) => (error ? reject(error) : resolve())))
-    const total = await kv.count()
-    const description = await checker.describe()
-    const integrity = await checker.checkIntegrity()
-    return { head: description.changes.head, integrity, records: count, unread: total - count }
-  } finally {
-    await checker.close()
-  }
-}
-
-/**
- * Runs the checker over the run directory in a process of its own (node torture/checker.mjs),
- * so its peak memory is its own and it loads the checker as it is when the run ends. Resolves with
- * { report } or { error }.
- */
-async function runChecker(dir) {
-  const { spawn } = await import('node:child_process')
-  const child = spawn(process.execPath, [join(HERE, 'checker.mjs'), dir, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stdout.setEncoding('utf8').on('data', (c) => (out += c))
-  child.stderr.setEncoding('utf8').on('data', (c) => (err = (err + c).slice(-4000)))
-  const { code, signal } = await new Promise((r) => child.once('close', (code, signal) => r({ code, signal })))
-  try {
-    if (code === 0 || code === 1) return { report: JSON.parse(out) }
-  } catch {
-    // Fall through: reported below.
-  }
-  return { error: `the checker ended with code ${code}, signal ${signal}: ${err.trim().slice(-1500)}` }
-}
-
-/** The report of a run whose checker gave no verdict: its failure, under health. */
-function emptyReport(health, error) {
-  const anomalies = Object.fromEntries(Object.keys(ANOMALY_CLASSES).map((name) => [name, { count: 0, examples: [] }]))
-  for (const problem of [...health, { what: 'checker', detail: error }]) {
-    anomalies.health.count++
-    if (anomalies.health.examples.length < 3) anomalies.health.examples.push({ message: `${problem.what}: ${problem.detail}`, ops: [] })
-  }
-  return {
-    anomalies,
-    anomalyCount: anomalies.health.count,
-    counts: { transactions: 0, ok: 0, failed: 0, unknown: 0, failedBy: {}, unknownBy: {}, microOps: 0 },
-    feed: { complete: false, changes: 0, interruptions: 0 },
-    faults: {},
-  }
 }
 
 /** Runs one torture run and resolves with { report, exitCode, dir }. */
