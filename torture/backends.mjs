@@ -2,7 +2,7 @@
 // how a process opens it (the fragment of openStore's config), whether its change-log seqs are
 // gap-free, and the faults only that engine has. Faults every engine shares (SIGKILL, restarts)
 // live in nemesis.mjs. A new backend joins with one entry here; its faults with one more field.
-import { existsSync, mkdirSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 
 /**
@@ -21,6 +21,7 @@ import { join } from 'node:path'
  * @property {(runDir: string, seed: number) => Promise<object>} create  a fresh, empty location for one run (JSON)
  * @property {(location: object, role: string) => object} storeConfig  what a process adds to openStore's config
  * @property {(location: object) => Promise<void>} destroy
+ * @property {(location: object) => Promise<number>} size  bytes the store takes on disk now
  * @property {Record<string, Fault>} faults
  */
 
@@ -41,6 +42,11 @@ const sqlite = {
   },
   async destroy(location) {
     rmSync(location.dataDir, { recursive: true, force: true })
+  },
+  async size(location) {
+    let bytes = 0
+    for (const name of readdirSync(location.dataDir)) bytes += statSync(join(location.dataDir, name)).size
+    return bytes
   },
   faults: {
     // A foreign connection forces a TRUNCATE checkpoint: the WAL is copied back and cut to zero
@@ -123,12 +129,26 @@ const postgres = {
     return { url: PG_URL, schema: `torture_${seed}_${process.pid}` }
   },
   storeConfig(location, role) {
-    // application_name lets the nemesis find (and terminate) exactly our connections.
-    return { url: withApplicationName(location.url, `torture-${role}`), postgres: { schema: location.schema } }
+    // application_name lets the nemesis find (and terminate) exactly this run's connections, and
+    // no other run's on the same server.
+    return { url: withApplicationName(location.url, `${location.schema}-${role}`), postgres: { schema: location.schema } }
   },
   async destroy(location) {
     const client = await pgClient(location.url)
     await client.query(`DROP SCHEMA IF EXISTS ${location.schema} CASCADE`).finally(() => client.end())
+  },
+  async size(location) {
+    const client = await pgClient(location.url)
+    try {
+      const { rows } = await client.query(
+        `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint AS bytes FROM pg_class c
+           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'm')`,
+        [location.schema],
+      )
+      return Number(rows[0].bytes)
+    } finally {
+      await client.end()
+    }
   },
   faults: {
     // PostgreSQL's own checkpoint, forced: flushes every dirty buffer while the workers write.
@@ -151,11 +171,12 @@ const postgres = {
     terminate: {
       everyMs: 700,
       async setup(location) {
-        return { client: await pgClient(location.url), done: 0 }
+        return { client: await pgClient(location.url), prefix: `${location.schema}-`, done: 0 }
       },
       async inject(state, random) {
         const { rows } = await state.client.query(
-          `SELECT pid, application_name FROM pg_stat_activity WHERE application_name LIKE 'torture-%' AND pid <> pg_backend_pid()`,
+          `SELECT pid, application_name FROM pg_stat_activity WHERE starts_with(application_name, $1) AND pid <> pg_backend_pid()`,
+          [state.prefix],
         )
         if (rows.length === 0) return { terminated: 0 }
         const victims = random.chance(0.2) ? rows : [random.pick(rows)]

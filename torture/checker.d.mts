@@ -95,3 +95,16 @@ export interface CheckReport {
 
 export const ANOMALY_CLASSES: Record<AnomalyClass, string>
 export function check(history: History, options?: CheckOptions): CheckReport
+
+export interface RunCheckOptions {
+  /** How long after a key leaves the generator's window its operations may still start (default 10,000). */
+  slackMs?: number
+  /** The cycle search's window: cycles among transactions invoked within it are found (default 10,000). */
+  windowMs?: number
+  /** Most operations held at once before the checker gives up with CHECK_UNBOUNDED (default 2,000,000). */
+  maxHeld?: number
+}
+
+export interface RunCheckReport extends CheckReport {
+  checker: { seconds: number; cpuSeconds: number; peakRssBytes: number; peakHeapBytes: number; heldOps: number }
+}

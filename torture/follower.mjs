@@ -24,6 +24,26 @@ const crash = (error) => {
 process.on('uncaughtException', crash)
 process.on('unhandledRejection', crash)
 
+/**
+ * What the checks need of a change, and no more: seq, collection, id, op, version, and the data as a
+ * summary (digest.mjs: list length, last value, list hash, counter, fields) together with the
+ * version that data is of (`dv`). The checker compares the data only with the state of version
+ * `dv`; the feed checks themselves (seqs, ids, versions, ops) never depend on it. Today a change
+ * carries the data of exactly its version (docs/changes.md: "the data after the write"). A feed
+ * that hands out the record's latest data instead must say which version that is: a change that
+ * names it (`dataVersion`) is logged with it, one that says its data is newer without naming the
+ * version (`superseded`) is logged without data, so it is never compared with the wrong state.
+ */
+function changeEntry(change) {
+  const entry = { t: 'ch', seq: change.seq, c: change.collection, id: change.id, op: change.op, v: change.version }
+  if (change.data === undefined || change.superseded === true) return entry
+  const dataVersion = typeof change.dataVersion === 'number' ? change.dataVersion : change.version
+  const s = summarize(change.data)
+  entry.d = [s.len, s.last, s.h, s.n, s.a, s.b]
+  if (dataVersion !== change.version) entry.dv = dataVersion
+  return entry
+}
+
 const ACK_EVERY_CHANGES = 50
 const ACK_EVERY_MS = 100
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -66,16 +86,7 @@ while (!stopping) {
   if (target !== undefined && last >= target) break
   try {
     for await (const change of stream) {
-      log.write({
-        t: 'ch',
-        seq: change.seq,
-        c: change.collection,
-        id: change.id,
-        op: change.op,
-        v: change.version,
-        d: change.data === undefined ? undefined : summarize(change.data),
-        at: now(),
-      })
+      log.write(changeEntry(change))
       last = change.seq
       const drained = target !== undefined && last >= target
       if (drained || last - acked >= ACK_EVERY_CHANGES || Date.now() - ackedAt >= ACK_EVERY_MS) await ack(consumer)

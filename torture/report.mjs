@@ -59,6 +59,14 @@ export function formatReport(report) {
         .map(([name, ms]) => `${name.replace(/Ms$/, '')} ${ms} ms`)
         .join(', ')}`,
     )
+  if (report.checker)
+    lines.push(
+      `checker: ${report.checker.seconds} s${report.checker.cpuSeconds !== undefined ? ` (${report.checker.cpuSeconds} s of CPU)` : ''}, peak memory ${(report.checker.peakRssBytes / 1048576).toFixed(0)} MB RSS${report.checker.peakHeapBytes ? `, ${(report.checker.peakHeapBytes / 1048576).toFixed(0)} MB heap` : ''}${report.checker.heldOps ? `, at most ${report.checker.heldOps} operations held at once` : ''}`,
+    )
+  if (run?.diskBytes !== undefined)
+    lines.push(
+      `disk: ${(run.diskBytes / 1048576).toFixed(0)} MB used by the run (logs compressed), store at most ${(run.peakStoreBytes / 1048576).toFixed(0)} MB, change log trimmed by ${run.changesTrimmed} changes; ${run.transactionsInvoked} transactions invoked`,
+    )
   lines.push(report.anomalyCount === 0 ? 'result: no anomaly' : `result: ${report.anomalyCount} anomalies`)
   return `${lines.join('\n')}\n`
 }

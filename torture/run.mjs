@@ -9,20 +9,19 @@
 //
 // Exit codes: 0 no anomaly, 1 anomalies found (the run directory is kept), 2 the run could not
 // happen (bad option, backend not available, a process that never started).
-import { closeSync, fstatSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { StringDecoder } from 'node:string_decoder'
 import { parseArgs } from 'node:util'
 import { BACKENDS } from './backends.mjs'
-import { check } from './checker.mjs'
-import { loadHistory } from './history.mjs'
+import { keyName } from './store.mjs'
+import { emptyReport, readFinal, runChecker } from './finish.mjs'
+import { compressFinished } from './log.mjs'
 import { createRandom } from './random.mjs'
+import { diskFree, diskUsed, drainedTo, logProgress, watchRun } from './watch.mjs'
 import { formatReport } from './report.mjs'
-import { openTortureStore } from './store.mjs'
 import { Supervisor } from './supervisor.mjs'
-import { COLLECTION } from './store.mjs'
 
 const HERE = fileURLToPath(new URL('.', import.meta.url))
 const PROCESS_FAULTS = ['kill9', 'restart']
@@ -167,139 +166,12 @@ function parseOptions(argv) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
-/** Reads the lines appended to a log since the last look (the file may not exist yet). */
-class LogTail {
-  #path
-  #fd
-  #offset = 0
-  #rest = ''
-  #decoder = new StringDecoder('utf8')
+const MB = 1024 * 1024
 
-  constructor(path) {
-    this.#path = path
-  }
-
-  /** Calls `onLine(line)` for each complete line written since the last call. */
-  read(onLine) {
-    if (this.#fd === undefined) {
-      try {
-        this.#fd = openSync(this.#path, 'r')
-      } catch {
-        return // Not created yet.
-      }
-    }
-    const buffer = Buffer.alloc(1 << 20)
-    for (;;) {
-      if (fstatSync(this.#fd).size <= this.#offset) return
-      const n = readSync(this.#fd, buffer, 0, buffer.length, this.#offset)
-      if (n === 0) return
-      this.#offset += n
-      const lines = (this.#rest + this.#decoder.write(buffer.subarray(0, n))).split('\n')
-      this.#rest = lines.pop()
-      for (const line of lines) if (line !== '') onLine(line)
-    }
-  }
-
-  close() {
-    if (this.#fd !== undefined) closeSync(this.#fd)
-    this.#fd = undefined
-  }
-}
-
-/** Whether the follower's log ends with its clean exit at or past `head`. */
-function drainedTo(path, head) {
-  const size = sizeOf(path)
-  if (size === 0) return false
-  const fd = openSync(path, 'r')
-  try {
-    const tail = Buffer.alloc(Math.min(size, 4096))
-    readSync(fd, tail, 0, tail.length, size - tail.length)
-    const last = tail.toString('utf8').trimEnd().split('\n').at(-1)
-    const entry = JSON.parse(last ?? 'null')
-    return entry?.t === 'end' && entry.last >= head
-  } catch {
-    return false
-  } finally {
-    closeSync(fd)
-  }
-}
-
-/** The size of a file, 0 if it does not exist: how far a process has got with its log. */
-function sizeOf(path) {
-  try {
-    return statSync(path).size
-  } catch {
-    return 0
-  }
-}
-
-/**
- * Watches the run while the faults go on: counts the transactions the workers completed ok (their
- * logs' 'ok' lines, as the checker will) and the faults the nemesis injected (its log). Resolves
- * when the run should stop: after `seconds`, or once the `until` targets are met, or at a stall
- * (no transaction ok for `stallMs`; with `until`, no awaited fault for `stallMs` either), which it
- * reports in `health`.
- */
-async function watchRun({ logs, workers, seconds, until, stallMs, supervisor, progress, health }) {
-  const tails = workers.map((name) => new LogTail(join(logs, `${name}.log`)))
-  const nemesisTail = new LogTail(join(logs, 'nemesis.log'))
-  const faults = {}
-  let ok = 0
-  const started = performance.now()
-  let lastOkAt = started
-  let lastFaultAt = started
-  let nextReport = started + 10_000
-  const faultsMissing = () =>
-    until === undefined
-      ? []
-      : Object.entries(until.faults)
-          .filter(([f, n]) => (faults[f] ?? 0) < n)
-          .map(([f, n]) => `${f} ${faults[f] ?? 0} of ${n}`)
-  const summary = () =>
-    `${ok} transactions ok, ${supervisor.kills} processes killed, faults ${
-      Object.entries(faults)
-        .map(([f, n]) => `${f} ${n}`)
-        .join(', ') || 'none'
-    }`
-  try {
-    for (;;) {
-      await sleep(250)
-      const now = performance.now()
-      const okBefore = ok
-      for (const tail of tails) tail.read((line) => line.startsWith('{"t":"ok"') && ok++)
-      if (ok > okBefore) lastOkAt = now
-      nemesisTail.read((line) => {
-        if (!line.startsWith('{"t":"fault"')) return
-        const { f } = JSON.parse(line)
-        faults[f] = (faults[f] ?? 0) + 1
-        lastFaultAt = now
-      })
-      const elapsed = (now - started) / 1000
-      if (until === undefined ? elapsed >= seconds : ok >= until.ok && faultsMissing().length === 0) break
-      if (now - lastOkAt >= stallMs) {
-        health.push({
-          what: 'stall',
-          detail: `no transaction completed ok for ${Math.round((now - lastOkAt) / 1000)} s, ${elapsed.toFixed(0)} s into the run (${summary()}); the run stopped there`,
-        })
-        break
-      }
-      if (faultsMissing().length > 0 && now - lastFaultAt >= stallMs) {
-        health.push({
-          what: 'stall',
-          detail: `no fault injected for ${Math.round((now - lastFaultAt) / 1000)} s while the run still waited for ${faultsMissing().join(', ')} (${summary()}); the run stopped there`,
-        })
-        break
-      }
-      if (now >= nextReport) {
-        nextReport += 10_000
-        progress(`torture: ${elapsed.toFixed(0)} s, ${summary()}`)
-      }
-    }
-  } finally {
-    for (const tail of tails) tail.close()
-    nemesisTail.close()
-  }
-  return { seconds: Math.round((performance.now() - started) / 100) / 10, ok, faults }
+/** Bytes of free disk a run needs before it starts: logs (compressed as they go) and the store. */
+function diskNeeded(options) {
+  const seconds = options.seconds ?? 600
+  return 1024 * MB + seconds * options.procs * 0.3 * MB
 }
 
 /** Runs one torture run and resolves with { report, exitCode, dir }. */
@@ -311,6 +183,14 @@ export async function runTorture(options, progress = (line) => process.stderr.wr
   const dir = options.dir === undefined ? mkdtempSync(join(tmpdir(), 'tandem-torture-')) : resolve(options.dir)
   const logs = join(dir, 'logs')
   mkdirSync(logs, { recursive: true })
+  const free = diskFree(dir)
+  if (free < diskNeeded(options)) {
+    if (options.dir === undefined) rmSync(dir, { recursive: true, force: true })
+    return {
+      exitCode: 2,
+      error: `${dir} has ${(free / MB).toFixed(0)} MB free; a run of ${options.seconds ?? '?'} s on ${options.procs} workers needs about ${(diskNeeded(options) / MB).toFixed(0)} MB (logs and store). Free some disk, or choose another --dir.`,
+    }
+  }
   const location = await backend.create(dir, options.seed)
   const store = { backend: options.backend, location, durability: options.durability }
   const startNs = String(process.hrtime.bigint())
@@ -380,7 +260,11 @@ export async function runTorture(options, progress = (line) => process.stderr.wr
 
   const health = []
   const ran = await watchRun({
+    dir,
     logs,
+    store,
+    location,
+    backend,
     workers,
     seconds: options.seconds,
     until: options.until,
@@ -412,23 +296,19 @@ export async function runTorture(options, progress = (line) => process.stderr.wr
   supervisor.freeze()
   // A worker asked to stop finishes what it has in flight, logging each outcome; one whose log
   // does not move for HANG_MS is stuck.
-  await supervisor.stop(workers, HANG_MS, (name) => sizeOf(join(logs, `${name}.log`)))
+  await supervisor.stop(workers, HANG_MS, (name) => logProgress(join(logs, `${name}.log`)))
   phase('stopMs')
 
-  // The final state, read through the public API by a fresh process-like opener.
+  // The final state, read through the public API by a fresh process-like opener, a page of keys at
+  // a time into final.jsonl (one record a line, in key order), so however long the run, neither
+  // the runner nor the checker holds every record at once.
   let final
   try {
-    const checker = await openTortureStore(store, 'checker')
-    try {
-      const records = {}
-      for (const r of await checker.collection(COLLECTION).find())
-        records[r.id] = { v: r.version, l: r.data.l, n: r.data.n, a: r.data.a, b: r.data.b }
-      const description = await checker.describe()
-      const integrity = await checker.checkIntegrity()
-      final = { head: description.changes.head, records, integrity }
-    } finally {
-      await checker.close()
-    }
+    final = await readFinal(
+      store,
+      join(dir, 'final.jsonl'),
+      keyName(Math.ceil((ran.seconds * 1000 + 60_000) / options.keyShiftMs) + options.keys),
+    )
   } catch (error) {
     health.push({
       what: 'final read',
@@ -437,6 +317,7 @@ export async function runTorture(options, progress = (line) => process.stderr.wr
   }
   if (final !== undefined) {
     writeFileSync(join(dir, 'final.json'), `${JSON.stringify(final)}\n`)
+    if (final.unread > 0) health.push({ what: 'final read', detail: `${final.unread} records have ids outside the keys the run used` })
     if (final.integrity.length !== 1 || final.integrity[0] !== 'ok')
       health.push({ what: 'integrity', detail: `integrity check: ${final.integrity.slice(0, 5).join('; ')}` })
     phase('finalReadMs')
@@ -449,7 +330,7 @@ export async function runTorture(options, progress = (line) => process.stderr.wr
       else supervisor.revive('follower', followerArgs(final.head))
       // However long the feed is: the follower logs each change it gets, and only a follower whose
       // log stops moving for a minute is stuck.
-      if (await supervisor.waitFor('follower', 60_000, () => sizeOf(followerLog))) {
+      if (await supervisor.waitFor('follower', 60_000, () => logProgress(followerLog))) {
         health.push({ what: 'hang', detail: 'the follower, draining the change feed, logged nothing for 60 s and was killed' })
         break
       }
@@ -466,24 +347,13 @@ export async function runTorture(options, progress = (line) => process.stderr.wr
     })
   }
 
+  // Every process has stopped: each log's last segment is finished too.
+  for (const name of [...workers, 'follower', 'nemesis']) await compressFinished(join(logs, `${name}.log`), Infinity, { all: true })
+  const diskBytes = Math.max(ran.peakDiskBytes, diskUsed(dir))
   progress(`torture: checking ${dir}`)
-  const history = await loadHistory(dir)
-  // A worker that, once asked to stop, logged nothing for HANG_MS is stuck: a hang.
-  for (const { name, incarnation } of supervisor.stragglers) {
-    const pending = history.ops.filter(
-      (op) => op.session.startsWith(`${name}.${incarnation}.`) && op.status === 'unknown' && op.error === undefined,
-    )
-    const oldest = pending.map(
-      (op) =>
-        `${op.id} (invoked ${((stopAt - op.inv) / 1e6).toFixed(1)} s before the stop: ${op.txn.map((m) => `${m.f} ${m.k ?? ''}`).join(', ')})`,
-    )
-    health.push({
-      what: 'hang',
-      detail: `${name} (incarnation ${incarnation}), asked to stop, logged nothing for ${HANG_MS / 1000} s and was killed; pending: ${oldest.join('; ') || 'no transaction (stuck outside one)'}`,
-    })
-  }
-  history.health.push(...health)
-  const report = check(history, { gapFreeSeq: backend.gapFreeSeq })
+  writeFileSync(join(dir, 'health.json'), `${JSON.stringify({ health, stragglers: supervisor.stragglers, stopAt, hangMs: HANG_MS })}\n`)
+  const checked = await runChecker(dir)
+  const report = checked.report ?? emptyReport(health, checked.error)
   phase('checkMs')
   report.run = {
     backend: options.backend,
@@ -500,6 +370,10 @@ export async function runTorture(options, progress = (line) => process.stderr.wr
     processesKilled: supervisor.kills,
     restarts: supervisor.restarts,
     phases,
+    transactionsInvoked: ran.invoked,
+    changesTrimmed: ran.changesTrimmed,
+    peakStoreBytes: ran.peakStoreBytes,
+    diskBytes,
   }
   writeFileSync(join(dir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`)
   const anomalous = report.anomalyCount > 0

@@ -8,6 +8,9 @@
 // A serializable history has no cycle. Each strongly connected component is one anomaly, named
 // after the weakest edge set that still closes a cycle in it: only ww or ww+wr (G0, G1c: an order
 // cycle), exactly one rw (G-single: read skew), several rw (G2), or only with rt (stale read).
+//
+// The edges of a key are known once the key is closed (checks/engine.mjs); the search runs over
+// windows of the history (window.mjs), so the graph in memory is a window's, not the run's.
 import { matchesFinal } from './model.mjs'
 
 const WW = 0
@@ -120,29 +123,32 @@ function singleAntiDependency(adj, members) {
   return undefined
 }
 
-export function checkGraph(model, report, { realtime = true } = {}) {
-  const ops = model.ops
-  const inGraph = new Uint8Array(ops.length)
-  for (const op of ops) {
-    if (op.status === 'ok') inGraph[op.index] = 1
-    else if (op.status === 'unknown' && !op.abort && op.txn.some((m) => m.val !== undefined && model.seenValues.has(m.val)))
-      inGraph[op.index] = 1
-  }
-  const adj = []
-  let nodeCount = ops.length
+/** Whether `op` is a node of the graph: it committed (acknowledged, or of unknown outcome with a value seen). */
+export function inGraph(op) {
+  return op.status === 'ok' || (op.status === 'unknown' && !op.abort && op.txn.some((m) => m.val !== undefined && op.seen?.has(m.val)))
+}
+
+/**
+ * The ww, wr and rw edges one key gives (its model: checks/model.mjs over the key's operations),
+ * added to each original operation's `out` as target index * 4 + type. Every value these edges
+ * start from is seen (in the final list, or read), so its writer is a node when it is ok or of
+ * unknown outcome and not rolled back on purpose; version writers are acknowledged.
+ */
+export function keyEdges(model) {
   const edge = (a, b, type) => {
-    if (a === b || a === undefined || b === undefined) return
-    ;(adj[a] ??= []).push(b * 4 + type)
+    if (a === undefined || b === undefined || a === b) return
+    ;(a.out ??= []).push(b.index * 4 + type)
   }
   const writerNode = (value) => {
     const w = model.writerOfValue.get(value)
-    return w !== undefined && inGraph[w.op.index] ? w.op.index : undefined
+    if (w === undefined) return undefined
+    const op = w.op.orig ?? w.op
+    return op.status === 'ok' || (op.status === 'unknown' && !op.abort) ? op : undefined
   }
-
   // ww from each key's final list: consecutive values by different transactions.
   for (const record of model.final.values()) {
     let previous
-    for (const value of record.l) {
+    for (const value of record.l ?? []) {
       const node = writerNode(value)
       if (node === undefined) continue
       edge(previous, node, WW)
@@ -152,7 +158,7 @@ export function checkGraph(model, report, { realtime = true } = {}) {
   // ww from versions: the acknowledged writer of v, then of v + 1.
   const versionNode = new Map()
   for (const [key, writers] of model.versionWriters) {
-    const distinct = new Set(writers.map((w) => w.op.index))
+    const distinct = new Set(writers.map((w) => w.op.orig ?? w.op))
     if (distinct.size === 1) versionNode.set(key, [...distinct][0])
   }
   for (const [key, node] of versionNode) {
@@ -162,7 +168,7 @@ export function checkGraph(model, report, { realtime = true } = {}) {
   // wr and rw from each transaction's first read of a key (before it wrote the key itself).
   for (const o of model.observations) {
     if (!o.external) continue
-    const reader = o.op.index
+    const reader = o.op.orig ?? o.op
     edge(versionNode.get(`${o.k}@${o.obs.v}`), reader, WR)
     edge(reader, versionNode.get(`${o.k}@${o.obs.v + 1}`), RW)
     const final = model.final.get(o.k)?.l ?? []
@@ -175,14 +181,37 @@ export function checkGraph(model, report, { realtime = true } = {}) {
       break
     }
   }
+}
+
+/**
+ * The cycle search over a window of the history: `ops` (in invocation order, edges in `out`,
+ * `graph` true for nodes) are searched as one graph, with rt edges among them. Each strongly
+ * connected component is reported, unless `reportIf(firstInv)` says another window reports it.
+ */
+export function searchCycles(ops, report, { realtime = true, reportIf = () => true } = {}) {
+  const local = new Map()
+  const nodes = []
+  for (const op of ops) {
+    if (!op.graph) continue
+    local.set(op.index, nodes.length)
+    nodes.push(op)
+  }
+  const adj = []
+  let nodeCount = nodes.length
+  const edge = (a, b, type) => {
+    if (a === b || a === undefined || b === undefined) return
+    ;(adj[a] ??= []).push(b * 4 + type)
+  }
+  nodes.forEach((op, n) => {
+    for (const e of op.out ?? []) edge(n, local.get(Math.floor(e / 4)), e % 4)
+  })
   // rt: a barrier node after each run of completions; invocations hang off the latest barrier.
   if (realtime) {
     const events = []
-    for (const op of ops) {
-      if (!inGraph[op.index]) continue
-      events.push([op.inv, 1, op.index])
-      if (Number.isFinite(op.cmp)) events.push([op.cmp, 0, op.index])
-    }
+    nodes.forEach((op, n) => {
+      events.push([op.inv, 1, n])
+      if (Number.isFinite(op.cmp)) events.push([op.cmp, 0, n])
+    })
     // At equal times the invocation goes first: only a strictly earlier completion orders two operations.
     events.sort((x, y) => x[0] - y[0] || y[1] - x[1])
     let barrier
@@ -206,6 +235,8 @@ export function checkGraph(model, report, { realtime = true } = {}) {
   const all = [true, true, true, true]
   for (const component of components(adj, nodeCount, all)) {
     const members = new Set(component)
+    const first = Math.min(...component.filter((n) => n < nodes.length).map((n) => nodes[n].inv))
+    if (!reportIf(first)) continue
     let name
     let kind
     let cycle = cycleWith(adj, nodeCount, members, [true, false, false, false])
@@ -218,8 +249,8 @@ export function checkGraph(model, report, { realtime = true } = {}) {
     else [name, kind, cycle] = ['stale-read', 'cycle through real-time order', path(adj, component[0], component[0], all, members)]
     report.add(
       name,
-      `${kind} among ${component.filter((n) => n < ops.length).length} transactions: ${describeCycle(cycle, ops)}.`,
-      cycleOps(cycle, ops),
+      `${kind} among ${component.filter((n) => n < nodes.length).length} transactions: ${describeCycle(cycle, nodes)}.`,
+      cycleOps(cycle, nodes),
     )
   }
 }

@@ -1,4 +1,4 @@
-import { matchesFinal } from './model.mjs'
+import { matchesFinal, writerOf } from './model.mjs'
 
 // Checks on the values themselves: each appended or patched value is unique in the run, so where
 // it shows up says who wrote it. Lost updates, aborted and intermediate reads, duplicates, reads
@@ -10,12 +10,7 @@ function checkValues(model, add, state, k, where, reader) {
     const seen = new Set()
     for (const value of state.l) {
       if (seen.has(value))
-        add(
-          'duplicate',
-          `${value} appears twice in ${where} of ${k}.`,
-          [model.writerOfValue.get(value)?.op, reader],
-          `dup:${where}:${value}`,
-        )
+        add('duplicate', `${value} appears twice in ${where} of ${k}.`, [writerOf(model, value)?.op, reader], `dup:${where}:${value}`)
       seen.add(value)
       checkOrigin(model, add, value, k, 'append', where, reader)
     }
@@ -27,7 +22,7 @@ function checkValues(model, add, state, k, where, reader) {
 }
 
 function checkOrigin(model, add, value, k, field, where, reader) {
-  const writer = model.writerOfValue.get(value)
+  const writer = writerOf(model, value)
   if (writer === undefined)
     return add('aborted-read', `${where} of ${k} holds ${value}, which no operation wrote.`, [reader], `origin:${value}`)
   const sameTarget = writer.k === k && (field === 'append' ? writer.f !== 'patch' : writer.f === 'patch' && writer.field === field)
@@ -53,7 +48,7 @@ function checkIntermediate(model, add, o) {
   const last = o.obs.last
   if (last != null) {
     const writer = model.writerOfValue.get(last)
-    if (writer !== undefined && writer.op !== o.op && writer.k === o.k) {
+    if (writer !== undefined && writer.op.id !== o.op.id && writer.k === o.k) {
       const final = model.lastAppend.get(writer.op).get(o.k)
       if (final !== last)
         add(
@@ -66,7 +61,7 @@ function checkIntermediate(model, add, o) {
   for (const field of ['a', 'b']) {
     const value = o.obs[field]
     const writer = value == null ? undefined : model.writerOfValue.get(value)
-    if (writer === undefined || writer.op === o.op || writer.f !== 'patch' || writer.k !== o.k || writer.field !== field) continue
+    if (writer === undefined || writer.op.id === o.op.id || writer.f !== 'patch' || writer.k !== o.k || writer.field !== field) continue
     const final = model.lastPatch.get(writer.op).get(`${o.k}.${field}`)
     if (final !== value)
       add(
@@ -125,7 +120,7 @@ export function checkLists(model, report) {
     if (wrong !== undefined) {
       add('order-cycle', `${o.op.id} read ${o.k} with ${wrong.text}: the read is not a prefix of the final list (incompatible order).`, [
         o.op,
-        ...wrong.others.map((v) => model.writerOfValue.get(v)?.op),
+        ...wrong.others.map((v) => writerOf(model, v)?.op),
       ])
     }
   }
@@ -138,7 +133,7 @@ export function checkLists(model, report) {
       add(
         'order-cycle',
         `Change seq ${change.seq} (${change.id} v${change.v}) has ${wrong.text}.`,
-        wrong.others.map((v) => model.writerOfValue.get(v)?.op),
+        wrong.others.map((v) => writerOf(model, v)?.op),
         `feedorder:${change.id}:${wrong.at}`,
       )
   }
@@ -170,19 +165,35 @@ export function checkLists(model, report) {
       }
     }
   }
-  // A transaction of unknown outcome is all there or not there at all.
+  // A transaction of unknown outcome is all there or not there at all. A model of one key leaves
+  // this to the engine, which sees the transaction's every key.
+  if (model.slice) return
   for (const op of model.ops) {
     if (op.status !== 'unknown') continue
-    const values = op.txn.filter((m) => m.val !== undefined && (m.f !== 'patch' || model.feedComplete)).map((m) => m.val)
-    if (values.length < 2) continue
-    const present = values.filter((v) => model.seenValues.has(v))
-    if (present.length > 0 && present.length < values.length) {
-      add(
-        'partial',
-        `${op.id} (outcome unknown) is partly applied: ${present.join(', ')} present, ${values.filter((v) => !present.includes(v)).join(', ')} absent.`,
-        [op],
-      )
-    }
-    if (op.abort && present.length > 0) add('aborted-read', `${op.id} always rolls back, yet ${present.join(', ')} became visible.`, [op])
+    checkPartial(
+      op,
+      (v) => model.seenValues.has(v),
+      (m) => m.f !== 'patch' || model.feedComplete,
+      add,
+    )
   }
+}
+
+/**
+ * Reports `op` (of unknown outcome) when some of its values are present (`seen`) and others are
+ * not, or when it always rolls back and any is. `checkable(m)` says whether a value's absence can be
+ * told (a patch's only when the feed holds every version of its key).
+ */
+export function checkPartial(op, seen, checkable, add) {
+  const values = op.txn.filter((m) => m.val !== undefined && checkable(m)).map((m) => m.val)
+  if (values.length < 2) return
+  const present = values.filter(seen)
+  if (present.length > 0 && present.length < values.length) {
+    add(
+      'partial',
+      `${op.id} (outcome unknown) is partly applied: ${present.join(', ')} present, ${values.filter((v) => !present.includes(v)).join(', ')} absent.`,
+      [op],
+    )
+  }
+  if (op.abort && present.length > 0) add('aborted-read', `${op.id} always rolls back, yet ${present.join(', ')} became visible.`, [op])
 }

@@ -1,7 +1,7 @@
 // The checker's index of a history: who wrote each value, what every successful read saw, and the
 // state of each key at the end. Every check works from this.
 //
-// A history (what loadHistory builds from the logs, and what tests write by hand):
+// A history (what tests write by hand; check-run.mjs streams the same from a run directory):
 //   ops:    [{ id, session, inv, cmp, status: 'ok' | 'fail' | 'unknown', kind: 'direct' | 'tx',
 //              abort?, txn: [micro-op...], res?: [result...], error?: { code, msg } }]
 //           inv/cmp are microseconds on a clock shared by every process; cmp is Infinity when the
@@ -102,7 +102,10 @@ export function buildModel(history, options = {}) {
     lastPatch.set(op, patched)
   }
 
-  const feedChanges = uniqueFeedChanges(history.feed)
+  const feedChanges =
+    options.feedChanges === undefined
+      ? uniqueFeedChanges(history.feed)
+      : options.feedChanges.map((c) => (c.d === undefined ? c : { ...c, d: normalize(c.d) }))
   /** Every value seen anywhere: final lists and fields, reads, change-feed data. */
   const seenValues = new Set()
   const see = (state) => {
@@ -130,6 +133,10 @@ export function buildModel(history, options = {}) {
     feedChanges,
     seenValues,
     gapFreeSeq: options.gapFreeSeq ?? true,
+    /** Who wrote a value this model does not hold (one written to another key), when known. */
+    lookupWriter: options.lookupWriter ?? (() => undefined),
+    /** A model of one key's operations (checks/engine.mjs): transactions across keys are checked there. */
+    slice: options.slice ?? false,
     /** Set by the feed check: every committed write's state is in feedChanges. */
     feedComplete: false,
   }
@@ -144,6 +151,11 @@ function uniqueFeedChanges(feed) {
       if (!bySeq.has(change.seq)) bySeq.set(change.seq, change.d === undefined ? change : { ...change, d: normalize(change.d) })
   }
   return [...bySeq.values()].sort((x, y) => x.seq - y.seq)
+}
+
+/** Who wrote `value`: this model's index first, then the wider one. */
+export function writerOf(model, value) {
+  return model.writerOfValue.get(value) ?? model.lookupWriter(value)
 }
 
 /** The data part of a state, as a string that compares equal for equal states. */

@@ -17,7 +17,8 @@ export function checkVersions(model, report) {
       report.add('version', `${k} version ${v} is two different states: ${source} and ${known.source} disagree.`, [...known.ops, ...ops])
   }
   for (const [k, r] of model.final) record(k, r.v, r, 'the final state', [])
-  for (const c of model.feedChanges) if (c.c === 'kv' && c.d !== undefined) record(c.id, c.v, c.d, `change seq ${c.seq}`, [])
+  // A change's data is the state of the version it says it is of (dv; by default its own).
+  for (const c of model.feedChanges) if (c.c === 'kv' && c.d !== undefined) record(c.id, c.dv ?? c.v, c.d, `change seq ${c.seq}`, [])
   for (const o of model.observations) if (!o.obs.missing) record(o.k, o.obs.v, o.obs, `the read by ${o.op.id}`, [o.op])
 
   // One acknowledged writer per (key, version), and the state at that version holds what it wrote.
