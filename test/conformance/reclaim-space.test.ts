@@ -4,9 +4,11 @@ import { BACKENDS } from '../helpers/backends.js'
 const collections = { docs: { writers: '*' } } as const
 
 describe.each(BACKENDS)('reclaiming space on $name', (backend) => {
-  test('after records are deleted, reclaimSpace gives the space back while another writer keeps writing', async () => {
+  test('after records are deleted, reclaimSpace gives the space back while another writer keeps writing', async (ctx) => {
     const open = await backend.tempStore()
     const store = await open({ role: 'app', collections })
+    // An optional ability: the files store rewrites whole files on each commit, so it has no free pages to give back (docs/files.md).
+    if (store.backend.reclaimSpace === undefined) return ctx.skip()
     const other = await open({ role: 'other', collections })
     const pad = 'x'.repeat(4000)
     const docs = store.collection('docs')
