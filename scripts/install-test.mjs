@@ -175,7 +175,8 @@ import { openPostgresBackend, type PostgresConfig } from 'tandemdb/postgres'
 const definition = defineStore({ path: 'data/app.db', collections: { notes: { writers: ['app'] } } })
 const store = await openStore({ ...definition, role: 'app' })
 const note: StoredRecord = await store.collection('notes').insert({ text: 'typed' })
-const text: string = note.data.text
+// Without a schema a record's data is JSON, not any: narrow before use.
+const text: string = typeof note.data.text === 'string' ? note.data.text : ''
 console.log(text, typeof openPostgresBackend, ({} as PostgresConfig | undefined) === undefined)
 await store.close()
 `,
