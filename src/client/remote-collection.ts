@@ -6,6 +6,7 @@ import { checkData } from '../store/data.js'
 import { checkId } from '../store/ids.js'
 import { parseFindOptions, parseWhere, type FindOptions, type Where } from '../store/query.js'
 import type { RemoteChangeStream } from './remote-change-stream.js'
+import { watchCollection } from '../store/watch.js'
 
 /** What a remote collection needs from its store: requests (inside the current transaction, if any) and the feed. */
 export interface RemoteHost {
@@ -165,28 +166,6 @@ export class RemoteCollection<T = AnyData, I = T> {
 
   /** As Collection.watch: every change of this collection, from any process, until the returned function is called. */
   watch(listener: (change: Change<T>) => unknown, options: WatchOptions = {}): () => void {
-    if (typeof listener !== 'function') throw new TypeError(`watch takes a function (change) => ... (got ${typeof listener}).`)
-    const onError = options.onError ?? ((error: unknown) => console.error(error))
-    const stream = this.#host.changes<T>({
-      collections: [this.name],
-      ...(options.ids === undefined ? {} : { ids: options.ids }),
-      since: options.since ?? 'now',
-      onInterrupted: onError,
-      ...(options.onResume === undefined ? {} : { onResume: options.onResume }),
-    })
-    void (async () => {
-      try {
-        for await (const change of stream) {
-          try {
-            await listener(change)
-          } catch (error) {
-            onError(error)
-          }
-        }
-      } catch (error) {
-        onError(error)
-      }
-    })()
-    return () => stream.close()
+    return watchCollection(this.name, listener, options, (o) => this.#host.changes<T>(o))
   }
 }

@@ -3,6 +3,7 @@ import { readFileSync, readlinkSync } from 'node:fs'
 import { hostname } from 'node:os'
 import type { JsonObject, ReadTx, RecordRow, WriteTx } from '../backends/backend.js'
 import { TandemError } from '../errors.js'
+import { isPidRunning, processStartTicks } from '../fs/process-identity.js'
 
 /** The internal collection listing the processes that have the store open. */
 export const PROCESSES_COLLECTION = '_processes'
@@ -55,15 +56,7 @@ export function heartbeatEveryMs(windowMs = staleAfterMs()): number {
 }
 
 /** True if a process with this pid runs on this machine (EPERM: it does, as another user). */
-export function isPidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
+export const isPidAlive = isPidRunning
 
 /** Fields 3 and on of /proc/<pid>/stat (after the command name, which may hold spaces), or undefined off Linux. */
 function procStat(pid: number): string[] | undefined {
@@ -75,11 +68,8 @@ function procStat(pid: number): string[] | undefined {
   }
 }
 
-/** When the process started, in clock ticks since boot (field 22 of /proc/<pid>/stat); undefined where unknown. */
-export function pidStartTime(pid: number): number | undefined {
-  const value = Number(procStat(pid)?.[19])
-  return Number.isFinite(value) ? value : undefined
-}
+/** When the process started, in clock ticks since boot; undefined where unknown. */
+export const pidStartTime = processStartTicks
 
 /** True if the process is stopped (SIGSTOP, a debugger); false when it runs or it cannot be told. */
 export function isPidStopped(pid: number): boolean {

@@ -9,6 +9,7 @@ import { checkQueryFields } from './query-fields.js'
 import type { WriteJob } from './write-queue.js'
 import type { ChangeStream } from '../changes/change-stream.js'
 import type { Change, ChangeStart, ChangesOptions, FeedResume } from '../changes/change.js'
+import { watchCollection, type WatchedStream } from './watch.js'
 
 /** A record as every process reads it back. */
 export interface StoredRecord<T = AnyData> {
@@ -306,29 +307,7 @@ export class Collection<T = AnyData, I = T, N extends string = string> {
    * with backoff, calls `onResume` once it reads again and goes on after the last change delivered.
    */
   watch(listener: (change: Change<T, N>) => unknown, options: WatchOptions = {}): () => void {
-    if (typeof listener !== 'function') throw new TypeError(`watch takes a function (change) => ... (got ${typeof listener}).`)
-    const onError = options.onError ?? ((error: unknown) => console.error(error))
-    const stream = this.#runner.changes({
-      collections: [this.name],
-      ...(options.ids === undefined ? {} : { ids: options.ids }),
-      since: options.since ?? 'now',
-      onInterrupted: onError,
-      ...(options.onResume === undefined ? {} : { onResume: options.onResume }),
-    })
-    void (async () => {
-      try {
-        for await (const change of stream) {
-          try {
-            await listener(change as Change<T, N>)
-          } catch (error) {
-            onError(error)
-          }
-        }
-      } catch (error) {
-        onError(error)
-      }
-    })()
-    return () => stream.close()
+    return watchCollection(this.name, listener, options, (o) => this.#runner.changes(o) as WatchedStream<Change<T, N>>)
   }
 
   #checkOwner(): void {
