@@ -64,3 +64,15 @@ export function attachRecordData(changes: readonly ChangeRow[], found: ReadonlyM
     if (record.version !== change.version) change.superseded = true
   }
 }
+
+/**
+ * The log as coalescing leaves it (the SQLite and PostgreSQL backends delete in the write itself;
+ * a files store, whose log is appended, applies this when it reads or rewrites the log): an entry
+ * without a copy is dropped when a later entry of the same record has none either. Entries with a
+ * copy are history and always kept. Keeps the order.
+ */
+export function coalesced(changes: readonly ChangeRow[]): ChangeRow[] {
+  const last = new Map<string, number>()
+  for (const change of changes) if (change.data === undefined) last.set(`${change.collection}\u0000${change.id}`, change.seq)
+  return changes.filter((c) => c.data !== undefined || last.get(`${c.collection}\u0000${c.id}`) === c.seq)
+}

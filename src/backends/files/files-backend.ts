@@ -17,7 +17,7 @@ import { refuseCaseAliases } from '../collection-names.js'
 import { TandemError } from '../../errors.js'
 import { cleanUpLeftovers } from '../../fs/leftovers.js'
 import { removeQuietly } from '../../fs/durable-file.js'
-import { attachRecordData, idsToLookUp, type CurrentRecord } from '../change-data.js'
+import { attachRecordData, coalesced, idsToLookUp, type CurrentRecord } from '../change-data.js'
 import { changeLine, collectionText, parseCollection, type StoredRow } from './files-format.js'
 import { reconcileHandEdit, HAND_EDIT_ROLE } from './files-hand-edits.js'
 import { commitJournal, recoverJournal, stageFile, type Journal } from './files-journal.js'
@@ -150,7 +150,7 @@ export class FilesBackend implements Backend {
   async readChanges(cursor: number, limit: number, filter?: ChangeFilter): Promise<ChangeBatch> {
     this.#checkOpen()
     const state = this.readState()
-    const all = this.#changes.read(state.seq)
+    const all = coalesced(this.#changes.read(state.seq))
     const changes: ChangeRow[] = []
     let scannedThrough = state.seq
     for (const change of all) {
@@ -295,8 +295,8 @@ export class FilesBackend implements Backend {
       }
       const newLines = tx.changes.map((c) => `${changeLine(c)}\n`).join('')
       if (state.trimmedThrough > before.trimmedThrough) {
-        // Retention moved the trim mark: rewrite the log without the trimmed entries.
-        const kept = [...this.#changes.read(before.seq), ...tx.changes].filter((c) => c.seq > state.trimmedThrough)
+        // Retention moved the trim mark: rewrite the log without the trimmed entries, coalesced.
+        const kept = coalesced([...this.#changes.read(before.seq), ...tx.changes]).filter((c) => c.seq > state.trimmedThrough)
         const text = kept.map((c) => `${changeLine(c)}\n`).join('')
         journal.renames.push([stageFile(this.layout.changes, text), this.layout.changes])
         state.changesBytes = Buffer.byteLength(text)

@@ -59,6 +59,8 @@ export async function prepareStore(tx: DdlRunner, sql: PostgresSql, collections:
       { hint: 'Use the tandemdb version that wrote this store, or another schema.' },
     )
   }
+  // Only when missing, like the collections' indexes; built once for a store made before it.
+  if ((await tx.rows(sql.hasChangesRecordIndexSql())).length === 0) await tx.run({ text: sql.createChangesRecordIndexSql() })
   refuseCaseAliases(await tx.listCollections(), collections)
   for (const layout of collections) await ensureCollection(tx, sql, layout)
 }

@@ -5,10 +5,16 @@
  * holds to its parent; one rolled back loses it, as PostgreSQL releases its locks.
  */
 
+/** A change-log entry waiting for COMMIT; `record` (its recordKey) when it holds no copy and may be coalesced. */
+export interface BufferedChange {
+  text: string
+  record: string | undefined
+}
+
 /** What one savepoint level of a write holds until it is released or rolled back. */
 interface Level {
   /** Changes appended at this level, serialized at once (later edits of the data objects do not leak in). */
-  changes: string[]
+  changes: BufferedChange[]
   /** Records (collection/id) a get found missing at this level; their record locks are held. */
   missed: Set<string>
   /** Collections whose predicate lock (collectionLockKey) this level took. ROLLBACK TO SAVEPOINT releases them. */
@@ -49,9 +55,16 @@ export class SavepointStack {
     return this.#levels.some((level) => level.job)
   }
 
-  /** The changes COMMIT appends: those of the transaction's own level (released savepoints gave theirs to it). */
-  get committedChanges(): readonly string[] {
-    return this.#levels[0]!.changes
+  /**
+   * The changes COMMIT appends: those of the transaction's own level (released savepoints gave
+   * theirs to it), coalesced as the append coalesces the log: of a record's entries without a copy,
+   * the last one only.
+   */
+  get committedChanges(): string[] {
+    const changes = this.#levels[0]!.changes
+    const last = new Map<string, BufferedChange>()
+    for (const change of changes) if (change.record !== undefined) last.set(change.record, change)
+    return changes.filter((c) => c.record === undefined || last.get(c.record) === c).map((c) => c.text)
   }
 
   /** A savepoint was opened: a new level on top. */
@@ -81,8 +94,8 @@ export class SavepointStack {
     this.#levels[this.#levels.length - 1] = newLevel(this.#levels.at(-1)!.job)
   }
 
-  appendChange(serialized: string): void {
-    this.#levels.at(-1)!.changes.push(serialized)
+  appendChange(change: BufferedChange): void {
+    this.#levels.at(-1)!.changes.push(change)
   }
 
   /** The predicate lock of `collection` this transaction holds, if any. */

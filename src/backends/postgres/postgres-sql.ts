@@ -25,6 +25,7 @@ export const FORMAT_VERSION = '2'
 /** Format 1's meta row of the head, retired by format 2 (see upgradeFormatSql). */
 export const CHANGE_HEAD_KEY = 'change_head'
 export const TRIMMED_THROUGH_KEY = 'changes_trimmed_through'
+const CHANGES_RECORD_INDEX = 'changes:record'
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/
 const MAX_IDENTIFIER_BYTES = 63
@@ -314,6 +315,16 @@ export class PostgresSql {
    * "<seq before the first> <JSON array of the entries>", as PostgreSQL renders the JSONB the log
    * stores, so a listener can deliver them without reading the table; otherwise the new head.
    */
+  /** Whether the change log has its coalescing index (stores made before it lack it). */
+  hasChangesRecordIndexSql(): PostgresQuery {
+    return { text: `SELECT 1 FROM pg_indexes WHERE schemaname = $1 AND indexname = $2`, values: [this.schemaName, CHANGES_RECORD_INDEX] }
+  }
+
+  /** The index that finds a record's earlier entries without a copy, for coalescing (see #appendChangesSql). */
+  createChangesRecordIndexSql(): string {
+    return `CREATE INDEX IF NOT EXISTS "${CHANGES_RECORD_INDEX}" ON ${this.changes} (collection, id) WHERE data IS NULL`
+  }
+
   appendChangesSql(): PostgresQuery {
     return (this.#append ??= this.#appendChangesSql())
   }
@@ -329,7 +340,12 @@ export class PostgresSql {
         `WITH base AS (SELECT ${this.#headExpression(trimmed)} AS seq),`,
         `added AS (INSERT INTO ${this.changes} (seq, collection, id, op, version, role, at, data)`,
         `SELECT base.seq + e.ord, v->>'collection', v->>'id', v->>'op', (v->>'version')::bigint, v->>'role', (v->>'at')::bigint, v->'data'`,
-        `FROM base, jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(v, ord))`,
+        `FROM base, jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(v, ord)),`,
+        // Coalescing, as on SQLite: an entry without a copy only says "this record changed, read
+        // it", so the record's earlier such entries go. All of them are at or below base.seq (the
+        // new ones are above, and this statement's snapshot does not see them anyway).
+        `coalesced AS (DELETE FROM ${this.changes} c USING jsonb_array_elements($1::jsonb) AS w(v)`,
+        `WHERE v->'data' IS NULL AND c.data IS NULL AND c.collection = v->>'collection' AND c.id = v->>'id' AND c.seq <= (SELECT seq FROM base))`,
         `SELECT pg_notify('${this.channel}', coalesce(CASE WHEN $2::boolean THEN ${payload} END, (base.seq + ${n})::text)) FROM base`,
       ].join(' '),
     )

@@ -418,7 +418,10 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
 
   async appendChange(change: Omit<ChangeRow, 'seq'>): Promise<void> {
     // Buffered, not inserted: seqs are given out at commit, under the change-log lock.
-    this.#levels.appendChange(JSON.stringify(change))
+    this.#levels.appendChange({
+      text: JSON.stringify(change),
+      record: change.data === undefined ? recordKey(change.collection, change.id) : undefined,
+    })
   }
 
   async trimChanges(retention: ChangeRetention, now: number): Promise<number> {

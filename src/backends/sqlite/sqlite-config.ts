@@ -3,7 +3,7 @@
  * types. The backend opens its connections itself (sqlite-connection.ts): no handle is handed in.
  */
 export interface SqliteStatement {
-  run(...params: unknown[]): { changes: number }
+  run(...params: unknown[]): { changes: number; lastInsertRowid: number | bigint }
   get(...params: unknown[]): unknown
   all(...params: unknown[]): unknown[]
 }

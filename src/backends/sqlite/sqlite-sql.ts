@@ -29,6 +29,21 @@ export const CREATE_CHANGES_SQL = `CREATE TABLE IF NOT EXISTS ${CHANGES_TABLE} (
     data TEXT
   ) STRICT`
 
+/**
+ * The index that finds a record's earlier entries, for coalescing (see COALESCE_CHANGES_SQL). Only
+ * entries without a copy are in it: entries with one are history and never coalesced.
+ */
+export const CREATE_CHANGES_RECORD_INDEX_SQL = `CREATE INDEX IF NOT EXISTS "_tandem_changes:record" ON ${CHANGES_TABLE} (collection, id) WHERE data IS NULL`
+
+/**
+ * Coalescing (? = collection, id, the seq just appended): an entry without a copy only says "this
+ * record changed, read it", so a later entry of the same record makes the earlier ones redundant.
+ * They are deleted in the transaction that appends the later one: the log holds about one entry
+ * per record, not one per write. Run after the append, never before: deleting the newest entry
+ * first would let the append reuse its seq (seq is max + 1).
+ */
+export const COALESCE_CHANGES_SQL = `DELETE FROM ${CHANGES_TABLE} WHERE collection = ? AND id = ? AND data IS NULL AND seq < ?`
+
 export const CHANGE_HEAD_SQL = `SELECT coalesce(max(seq), 0) AS head FROM ${CHANGES_TABLE}`
 
 /**

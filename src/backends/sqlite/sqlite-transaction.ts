@@ -17,6 +17,7 @@ import {
   APPEND_CHANGE_SQL,
   CHANGE_HEAD_SQL,
   CHANGES_TABLE,
+  COALESCE_CHANGES_SQL,
   META_TABLE,
   TRIMMED_THROUGH_KEY,
   createIndexSql,
@@ -93,7 +94,7 @@ export class SqliteWriteTx extends SqliteReader implements WriteTx {
   appendChange(change: Omit<ChangeRow, 'seq'>): void {
     const statement = this.connection.statement(APPEND_CHANGE_SQL)
     try {
-      statement.run(
+      const { lastInsertRowid } = statement.run(
         change.collection,
         change.id,
         change.op,
@@ -102,6 +103,7 @@ export class SqliteWriteTx extends SqliteReader implements WriteTx {
         change.at,
         change.data === undefined ? null : this.#json(change.data),
       )
+      if (change.data === undefined) this.connection.statement(COALESCE_CHANGES_SQL).run(change.collection, change.id, lastInsertRowid)
     } catch (error) {
       throw this.#failed(error, change.collection, change.id)
     }
