@@ -67,12 +67,16 @@ export function attachRecordData(changes: readonly ChangeRow[], found: ReadonlyM
 
 /**
  * The log as coalescing leaves it (the SQLite and PostgreSQL backends delete in the write itself;
- * a files store, whose log is appended, applies this when it reads or rewrites the log): an entry
- * without a copy is dropped when a later entry of the same record has none either. Entries with a
- * copy are history and always kept. Keeps the order.
+ * a files store, whose log is appended, applies this when it reads or rewrites the log; PostgreSQL
+ * also to the entries one transaction appends together): an entry without a copy is dropped when
+ * a later entry of the same record, other than an insert, has none either. Entries with a copy
+ * are history and always kept; so is a tombstone followed by an insert of the same id. Keeps the order.
  */
-export function coalesced(changes: readonly ChangeRow[]): ChangeRow[] {
+export function coalesced<C extends Pick<ChangeRow, 'collection' | 'id' | 'op' | 'data'>>(changes: readonly C[]): C[] {
   const last = new Map<string, number>()
-  for (const change of changes) if (change.data === undefined) last.set(`${change.collection}\u0000${change.id}`, change.seq)
-  return changes.filter((c) => c.data !== undefined || last.get(`${c.collection}\u0000${c.id}`) === c.seq)
+  changes.forEach((c, i) => {
+    if (c.data === undefined && c.op !== 'insert') last.set(`${c.collection}\u0000${c.id}`, i)
+  })
+  if (last.size === 0) return [...changes]
+  return changes.filter((c, i) => c.data !== undefined || i >= (last.get(`${c.collection}\u0000${c.id}`) ?? 0))
 }

@@ -9,13 +9,13 @@ import {
   inspectSideFiles,
   peekStore,
   pruneStaleProcesses,
-  scanChangeLog,
   WAL_HEADER_BYTES,
   type Peek,
   type SideFilesView,
   type StoreFilePart,
   type StoreHolder,
 } from './peek.js'
+import { scanChangeLog } from './change-log-scan.js'
 import { findModeProblems, findOrphanFiles, isRollbackTandemFile, sniffDatabaseFile, type FileSniff } from './store-files.js'
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip'
@@ -302,25 +302,26 @@ const changeLog: DoctorCheck = {
     if (!s.sound || s.backend === undefined) return skipped('the file is not sound')
     const scan = await scanChangeLog(s.backend)
     const trimmed = scan.trimmedThrough > 0 ? `; through seq ${scan.trimmedThrough} trimmed by retention` : ''
-    if (scan.gaps.length === 0 && scan.duplicates.length === 0) {
-      if (scan.first === undefined) return { status: 'ok', summary: `empty${trimmed}` }
-      return { status: 'ok', summary: `seq ${scan.first} to ${scan.head}, none missing (${plural(scan.count, 'change')}${trimmed})` }
-    }
-    const missing = scan.gaps.reduce((n, [from, to]) => n + to - from + 1, 0)
+    const held = scan.first === undefined ? `empty${trimmed}` : `${plural(scan.count, 'change')} up to seq ${scan.head}${trimmed}`
+    if (scan.duplicates.length === 0 && scan.unlogged.length === 0)
+      return { status: 'ok', summary: `${held}; the latest write of each of ${plural(scan.records, 'record')} is in it` }
     const lines = [
-      ...scan.gaps.map(([from, to]) => (from === to ? `seq ${from} missing` : `seq ${from} to ${to} missing`)),
+      ...scan.unlogged.map(
+        (r) =>
+          `${r.collection}/${r.id} is at version ${r.version}, the log ${r.logged === undefined ? 'has no entry for it' : `holds version ${r.logged}`}`,
+      ),
       ...scan.duplicates.map((seq) => `seq ${seq} listed twice`),
     ]
     const parts = [
-      ...(missing > 0 ? [`${plural(missing, 'change')} missing`] : []),
+      ...(scan.unlogged.length > 0 ? [`${plural(scan.unlogged.length, 'record')} written without a change-log entry`] : []),
       ...(scan.duplicates.length > 0 ? [`${plural(scan.duplicates.length, 'seq')} listed twice`] : []),
     ]
     return {
       status: 'fail',
-      summary: `${parts.join(', ')} between seq ${scan.trimmedThrough + 1} and ${scan.head}: the log was changed other than by retention`,
+      summary: `${parts.join(', ')} (${held}): the store was written other than through Tandem, or the log was changed by hand`,
       details: lines.slice(0, 10).concat(lines.length > 10 ? [`... and ${lines.length - 10} more`] : []),
       advice:
-        'Followers and consumers never saw the missing changes (or see one twice): each must resync, reloading the records it tracks, then following the feed from "now". Check the integrity, and restore a backup if the file was damaged. --fix cannot rebuild a change log.',
+        'Followers and consumers never heard of these writes: each must resync, reloading the records it tracks, then following the feed from "now". Find the process that writes the file directly and make it follow docs/protocol.md (or go through tandem serve). --fix cannot rebuild a change log.',
     }
   },
 }

@@ -86,7 +86,7 @@ export interface StoreConfig<C extends CollectionsConfig = CollectionsConfig, R 
   busyTimeoutMs?: number
   /** Bring your own backend (advanced; the PostgreSQL backend plugs in here). */
   backend?: Backend
-  /** How much of the change log to keep. Defaults: 100,000 changes and 7 days, whichever is less. */
+  /** How much of the change log to keep. Defaults: the changes among the last 100,000 seqs, and 7 days, whichever is less. */
   changes?: { maxCount?: number; maxAgeMs?: number }
   /** Schema and data migrations, run once each at open (see docs/lifecycle.md). */
   migrations?: readonly Migration[]

@@ -1,3 +1,6 @@
+import type { ChangeOp, JsonObject } from '../backend.js'
+import { coalesced } from '../change-data.js'
+
 /**
  * What a PostgreSQL write transaction holds, level by savepoint level: its buffered change-log
  * entries, the ids it found missing, its predicate and record locks (engine-only: SQLite's one
@@ -5,10 +8,13 @@
  * holds to its parent; one rolled back loses it, as PostgreSQL releases its locks.
  */
 
-/** A change-log entry waiting for COMMIT; `record` (its recordKey) when it holds no copy and may be coalesced. */
+/** A change-log entry waiting for COMMIT, with what coalescing needs to know of it (see coalesced in change-data.ts). */
 export interface BufferedChange {
   text: string
-  record: string | undefined
+  collection: string
+  id: string
+  op: ChangeOp
+  data?: JsonObject
 }
 
 /** What one savepoint level of a write holds until it is released or rolled back. */
@@ -61,10 +67,7 @@ export class SavepointStack {
    * the last one only.
    */
   get committedChanges(): string[] {
-    const changes = this.#levels[0]!.changes
-    const last = new Map<string, BufferedChange>()
-    for (const change of changes) if (change.record !== undefined) last.set(change.record, change)
-    return changes.filter((c) => c.record === undefined || last.get(c.record) === c).map((c) => c.text)
+    return coalesced(this.#levels[0]!.changes).map((c) => c.text)
   }
 
   /** A savepoint was opened: a new level on top. */

@@ -342,10 +342,11 @@ export class PostgresSql {
         `SELECT base.seq + e.ord, v->>'collection', v->>'id', v->>'op', (v->>'version')::bigint, v->>'role', (v->>'at')::bigint, v->'data'`,
         `FROM base, jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(v, ord)),`,
         // Coalescing, as on SQLite: an entry without a copy only says "this record changed, read
-        // it", so the record's earlier such entries go. All of them are at or below base.seq (the
-        // new ones are above, and this statement's snapshot does not see them anyway).
+        // it", so the record's earlier such entries go (not for an insert: see sqlite-sql.ts). All
+        // of them are at or below base.seq (the new ones are above, and this statement's snapshot
+        // does not see them anyway).
         `coalesced AS (DELETE FROM ${this.changes} c USING jsonb_array_elements($1::jsonb) AS w(v)`,
-        `WHERE v->'data' IS NULL AND c.data IS NULL AND c.collection = v->>'collection' AND c.id = v->>'id' AND c.seq <= (SELECT seq FROM base))`,
+        `WHERE v->'data' IS NULL AND v->>'op' <> 'insert' AND c.data IS NULL AND c.collection = v->>'collection' AND c.id = v->>'id' AND c.seq <= (SELECT seq FROM base))`,
         `SELECT pg_notify('${this.channel}', coalesce(CASE WHEN $2::boolean THEN ${payload} END, (base.seq + ${n})::text)) FROM base`,
       ].join(' '),
     )
@@ -396,7 +397,7 @@ export class PostgresSql {
       text: `SELECT
         (SELECT value FROM ${this.meta} WHERE key = 'format') AS format,
         (SELECT value::bigint FROM ${this.meta} WHERE key = '${TRIMMED_THROUGH_KEY}') AS trimmed,
-        min(seq) AS low, max(seq) AS high, count(*) AS n
+        min(seq) AS low
       FROM ${this.changes}`,
     }
   }

@@ -420,12 +420,15 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
     // Buffered, not inserted: seqs are given out at commit, under the change-log lock.
     this.#levels.appendChange({
       text: JSON.stringify(change),
-      record: change.data === undefined ? recordKey(change.collection, change.id) : undefined,
+      collection: change.collection,
+      id: change.id,
+      op: change.op,
+      data: change.data,
     })
   }
 
   async trimChanges(retention: ChangeRetention, now: number): Promise<number> {
-    // The log is trimmed from its oldest end only, so what is left is always contiguous. Only
+    // The log is trimmed from its oldest end only (coalescing leaves gaps inside it). Only
     // committed changes (seq <= the committed head) can be trimmed; in-flight ones are above it.
     const [{ head }] = (await this.rows<{ head: number }>(this.sql.changeHeadSql())) as [{ head: number }]
     // Ages by a clock that cannot have jumped ahead while this process ran (see steadyNow).

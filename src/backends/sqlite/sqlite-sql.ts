@@ -40,7 +40,9 @@ export const CREATE_CHANGES_RECORD_INDEX_SQL = `CREATE INDEX IF NOT EXISTS "_tan
  * record changed, read it", so a later entry of the same record makes the earlier ones redundant.
  * They are deleted in the transaction that appends the later one: the log holds about one entry
  * per record, not one per write. Run after the append, never before: deleting the newest entry
- * first would let the append reuse its seq (seq is max + 1).
+ * first would let the append reuse its seq (seq is max + 1). Not run for an insert: a new record
+ * has no earlier entries but, when its id was deleted before, that record's tombstone, which the
+ * log keeps until retention (a reader then sees the delete, then the insert).
  */
 export const COALESCE_CHANGES_SQL = `DELETE FROM ${CHANGES_TABLE} WHERE collection = ? AND id = ? AND data IS NULL AND seq < ?`
 

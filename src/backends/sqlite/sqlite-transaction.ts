@@ -103,7 +103,9 @@ export class SqliteWriteTx extends SqliteReader implements WriteTx {
         change.at,
         change.data === undefined ? null : this.#json(change.data),
       )
-      if (change.data === undefined) this.connection.statement(COALESCE_CHANGES_SQL).run(change.collection, change.id, lastInsertRowid)
+      // An insert has nothing to coalesce but the tombstone of an earlier record with its id: kept.
+      if (change.data === undefined && change.op !== 'insert')
+        this.connection.statement(COALESCE_CHANGES_SQL).run(change.collection, change.id, lastInsertRowid)
     } catch (error) {
       throw this.#failed(error, change.collection, change.id)
     }
@@ -114,12 +116,13 @@ export class SqliteWriteTx extends SqliteReader implements WriteTx {
     const oldest = this.connection.statement(`SELECT seq, at FROM ${CHANGES_TABLE} ORDER BY seq LIMIT 1`).get() as
       { seq: number; at: number } | undefined
     const cutoff = steadyNow(now) - retention.maxAgeMs
-    // The log is contiguous, so this cheap look says whether there is anything to trim at all.
+    // A cheap look at whether there is anything to trim at all: maxCount counts seqs (coalescing
+    // leaves gaps, so the log holds at most that many entries).
     if (oldest === undefined || (head - oldest.seq + 1 <= retention.maxCount && oldest.at >= cutoff)) {
       reclaimStep(this.connection)
       return 0
     }
-    // Trimmed from the oldest end only, so what is left stays contiguous; by age only up to the
+    // Trimmed from the oldest end only; by age only up to the
     // first young entry, so an entry stamped by a clock that was behind cannot take younger ones
     // before it along. Age is looked at in the oldest 10,000 entries per pass.
     const byAge = this.connection.statement(AGED_THROUGH_SQL).get(cutoff) as { seq: number | null }

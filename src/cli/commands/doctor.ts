@@ -113,7 +113,7 @@ function backupDirOf(option: string | boolean | undefined, config: LoadedConfig 
 export const doctor: Command = {
   name: 'doctor',
   summary:
-    'Check a store file: integrity, -wal/-shm, WAL size, stale registrations, change-log gaps, consumers behind retention, orphaned temp/lock files and backup temps, permissions; --fix repairs what it safely can.',
+    'Check a store file: integrity, -wal/-shm, WAL size, stale registrations, writes missing from the change log, consumers behind retention, orphaned temp/lock files and backup temps, permissions; --fix repairs what it safely can.',
   usage: 'tandem doctor [store] [--fix] [--backup-dir DIR] [--config PATH] [--json]',
   options: {
     fix: {
