@@ -37,6 +37,9 @@ export default defineStore({
     activities: {
       writers: ['editor', 'timer'],
       schema: Activity,
+      // Every version stays in the change log, so main.ts can check each write; by default the log
+      // keeps only each record's latest change.
+      history: 'full',
       seed: [
         {
           id: ACTIVITY_ID,

@@ -7,27 +7,28 @@ import { tempDir } from '../helpers/backends.js'
 import { LAST_RESORT_TIMEOUT_MS, forkWorker } from '../helpers/processes.js'
 
 /**
- * Issue 25: opening a store of the release before coalescing builds the change log's coalescing
- * index, once, in the open's first transaction. Processes opening it are SIGKILLed at spread-out
- * moments of their open, again and again: the store stays whole (records, the old log entries
- * with their copies, the consumer's position), and the next open finishes the job.
+ * Issue 25: opening a store of the release before coalescing gives its record tables the seq
+ * column (the seq of each record's latest change-log entry), once, in the open's first
+ * transaction. Processes opening it are SIGKILLed at spread-out moments of their open, again and
+ * again, while the log is large: the store stays whole (records, the old log entries with their
+ * copies, the consumer's position), and the next open finishes the job.
  */
 const FIXTURE = join(import.meta.dirname, '../fixtures/store-before-25.db')
 const collections = { notes: { writers: '*' }, blobs: { writers: '*' } } as const
-/** Log entries added to the old file so that building the index takes a while to interrupt. */
+/** Log entries added to the old file, so that the open has more to read while it is interrupted. */
 const EXTRA_ENTRIES = 200_000
 
-function hasIndex(path: string): boolean {
+function upgraded(path: string): boolean {
   const db = new Database(path, { readonly: true })
   try {
-    return db.prepare(`SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = '_tandem_changes:record'`).get() !== undefined
+    return ['notes', 'blobs'].every((c) => db.prepare(`SELECT 1 FROM pragma_table_info('c_${c}') WHERE name = 'seq'`).get() !== undefined)
   } finally {
     db.close()
   }
 }
 
 test(
-  'a store from before coalescing, opened by processes SIGKILLed mid-open again and again, loses nothing and ends with its index',
+  'a store from before coalescing, opened by processes SIGKILLed mid-open again and again, loses nothing and ends upgraded',
   async () => {
     const path = join(tempDir(), 'old.db')
     copyFileSync(FIXTURE, path)
@@ -50,14 +51,14 @@ test(
     probe.kill('SIGKILL')
     await probe.exited
 
-    let killedBeforeIndex = 0
-    for (let k = 0; k < 8 && !hasIndex(path); k++) {
+    let killedBefore = 0
+    for (let k = 0; k < 8 && !upgraded(path); k++) {
       const worker = forkWorker('store-holder.mjs', { config: { path, role: 'app', collections } })
-      // From early in the open to well past the probe's whole open: some land inside the index build.
+      // From early in the open to well past the probe's whole open.
       await new Promise((resolve) => setTimeout(resolve, (openMs * (k + 1)) / 3))
       worker.kill('SIGKILL')
       await worker.exited
-      if (!hasIndex(path)) killedBeforeIndex++
+      if (!upgraded(path)) killedBefore++
     }
     const store = await openStore({ path, role: 'app', collections })
     try {
@@ -83,17 +84,18 @@ test(
     } finally {
       await store.close()
     }
-    expect(hasIndex(path)).toBe(true)
+    expect(upgraded(path)).toBe(true)
     const db = new Database(path, { readonly: true })
     try {
-      // Nothing coalesced by the upgrade itself: only writes coalesce.
+      // Nothing coalesced by the upgrade itself: only writes coalesce. The old records have no seq yet.
       expect((db.prepare('SELECT count(*) AS n FROM _tandem_changes').get() as { n: number }).n).toBe(entriesBefore)
+      expect(db.prepare('SELECT count(*) AS n FROM c_notes WHERE seq IS NOT NULL').get()).toEqual({ n: 0 })
       expect(db.pragma('integrity_check', { simple: true })).toBe('ok')
     } finally {
       db.close()
     }
     console.log(
-      `format migration under SIGKILL: open takes ~${openMs.toFixed(0)} ms; ${killedBeforeIndex} kills left the store without its index, the next open built it`,
+      `format migration under SIGKILL: open takes ~${openMs.toFixed(0)} ms; ${killedBefore} kills left the store not yet upgraded, the next open upgraded it`,
     )
   },
   LAST_RESORT_TIMEOUT_MS,

@@ -1,6 +1,6 @@
 import type { ChangeFilter } from '../backend.js'
 import type { SqliteHandle, SqliteStatement } from './sqlite-config.js'
-import { HAS_TABLE_SQL, ROW_SQL, readChangesSql, tableName, type RowStatement } from './sqlite-sql.js'
+import { HAS_TABLE_SQL, ROW_SQL, hasSeqColumnSql, readChangesSql, tableName, type RowStatement } from './sqlite-sql.js'
 
 /**
  * One better-sqlite3 connection with its prepared-statement cache (the twin of
@@ -36,6 +36,16 @@ export class SqliteConnection {
    * Whether the collection has a table, asked of the schema each time (cheap: SQLite keeps it in
    * memory), since another process may create or drop one at any time.
    */
+  /** Whether the collection's table has the seq column; once it has, asked no more. */
+  hasSeqColumn(collection: string): boolean {
+    if (this.#withSeq.has(collection)) return true
+    const has = this.statement(hasSeqColumnSql(collection)).get() !== undefined
+    if (has) this.#withSeq.add(collection)
+    return has
+  }
+
+  readonly #withSeq = new Set<string>()
+
   hasTable(collection: string): boolean {
     return this.statement(HAS_TABLE_SQL).get(`c_${collection}`) !== undefined
   }

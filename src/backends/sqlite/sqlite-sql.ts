@@ -30,21 +30,17 @@ export const CREATE_CHANGES_SQL = `CREATE TABLE IF NOT EXISTS ${CHANGES_TABLE} (
   ) STRICT`
 
 /**
- * The index that finds a record's earlier entries, for coalescing (see COALESCE_CHANGES_SQL). Only
- * entries without a copy are in it: entries with one are history and never coalesced.
+ * Coalescing (? = the record's previous seq, its collection and id): an entry without a copy only
+ * says "this record changed, read it", so when the record changes again its previous entry says
+ * nothing the new one does not, and the write that appends the new one deletes it, in the same
+ * transaction. The log then holds about one entry per record, not one per write. A record row
+ * keeps the seq of its latest entry (column seq), so the previous entry is found by its rowid: no
+ * index, no page written beyond the ones the write touches anyway. The collection and id are
+ * checked too: a seq a foreign writer left stale never deletes another record's entry. Run after
+ * the append, never before: deleting the newest entry first would let the append reuse its seq
+ * (seq is max + 1).
  */
-export const CREATE_CHANGES_RECORD_INDEX_SQL = `CREATE INDEX IF NOT EXISTS "_tandem_changes:record" ON ${CHANGES_TABLE} (collection, id) WHERE data IS NULL`
-
-/**
- * Coalescing (? = collection, id, the seq just appended): an entry without a copy only says "this
- * record changed, read it", so a later entry of the same record makes the earlier ones redundant.
- * They are deleted in the transaction that appends the later one: the log holds about one entry
- * per record, not one per write. Run after the append, never before: deleting the newest entry
- * first would let the append reuse its seq (seq is max + 1). Not run for an insert: a new record
- * has no earlier entries but, when its id was deleted before, that record's tombstone, which the
- * log keeps until retention (a reader then sees the delete, then the insert).
- */
-export const COALESCE_CHANGES_SQL = `DELETE FROM ${CHANGES_TABLE} WHERE collection = ? AND id = ? AND data IS NULL AND seq < ?`
+export const COALESCE_CHANGE_SQL = `DELETE FROM ${CHANGES_TABLE} WHERE seq = ? AND collection = ? AND id = ? AND data IS NULL`
 
 export const CHANGE_HEAD_SQL = `SELECT coalesce(max(seq), 0) AS head FROM ${CHANGES_TABLE}`
 
@@ -81,13 +77,32 @@ export function tableName(collection: string): string {
   return `"c_${collection}"`
 }
 
-/** The four statements of a record write or read, by table: prepared once per connection (see SqliteConnection). */
-export type RowStatement = 'get' | 'insert' | 'update' | 'delete'
+/**
+ * The statements of a record write or read, by table: prepared once per connection (see
+ * SqliteConnection). The writes set seq, the seq of the change-log entry the write appends next
+ * (see COALESCE_CHANGE_SQL); update and delete first read the one they replace.
+ */
+export type RowStatement = 'get' | 'insert' | 'update' | 'delete' | 'seq'
 export const ROW_SQL: Record<RowStatement, (table: string) => string> = {
   get: (table) => `SELECT ${ROW_COLUMNS} FROM ${table} WHERE id = ?`,
-  insert: (table) => `INSERT INTO ${table} (id, version, created_at, updated_at, role, data) VALUES (?, ?, ?, ?, ?, ?)`,
-  update: (table) => `UPDATE ${table} SET version = ?, updated_at = ?, role = ?, data = ? WHERE id = ?`,
-  delete: (table) => `DELETE FROM ${table} WHERE id = ?`,
+  insert: (table) => `INSERT INTO ${table} (id, version, created_at, updated_at, role, data, seq) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  update: (table) => `UPDATE ${table} SET version = ?, updated_at = ?, role = ?, data = ?, seq = ? WHERE id = ?`,
+  delete: (table) => `DELETE FROM ${table} WHERE id = ? RETURNING seq`,
+  seq: (table) => `SELECT seq FROM ${table} WHERE id = ?`,
+}
+
+/** Whether a record table has the seq column (tables made before coalescing get it on open: addSeqColumnSql). */
+export function hasSeqColumnSql(collection: string): string {
+  return `SELECT 1 FROM pragma_table_info('c_${collection}') WHERE name = 'seq'`
+}
+
+/** Corrects a record's seq when its append did not take the seq expected (see SqliteWriteTx.appendChange). */
+export function setSeqSql(collection: string): string {
+  return `UPDATE ${tableName(collection)} SET seq = ? WHERE id = ?`
+}
+
+export function addSeqColumnSql(collection: string): string {
+  return `ALTER TABLE ${tableName(collection)} ADD COLUMN seq INTEGER`
 }
 
 export function createTableSql(collection: string): string {
@@ -97,7 +112,8 @@ export function createTableSql(collection: string): string {
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
     role TEXT NOT NULL,
-    data TEXT NOT NULL CHECK (json_valid(data))
+    data TEXT NOT NULL CHECK (json_valid(data)),
+    seq INTEGER
   ) STRICT`
 }
 

@@ -11,13 +11,16 @@ import { StorageError } from '../../errors.js'
 import { steadyNow } from '../steady-clock.js'
 import { translateSqliteError } from './sqlite-errors.js'
 import { reclaimStep } from './sqlite-reclaim.js'
+import type { SqliteStatement } from './sqlite-config.js'
 import { SqliteReader } from './sqlite-reader.js'
 import {
   AGED_THROUGH_SQL,
   APPEND_CHANGE_SQL,
   CHANGE_HEAD_SQL,
   CHANGES_TABLE,
-  COALESCE_CHANGES_SQL,
+  COALESCE_CHANGE_SQL,
+  addSeqColumnSql,
+  setSeqSql,
   META_TABLE,
   TRIMMED_THROUGH_KEY,
   createIndexSql,
@@ -38,6 +41,10 @@ export class SqliteWriteTx extends SqliteReader implements WriteTx {
   /** The last data serialized, so its change-log entry reuses the JSON text instead of building it twice. */
   #lastData: unknown
   #lastJson = ''
+  /** The newest seq in the log, read at the first write of the transaction; each append adds one. */
+  #head: number | undefined
+  /** The entry the last record write replaced: coalesced by the append that follows it (see COALESCE_CHANGE_SQL). */
+  #replaced: { collection: string; id: string; seq: number } | undefined
 
   #json(data: JsonObject): string {
     if (data !== this.#lastData) {
@@ -47,35 +54,64 @@ export class SqliteWriteTx extends SqliteReader implements WriteTx {
     return this.#lastJson
   }
 
+  /** The seq the next append takes: the log's rowid is max + 1, and nothing but this transaction appends now. */
+  #nextSeq(): number {
+    this.#head ??= (this.connection.statement(CHANGE_HEAD_SQL).get() as { head: number }).head
+    return this.#head + 1
+  }
+
   insert(collection: string, row: RecordRow): void {
-    const statement = this.connection.rowStatement('insert', collection)
+    const statement = this.#rowWrite('insert', collection)
+    this.#replaced = undefined
     try {
-      statement.run(row.id, row.version, row.createdAt, row.updatedAt, row.role, this.#json(row.data))
+      statement.run(row.id, row.version, row.createdAt, row.updatedAt, row.role, this.#json(row.data), this.#nextSeq())
     } catch (error) {
       throw this.#failed(error, collection, row.id)
     }
   }
 
   update(collection: string, row: RecordRow): void {
-    const statement = this.connection.rowStatement('update', collection)
+    const statement = this.#rowWrite('update', collection)
     try {
-      statement.run(row.version, row.updatedAt, row.role, this.#json(row.data), row.id)
+      this.#remember(collection, row.id, this.connection.rowStatement('seq', collection).get(row.id))
+      statement.run(row.version, row.updatedAt, row.role, this.#json(row.data), this.#nextSeq(), row.id)
     } catch (error) {
       throw this.#failed(error, collection, row.id)
     }
   }
 
   delete(collection: string, id: string): void {
-    const statement = this.connection.rowStatement('delete', collection)
+    const statement = this.#rowWrite('delete', collection)
     try {
-      statement.run(id)
+      this.#remember(collection, id, statement.get(id))
     } catch (error) {
       throw this.#failed(error, collection, id)
     }
   }
 
+  #remember(collection: string, id: string, found: unknown): void {
+    const seq = (found as { seq: number | null } | undefined)?.seq
+    this.#replaced = seq == null ? undefined : { collection, id, seq }
+  }
+
+  /**
+   * A record write's statement; a table made before coalescing gets its seq column first (on
+   * open, or here for a collection this process did not declare), once per connection.
+   */
+  #rowWrite(kind: 'insert' | 'update' | 'delete', collection: string): SqliteStatement {
+    if (!this.connection.hasSeqColumn(collection)) {
+      try {
+        this.connection.handle.exec(addSeqColumnSql(collection))
+      } catch (error) {
+        throw this.#failed(error, collection, '')
+      }
+    }
+    return this.connection.rowStatement(kind, collection)
+  }
+
   async ensureCollection(layout: CollectionLayout): Promise<void> {
     this.connection.handle.exec(createTableSql(layout.name))
+    if (!this.connection.hasSeqColumn(layout.name)) this.connection.handle.exec(addSeqColumnSql(layout.name))
     for (const path of layout.indexes) this.connection.handle.exec(createIndexSql(layout, path))
   }
 
@@ -93,7 +129,10 @@ export class SqliteWriteTx extends SqliteReader implements WriteTx {
 
   appendChange(change: Omit<ChangeRow, 'seq'>): void {
     const statement = this.connection.statement(APPEND_CHANGE_SQL)
+    const replaced = this.#replaced
+    this.#replaced = undefined
     try {
+      const expected = this.#nextSeq()
       const { lastInsertRowid } = statement.run(
         change.collection,
         change.id,
@@ -103,9 +142,13 @@ export class SqliteWriteTx extends SqliteReader implements WriteTx {
         change.at,
         change.data === undefined ? null : this.#json(change.data),
       )
-      // An insert has nothing to coalesce but the tombstone of an earlier record with its id: kept.
-      if (change.data === undefined && change.op !== 'insert')
-        this.connection.statement(COALESCE_CHANGES_SQL).run(change.collection, change.id, lastInsertRowid)
+      this.#head = Number(lastInsertRowid)
+      // The record written just before was given the seq this append was expected to take; if
+      // the log said otherwise (a writer that does not follow the protocol), the record is told.
+      if (this.#head !== expected && change.op !== 'delete' && change.op !== 'trim')
+        this.connection.statement(setSeqSql(change.collection)).run(this.#head, change.id)
+      if (change.data === undefined && replaced !== undefined && replaced.collection === change.collection && replaced.id === change.id)
+        this.connection.statement(COALESCE_CHANGE_SQL).run(replaced.seq, change.collection, change.id)
     } catch (error) {
       throw this.#failed(error, change.collection, change.id)
     }
@@ -155,6 +198,9 @@ export class SqliteWriteTx extends SqliteReader implements WriteTx {
       // then there is no savepoint left to return to and the enclosing work is lost too.
       if (!this.connection.handle.inTransaction) throw markTransactionAborted(error)
       this.connection.statement(`ROLLBACK TO ${name}`).run()
+      // Appends may have been undone: the head is read again when next needed.
+      this.#head = undefined
+      this.#replaced = undefined
       this.connection.statement(`RELEASE ${name}`).run()
       throw error
     } finally {
