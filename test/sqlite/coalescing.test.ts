@@ -91,7 +91,7 @@ test(
   'writers SIGKILLed mid-write again and again leave each record with exactly its latest entry, named by its seq',
   async () => {
     const path = join(tempDir(), 'store.db')
-    const config = { path, role: 'app', collections: { tasks: { writers: '*' } } }
+    const config = { path, role: 'app', collections: { tasks: { writers: '*' } } } as const
     const store = await openStore(config)
     const ids = ['a', 'b', 'c']
     for (const id of ids) await store.collection('tasks').insert({ n: 0 }, { id })
