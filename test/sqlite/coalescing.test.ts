@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { expect, test } from 'vitest'
 import { openStore } from '../../src/index.js'
+import { copyStore } from '../../src/lifecycle.js'
 import { tempDir } from '../helpers/backends.js'
 import { LAST_RESORT_TIMEOUT_MS, forkWorker } from '../helpers/processes.js'
 
@@ -122,3 +123,22 @@ test(
   },
   LAST_RESORT_TIMEOUT_MS,
 )
+
+test('a copy writes its batches as inserts first, then their entries: each copied row still names its own entry', async () => {
+  const dir = tempDir()
+  const source = await openStore({ path: join(dir, 'from.db'), role: 'app', collections })
+  for (let i = 0; i < 30; i++) await source.collection('tasks').insert({ n: i })
+  await source.close()
+  await copyStore({ from: { path: join(dir, 'from.db') }, to: { path: join(dir, 'to.db') }, batchSize: 7 })
+  const db = new Database(join(dir, 'to.db'), { readonly: true })
+  try {
+    const rows = db.prepare('SELECT r.seq AS named, c.seq AS logged FROM c_tasks r JOIN _tandem_changes c ON c.id = r.id').all() as {
+      named: number
+      logged: number
+    }[]
+    expect(rows).toHaveLength(30)
+    expect(rows.every((r) => r.named === r.logged)).toBe(true)
+  } finally {
+    db.close()
+  }
+})

@@ -41,10 +41,14 @@ export class SqliteWriteTx extends SqliteReader implements WriteTx {
   /** The last data serialized, so its change-log entry reuses the JSON text instead of building it twice. */
   #lastData: unknown
   #lastJson = ''
-  /** The newest seq in the log, read at the first write of the transaction; each append adds one. */
+  /** The newest seq in the log, read at the first write of the transaction; each append moves it. */
   #head: number | undefined
-  /** The entry the last record write replaced: coalesced by the append that follows it (see COALESCE_CHANGE_SQL). */
-  #replaced: { collection: string; id: string; seq: number } | undefined
+  /**
+   * Per record written and not yet appended (collection NUL id): the seq its row was given, the
+   * one its append is expected to take, and the seq of the entry the write replaced, which that
+   * append coalesces (see COALESCE_CHANGE_SQL).
+   */
+  readonly #pending = new Map<string, { seq: number; replaced: number | null | undefined }>()
 
   #json(data: JsonObject): string {
     if (data !== this.#lastData) {
@@ -54,18 +58,32 @@ export class SqliteWriteTx extends SqliteReader implements WriteTx {
     return this.#lastJson
   }
 
-  /** The seq the next append takes: the log's rowid is max + 1, and nothing but this transaction appends now. */
-  #nextSeq(): number {
+  /**
+   * The seq a record row is given: the one its change-log entry will take. The log's rowid is
+   * max + 1, nothing but this transaction appends now, and the store appends each record's entry
+   * after its write, in the order of the writes (appendChange checks, and corrects the row if not).
+   */
+  #seqFor(collection: string, id: string, replaced: number | null | undefined): number {
     this.#head ??= (this.connection.statement(CHANGE_HEAD_SQL).get() as { head: number }).head
-    return this.#head + 1
+    const seq = this.#head + 1 + this.#pending.size
+    this.#pending.set(`${collection}\u0000${id}`, { seq, replaced })
+    return seq
   }
 
   insert(collection: string, row: RecordRow): void {
     const statement = this.#rowWrite('insert', collection)
-    this.#replaced = undefined
     try {
-      statement.run(row.id, row.version, row.createdAt, row.updatedAt, row.role, this.#json(row.data), this.#nextSeq())
+      statement.run(
+        row.id,
+        row.version,
+        row.createdAt,
+        row.updatedAt,
+        row.role,
+        this.#json(row.data),
+        this.#seqFor(collection, row.id, undefined),
+      )
     } catch (error) {
+      this.#pending.delete(`${collection}\u0000${row.id}`)
       throw this.#failed(error, collection, row.id)
     }
   }
@@ -73,9 +91,10 @@ export class SqliteWriteTx extends SqliteReader implements WriteTx {
   update(collection: string, row: RecordRow): void {
     const statement = this.#rowWrite('update', collection)
     try {
-      this.#remember(collection, row.id, this.connection.rowStatement('seq', collection).get(row.id))
-      statement.run(row.version, row.updatedAt, row.role, this.#json(row.data), this.#nextSeq(), row.id)
+      const previous = (this.connection.rowStatement('seq', collection).get(row.id) as { seq: number | null } | undefined)?.seq
+      statement.run(row.version, row.updatedAt, row.role, this.#json(row.data), this.#seqFor(collection, row.id, previous), row.id)
     } catch (error) {
+      this.#pending.delete(`${collection}\u0000${row.id}`)
       throw this.#failed(error, collection, row.id)
     }
   }
@@ -83,15 +102,11 @@ export class SqliteWriteTx extends SqliteReader implements WriteTx {
   delete(collection: string, id: string): void {
     const statement = this.#rowWrite('delete', collection)
     try {
-      this.#remember(collection, id, statement.get(id))
+      const previous = (statement.get(id) as { seq: number | null } | undefined)?.seq
+      if (previous != null) this.#pending.set(`${collection}\u0000${id}`, { seq: 0, replaced: previous })
     } catch (error) {
       throw this.#failed(error, collection, id)
     }
-  }
-
-  #remember(collection: string, id: string, found: unknown): void {
-    const seq = (found as { seq: number | null } | undefined)?.seq
-    this.#replaced = seq == null ? undefined : { collection, id, seq }
   }
 
   /**
@@ -129,10 +144,10 @@ export class SqliteWriteTx extends SqliteReader implements WriteTx {
 
   appendChange(change: Omit<ChangeRow, 'seq'>): void {
     const statement = this.connection.statement(APPEND_CHANGE_SQL)
-    const replaced = this.#replaced
-    this.#replaced = undefined
+    const key = `${change.collection}\u0000${change.id}`
+    const pending = this.#pending.get(key)
+    this.#pending.delete(key)
     try {
-      const expected = this.#nextSeq()
       const { lastInsertRowid } = statement.run(
         change.collection,
         change.id,
@@ -142,13 +157,13 @@ export class SqliteWriteTx extends SqliteReader implements WriteTx {
         change.at,
         change.data === undefined ? null : this.#json(change.data),
       )
-      this.#head = Number(lastInsertRowid)
-      // The record written just before was given the seq this append was expected to take; if
-      // the log said otherwise (a writer that does not follow the protocol), the record is told.
-      if (this.#head !== expected && change.op !== 'delete' && change.op !== 'trim')
-        this.connection.statement(setSeqSql(change.collection)).run(this.#head, change.id)
-      if (change.data === undefined && replaced !== undefined && replaced.collection === change.collection && replaced.id === change.id)
-        this.connection.statement(COALESCE_CHANGE_SQL).run(replaced.seq, change.collection, change.id)
+      const seq = Number(lastInsertRowid)
+      this.#head = Math.max(this.#head ?? 0, seq)
+      // The record row names its entry, whatever was predicted (a write appended out of order).
+      if ((change.op === 'insert' || change.op === 'update') && pending?.seq !== seq)
+        this.connection.statement(setSeqSql(change.collection)).run(seq, change.id)
+      if (change.data === undefined && pending?.replaced != null)
+        this.connection.statement(COALESCE_CHANGE_SQL).run(pending.replaced, change.collection, change.id)
     } catch (error) {
       throw this.#failed(error, change.collection, change.id)
     }
@@ -200,7 +215,7 @@ export class SqliteWriteTx extends SqliteReader implements WriteTx {
       this.connection.statement(`ROLLBACK TO ${name}`).run()
       // Appends may have been undone: the head is read again when next needed.
       this.#head = undefined
-      this.#replaced = undefined
+      this.#pending.clear()
       this.connection.statement(`RELEASE ${name}`).run()
       throw error
     } finally {
