@@ -1,5 +1,5 @@
 import type { CollectionsConfig, StoreConfig } from './config.js'
-import { parseStoreConfig } from './config.js'
+import { parseStoreConfig } from './parse-config.js'
 
 /**
  * What every process sharing a store agrees on: its collections (writers, indexes, schemas,
