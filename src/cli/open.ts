@@ -222,3 +222,38 @@ export function requireDeclared(config: LoadedConfig, name: string): void {
     exitCode: EXIT.failed,
   })
 }
+
+/** The role an inspector registers (write mode) or opens (read-only) as; its writes act as --role. */
+export const INSPECT_ROLE = 'inspect'
+
+/**
+ * Opens a store for `tandem inspect` read-only: with the config's collections (their schemas and
+ * retention) when there is a config, and every other collection of the store as a plain one, so
+ * the server's routes read them all; writes fail with READ_ONLY (openStore's readOnly).
+ */
+export async function openInspectable(target: StoreTarget, config: LoadedConfig | undefined): Promise<Store> {
+  const reader = await openReadable(target)
+  let names: string[]
+  try {
+    names = (await reader.backend.read((tx) => tx.listCollections())).filter((n) => !n.startsWith('_'))
+  } finally {
+    await reader.close()
+  }
+  const declared = config?.store.collections ?? {}
+  const collections: LoadedConfig['store']['collections'] = { ...declared }
+  for (const name of names) collections[name] ??= { writers: [] }
+  const location: LoadedConfig['store'] =
+    config !== undefined
+      ? storeConfig(target, config)
+      : target.kind === 'url'
+        ? { url: target.url, postgres: postgresOf(target), collections: {} }
+        : target.kind === 'files'
+          ? { files: { dir: target.dir }, collections: {} }
+          : { path: target.file, collections: {} }
+  const roles = config === undefined ? {} : rolesFor(config, INSPECT_ROLE, true)
+  try {
+    return await openStore({ ...location, ...roles, collections, role: INSPECT_ROLE, readOnly: true, backup: undefined })
+  } catch (error) {
+    throw config === undefined ? error : configError(error, config)
+  }
+}
