@@ -59,7 +59,8 @@ async function storeChecks(store: Store): Promise<HealthCheck[]> {
         ? {
             title: 'change log',
             status: 'ok',
-            summary: scan.first === undefined ? 'empty' : `seq ${scan.first} to ${scan.head}, none missing (${plural(scan.count, 'change')})`,
+            summary:
+              scan.first === undefined ? 'empty' : `seq ${scan.first} to ${scan.head}, none missing (${plural(scan.count, 'change')})`,
           }
         : {
             title: 'change log',

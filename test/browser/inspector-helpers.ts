@@ -105,7 +105,10 @@ export async function makeProject(pg?: { url: string; schema: string }): Promise
 }
 
 /** A long-running child process of the project (the inspector, a writer), killed when the test ends. */
-export function startChild(project: Project, args: string[]): { child: ChildProcess; stdout: () => string; stderr: () => string; line: () => Promise<string> } {
+export function startChild(
+  project: Project,
+  args: string[],
+): { child: ChildProcess; stdout: () => string; stderr: () => string; line: () => Promise<string> } {
   const child = spawn(process.execPath, args, { cwd: project.dir, env: project.env, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''

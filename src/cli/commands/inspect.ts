@@ -33,7 +33,10 @@ export const inspect: Command = {
     open: { type: 'boolean', description: "open the URL in the desktop's browser" },
     write: { type: 'boolean', description: 'allow editing records and running backups (needs --role and the config)' },
     role: { type: 'string', description: "with --write: the role edits act as; the collection's writers must include it" },
-    'backup-dir': { type: 'string', description: "where the backup button writes (default: the config's backup.dir, else backups/ beside the store file)" },
+    'backup-dir': {
+      type: 'string',
+      description: "where the backup button writes (default: the config's backup.dir, else backups/ beside the store file)",
+    },
     ...TARGET_OPTIONS,
   },
   examples: [
@@ -57,9 +60,12 @@ export const inspect: Command = {
     // Scheduled backups stay with the process the config gives them to: an inspector runs none.
     const ownConfig = config === undefined ? undefined : { ...config, store: { ...config.store, backup: undefined } }
     const store =
-      write && ownConfig !== undefined ? await openWritable(target, ownConfig, INSPECT_ROLE, true) : await openInspectable(target, ownConfig)
+      write && ownConfig !== undefined
+        ? await openWritable(target, ownConfig, INSPECT_ROLE, true)
+        : await openInspectable(target, ownConfig)
     try {
-      const backupDir = backupDirOf(ctx.values['backup-dir'], config) ?? (target.kind === 'file' ? join(dirname(target.file), 'backups') : undefined)
+      const backupDir =
+        backupDirOf(ctx.values['backup-dir'], config) ?? (target.kind === 'file' ? join(dirname(target.file), 'backups') : undefined)
       // Loaded here, not at the top: the other commands never pay for Fastify's import.
       const { inspectStore } = await import('../../inspector/inspect-store.js')
       const inspector = await inspectStore(store, {

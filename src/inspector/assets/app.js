@@ -43,7 +43,11 @@ async function start() {
     mount(
       view,
       h('h1', {}, 'No token'),
-      h('p', {}, 'Open the URL that "tandem inspect" printed: it carries the token this page needs. Each start of the inspector makes a new one.'),
+      h(
+        'p',
+        {},
+        'Open the URL that "tandem inspect" printed: it carries the token this page needs. Each start of the inspector makes a new one.',
+      ),
     )
     return
   }
@@ -51,7 +55,12 @@ async function start() {
   try {
     session = await api.session()
   } catch (error) {
-    mount(view, h('h1', {}, 'Cannot open the inspector'), errorBox(error), h('p', {}, 'Restart "tandem inspect" and open the URL it prints.'))
+    mount(
+      view,
+      h('h1', {}, 'Cannot open the inspector'),
+      errorBox(error),
+      h('p', {}, 'Restart "tandem inspect" and open the URL it prints.'),
+    )
     return
   }
   document.getElementById('store').textContent = `${session.store} (${session.kind})`

@@ -60,6 +60,11 @@ export function formatTime(iso) {
   return Number.isNaN(d.getTime()) ? String(iso) : d.toISOString().replace('T', ' ').replace('Z', ' UTC')
 }
 
+/** A time to the second, for table cells (the record view shows milliseconds). */
+export function formatShortTime(iso) {
+  return formatTime(iso).slice(0, 19)
+}
+
 export function formatMs(ms) {
   if (ms === null || ms === undefined) return '–'
   if (ms % 86_400_000 === 0) return `${ms / 86_400_000} d`

@@ -9,11 +9,12 @@ function jsonWithDiff(data, other) {
   const lines = keys.map((key, i) => {
     const differs = other === undefined || JSON.stringify(data[key]) !== JSON.stringify(other[key])
     const text = `  ${JSON.stringify(key)}: ${JSON.stringify(data[key], null, 2).replace(/\n/g, '\n  ')}${i < keys.length - 1 ? ',' : ''}`
-    return h('span', { class: differs ? 'line diff' : 'line' }, text, '\n')
+    return h('span', { class: differs ? 'line diff' : 'line' }, text)
   })
   if (other !== undefined)
-    for (const key of Object.keys(other)) if (!(key in data)) lines.push(h('span', { class: 'line diff gone' }, `  (no ${JSON.stringify(key)})`, '\n'))
-  return h('pre', { class: 'json' }, '{\n', lines, '}')
+    for (const key of Object.keys(other))
+      if (!(key in data)) lines.push(h('span', { class: 'line diff gone' }, `  (no ${JSON.stringify(key)})`))
+  return h('pre', { class: 'json' }, h('span', { class: 'line' }, '{'), lines, h('span', { class: 'line' }, '}'))
 }
 
 function meta(record) {
@@ -58,7 +59,13 @@ export function recordPanel(el, { collection, id, session, closeHref }) {
     if (editing !== null) return renderEditor()
     const editButton =
       session.mode === 'write' ? h('button', { type: 'button', id: 'edit', onclick: () => startEdit(record) }, 'Edit') : null
-    mount(el, heading(), meta(record), h('pre', { class: 'json', id: 'record-json' }, JSON.stringify(record.data, null, 2)), h('div', { class: 'actions' }, editButton))
+    mount(
+      el,
+      heading(),
+      meta(record),
+      h('pre', { class: 'json', id: 'record-json' }, JSON.stringify(record.data, null, 2)),
+      h('div', { class: 'actions' }, editButton),
+    )
   }
 
   function startEdit(base, text = JSON.stringify(base.data, null, 2)) {
@@ -86,7 +93,11 @@ export function recordPanel(el, { collection, id, session, closeHref }) {
     mount(
       el,
       heading(),
-      h('p', { class: 'muted' }, `Editing version ${editing.base.version} as role "${session.role}". Saving replaces the data only if the record is still at version ${editing.base.version}.`),
+      h(
+        'p',
+        { class: 'muted' },
+        `Editing version ${editing.base.version} as role "${session.role}". Saving replaces the data only if the record is still at version ${editing.base.version}.`,
+      ),
       notice,
       editor,
       status,
@@ -126,7 +137,13 @@ export function recordPanel(el, { collection, id, session, closeHref }) {
       mount(
         status,
         h('span', { class: 'bad' }, `${error.code}: ${error.message}`),
-        issues.length > 0 ? h('ul', {}, issues.map((i) => h('li', {}, `${i.path?.join('.') || '(record)'}: ${i.message}`))) : null,
+        issues.length > 0
+          ? h(
+              'ul',
+              {},
+              issues.map((i) => h('li', {}, `${i.path?.join('.') || '(record)'}: ${i.message}`)),
+            )
+          : null,
       )
       status.dataset.state = 'invalid'
       return undefined
@@ -173,7 +190,13 @@ export function recordPanel(el, { collection, id, session, closeHref }) {
         h(
           'section',
           { class: 'side theirs' },
-          h('h3', {}, theirs === null ? 'In the store now: deleted' : `In the store now: version ${theirs.version}, by role ${theirs.role}, ${formatTime(theirs.updatedAt)}`),
+          h(
+            'h3',
+            {},
+            theirs === null
+              ? 'In the store now: deleted'
+              : `In the store now: version ${theirs.version}, by role ${theirs.role}, ${formatTime(theirs.updatedAt)}`,
+          ),
           theirs === null ? h('p', {}, 'The record was deleted.') : jsonWithDiff(theirs.data, mine),
         ),
       ),
@@ -182,7 +205,11 @@ export function recordPanel(el, { collection, id, session, closeHref }) {
         { class: 'actions' },
         theirs === null
           ? null
-          : h('button', { type: 'button', id: 'rebase', onclick: () => startEdit(theirs, JSON.stringify(mine, null, 2)) }, `Edit again on top of version ${theirs.version}`),
+          : h(
+              'button',
+              { type: 'button', id: 'rebase', onclick: () => startEdit(theirs, JSON.stringify(mine, null, 2)) },
+              `Edit again on top of version ${theirs.version}`,
+            ),
         h('button', { type: 'button', id: 'discard', onclick: cancel }, 'Discard my edit'),
       ),
     )
@@ -195,7 +222,11 @@ export function recordPanel(el, { collection, id, session, closeHref }) {
     },
     changed(change) {
       if (editing === null) return void load()
-      notice = h('div', { class: 'notice', role: 'status' }, `Another process wrote this record (version ${change.version}, role ${change.role}) after you started editing: saving will show both versions.`)
+      notice = h(
+        'div',
+        { class: 'notice', role: 'status' },
+        `Another process wrote this record (version ${change.version}, role ${change.role}) after you started editing: saving will show both versions.`,
+      )
       const old = el.querySelector('.notice')
       if (old) old.replaceWith(notice)
       else el.querySelector('textarea')?.before(notice)

@@ -8,7 +8,11 @@ function schemaCell(schema) {
     case 'none':
       return h('span', { class: 'muted' }, 'none (any JSON object)')
     case 'digest':
-      return h('span', { class: 'muted', title: 'declared by another process; this inspector has no config with it' }, `declared elsewhere (${schema.digest})`)
+      return h(
+        'span',
+        { class: 'muted', title: 'declared by another process; this inspector has no config with it' },
+        `declared elsewhere (${schema.digest})`,
+      )
     case 'validator':
       return `${schema.vendor} (fields not known)`
     case 'fields':
@@ -44,11 +48,19 @@ export async function showCollections({ view }) {
       { dataset: { collection: c.name } },
       h('th', { scope: 'row' }, h('a', { href: `#/records/${encodeURIComponent(c.name)}` }, c.name)),
       h('td', { class: 'num', dataset: { count: c.count } }, c.count.toLocaleString('en')),
-      h('td', {}, c.writers === null ? h('span', { class: 'muted' }, 'undeclared') : c.writers.join(', ') || h('span', { class: 'muted' }, 'nobody')),
+      h(
+        'td',
+        {},
+        c.writers === null ? h('span', { class: 'muted' }, 'undeclared') : c.writers.join(', ') || h('span', { class: 'muted' }, 'nobody'),
+      ),
       h('td', {}, schemaCell(c.schema)),
       h('td', {}, c.indexes.join(', ') || h('span', { class: 'muted' }, '–')),
       h('td', {}, retentionCell(c.retention)),
-      h('td', { class: 'num' }, c.archive === null ? h('span', { class: 'muted' }, '–') : `${formatBytes(c.archive.bytes)} (${c.archive.files} files)`),
+      h(
+        'td',
+        { class: 'num' },
+        c.archive === null ? h('span', { class: 'muted' }, '–') : `${formatBytes(c.archive.bytes)} (${c.archive.files} files)`,
+      ),
     ),
   )
   mount(
@@ -68,7 +80,11 @@ export async function showCollections({ view }) {
         h(
           'thead',
           {},
-          h('tr', {}, ['name', 'records', 'writers', 'schema', 'indexes', 'retention', 'archive'].map((t) => h('th', { scope: 'col' }, t))),
+          h(
+            'tr',
+            {},
+            ['name', 'records', 'writers', 'schema', 'indexes', 'retention', 'archive'].map((t) => h('th', { scope: 'col' }, t)),
+          ),
         ),
         h('tbody', {}, rows.length > 0 ? rows : h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'No collections yet.'))),
       ),

@@ -23,7 +23,10 @@ export async function showHealth({ view, session }) {
               mount(backupStatus, 'Backing up…')
               try {
                 const result = await api.backup()
-                mount(backupStatus, h('span', { class: 'good' }, `Backed up to ${result.path} (${formatBytes(result.bytes)}, ${result.durationMs} ms).`))
+                mount(
+                  backupStatus,
+                  h('span', { class: 'good' }, `Backed up to ${result.path} (${formatBytes(result.bytes)}, ${result.durationMs} ms).`),
+                )
               } catch (error) {
                 mount(backupStatus, errorBox(error))
               } finally {
@@ -43,7 +46,15 @@ export async function showHealth({ view, session }) {
       h(
         'table',
         { class: 'grid', id: 'checks' },
-        h('thead', {}, h('tr', {}, ['check', 'result', 'found'].map((t) => h('th', { scope: 'col' }, t)))),
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ['check', 'result', 'found'].map((t) => h('th', { scope: 'col' }, t)),
+          ),
+        ),
         h(
           'tbody',
           {},
@@ -53,7 +64,19 @@ export async function showHealth({ view, session }) {
               { dataset: { status: c.status } },
               h('th', { scope: 'row' }, c.title),
               h('td', {}, h('span', { class: `status ${c.status}` }, c.status)),
-              h('td', {}, c.summary, c.details ? h('ul', {}, c.details.map((d) => h('li', {}, d))) : null, c.advice ? h('div', { class: 'hint' }, c.advice) : null),
+              h(
+                'td',
+                {},
+                c.summary,
+                c.details
+                  ? h(
+                      'ul',
+                      {},
+                      c.details.map((d) => h('li', {}, d)),
+                    )
+                  : null,
+                c.advice ? h('div', { class: 'hint' }, c.advice) : null,
+              ),
             ),
           ),
         ),
@@ -64,7 +87,9 @@ export async function showHealth({ view, session }) {
       'p',
       { id: 'storage' },
       s === null ? 'The engine reports no sizes.' : `${s.location}: ${formatBytes(s.bytes)}`,
-      s?.walBytes === undefined ? '' : `; WAL ${formatBytes(s.walBytes)}${s.walLimitBytes === undefined ? '' : ` (checkpointed past ${formatBytes(s.walLimitBytes)})`}`,
+      s?.walBytes === undefined
+        ? ''
+        : `; WAL ${formatBytes(s.walBytes)}${s.walLimitBytes === undefined ? '' : ` (checkpointed past ${formatBytes(s.walLimitBytes)})`}`,
       '.',
     ),
     h('h2', {}, 'Backups'),
@@ -75,7 +100,9 @@ export async function showHealth({ view, session }) {
         ? `No backup found${data.backupDir === null ? ' (no backup folder known: --backup-dir or backup.dir in the config)' : ` in ${data.backupDir}`}.`
         : `Last backup: ${data.lastBackup.path}, ${formatBytes(data.lastBackup.bytes)}, ${formatTime(data.lastBackup.at)} (${formatAge(data.lastBackup.at)}).`,
     ),
-    session.mode === 'write' ? h('div', { class: 'actions' }, backupButton) : h('p', { class: 'muted' }, 'Start the inspector with --write --role R to run a backup from here.'),
+    session.mode === 'write'
+      ? h('div', { class: 'actions' }, backupButton)
+      : h('p', { class: 'muted' }, 'Start the inspector with --write --role R to run a backup from here.'),
     backupStatus,
   )
 }

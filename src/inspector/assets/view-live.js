@@ -1,5 +1,5 @@
 // Live: the change feed as it happens (newest first), with a pause that holds new changes back.
-import { formatTime, h, mount } from './dom.js'
+import { formatShortTime, formatTime, h, mount } from './dom.js'
 
 const SHOWN = 200
 let paused = false
@@ -12,7 +12,7 @@ function rowOf(change) {
     'tr',
     { dataset: { seq: change.seq, id: change.id, collection: change.collection } },
     h('td', { class: 'num' }, String(change.seq)),
-    h('td', { class: 'time' }, formatTime(change.at)),
+    h('td', { class: 'time', title: formatTime(change.at) }, formatShortTime(change.at)),
     h('td', {}, h('span', { class: `op op-${change.op}` }, change.op)),
     h('td', {}, change.collection),
     h('th', { scope: 'row' }, h('a', { href: link }, change.id)),
@@ -63,12 +63,26 @@ export async function showLive({ view, feed }) {
     h(
       'div',
       { class: 'scroll' },
-      h('table', { class: 'grid', id: 'feed-table' }, h('thead', {}, h('tr', {}, ['seq', 'at', 'op', 'collection', 'id', 'version', 'role'].map((t) => h('th', { scope: 'col' }, t)))), body),
+      h(
+        'table',
+        { class: 'grid', id: 'feed-table' },
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ['seq', 'at', 'op', 'collection', 'id', 'version', 'role'].map((t) => h('th', { scope: 'col' }, t)),
+          ),
+        ),
+        body,
+      ),
     ),
   )
   renderAll()
   feed.listen((change) => {
-    if (!select.querySelector(`option[value="${CSS.escape(change.collection)}"]`)) select.append(h('option', { value: change.collection }, change.collection))
+    if (!select.querySelector(`option[value="${CSS.escape(change.collection)}"]`))
+      select.append(h('option', { value: change.collection }, change.collection))
     if (paused) {
       held++
       return renderStatus()

@@ -2,7 +2,7 @@
 // (POST /v1/collections/<name>/find and /count), paged with its keyset cursors; rows update in
 // place when the feed reports a write; a record opens beside the table.
 import { api } from './api.js'
-import { errorBox, formatTime, h, mount, preview } from './dom.js'
+import { errorBox, formatShortTime, formatTime, h, mount, preview } from './dom.js'
 import { recordPanel } from './record-panel.js'
 import { onLeave, screenToken } from './state.js'
 
@@ -13,7 +13,8 @@ const PAGE_SIZES = [25, 50, 100]
 /** Each collection's filter, order and page, kept while the tab lives. */
 const states = new Map()
 function stateOf(name) {
-  if (!states.has(name)) states.set(name, { conditions: [{ field: '', op: 'eq', value: '' }], orderBy: '$id', desc: false, limit: 25, cursors: [null], page: 0 })
+  if (!states.has(name))
+    states.set(name, { conditions: [{ field: '', op: 'eq', value: '' }], orderBy: '$id', desc: false, limit: 25, cursors: [null], page: 0 })
   return states.get(name)
 }
 
@@ -41,7 +42,8 @@ export function whereOf(collection, conditions) {
   for (const { field, op, value } of conditions) {
     if (field.trim() === '') continue
     const type = typeOf(collection, field)
-    const parsed = op === 'exists' ? value !== 'false' : op === 'in' ? value.split(',').map((v) => parseValue(v, type)) : parseValue(value, type)
+    const parsed =
+      op === 'exists' ? value !== 'false' : op === 'in' ? value.split(',').map((v) => parseValue(v, type)) : parseValue(value, type)
     where[field] = { ...where[field], [op]: parsed }
   }
   return Object.keys(where).length === 0 ? undefined : where
@@ -52,7 +54,13 @@ function chooseCollection(view, collections) {
     view,
     h('h1', {}, 'Records'),
     h('p', {}, 'Pick a collection:'),
-    h('ul', { class: 'links' }, collections.map((c) => h('li', {}, h('a', { href: `#/records/${encodeURIComponent(c.name)}` }, c.name), ` (${c.count.toLocaleString('en')})`))),
+    h(
+      'ul',
+      { class: 'links' },
+      collections.map((c) =>
+        h('li', {}, h('a', { href: `#/records/${encodeURIComponent(c.name)}` }, c.name), ` (${c.count.toLocaleString('en')})`),
+      ),
+    ),
   )
 }
 
@@ -70,7 +78,11 @@ export async function showRecords({ view, session, feed }, name, openId) {
   const tableBox = h('div', { class: 'scroll' })
   const pager = h('div', { class: 'pager' })
   const panel = h('section', { class: 'record', id: 'record', 'aria-label': 'Record' })
-  const fieldList = h('datalist', { id: 'fields' }, [...collection.fields, ...META].map((f) => h('option', { value: f })))
+  const fieldList = h(
+    'datalist',
+    { id: 'fields' },
+    [...collection.fields, ...META].map((f) => h('option', { value: f })),
+  )
   let rows = new Map()
   let fields = collection.fields.slice(0, 4)
   let newSince = 0
@@ -82,12 +94,43 @@ export async function showRecords({ view, session, feed }, name, openId) {
         h(
           'div',
           { class: 'condition' },
-          h('input', { list: 'fields', class: 'field', 'aria-label': 'Field', placeholder: 'field', value: c.field, oninput: (e) => (c.field = e.target.value) }),
-          h('select', { class: 'op', 'aria-label': 'Operator', onchange: (e) => ((c.op = e.target.value), renderConditions()) }, OPERATORS.map((op) => h('option', { value: op, selected: op === c.op }, op))),
+          h('input', {
+            list: 'fields',
+            class: 'field',
+            'aria-label': 'Field',
+            placeholder: 'field',
+            value: c.field,
+            oninput: (e) => (c.field = e.target.value),
+          }),
+          h(
+            'select',
+            { class: 'op', 'aria-label': 'Operator', onchange: (e) => ((c.op = e.target.value), renderConditions()) },
+            OPERATORS.map((op) => h('option', { value: op, selected: op === c.op }, op)),
+          ),
           c.op === 'exists'
-            ? h('select', { class: 'value', 'aria-label': 'Value', onchange: (e) => (c.value = e.target.value) }, h('option', { value: 'true', selected: c.value !== 'false' }, 'true'), h('option', { value: 'false', selected: c.value === 'false' }, 'false'))
-            : h('input', { class: 'value', 'aria-label': 'Value', placeholder: c.op === 'in' ? 'a, b, c' : 'value', value: c.value, oninput: (e) => (c.value = e.target.value) }),
-          h('button', { type: 'button', class: 'ghost', 'aria-label': 'Remove condition', onclick: () => (state.conditions.splice(i, 1), renderConditions()) }, '✕'),
+            ? h(
+                'select',
+                { class: 'value', 'aria-label': 'Value', onchange: (e) => (c.value = e.target.value) },
+                h('option', { value: 'true', selected: c.value !== 'false' }, 'true'),
+                h('option', { value: 'false', selected: c.value === 'false' }, 'false'),
+              )
+            : h('input', {
+                class: 'value',
+                'aria-label': 'Value',
+                placeholder: c.op === 'in' ? 'a, b, c' : 'value',
+                value: c.value,
+                oninput: (e) => (c.value = e.target.value),
+              }),
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'ghost',
+              'aria-label': 'Remove condition',
+              onclick: () => (state.conditions.splice(i, 1), renderConditions()),
+            },
+            '✕',
+          ),
         ),
       ),
     )
@@ -98,7 +141,16 @@ export async function showRecords({ view, session, feed }, name, openId) {
     return h(
       'th',
       { scope: 'col', 'aria-sort': active ? (state.desc ? 'descending' : 'ascending') : 'none' },
-      h('button', { type: 'button', class: 'sort', onclick: () => ((state.desc = active ? !state.desc : false), (state.orderBy = key), reset(), void loadPage()) }, label, active ? (state.desc ? ' ▼' : ' ▲') : ''),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'sort',
+          onclick: () => ((state.desc = active ? !state.desc : false), (state.orderBy = key), reset(), void loadPage()),
+        },
+        label,
+        active ? (state.desc ? ' ▼' : ' ▲') : '',
+      ),
     )
   }
 
@@ -108,8 +160,10 @@ export async function showRecords({ view, session, feed }, name, openId) {
       { dataset: { id: record.id }, class: record.id === openId ? 'open' : '' },
       h('th', { scope: 'row' }, h('a', { href: `${base}/${encodeURIComponent(record.id)}` }, record.id)),
       h('td', { class: 'num version' }, String(record.version)),
-      h('td', { class: 'time' }, formatTime(record.updatedAt)),
-      fields.length > 0 ? fields.map((f) => h('td', { dataset: { field: f } }, preview(record.data?.[f]))) : h('td', { class: 'data' }, preview(record.data, 80)),
+      h('td', { class: 'time', title: formatTime(record.updatedAt) }, formatShortTime(record.updatedAt)),
+      fields.length > 0
+        ? fields.map((f) => h('td', { dataset: { field: f } }, preview(record.data?.[f])))
+        : h('td', { class: 'data' }, preview(record.data, 80)),
     )
   }
 
@@ -120,8 +174,25 @@ export async function showRecords({ view, session, feed }, name, openId) {
       h(
         'table',
         { class: 'grid', id: 'records' },
-        h('thead', {}, h('tr', {}, sortButton('id', '$id'), sortButton('version', '$version'), sortButton('updated', '$updatedAt'), fields.length > 0 ? fields.map((f) => sortButton(f, f)) : h('th', { scope: 'col' }, 'data'))),
-        h('tbody', {}, records.length > 0 ? [...rows.values()].map((r) => r.tr) : h('tr', {}, h('td', { colspan: 4 + fields.length, class: 'muted' }, 'No records match.'))),
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            sortButton('id', '$id'),
+            sortButton('version', '$version'),
+            sortButton('updated', '$updatedAt'),
+            fields.length > 0 ? fields.map((f) => sortButton(f, f)) : h('th', { scope: 'col' }, 'data'),
+          ),
+        ),
+        h(
+          'tbody',
+          {},
+          records.length > 0
+            ? [...rows.values()].map((r) => r.tr)
+            : h('tr', {}, h('td', { colspan: 4 + fields.length, class: 'muted' }, 'No records match.')),
+        ),
       ),
     )
   }
@@ -152,7 +223,9 @@ export async function showRecords({ view, session, feed }, name, openId) {
     state.cursors[state.page + 1] = page.next
     const first = state.page * state.limit
     summary.textContent =
-      count.count === 0 ? 'No records match.' : `Records ${first + 1}–${first + page.records.length} of ${count.count.toLocaleString('en')}${where === undefined ? '' : ' matching the filter'}.`
+      count.count === 0
+        ? 'No records match.'
+        : `Records ${first + 1}–${first + page.records.length} of ${count.count.toLocaleString('en')}${where === undefined ? '' : ' matching the filter'}.`
     summary.dataset.count = String(count.count)
     renderTable(page.records)
     mount(
@@ -160,7 +233,16 @@ export async function showRecords({ view, session, feed }, name, openId) {
       h('button', { type: 'button', id: 'prev', disabled: state.page === 0, onclick: () => (state.page--, void loadPage()) }, '← Previous'),
       h('span', { class: 'page' }, `Page ${state.page + 1}`),
       h('button', { type: 'button', id: 'next', disabled: page.next === null, onclick: () => (state.page++, void loadPage()) }, 'Next →'),
-      h('label', {}, 'per page ', h('select', { id: 'limit', onchange: (e) => ((state.limit = Number(e.target.value)), reset(), void loadPage()) }, PAGE_SIZES.map((n) => h('option', { value: n, selected: n === state.limit }, String(n))))),
+      h(
+        'label',
+        {},
+        'per page ',
+        h(
+          'select',
+          { id: 'limit', onchange: (e) => ((state.limit = Number(e.target.value)), reset(), void loadPage()) },
+          PAGE_SIZES.map((n) => h('option', { value: n, selected: n === state.limit }, String(n))),
+        ),
+      ),
     )
   }
 
@@ -173,7 +255,12 @@ export async function showRecords({ view, session, feed }, name, openId) {
       if (change.op === 'insert') {
         newSince++
         summary.dataset.fresh = String(newSince)
-        summary.replaceChildren(summary.textContent.replace(/ \(\d+ new.*$/, ''), ` (${newSince} new since loaded — `, h('a', { href: '#', onclick: (e) => (e.preventDefault(), void loadPage()) }, 'refresh'), ')')
+        summary.replaceChildren(
+          summary.textContent.replace(/ \(\d+ new.*$/, ''),
+          ` (${newSince} new since loaded — `,
+          h('a', { href: '#', onclick: (e) => (e.preventDefault(), void loadPage()) }, 'refresh'),
+          ')',
+        )
       }
       return
     }
@@ -203,9 +290,21 @@ export async function showRecords({ view, session, feed }, name, openId) {
       h(
         'div',
         { class: 'actions' },
-        h('button', { type: 'button', onclick: () => (state.conditions.push({ field: '', op: 'eq', value: '' }), renderConditions()) }, '+ condition'),
+        h(
+          'button',
+          { type: 'button', onclick: () => (state.conditions.push({ field: '', op: 'eq', value: '' }), renderConditions()) },
+          '+ condition',
+        ),
         h('button', { type: 'submit', class: 'primary', id: 'apply' }, 'Apply filter'),
-        h('button', { type: 'button', id: 'clear', onclick: () => ((state.conditions = [{ field: '', op: 'eq', value: '' }]), renderConditions(), reset(), void loadPage()) }, 'Clear'),
+        h(
+          'button',
+          {
+            type: 'button',
+            id: 'clear',
+            onclick: () => ((state.conditions = [{ field: '', op: 'eq', value: '' }]), renderConditions(), reset(), void loadPage()),
+          },
+          'Clear',
+        ),
       ),
     ),
     h('div', { class: openId ? 'split' : '' }, h('div', { class: 'list' }, summary, tableBox, pager), openId ? panel : null),
