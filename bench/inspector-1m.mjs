@@ -51,7 +51,7 @@ try {
   log(`seeding ${n.toLocaleString('en')} records...`)
   await seed(file)
 
-  let started = performance.now()
+  const started = performance.now()
   inspector = spawn(process.execPath, ['dist/cli/main.js', 'inspect', file], { stdio: ['ignore', 'pipe', 'inherit'] })
   const url = await new Promise((resolve, reject) => {
     let out = ''
@@ -75,11 +75,11 @@ try {
   const timed = async (name, action, selector, note) => {
     const t = performance.now()
     await action()
-    if (typeof selector === 'function') await page.waitForFunction(selector, undefined, wait)
+    if (typeof selector === 'object') await page.waitForFunction(selector.fn, undefined, wait)
     else await page.waitForSelector(selector, wait)
     step(name, performance.now() - t, note)
   }
-  const go = (hash) => () => page.evaluate((h) => (location.hash = h), hash)
+  const go = (hash) => () => page.evaluate(`location.hash = ${JSON.stringify(hash)}`)
 
   await timed(
     'Collections screen (page load, counts)',
@@ -89,11 +89,9 @@ try {
   )
   await timed('Records: first page of 25 (find + count)', go('#/records/items'), '#records tr[data-id="item-000000000"]', 'ordered by id')
   await timed('Records: next page', () => page.click('#next'), '#records tr[data-id="item-000000025"]', 'keyset cursor')
-  await timed(
-    'Records: page of 100',
-    () => page.selectOption('#limit', '100'),
-    () => document.querySelectorAll('#records tbody tr').length === 100,
-  )
+  await timed('Records: page of 100', () => page.selectOption('#limit', '100'), {
+    fn: `document.querySelectorAll('#records tbody tr').length === 100`,
+  })
   await timed(
     'Filter status = done (indexed)',
     async () => {

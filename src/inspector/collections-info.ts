@@ -19,7 +19,7 @@ export type SchemaView =
 export interface CollectionView {
   name: string
   count: number
-  /** The writer roles as last declared; null when no process ever declared the collection. */
+  /** The writer roles as last recorded by a process (else as this config declares them); null when nobody declared the collection. */
   writers: string[] | null
   declaredBy: string | null
   indexes: string[]
@@ -101,7 +101,8 @@ export async function collectionsOverview(store: Store): Promise<{
       collections.push({
         name,
         count: await tx.count(name, []),
-        writers: settings !== undefined ? [...settings.writerList] : (recorded?.writers ?? null),
+        // What the store's processes declared, else this config's declaration.
+        writers: recorded?.writers ?? (settings === undefined ? null : [...settings.writerList]),
         declaredBy: recorded?.declaredBy ?? null,
         indexes,
         history: settings?.history ?? null,

@@ -163,7 +163,13 @@ export async function openPage(browser: Browser, url: string, size = { width: 12
   return page
 }
 
-export async function screenshot(page: Page, name: string): Promise<void> {
+/** Shows a screen of the page (its hash route). */
+export async function go(page: Page, hash: string): Promise<void> {
+  await page.evaluate(`location.hash = ${JSON.stringify(hash)}`)
+}
+
+/** A screenshot of the whole page, or of the window only (`fullPage: false`: the one docs/images keeps). */
+export async function screenshot(page: Page, name: string, fullPage = true): Promise<void> {
   mkdirSync(ARTIFACTS, { recursive: true })
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true })
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage })
 }

@@ -1,7 +1,7 @@
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { PG_URL, POSTGRES, dropSchemaAfterTest, uniqueSchema } from '../helpers/backends.js'
-import { launchBrowser, makeProject, openPage, screenshot, startChild, startInspector } from './inspector-helpers.js'
+import { go, launchBrowser, makeProject, openPage, screenshot, startChild, startInspector } from './inspector-helpers.js'
 
 // The inspector on a PostgreSQL store (POSTGRES is undefined without a server, and CI=true then fails the run).
 
@@ -27,7 +27,7 @@ describe.runIf(POSTGRES !== undefined)('tandem inspect on PostgreSQL', () => {
     expect(await page.textContent('#store')).toContain('(postgres)')
     await screenshot(page, 'postgres-collections')
 
-    await page.evaluate(() => (location.hash = '#/records/tasks/t007'))
+    await go(page, '#/records/tasks/t007')
     await page.waitForSelector('#record-json', WAIT)
     expect(JSON.parse((await page.textContent('#record-json'))!)).toEqual({ title: 'task 7', status: 'open', n: 7 })
 
@@ -40,15 +40,15 @@ describe.runIf(POSTGRES !== undefined)('tandem inspect on PostgreSQL', () => {
     await page.waitForSelector('#conflict', WAIT)
     expect(await page.textContent('.side.theirs')).toContain('from the daemon')
 
-    await page.evaluate(() => (location.hash = '#/live'))
+    await go(page, '#/live')
     await page.waitForSelector('#feed.ok', WAIT)
     const written = await project.write('worker', 'insert', 'events', 'pg-probe', JSON.stringify({ kind: 'probe' }))
     await page.waitForSelector('#feed-rows tr[data-id="pg-probe"]', WAIT)
     console.log(`inspector live feed on PostgreSQL: a write by another process appeared ${Date.now() - written!.at!} ms after its commit`)
 
-    await page.evaluate(() => (location.hash = '#/processes'))
+    await go(page, '#/processes')
     await page.waitForSelector('#processes tr[data-role="worker"]', WAIT)
-    await page.evaluate(() => (location.hash = '#/health'))
+    await go(page, '#/health')
     await page.waitForSelector('#checks tr[data-status]', WAIT)
     expect(await page.locator('#checks tr[data-status="fail"]').count()).toBe(0)
     await screenshot(page, 'postgres-health')

@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, expect, test } from 'vitest'
-import { launchBrowser, makeProject, openPage, screenshot, startChild, startInspector, type Project } from './inspector-helpers.js'
+import { go, launchBrowser, makeProject, openPage, screenshot, startChild, startInspector, type Project } from './inspector-helpers.js'
 
 // tandem inspect in headless Chromium, on a store other processes write while the page is open.
 // Waits follow progress (an element appearing); timings are printed, never asserted.
@@ -56,7 +56,7 @@ test('collections show their counts, writers and schema; a record shows its vers
 
   // Phone width: the same screen stays usable (no page-wide horizontal scroll).
   await page.setViewportSize({ width: 390, height: 844 })
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+  const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth')
   expect(overflow).toBeLessThanOrEqual(0)
   await screenshot(page, 'records-phone')
 
@@ -72,12 +72,12 @@ test('the filter uses the query engine and pages with its cursors; sort follows 
   const inspector = await startInspector(project)
   const page = await openPage(browser, `${inspector.url.split('#')[0]}#token=${inspector.token}`)
   await page.waitForSelector('#collections', WAIT)
-  await page.evaluate(() => (location.hash = '#/records/tasks'))
+  await go(page, '#/records/tasks')
   await page.waitForSelector('#records tr[data-id="t000"]', WAIT)
 
   // Keyboard: "/" goes to the filter.
   await page.keyboard.press('/')
-  expect(await page.evaluate(() => document.activeElement?.classList.contains('field'))).toBe(true)
+  expect(await page.evaluate('document.activeElement?.classList.contains("field")')).toBe(true)
   await page.keyboard.type('status')
   await page.fill('.condition .value', 'done')
   await page.click('#apply')
@@ -87,11 +87,11 @@ test('the filter uses the query engine and pages with its cursors; sort follows 
   await screenshot(page, 'records-filtered')
 
   await page.click('#next')
-  await page.waitForFunction(() => document.querySelector('.summary')?.textContent?.includes('Records 26–40'), undefined, WAIT)
+  await page.waitForFunction(`document.querySelector('.summary')?.textContent?.includes('Records 26–40')`, undefined, WAIT)
   expect(await page.locator('#records tbody tr').count()).toBe(15)
   expect(await page.isDisabled('#next')).toBe(true)
   await page.click('#prev')
-  await page.waitForFunction(() => document.querySelector('.summary')?.textContent?.includes('Records 1–25'), undefined, WAIT)
+  await page.waitForFunction(`document.querySelector('.summary')?.textContent?.includes('Records 1–25')`, undefined, WAIT)
 
   // A second condition on a number: n >= 100 among the done ones (102, 105, ... 117: 6 records).
   await page.click('text=+ condition')
@@ -121,7 +121,7 @@ test('an edit saved after another process changed the record shows both sides, a
   const page = await openPage(browser, inspector.url)
   await page.waitForSelector('#collections', WAIT)
   expect(await text(page, '#mode')).toContain('role admin')
-  await page.evaluate(() => (location.hash = '#/records/tasks/t010'))
+  await go(page, '#/records/tasks/t010')
   await page.click('#edit', WAIT)
   await page.waitForSelector('#validation[data-state="valid"]', WAIT)
 
@@ -145,6 +145,7 @@ test('an edit saved after another process changed the record shows both sides, a
   expect(await text(page, '.side.theirs h3')).toContain('version 2, by role daemon')
   expect(await page.locator('.side.mine .line.diff').count()).toBeGreaterThan(0)
   await screenshot(page, 'edit-conflict')
+  await screenshot(page, 'edit-conflict-window', false)
 
   // Nothing was overwritten: the API says version 2, the daemon's title.
   const stored = await page.evaluate(async (token) => {
@@ -170,7 +171,7 @@ test('an edit saved after another process changed the record shows both sides, a
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ data: { kind: 'x' } }),
     })
-    return { status: res.status, body: await res.json() }
+    return { status: res.status, body: (await res.json()) as { error: { code: string } } }
   }, inspector.token)
   expect([refused.status, refused.body.error.code]).toEqual([403, 'NOT_OWNER'])
 })
@@ -181,7 +182,7 @@ test('the live feed shows another process\u2019s write without reload, pauses, a
   const inspector = await startInspector(project)
   const page = await openPage(browser, inspector.url)
   await page.waitForSelector('#collections', WAIT)
-  await page.evaluate(() => (location.hash = '#/live'))
+  await go(page, '#/live')
   await page.waitForSelector('#feed.ok', WAIT)
   // The ticker's writes arrive by themselves.
   await page.waitForSelector('#feed-rows tr[data-collection="events"]', WAIT)
@@ -194,17 +195,17 @@ test('the live feed shows another process\u2019s write without reload, pauses, a
 
   await page.click('#pause')
   await project.write('worker', 'insert', 'events', 'probe-2', JSON.stringify({ kind: 'probe' }))
-  await page.waitForFunction(() => /Resume \(\d+ new\)/.test(document.querySelector('#pause')?.textContent ?? ''), undefined, WAIT)
+  await page.waitForFunction(`/Resume \\(\\d+ new\\)/.test(document.querySelector('#pause')?.textContent ?? '')`, undefined, WAIT)
   expect(await page.locator('#feed-rows tr[data-id="probe-2"]').count()).toBe(0)
   await page.click('#pause')
   await page.waitForSelector('#feed-rows tr[data-id="probe-2"]', WAIT)
 
   // A record in view is updated in place when another process writes it.
-  await page.evaluate(() => (location.hash = '#/records/tasks'))
+  await go(page, '#/records/tasks')
   await page.waitForSelector('#records tr[data-id="t001"] .version', WAIT)
   expect(await text(page, '#records tr[data-id="t001"] .version')).toBe('1')
   await project.write('daemon', 'patch', 'tasks', 't001', JSON.stringify({ title: 'renamed elsewhere' }))
-  await page.waitForFunction(() => document.querySelector('#records tr[data-id="t001"] .version')?.textContent === '2', undefined, WAIT)
+  await page.waitForFunction(`document.querySelector('#records tr[data-id="t001"] .version')?.textContent === '2'`, undefined, WAIT)
   expect(await text(page, '#records tr[data-id="t001"]')).toContain('renamed elsewhere')
 })
 
@@ -214,7 +215,7 @@ test('processes, consumers and health are shown; a read-only inspector has no ed
   const inspector = await startInspector(project)
   const page = await openPage(browser, inspector.url)
   await page.waitForSelector('#collections', WAIT)
-  await page.evaluate(() => (location.hash = '#/processes'))
+  await go(page, '#/processes')
   await page.waitForSelector('#processes tr[data-role="worker"]', WAIT)
   const ticker = await text(page, '#processes tr[data-role="worker"]')
   expect(ticker).toMatch(/\d+/)
@@ -224,7 +225,7 @@ test('processes, consumers and health are shown; a read-only inspector has no ed
   expect(await text(page, '#write-lock')).toMatch(/write lock|Held by/)
   await screenshot(page, 'processes')
 
-  await page.evaluate(() => (location.hash = '#/health'))
+  await go(page, '#/health')
   await page.waitForSelector('#checks tr[data-status]', WAIT)
   expect(await text(page, '#checks')).toContain('integrity')
   expect(await page.locator('#checks tr[data-status="fail"]').count()).toBe(0)
@@ -233,7 +234,7 @@ test('processes, consumers and health are shown; a read-only inspector has no ed
   await screenshot(page, 'health')
 
   // Read-only: no edit control, and the API refuses with READ_ONLY.
-  await page.evaluate(() => (location.hash = '#/records/tasks/t001'))
+  await go(page, '#/records/tasks/t001')
   await page.waitForSelector('#record-json', WAIT)
   expect(await page.locator('#edit').count()).toBe(0)
   const refused = await page.evaluate(async (token) => {
@@ -243,7 +244,8 @@ test('processes, consumers and health are shown; a read-only inspector has no ed
       body: JSON.stringify({ data: { title: 'x', status: 'open', n: 1 }, ifVersion: 1, mode: 'replace' }),
     })
     const backup = await fetch('/inspector/api/backup', { method: 'POST', headers: { authorization: `Bearer ${token}` } })
-    return { status: res.status, code: (await res.json()).error.code, backup: (await backup.json()).error.code }
+    const code = ((await res.json()) as { error: { code: string } }).error.code
+    return { status: res.status, code, backup: ((await backup.json()) as { error: { code: string } }).error.code }
   }, inspector.token)
   expect(refused).toEqual({ status: 403, code: 'READ_ONLY', backup: 'READ_ONLY' })
   // Without the token nothing of the store is served.
@@ -256,14 +258,14 @@ test('in write mode the health screen runs a backup, which becomes the last back
   const inspector = await startInspector(project, ['--write', '--role', 'admin'])
   const page = await openPage(browser, inspector.url)
   await page.waitForSelector('#collections', WAIT)
-  await page.evaluate(() => (location.hash = '#/health'))
+  await go(page, '#/health')
   await page.waitForSelector('#last-backup', WAIT)
   expect(await text(page, '#last-backup')).toContain('No backup found')
   await page.click('#backup')
   await page.waitForSelector('#backup-status .good', WAIT)
   expect(await text(page, '#backup-status')).toMatch(/Backed up to .*backups\/app-\d{8}T\d{9}Z\.db/)
-  await page.evaluate(() => (location.hash = '#/collections'))
+  await go(page, '#/collections')
   await page.waitForSelector('#collections', WAIT)
-  await page.evaluate(() => (location.hash = '#/health'))
-  await page.waitForFunction(() => document.querySelector('#last-backup')?.textContent?.includes('Last backup'), undefined, WAIT)
+  await go(page, '#/health')
+  await page.waitForFunction(`document.querySelector('#last-backup')?.textContent?.includes('Last backup')`, undefined, WAIT)
 })

@@ -8,7 +8,10 @@ import { expectNoStack, runCli, startCli } from '../helpers/cli.js'
 
 function project(): string {
   const dir = tempDir()
-  writeFileSync(join(dir, 'tandem.config.json'), JSON.stringify({ path: 'data/app.db', collections: { jobs: { writers: ['daemon'] } } }))
+  writeFileSync(
+    join(dir, 'tandem.config.json'),
+    JSON.stringify({ path: 'data/app.db', collections: { jobs: { writers: ['daemon'] } }, roles: { daemon: {} } }),
+  )
   expect(runCli(['migrate'], { cwd: dir }).status).toBe(0)
   return dir
 }
@@ -48,4 +51,22 @@ test('the token appears once, in the URL on stdout; stderr and --json name no se
   inspector.child.kill('SIGINT')
   expect((await inspector.exited).code).toBe(0)
   expect(`${inspector.stdout()}${inspector.stderr()}`.split(token).length - 1).toBe(1)
+})
+
+test('read-only, it opens a store without a config and shows what the store recorded about each collection', async () => {
+  const dir = project()
+  expect(runCli(['put', 'jobs', '--data', '{"cmd":"build"}', '--as', 'daemon'], { cwd: dir }).status).toBe(0)
+  const inspector = startCli(['inspect', join(dir, 'data/app.db'), '--json'], { cwd: tempDir() })
+  await inspector.waitFor('stdout', /"url"/, 30_000)
+  const { url } = JSON.parse(inspector.stdout()) as { url: string }
+  const headers = { authorization: `Bearer ${url.split('#token=')[1]!}` }
+  const base = url.split('#')[0]!
+  const overview = (await (await fetch(`${base}inspector/api/collections`, { headers })).json()) as {
+    collections: { name: string; count: number; writers: string[] }[]
+  }
+  expect(overview.collections).toEqual([expect.objectContaining({ name: 'jobs', count: 1, writers: ['daemon'] })])
+  const page = (await (await fetch(`${base}v1/collections/jobs/records`, { headers })).json()) as { records: { data: unknown }[] }
+  expect(page.records.map((r) => r.data)).toEqual([{ cmd: 'build' }])
+  inspector.child.kill('SIGINT')
+  expect((await inspector.exited).code).toBe(0)
 })
