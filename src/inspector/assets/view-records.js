@@ -18,6 +18,18 @@ function stateOf(name) {
   return states.get(name)
 }
 
+/**
+ * The Collections overview, asked again only when older than a few seconds: opening a record
+ * re-renders this screen, and on a big store every count costs a scan of an index.
+ */
+const FRESH_MS = 5000
+let overviewCache = { at: 0, data: null }
+async function recentOverview() {
+  if (overviewCache.data === null || Date.now() - overviewCache.at > FRESH_MS)
+    overviewCache = { at: Date.now(), data: await api.collections() }
+  return overviewCache.data
+}
+
 /** The JSON Schema type of a field, where the schema says. */
 function typeOf(collection, field) {
   if (field === '$version') return 'number'
@@ -66,7 +78,7 @@ function chooseCollection(view, collections) {
 
 export async function showRecords({ view, session, feed }, name, openId) {
   const current = screenToken()
-  const overview = await api.collections()
+  const overview = await recentOverview()
   if (!current()) return
   const collection = overview.collections.find((c) => c.name === name)
   if (collection === undefined) return chooseCollection(view, overview.collections)
@@ -84,7 +96,8 @@ export async function showRecords({ view, session, feed }, name, openId) {
     [...collection.fields, ...META].map((f) => h('option', { value: f })),
   )
   let rows = new Map()
-  let fields = collection.fields.slice(0, 4)
+  const knownFields = collection.schema.kind === 'json-schema' || collection.schema.kind === 'fields'
+  let fields = collection.fields.slice(0, 5)
   let newSince = 0
 
   function renderConditions() {
@@ -146,7 +159,8 @@ export async function showRecords({ view, session, feed }, name, openId) {
         {
           type: 'button',
           class: 'sort',
-          onclick: () => ((state.desc = active ? !state.desc : false), (state.orderBy = key), reset(), void loadPage()),
+          dataset: { sort: key },
+          onclick: () => ((state.desc = active ? !state.desc : false), (state.orderBy = key), reset(), void loadPage('keep')),
         },
         label,
         active ? (state.desc ? ' ▼' : ' ▲') : '',
@@ -202,7 +216,15 @@ export async function showRecords({ view, session, feed }, name, openId) {
     state.page = 0
   }
 
-  async function loadPage() {
+  let loads = 0
+  /**
+   * Loads the page in view, and counts the matches: 'force' (a filter applied, a refresh), 'auto'
+   * (opening the screen: again if the last count is older than a few seconds) or 'keep' (another
+   * page or order of the same matches).
+   */
+  async function loadPage(recount = 'force') {
+    // Only the latest load renders: a slow query finishing after a newer one must not replace it.
+    const mine = ++loads
     const where = whereOf(collection, state.conditions)
     const options = { orderBy: `${state.desc ? '-' : ''}${state.orderBy}`, limit: state.limit }
     if (where !== undefined) options.where = where
@@ -210,16 +232,23 @@ export async function showRecords({ view, session, feed }, name, openId) {
     if (after !== null) options.after = after
     let page, count
     try {
-      ;[page, count] = await Promise.all([api.find(name, options), api.count(name, where)])
+      const key = JSON.stringify(where ?? null)
+      const ask = state.countKey !== key || recount === 'force' || (recount === 'auto' && Date.now() - (state.countAt ?? 0) > FRESH_MS)
+      let total
+      ;[page, total] = await Promise.all([api.find(name, options), ask ? api.count(name, where) : Promise.resolve(state.count)])
+      if (ask) Object.assign(state, { count: total, countKey: key, countAt: Date.now() })
+      count = total
     } catch (error) {
+      if (mine !== loads) return
       mount(tableBox, errorBox(error))
       mount(summary)
       mount(pager)
       return
     }
-    if (!current()) return
+    if (!current() || mine !== loads) return
     newSince = 0
-    if (collection.fields.length === 0) fields = [...new Set(page.records.flatMap((r) => Object.keys(r.data ?? {})))].slice(0, 4)
+    // Without a schema's field list, the columns are the indexed fields, then the keys the records have.
+    if (!knownFields) fields = [...new Set([...collection.fields, ...page.records.flatMap((r) => Object.keys(r.data ?? {}))])].slice(0, 5)
     state.cursors[state.page + 1] = page.next
     const first = state.page * state.limit
     summary.textContent =
@@ -230,16 +259,24 @@ export async function showRecords({ view, session, feed }, name, openId) {
     renderTable(page.records)
     mount(
       pager,
-      h('button', { type: 'button', id: 'prev', disabled: state.page === 0, onclick: () => (state.page--, void loadPage()) }, '← Previous'),
+      h(
+        'button',
+        { type: 'button', id: 'prev', disabled: state.page === 0, onclick: () => (state.page--, void loadPage('keep')) },
+        '← Previous',
+      ),
       h('span', { class: 'page' }, `Page ${state.page + 1}`),
-      h('button', { type: 'button', id: 'next', disabled: page.next === null, onclick: () => (state.page++, void loadPage()) }, 'Next →'),
+      h(
+        'button',
+        { type: 'button', id: 'next', disabled: page.next === null, onclick: () => (state.page++, void loadPage('keep')) },
+        'Next →',
+      ),
       h(
         'label',
         {},
         'per page ',
         h(
           'select',
-          { id: 'limit', onchange: (e) => ((state.limit = Number(e.target.value)), reset(), void loadPage()) },
+          { id: 'limit', onchange: (e) => ((state.limit = Number(e.target.value)), reset(), void loadPage('keep')) },
           PAGE_SIZES.map((n) => h('option', { value: n, selected: n === state.limit }, String(n))),
         ),
       ),
@@ -321,5 +358,5 @@ export async function showRecords({ view, session, feed }, name, openId) {
   }
   document.addEventListener('keydown', keys)
   onLeave(() => document.removeEventListener('keydown', keys))
-  await loadPage()
+  await loadPage('auto')
 }
