@@ -2,7 +2,8 @@ import type { Store } from '../index.js'
 import type { HealthCheck } from '../inspector/inspect-store.js'
 import { examine } from './commands/doctor.js'
 import { plural } from './format.js'
-import { peekStore, scanChangeLog } from './peek.js'
+import { checkChangeLog } from './doctor-checks.js'
+import { peekStore } from './peek.js'
 import type { StoreTarget } from './target.js'
 
 function failed(title: string, error: unknown): HealthCheck {
@@ -52,23 +53,7 @@ async function storeChecks(store: Store): Promise<HealthCheck[]> {
     checks.push(failed('process registry', error))
   }
   try {
-    const scan = await scanChangeLog(store.backend)
-    const missing = scan.gaps.reduce((n, [from, to]) => n + to - from + 1, 0)
-    checks.push(
-      missing === 0 && scan.duplicates.length === 0
-        ? {
-            title: 'change log',
-            status: 'ok',
-            summary:
-              scan.first === undefined ? 'empty' : `seq ${scan.first} to ${scan.head}, none missing (${plural(scan.count, 'change')})`,
-          }
-        : {
-            title: 'change log',
-            status: 'fail',
-            summary: `${plural(missing, 'change')} missing, ${plural(scan.duplicates.length, 'seq')} listed twice`,
-            advice: 'Followers must resync; restore a backup if the store was damaged.',
-          },
-    )
+    checks.push({ title: 'change log', ...(await checkChangeLog(store.backend)) })
   } catch (error) {
     checks.push(failed('change log', error))
   }
