@@ -2,6 +2,7 @@ import { chmodSync, rmSync, statSync } from 'node:fs'
 import { basename, dirname } from 'node:path'
 import { isPrunable } from '../registry/process-registry.js'
 import { type SqliteBackend } from '../backends/sqlite/sqlite-backend.js'
+import { bypassedWrites } from './doctor-writes.js'
 import { formatAge, formatBytes, plural } from './format.js'
 import { hasTandemTables, openBareBackend, WAL_CHECKPOINT_BYTES } from './open.js'
 import { findOrphanTemps, removeOrphanTemps } from '../backup/temp-files.js'
@@ -443,6 +444,7 @@ export const DOCTOR_CHECKS: readonly DoctorCheck[] = [
   walSize,
   registry,
   changeLog,
+  bypassedWrites,
   consumers,
   orphans,
   backupFolder,

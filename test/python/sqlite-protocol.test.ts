@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { expect, onTestFinished, test } from 'vitest'
 import { openStore, type Change, type StoreConfig } from '../../src/index.js'
 import { tempDir } from '../helpers/backends.js'
+import { runCliJson } from '../helpers/cli.js'
 import { LAST_RESORT_TIMEOUT_MS, forkWorker, noteProgress, sleep, waitUntil } from '../helpers/processes.js'
 import { repoFile, runPython } from './python-helpers.js'
 
@@ -132,6 +133,10 @@ test(
     expect(feedVersions).toEqual(Array.from({ length: hot.version }, (_, k) => k + 1))
     expect(new Set(seen.map((c) => c.seq)).size).toBe(seen.length)
     expect(misattributed).toEqual([])
+
+    // Nothing for doctor to report: every write of either kind left its change-log entry.
+    const doctor = runCliJson<{ checks: { title: string; status: string; summary: string }[] }>(['doctor', file]).result
+    expect(doctor.checks.find((c) => c.title === 'writes outside Tandem')).toMatchObject({ status: 'ok' })
 
     const db = new Database(file, { readonly: true })
     try {
