@@ -26,25 +26,32 @@ export type WriteAuditKind =
   /** The entry holds a copy of the data (history: 'full') that differs from the record at the same version. */
   | 'data-differs'
 
+/** One record whose state is not the one its latest change-log entry announced. */
 export interface WriteAuditFinding {
+  /** What is wrong with it. */
   kind: WriteAuditKind
+  /** The record: its collection and id. */
   collection: string
   id: string
   /** The record's version now (undefined when it is gone). */
   version?: number
   /** The version of the record's latest change-log entry (undefined when none). */
   loggedVersion?: number
+  /** The op of that entry. */
   loggedOp?: string
   /** The role the record names as its last writer. */
   role?: string
 }
 
+/** What SqliteBackend.auditWrites found: writes that bypassed the change log (docs/protocol.md). */
 export interface WriteAudit {
-  /** The first findings (at most `limit`), and how many there are in all. */
+  /** The first findings (at most `limit`). */
   findings: WriteAuditFinding[]
+  /** How many records have a finding, in all. */
   total: number
-  /** The user collections and records looked at. */
+  /** How many user collections were looked at. */
   collections: number
+  /** How many records they hold. */
   records: number
   /** Records whose last write is older than what the log still covers: their entry may have been trimmed, so they were not judged. */
   uncovered: number
