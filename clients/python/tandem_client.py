@@ -13,15 +13,27 @@ objects the server sends (dicts). Errors are TandemError (or a subclass) with th
         print(change["seq"], change["op"], change["id"])
 
 A Tandem object opens a connection per request and keeps no state but its address and token;
-use one per thread. `url` may be `unix:/path/to.sock` for a server on a Unix socket.
+use one per thread. `url` may be `unix:/path/to.sock` for a server on a Unix socket. It needs
+tandem_errors.py and tandem_feed.py beside it (copy the folder clients/python).
 """
 
 import http.client
 import json
-import random
 import socket
-import time
 import urllib.parse
+
+from tandem_errors import (  # the errors are part of this module's API: from tandem_client import ConflictError
+    BusyError,
+    ChangesTrimmedError,
+    ConflictError,
+    NotFoundError,
+    NotOwnerError,
+    TandemError,
+    UnauthorizedError,
+    ValidationError,
+    error_from,
+)
+from tandem_feed import ChangeStream, Consumer
 
 __all__ = [
     "Tandem",
@@ -35,72 +47,8 @@ __all__ = [
     "ValidationError",
     "UnauthorizedError",
     "ChangesTrimmedError",
+    "BusyError",
 ]
-
-
-_FACTS = ("collection", "id", "expected", "actual", "issues", "index", "role", "writers", "cursor", "trimmedThrough")
-
-
-class TandemError(Exception):
-    """An error answer of the server (or the connection's failure): `code`, `message`, `hint`,
-    the HTTP `status` (None when no answer came) and the facts the server sent (`facts`:
-    collection, id, expected, actual, issues, index...)."""
-
-    def __init__(self, code, message, hint=None, status=None, facts=None):
-        super().__init__("%s: %s" % (code, message))
-        self.code = code
-        self.message = message
-        self.hint = hint
-        self.status = status
-        self.facts = dict(facts or {})
-        # The usual facts as attributes too (None when the server sent none): e.expected, e.actual...
-        for fact in _FACTS:
-            setattr(self, fact, self.facts.get(fact))
-
-
-class ConflictError(TandemError):
-    """VERSION_CONFLICT: the record was not at `expected` (if_version); `actual` is its version, None if gone."""
-
-
-class NotFoundError(TandemError):
-    """NOT_FOUND: the record does not exist."""
-
-
-class NotOwnerError(TandemError):
-    """NOT_OWNER: the token's role is not among the collection's writers."""
-
-
-class ValidationError(TandemError):
-    """SCHEMA_INVALID or INVALID_DATA: the data was refused; `issues` lists why (SCHEMA_INVALID)."""
-
-
-class UnauthorizedError(TandemError):
-    """UNAUTHORIZED: no token, or one the server does not know (revoked)."""
-
-
-class ChangesTrimmedError(TandemError):
-    """CHANGES_TRIMMED: the feed's position fell behind the change log's retention: reload, then follow from 'now'."""
-
-
-_CLASSES = {
-    "VERSION_CONFLICT": ConflictError,
-    "NOT_FOUND": NotFoundError,
-    "NOT_OWNER": NotOwnerError,
-    "SCHEMA_INVALID": ValidationError,
-    "INVALID_DATA": ValidationError,
-    "UNAUTHORIZED": UnauthorizedError,
-    "CHANGES_TRIMMED": ChangesTrimmedError,
-}
-
-
-def error_from(body, status):
-    """The TandemError an error body (`{"error": {...}}`) stands for."""
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict) or not isinstance(error.get("code"), str):
-        return TandemError("STORAGE_FAILURE", "The server answered %s without an error body." % status, "Check the server log.", status)
-    facts = {k: v for k, v in error.items() if k not in ("code", "message", "hint")}
-    cls = _CLASSES.get(error["code"], TandemError)
-    return cls(error["code"], str(error.get("message", "")), error.get("hint"), status, facts)
 
 
 def _json_body(value):
@@ -259,10 +207,6 @@ def _quote(segment):
     return urllib.parse.quote(segment, safe="")
 
 
-def _order_param(order_by):
-    return order_by if isinstance(order_by, str) else json.dumps(order_by)
-
-
 class Collection:
     """One collection of a Tandem store. Records are dicts: id, version, createdAt, updatedAt, role, data."""
 
@@ -278,10 +222,8 @@ class Collection:
         """The record, or None when it does not exist."""
         try:
             return self.db.request("GET", self._record(id))
-        except NotFoundError as error:
-            if error.code == "NOT_FOUND":
-                return None
-            raise
+        except NotFoundError:
+            return None
 
     def insert(self, data, id=None):
         """Inserts a new record (a new ULID id unless `id` is given: DUPLICATE_ID if it exists) and returns it."""
@@ -344,163 +286,3 @@ class Collection:
     def count(self, where=None):
         """How many records match `where`."""
         return self.db.request("POST", "%s/count" % self._base, {} if where is None else {"where": where})["count"]
-
-
-class ChangeStream:
-    """An SSE change stream that reconnects with Last-Event-ID. Iterate it; `close()` ends it.
-
-    `position`: the seq the stream continues after (the last change delivered, or the `ready`
-    position). `reconnects`: how many times it reopened its connection. Errors the server sends
-    as an `error` event (CHANGES_TRIMMED...) and refusals of the request itself are raised; a
-    lost connection is not: the stream waits (50 ms doubling to 2 s) and resumes.
-    """
-
-    def __init__(self, db, path, params, collections, ids, resumes_after_position=True):
-        self.db = db
-        self._path = path
-        self._params = dict(params)
-        if collections is not None:
-            self._params["collections"] = ",".join(collections)
-        if ids is not None:
-            self._params["ids"] = ",".join(ids)
-        self._resume = resumes_after_position
-        self.position = None
-        self.reconnects = 0
-        self._conn = None
-        self._response = None
-        self._closed = False
-
-    def __iter__(self):
-        return self
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def close(self):
-        self._closed = True
-        self._drop()
-
-    def _drop(self):
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except OSError:
-                pass
-        self._conn = None
-        self._response = None
-
-    def _open(self):
-        params = dict(self._params)
-        headers = self.db._headers({"Accept": "text/event-stream"})
-        if self.position is not None and self._resume:
-            headers["Last-Event-ID"] = str(self.position)
-        path = self._path + "?" + urllib.parse.urlencode({k: str(v) for k, v in params.items()})
-        conn = self.db._connection(self.db.stream_timeout)
-        conn.request("GET", path, headers=headers)
-        response = conn.getresponse()
-        if response.status >= 400:
-            raw = response.read()
-            conn.close()
-            try:
-                body = json.loads(raw.decode("utf-8"))
-            except ValueError:
-                body = None
-            raise error_from(body, response.status)
-        self._conn = conn
-        self._response = response
-
-    def _event(self):
-        """The next event as (name, id, data), or None when the connection ended."""
-        name, event_id, data = "message", None, []
-        while True:
-            line = self._response.readline()
-            if line == b"":
-                return None
-            line = line.decode("utf-8").rstrip("\r\n")
-            if line == "":
-                if data or name != "message":
-                    return name, event_id, "\n".join(data)
-                continue
-            if line.startswith(":"):
-                continue
-            field, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
-            if field == "event":
-                name = value
-            elif field == "data":
-                data.append(value)
-            elif field == "id":
-                event_id = value
-
-    def __next__(self):
-        wait = 0.05
-        while not self._closed:
-            try:
-                if self._response is None:
-                    self._open()
-                    wait = 0.05
-                event = self._event()
-            except TandemError as error:
-                self._drop()
-                if error.status != 503:
-                    raise
-                event = None  # the server is stopping or busy: like a lost connection, try again
-            except (OSError, http.client.HTTPException):
-                event = None
-            if event is None:
-                if self._closed:
-                    break
-                # The connection ended (a server restart, a dead link): reopen after a pause.
-                self._drop()
-                self.reconnects += 1
-                time.sleep(wait * (0.5 + random.random()))
-                wait = min(wait * 2, 2.0)
-                continue
-            name, _, data = event
-            if name == "ready":
-                if self.position is None:
-                    self.position = json.loads(data)["position"]
-                continue
-            if name == "error":
-                self._drop()
-                self._closed = True
-                raise error_from(json.loads(data), None)
-            if name == "change":
-                change = json.loads(data)
-                if self.position is not None and change["seq"] <= self.position:
-                    continue  # already delivered before a reconnect (a consumer resumes at its ack)
-                self.position = change["seq"]
-                return change
-        raise StopIteration
-
-
-class Consumer:
-    """A durable consumer (docs/changes.md): `changes()` streams the changes after its last ack,
-    holding its lease while open; `ack(seq)` records that every change up to `seq` is processed,
-    so the next run (of any process) starts after it. Ack from the same Tandem object while the
-    stream is open."""
-
-    def __init__(self, db, name, start, collections, ids):
-        self.db = db
-        self.name = name
-        self._params = {"start": start}
-        self._collections = collections
-        self._ids = ids
-        self.position = None
-
-    def changes(self):
-        # On reconnect the server restarts after the last ack; what this stream already delivered is skipped.
-        stream = ChangeStream(
-            self.db, "/v1/consumers/%s/changes" % _quote(self.name), self._params, self._collections, self._ids, resumes_after_position=False
-        )
-        return stream
-
-    def ack(self, seq):
-        """Records that every change up to `seq` is processed; returns the consumer's position."""
-        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
-            raise TandemError("INVALID_REQUEST", "seq must be a non-negative integer (got %r)." % (seq,), "Ack the seq of a change received.")
-        self.position = self.db.request("POST", "/v1/consumers/%s/ack" % _quote(self.name), {"seq": seq})["position"]
-        return self.position

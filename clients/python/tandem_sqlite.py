@@ -22,9 +22,11 @@ import os
 import random
 import re
 import sqlite3
-import sys
 import time
 from contextlib import contextmanager
+
+from tandem_data import check_id, encode_data, invalid_data, new_id
+from tandem_errors import BusyError, ConflictError, NotFoundError, TandemError
 
 __all__ = ["TandemSqlite", "SqliteTx", "TandemError", "ConflictError", "NotFoundError", "BusyError", "FORMAT_VERSION"]
 
@@ -32,89 +34,6 @@ __all__ = ["TandemSqlite", "SqliteTx", "TandemError", "ConflictError", "NotFound
 FORMAT_VERSION = "1"
 CHANGES_TABLE = "_tandem_changes"
 _COLLECTION = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
-_ID_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_SAFE_INTEGER = 2**53 - 1
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-
-class TandemError(Exception):
-    """A refused write: `code` as in docs/errors.md, `message`, `hint`, and facts as attributes."""
-
-    def __init__(self, code, message, hint=None, **facts):
-        super().__init__("%s: %s" % (code, message))
-        self.code = code
-        self.message = message
-        self.hint = hint
-        for key, value in facts.items():
-            setattr(self, key, value)
-
-
-class ConflictError(TandemError):
-    """VERSION_CONFLICT: the record is at `actual` (None: gone), not `expected`."""
-
-
-class NotFoundError(TandemError):
-    """NOT_FOUND: the record does not exist."""
-
-
-class BusyError(TandemError):
-    """BUSY_TIMEOUT: another process held the write lock for longer than busy_timeout_ms."""
-
-
-def new_id():
-    """A ULID: 48 bits of milliseconds and 80 random bits, 26 characters that sort by creation time."""
-    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
-    return "".join(_CROCKFORD[(value >> (5 * i)) & 31] for i in range(25, -1, -1))
-
-
-def _check_json(collection, value, path="data"):
-    # What Tandem's own writes refuse (src/store/data.ts): anything JSON.parse would not give back as it was.
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise _invalid(collection, path, "has a key that is not a string (%r)" % (key,))
-            if key == "__proto__":
-                raise _invalid(collection, path, "has a __proto__ key")
-            _check_json(collection, item, "%s.%s" % (path, key))
-    elif isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            _check_json(collection, item, "%s[%d]" % (path, index))
-    elif isinstance(value, bool) or value is None or isinstance(value, str):
-        pass
-    elif isinstance(value, int):
-        if abs(value) > _SAFE_INTEGER:
-            raise _invalid(collection, path, "is an integer beyond 2**53 - 1, which JavaScript cannot hold exactly")
-    elif isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise _invalid(collection, path, "is NaN or infinite, which JSON cannot hold")
-    else:
-        raise _invalid(collection, path, "is a %s, not JSON" % type(value).__name__)
-
-
-def _invalid(collection, path, what):
-    return TandemError("INVALID_DATA", "%s/%s %s." % (collection, path, what), "Store plain JSON: dicts, lists, strings, finite numbers, booleans, None.")
-
-
-def _encode(collection, data):
-    if not isinstance(data, dict):
-        raise _invalid(collection, "data", "is a %s, not a dict: a record holds an object" % type(data).__name__)
-    _check_json(collection, data)
-    text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    try:
-        text.encode("utf-8")  # a lone surrogate (half an emoji) cannot be stored as itself
-    except UnicodeEncodeError:
-        raise _invalid(collection, "data", "holds a string with a lone UTF-16 surrogate")
-    return text
-
-
-def _check_id(id):
-    if not isinstance(id, str) or id == "" or len(id.encode("utf-16-le", "surrogatepass")) > 512 or _ID_CONTROL.search(id):
-        raise TandemError("INVALID_ID", "A record id must be a string of 1 to 256 characters without control characters (got %r)." % (id,))
-    try:
-        id.encode("utf-8")
-    except UnicodeEncodeError:
-        raise TandemError("INVALID_ID", "A record id must not hold a lone UTF-16 surrogate (got %r)." % (id,))
-    return id
 
 
 def _is_busy(error):
@@ -170,13 +89,13 @@ class SqliteTx:
     def get(self, collection, id):
         """The record as of this transaction, or None."""
         row = self._db.execute(
-            "SELECT id, version, created_at, updated_at, role, data FROM %s WHERE id = ?" % self._table(collection), (_check_id(id),)
+            "SELECT id, version, created_at, updated_at, role, data FROM %s WHERE id = ?" % self._table(collection), (check_id(id),)
         ).fetchone()
         return None if row is None else _record(*row)
 
     def _current(self, collection, id, if_version):
         row = self._db.execute(
-            "SELECT version, created_at, updated_at, data FROM %s WHERE id = ?" % self._table(collection), (_check_id(id),)
+            "SELECT version, created_at, updated_at, data FROM %s WHERE id = ?" % self._table(collection), (check_id(id),)
         ).fetchone()
         if if_version is not None and (row is None or row[0] != if_version):
             raise ConflictError(
@@ -200,8 +119,8 @@ class SqliteTx:
     def insert(self, collection, data, id=None):
         """Inserts a record at version 1 (a new ULID unless `id` is given); DUPLICATE_ID if the id exists."""
         table = self._table(collection)
-        id = new_id() if id is None else _check_id(id)
-        text = _encode(collection, data)
+        id = new_id() if id is None else check_id(id)
+        text = encode_data(collection, data)
         now = int(time.time() * 1000)
         try:
             self._db.execute(
@@ -215,7 +134,7 @@ class SqliteTx:
 
     def _write(self, collection, id, row, data):
         version, created_at, updated_at, _ = row
-        text = _encode(collection, data)
+        text = encode_data(collection, data)
         # Never behind the record's own time: a clock stepped back keeps updatedAt from going back.
         now = max(int(time.time() * 1000), updated_at)
         cursor = self._db.execute(
@@ -237,7 +156,7 @@ class SqliteTx:
     def patch(self, collection, id, fields, if_version=None, remove=()):
         """Writes `fields` over the current data (a shallow merge) and removes the fields named in `remove`."""
         if not isinstance(fields, dict):
-            raise _invalid(collection, "patch", "is not a dict")
+            raise invalid_data(collection, "patch", "is not a dict")
 
         def merge(data):
             merged = dict(data)
@@ -280,7 +199,7 @@ class TandemSqlite:
 
     def __init__(self, path, role, full_history=(), busy_timeout_ms=5000, check_writers=True):
         if not isinstance(role, str) or not re.match(r"^[A-Za-z0-9_.:-]{1,64}$", role):
-            raise TandemError("INVALID_ROLE", "role must be 1 to 64 letters, digits or _ . : - (got %r)." % (role,))
+            raise ValueError("role must be 1 to 64 letters, digits or _ . : - (got %r)." % (role,))
         if sqlite3.sqlite_version_info < (3, 37, 0):
             raise TandemError("UNSUPPORTED", "SQLite %s is too old: Tandem's STRICT tables need 3.37." % sqlite3.sqlite_version)
         if not os.path.isfile(path):
@@ -318,7 +237,7 @@ class TandemSqlite:
             raise TandemError("NOT_A_STORE", "%s has no _tandem_meta format: not a Tandem store." % self.path, "Check the path.")
         if row[0] != FORMAT_VERSION:
             raise TandemError(
-                "UNSUPPORTED_FORMAT",
+                "UNSUPPORTED",
                 "%s is in storage format %s; this protocol is for format %s." % (self.path, row[0], FORMAT_VERSION),
                 "Use the tandem_sqlite.py (and docs/protocol.md) of the Tandem release that wrote the store.",
             )
@@ -395,7 +314,9 @@ class TandemSqlite:
         try:
             yield tx
         except BaseException:
-            self._db.execute("ROLLBACK")
+            # SQLite may have rolled back already (disk full, I/O error): then there is nothing to undo.
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
         try:
             self._db.execute("COMMIT")
@@ -440,21 +361,3 @@ class TandemSqlite:
 
     def __exit__(self, *exc):
         self.close()
-
-
-if __name__ == "__main__":
-    # python3 tandem_sqlite.py increment <db> <collection> <id> <count> <role>
-    # Increments data.n of one record `count` times, one transaction each, printing
-    # {"type":"ack","version":v,"n":n} as each commits (flushed, so a kill -9 loses no printed line).
-    if len(sys.argv) == 7 and sys.argv[1] == "increment":
-        _, _, db_path, coll, rid, count, writer_role = sys.argv
-        store = TandemSqlite(db_path, writer_role)
-        print(json.dumps({"type": "ready", "pid": os.getpid()}), flush=True)
-        for _ in range(int(count)):
-            rec = store.update(coll, rid, lambda d: dict(d, n=d["n"] + 1))
-            sys.stdout.write(json.dumps({"type": "ack", "version": rec["version"], "n": rec["data"]["n"]}) + "\n")
-            sys.stdout.flush()
-        print(json.dumps({"type": "done", "retries": store.stats["retries"], "longestWaitMs": round(store.stats["longest_wait_ms"], 1)}), flush=True)
-        store.close()
-    else:
-        sys.exit("usage: tandem_sqlite.py increment <db> <collection> <id> <count> <role>")

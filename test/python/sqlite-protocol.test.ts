@@ -69,10 +69,10 @@ test(
       }
     }
     async function pythonLane(): Promise<void> {
-      const script = repoFile('clients/python/tandem_sqlite.py')
+      const script = repoFile('test/python/protocol_incrementer.py')
       while (kills < KILLS && !failed) {
         const writer = `python-${spawned.python++}`
-        const python = runPython(script, ['increment', file, 'counters', 'hot', '1000000', writer])
+        const python = runPython(script, [file, 'counters', 'hot', '1000000', writer])
         let counted = 0
         const collect = () => {
           for (; counted < python.messages.length; counted++) {

@@ -30,8 +30,9 @@ export type WriteAuditKind =
 export interface WriteAuditFinding {
   /** What is wrong with it. */
   kind: WriteAuditKind
-  /** The record: its collection and id. */
+  /** The record's collection. */
   collection: string
+  /** The record's id. */
   id: string
   /** The record's version now (undefined when it is gone). */
   version?: number
