@@ -88,30 +88,27 @@ runMain(90_000, async () => {
   const written = daemon.of('closed').map((m) => m.id as string)
   checks.check(written.length === SESSIONS, `the daemon wrote ${written.length} sessions, each started and closed (if_version)`)
 
-  // The server heard each session twice, insert then close, and nothing else.
+  // Each session as the feed tells it: started then closed, or, when the close came before the
+  // reader read the start, only closed (the log coalesces a record's changes: docs/changes.md).
+  const toldRight = (versions: number[]) => ['1,2', '2'].includes(versions.join())
+  // The server heard each session, in order, ending closed, and nothing else.
   const heardOf = (id: string) => heard.filter((h) => h.id === id).map((h) => h.version)
-  const wrongServer = written.filter((id) => heardOf(id).join() !== '1,2')
+  const wrongServer = written.filter((id) => !toldRight(heardOf(id)))
   checks.check(
-    wrongServer.length === 0 && heard.length === 2 * SESSIONS,
-    `the Node server heard each session once started and once closed through the feed (${heard.length} changes, ${wrongServer.length} wrong)`,
+    wrongServer.length === 0 && heard.length <= 2 * SESSIONS,
+    `the Node server heard each session through the feed, started then closed or (coalesced) closed (${heard.length} changes, ${wrongServer.length} wrong)`,
   )
   const sameTotals = JSON.stringify(Object.entries(totals).sort()) === JSON.stringify(Object.entries(fresh).sort())
   checks.check(sameTotals, `the server's per-project totals kept from the feed equal the totals read from the store`)
 
-  // The dashboard saw every change of the sessions once, in seq order, each session v1 then v2.
+  // The dashboard saw the sessions' changes once each, in seq order, each session told right.
   const changes = dashboard.of('change')
   const seqs = changes.map((c) => c.seq as number)
   const inOrder = seqs.every((s, i) => i === 0 || s > seqs[i - 1]!)
-  const wrongDashboard = written.filter(
-    (id) =>
-      changes
-        .filter((c) => c.id === id)
-        .map((c) => c.version)
-        .join() !== '1,2',
-  )
+  const wrongDashboard = written.filter((id) => !toldRight(changes.filter((c) => c.id === id).map((c) => c.version as number)))
   checks.check(
-    inOrder && wrongDashboard.length === 0 && changes.length === 2 * SESSIONS,
-    `the Python dashboard tailed ${changes.length} changes over SSE, in order, each session started then closed (${wrongDashboard.length} wrong)`,
+    inOrder && wrongDashboard.length === 0 && changes.length <= 2 * SESSIONS,
+    `the Python dashboard tailed ${changes.length} changes over SSE, in order, each session started then closed or (coalesced) closed (${wrongDashboard.length} wrong)`,
   )
 
   checks.check(
