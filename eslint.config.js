@@ -55,6 +55,11 @@ export default tseslint.config(
     },
   },
   {
+    // The inspector's page: plain ES modules run by the browser, copied into dist as they are.
+    files: ['src/inspector/assets/**/*.js'],
+    languageOptions: { globals: globals.browser, sourceType: 'module' },
+  },
+  {
     files: ['src/**/*.ts'],
     plugins: { 'import-x': importX },
     settings: { 'import-x/resolver-next': [createTypeScriptImportResolver({ project: 'tsconfig.json' })] },

@@ -205,12 +205,40 @@ catch (e) { console.log(e.code + ': ' + e.message + ' ' + e.hint) }
   const version = run('npx', ['--no-install', 'tandem', '--version']).trim()
   expect(version === pkg.version, `printed ${JSON.stringify(version)}, expected ${pkg.version}`)
 
+  step = 'tandem inspect serves its page from the package'
+  writeFileSync(
+    join(project, 'inspect.mjs'),
+    `import { spawn } from 'node:child_process'
+const child = spawn(process.execPath, ['node_modules/tandemdb/dist/cli/main.js', 'inspect', 'data/app.db'], { stdio: ['ignore', 'pipe', 'inherit'] })
+let out = ''
+const url = await new Promise((resolve, reject) => {
+  child.stdout.on('data', (d) => { out += d; if (out.includes('\\n')) resolve(out.split('\\n')[0].trim()) })
+  child.once('exit', (code) => reject(new Error('tandem inspect exited ' + code)))
+})
+const base = url.split('#')[0].replace(/\\/$/, '')
+const token = url.split('#token=')[1]
+const page = await (await fetch(base + '/')).text()
+const scripts = [...page.matchAll(/(?:src|href)="(\\/inspector\\/[^"]+)"/g)].map((m) => m[1])
+const app = await (await fetch(base + '/inspector/app.js')).text()
+for (const m of app.matchAll(/from '\\.\\/([^']+)'/g)) scripts.push('/inspector/' + m[1])
+for (const path of scripts) {
+  const res = await fetch(base + path)
+  if (res.status !== 200) throw new Error(path + ' answered ' + res.status)
+}
+const collections = await (await fetch(base + '/inspector/api/collections', { headers: { authorization: 'Bearer ' + token } })).json()
+if (collections.collections?.[0]?.name !== 'notes') throw new Error('collections: ' + JSON.stringify(collections))
+child.kill('SIGINT')
+console.log('inspect ok: ' + scripts.length + ' assets')
+`,
+  )
+  expect(run('node', ['inspect.mjs']).includes('inspect ok'), 'tandem inspect did not serve its page')
+
   step = 'npx tandem demo'
   const demo = run('npx', ['--no-install', 'tandem', 'demo'])
   expect(/^OK: \d+ acknowledged writes, 0 missing/m.test(demo), `the demo did not end with its OK verdict:\n${demo.slice(-600)}`)
 
   console.log(
-    `install test ok (${fromGit ? 'git URL' : 'packed tarball'}): ESM, CommonJS, TypeScript strict, tandemdb/postgres, tandemdb/server and tandemdb/client, npx tandem --version and demo`,
+    `install test ok (${fromGit ? 'git URL' : 'packed tarball'}): ESM, CommonJS, TypeScript strict, tandemdb/postgres, tandemdb/server and tandemdb/client, npx tandem --version, inspect and demo`,
   )
 } catch (error) {
   console.error(`install test FAILED at ${step}: ${error.message}`)

@@ -30,5 +30,6 @@ export type {
   ReadSnapshot,
 } from './backends/backend.js'
 export { SqliteBackend } from './backends/sqlite/sqlite-backend.js'
+export type { WriteAudit, WriteAuditFinding, WriteAuditKind } from './backends/sqlite/sqlite-audit.js'
 export { DEFAULT_JOURNAL_SIZE_LIMIT_BYTES, DEFAULT_WAL_CHECKPOINT_BYTES } from './backends/sqlite/sqlite-config.js'
 export type { Durability, SqliteConfig } from './backends/sqlite/sqlite-config.js'

@@ -8,6 +8,7 @@ import { exportCommand } from './commands/export.js'
 import { find } from './commands/find.js'
 import { get } from './commands/get.js'
 import { importCommand } from './commands/import.js'
+import { inspect } from './commands/inspect.js'
 import { migrate } from './commands/migrate.js'
 import { patch } from './commands/patch.js'
 import { put } from './commands/put.js'
@@ -29,6 +30,7 @@ export const COMMANDS: readonly Command[] = [
   del,
   watch,
   serve,
+  inspect,
   token,
   migrate,
   exportCommand,

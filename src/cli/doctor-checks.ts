@@ -1,7 +1,9 @@
 import { chmodSync, rmSync, statSync } from 'node:fs'
 import { basename, dirname } from 'node:path'
+import type { Backend } from '../backends/backend.js'
 import { isPrunable } from '../registry/process-registry.js'
 import { type SqliteBackend } from '../backends/sqlite/sqlite-backend.js'
+import { bypassedWrites } from './doctor-writes.js'
 import { formatAge, formatBytes, plural } from './format.js'
 import { hasTandemTables, openBareBackend, WAL_CHECKPOINT_BYTES } from './open.js'
 import { findOrphanTemps, removeOrphanTemps } from '../backup/temp-files.js'
@@ -300,30 +302,24 @@ const changeLog: DoctorCheck = {
   title: 'change log',
   async check(s) {
     if (!s.sound || s.backend === undefined) return skipped('the file is not sound')
-    const scan = await scanChangeLog(s.backend)
-    const trimmed = scan.trimmedThrough > 0 ? `; through seq ${scan.trimmedThrough} trimmed by retention` : ''
-    const held = scan.first === undefined ? `empty${trimmed}` : `${plural(scan.count, 'change')} up to seq ${scan.head}${trimmed}`
-    if (scan.duplicates.length === 0 && scan.unlogged.length === 0)
-      return { status: 'ok', summary: `${held}; the latest write of each of ${plural(scan.records, 'record')} is in it` }
-    const lines = [
-      ...scan.unlogged.map(
-        (r) =>
-          `${r.collection}/${r.id} is at version ${r.version}, the log ${r.logged === undefined ? 'has no entry for it' : `holds version ${r.logged}`}`,
-      ),
-      ...scan.duplicates.map((seq) => `seq ${seq} listed twice`),
-    ]
-    const parts = [
-      ...(scan.unlogged.length > 0 ? [`${plural(scan.unlogged.length, 'record')} written without a change-log entry`] : []),
-      ...(scan.duplicates.length > 0 ? [`${plural(scan.duplicates.length, 'seq')} listed twice`] : []),
-    ]
-    return {
-      status: 'fail',
-      summary: `${parts.join(', ')} (${held}): the store was written other than through Tandem, or the log was changed by hand`,
-      details: lines.slice(0, 10).concat(lines.length > 10 ? [`... and ${lines.length - 10} more`] : []),
-      advice:
-        'Followers and consumers never heard of these writes: each must resync, reloading the records it tracks, then following the feed from "now". Find the process that writes the file directly and make it follow docs/protocol.md (or go through tandem serve). --fix cannot rebuild a change log.',
-    }
+    return checkChangeLog(s.backend)
   },
+}
+
+/** The change-log check on any backend (doctor's on a store file, the inspector's on any store). */
+export async function checkChangeLog(backend: Backend): Promise<Finding> {
+  const scan = await scanChangeLog(backend)
+  const trimmed = scan.trimmedThrough > 0 ? `; through seq ${scan.trimmedThrough} trimmed by retention` : ''
+  const held = scan.first === undefined ? `empty${trimmed}` : `${plural(scan.count, 'change')} up to seq ${scan.head}${trimmed}`
+  if (scan.duplicates.length === 0) return { status: 'ok', summary: held }
+  const lines = scan.duplicates.map((seq) => `seq ${seq} listed twice`)
+  return {
+    status: 'fail',
+    summary: `${plural(scan.duplicates.length, 'seq')} listed twice (${held}): the change-log table is damaged`,
+    details: lines.slice(0, 10).concat(lines.length > 10 ? [`... and ${lines.length - 10} more`] : []),
+    advice:
+      'Followers and consumers may see a change twice: each must resync, reloading the records it tracks, then following the feed from "now". Check the integrity, and restore a backup if the file was damaged. --fix cannot rebuild a change log.',
+  }
 }
 
 const registry: DoctorCheck = {
@@ -444,6 +440,7 @@ export const DOCTOR_CHECKS: readonly DoctorCheck[] = [
   walSize,
   registry,
   changeLog,
+  bypassedWrites,
   consumers,
   orphans,
   backupFolder,

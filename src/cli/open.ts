@@ -5,6 +5,7 @@ import { DEFAULT_BUSY_TIMEOUT_MS, openStore, type Store } from '../index.js'
 import { DEFAULT_JOURNAL_SIZE_LIMIT_BYTES, DEFAULT_WAL_CHECKPOINT_BYTES } from '../backends/sqlite/sqlite-config.js'
 import { SqliteBackend } from '../backends/sqlite/sqlite-backend.js'
 import { type Backend } from '../backends/backend.js'
+import { DECLARATIONS_COLLECTION } from '../store/declarations.js'
 import type { LoadedConfig } from './config.js'
 import { CliError, EXIT, type CommandContext } from './output.js'
 import { checkPostgresStore } from './postgres-store.js'
@@ -221,4 +222,45 @@ export function requireDeclared(config: LoadedConfig, name: string): void {
     hint: `Check the name, or declare "${name}" with its writers in ${config.file}.`,
     exitCode: EXIT.failed,
   })
+}
+
+/** The role an inspector registers (write mode) or opens (read-only) as; its writes act as --role. */
+export const INSPECT_ROLE = 'inspect'
+
+/**
+ * Opens a store for `tandem inspect` read-only: with the config's collections (their schemas and
+ * retention) when there is a config, and every other collection of the store as a plain one, so
+ * the server's routes read them all; writes fail with READ_ONLY (openStore's readOnly).
+ */
+export async function openInspectable(target: StoreTarget, config: LoadedConfig | undefined): Promise<Store> {
+  const declared = config?.store.collections ?? {}
+  const collections: LoadedConfig['store']['collections'] = { ...declared }
+  const reader = await openReadable(target)
+  try {
+    // The others as their processes declared them (writers, indexes): a read-only store writes nothing, but a collection must name its writers.
+    await reader.backend.read(async (tx) => {
+      for (const name of (await tx.listCollections()).filter((n) => !n.startsWith('_'))) {
+        if (collections[name] !== undefined) continue
+        const recorded = (await tx.get(DECLARATIONS_COLLECTION, name))?.data as { writers?: string[]; indexes?: string[] } | undefined
+        const writers = recorded?.writers !== undefined && recorded.writers.length > 0 ? recorded.writers : '*'
+        collections[name] = { writers: writers.includes('*') ? '*' : writers, indexes: recorded?.indexes ?? [] }
+      }
+    })
+  } finally {
+    await reader.close()
+  }
+  const location: LoadedConfig['store'] =
+    config !== undefined
+      ? storeConfig(target, config)
+      : target.kind === 'url'
+        ? { url: target.url, postgres: postgresOf(target), collections: {} }
+        : target.kind === 'files'
+          ? { files: { dir: target.dir }, collections: {} }
+          : { path: target.file, collections: {} }
+  const roles = config === undefined ? { roles: { [INSPECT_ROLE]: {} } } : rolesFor(config, INSPECT_ROLE, true)
+  try {
+    return await openStore({ ...location, ...roles, collections, role: INSPECT_ROLE, readOnly: true, backup: undefined })
+  } catch (error) {
+    throw config === undefined ? error : configError(error, config)
+  }
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { httpError } from './http-errors.js'
-import type { TokenVerifier } from './tokens.js'
+import type { TokenSource } from './tokens.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -16,10 +16,12 @@ const OPEN_ROUTES = new Set(['/v1/health'])
  * Every request but the open ones needs `Authorization: Bearer <token>`; it then acts as the
  * token's role. The secret is never logged nor repeated in an answer.
  */
-export function registerAuth(app: FastifyInstance, tokens: TokenVerifier): void {
+export function registerAuth(app: FastifyInstance, tokens: TokenSource): void {
   app.decorateRequest('role', '')
   app.addHook('onRequest', async (request: FastifyRequest) => {
     if (OPEN_ROUTES.has(request.routeOptions.url ?? '')) return
+    // Routes that declare { config: { auth: false } } serve nothing of the store (the inspector's page and scripts).
+    if ((request.routeOptions.config as { auth?: boolean } | undefined)?.auth === false) return
     const header = request.headers.authorization
     const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null
     if (match === null)

@@ -12,7 +12,7 @@ import { registerChangeRoutes } from './routes-changes.js'
 import { registerRecordRoutes } from './routes-records.js'
 import { registerTransactionRoutes } from './routes-transactions.js'
 import { SseHub } from './sse.js'
-import { TokenVerifier, defaultTokensFile } from './tokens.js'
+import { TokenVerifier, defaultTokensFile, type TokenSource } from './tokens.js'
 import { TxSessions } from './tx-sessions.js'
 import { DEFAULT_BODY_LIMIT_BYTES, DEFAULT_PORT, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_TRANSACTION_IDLE_MS } from './defaults.js'
 import { resolve } from 'node:path'
@@ -52,7 +52,7 @@ export interface TandemServer {
   close(): Promise<void>
 }
 
-function isLoopback(host: string): boolean {
+export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'))
 }
 
@@ -113,7 +113,7 @@ async function clearSocket(path: string): Promise<void> {
 }
 
 /** Builds the Fastify app of a store (routes, auth, errors), without listening. */
-export function buildApp(store: Store, options: ServeOptions, tokens: TokenVerifier, sessions: TxSessions, sse: SseHub): FastifyInstance {
+export function buildApp(store: Store, options: ServeOptions, tokens: TokenSource, sessions: TxSessions, sse: SseHub): FastifyInstance {
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
   const app = Fastify({
     logger: false,
@@ -204,9 +204,24 @@ export async function serveStore(store: Store, options: ServeOptions = {}): Prom
     if (tokens.size === 0)
       throw new RangeError(`Refusing to listen on ${host} without any token: create one with "tandem token create --role ROLE".`)
   }
+  return startServer(store, { ...options, host }, tokens)
+}
+
+/**
+ * Builds the app of `store` with `tokens`, lets `extend` add routes (the inspector's),
+ * and listens. What serveStore does once it has checked the address and loaded the token file.
+ */
+export async function startServer(
+  store: Store,
+  options: ServeOptions,
+  tokens: TokenSource,
+  extend?: (app: FastifyInstance) => void,
+): Promise<TandemServer> {
+  const host = options.host ?? '127.0.0.1'
   const sessions = new TxSessions(options.transactionIdleMs ?? DEFAULT_TRANSACTION_IDLE_MS)
   const sse = new SseHub(options.keepAliveMs)
   const app = buildApp(store, options, tokens, sessions, sse)
+  extend?.(app)
   let url: string
   let port: number | undefined
   if (options.socket !== undefined) {

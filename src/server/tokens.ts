@@ -102,12 +102,20 @@ export function revokeToken(path: string, idOrName: string): TokenInfo | undefin
   return info
 }
 
+/** Where a server looks tokens up: a token file (TokenVerifier), or the inspector's one token held in memory. */
+export interface TokenSource {
+  /** How many tokens exist now. */
+  readonly size: number
+  /** The role of the token whose secret this is, or undefined. */
+  roleOf(secret: string): string | undefined
+}
+
 /**
  * The server's view of a token file: it re-reads the file whenever its size, mtime or inode
  * change (one stat per request), so tokens created or revoked while the server runs take effect
  * on the next request.
  */
-export class TokenVerifier {
+export class TokenVerifier implements TokenSource {
   readonly path: string
   #stamp = ''
   #hashes: { hash: Buffer; role: string }[] = []

@@ -46,6 +46,7 @@ test('doctor passes a healthy store: every check ok, exit 0', async () => {
     ['WAL size', 'ok'],
     ['process registry', 'ok'],
     ['change log', 'ok'],
+    ['writes outside Tandem', 'ok'],
     ['consumers', 'ok'],
     ['temp and lock files', 'ok'],
     ['backup folder', 'skip'], // no backup folder named

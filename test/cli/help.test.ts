@@ -1,7 +1,7 @@
 import { expect, test } from 'vitest'
 import { runCli, runCliJson } from '../helpers/cli.js'
 
-const COMMANDS = ['status', 'doctor', 'find', 'get', 'put', 'patch', 'delete', 'watch', 'migrate', 'demo']
+const COMMANDS = ['status', 'doctor', 'find', 'get', 'put', 'patch', 'delete', 'watch', 'inspect', 'migrate', 'demo']
 
 test('tandem --help lists every command and the exit codes', () => {
   const help = runCli(['--help'])

@@ -20,16 +20,18 @@ export interface DocBlock {
   setup?: { lines: readonly string[]; line: number }
 }
 
-export type BlockKind = 'program' | 'shell' | 'json' | 'fragment' | 'unchecked'
+export type BlockKind = 'program' | 'shell' | 'python' | 'json' | 'fragment' | 'unchecked'
 
 const PROGRAM_LANGS = new Set(['ts', 'typescript', 'js', 'javascript', 'mjs'])
 const SHELL_LANGS = new Set(['sh', 'bash', 'shell'])
+const PYTHON_LANGS = new Set(['python', 'py'])
 const JSON_LANGS = new Set(['json', 'jsonc'])
 
 export function kindOf(block: DocBlock): BlockKind {
   if (block.flags.includes('fragment')) return 'fragment'
   if (PROGRAM_LANGS.has(block.lang)) return 'program'
   if (SHELL_LANGS.has(block.lang)) return 'shell'
+  if (PYTHON_LANGS.has(block.lang)) return 'python'
   if (JSON_LANGS.has(block.lang)) return 'json'
   return 'unchecked'
 }

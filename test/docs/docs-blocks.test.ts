@@ -19,10 +19,11 @@
  *   Hidden setup is an HTML comment right before the block, visible in the markdown source:
  *   `<!-- docs-check setup` ... `-->`. Its lines run first, in the same program. Keep it minimal.
  * - sh / bash: a shell script run by bash (set -e, pipefail) in a prepared project: the
- *   tandem.config.json below and its store, data/app.db, with a few records. `tandem` and
+ *   tandem.config.json of doc-project.ts and its store, data/app.db, with a few records. `tandem` and
  *   `npx tandem` run the built CLI (node dist/cli/main.js); `tandem watch` gets SIGINT, as
  *   Ctrl-C, a second after its banner, and must exit 0; any other npx or npm command fails the
  *   block (mark such blocks fragment). A setup comment before a shell block holds shell lines run first.
+ * - python / py: run by python3 in the same prepared project, by test/docs/python-blocks.test.ts.
  * - json / jsonc: parsed (jsonc after removing comments).
  * - anything else, or no language: fails. Give it one of the languages above or mark it fragment.
  *
@@ -40,7 +41,6 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, write
 import { join } from 'node:path'
 import ts from 'typescript'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openStore } from '../../src/index.js'
 import { isPidAlive } from '../../src/registry/process-registry.js'
 import { PG_URL, pgAdmin } from '../helpers/backends.js'
 import {
@@ -58,6 +58,7 @@ import {
   type LineOrigin,
   type Program,
 } from './doc-blocks.js'
+import { prepareProject } from './doc-project.js'
 
 const ROOT = join(import.meta.dirname, '../..')
 const CLI = join(ROOT, 'dist/cli/main.js')
@@ -68,26 +69,6 @@ const RUN_TIMEOUT_MS = 60_000
 /** `tandem watch` gets SIGINT this long after its banner, or after WATCH_MAX_MS without one. */
 const WATCH_AFTER_BANNER_MS = 1000
 const WATCH_MAX_MS = 30_000
-
-/** The project every shell block runs in (besides its own setup): written as tandem.config.json. */
-const SHELL_PROJECT = {
-  path: 'data/app.db',
-  collections: {
-    tasks: {
-      writers: ['server', 'cli'],
-      indexes: ['status'],
-      seed: [
-        { id: 't-1', data: { title: 'write docs', status: 'open' } },
-        { id: 't-2', data: { title: 'check them', status: 'done' } },
-      ],
-    },
-    jobs: {
-      writers: ['daemon', 'server'],
-      indexes: ['status'],
-      seed: [{ id: 'j-1', data: { cmd: 'test', status: 'open' } }],
-    },
-  },
-}
 
 const blocks: DocBlock[] = docFiles(ROOT).flatMap((file) => parseBlocks(ROOT, file))
 const programs: Program[] = docFiles(ROOT).flatMap((file) => assemblePrograms(blocks.filter((b) => b.file === file)))
@@ -381,10 +362,7 @@ describe('shell blocks run against a prepared project', () => {
           ...block.lines.map((_, k) => ({ file: block.file, line: block.line + 1 + k, setup: false })),
         ]
         const project = join(RUN_DIR, 'sh', `${slug(block.file)}-${block.line}`)
-        mkdirSync(project, { recursive: true })
-        writeFileSync(join(project, 'tandem.config.json'), `${JSON.stringify(SHELL_PROJECT, null, 2)}\n`)
-        const store = await openStore({ ...SHELL_PROJECT, path: join(project, SHELL_PROJECT.path), roles: { setup: {} }, role: 'setup' })
-        await store.close()
+        await prepareProject(project)
         // Two header lines: the ERR trap names the failing line, shifted back by them.
         const header = ['set -eo pipefail', `trap 'echo "docs-check: line $((LINENO - 2)) failed with exit $?" >&2' ERR`]
         writeFileSync(join(project, '.block.sh'), `${[...header, ...script].join('\n')}\n`)
@@ -423,7 +401,7 @@ describe('every other block is marked fragment on purpose', () => {
     it(label(block), () => {
       expect.fail(
         `The block at ${label(block)} (${block.lang === '' ? 'no language' : `"${block.lang}"`}) is neither checked nor marked as a fragment. ` +
-          'Give it a language this test runs (ts, js, sh, json, jsonc), or mark it: ```text fragment for an output sample, ```ts fragment for an illustration.',
+          'Give it a language this test runs (ts, js, sh, python, json, jsonc), or mark it: ```text fragment for an output sample, ```ts fragment for an illustration.',
       )
     })
   }

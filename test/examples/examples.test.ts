@@ -31,6 +31,11 @@ const EXAMPLES = [
     verdict: /^OK: \d+ tasks through a CLI, 2 drivers and a dashboard on 3 record files; each done once; a hand edit announced$/m,
   },
   {
+    name: 'python-sessions',
+    verdict:
+      /^OK: \d+ sessions from a Python daemon through tandem serve; the Node server and the Python dashboard heard each once, in order; foreign writes refused with NOT_OWNER$/m,
+  },
+  {
     name: 'editor-and-timer',
     verdict: /^OK: \d+ writes of one record from 2 processes at the same time; no write ever touched the other's fields$/m,
   },

@@ -18,6 +18,7 @@ import {
   type WriteTx,
 } from '../backend.js'
 import { refuseCaseAliases } from '../collection-names.js'
+import { auditWrites, type WriteAudit } from './sqlite-audit.js'
 import { readChangeBatch, readChangeHead } from './sqlite-changes.js'
 import { readSqliteSizes } from './sqlite-sizes.js'
 import { autoVacuumMode, databaseBytes, reclaimStep } from './sqlite-reclaim.js'
@@ -223,6 +224,11 @@ export class SqliteBackend implements Backend {
 
   async checkIntegrity(): Promise<string[]> {
     return this.read(async () => this.integrityCheck())
+  }
+
+  /** Records changed without their change-log entry (writes that bypassed docs/protocol.md), for tandem doctor. */
+  async auditWrites(limit?: number): Promise<WriteAudit> {
+    return this.read(async () => auditWrites(this.#reader, this.#config.busyTimeoutMs, limit))
   }
 
   /** The database file as opened (undefined for ':memory:'). */

@@ -36,7 +36,7 @@ function needsAttention(r: DoctorResult): boolean {
 }
 
 /** Runs every check in order; a check that throws is reported as failed, never as a crash. */
-async function examine(file: string, fix: boolean, backupDir: string | undefined): Promise<DoctorResult[]> {
+export async function examine(file: string, fix: boolean, backupDir: string | undefined): Promise<DoctorResult[]> {
   const subject = new DoctorSubject(file, fix, backupDir === undefined ? {} : { backupDir })
   const results: DoctorResult[] = []
   try {
@@ -104,7 +104,7 @@ function printReport(ctx: CommandContext, report: DoctorReport, fix: boolean): v
 }
 
 /** --backup-dir (from the working directory), else the config's backup.dir (from the config file's directory, like its path). */
-function backupDirOf(option: string | boolean | undefined, config: LoadedConfig | undefined): string | undefined {
+export function backupDirOf(option: string | boolean | undefined, config: LoadedConfig | undefined): string | undefined {
   if (typeof option === 'string' && option !== '') return resolve(option)
   const dir = config?.store.backup?.dir
   return typeof dir === 'string' && dir !== '' ? resolve(dirname(config!.file), dir) : undefined
