@@ -51,7 +51,8 @@ import { checkPreparedStatements } from './postgres-prepared.js'
 import { PostgresReader } from './postgres-reader.js'
 import { readPostgresSizes } from './postgres-sizes.js'
 import { PostgresSql } from './postgres-sql.js'
-import { PostgresWriteTx, type WaitStats } from './postgres-transaction.js'
+import { PostgresWriteTx } from './postgres-transaction.js'
+import type { WaitStats } from './postgres-write-session.js'
 import { maskUrl } from './postgres-url.js'
 import { CommitListener } from './postgres-wake.js'
 
@@ -216,7 +217,7 @@ export class PostgresBackend implements Backend {
       return cached
     }
     this.feedStats.fromLog++
-    const { rows } = await this.#query<RawChange>(this.#sql.readChangesSql(cursor, limit, filter))
+    const { rows } = await this.#query<RawChange>(this.#sql.changeLog.readChangesSql(cursor, limit, filter))
     const first = rows[0]
     if (first === undefined)
       throw new StorageError(
@@ -228,7 +229,7 @@ export class PostgresBackend implements Backend {
   }
 
   async changeHead(): Promise<number> {
-    const { rows } = await this.#query<{ head: number }>(this.#sql.changeHeadSql())
+    const { rows } = await this.#query<{ head: number }>(this.#sql.changeLog.changeHeadSql())
     return rows[0]?.head ?? 0
   }
 
@@ -285,7 +286,7 @@ export class PostgresBackend implements Backend {
    * sound, else one line per problem. (PostgreSQL checks its own pages and WAL itself.)
    */
   async checkIntegrity(): Promise<string[]> {
-    const { rows } = await this.#query<ChangeLogFacts>(this.#sql.integritySql())
+    const { rows } = await this.#query<ChangeLogFacts>(this.#sql.changeLog.integritySql())
     return changeLogProblems(rows[0]!)
   }
 

@@ -60,7 +60,8 @@ export async function prepareStore(tx: DdlRunner, sql: PostgresSql, collections:
     )
   }
   // Only when missing, like the collections' indexes; built once for a store made before it.
-  if ((await tx.rows(sql.hasChangesRecordIndexSql())).length === 0) await tx.run({ text: sql.createChangesRecordIndexSql() })
+  if ((await tx.rows(sql.changeLog.hasChangesRecordIndexSql())).length === 0)
+    await tx.run({ text: sql.changeLog.createChangesRecordIndexSql() })
   refuseCaseAliases(await tx.listCollections(), collections)
   for (const layout of collections) await ensureCollection(tx, sql, layout)
 }

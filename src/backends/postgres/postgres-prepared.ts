@@ -1,6 +1,6 @@
-import type { PostgresPoolClient } from './postgres-config.js'
+import { createHash } from 'node:crypto'
+import type { PostgresPoolClient, PostgresQuery } from './postgres-config.js'
 import type { Session } from './postgres-connection.js'
-import { literal } from './postgres-sql.js'
 
 /**
  * Statements PREPAREd by SQL on each pooled connection (named `<statement name>_s`, apart from
@@ -8,6 +8,26 @@ import { literal } from './postgres-sql.js'
  * simple-protocol message run as `EXECUTE name(literals)`: parsed and planned once per connection.
  */
 export const preparedOn = new WeakMap<PostgresPoolClient, Set<string>>()
+
+/** Statement names by text: hashing on every call would cost more than the lookup. */
+const NAMES = new Map<string, string>()
+const MAX_NAMES = 10_000
+
+/** A statement the backend runs often, named so each connection parses and plans it once. */
+export function named(text: string, values: unknown[] = []): PostgresQuery {
+  let name = NAMES.get(text)
+  if (name === undefined) {
+    name = `tandem_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`
+    if (NAMES.size >= MAX_NAMES) NAMES.clear()
+    NAMES.set(text, name)
+  }
+  return { name, text, values }
+}
+
+/** A string literal for simple-protocol SQL: E'...' with backslashes and quotes doubled. */
+export function literal(text: string): string {
+  return `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`
+}
 
 /** A value of a named statement as an EXECUTE argument, or undefined when it cannot be one. */
 export function argument(value: unknown): string | undefined {

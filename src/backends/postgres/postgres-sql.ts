@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto'
-import type { ChangeFilter, CollectionLayout, Condition, Query } from '../backend.js'
+import type { CollectionLayout, Condition, Query } from '../backend.js'
+import { PostgresChangesSql, TRIMMED_THROUGH_KEY } from './postgres-changes-sql.js'
 import type { PostgresQuery } from './postgres-config.js'
+import { named } from './postgres-prepared.js'
 import { ROW_COLUMNS, compileCount, compileFind, dataKey } from './postgres-query.js'
 
 /**
@@ -8,9 +10,9 @@ import { ROW_COLUMNS, compileCount, compileFind, dataKey } from './postgres-quer
  * names and field paths (see `FIELD_SEGMENT`), and are quoted; every value is a `$n` parameter
  * (bound, or a quoted literal in an EXECUTE of the statement PREPAREd from the same text, see
  * PostgresWriteTx). Every name is schema-qualified: the backend never relies on search_path.
- * Over 300 lines: one class holds every statement of a store, in three sections (layout, records,
- * change log), since each is built from the store's quoted names; the change-log statements carry
- * the reasoning behind the log's ordering guarantees. The find and count compiler is postgres-query.ts.
+ * One class holds the store's quoted names and its statements, in two sections (layout, records);
+ * the change log's statements are `changeLog` (postgres-changes-sql.ts), the find and count
+ * compiler is postgres-query.ts.
  */
 
 export const META_TABLE = '_tandem_meta'
@@ -24,8 +26,6 @@ export const INTERNAL_PREFIX = '_tandem_'
 export const FORMAT_VERSION = '2'
 /** Format 1's meta row of the head, retired by format 2 (see upgradeFormatSql). */
 export const CHANGE_HEAD_KEY = 'change_head'
-export const TRIMMED_THROUGH_KEY = 'changes_trimmed_through'
-const CHANGES_RECORD_INDEX = 'changes:record'
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/
 const MAX_IDENTIFIER_BYTES = 63
@@ -33,21 +33,6 @@ const MAX_IDENTIFIER_BYTES = 63
 function quote(name: string): string {
   if (!IDENTIFIER.test(name)) throw new TypeError(`"${name}" is not a valid PostgreSQL name for a Tandem schema or collection.`)
   return `"${name}"`
-}
-
-/** Statement names by text: hashing on every call would cost more than the lookup. */
-const NAMES = new Map<string, string>()
-const MAX_NAMES = 10_000
-
-/** A statement the backend runs often, named so each connection parses and plans it once. */
-function named(text: string, values: unknown[] = []): PostgresQuery {
-  let name = NAMES.get(text)
-  if (name === undefined) {
-    name = `tandem_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`
-    if (NAMES.size >= MAX_NAMES) NAMES.clear()
-    NAMES.set(text, name)
-  }
-  return { name, text, values }
 }
 
 /** A readable name, or a hash of it when PostgreSQL would silently truncate it past 63 bytes. */
@@ -66,6 +51,8 @@ export class PostgresSql {
   readonly changes: string
   /** The NOTIFY channel of this store. */
   readonly channel: string
+  /** The change log's statements (postgres-changes-sql.ts). */
+  readonly changeLog: PostgresChangesSql
 
   constructor(schema: string) {
     this.schemaName = schema
@@ -73,6 +60,7 @@ export class PostgresSql {
     this.meta = `${this.schema}.${quote(META_TABLE)}`
     this.changes = `${this.schema}.${quote(CHANGES_TABLE)}`
     this.channel = fitIdentifier(`tandem_${schema}`, 'tandem_')
+    this.changeLog = new PostgresChangesSql(this)
   }
 
   /** One table per collection, named as the collection: the schema belongs to the store. */
@@ -244,7 +232,7 @@ export class PostgresSql {
    * collectionLockKey), so a write's first read of a collection costs no extra round trip.
    */
   getSql(collection: string, id: string, forUpdate: boolean, sharedLock?: string, noWait = false): PostgresQuery {
-    // NOWAIT: fail at once (55P03) instead of waiting for the row (see PostgresWriteTx.#outOfOrder).
+    // NOWAIT: fail at once (55P03) instead of waiting for the row (see SavepointStack.outOfOrder).
     const lock = forUpdate ? (noWait ? ' FOR UPDATE NOWAIT' : ' FOR UPDATE') : ''
     if (sharedLock === undefined) return named(`SELECT ${ROW_COLUMNS} FROM ${this.table(collection)} WHERE id = $1${lock}`, [id])
     return named(
@@ -287,98 +275,6 @@ export class PostgresSql {
     return compileCount(this.table(collection), where)
   }
 
-  // --- change log ---------------------------------------------------------------------------
-
-  /** The last seq committed: the newest entry, or the trim mark when retention left none. */
-  #headExpression(trimmed: string): string {
-    return `coalesce((SELECT max(seq) FROM ${this.changes}), ${trimmed})`
-  }
-
-  changeHeadSql(): PostgresQuery {
-    return named(`SELECT ${this.#headExpression(`(SELECT value::bigint FROM ${this.meta} WHERE key = '${TRIMMED_THROUGH_KEY}')`)} AS head`)
-  }
-
-  /**
-   * The statement that appends a transaction's buffered changes ($1: a JSON array of entries), sent
-   * in one message with COMMIT, right after the statement that takes the change-log lock
-   * (lockSql(changeLogLockKey)). The lock is held until the transaction ends, so no other
-   * transaction can take seqs until this one has committed (or rolled back): change-writing
-   * transactions commit in seq order, and reading `seq > cursor` never skips one. This statement
-   * starts after the lock is granted, so its snapshot (READ COMMITTED: one per statement) shows
-   * every change committed by the lock's previous holders: its seqs follow the newest of them
-   * (the trim mark when retention left none). Because COMMIT follows in the same message, the
-   * lock is held for the append and the WAL flush, never across a round trip to the client. If
-   * the append fails, PostgreSQL skips the COMMIT. Then it queues a NOTIFY (PostgreSQL delivers it
-   * on commit).
-   *
-   * With $2 true, the NOTIFY payload carries the changes when they fit (see parseChangePayload):
-   * "<seq before the first> <JSON array of the entries>", as PostgreSQL renders the JSONB the log
-   * stores, so a listener can deliver them without reading the table; otherwise the new head.
-   */
-  /** Whether the change log has its coalescing index (stores made before it lack it). */
-  hasChangesRecordIndexSql(): PostgresQuery {
-    return { text: `SELECT 1 FROM pg_indexes WHERE schemaname = $1 AND indexname = $2`, values: [this.schemaName, CHANGES_RECORD_INDEX] }
-  }
-
-  /** The index that finds a record's earlier entries without a copy, for coalescing (see #appendChangesSql). */
-  createChangesRecordIndexSql(): string {
-    return `CREATE INDEX IF NOT EXISTS "${CHANGES_RECORD_INDEX}" ON ${this.changes} (collection, id) WHERE data IS NULL`
-  }
-
-  appendChangesSql(): PostgresQuery {
-    return (this.#append ??= this.#appendChangesSql())
-  }
-
-  #append: PostgresQuery | undefined
-
-  #appendChangesSql(): PostgresQuery {
-    const n = 'jsonb_array_length($1::jsonb)'
-    const trimmed = `(SELECT value::bigint FROM ${this.meta} WHERE key = '${TRIMMED_THROUGH_KEY}')`
-    const payload = `(SELECT p FROM (SELECT base.seq::text || ' ' || ($1::jsonb)::text AS p) AS x WHERE octet_length(p) < ${NOTIFY_PAYLOAD_LIMIT_BYTES})`
-    return named(
-      [
-        `WITH base AS (SELECT ${this.#headExpression(trimmed)} AS seq),`,
-        `added AS (INSERT INTO ${this.changes} (seq, collection, id, op, version, role, at, data)`,
-        `SELECT base.seq + e.ord, v->>'collection', v->>'id', v->>'op', (v->>'version')::bigint, v->>'role', (v->>'at')::bigint, v->'data'`,
-        `FROM base, jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(v, ord)),`,
-        // Coalescing, as on SQLite: an entry without a copy only says "this record changed, read
-        // it", so the record's earlier such entries go (not for an insert: see sqlite-sql.ts). All
-        // of them are at or below base.seq (the new ones are above, and this statement's snapshot
-        // does not see them anyway).
-        `coalesced AS (DELETE FROM ${this.changes} c USING jsonb_array_elements($1::jsonb) AS w(v)`,
-        `WHERE v->'data' IS NULL AND v->>'op' <> 'insert' AND c.data IS NULL AND c.collection = v->>'collection' AND c.id = v->>'id' AND c.seq <= (SELECT seq FROM base))`,
-        `SELECT pg_notify('${this.channel}', coalesce(CASE WHEN $2::boolean THEN ${payload} END, (base.seq + ${n})::text)) FROM base`,
-      ].join(' '),
-    )
-  }
-
-  /** The NOTIFY that tells listeners the log is now trimmed through `through` ("trim <seq>"). */
-  notifyTrimSql(through: number): PostgresQuery {
-    return named(`SELECT pg_notify('${this.channel}', 'trim ' || $1::bigint)`, [through])
-  }
-
-  /**
-   * Changes after the cursor, the head and the trim mark, in one statement: one snapshot, so
-   * "every seq up to head was scanned" holds for exactly the changes returned.
-   */
-  readChangesSql(cursor: number, limit: number, filter: ChangeFilter | undefined): PostgresQuery {
-    const values: unknown[] = [cursor, limit]
-    let match = ''
-    if (filter?.collections !== undefined) match += ` AND collection = ANY($${values.push([...filter.collections])}::text[])`
-    if (filter?.ids !== undefined) match += ` AND id = ANY($${values.push([...filter.ids])}::text[])`
-    return named(
-      `SELECT ${this.#headExpression('t.value::bigint')} AS head, t.value::bigint AS trimmed, c.seq, c.collection, c.id, c.op, c.version, c.role, c.at, c.data
-      FROM ${this.meta} t
-      LEFT JOIN LATERAL (
-        SELECT seq, collection, id, op, version, role, at, data FROM ${this.changes}
-        WHERE seq > $1::bigint${match} ORDER BY seq LIMIT $2::bigint
-      ) c ON true
-      WHERE t.key = '${TRIMMED_THROUGH_KEY}'
-      ORDER BY c.seq`,
-      values,
-    )
-  }
-
   /** A collection's records by id ($1: the ids): the feed's lookup of a batch's data (see change-data.ts). */
   recordsByIdSql(collection: string, ids: readonly string[]): PostgresQuery {
     return named(`SELECT id, version, data FROM ${this.table(collection)} WHERE id = ANY($1::text[])`, [[...ids]])
@@ -390,55 +286,7 @@ export class PostgresSql {
       values: [this.schemaName],
     }
   }
-
-  /** The facts checkIntegrity judges, in one snapshot. */
-  integritySql(): PostgresQuery {
-    return {
-      text: `SELECT
-        (SELECT value FROM ${this.meta} WHERE key = 'format') AS format,
-        (SELECT value::bigint FROM ${this.meta} WHERE key = '${TRIMMED_THROUGH_KEY}') AS trimmed,
-        min(seq) AS low
-      FROM ${this.changes}`,
-    }
-  }
-
-  /**
-   * How far retention may trim by age: the seq before the first entry at or after `cutoff`, among
-   * the oldest 10,000; the newest of those when none is that young. Only the oldest end goes, up
-   * to the first young entry: one stamped by a clock that was behind cannot take younger ones along.
-   */
-  agedThroughSql(cutoff: number): PostgresQuery {
-    return named(
-      `WITH w AS (SELECT seq, at FROM ${this.changes} ORDER BY seq LIMIT 10000) SELECT coalesce((SELECT min(seq) FROM w WHERE at >= $1::bigint) - 1, (SELECT max(seq) FROM w)) AS seq`,
-      [cutoff],
-    )
-  }
-
-  trimmedThroughSql(): PostgresQuery {
-    return named(`SELECT value::bigint AS seq FROM ${this.meta} WHERE key = '${TRIMMED_THROUGH_KEY}'`)
-  }
-
-  deleteChangesSql(through: number): PostgresQuery {
-    return named(`DELETE FROM ${this.changes} WHERE seq <= $1::bigint`, [through])
-  }
-
-  /** Never moves the mark back, should two trims race. */
-  setTrimmedThroughSql(through: number): PostgresQuery {
-    return named(`UPDATE ${this.meta} SET value = greatest(value::bigint, $1::bigint)::text WHERE key = '${TRIMMED_THROUGH_KEY}'`, [
-      through,
-    ])
-  }
 }
-
-/** A string literal for simple-protocol SQL: E'...' with backslashes and quotes doubled. */
-export function literal(text: string): string {
-  return `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`
-}
-
-/** PostgreSQL refuses NOTIFY payloads of 8000 bytes or more. */
-const NOTIFY_PAYLOAD_LIMIT_BYTES = 8000
-/** Changes whose JSON is this large are not tried as a payload (PostgreSQL's rendering only grows). */
-export const MAX_PAYLOAD_ATTEMPT_BYTES = 7000
 
 function quoteIndexName(name: string): string {
   // Index names hold ':' and '.', which `quote` refuses for tables; they are built from validated parts only.
