@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { ChangesTrimmedError, type Change } from '../../src/index.js'
 import { TARGETS, type StoreOpener } from '../helpers/backends.js'
+import { take } from '../helpers/take-changes.js'
 
 // Skipped on remote (test/helpers/backends.ts, TargetLacks): tests that reach into the engine or the
 // lease holder's pid (lacks.engine), and 'now' shared between two clients (lacks.sharedNow).
@@ -10,34 +11,6 @@ const collections = {
   blobs: { writers: '*' },
   audit: { writers: '*', history: 'full' },
 } as const
-
-/**
- * Takes the next `n` changes from an iterator, failing the test if they stall: no change for
- * `stallMs` (each change that arrives starts the window again, so a slow machine delivering
- * steadily never fails; a feed that stops does). Stops early after a change `last` accepts.
- */
-async function take<T>(
-  iterator: AsyncIterator<Change<T>>,
-  n: number,
-  stallMs = 10_000,
-  last: (c: Change<T>) => boolean = () => false,
-): Promise<Change<T>[]> {
-  const out: Change<T>[] = []
-  while (out.length < n && (out.length === 0 || !last(out.at(-1)!))) {
-    let timer: NodeJS.Timeout | undefined
-    const stalled = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`only ${out.length} of ${n} changes arrived; none for ${stallMs} ms`)), stallMs)
-    })
-    try {
-      const next = await Promise.race([iterator.next(), stalled])
-      if (next.done === true) break
-      out.push(next.value)
-    } finally {
-      clearTimeout(timer)
-    }
-  }
-  return out
-}
 
 describe.each(TARGETS)('change feed on $name', (backend) => {
   test("every write appears once, in order, with op, version, role and, with history: 'full', its own data", async () => {
@@ -355,82 +328,5 @@ describe.each(TARGETS)('change feed on $name', (backend) => {
     const kept = await take(store.changes({ since: (error as ChangesTrimmedError).trimmedThrough }), 10)
     expect(kept.map((c) => c.data!.n)).toEqual([20, 21, 22, 23, 24, 25, 26, 27, 28, 29])
     expect(first.version).toBe(1)
-  })
-})
-
-describe.each(TARGETS)('durable consumers on $name', (backend) => {
-  test('a consumer resumes after its last ack when opened again', async () => {
-    const open = await backend.tempStore()
-    const store = await open({ role: 'app', collections })
-    const mailer = store.consumer('mailer', { start: 'beginning', collections: ['notes'] })
-    for (let i = 0; i < 5; i++) await store.collection('notes').insert({ i })
-    const stream = await mailer.changes()
-    const firstTwo = await take(stream, 2)
-    await mailer.ack(firstTwo[1]!.seq)
-    await mailer.close()
-    const again = await open({ role: 'app', collections })
-    const resumed = again.consumer('mailer', { collections: ['notes'] })
-    const rest = await take(await resumed.changes(), 3)
-    expect(rest.map((c) => c.data!.i)).toEqual([2, 3, 4])
-    expect(resumed.position).toBe(firstTwo[1]!.seq)
-  })
-
-  test.skipIf(backend.lacks.engine !== undefined)(
-    'a second runner of one consumer gets CONSUMER_BUSY, or waits for the first with { wait: true }',
-    async () => {
-      const open = await backend.tempStore()
-      const a = await open({ role: 'app', collections })
-      const b = await open({ role: 'app', collections })
-      const first = a.consumer('indexer')
-      await first.changes()
-      await expect(b.consumer('indexer').changes()).rejects.toMatchObject({
-        code: 'CONSUMER_BUSY',
-        message: expect.stringMatching(new RegExp(`pid ${process.pid}`)),
-      })
-      const waiting = b.consumer('indexer', { wait: true, leaseMs: 500 }).changes()
-      await new Promise((resolve) => setTimeout(resolve, 100))
-      await first.close()
-      await expect(waiting).resolves.toBeDefined()
-    },
-  )
-
-  test('acking inside a transaction commits the position with the effect, or neither', async () => {
-    const store = await (await backend.tempStore())({ role: 'app', collections })
-    const consumer = store.consumer('copier', { start: 'beginning', collections: ['tasks'] })
-    await store.collection('tasks').insert({ n: 1 })
-    await store.collection('tasks').insert({ n: 2 })
-    const stream = await consumer.changes()
-    const [one, two] = await take(stream, 2)
-    await store.transaction(async (tx) => {
-      await tx.collection('notes').insert({ copied: one!.data!.n as number })
-      await consumer.ack(one!.seq)
-    })
-    await expect(
-      store.transaction(async (tx) => {
-        await tx.collection('notes').insert({ copied: two!.data!.n as number })
-        await consumer.ack(two!.seq)
-        throw new Error('crash before commit')
-      }),
-    ).rejects.toThrow('crash before commit')
-    await consumer.close()
-    expect((await store.collection('notes').find()).map((r) => r.data.copied)).toEqual([1])
-    const resumed = await take(await store.consumer('copier').changes(), 1)
-    expect(resumed[0]!.data).toEqual({ n: 2 })
-  })
-})
-
-describe.each(TARGETS)('consumer after leaving the loop on $name', (backend) => {
-  test('breaking out of the loop and then acking the last change works; the next run resumes after it', async () => {
-    const store = await (await backend.tempStore())({ role: 'app', collections })
-    for (let i = 0; i < 3; i++) await store.collection('tasks').insert({ i })
-    const consumer = store.consumer('breaker', { start: 'beginning' })
-    let last = 0
-    for await (const c of await consumer.changes()) {
-      last = c.seq
-      if (c.data!.i === 1) break
-    }
-    await consumer.ack(last)
-    const rest = await take(await store.consumer('breaker').changes(), 1)
-    expect(rest[0]!.data).toEqual({ i: 2 })
   })
 })

@@ -36,7 +36,6 @@
  * Failures name the markdown file and line (of the block, and of the line that failed when known)
  * and the compiler's or the program's error. Set DOCS_CHECK_KEEP=1 to keep .docs-check/ to look at.
  */
-import { spawn } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import ts from 'typescript'
@@ -59,6 +58,7 @@ import {
   type Program,
 } from './doc-blocks.js'
 import { prepareProject } from './doc-project.js'
+import { runProcess, tail } from './run-process.js'
 
 const ROOT = join(import.meta.dirname, '../..')
 const CLI = join(ROOT, 'dist/cli/main.js')
@@ -98,42 +98,6 @@ function mapPaths(text: string, program: Program): string {
     }
   }
   return out
-}
-
-function tail(text: string, lines = 30): string {
-  return text.trimEnd().split('\n').slice(-lines).join('\n')
-}
-
-interface ProcessResult {
-  code: number | null
-  signal: NodeJS.Signals | null
-  stdout: string
-  stderr: string
-  timedOut: boolean
-}
-
-function runProcess(
-  command: string,
-  args: readonly string[],
-  options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number },
-): Promise<ProcessResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    let timedOut = false
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-    const timer = setTimeout(() => {
-      timedOut = true
-      child.kill('SIGKILL')
-    }, options.timeoutMs)
-    child.on('error', reject)
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code, signal, stdout, stderr, timedOut })
-    })
-  })
 }
 
 function blockEnv(databaseUrl: string | undefined): NodeJS.ProcessEnv {
