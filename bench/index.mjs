@@ -20,6 +20,7 @@ import { runAfterTransaction } from './after-transaction.mjs'
 import { log, printTable, resultRow, tempDir } from './lib.mjs'
 import { runSingleInsert } from './single-insert.mjs'
 import { runFiles } from './files.mjs'
+import { runReads } from './reads.mjs'
 
 /** The change-feed latency benchmark (change-latency.mjs) prints its own table; here it becomes one row. */
 async function runChangeLatency() {
@@ -55,6 +56,7 @@ const BENCHMARKS = {
   changes: runChangeLatency,
   'after-transaction': runAfterTransaction,
   files: runFiles,
+  reads: runReads,
 }
 /** Loaded only with --pg: they need the pg package and a server. */
 const PG_BENCHMARKS = {
