@@ -129,6 +129,18 @@ export interface ReadTx {
 }
 
 /**
+ * The reads an engine can answer synchronously, on the latest committed state (see
+ * Backend.readNow): the same results and errors as ReadTx's, without a promise.
+ */
+export interface ReadNowTx {
+  get(collection: string, id: string): RecordRow | undefined
+  find(collection: string, query: Query): FoundRow[]
+}
+
+/** What Backend.readNow returns when it cannot read at once: the caller uses read() instead. */
+export const READ_LATER: unique symbol = Symbol('tandemdb.readLater')
+
+/**
  * A write transaction. `get` inside it reads the latest committed state and, on engines with row
  * locks, locks the row until commit, so a read-modify-write cannot lose a concurrent update.
  */
@@ -279,6 +291,14 @@ export interface Backend {
   write<T>(work: (tx: WriteTx) => Promise<T>, options?: WriteOptions): Promise<T>
   /** Runs `work` against the latest committed state, never against another caller's open transaction. */
   read<T>(work: (tx: ReadTx) => Promise<T>): Promise<T>
+  /**
+   * Runs `work` synchronously against the latest committed state, as read() would, or returns
+   * READ_LATER without running it when it cannot now (a lock to wait for, a write of this process
+   * holding the only connection); errors are thrown translated, as read() rejects with them.
+   * Optional: an engine that does I/O asynchronously (PostgreSQL, files) leaves it out. It saves
+   * the promise hops of read() on the hottest reads (get, find) of an embedded engine.
+   */
+  readNow?<T>(work: (tx: ReadNowTx) => T): T | typeof READ_LATER
   /** Changes after `cursor` matching `filter`, at most `limit`, from one consistent snapshot. */
   readChanges(cursor: number, limit: number, filter?: ChangeFilter): Promise<ChangeBatch>
   /** The seq of the last committed change (0 when none). */

@@ -1,4 +1,4 @@
-import type { ReadTx, RecordRow, WriteTx } from '../backends/backend.js'
+import { READ_LATER, type FoundRow, type ReadNowTx, type ReadTx, type RecordRow, type WriteTx } from '../backends/backend.js'
 import { ConflictError, OwnershipError, notFound } from '../errors.js'
 import type { AnyData, CollectionSettings } from './config.js'
 import { checkData, mergePatch } from './data.js'
@@ -10,6 +10,8 @@ import type { WriteJob } from './write-queue.js'
 import type { ChangeStream } from '../changes/change-stream.js'
 import type { Change, ChangeStart, ChangesOptions, FeedResume } from '../changes/change.js'
 import { watchCollection, type WatchedStream } from './watch.js'
+import { isoTime } from './iso-time.js'
+import type { Query } from '../backends/backend.js'
 
 /** A record as every process reads it back. */
 export interface StoredRecord<T = AnyData> {
@@ -49,6 +51,12 @@ export interface Runner {
   operation<T>(op: () => Promise<T>): Promise<T>
   write<T>(job: WriteJob<T>): Promise<T>
   read<T>(work: (tx: ReadTx) => Promise<T>): Promise<T>
+  /**
+   * Runs a read synchronously when the engine can and nothing stands in the way (see
+   * Backend.readNow), else returns READ_LATER and the caller uses operation() and read().
+   * Undefined when the engine never can, and inside a transaction.
+   */
+  readNow?: <T>(work: (tx: ReadNowTx) => T) => T | typeof READ_LATER
   /** Runs user code inside the open write `tx`, so store calls it makes join that transaction. */
   callback<T>(tx: WriteTx, body: () => T | Promise<T>): Promise<T>
   /** A change-feed reader on the store. */
@@ -77,26 +85,29 @@ function isAsyncFunction(fn: unknown): boolean {
   return Object.prototype.toString.call(fn) === '[object AsyncFunction]'
 }
 
-/** Writes in one millisecond share their timestamp: format it once. */
-let lastMs = Number.NaN
-let lastIso = ''
-function iso(ms: number): string {
-  if (ms !== lastMs) {
-    lastIso = new Date(ms).toISOString()
-    lastMs = ms
-  }
-  return lastIso
-}
-
 export function toRecord<T>(row: RecordRow): StoredRecord<T> {
   return {
     id: row.id,
     version: row.version,
-    createdAt: iso(row.createdAt),
-    updatedAt: iso(row.updatedAt),
+    createdAt: isoTime(row.createdAt),
+    updatedAt: isoTime(row.updatedAt),
     role: row.role,
     data: row.data as T,
   }
+}
+
+function toRecords<T>(rows: readonly RecordRow[], count = rows.length): StoredRecord<T>[] {
+  const records = new Array<StoredRecord<T>>(count)
+  for (let i = 0; i < count; i++) records[i] = toRecord<T>(rows[i]!)
+  return records
+}
+
+/** A page of at most `limit` records from rows of a query for `limit` + 1. */
+function toPage<T>(rows: readonly FoundRow[], limit: number): Page<T> {
+  const more = rows.length > limit
+  const count = Math.min(limit, rows.length)
+  const last = rows[count - 1]
+  return { records: toRecords<T>(rows, count), next: more && last !== undefined ? encodeCursor(last.sortValue, last.id) : null }
 }
 
 function checkVersionOption(options: VersionOptions | undefined): number | undefined {
@@ -154,6 +165,15 @@ export class Collection<T = AnyData, I = T, N extends string = string> {
 
   /** The record with this id, or undefined. */
   get(id: string): Promise<StoredRecord<T> | undefined> {
+    // The hot path: outside a transaction SQLite answers at once, without a promise per layer.
+    if (this.#runner.readNow !== undefined) {
+      try {
+        const row = this.#runner.readNow((tx) => tx.get(this.name, checkId(id)))
+        if (row !== READ_LATER) return Promise.resolve(row === undefined ? undefined : toRecord<T>(row))
+      } catch (error) {
+        return Promise.reject(error)
+      }
+    }
     return this.#runner.operation(async () => {
       checkId(id)
       const row = await this.#runner.read((tx) => tx.get(this.name, id))
@@ -262,12 +282,24 @@ export class Collection<T = AnyData, I = T, N extends string = string> {
 
   /** Every record matching `where`, in `orderBy` order (default: creation order), up to `limit`. */
   find(options: FindOptions<T> = {}): Promise<StoredRecord<T>[]> {
+    if (this.#runner.readNow !== undefined) {
+      try {
+        const rows = this.#runner.readNow((tx) => tx.find(this.name, this.#findQuery(options)))
+        if (rows !== READ_LATER) return Promise.resolve(toRecords<T>(rows))
+      } catch (error) {
+        return Promise.reject(error)
+      }
+    }
     return this.#runner.operation(async () => {
-      const query = parseFindOptions(options as unknown as FindOptions)
-      checkQueryFields(this.#settings, query.where, query.orderBy)
-      const rows = await this.#runner.read((tx) => tx.find(this.name, query))
-      return rows.map((row) => toRecord<T>(row))
+      const query = this.#findQuery(options)
+      return toRecords<T>(await this.#runner.read((tx) => tx.find(this.name, query)))
     })
+  }
+
+  #findQuery(options: FindOptions<T>): Query {
+    const query = parseFindOptions(options as unknown as FindOptions)
+    checkQueryFields(this.#settings, query.where, query.orderBy)
+    return query
   }
 
   /**
@@ -275,19 +307,31 @@ export class Collection<T = AnyData, I = T, N extends string = string> {
    * records inserted meanwhile never shift a page or appear twice.
    */
   findPage(options: FindOptions<T> = {}): Promise<Page<T>> {
-    return this.#runner.operation(async () => {
-      const query = parseFindOptions({ ...(options as unknown as FindOptions), limit: options.limit ?? DEFAULT_PAGE_SIZE })
-      checkQueryFields(this.#settings, query.where, query.orderBy)
-      const limit = query.limit!
-      const rows = await this.#runner.read((tx) => tx.find(this.name, { ...query, limit: limit + 1 }))
-      const more = rows.length > limit
-      const records = rows.slice(0, limit)
-      const last = records.at(-1)
-      return {
-        records: records.map((row) => toRecord<T>(row)),
-        next: more && last !== undefined ? encodeCursor(last.sortValue, last.id) : null,
+    if (this.#runner.readNow !== undefined) {
+      try {
+        let limit = 0
+        const rows = this.#runner.readNow((tx) => {
+          const query = this.#pageQuery(options)
+          limit = query.limit! - 1
+          return tx.find(this.name, query)
+        })
+        if (rows !== READ_LATER) return Promise.resolve(toPage<T>(rows, limit))
+      } catch (error) {
+        return Promise.reject(error)
       }
+    }
+    return this.#runner.operation(async () => {
+      const query = this.#pageQuery(options)
+      return toPage<T>(await this.#runner.read((tx) => tx.find(this.name, query)), query.limit! - 1)
     })
+  }
+
+  /** The query of a page: one row more than the page, which tells whether another page follows. */
+  #pageQuery(options: FindOptions<T>): Query {
+    const query = parseFindOptions({ ...(options as unknown as FindOptions), limit: options.limit ?? DEFAULT_PAGE_SIZE })
+    checkQueryFields(this.#settings, query.where, query.orderBy)
+    query.limit! += 1
+    return query
   }
 
   /** How many records match `where`. */
