@@ -1,7 +1,7 @@
 // The benchmark suite: `npm run bench` (builds, then runs this file).
 //
-//   node bench/index.mjs [single] [concurrent] [contention] [changes] [after-transaction] [files] [--json]
-//   node bench/index.mjs --pg [pg-contention] [pg-inserts] [pg-changes] [pg-updates] [...]
+//   node bench/index.mjs [single] [concurrent] [contention] [changes] [after-transaction] [files] [reads] [--json]
+//   node bench/index.mjs --pg [pg-contention] [pg-inserts] [pg-changes] [pg-updates] [pg-reads] [...]
 //
 // Runs the named benchmarks (default: all) on real files in a private temp directory, each
 // against raw better-sqlite3 measured in the same run, and prints one table: Tandem's figure, the
@@ -64,6 +64,7 @@ const PG_BENCHMARKS = {
   'pg-inserts': async () => (await import('./pg-concurrent-insert.mjs')).runPostgresConcurrentInsert(),
   'pg-changes': async () => (await import('./pg-change-latency.mjs')).runPostgresChangeLatency(),
   'pg-updates': async () => (await import('./pg-concurrent-update.mjs')).runPostgresConcurrentUpdate(),
+  'pg-reads': async () => (await import('./pg-reads.mjs')).runPostgresReads(),
 }
 
 function parseArgs(argv) {
