@@ -53,6 +53,11 @@ export interface Query {
   /** Keyset position: rows strictly after (value, id) in the query's order. */
   after?: { value: Scalar; id: string }
   limit?: number
+  /**
+   * false: the caller needs no FoundRow.sortValue (no page cursor follows), and an engine may
+   * leave it null rather than read the sort field for every row.
+   */
+  sortValues?: false
 }
 
 /** A declared collection as the backend needs it: its name and the data fields to index. */

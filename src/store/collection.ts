@@ -299,6 +299,8 @@ export class Collection<T = AnyData, I = T, N extends string = string> {
   #findQuery(options: FindOptions<T>): Query {
     const query = parseFindOptions(options as unknown as FindOptions)
     checkQueryFields(this.#settings, query.where, query.orderBy)
+    // No cursor is made from a find: the engine need not read each row's sort value.
+    query.sortValues = false
     return query
   }
 

@@ -195,13 +195,13 @@ export function compileFind(table: string, query: Query): PostgresQuery {
   if (sort.kind === 'meta') {
     const column = META_COLUMNS[sort.name]
     // Ordered by id, the sort value is the id itself (see sortValueOf): not sent twice.
-    select = sort.name === 'id' ? '' : `, ${column.sql} AS sort_value`
+    select = sort.name === 'id' || query.sortValues === false ? '' : `, ${column.sql} AS sort_value`
     // id and created_seq are unique: nothing to break ties with.
     order = sort.name === 'id' || sort.name === 'createdSeq' ? `${column.sql} ${dir}` : `${column.sql} ${dir}, id ${dir}`
     if (query.after !== undefined) conditions.push(metaKeysetSql(column, query.orderBy.direction, query.after, params))
   } else {
     const key = dataKey(sort.path)
-    select = `, ${key.cls} AS sort_class, ${key.num} AS sort_number, ${key.str} AS sort_text`
+    select = query.sortValues === false ? '' : `, ${key.cls} AS sort_class, ${key.num} AS sort_number, ${key.str} AS sort_text`
     order = `${key.cls} ${dir}, ${key.num} ${dir}, ${key.str} ${dir}, id ${dir}`
     if (query.after !== undefined) {
       // Rows strictly after (value, id) in sort order: one row comparison, which the index serves.

@@ -43,14 +43,14 @@ export async function configure(db: SqliteHandle, config: SqliteConfig, memory: 
  * little of a store of tens of megabytes, and every page it misses is a read() of the OS's cache.
  * Pages are allocated as they are read, so a small store never uses the whole budget.
  */
-export const READER_CACHE_KIB = Number(process.env.TANDEM_READER_CACHE_KIB ?? 65536)
+export const READER_CACHE_KIB = 64 * 1024
 /**
  * How much of the database file the reader maps into memory (PRAGMA mmap_size): pages of the
  * file are then read in place, without a read() and a copy each (pages still in the WAL are read
  * from it as before). The mapping is shared with the OS's page cache, so it costs address space
  * rather than memory.
  */
-export const READER_MMAP_BYTES = Number(process.env.TANDEM_READER_MMAP ?? 256 * 1024 * 1024)
+export const READER_MMAP_BYTES = 256 * 1024 * 1024
 
 /** Settings of the reader connection only (the writer's pages come from its own cache). */
 export function configureReader(db: SqliteHandle): void {
