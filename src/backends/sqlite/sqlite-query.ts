@@ -93,9 +93,9 @@ export function compileFind(table: string, query: Query): { sql: string; params:
   const sort = fieldSql(query.orderBy.field)
   const conditions = whereSql(query.where, params)
   // Ordered by id, the sort value is the id (see exactSortValue): not read a second time; not
-  // read at all when no cursor follows.
-  const sortValue = sort === 'id' || query.sortValues === false ? 'NULL' : sort
-  let sql = `SELECT ${ROW_COLUMNS}, ${sortValue} AS sort_value, ${ID_BYTES} FROM ${table}${conditions}`
+  // read at all when no cursor follows. Each column costs every row its conversion to JavaScript.
+  const sortValue = sort === 'id' || query.sortValues === false ? '' : `, ${sort} AS sort_value`
+  let sql = `SELECT ${ROW_COLUMNS}, ${ID_BYTES}${sortValue} FROM ${table}${conditions}`
   if (query.after !== undefined) {
     const { value, id } = query.after
     sql += `${conditions === '' ? ' WHERE' : ' AND'} ${keysetSql(sort, query.orderBy.direction, value, id, params)}`

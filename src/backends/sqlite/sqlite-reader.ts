@@ -17,10 +17,10 @@ export interface RawRow {
 }
 
 /**
- * A row of `find` as an array: the record's columns (ROW_COLUMNS), then the sort value and the
- * id's bytes when it is not ASCII (see ID_BYTES in sqlite-query.ts).
+ * A row of `find` as an array: the record's columns (ROW_COLUMNS), the id's bytes when it is not
+ * ASCII (see ID_BYTES in sqlite-query.ts), then the sort value when the query reads it.
  */
-type FoundArray = [string, number, number, number, string, string, Scalar, Uint8Array | null]
+type FoundArray = [string, number, number, number, string, string, Uint8Array | null, Scalar?]
 
 export function decode(raw: RawRow): RecordRow {
   return {
@@ -101,7 +101,7 @@ export class SqliteReader implements ReadTx {
       const r = rows[i]!
       // Exact id and sort value, for the page cursor: see sqlite-text.ts.
       const row: FoundRow = {
-        id: r[7] === null ? r[0] : decodeWtf8(r[7]),
+        id: r[6] === null ? r[0] : decodeWtf8(r[6]),
         version: r[1],
         createdAt: r[2],
         updatedAt: r[3],
@@ -109,7 +109,7 @@ export class SqliteReader implements ReadTx {
         data: JSON.parse(r[5]) as JsonObject,
         sortValue: null,
       }
-      row.sortValue = exactSortValue(r[6], field, row)
+      row.sortValue = exactSortValue(r[7], field, row)
       found[i] = row
     }
     return found
