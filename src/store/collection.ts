@@ -1,36 +1,17 @@
-import { READ_LATER, type FoundRow, type ReadNowTx, type ReadTx, type RecordRow, type WriteTx } from '../backends/backend.js'
+import { READ_LATER, type ReadNowTx, type ReadTx, type RecordRow, type WriteTx } from '../backends/backend.js'
 import { ConflictError, OwnershipError, notFound } from '../errors.js'
 import type { AnyData, CollectionSettings } from './config.js'
 import { checkData, mergePatch } from './data.js'
 import { validateData } from './validate.js'
 import { checkId, newId } from './ids.js'
-import { encodeCursor, parseFindOptions, parseWhere, type FindOptions, type UntypedWhere, type Where } from './query.js'
+import { parseFindOptions, parseWhere, type FindOptions, type UntypedWhere, type Where } from './query.js'
 import { checkQueryFields } from './query-fields.js'
 import type { WriteJob } from './write-queue.js'
 import type { ChangeStream } from '../changes/change-stream.js'
 import type { Change, ChangeStart, ChangesOptions, FeedResume } from '../changes/change.js'
 import { watchCollection, type WatchedStream } from './watch.js'
-import { isoTime } from './iso-time.js'
+import { toPage, toRecord, toRecords, type Page, type StoredRecord } from './stored-record.js'
 import type { Query } from '../backends/backend.js'
-
-/** A record as every process reads it back. */
-export interface StoredRecord<T = AnyData> {
-  id: string
-  /** 1 on insert, +1 on every write. */
-  version: number
-  /** ISO 8601, UTC. */
-  createdAt: string
-  updatedAt: string
-  /** The role of the process that wrote this version. */
-  role: string
-  data: T
-}
-
-export interface Page<T> {
-  records: StoredRecord<T>[]
-  /** Pass as `after` to get the next page; null when this page is the last. */
-  next: string | null
-}
 
 export interface VersionOptions {
   /** Only write if the record is at this version now; otherwise ConflictError and nothing changes. */
@@ -81,33 +62,11 @@ export interface WatchOptions {
 
 export const DEFAULT_PAGE_SIZE = 100
 
+export type { Page, StoredRecord } from './stored-record.js'
+export { toRecord } from './stored-record.js'
+
 function isAsyncFunction(fn: unknown): boolean {
   return Object.prototype.toString.call(fn) === '[object AsyncFunction]'
-}
-
-export function toRecord<T>(row: RecordRow): StoredRecord<T> {
-  return {
-    id: row.id,
-    version: row.version,
-    createdAt: isoTime(row.createdAt),
-    updatedAt: isoTime(row.updatedAt),
-    role: row.role,
-    data: row.data as T,
-  }
-}
-
-function toRecords<T>(rows: readonly RecordRow[], count = rows.length): StoredRecord<T>[] {
-  const records = new Array<StoredRecord<T>>(count)
-  for (let i = 0; i < count; i++) records[i] = toRecord<T>(rows[i]!)
-  return records
-}
-
-/** A page of at most `limit` records from rows of a query for `limit` + 1. */
-function toPage<T>(rows: readonly FoundRow[], limit: number): Page<T> {
-  const more = rows.length > limit
-  const count = Math.min(limit, rows.length)
-  const last = rows[count - 1]
-  return { records: toRecords<T>(rows, count), next: more && last !== undefined ? encodeCursor(last.sortValue, last.id) : null }
 }
 
 function checkVersionOption(options: VersionOptions | undefined): number | undefined {
