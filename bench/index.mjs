@@ -1,7 +1,7 @@
 // The benchmark suite: `npm run bench` (builds, then runs this file).
 //
-//   node bench/index.mjs [single] [concurrent] [contention] [changes] [after-transaction] [files] [--json]
-//   node bench/index.mjs --pg [pg-contention] [pg-inserts] [pg-changes] [pg-updates] [...]
+//   node bench/index.mjs [single] [concurrent] [contention] [changes] [after-transaction] [files] [reads] [--json]
+//   node bench/index.mjs --pg [pg-contention] [pg-inserts] [pg-changes] [pg-updates] [pg-reads] [...]
 //
 // Runs the named benchmarks (default: all) on real files in a private temp directory, each
 // against raw better-sqlite3 measured in the same run, and prints one table: Tandem's figure, the
@@ -20,6 +20,7 @@ import { runAfterTransaction } from './after-transaction.mjs'
 import { log, printTable, resultRow, tempDir } from './lib.mjs'
 import { runSingleInsert } from './single-insert.mjs'
 import { runFiles } from './files.mjs'
+import { runReads } from './reads.mjs'
 
 /** The change-feed latency benchmark (change-latency.mjs) prints its own table; here it becomes one row. */
 async function runChangeLatency() {
@@ -55,6 +56,7 @@ const BENCHMARKS = {
   changes: runChangeLatency,
   'after-transaction': runAfterTransaction,
   files: runFiles,
+  reads: runReads,
 }
 /** Loaded only with --pg: they need the pg package and a server. */
 const PG_BENCHMARKS = {
@@ -62,6 +64,7 @@ const PG_BENCHMARKS = {
   'pg-inserts': async () => (await import('./pg-concurrent-insert.mjs')).runPostgresConcurrentInsert(),
   'pg-changes': async () => (await import('./pg-change-latency.mjs')).runPostgresChangeLatency(),
   'pg-updates': async () => (await import('./pg-concurrent-update.mjs')).runPostgresConcurrentUpdate(),
+  'pg-reads': async () => (await import('./pg-reads.mjs')).runPostgresReads(),
 }
 
 function parseArgs(argv) {

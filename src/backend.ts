@@ -5,6 +5,7 @@ export type {
   Backend,
   BackendCapabilities,
   ReadTx,
+  ReadNowTx,
   WriteTx,
   RecordRow,
   FoundRow,
@@ -29,6 +30,7 @@ export type {
   WriteOptions,
   ReadSnapshot,
 } from './backends/backend.js'
+export { READ_LATER } from './backends/backend.js'
 export { SqliteBackend } from './backends/sqlite/sqlite-backend.js'
 export type { WriteAudit, WriteAuditFinding, WriteAuditKind } from './backends/sqlite/sqlite-audit.js'
 export { DEFAULT_JOURNAL_SIZE_LIMIT_BYTES, DEFAULT_WAL_CHECKPOINT_BYTES } from './backends/sqlite/sqlite-config.js'

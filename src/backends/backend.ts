@@ -53,6 +53,11 @@ export interface Query {
   /** Keyset position: rows strictly after (value, id) in the query's order. */
   after?: { value: Scalar; id: string }
   limit?: number
+  /**
+   * false: the caller needs no FoundRow.sortValue (no page cursor follows), and an engine may
+   * leave it null rather than read the sort field for every row.
+   */
+  sortValues?: false
 }
 
 /** A declared collection as the backend needs it: its name and the data fields to index. */
@@ -127,6 +132,18 @@ export interface ReadTx {
   find(collection: string, query: Query): Promise<FoundRow[]>
   count(collection: string, where: readonly Condition[]): Promise<number>
 }
+
+/**
+ * The reads an engine can answer synchronously, on the latest committed state (see
+ * Backend.readNow): the same results and errors as ReadTx's, without a promise.
+ */
+export interface ReadNowTx {
+  get(collection: string, id: string): RecordRow | undefined
+  find(collection: string, query: Query): FoundRow[]
+}
+
+/** What Backend.readNow returns when it cannot read at once: the caller uses read() instead. */
+export const READ_LATER: unique symbol = Symbol('tandemdb.readLater')
 
 /**
  * A write transaction. `get` inside it reads the latest committed state and, on engines with row
@@ -279,6 +296,14 @@ export interface Backend {
   write<T>(work: (tx: WriteTx) => Promise<T>, options?: WriteOptions): Promise<T>
   /** Runs `work` against the latest committed state, never against another caller's open transaction. */
   read<T>(work: (tx: ReadTx) => Promise<T>): Promise<T>
+  /**
+   * Runs `work` synchronously against the latest committed state, as read() would, or returns
+   * READ_LATER without running it when it cannot now (a lock to wait for, a write of this process
+   * holding the only connection); errors are thrown translated, as read() rejects with them.
+   * Optional: an engine that does I/O asynchronously (PostgreSQL, files) leaves it out. It saves
+   * the promise hops of read() on the hottest reads (get, find) of an embedded engine.
+   */
+  readNow?<T>(work: (tx: ReadNowTx) => T): T | typeof READ_LATER
   /** Changes after `cursor` matching `filter`, at most `limit`, from one consistent snapshot. */
   readChanges(cursor: number, limit: number, filter?: ChangeFilter): Promise<ChangeBatch>
   /** The seq of the last committed change (0 when none). */

@@ -1,34 +1,17 @@
-import type { ReadTx, RecordRow, WriteTx } from '../backends/backend.js'
+import { READ_LATER, type ReadNowTx, type ReadTx, type RecordRow, type WriteTx } from '../backends/backend.js'
 import { ConflictError, OwnershipError, notFound } from '../errors.js'
 import type { AnyData, CollectionSettings } from './config.js'
 import { checkData, mergePatch } from './data.js'
 import { validateData } from './validate.js'
 import { checkId, newId } from './ids.js'
-import { encodeCursor, parseFindOptions, parseWhere, type FindOptions, type UntypedWhere, type Where } from './query.js'
+import { parseFindOptions, parseWhere, type FindOptions, type UntypedWhere, type Where } from './query.js'
 import { checkQueryFields } from './query-fields.js'
 import type { WriteJob } from './write-queue.js'
 import type { ChangeStream } from '../changes/change-stream.js'
 import type { Change, ChangeStart, ChangesOptions, FeedResume } from '../changes/change.js'
 import { watchCollection, type WatchedStream } from './watch.js'
-
-/** A record as every process reads it back. */
-export interface StoredRecord<T = AnyData> {
-  id: string
-  /** 1 on insert, +1 on every write. */
-  version: number
-  /** ISO 8601, UTC. */
-  createdAt: string
-  updatedAt: string
-  /** The role of the process that wrote this version. */
-  role: string
-  data: T
-}
-
-export interface Page<T> {
-  records: StoredRecord<T>[]
-  /** Pass as `after` to get the next page; null when this page is the last. */
-  next: string | null
-}
+import { toPage, toRecord, toRecords, type Page, type StoredRecord } from './stored-record.js'
+import type { Query } from '../backends/backend.js'
 
 export interface VersionOptions {
   /** Only write if the record is at this version now; otherwise ConflictError and nothing changes. */
@@ -49,6 +32,12 @@ export interface Runner {
   operation<T>(op: () => Promise<T>): Promise<T>
   write<T>(job: WriteJob<T>): Promise<T>
   read<T>(work: (tx: ReadTx) => Promise<T>): Promise<T>
+  /**
+   * Runs a read synchronously when the engine can and nothing stands in the way (see
+   * Backend.readNow), else returns READ_LATER and the caller uses operation() and read().
+   * Undefined when the engine never can, and inside a transaction.
+   */
+  readNow?: <T>(work: (tx: ReadNowTx) => T) => T | typeof READ_LATER
   /** Runs user code inside the open write `tx`, so store calls it makes join that transaction. */
   callback<T>(tx: WriteTx, body: () => T | Promise<T>): Promise<T>
   /** A change-feed reader on the store. */
@@ -73,30 +62,11 @@ export interface WatchOptions {
 
 export const DEFAULT_PAGE_SIZE = 100
 
+export type { Page, StoredRecord } from './stored-record.js'
+export { toRecord } from './stored-record.js'
+
 function isAsyncFunction(fn: unknown): boolean {
   return Object.prototype.toString.call(fn) === '[object AsyncFunction]'
-}
-
-/** Writes in one millisecond share their timestamp: format it once. */
-let lastMs = Number.NaN
-let lastIso = ''
-function iso(ms: number): string {
-  if (ms !== lastMs) {
-    lastIso = new Date(ms).toISOString()
-    lastMs = ms
-  }
-  return lastIso
-}
-
-export function toRecord<T>(row: RecordRow): StoredRecord<T> {
-  return {
-    id: row.id,
-    version: row.version,
-    createdAt: iso(row.createdAt),
-    updatedAt: iso(row.updatedAt),
-    role: row.role,
-    data: row.data as T,
-  }
 }
 
 function checkVersionOption(options: VersionOptions | undefined): number | undefined {
@@ -154,6 +124,15 @@ export class Collection<T = AnyData, I = T, N extends string = string> {
 
   /** The record with this id, or undefined. */
   get(id: string): Promise<StoredRecord<T> | undefined> {
+    // The hot path: outside a transaction SQLite answers at once, without a promise per layer.
+    if (this.#runner.readNow !== undefined) {
+      try {
+        const row = this.#runner.readNow((tx) => tx.get(this.name, checkId(id)))
+        if (row !== READ_LATER) return Promise.resolve(row === undefined ? undefined : toRecord<T>(row))
+      } catch (error) {
+        return Promise.reject(error)
+      }
+    }
     return this.#runner.operation(async () => {
       checkId(id)
       const row = await this.#runner.read((tx) => tx.get(this.name, id))
@@ -262,12 +241,26 @@ export class Collection<T = AnyData, I = T, N extends string = string> {
 
   /** Every record matching `where`, in `orderBy` order (default: creation order), up to `limit`. */
   find(options: FindOptions<T> = {}): Promise<StoredRecord<T>[]> {
+    if (this.#runner.readNow !== undefined) {
+      try {
+        const rows = this.#runner.readNow((tx) => tx.find(this.name, this.#findQuery(options)))
+        if (rows !== READ_LATER) return Promise.resolve(toRecords<T>(rows))
+      } catch (error) {
+        return Promise.reject(error)
+      }
+    }
     return this.#runner.operation(async () => {
-      const query = parseFindOptions(options as unknown as FindOptions)
-      checkQueryFields(this.#settings, query.where, query.orderBy)
-      const rows = await this.#runner.read((tx) => tx.find(this.name, query))
-      return rows.map((row) => toRecord<T>(row))
+      const query = this.#findQuery(options)
+      return toRecords<T>(await this.#runner.read((tx) => tx.find(this.name, query)))
     })
+  }
+
+  #findQuery(options: FindOptions<T>): Query {
+    const query = parseFindOptions(options as unknown as FindOptions)
+    checkQueryFields(this.#settings, query.where, query.orderBy)
+    // No cursor is made from a find: the engine need not read each row's sort value.
+    query.sortValues = false
+    return query
   }
 
   /**
@@ -275,19 +268,31 @@ export class Collection<T = AnyData, I = T, N extends string = string> {
    * records inserted meanwhile never shift a page or appear twice.
    */
   findPage(options: FindOptions<T> = {}): Promise<Page<T>> {
-    return this.#runner.operation(async () => {
-      const query = parseFindOptions({ ...(options as unknown as FindOptions), limit: options.limit ?? DEFAULT_PAGE_SIZE })
-      checkQueryFields(this.#settings, query.where, query.orderBy)
-      const limit = query.limit!
-      const rows = await this.#runner.read((tx) => tx.find(this.name, { ...query, limit: limit + 1 }))
-      const more = rows.length > limit
-      const records = rows.slice(0, limit)
-      const last = records.at(-1)
-      return {
-        records: records.map((row) => toRecord<T>(row)),
-        next: more && last !== undefined ? encodeCursor(last.sortValue, last.id) : null,
+    if (this.#runner.readNow !== undefined) {
+      try {
+        let limit = 0
+        const rows = this.#runner.readNow((tx) => {
+          const query = this.#pageQuery(options)
+          limit = query.limit! - 1
+          return tx.find(this.name, query)
+        })
+        if (rows !== READ_LATER) return Promise.resolve(toPage<T>(rows, limit))
+      } catch (error) {
+        return Promise.reject(error)
       }
+    }
+    return this.#runner.operation(async () => {
+      const query = this.#pageQuery(options)
+      return toPage<T>(await this.#runner.read((tx) => tx.find(this.name, query)), query.limit! - 1)
     })
+  }
+
+  /** The query of a page: one row more than the page, which tells whether another page follows. */
+  #pageQuery(options: FindOptions<T>): Query {
+    const query = parseFindOptions({ ...(options as unknown as FindOptions), limit: options.limit ?? DEFAULT_PAGE_SIZE })
+    checkQueryFields(this.#settings, query.where, query.orderBy)
+    query.limit! += 1
+    return query
   }
 
   /** How many records match `where`. */

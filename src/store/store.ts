@@ -1,4 +1,4 @@
-import type { Backend, ReadTx, ReclaimReport, WriteTx } from '../backends/backend.js'
+import { READ_LATER, type Backend, type ReadNowTx, type ReadTx, type ReclaimReport, type WriteTx } from '../backends/backend.js'
 import { ChangeHub } from '../changes/change-hub.js'
 import type { AnyChange, ChangeOf, ChangesOptions } from '../changes/change.js'
 import { ChangeStream } from '../changes/change-stream.js'
@@ -129,6 +129,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
       operation: (op) => this.#operation(op),
       write: (job) => this.#write(job),
       read: (work) => this.#read(work),
+      readNow: backend.readNow === undefined ? undefined : (work) => this.#readNow(work),
       callback: (tx, body) => (TxScope.current(this) === undefined ? this.#inScope(tx, body) : Promise.resolve(body())),
       changes: (options) => this.changes(options),
     }
@@ -564,6 +565,16 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
     job = this.#membership.fence(job)
     if (this.#startingStreams.size > 0) return Promise.all(this.#startingStreams).then(() => this.#queue.push(job))
     return this.#queue.push(job)
+  }
+
+  /**
+   * A read without a promise, when nothing stands in the way: no transaction of this store around
+   * the call (its reads must see the transaction's writes), the store not closing. READ_LATER
+   * otherwise, and the caller goes the asynchronous way, which reports those cases.
+   */
+  #readNow<T>(work: (tx: ReadNowTx) => T): T | typeof READ_LATER {
+    if (this.#closed !== undefined || TxScope.current(this) !== undefined) return READ_LATER
+    return this.#backend.readNow!(work)
   }
 
   #read<T>(work: (tx: ReadTx) => Promise<T>): Promise<T> {

@@ -194,13 +194,14 @@ export function compileFind(table: string, query: Query): PostgresQuery {
   let order: string
   if (sort.kind === 'meta') {
     const column = META_COLUMNS[sort.name]
-    select = `${column.sql} AS sort_value`
+    // Ordered by id, the sort value is the id itself (see sortValueOf): not sent twice.
+    select = sort.name === 'id' || query.sortValues === false ? '' : `, ${column.sql} AS sort_value`
     // id and created_seq are unique: nothing to break ties with.
     order = sort.name === 'id' || sort.name === 'createdSeq' ? `${column.sql} ${dir}` : `${column.sql} ${dir}, id ${dir}`
     if (query.after !== undefined) conditions.push(metaKeysetSql(column, query.orderBy.direction, query.after, params))
   } else {
     const key = dataKey(sort.path)
-    select = `${key.cls} AS sort_class, ${key.num} AS sort_number, ${key.str} AS sort_text`
+    select = query.sortValues === false ? '' : `, ${key.cls} AS sort_class, ${key.num} AS sort_number, ${key.str} AS sort_text`
     order = `${key.cls} ${dir}, ${key.num} ${dir}, ${key.str} ${dir}, id ${dir}`
     if (query.after !== undefined) {
       // Rows strictly after (value, id) in sort order: one row comparison, which the index serves.
@@ -211,7 +212,7 @@ export function compileFind(table: string, query: Query): PostgresQuery {
       )
     }
   }
-  let text = `SELECT ${ROW_COLUMNS}, ${select} FROM ${table}${whereClause(conditions)} ORDER BY ${order}`
+  let text = `SELECT ${ROW_COLUMNS}${select} FROM ${table}${whereClause(conditions)} ORDER BY ${order}`
   if (query.limit !== undefined) text += ` LIMIT ${params.add(query.limit, 'bigint')}`
   return { text, values: params.values }
 }

@@ -12,7 +12,7 @@ export interface RawRow {
   updated_at: number
   role: string
   data: JsonObject
-  /** find ordered by a metadata column */
+  /** find ordered by a metadata column other than id */
   sort_value?: string | number
   /** find ordered by a data field: its sort key (see dataKey) */
   sort_class?: number
@@ -27,6 +27,8 @@ export function decode(raw: RawRow): RecordRow {
 /** The value a page cursor remembers: the same scalar SQLite's json_extract would give (booleans as 1/0). */
 export function sortValueOf(raw: RawRow): Scalar {
   if (raw.sort_value !== undefined) return raw.sort_value
+  // Neither: ordered by id (see compileFind).
+  if (raw.sort_class === undefined) return raw.id
   if (raw.sort_class === 1) return Number(raw.sort_number)
   if (raw.sort_class === 2) return raw.sort_text ?? ''
   return null
@@ -53,7 +55,21 @@ export abstract class PostgresReadOps implements ReadTx {
 
   async find(collection: string, query: Query): Promise<FoundRow[]> {
     const raws = await this.rows<RawRow>(this.sql.findSql(collection, query), { collection })
-    return raws.map((raw) => ({ ...decode(raw), sortValue: sortValueOf(raw) }))
+    // One object per row, built from the driver's.
+    const found = new Array<FoundRow>(raws.length)
+    for (let i = 0; i < raws.length; i++) {
+      const raw = raws[i]!
+      found[i] = {
+        id: raw.id,
+        version: raw.version,
+        createdAt: raw.created_at,
+        updatedAt: raw.updated_at,
+        role: raw.role,
+        data: raw.data,
+        sortValue: sortValueOf(raw),
+      }
+    }
+    return found
   }
 
   async count(collection: string, where: readonly Condition[]): Promise<number> {

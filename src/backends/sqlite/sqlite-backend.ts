@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs'
 import {
   DEFAULT_CAPABILITIES,
+  READ_LATER,
   isTransactionAborted,
   markTransactionAborted,
   type Backend,
@@ -9,6 +10,7 @@ import {
   type ChangeFilter,
   type CollectionLayout,
   type Query,
+  type ReadNowTx,
   type ReadSnapshot,
   type ReadTx,
   type StorageInfo,
@@ -23,12 +25,13 @@ import { readChangeBatch, readChangeHead } from './sqlite-changes.js'
 import { readSqliteSizes } from './sqlite-sizes.js'
 import { autoVacuumMode, databaseBytes, reclaimStep } from './sqlite-reclaim.js'
 import type { SqliteConfig, SqliteHandle } from './sqlite-config.js'
-import { configure, openHandle, openReadOnlyHandle } from './sqlite-connection.js'
-import { translateSqliteError } from './sqlite-errors.js'
+import { configure, configureReader, openHandle, openReadOnlyHandle } from './sqlite-connection.js'
+import { isBusy, translateSqliteError } from './sqlite-errors.js'
 import { SqliteFileGuard, FILES_IDLE_CHECK_MS } from './sqlite-file-guard.js'
 import { whyNotWritable, type StoreFileChange } from './sqlite-files.js'
 import { COURTESY_MS, TurnSignal, nap, retryWhileBusy, type BusyRetryStats } from './sqlite-locks.js'
 import { SqliteConnection } from './sqlite-prepared.js'
+import { SqliteReadCache } from './sqlite-read-cache.js'
 import { SqliteReader } from './sqlite-reader.js'
 import { openSqliteSnapshot } from './sqlite-snapshot.js'
 import { CREATE_CHANGES_SQL, FORMAT_VERSION, META_TABLE, findSql } from './sqlite-sql.js'
@@ -79,7 +82,14 @@ export class SqliteBackend implements Backend {
     this.#snapshot = snapshot
     this.#turns = shared ? new TurnSignal(config.path) : undefined
     this.#commitSignal = shared ? new CommitSignal(config.path) : undefined
-    this.#readTx = new SqliteReader(this.#reader, (attempt) => retryWhileBusy(attempt, config.busyTimeoutMs, this.busyStats, 'read'))
+    // The cache needs a reader connection that never writes: its data_version then changes with
+    // every commit this process's writer makes too (with ':memory:' they are one connection). Its
+    // statement is its own: watchCommits reads the same pragma as objects.
+    const cache =
+      shared && (reader !== writer || config.readOnly === true)
+        ? new SqliteReadCache(reader.prepare('PRAGMA data_version').pluck(true))
+        : undefined
+    this.#readTx = new SqliteReader(this.#reader, (attempt) => retryWhileBusy(attempt, config.busyTimeoutMs, this.busyStats, 'read'), cache)
     if (shared) {
       this.#guard = new SqliteFileGuard(config.path, config.readOnly === true, this.#writer.handle)
       this.#filesTimer = setInterval(() => this.#checkFilesWhileIdle(), FILES_IDLE_CHECK_MS)
@@ -103,7 +113,10 @@ export class SqliteBackend implements Backend {
       await configure(writer, config, memory)
       const reader = memory ? writer : openHandle(config.path)
       try {
-        if (!memory) await configure(reader, config, memory)
+        if (!memory) {
+          await configure(reader, config, memory)
+          configureReader(reader)
+        }
       } catch (error) {
         reader.close()
         throw error
@@ -183,6 +196,22 @@ export class SqliteBackend implements Backend {
     try {
       return await work(this.#readTx)
     } catch (error) {
+      throw translateSqliteError(error)
+    }
+  }
+
+  /**
+   * A read without a promise (see Backend.readNow): on the reader connection, as read() does, but
+   * with no busy retry. SQLITE_BUSY (the rare read that meets a WAL being recovered or reset)
+   * returns READ_LATER, and read() then waits for it asynchronously.
+   */
+  readNow<T>(work: (tx: ReadNowTx) => T): T | typeof READ_LATER {
+    if (this.#reader === this.#writer && this.#writeInProgress !== undefined) return READ_LATER
+    if (this.#guard?.fault !== undefined) throw this.#guard.fault
+    try {
+      return work(this.#readTx.now)
+    } catch (error) {
+      if (isBusy(error)) return READ_LATER
       throw translateSqliteError(error)
     }
   }

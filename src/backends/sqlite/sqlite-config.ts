@@ -6,6 +6,10 @@ export interface SqliteStatement {
   run(...params: unknown[]): { changes: number; lastInsertRowid: number | bigint }
   get(...params: unknown[]): unknown
   all(...params: unknown[]): unknown[]
+  /** Rows as arrays of column values instead of objects (cheaper to build, for the hot reads). */
+  raw(toggle?: boolean): SqliteStatement
+  /** Only the first column's value. */
+  pluck(toggle?: boolean): SqliteStatement
 }
 
 export interface SqliteHandle {

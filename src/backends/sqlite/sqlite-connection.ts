@@ -39,6 +39,26 @@ export async function configure(db: SqliteHandle, config: SqliteConfig, memory: 
 }
 
 /**
+ * The reader connection's page cache (PRAGMA cache_size, KiB): SQLite's default of 2 MB holds
+ * little of a store of tens of megabytes, and every page it misses is a read() of the OS's cache.
+ * Pages are allocated as they are read, so a small store never uses the whole budget.
+ */
+export const READER_CACHE_KIB = 64 * 1024
+/**
+ * How much of the database file the reader maps into memory (PRAGMA mmap_size): pages of the
+ * file are then read in place, without a read() and a copy each (pages still in the WAL are read
+ * from it as before). The mapping is shared with the OS's page cache, so it costs address space
+ * rather than memory.
+ */
+export const READER_MMAP_BYTES = 256 * 1024 * 1024
+
+/** Settings of the reader connection only (the writer's pages come from its own cache). */
+export function configureReader(db: SqliteHandle): void {
+  db.pragma(`cache_size = -${READER_CACHE_KIB}`)
+  db.pragma(`mmap_size = ${READER_MMAP_BYTES}`)
+}
+
+/**
  * Opens an existing store to read only: one read-only connection, no pragma that writes, no
  * file created beyond the -wal and -shm SQLite itself needs (made writable again for the
  * writers to come). Where SQLite cannot open it in place — a read-only directory or a full disk

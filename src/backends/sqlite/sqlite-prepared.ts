@@ -12,7 +12,31 @@ export class SqliteConnection {
   /** Per collection, the four row statements: looked up on every write without building SQL text. */
   readonly #rowStatements = new Map<string, Partial<Record<RowStatement, SqliteStatement>>>()
   readonly #changeReads = new Map<string, SqliteStatement>()
+  /** Statements returning rows as arrays (see rawStatement), apart from the object-row ones of the same text. */
+  readonly #rawStatements = new Map<string, SqliteStatement>()
+  readonly #rawGets = new Map<string, SqliteStatement>()
   constructor(readonly handle: SqliteHandle) {}
+
+  /** The row read by id of a collection, rows as arrays (see rawStatement). */
+  rawGet(collection: string): SqliteStatement {
+    let statement = this.#rawGets.get(collection)
+    if (statement === undefined) this.#rawGets.set(collection, (statement = this.rawStatement(ROW_SQL.get(tableName(collection)))))
+    return statement
+  }
+
+  /**
+   * A statement whose rows come back as arrays of column values: the driver builds an array
+   * faster than an object with named properties, and the reads that return many rows (find) or
+   * run most often (get) build their own record from it.
+   */
+  rawStatement(sql: string): SqliteStatement {
+    let statement = this.#rawStatements.get(sql)
+    if (statement === undefined) {
+      statement = this.handle.prepare(sql).raw(true)
+      this.#rawStatements.set(sql, statement)
+    }
+    return statement
+  }
 
   rowStatement(kind: RowStatement, collection: string): SqliteStatement {
     let forCollection = this.#rowStatements.get(collection)
