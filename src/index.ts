@@ -2,7 +2,8 @@
 // feed, errors, and the lifecycle (backup, export/import, copy). Engines and their internals are in
 // tandemdb/backend; the PostgreSQL backend's own types in tandemdb/postgres.
 // Store: open a store, its collections and transactions.
-export { Store, Transaction, type CollectionOf } from './store/store.js'
+export { Store } from './store/store.js'
+export { Transaction, type CollectionOf } from './store/transaction.js'
 export { openStore, type OpenStoreConfig } from './open/open-store.js'
 export { StoreAs } from './store/store-as.js'
 export { defineStore, type StoreDefinition } from './store/define-store.js'

@@ -3,13 +3,13 @@ import { ChangeHub } from '../changes/change-hub.js'
 import type { AnyChange, ChangeOf, ChangesOptions } from '../changes/change.js'
 import { ChangeStream } from '../changes/change-stream.js'
 import { Consumer, type ConsumerOptions } from '../changes/consumer.js'
-import { TandemError, storeClosed } from '../errors.js'
+import { storeClosed, type TandemError } from '../errors.js'
 import type { MigrationReport } from '../migrations/migration.js'
 import { readSchemaVersion } from '../migrations/runner.js'
 import { explainBusy } from '../registry/busy-holders.js'
 import { PROCESSES_COLLECTION, isStale, pruneStale, type ProcessEntry } from '../registry/process-registry.js'
 import { Collection, type Runner } from './collection.js'
-import { ROLE, checkCollectionFilter, type CollectionsConfig, type DataOf, type InputOf, type StoreSettings } from './config.js'
+import { ROLE, checkCollectionFilter, type CollectionsConfig, type StoreSettings } from './config.js'
 import { describeStore, type StoreDescription } from './describe.js'
 import { definitionFingerprint } from './declarations.js'
 import { Membership } from './membership.js'
@@ -20,72 +20,12 @@ import { StoreAs } from './store-as.js'
 import { validateData } from './validate.js'
 import { settle } from './settle.js'
 import { WriteQueue, type WriteJob } from './write-queue.js'
+import { Transaction, unknownCollection, type CollectionOf } from './transaction.js'
 
 /** Committed writes between two passes of change-log retention. */
 const TRIM_EVERY_WRITES = 1000
 /** Committed writes between two passes of collection retention (amortised: no scan per insert). */
 const RETAIN_EVERY_WRITES = 100
-
-/** The typed collection for name K of config C. */
-export type CollectionOf<C extends CollectionsConfig, K extends keyof C & string> = Collection<DataOf<C[K]>, InputOf<C[K]>, K>
-
-function unknownCollection(name: string, known: Iterable<string>): TandemError {
-  return new TandemError('UNKNOWN_COLLECTION', `Collection "${name}" is not declared. Declared: ${[...known].join(', ') || '(none)'}.`, {
-    collection: name,
-    hint: `Add "${name}" to the collections given to openStore, with its writers.`,
-  })
-}
-
-/**
- * A handle on an open transaction, passed to the `store.transaction()` callback. Everything done
- * through it commits together when the callback resolves, or not at all if it throws.
- */
-export class Transaction<C extends CollectionsConfig = CollectionsConfig> {
-  readonly #store: Store<C>
-  readonly #scope: TxScope
-  readonly #role: string
-
-  /** @internal use store.transaction() */
-  constructor(store: Store<C>, scope: TxScope, role: string = store.role) {
-    this.#store = store
-    this.#scope = scope
-    this.#role = role
-  }
-
-  /** The role this transaction writes as. */
-  get role(): string {
-    return this.#role
-  }
-
-  collection<K extends keyof C & string>(name: K): CollectionOf<C, K> {
-    const settings = this.#store.settings.collections.get(name)
-    if (settings === undefined) throw unknownCollection(name, this.#store.settings.collections.keys())
-    return new Collection(settings, this.#runner())
-  }
-
-  /** A nested transaction (a savepoint): if `fn` throws, only its own writes are undone. */
-  transaction<T>(fn: (tx: Transaction<C>) => Promise<T>): Promise<T> {
-    return this.#live().run((tx) => this.#store.runInScope(tx, fn, true, this.#role))
-  }
-
-  #live(): TxScope {
-    if (!this.#scope.active) throw this.#scope.ended()
-    // Inside a nested transaction, calls made through an outer handle run in the innermost one.
-    const current = TxScope.current(this.#store)
-    return current !== undefined && current.tx === this.#scope.tx ? current : this.#scope
-  }
-
-  #runner(): Runner {
-    return {
-      role: this.#role,
-      operation: (op) => settle(op),
-      write: (job) => this.#live().run(job.work),
-      read: (work) => this.#live().run(work),
-      callback: async (_tx, body) => body(),
-      changes: (options) => this.#store.changes(options),
-    }
-  }
-}
 
 /**
  * An open store: the collections this process declared, on one shared database. Safe to use from

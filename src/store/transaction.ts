@@ -1,0 +1,67 @@
+import { TandemError } from '../errors.js'
+import { Collection, type Runner } from './collection.js'
+import type { CollectionsConfig, DataOf, InputOf } from './config.js'
+import { settle } from './settle.js'
+import type { Store } from './store.js'
+import { TxScope } from './tx-scope.js'
+
+/** The typed collection for name K of config C. */
+export type CollectionOf<C extends CollectionsConfig, K extends keyof C & string> = Collection<DataOf<C[K]>, InputOf<C[K]>, K>
+
+export function unknownCollection(name: string, known: Iterable<string>): TandemError {
+  return new TandemError('UNKNOWN_COLLECTION', `Collection "${name}" is not declared. Declared: ${[...known].join(', ') || '(none)'}.`, {
+    collection: name,
+    hint: `Add "${name}" to the collections given to openStore, with its writers.`,
+  })
+}
+
+/**
+ * A handle on an open transaction, passed to the `store.transaction()` callback. Everything done
+ * through it commits together when the callback resolves, or not at all if it throws.
+ */
+export class Transaction<C extends CollectionsConfig = CollectionsConfig> {
+  readonly #store: Store<C>
+  readonly #scope: TxScope
+  readonly #role: string
+
+  /** @internal use store.transaction() */
+  constructor(store: Store<C>, scope: TxScope, role: string = store.role) {
+    this.#store = store
+    this.#scope = scope
+    this.#role = role
+  }
+
+  /** The role this transaction writes as. */
+  get role(): string {
+    return this.#role
+  }
+
+  collection<K extends keyof C & string>(name: K): CollectionOf<C, K> {
+    const settings = this.#store.settings.collections.get(name)
+    if (settings === undefined) throw unknownCollection(name, this.#store.settings.collections.keys())
+    return new Collection(settings, this.#runner())
+  }
+
+  /** A nested transaction (a savepoint): if `fn` throws, only its own writes are undone. */
+  transaction<T>(fn: (tx: Transaction<C>) => Promise<T>): Promise<T> {
+    return this.#live().run((tx) => this.#store.runInScope(tx, fn, true, this.#role))
+  }
+
+  #live(): TxScope {
+    if (!this.#scope.active) throw this.#scope.ended()
+    // Inside a nested transaction, calls made through an outer handle run in the innermost one.
+    const current = TxScope.current(this.#store)
+    return current !== undefined && current.tx === this.#scope.tx ? current : this.#scope
+  }
+
+  #runner(): Runner {
+    return {
+      role: this.#role,
+      operation: (op) => settle(op),
+      write: (job) => this.#live().run(job.work),
+      read: (work) => this.#live().run(work),
+      callback: async (_tx, body) => body(),
+      changes: (options) => this.#store.changes(options),
+    }
+  }
+}
