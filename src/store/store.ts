@@ -13,7 +13,7 @@ import { ROLE, checkCollectionFilter, type CollectionsConfig, type StoreSettings
 import { describeStore, type StoreDescription } from './describe.js'
 import { definitionFingerprint } from './declarations.js'
 import { Membership } from './membership.js'
-import { TRIM_BATCH, applyRetention } from './retention.js'
+import { RetentionSchedule } from './retention-schedule.js'
 import { applySeeds } from './seeds.js'
 import { TxScope } from './tx-scope.js'
 import { StoreAs } from './store-as.js'
@@ -21,11 +21,6 @@ import { validateData } from './validate.js'
 import { settle } from './settle.js'
 import { WriteQueue, type WriteJob } from './write-queue.js'
 import { Transaction, unknownCollection, type CollectionOf } from './transaction.js'
-
-/** Committed writes between two passes of change-log retention. */
-const TRIM_EVERY_WRITES = 1000
-/** Committed writes between two passes of collection retention (amortised: no scan per insert). */
-const RETAIN_EVERY_WRITES = 100
 
 /**
  * An open store: the collections this process declared, on one shared database. Safe to use from
@@ -46,9 +41,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
   readonly #consumers = new Set<Consumer<AnyChange>>()
   /** Streams started with since 'now' whose starting point is not fixed yet (see changes()). */
   readonly #startingStreams = new Set<Promise<unknown>>()
-  #writesSinceTrim = 0
-  #writesSinceRetention = 0
-  #retaining = false
+  readonly #retention: RetentionSchedule
   #refusal: TandemError | undefined
   /** onWritesRefused was called (once per store). */
   #refusalReported = false
@@ -63,6 +56,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
     this.settings = settings
     this.#backend = backend
     this.#hub = new ChangeHub(backend)
+    this.#retention = new RetentionSchedule(this)
     this.#queue = new WriteQueue(backend, settings.busyTimeoutMs, (writes) => this.#committed(writes))
     this.#runner = {
       role: settings.role,
@@ -323,42 +317,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
   /** After each committed batch: wake this process's change readers, and now and then apply retention. */
   #committed(writes: number): void {
     this.#hub.poke()
-    if (this.#closed !== undefined) return
-    this.#writesSinceTrim += writes
-    this.#writesSinceRetention += writes
-    // Retention never fails a write: a pass that fails is simply retried by the next one.
-    if (this.#writesSinceTrim >= TRIM_EVERY_WRITES) {
-      this.#writesSinceTrim = 0
-      this.trimChanges().catch(() => undefined)
-    }
-    if (this.#writesSinceRetention >= RETAIN_EVERY_WRITES && !this.#retaining && this.#hasRetention()) {
-      this.#writesSinceRetention = 0
-      this.#retaining = true
-      this.#retainAll()
-        .catch(() => undefined)
-        .finally(() => (this.#retaining = false))
-    }
-  }
-
-  #hasRetention(): boolean {
-    for (const c of this.settings.collections.values()) if (c.retain !== undefined) return true
-    return false
-  }
-
-  /** One retention pass over every collection with limits; resolves with the number trimmed per collection. */
-  async #retainAll(): Promise<Record<string, number>> {
-    const trimmed: Record<string, number> = {}
-    for (const collection of this.settings.collections.values()) {
-      const retain = collection.retain
-      if (retain === undefined) continue
-      trimmed[collection.name] = 0
-      for (;;) {
-        const n = await this.runWrite((tx) => applyRetention(tx, collection, retain, this.role, Date.now()))
-        trimmed[collection.name]! += n
-        if (n < TRIM_BATCH) break
-      }
-    }
-    return trimmed
+    if (this.#closed === undefined) this.#retention.committed(writes)
   }
 
   /**
@@ -366,7 +325,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
    * log's — instead of waiting for the amortised passes that run every few hundred writes.
    */
   compact(): Promise<{ trimmed: Record<string, number>; changesTrimmed: number }> {
-    return this.#operation(async () => ({ trimmed: await this.#retainAll(), changesTrimmed: await this.trimChanges() }))
+    return this.#operation(async () => ({ trimmed: await this.#retention.retainAll(), changesTrimmed: await this.trimChanges() }))
   }
 
   /**
