@@ -90,7 +90,7 @@ function postgresTest(name: string, body: () => Promise<void>): void {
   } else {
     console.warn(`skipped: no Postgres (${POSTGRES_WANTED ? `none at ${PG_URL}` : 'TANDEM_BACKENDS leaves it out'}): ${name}`)
     // Skipped, saying so, only off CI: a laptop without PostgreSQL (STYLE §6); CI fails above.
-    test.skip(`${name} (skipped: no Postgres)`, body)
+    test.skip(`${name} (skipped: no Postgres)`, body) // why: no PostgreSQL off CI; CI fails instead (above)
   }
 }
 

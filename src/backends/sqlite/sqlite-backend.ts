@@ -82,13 +82,7 @@ export class SqliteBackend implements Backend {
     this.#snapshot = snapshot
     this.#turns = shared ? new TurnSignal(config.path) : undefined
     this.#commitSignal = shared ? new CommitSignal(config.path) : undefined
-    // The cache needs a reader connection that never writes: its data_version then changes with
-    // every commit this process's writer makes too (with ':memory:' they are one connection). Its
-    // statement is its own: watchCommits reads the same pragma as objects.
-    const cache =
-      shared && (reader !== writer || config.readOnly === true)
-        ? new SqliteReadCache(reader.prepare('PRAGMA data_version').pluck(true))
-        : undefined
+    const cache = SqliteReadCache.forReader(reader, writer, shared, config.readOnly === true)
     this.#readTx = new SqliteReader(this.#reader, (attempt) => retryWhileBusy(attempt, config.busyTimeoutMs, this.busyStats, 'read'), cache)
     if (shared) {
       this.#guard = new SqliteFileGuard(config.path, config.readOnly === true, this.#writer.handle)

@@ -1,4 +1,4 @@
-import type { SqliteStatement } from './sqlite-config.js'
+import type { SqliteHandle, SqliteStatement } from './sqlite-config.js'
 
 /**
  * The reader's cache of record rows read by id (issue #22): a get of a record read before skips
@@ -30,6 +30,16 @@ export class SqliteReadCache {
   #version: unknown = undefined
   #bytes = 0
   readonly #collections = new Map<string, Map<string, CachedRow>>()
+
+  /**
+   * The cache of a backend's reader, when it can have one: a reader connection that never writes,
+   * whose data_version then changes with every commit this process's writer makes too (with
+   * ':memory:' they are one connection), on a shared file. Its statement is its own: watchCommits
+   * reads the same pragma as objects.
+   */
+  static forReader(reader: SqliteHandle, writer: SqliteHandle, shared: boolean, readOnly: boolean): SqliteReadCache | undefined {
+    return shared && (reader !== writer || readOnly) ? new SqliteReadCache(reader.prepare('PRAGMA data_version').pluck(true)) : undefined
+  }
 
   /** `dataVersion` is `PRAGMA data_version` prepared on the reader connection, plucked. */
   constructor(dataVersion: SqliteStatement, maxBytes = DEFAULT_READ_CACHE_BYTES) {
