@@ -1,6 +1,7 @@
-import type { ReadTx, StorageInfo, StorageSizes } from '../backends/backend.js'
+import type { Backend, ReadTx, StorageInfo, StorageSizes } from '../backends/backend.js'
 import { CONSUMERS_COLLECTION } from '../changes/consumer.js'
 import { isStale, PROCESSES_COLLECTION, type ProcessEntry } from '../registry/process-registry.js'
+import { readSchemaVersion } from '../migrations/runner.js'
 import { DECLARATIONS_COLLECTION, type RecordedDeclaration } from './declarations.js'
 
 export interface CollectionDescription {
@@ -40,6 +41,23 @@ export interface StoreDescription {
 
 const byId = { field: { kind: 'meta' as const, name: 'id' as const }, direction: 'asc' as const }
 
+/** Every registration in the process registry, live or stale, by id. */
+export async function registeredProcesses(tx: ReadTx): Promise<ProcessEntry[]> {
+  return (await tx.find(PROCESSES_COLLECTION, { where: [], orderBy: byId })).map((r) => r.data as unknown as ProcessEntry)
+}
+
+/** The whole description: the change log's bounds, the schema version, the store's contents, the backend's sizes. */
+export async function describeBackend(
+  backend: Backend,
+  read: <T>(work: (tx: ReadTx) => Promise<T>) => Promise<T>,
+): Promise<StoreDescription> {
+  const head = await backend.changeHead()
+  const { trimmedThrough } = await backend.readChanges(head, 1)
+  const schemaVersion = await read(readSchemaVersion)
+  const body = await read((tx) => describeStore(tx, { head, trimmedThrough }, schemaVersion))
+  return { kind: backend.kind, storage: await backend.storageInfo?.(), sizes: await backend.storageSizes?.(), ...body }
+}
+
 /** Reads the description; `head`/`trimmedThrough` come from the change log, sizes from the backend. */
 export async function describeStore(
   tx: ReadTx,
@@ -72,7 +90,7 @@ export async function describeStore(
       trimmed: state.position < changes.trimmedThrough,
     }
   })
-  const all = (await tx.find(PROCESSES_COLLECTION, { where: [], orderBy: byId })).map((r) => r.data as unknown as ProcessEntry)
+  const all = await registeredProcesses(tx)
   return {
     schemaVersion,
     collections,

@@ -1,5 +1,6 @@
 import type { JsonObject, WriteTx } from '../backends/backend.js'
 import type { CollectionSettings } from './config.js'
+import { validateData } from './validate.js'
 
 /** The internal collection remembering which seed records were ever inserted. */
 export const SEEDS_COLLECTION = '_seeds'
@@ -10,11 +11,27 @@ export const SEEDS_COLLECTION = '_seeds'
  * `_seeds` remembers every id seeded. Re-running is a no-op. Seeds bypass ownership (they are
  * part of the shared configuration, whichever process opens the store first) but not validation.
  */
-export async function applySeeds(
-  tx: WriteTx,
-  seeds: readonly { collection: CollectionSettings; id: string; data: JsonObject }[],
-  role: string,
-): Promise<number> {
+/** The seeds every declared collection lists, validated (a bad seed fails the open, before anything is written). */
+export async function declaredSeeds(collections: Iterable<CollectionSettings>): Promise<SeedRecord[]> {
+  const seeds: SeedRecord[] = []
+  for (const collection of collections)
+    for (const entry of collection.seed ?? [])
+      seeds.push({
+        collection,
+        id: entry.id,
+        data: await validateData(collection.name, collection.schema, entry.data, entry.id, collection.unknownKeys),
+      })
+  return seeds
+}
+
+/** One seed record, as applySeeds writes it. */
+export interface SeedRecord {
+  collection: CollectionSettings
+  id: string
+  data: JsonObject
+}
+
+export async function applySeeds(tx: WriteTx, seeds: readonly SeedRecord[], role: string): Promise<number> {
   let inserted = 0
   const now = Date.now()
   for (const { collection, id, data } of seeds) {

@@ -5,22 +5,21 @@ import { ChangeStream } from '../changes/change-stream.js'
 import { Consumer, type ConsumerOptions } from '../changes/consumer.js'
 import { storeClosed, type TandemError } from '../errors.js'
 import type { MigrationReport } from '../migrations/migration.js'
-import { readSchemaVersion } from '../migrations/runner.js'
-import { explainBusy } from '../registry/busy-holders.js'
-import { PROCESSES_COLLECTION, isStale, pruneStale, type ProcessEntry } from '../registry/process-registry.js'
+import { isStale, pruneStale, type ProcessEntry } from '../registry/process-registry.js'
 import { Collection, type Runner } from './collection.js'
 import { ROLE, checkCollectionFilter, type CollectionsConfig, type StoreSettings } from './config.js'
-import { describeStore, type StoreDescription } from './describe.js'
+import { describeBackend, registeredProcesses, type StoreDescription } from './describe.js'
 import { definitionFingerprint } from './declarations.js'
 import { Membership } from './membership.js'
 import { RetentionSchedule } from './retention-schedule.js'
-import { applySeeds } from './seeds.js'
+import { applySeeds, declaredSeeds } from './seeds.js'
 import { TxScope } from './tx-scope.js'
 import { StoreAs } from './store-as.js'
-import { validateData } from './validate.js'
-import { settle } from './settle.js'
+import { Operations } from './operations.js'
+import { StartingStreams } from './starting-streams.js'
 import { WriteQueue, type WriteJob } from './write-queue.js'
-import { Transaction, unknownCollection, type CollectionOf } from './transaction.js'
+import { Transaction, type CollectionOf } from './transaction.js'
+import { declaredSettings, readerSettings } from './collection-lookup.js'
 
 /**
  * An open store: the collections this process declared, on one shared database. Safe to use from
@@ -34,17 +33,13 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
   readonly #collections = new Map<string, Collection>()
   readonly #runner: Runner
   #closed: Promise<void> | undefined
-  /** Public operations started and not yet settled; close() waits for them. */
-  #operations = 0
-  #noOperations: (() => void) | undefined
+  readonly #operations: Operations
   readonly #hub: ChangeHub
   readonly #consumers = new Set<Consumer<AnyChange>>()
-  /** Streams started with since 'now' whose starting point is not fixed yet (see changes()). */
-  readonly #startingStreams = new Set<Promise<unknown>>()
+  readonly #startingStreams = new StartingStreams()
   readonly #retention: RetentionSchedule
   #refusal: TandemError | undefined
-  /** onWritesRefused was called (once per store). */
-  #refusalReported = false
+  #refusalReported = false // onWritesRefused was called (once per store)
   readonly #membership: Membership
   readonly #cleanups: (() => Promise<void> | void)[] = []
   #fingerprint: string | undefined
@@ -57,6 +52,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
     this.#backend = backend
     this.#hub = new ChangeHub(backend)
     this.#retention = new RetentionSchedule(this)
+    this.#operations = new Operations(backend)
     this.#queue = new WriteQueue(backend, settings.busyTimeoutMs, (writes) => this.#committed(writes))
     this.#runner = {
       role: settings.role,
@@ -64,7 +60,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
       write: (job) => this.#write(job),
       read: (work) => this.#read(work),
       readNow: backend.readNow === undefined ? undefined : (work) => this.#readNow(work),
-      callback: (tx, body) => (TxScope.current(this) === undefined ? this.#inScope(tx, body) : Promise.resolve(body())),
+      callback: (tx, body) => (TxScope.current(this) === undefined ? TxScope.within(this, tx, body) : Promise.resolve(body())),
       changes: (options) => this.changes(options),
     }
     this.#membership = new Membership({
@@ -107,12 +103,8 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
 
   collection<K extends keyof C & string>(name: K): CollectionOf<C, K> {
     let collection = this.#collections.get(name)
-    if (collection === undefined) {
-      const settings = this.settings.collections.get(name)
-      if (settings === undefined) throw unknownCollection(name, this.settings.collections.keys())
-      collection = new Collection(settings, this.#runner)
-      this.#collections.set(name, collection)
-    }
+    if (collection === undefined)
+      this.#collections.set(name, (collection = new Collection(declaredSettings(name, this.settings.collections), this.#runner)))
     return collection as unknown as CollectionOf<C, K>
   }
 
@@ -143,7 +135,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
 
   /** @internal Runs a transaction callback in a fresh scope, inside a savepoint when nested. */
   runInScope<T>(tx: WriteTx, fn: (tx: Transaction<C>) => Promise<T>, nested: boolean, role: string = this.role): Promise<T> {
-    const body = () => this.#inScope(tx, (scope) => fn(new Transaction(this, scope, role)))
+    const body = () => TxScope.within(this, tx, (scope) => fn(new Transaction(this, scope, role)))
     return nested ? tx.savepoint(body) : body()
   }
 
@@ -158,29 +150,13 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
       throw new TypeError(`A role is 1 to 64 letters, digits or _ . : - (got ${JSON.stringify(role)}).`)
     const runner: Runner = role === this.role ? this.#runner : { ...this.#runner, role }
     return new StoreAs(role, {
-      collection: (name) => {
-        const settings = this.settings.collections.get(name)
-        if (settings === undefined) throw unknownCollection(name, this.settings.collections.keys())
-        return role === this.role ? (this.collection(name as keyof C & string) as unknown as Collection) : new Collection(settings, runner)
-      },
+      collection: (name) =>
+        role === this.role
+          ? (this.collection(name as keyof C & string) as unknown as Collection)
+          : new Collection(declaredSettings(name, this.settings.collections), runner),
       transaction: (fn) => this.transactionAs(role, fn),
       consumer: (name, options) => this.consumerAs(role, name, options),
     })
-  }
-
-  /** Runs user code with `tx` as the current transaction of this store, until it and every call it started are done. */
-  async #inScope<T>(tx: WriteTx, body: (scope: TxScope) => T | Promise<T>): Promise<T> {
-    const scope = new TxScope(this, tx)
-    try {
-      return await scope.enter(async () => {
-        const result = await body(scope)
-        // Calls the callback started but did not await still belong to this transaction.
-        await scope.settled()
-        return result
-      })
-    } finally {
-      scope.close()
-    }
   }
 
   /**
@@ -204,26 +180,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
       since,
       observer: { onInterrupted: options.onInterrupted, onResume: options.onResume },
     })
-    if (since === 'now') {
-      // 'now' is this call: writes this process makes after it wait until the head is read, or a
-      // write committing first (the head is read on another connection) would fall before it.
-      // The wait is bounded, so writes fail (or go through) rather than hang while the stream
-      // retries: they stop waiting once the first head read failed (the database is likely down,
-      // and the stream then starts wherever its retried read finds the head), or after
-      // busyTimeoutMs if that read hangs. A head read that goes through in time, the normal case,
-      // keeps the guarantee whole.
-      let timer: NodeJS.Timeout | undefined
-      const timeout = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, this.settings.busyTimeoutMs)
-        timer.unref()
-      })
-      const started: Promise<unknown> = Promise.race([stream.headTried, timeout])
-      this.#startingStreams.add(started)
-      void started.then(() => {
-        clearTimeout(timer)
-        this.#startingStreams.delete(started)
-      })
-    }
+    if (since === 'now') this.#startingStreams.add(stream.headTried, this.settings.busyTimeoutMs)
     return stream
   }
 
@@ -304,7 +261,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
       this.#membership.stop()
       await Promise.all(this.#cleanups.map(async (cleanup) => cleanup()))
       await Promise.all([...this.#consumers].map((c) => c.close()))
-      if (this.#operations > 0) await new Promise<void>((resolve) => (this.#noOperations = resolve))
+      await this.#operations.idle()
       const unregister = this.#membership.unregisterJob()
       // A failed unregister only leaves an entry that the next opener prunes (our pid is gone by then).
       if (unregister !== undefined) await this.#queue.push(unregister).catch(() => undefined)
@@ -338,17 +295,8 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
 
   /** @internal Inserts the declared seed records that were never seeded. */
   async seed(): Promise<number> {
-    const seeds: Parameters<typeof applySeeds>[1][number][] = []
-    for (const collection of this.settings.collections.values()) {
-      for (const entry of collection.seed ?? [])
-        seeds.push({
-          collection,
-          id: entry.id,
-          data: await validateData(collection.name, collection.schema, entry.data, entry.id, collection.unknownKeys),
-        })
-    }
-    if (seeds.length === 0) return 0
-    return this.runWrite((tx) => applySeeds(tx, seeds, this.role))
+    const seeds = await declaredSeeds(this.settings.collections.values())
+    return seeds.length === 0 ? 0 : this.runWrite((tx) => applySeeds(tx, seeds, this.role))
   }
 
   /**
@@ -380,14 +328,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
    * durable consumer's position, and the live processes. What `tandem status` prints.
    */
   describe(): Promise<StoreDescription> {
-    return this.#operation(async () => {
-      const head = await this.#backend.changeHead()
-      const { trimmedThrough } = await this.#backend.readChanges(head, 1)
-      const schemaVersion = await this.#read(readSchemaVersion)
-      const body = await this.#read((tx) => describeStore(tx, { head, trimmedThrough }, schemaVersion))
-      const storage = await this.#backend.storageInfo?.()
-      return { kind: this.kind, storage, sizes: await this.#backend.storageSizes?.(), ...body }
-    })
+    return this.#operation(() => describeBackend(this.#backend, (work) => this.#read(work)))
   }
 
   /** The engine's consistency check (SQLite: PRAGMA integrity_check): ['ok'] when sound. */
@@ -405,21 +346,14 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
    * tools). Writes through it fail with NOT_OWNER.
    */
   reader(name: string): Collection {
-    const declared = this.settings.collections.get(name)
-    if (declared !== undefined) return new Collection({ ...declared, writers: new Set<string>(), writerList: [] }, this.#runner)
-    if (!/^[A-Za-z][A-Za-z0-9_]{0,62}$/.test(name)) throw unknownCollection(name, this.settings.collections.keys())
-    return new Collection(
-      { name, writers: new Set<string>(), writerList: [], indexes: [], schema: undefined, history: 'changes' },
-      this.#runner,
-    )
+    return new Collection(readerSettings(name, this.settings.collections), this.#runner)
   }
 
   /** The processes that have this store open now (stale entries of dead processes left out). */
   processes(): Promise<ProcessEntry[]> {
     return this.runRead(async (tx) => {
       const now = Date.now()
-      const rows = await tx.find(PROCESSES_COLLECTION, { where: [], orderBy: { field: { kind: 'meta', name: 'id' }, direction: 'asc' } })
-      return rows.map((r) => r.data as unknown as ProcessEntry).filter((e) => !isStale(e, now))
+      return (await registeredProcesses(tx)).filter((e) => !isStale(e, now))
     })
   }
 
@@ -436,25 +370,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
   #operation<T>(op: () => Promise<T>): Promise<T> {
     // Inside a transaction the operation belongs to it: the transaction itself is being waited for.
     if (this.#closed !== undefined && TxScope.current(this) === undefined) return Promise.reject(storeClosed())
-    this.#operations++
-    return settle(op).then(this.#settled as (value: T) => T, this.#failed)
-  }
-
-  /** Ends one operation (see #operation): bound once, not a pair of closures per call. */
-  readonly #settled = <T>(value: T): T => {
-    if (--this.#operations === 0) this.#noOperations?.()
-    return value
-  }
-
-  readonly #failed = (error: unknown): Promise<never> | never => {
-    // A BUSY_TIMEOUT says who holds the lock, where the registry can tell (a read: it never waits for the lock).
-    if ((error as { code?: unknown } | null)?.code === 'BUSY_TIMEOUT') return explainBusy(error, this.#backend).then(this.#rethrow)
-    return this.#rethrow(error)
-  }
-
-  readonly #rethrow = (error: unknown): never => {
-    if (--this.#operations === 0) this.#noOperations?.()
-    throw error
+    return this.#operations.run(op)
   }
 
   #write<T>(job: WriteJob<T>): Promise<T> {
@@ -462,7 +378,8 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
     const scope = TxScope.current(this)
     if (scope !== undefined) return scope.run(job.work)
     job = this.#membership.fence(job)
-    if (this.#startingStreams.size > 0) return Promise.all(this.#startingStreams).then(() => this.#queue.push(job))
+    const starting = this.#startingStreams.started()
+    if (starting !== undefined) return starting.then(() => this.#queue.push(job))
     return this.#queue.push(job)
   }
 

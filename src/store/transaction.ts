@@ -1,19 +1,12 @@
-import { TandemError } from '../errors.js'
 import { Collection, type Runner } from './collection.js'
 import type { CollectionsConfig, DataOf, InputOf } from './config.js'
 import { settle } from './settle.js'
 import type { Store } from './store.js'
 import { TxScope } from './tx-scope.js'
+import { declaredSettings } from './collection-lookup.js'
 
 /** The typed collection for name K of config C. */
 export type CollectionOf<C extends CollectionsConfig, K extends keyof C & string> = Collection<DataOf<C[K]>, InputOf<C[K]>, K>
-
-export function unknownCollection(name: string, known: Iterable<string>): TandemError {
-  return new TandemError('UNKNOWN_COLLECTION', `Collection "${name}" is not declared. Declared: ${[...known].join(', ') || '(none)'}.`, {
-    collection: name,
-    hint: `Add "${name}" to the collections given to openStore, with its writers.`,
-  })
-}
 
 /**
  * A handle on an open transaction, passed to the `store.transaction()` callback. Everything done
@@ -37,9 +30,7 @@ export class Transaction<C extends CollectionsConfig = CollectionsConfig> {
   }
 
   collection<K extends keyof C & string>(name: K): CollectionOf<C, K> {
-    const settings = this.#store.settings.collections.get(name)
-    if (settings === undefined) throw unknownCollection(name, this.#store.settings.collections.keys())
-    return new Collection(settings, this.#runner())
+    return new Collection(declaredSettings(name, this.#store.settings.collections), this.#runner())
   }
 
   /** A nested transaction (a savepoint): if `fn` throws, only its own writes are undone. */

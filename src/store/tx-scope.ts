@@ -55,6 +55,21 @@ export class TxScope {
     if (--openScopes === 0) context.disable()
   }
 
+  /** Runs user code with `tx` as the current transaction of `owner` (a store), until it and every call it started are done. */
+  static async within<T>(owner: object, tx: WriteTx, body: (scope: TxScope) => T | Promise<T>): Promise<T> {
+    const scope = new TxScope(owner, tx)
+    try {
+      return await scope.enter(async () => {
+        const result = await body(scope)
+        // Calls the callback started but did not await still belong to this transaction.
+        await scope.settled()
+        return result
+      })
+    } finally {
+      scope.close()
+    }
+  }
+
   /** The innermost live scope of `owner` (a store) this call runs in, if any. */
   static current(owner: object): TxScope | undefined {
     const ctx = context.getStore()
