@@ -4,6 +4,8 @@ import type { AnyData, CollectionSettings } from '../store/config.js'
 import { mergePatch } from '../store/data.js'
 import { parseField, parseIndexField, type Where } from '../store/query.js'
 import { txRunner } from '../store/tx-runner.js'
+import { settle } from '../store/settle.js'
+import { TandemError } from '../errors.js'
 
 const COLLECTION = /^[A-Za-z][A-Za-z0-9_]{0,62}$/
 const PAGE = 500
@@ -36,7 +38,17 @@ export class MigrationContext {
   async collection(name: string): Promise<Collection<AnyData>> {
     await this.#tx.ensureCollection({ name: checkName(name), indexes: [] })
     const settings: CollectionSettings = { name, writers: '*', writerList: ['*'], indexes: [], schema: undefined, history: 'changes' }
-    return new Collection(settings, txRunner(this.#tx, this.#role))
+    const tx = this.#tx
+    const runner = txRunner(
+      this.#role,
+      (work) => settle(() => work(tx)),
+      () => {
+        throw new TandemError('UNSUPPORTED', 'The change feed cannot be read from inside a migration or seed.', {
+          hint: 'Read changes from a normal store handle.',
+        })
+      },
+    )
+    return new Collection(settings, runner)
   }
 
   /** Calls `fn` with every record (matching `where`), page by page in id order. */

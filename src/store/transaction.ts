@@ -1,6 +1,6 @@
 import { Collection, type Runner } from './collection.js'
 import type { CollectionsConfig, DataOf, InputOf } from './config.js'
-import { settle } from './settle.js'
+import { txRunner } from './tx-runner.js'
 import type { Store } from './store.js'
 import { TxScope } from './tx-scope.js'
 import { declaredSettings } from './collection-lookup.js'
@@ -46,13 +46,10 @@ export class Transaction<C extends CollectionsConfig = CollectionsConfig> {
   }
 
   #runner(): Runner {
-    return {
-      role: this.#role,
-      operation: (op) => settle(op),
-      write: (job) => this.#live().run(job.work),
-      read: (work) => this.#live().run(work),
-      callback: async (_tx, body) => body(),
-      changes: (options) => this.#store.changes(options),
-    }
+    return txRunner(
+      this.#role,
+      (work) => this.#live().run(work),
+      (options) => this.#store.changes(options),
+    )
   }
 }

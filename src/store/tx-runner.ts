@@ -1,23 +1,20 @@
 import type { WriteTx } from '../backends/backend.js'
-import { TandemError } from '../errors.js'
 import type { Runner } from './collection.js'
 import { settle } from './settle.js'
 
 /**
- * A runner that sends every operation straight to one open transaction: for code that already
- * holds the write lock (migrations, seeds), where queueing would wait for itself.
+ * The runner of code that already holds an open transaction — a `store.transaction()` callback,
+ * a migration, a seed — where queueing would wait for itself: every read and write goes to `run`,
+ * which hands it the open transaction. (The other runner, the store's own, queues writes for
+ * group commit: the constructor of Store in store.ts.)
  */
-export function txRunner(tx: WriteTx, role: string): Runner {
+export function txRunner(role: string, run: <T>(work: (tx: WriteTx) => T | Promise<T>) => Promise<T>, changes: Runner['changes']): Runner {
   return {
     role,
     operation: (op) => settle(op),
-    write: (job) => settle(() => job.work(tx)),
-    read: (work) => work(tx),
+    write: (job) => run(job.work),
+    read: (work) => run(work),
     callback: async (_tx, body) => body(),
-    changes: () => {
-      throw new TandemError('UNSUPPORTED', 'The change feed cannot be read from inside a migration or seed.', {
-        hint: 'Read changes from a normal store handle.',
-      })
-    },
+    changes,
   }
 }
