@@ -5,7 +5,7 @@
 // With --git it installs from a git URL of this checkout instead (npm clones it, installs its dev
 // dependencies and runs `prepare`, which builds dist/).
 // Exits non-zero, naming the step, on the first failure. `npm run test:install`; run by .ci/run.
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -88,16 +88,26 @@ try {
   }
 
   step = 'install'
-  run('npm', [
-    'install',
-    '--no-audit',
-    '--no-fund',
-    '--prefer-offline',
-    spec,
-    `pg@${locked('pg')}`,
-    `typescript@${locked('typescript')}`,
-    `@types/node@${locked('@types/node')}`,
-  ])
+  // Run by hand rather than run(): npm's warnings go to stderr, and an EBADENGINE warning means a
+  // dependency (however deep) does not accept this Node, which package.json's engines promises.
+  process.stderr.write(`[install-test] ${step}: npm install ${spec}\n`)
+  const install = spawnSync(
+    'npm',
+    [
+      'install',
+      '--no-audit',
+      '--no-fund',
+      '--prefer-offline',
+      spec,
+      `pg@${locked('pg')}`,
+      `typescript@${locked('typescript')}`,
+      `@types/node@${locked('@types/node')}`,
+    ],
+    { cwd: project, encoding: 'utf8', maxBuffer: 64 << 20 },
+  )
+  expect(install.status === 0, `npm install exited with ${install.status}: ${install.stderr.slice(-3000)}`)
+  const engineWarnings = install.stderr.split('\n').filter((line) => line.includes('EBADENGINE'))
+  expect(engineWarnings.length === 0, `a dependency does not accept Node ${process.version}:\n${engineWarnings.join('\n')}`)
 
   step = 'ESM import'
   writeFileSync(
