@@ -6,8 +6,10 @@
 //   raw     fs.readFile + fs.writeFile in place, no lock (the unsafe baseline: it loses updates)
 // Prints each one's median ops/s with min-max over the rounds, and the updates lost (the file's
 // final count against the acknowledged updates). Goal: Tandem >= 3x lowdb + proper-lockfile with nothing lost.
+// Each round also times the disk: a synchronous loop of temp write + fsync + rename of the same
+// small file, the least a durable replace holds the lock for; 1 s / that time is the ceiling.
 import { execFile } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { cpus } from 'node:os'
@@ -41,9 +43,28 @@ async function round(dir, mode, ms) {
   return { rate: acked / (ms / 1000), lost: acked - n, failed: results.reduce((sum, r) => sum + r.failed, 0) }
 }
 
+/** Microseconds per temp write + fsync + rename of a small file (no lock, one process): the disk's share of a durable replace. */
+function replaceMicros(dir, count = 300) {
+  const target = join(dir, 'ceiling.json')
+  const bytes = Buffer.from(`${JSON.stringify({ n: 12345 }, null, 2)}\n`)
+  const started = performance.now()
+  for (let i = 0; i < count; i++) {
+    const temp = join(dir, `.ceiling.${i}.tmp`)
+    const fd = openSync(temp, 'wx', 0o600)
+    writeSync(fd, bytes)
+    fsyncSync(fd)
+    closeSync(fd)
+    renameSync(temp, target)
+  }
+  return ((performance.now() - started) * 1000) / count
+}
+
 export async function runFiles({ dir, rounds = 5, ms = 3000 } = {}) {
   const runs = Object.fromEntries(MODES.map((m) => [m, []]))
+  const replaces = []
   for (let r = 1; r <= rounds; r++) {
+    replaces.push(replaceMicros(dir))
+    log(`files round ${r}/${rounds} disk: write + fsync + rename ${replaces.at(-1).toFixed(0)} µs`)
     for (const mode of MODES) {
       const result = await round(dir, mode, ms)
       runs[mode].push(result)
@@ -51,6 +72,7 @@ export async function runFiles({ dir, rounds = 5, ms = 3000 } = {}) {
         `files round ${r}/${rounds} ${mode}: ${formatRate(result.rate)}, ${result.lost} lost${result.failed ? `, ${result.failed} failed reads` : ''}`,
       )
     }
+    log(`files round ${r}/${rounds} tandem / lowdb + proper-lockfile: ${(runs.tandem.at(-1).rate / runs.lowdb.at(-1).rate).toFixed(2)}x`)
   }
   const summary = Object.fromEntries(
     MODES.map((m) => {
@@ -60,6 +82,7 @@ export async function runFiles({ dir, rounds = 5, ms = 3000 } = {}) {
   )
   const figure = (s) => `${formatRate(s.median)} (${formatRate(s.min)}-${formatRate(s.max)}), ${s.lost} lost`
   const ratio = summary.tandem.median / summary.lowdb.median
+  const replace = { median: median(replaces), min: Math.min(...replaces), max: Math.max(...replaces) }
   return {
     rows: [
       resultRow({
@@ -72,6 +95,7 @@ export async function runFiles({ dir, rounds = 5, ms = 3000 } = {}) {
       }),
     ],
     details: summary,
+    replace,
   }
 }
 
@@ -85,6 +109,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     for (const [mode, s] of Object.entries(result.details))
       console.log(`  ${mode.padEnd(14)} ${formatRate(s.median).padStart(8)} (${formatRate(s.min)}-${formatRate(s.max)}), ${s.lost} lost`)
     console.log(`  tandem / lowdb + proper-lockfile: ${row.ratio} (goal ${row.goal}): ${row.result}`)
+    const { replace } = result
+    console.log(
+      `  disk: write + fsync + rename ${replace.median.toFixed(0)} µs (${replace.min.toFixed(0)}-${replace.max.toFixed(0)}): one locked durable replace at a time caps at ${formatRate(1e6 / replace.median)}`,
+    )
     if (result.details.tandem.lost !== 0) process.exitCode = 1
   } finally {
     remove()

@@ -25,6 +25,8 @@ export const DEFAULT_LOCK_STALE_MS = 30_000
 const MAX_BACKOFF_MS = 20
 /** Takeover claims on one stale lock a newcomer walks past (each one's holder died mid-takeover) before waiting. */
 const MAX_CLAIMS = 64
+/** How long a lock line written ahead (while waiting) may wait before it is written again. */
+const PREPARED_FRESH_MS = 100
 
 /** The lock file that guards `path`. */
 export function lockPathFor(path: string): string {
@@ -53,23 +55,49 @@ async function readLock(ops: FsOps, path: string): Promise<ReadLock | undefined>
   }
 }
 
-/** Creates `path` holding `line`, complete, only if it does not exist: temp file + hard link. False when it exists. */
-async function createComplete(ops: FsOps, path: string, line: string): Promise<boolean> {
+/** A complete lock line written to a temp file beside the lock, ready to be linked into place. */
+interface PreparedLock {
+  temp: string
+  token: string
+  preparedAt: number
+}
+
+/** Writes a fresh lock line (new token) to a temp file beside `path`: the first half of createComplete. */
+async function prepareLock(ops: FsOps, path: string): Promise<PreparedLock> {
   const temp = tempNameFor(path)
+  const token = newToken()
   try {
     const fd = await ops.open(temp, 'wx', 0o644)
     try {
-      await ops.write(fd, Buffer.from(line))
+      await ops.write(fd, Buffer.from(lockLine(token)))
     } finally {
       await ops.close(fd)
     }
-    await ops.link(temp, path)
+  } catch (error) {
+    await ops.unlink(temp).catch(() => undefined)
+    throw fileFailure('create the lock', path, error)
+  }
+  return { temp, token, preparedAt: Date.now() }
+}
+
+/** Links a prepared lock to `path`: true when this created it, false when it exists (EEXIST). */
+async function linkPrepared(ops: FsOps, prepared: PreparedLock, path: string): Promise<boolean> {
+  try {
+    await ops.link(prepared.temp, path)
     return true
   } catch (error) {
     if (errnoCode(error) === 'EEXIST') return false
     throw fileFailure('create the lock', path, error)
+  }
+}
+
+/** Creates `path` holding a lock line with a new token, complete, only if it does not exist: temp file + hard link. False when it exists. */
+async function createComplete(ops: FsOps, path: string): Promise<boolean> {
+  const prepared = await prepareLock(ops, path)
+  try {
+    return await linkPrepared(ops, prepared, path)
   } finally {
-    await ops.unlink(temp).catch(() => undefined)
+    await ops.unlink(prepared.temp).catch(() => undefined)
   }
 }
 
@@ -84,7 +112,7 @@ async function takeOver(ops: FsOps, lockPath: string, seen: ReadLock, staleMs: n
   const prefix = `${lockPath}.takeover.${seen.key}.`
   for (let n = 1; n <= MAX_CLAIMS; n++) {
     const claim = `${prefix}${n}`
-    if (!(await createComplete(ops, claim, lockLine(newToken())))) {
+    if (!(await createComplete(ops, claim))) {
       const other = await readLock(ops, claim)
       if (other === undefined || isStale(other, staleMs)) continue
       return false
@@ -114,21 +142,37 @@ export async function acquireFileLock(path: string, options: FileLockOptions = {
   const ops = options.ops ?? REAL_FS_OPS
   const lockPath = lockPathFor(path)
   const started = performance.now()
+  // A prepared lock older than this is written again: the line's acquiredAt and the file's
+  // modification time (the lease other hosts judge) stay close to the moment it is taken.
+  const freshMs = Math.min(PREPARED_FRESH_MS, Math.floor(staleMs / 3))
   let backoffMs = 1
   let wake: ReleaseWatch | undefined
+  let prepared: PreparedLock | undefined
   try {
     for (;;) {
-      // Look before creating anything: a busy lock then costs one stat and one read, not a temp file and a link.
-      const holder = await readLock(ops, lockPath)
-      if (holder === undefined) {
-        const token = newToken()
-        if (await createComplete(ops, lockPath, lockLine(token))) return holdLock(ops, lockPath, token, staleMs)
-        continue // someone else got it between the look and the link: look again
+      // The lock line waits in a temp file, written before the lock is free: taking a lock that
+      // was just released is then one link(2), and a busy lock costs a failed link and a read.
+      if (prepared !== undefined && Date.now() - prepared.preparedAt > freshMs) {
+        await ops.unlink(prepared.temp).catch(() => undefined)
+        prepared = undefined
       }
+      prepared ??= await prepareLock(ops, lockPath)
+      if (await linkPrepared(ops, prepared, lockPath)) {
+        const token = prepared.token
+        await ops.unlink(prepared.temp).catch(() => undefined)
+        prepared = undefined
+        return holdLock(ops, lockPath, token, staleMs)
+      }
+      const holder = await readLock(ops, lockPath)
+      if (holder === undefined) continue // released between the link and the look: try again
       if (isStale(holder, staleMs) && (await takeOver(ops, lockPath, holder, staleMs))) continue
       const waited = performance.now() - started
       if (waited >= timeoutMs) throw lockTimeout(path, holder, Math.round(waited))
-      wake ??= watchRelease(lockPath)
+      if (wake === undefined) {
+        // A release between the look above and the start of the watch sends no event: look once more first.
+        wake = watchRelease(lockPath)
+        continue
+      }
       // Jittered, growing naps, cut short when the lock file goes: two waiters do not wake in
       // step, a long hold costs few looks, and a release is seen at once where watching works.
       await wake.nap(Math.min(backoffMs * (0.5 + Math.random()), timeoutMs - waited + 1))
@@ -136,6 +180,7 @@ export async function acquireFileLock(path: string, options: FileLockOptions = {
     }
   } finally {
     wake?.close()
+    if (prepared !== undefined) await ops.unlink(prepared.temp).catch(() => undefined)
   }
 }
 

@@ -1,7 +1,27 @@
+import { close, openSync } from 'node:fs'
 import { StorageError } from '../errors.js'
 import { fileFailure, replaceFile, syncDirectoryOf } from './atomic-write.js'
 import { errnoCode, REAL_FS_OPS } from './fs-ops.js'
 import { withFileLock, type FileLockOptions } from './lock-file.js'
+
+/**
+ * A read-only descriptor on the file about to be replaced, or undefined. It keeps the old inode
+ * alive past the rename, so that freeing its blocks (a few hundred µs on ext4, where the rename
+ * would do it) happens at unpin, outside the lock. Only an optimization: never fails the update,
+ * and stays out of `ops` (it is no step of the replace).
+ */
+function pinInode(path: string): number | undefined {
+  try {
+    return openSync(path, 'r')
+  } catch {
+    return undefined
+  }
+}
+
+/** Closes a pin in the thread pool (the freeing then overlaps the directory fsync). */
+function unpin(fd: number | undefined): void {
+  if (fd !== undefined) close(fd, () => undefined)
+}
 
 /** Options of updateFile: the lock's, and the mode of a file it creates. */
 export interface UpdateFileOptions extends FileLockOptions {
@@ -28,11 +48,13 @@ export async function updateFile(
 ): Promise<string | undefined> {
   const ops = options.ops ?? REAL_FS_OPS
   let written: string | undefined
+  let pinned: number | undefined
   const result = await withFileLock(
     path,
     async () => {
       let current: string | undefined
       try {
+        pinned = pinInode(path)
         current = (await ops.readFile(path)).toString('utf8')
       } catch (error) {
         if (errnoCode(error) !== 'ENOENT') throw fileFailure('read', path, error)
@@ -52,7 +74,7 @@ export async function updateFile(
       return next
     },
     options,
-  )
+  ).finally(() => unpin(pinned))
   // The directory fsync runs after the lock is released: the next writer may already read and
   // replace the file meanwhile (it sees the complete new content), and the kernel's journal keeps
   // renames in order, so a power cut still leaves some complete version, never a mix. Only the
