@@ -53,6 +53,7 @@ export class Transaction<C extends CollectionsConfig = CollectionsConfig> {
       read: (work) => this.#live().run(work),
       callback: async (_tx, body) => body(),
       changes: (options) => this.#store.changes(options),
+      changeLog: this.#store.backend,
     }
   }
 }
