@@ -8,7 +8,16 @@ export { openStore, type OpenStoreConfig } from './open/open-store.js'
 export { StoreAs } from './store/store-as.js'
 export { defineStore, type StoreDefinition } from './store/define-store.js'
 export { Collection, type StoredRecord, type Page, type VersionOptions, type InsertOptions } from './store/collection.js'
-export type { StoreConfig, CollectionConfig, CollectionsConfig, AnyData, DataOf, InputOf, HistoryMode } from './store/config.js'
+export type {
+  StoreConfig,
+  CollectionConfig,
+  CollectionsConfig,
+  AnyData,
+  DataOf,
+  InputOf,
+  HistoryMode,
+  HistoryOptions,
+} from './store/config.js'
 export type { Where, UntypedWhere, FieldOperators, FindOptions, OrderBySpec } from './store/query.js'
 export type { FieldPath, FieldCondition, MetaFields } from './store/query-types.js'
 export type { RoleName } from './store/roles.js'

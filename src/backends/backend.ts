@@ -1,3 +1,5 @@
+import type { JsonPatch } from './json-delta.js'
+
 /**
  * The one interface every storage engine implements. The store layer (ids, versions, ownership,
  * validation, group commit) sits above it and never branches on `kind`; an engine difference the
@@ -88,6 +90,12 @@ export interface ChangeRow {
    * Absent for a delete or trim without a copy, and for a record gone since.
    */
   data?: JsonObject
+  /**
+   * history: { keep: 'diff' }: the JSON Patch that turns this write's data back into the data it
+   * replaced (a reverse delta; an empty one for an insert). Written by the store, read by the
+   * backend to rebuild each entry's data (change-history.ts), never handed to subscribers.
+   */
+  delta?: JsonPatch
   /** The version `data` is of, set by a read whenever `data` is. */
   dataVersion?: number
   /** Set by a read when the record was written again or deleted since this change: `data` is newer, or absent. */
@@ -117,6 +125,19 @@ export interface ChangeRetention {
   maxCount: number
   /** Drop changes older than this. */
   maxAgeMs: number
+  /** Collections whose history is bounded: their older history entries go (see change-history.ts). */
+  history?: readonly HistoryLimit[]
+}
+
+/**
+ * A collection's bound on the history its change-log entries keep: past versions of a record beyond
+ * the newest `maxCount`, and those written more than `maxAgeMs` ago, are removed when the log is
+ * trimmed. A record's latest entry always stays.
+ */
+export interface HistoryLimit {
+  collection: string
+  maxCount?: number | undefined
+  maxAgeMs?: number | undefined
 }
 
 /** A row `find` returned, with the value it was sorted by (what a page cursor remembers). */
@@ -235,8 +256,10 @@ export interface StorageSizes {
   indexBytes: number
   /** The change log with its index, history copies included. */
   changeLogBytes: number
-  /** Of changeLogBytes, the data copies in it (collections with history: 'full', and entries written before copies became opt-in). */
+  /** Of changeLogBytes, the data copies and deltas in it (collections keeping history, and entries written before copies became opt-in). */
   historyBytes: number
+  /** historyBytes by collection (collections whose entries hold no copy or delta are left out). Optional: an engine may not say. */
+  historyBytesByCollection?: Record<string, number>
   /** Free pages the file keeps for reuse, which compact gives back; undefined where the engine does not say (PostgreSQL). */
   freeBytes: number | undefined
   /** Everything else: the store's own tables (meta), the schema. */

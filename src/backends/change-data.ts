@@ -46,6 +46,8 @@ export function attachRecordData(changes: readonly ChangeRow[], found: ReadonlyM
   // do: one subscriber's edits never reach another's.
   const given = new Set<CurrentRecord>()
   for (const change of changes) {
+    // A delta is the log's own business (see change-history.ts): subscribers get data.
+    delete change.delta
     if (change.data !== undefined) {
       change.dataVersion = change.version
       continue
@@ -69,14 +71,15 @@ export function attachRecordData(changes: readonly ChangeRow[], found: ReadonlyM
  * The log as coalescing leaves it (the SQLite and PostgreSQL backends delete in the write itself;
  * a files store, whose log is appended, applies this when it reads or rewrites the log; PostgreSQL
  * also to the entries one transaction appends together): an entry without a copy is dropped when
- * a later entry of the same record, other than an insert, has none either. Entries with a copy
- * are history and always kept; so is a tombstone followed by an insert of the same id. Keeps the order.
+ * a later entry of the same record, other than an insert, has none either. Entries with a copy or
+ * a delta are history and kept (until change-history.ts's bounds remove them); so is a tombstone
+ * followed by an insert of the same id. Keeps the order.
  */
-export function coalesced<C extends Pick<ChangeRow, 'collection' | 'id' | 'op' | 'data'>>(changes: readonly C[]): C[] {
+export function coalesced<C extends Pick<ChangeRow, 'collection' | 'id' | 'op' | 'data' | 'delta'>>(changes: readonly C[]): C[] {
   const last = new Map<string, number>()
   changes.forEach((c, i) => {
-    if (c.data === undefined && c.op !== 'insert') last.set(`${c.collection}\u0000${c.id}`, i)
+    if (c.data === undefined && c.delta === undefined && c.op !== 'insert') last.set(`${c.collection}\u0000${c.id}`, i)
   })
   if (last.size === 0) return [...changes]
-  return changes.filter((c, i) => c.data !== undefined || i >= (last.get(`${c.collection}\u0000${c.id}`) ?? 0))
+  return changes.filter((c, i) => c.data !== undefined || c.delta !== undefined || i >= (last.get(`${c.collection}\u0000${c.id}`) ?? 0))
 }

@@ -1,3 +1,4 @@
+import { historyFields } from '../store/history.js'
 import type { RecordRow } from '../backends/backend.js'
 import type { Store } from '../store/store.js'
 import { readCollection, readUserCollections, RecordHasher, type CollectionChecksum } from '../transfer/checksum.js'
@@ -43,7 +44,7 @@ export function progressReporter(plan: Plan, onProgress: CopyOptions['onProgress
 
 /** Deletes every record of a target collection, a batch per transaction, logging each delete (not for history collections, which are never logged). */
 export async function clearCollection(to: Store, collection: string, history: boolean, batchSize: number, report: Report): Promise<number> {
-  const keepsData = to.settings.collections.get(collection)?.history === 'full'
+  const settings = to.settings.collections.get(collection)
   let removed = 0
   for (;;) {
     const n = await to.runWrite(async (tx) => {
@@ -63,7 +64,7 @@ export async function clearCollection(to: Store, collection: string, history: bo
             version: row.version,
             role: to.role,
             at,
-            ...(keepsData ? { data: row.data } : {}),
+            ...(settings === undefined ? {} : historyFields(settings, 'delete', row.data)),
           })
       }
       return rows.length
@@ -130,7 +131,7 @@ export async function copyRecords(from: Store, to: Store, plan: Plan, batchSize:
 
 /** One write transaction: the records with their own metadata, and (for user collections) an 'insert' change each, as importStore writes them. */
 function writeBatch(to: Store, collection: string, history: boolean, rows: readonly RecordRow[]): Promise<void> {
-  const keepsData = to.settings.collections.get(collection)?.history === 'full'
+  const settings = to.settings.collections.get(collection)
   return to.runWrite(async (tx) => {
     const at = Date.now()
     // Issued together, not one after another: PostgreSQL sends inserts started in one tick as one
@@ -146,7 +147,7 @@ function writeBatch(to: Store, collection: string, history: boolean, rows: reado
           version: row.version,
           role: row.role,
           at,
-          ...(keepsData ? { data: row.data } : {}),
+          ...(settings === undefined ? {} : historyFields(settings, 'insert', row.data)),
         })
   })
 }

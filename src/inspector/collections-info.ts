@@ -23,7 +23,7 @@ export interface CollectionView {
   writers: string[] | null
   declaredBy: string | null
   indexes: string[]
-  history: 'changes' | 'full' | null
+  history: 'changes' | 'full' | 'diff' | null
   schema: SchemaView
   unknownKeys: 'refuse' | 'strip' | null
   /** Fields the filter offers: the schema's, the indexes', and data keys seen by the page. */

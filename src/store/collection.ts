@@ -1,5 +1,6 @@
-import { READ_LATER, type ReadNowTx, type ReadTx, type RecordRow, type WriteTx } from '../backends/backend.js'
+import { READ_LATER, type Backend, type ReadNowTx, type ReadTx, type RecordRow, type WriteTx } from '../backends/backend.js'
 import { ConflictError, OwnershipError, notFound } from '../errors.js'
+import { historyFields, readHistory } from './history.js'
 import type { AnyData, CollectionSettings } from './config.js'
 import { checkData, mergePatch } from './data.js'
 import { validateData } from './validate.js'
@@ -42,6 +43,8 @@ export interface Runner {
   callback<T>(tx: WriteTx, body: () => T | Promise<T>): Promise<T>
   /** A change-feed reader on the store. */
   changes(options: ChangesOptions): ChangeStream
+  /** The change log itself, for reading a record's history (absent inside migrations and seeds). */
+  changeLog?: Pick<Backend, 'readChanges'>
   readonly role: string
 }
 
@@ -239,6 +242,15 @@ export class Collection<T = AnyData, I = T, N extends string = string> {
     })
   }
 
+  /**
+   * The record's changes in the change log, oldest first: with history 'full' or 'diff' every version
+   * the log keeps, each with its data; otherwise its latest change (coalescing). Data is only ever
+   * that of the change's own version. Empty for an id the log has nothing of.
+   */
+  history(id: string): Promise<Change<T, N>[]> {
+    return this.#runner.operation(async () => readHistory<Change<T, N>>(this.#runner.changeLog, this.name, checkId(id)))
+  }
+
   /** Every record matching `where`, in `orderBy` order (default: creation order), up to `limit`. */
   find(options: FindOptions<T> = {}): Promise<StoredRecord<T>[]> {
     if (this.#runner.readNow !== undefined) {
@@ -363,12 +375,13 @@ export class Collection<T = AnyData, I = T, N extends string = string> {
       data,
     }
     await tx.update(this.name, next)
-    await this.#logChange(tx, 'update', next, next.updatedAt)
+    await this.#logChange(tx, 'update', next, next.updatedAt, row.data)
     return toRecord<T>(next)
   }
 
   /** The change-log entry goes into the same transaction as the write: visible if and only if it commits. */
-  #logChange(tx: WriteTx, op: 'insert' | 'update' | 'delete', row: RecordRow, at: number): Promise<void> | void {
+  #logChange(tx: WriteTx, op: 'insert' | 'update' | 'delete', row: RecordRow, at: number, previous?: AnyData): Promise<void> | void {
+    const kept = this.#settings.history === 'changes' ? undefined : historyFields(this.#settings, op, row.data, previous)
     return tx.appendChange({
       collection: this.name,
       id: row.id,
@@ -376,7 +389,8 @@ export class Collection<T = AnyData, I = T, N extends string = string> {
       version: row.version,
       role: this.#runner.role,
       at,
-      data: this.#settings.history === 'full' ? row.data : undefined,
+      data: kept?.data,
+      ...(kept?.delta === undefined ? {} : { delta: kept.delta }),
     })
   }
 }

@@ -1,7 +1,7 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec'
 import type { RoleName } from './roles.js'
 import type { SchemaShape } from './schema-shape.js'
-import type { Backend, JsonObject } from '../backends/backend.js'
+import type { Backend, HistoryLimit, JsonObject } from '../backends/backend.js'
 import type { Durability } from '../backends/sqlite/sqlite-config.js'
 import type { TandemError } from '../errors.js'
 import type { ArchivePeriod } from '../fs/archive-file.js'
@@ -32,10 +32,13 @@ export interface CollectionConfig<S extends StandardSchemaV1 = StandardSchemaV1>
    * What the change log keeps of each write. 'changes' (the default): who changed which record to
    * which version, when — no copy of the data; the feed reads the record itself, so a subscriber
    * gets the latest data (see docs/changes.md). 'full': a copy of the data with every change, so the
-   * feed delivers every intermediate version (an audit trail, undo); the log then grows by the
-   * record's size with each write.
+   * feed (and `collection.history(id)`) delivers every intermediate version (an audit trail, undo);
+   * the log then grows by the record's size with each write. 'diff': the same versions, each entry
+   * keeping only the JSON Patch back to the version before. `{ keep, maxCount?, maxAgeMs? }` bounds
+   * it: past versions per record beyond `maxCount`, and those older than `maxAgeMs`, are removed
+   * when the log is trimmed.
    */
-  history?: HistoryMode
+  history?: HistoryMode | HistoryOptions
   /**
    * Bound the collection's growth: keep at most `maxCount` records and/or drop records created
    * more than `maxAgeMs` ago, oldest first. Trimmed records are appended to the archive first
@@ -48,7 +51,17 @@ export interface CollectionConfig<S extends StandardSchemaV1 = StandardSchemaV1>
 }
 
 /** What the change log keeps of a collection's writes: see CollectionConfig.history. */
-export type HistoryMode = 'changes' | 'full'
+export type HistoryMode = 'changes' | 'full' | 'diff'
+
+/** A collection's history with bounds: see CollectionConfig.history and docs/changes.md. */
+export interface HistoryOptions {
+  /** 'full': a copy of the data per change; 'diff': a JSON Patch back to the version before. */
+  keep: 'full' | 'diff'
+  /** Keep at most this many past versions per record (its latest change always stays). */
+  maxCount?: number
+  /** Drop past versions written longer ago than this (ms). */
+  maxAgeMs?: number
+}
 
 export type CollectionsConfig = { [name: string]: CollectionConfig<StandardSchemaV1> }
 
@@ -136,8 +149,10 @@ export interface CollectionSettings {
   readonly shape?: SchemaShape | undefined
   /** Keys the schema would drop: refused (default) or stripped. */
   readonly unknownKeys?: 'refuse' | 'strip'
-  /** 'full' when the change log keeps a copy of the data with each change. */
+  /** 'full' when the change log keeps a copy of the data with each change, 'diff' a delta. */
   readonly history: HistoryMode
+  /** The bounds on that history (absent: none but the log's retention). */
+  readonly historyLimit?: { readonly maxCount?: number | undefined; readonly maxAgeMs?: number | undefined } | undefined
   readonly retain?: RetentionSettings | undefined
   readonly seed?: readonly { readonly id: string; readonly data: unknown }[]
 }
@@ -154,7 +169,8 @@ export interface StoreSettings {
   readonly durability: Durability
   readonly busyTimeoutMs: number
   readonly collections: ReadonlyMap<string, CollectionSettings>
-  readonly changeRetention: { readonly maxCount: number; readonly maxAgeMs: number }
+  /** The change log's retention, with the collections' history bounds (applied by the same trim). */
+  readonly changeRetention: { readonly maxCount: number; readonly maxAgeMs: number; readonly history?: readonly HistoryLimit[] | undefined }
   readonly migrations: readonly Migration[]
   readonly onNewerSchema: 'refuse' | 'read-only'
   readonly archiveDir: string

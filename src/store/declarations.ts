@@ -4,6 +4,7 @@ import type { JsonObject, WriteTx } from '../backends/backend.js'
 import { TandemError } from '../errors.js'
 import { isStale, PROCESSES_COLLECTION, type ProcessEntry } from '../registry/process-registry.js'
 import type { CollectionSettings } from './config.js'
+import { describeHistory } from './history.js'
 
 /** The internal collection where each process records the collections it declares. */
 export const DECLARATIONS_COLLECTION = '_collections'
@@ -16,6 +17,8 @@ export interface CollectionDeclaration {
   schema: string | null
   /** Retention limits, as `maxCount=…,maxAgeMs=…`, or null. */
   retain: string | null
+  /** What the change log keeps (describeHistory in history.ts): 'changes', 'full', 'diff;maxCount=…;maxAgeMs=…'. */
+  history: string
 }
 
 /** A declaration as recorded: who declared it, and which process (registry id) did. */
@@ -28,7 +31,7 @@ export interface RecordedDeclaration extends CollectionDeclaration {
   processes?: string[]
 }
 
-const FIELDS = ['writers', 'indexes', 'schema', 'retain'] as const
+const FIELDS = ['writers', 'indexes', 'schema', 'retain', 'history'] as const
 
 function digest(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 16)
@@ -55,6 +58,7 @@ export function declarationOf(collection: CollectionSettings): CollectionDeclara
     indexes: collection.indexes.map((p) => p.join('.')),
     schema: schemaDigest(collection.schema),
     retain: retain === undefined ? null : `maxCount=${retain.maxCount ?? '-'},maxAgeMs=${retain.maxAgeMs ?? '-'}`,
+    history: describeHistory(collection),
   }
 }
 
@@ -90,7 +94,7 @@ function differences(mine: CollectionDeclaration, theirs: Partial<CollectionDecl
  * Records what this process declares for each collection, inside the registration transaction.
  * A declaration that differs from the recorded one replaces it — the definition was changed and
  * the process that declared the old one has gone — unless that process is still live: then two
- * running processes disagree on who writes a collection, its indexes, schema or retention, and
+ * running processes disagree on who writes a collection, its indexes, schema, retention or history, and
  * the open fails with DEFINITION_MISMATCH naming each difference and the other process.
  */
 export async function declareCollections(

@@ -11,6 +11,10 @@ export interface CollectionDescription {
   writers: string[] | null
   indexes: string[]
   declaredBy: string | null
+  /** What the change log keeps of its writes, as last declared ('changes', 'full', 'diff;maxCount=…;maxAgeMs=…'); null if undeclared or declared before it was recorded. */
+  history: string | null
+  /** The bytes of the copies and deltas its change-log entries hold (undefined: the engine cannot tell). */
+  historyBytes?: number
 }
 
 export interface ConsumerDescription {
@@ -55,7 +59,10 @@ export async function describeBackend(
   const { trimmedThrough } = await backend.readChanges(head, 1)
   const schemaVersion = await read(readSchemaVersion)
   const body = await read((tx) => describeStore(tx, { head, trimmedThrough }, schemaVersion))
-  return { kind: backend.kind, storage: await backend.storageInfo?.(), sizes: await backend.storageSizes?.(), ...body }
+  const sizes = await backend.storageSizes?.()
+  const byCollection = sizes?.historyBytesByCollection
+  if (byCollection !== undefined) for (const c of body.collections) c.historyBytes = byCollection[c.name] ?? 0
+  return { kind: backend.kind, storage: await backend.storageInfo?.(), sizes, ...body }
 }
 
 /** Reads the description; `head`/`trimmedThrough` come from the change log, sizes from the backend. */
@@ -75,6 +82,7 @@ export async function describeStore(
       writers: declaration?.writers ?? null,
       indexes: declaration?.indexes ?? [],
       declaredBy: declaration?.declaredBy ?? null,
+      history: declaration?.history ?? null,
     })
   }
   const consumers = (await tx.find(CONSUMERS_COLLECTION, { where: [], orderBy: byId })).map((row): ConsumerDescription => {

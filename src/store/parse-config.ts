@@ -15,6 +15,7 @@ import {
   type StoreConfig,
   type StoreSettings,
 } from './config.js'
+import { historyLimits, parseHistory } from './history.js'
 import { checkId } from './ids.js'
 import { parseIndexField } from './query.js'
 import type { RetentionSettings } from './retention.js'
@@ -100,7 +101,7 @@ export function parseStoreConfig(config: StoreConfig): StoreSettings {
     durability,
     busyTimeoutMs,
     collections,
-    changeRetention: parseRetention(config.changes),
+    changeRetention: Object.freeze({ ...parseRetention(config.changes), history: historyLimits(collections.values()) }),
     migrations,
     onNewerSchema,
     archiveDir,
@@ -258,11 +259,7 @@ function parseCollection(name: string, spec: CollectionConfig, archiveDir: strin
       `collections.${name}.writers must be a non-empty array of roles or '*' (got ${JSON.stringify(writers)}). Declaring who writes is required.`,
     )
   const indexes = (spec.indexes ?? []).map(parseIndexField)
-  const history = spec.history ?? 'changes'
-  if (history !== 'changes' && history !== 'full')
-    throw new RangeError(
-      `collections.${name}.history must be 'changes' or 'full' (got ${typeof history === 'string' ? JSON.stringify(history) : typeof history}).`,
-    )
+  const history = parseHistory(name, spec.history)
   const schema = spec.schema
   if (schema !== undefined && typeof (schema as Partial<StandardSchemaV1>)['~standard']?.validate !== 'function') {
     throw new TypeError(
@@ -280,7 +277,7 @@ function parseCollection(name: string, spec: CollectionConfig, archiveDir: strin
     schema,
     shape: schemaShape(schema),
     unknownKeys,
-    history,
+    ...history,
     retain: parseRetain(name, spec.retain, archiveDir),
     seed: parseSeed(name, spec.seed),
   })

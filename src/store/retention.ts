@@ -1,3 +1,4 @@
+import { historyFields } from './history.js'
 import type { RecordRow, WriteTx } from '../backends/backend.js'
 import { appendArchive, type ArchivePeriod } from '../fs/archive-file.js'
 import type { CollectionSettings } from './config.js'
@@ -87,7 +88,7 @@ export async function applyRetention(
       version: row.version,
       role,
       at: now,
-      ...(collection.history === 'full' ? { data: row.data } : {}),
+      ...historyFields(collection, 'trim', row.data),
     })
   }
   return rows.length

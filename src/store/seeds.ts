@@ -1,3 +1,4 @@
+import { historyFields } from './history.js'
 import type { JsonObject, WriteTx } from '../backends/backend.js'
 import type { CollectionSettings } from './config.js'
 import { validateData } from './validate.js'
@@ -46,7 +47,7 @@ export async function applySeeds(tx: WriteTx, seeds: readonly SeedRecord[], role
         version: 1,
         role,
         at: now,
-        ...(collection.history === 'full' ? { data } : {}),
+        ...historyFields(collection, 'insert', data),
       })
       inserted++
     }

@@ -62,6 +62,7 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
       readNow: backend.readNow === undefined ? undefined : (work) => this.#readNow(work),
       callback: (tx, body) => (TxScope.current(this) === undefined ? TxScope.within(this, tx, body) : Promise.resolve(body())),
       changes: (options) => this.changes(options),
+      changeLog: backend,
     }
     this.#membership = new Membership({
       role: settings.role,
@@ -308,9 +309,8 @@ export class Store<C extends CollectionsConfig = CollectionsConfig> {
   }
 
   /**
-   * The store refuses writes from now on, for a reason found after it opened (ROLE_LOST,
-   * STORE_FILES_CHANGED): every later write rejects with `error`, the heartbeat stops, and
-   * onWritesRefused hears of it once.
+   * The store refuses writes from now on, for a reason found after it opened (ROLE_LOST, STORE_FILES_CHANGED):
+   * every later write rejects with `error`, the heartbeat stops, and onWritesRefused hears of it once.
    */
   #writesRefused(error: TandemError): void {
     this.#refusal ??= error

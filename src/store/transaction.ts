@@ -50,6 +50,7 @@ export class Transaction<C extends CollectionsConfig = CollectionsConfig> {
       this.#role,
       (work) => this.#live().run(work),
       (options) => this.#store.changes(options),
+      this.#store.backend,
     )
   }
 }

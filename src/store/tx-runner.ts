@@ -8,7 +8,12 @@ import { settle } from './settle.js'
  * which hands it the open transaction. (The other runner, the store's own, queues writes for
  * group commit: the constructor of Store in store.ts.)
  */
-export function txRunner(role: string, run: <T>(work: (tx: WriteTx) => T | Promise<T>) => Promise<T>, changes: Runner['changes']): Runner {
+export function txRunner(
+  role: string,
+  run: <T>(work: (tx: WriteTx) => T | Promise<T>) => Promise<T>,
+  changes: Runner['changes'],
+  changeLog?: Runner['changeLog'],
+): Runner {
   return {
     role,
     operation: (op) => settle(op),
@@ -16,5 +21,6 @@ export function txRunner(role: string, run: <T>(work: (tx: WriteTx) => T | Promi
     read: (work) => run(work),
     callback: async (_tx, body) => body(),
     changes,
+    ...(changeLog === undefined ? {} : { changeLog }),
   }
 }

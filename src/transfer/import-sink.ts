@@ -1,3 +1,4 @@
+import { historyFields } from '../store/history.js'
 import type { FieldRef, JsonObject, RecordRow, WriteTx } from '../backends/backend.js'
 import { TandemError } from '../errors.js'
 import { checkCollectionFilter, checkRole, type CollectionSettings, type CollectionsConfig } from '../store/config.js'
@@ -214,7 +215,7 @@ export class ImportSink<C extends CollectionsConfig> {
         await deleteStored(collection, row.id, where)
       }
       start(where, () => this.#tx.insert(collection, row))
-      start(where, () => this.#log(collection, 'update', row))
+      start(where, () => this.#log(collection, 'update', row, stored.data))
       found.set(row.id, row)
       counts.overwritten++
     }
@@ -227,20 +228,20 @@ export class ImportSink<C extends CollectionsConfig> {
   }
 
   /** Per collection of the batch: the stored version of each id (absent: not stored). */
-  async #existing(batch: readonly QueuedRecord[]): Promise<Map<string, Map<string, { version: number }>>> {
+  async #existing(batch: readonly QueuedRecord[]): Promise<Map<string, Map<string, { version: number; data?: JsonObject }>>> {
     const ids = new Map<string, string[]>()
     for (const { collection, row } of batch) {
       const list = ids.get(collection)
       if (list === undefined) ids.set(collection, [row.id])
       else list.push(row.id)
     }
-    const existing = new Map<string, Map<string, { version: number }>>()
+    const existing = new Map<string, Map<string, { version: number; data?: JsonObject }>>()
     for (const [collection, list] of ids) {
       const rows = await this.#tx.find(collection, {
         where: [{ field: ID, op: 'in', value: [...new Set(list)] }],
         orderBy: { field: ID, direction: 'asc' },
       })
-      existing.set(collection, new Map(rows.map((r) => [r.id, { version: r.version }])))
+      existing.set(collection, new Map(rows.map((r) => [r.id, { version: r.version, data: r.data }])))
     }
     return existing
   }
@@ -266,8 +267,8 @@ export class ImportSink<C extends CollectionsConfig> {
   }
 
   /** The change-log entry goes into the same transaction: followers see the import when, and only if, it commits. */
-  #log(collection: string, op: 'insert' | 'update', row: RecordRow): Promise<void> | void {
-    const keepsData = this.#targets.get(collection)?.history === 'full'
+  #log(collection: string, op: 'insert' | 'update', row: RecordRow, previous?: JsonObject): Promise<void> | void {
+    const settings = this.#targets.get(collection)
     return this.#tx.appendChange({
       collection,
       id: row.id,
@@ -275,7 +276,7 @@ export class ImportSink<C extends CollectionsConfig> {
       version: row.version,
       role: row.role,
       at: Date.now(),
-      ...(keepsData ? { data: row.data } : {}),
+      ...(settings == null ? {} : historyFields(settings, op, row.data, previous)),
     })
   }
 }

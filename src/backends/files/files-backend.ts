@@ -18,6 +18,7 @@ import { TandemError } from '../../errors.js'
 import { cleanUpLeftovers } from '../../fs/leftovers.js'
 import { removeQuietly } from '../../fs/durable-file.js'
 import { attachRecordData, coalesced, idsToLookUp, type CurrentRecord } from '../change-data.js'
+import { deltaChainsIn, rebuildFromDeltas } from '../change-history.js'
 import { changeLine, collectionText, parseCollection, type StoredRow } from './files-format.js'
 import { reconcileHandEdit, HAND_EDIT_ROLE } from './files-hand-edits.js'
 import { commitJournal, recoverJournal, stageFile, type Journal } from './files-journal.js'
@@ -164,7 +165,9 @@ export class FilesBackend implements Backend {
         break
       }
     }
-    attachRecordData(changes, this.#currentRecords(changes))
+    const found = this.#currentRecords(changes)
+    rebuildFromDeltas(changes, deltaChainsIn(all, changes), found)
+    attachRecordData(changes, found)
     return { changes, scannedThrough, trimmedThrough: state.trimmedThrough }
   }
 
@@ -272,7 +275,7 @@ export class FilesBackend implements Backend {
   async #commit(tx: FilesWriteTx): Promise<void> {
     const { state } = tx
     const before = this.readState()
-    const untouched = tx.touched.size === 0 && tx.dropped.size === 0 && tx.changes.length === 0
+    const untouched = tx.touched.size === 0 && tx.dropped.size === 0 && tx.changes.length === 0 && tx.pruned.size === 0
     if (untouched && state.trimmedThrough === before.trimmedThrough && state.nextCreatedSeq === before.nextCreatedSeq) return
     const journal: Journal = { renames: [], removals: [] }
     const written = new Map<string, { identity: string; rows: Map<string, StoredRow> }>()
@@ -294,9 +297,12 @@ export class FilesBackend implements Backend {
         journal.removals.push(collectionFile(this.layout, collection), shadowFile(this.layout, collection))
       }
       const newLines = tx.changes.map((c) => `${changeLine(c)}\n`).join('')
-      if (state.trimmedThrough > before.trimmedThrough) {
-        // Retention moved the trim mark: rewrite the log without the trimmed entries, coalesced.
-        const kept = coalesced([...this.#changes.read(before.seq), ...tx.changes]).filter((c) => c.seq > state.trimmedThrough)
+      if (state.trimmedThrough > before.trimmedThrough || tx.pruned.size > 0) {
+        // Retention moved the trim mark or bounded some history: rewrite the log without the
+        // trimmed and pruned entries, coalesced.
+        const kept = coalesced([...this.#changes.read(before.seq), ...tx.changes]).filter(
+          (c) => c.seq > state.trimmedThrough && !tx.pruned.has(c.seq),
+        )
         const text = kept.map((c) => `${changeLine(c)}\n`).join('')
         journal.renames.push([stageFile(this.layout.changes, text), this.layout.changes])
         state.changesBytes = Buffer.byteLength(text)

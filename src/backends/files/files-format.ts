@@ -124,6 +124,7 @@ export function changeLine(change: ChangeRow): string {
     at: change.at,
   }
   if (change.data !== undefined) line.data = sortKeys(change.data)
+  if (change.delta !== undefined) line.delta = change.delta
   return JSON.stringify(line)
 }
 

@@ -11,6 +11,8 @@ import type {
   SavepointOptions,
   WriteTx,
 } from '../backend.js'
+import { coalesced } from '../change-data.js'
+import { historyToPrune } from '../change-history.js'
 import { steadyNow } from '../steady-clock.js'
 import type { StoredRow } from './files-format.js'
 import { filterRows, runQuery } from './files-query.js'
@@ -83,6 +85,8 @@ export class FilesWriteTx extends FilesReader implements WriteTx {
   readonly touched = new Set<string>()
   readonly dropped = new Set<string>()
   readonly changes: ChangeRow[] = []
+  /** Entries a trim removes to bound history (see change-history.ts): left out when the log is rewritten at commit. */
+  readonly pruned = new Set<number>()
   readonly #undo: Undo[] = []
 
   constructor(
@@ -187,6 +191,19 @@ export class FilesWriteTx extends FilesReader implements WriteTx {
   async trimChanges(retention: ChangeRetention, now: number): Promise<number> {
     const committed = await this.working.committedChanges()
     const all = [...committed, ...this.changes]
+    let pruned = 0
+    if (retention.history !== undefined) {
+      const live = coalesced(all).filter((c) => c.seq > this.state.trimmedThrough && !this.pruned.has(c.seq))
+      for (const seq of historyToPrune(live, retention.history, steadyNow(now))) {
+        this.pruned.add(seq)
+        this.#undo.push(() => this.pruned.delete(seq))
+        pruned++
+      }
+    }
+    return pruned + this.#trimLog(all, retention, now)
+  }
+
+  #trimLog(all: readonly ChangeRow[], retention: ChangeRetention, now: number): number {
     const head = all.at(-1)?.seq ?? this.state.seq
     const first = all.findIndex((c) => c.seq > this.state.trimmedThrough)
     const live = first < 0 ? [] : all.slice(first)

@@ -17,6 +17,8 @@ import {
 } from '../backend.js'
 import { StorageError } from '../../errors.js'
 import { attachRecordData, idsToLookUp, type CurrentRecord } from '../change-data.js'
+import { rebuildFromDeltas } from '../change-history.js'
+import { readDeltaChains } from './postgres-history.js'
 import { ChangeCache } from './postgres-change-cache.js'
 import { changeBatchOf, changeLogProblems, type ChangeLogFacts, type RawChange } from './postgres-changes.js'
 import {
@@ -190,7 +192,12 @@ export class PostgresBackend implements Backend {
    */
   async readChanges(cursor: number, limit: number, filter?: ChangeFilter): Promise<ChangeBatch> {
     const batch = await this.#readChangeBatch(cursor, limit, filter)
-    attachRecordData(batch.changes, await this.#currentRecords(batch.changes))
+    const [found, chains] = await Promise.all([
+      this.#currentRecords(batch.changes),
+      readDeltaChains(<R>(query: PostgresQuery) => this.#query<R>(query).then((r) => r.rows), this.#sql.changeLog, batch.changes),
+    ])
+    rebuildFromDeltas(batch.changes, chains, found)
+    attachRecordData(batch.changes, found)
     return batch
   }
 

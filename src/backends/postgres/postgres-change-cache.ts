@@ -1,3 +1,4 @@
+import type { JsonPatch } from '../json-delta.js'
 import type { ChangeBatch, ChangeFilter, ChangeRow, JsonObject } from '../backend.js'
 
 /**
@@ -20,6 +21,7 @@ interface PayloadEntry {
   role: string
   at: number
   data?: JsonObject | null
+  delta?: JsonPatch | null
 }
 
 /**
@@ -51,6 +53,7 @@ export function parseChangePayload(payload: string | undefined): { after: number
       at: e.at,
     }
     if (e.data !== undefined && e.data !== null) change.data = e.data
+    if (e.delta !== undefined && e.delta !== null) change.delta = e.delta
     return change
   })
   return { after, changes }

@@ -14,6 +14,8 @@ import { named } from './postgres-prepared.js'
 /** The meta row of the change log's trim mark: every seq at or below it has been trimmed. */
 export const TRIMMED_THROUGH_KEY = 'changes_trimmed_through'
 const CHANGES_RECORD_INDEX = 'changes:record'
+/** The change log's table name, unquoted (as postgres-sql.ts's CHANGES_TABLE). */
+const CHANGES_TABLE_NAME = '_tandem_changes'
 
 /** PostgreSQL refuses NOTIFY payloads of 8000 bytes or more. */
 const NOTIFY_PAYLOAD_LIMIT_BYTES = 8000
@@ -60,6 +62,37 @@ export class PostgresChangesSql {
     return { text: `SELECT 1 FROM pg_indexes WHERE schemaname = $1 AND indexname = $2`, values: [this.#schemaName, CHANGES_RECORD_INDEX] }
   }
 
+  /** Whether the change log has its delta column (history: { keep: 'diff' }; stores made before it lack it). */
+  hasDeltaColumnSql(): PostgresQuery {
+    return {
+      text: `SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND column_name = 'delta'`,
+      values: [this.#schemaName, CHANGES_TABLE_NAME],
+    }
+  }
+
+  addDeltaColumnSql(): string {
+    return `ALTER TABLE ${this.#changes} ADD COLUMN IF NOT EXISTS delta jsonb`
+  }
+
+  /** Every entry of some records of one collection from a seq on: the chains of deltas a read rebuilds (see change-history.ts). */
+  deltaChainsSql(collection: string, ids: readonly string[], from: number): PostgresQuery {
+    return named(
+      `SELECT seq, collection, id, op, version, role, at, data, delta FROM ${this.#changes} WHERE collection = $1 AND id = ANY($2::text[]) AND seq >= $3::bigint ORDER BY seq`,
+      [collection, [...ids], from],
+    )
+  }
+
+  /** The entries of the collections whose history is bounded: what historyToPrune looks at. */
+  historyEntriesSql(collections: readonly string[]): PostgresQuery {
+    return named(`SELECT seq, collection, id, op, at FROM ${this.#changes} WHERE collection = ANY($1::text[]) ORDER BY seq`, [
+      [...collections],
+    ])
+  }
+
+  deleteChangesBySeqSql(seqs: readonly number[]): PostgresQuery {
+    return named(`DELETE FROM ${this.#changes} WHERE seq = ANY($1::bigint[])`, [[...seqs]])
+  }
+
   /** The index that finds a record's earlier entries without a copy, for coalescing (see appendChangesSql). */
   createChangesRecordIndexSql(): string {
     return `CREATE INDEX IF NOT EXISTS "${CHANGES_RECORD_INDEX}" ON ${this.#changes} (collection, id) WHERE data IS NULL`
@@ -95,15 +128,15 @@ export class PostgresChangesSql {
     return named(
       [
         `WITH base AS (SELECT ${this.#headExpression(trimmed)} AS seq),`,
-        `added AS (INSERT INTO ${this.#changes} (seq, collection, id, op, version, role, at, data)`,
-        `SELECT base.seq + e.ord, v->>'collection', v->>'id', v->>'op', (v->>'version')::bigint, v->>'role', (v->>'at')::bigint, v->'data'`,
+        `added AS (INSERT INTO ${this.#changes} (seq, collection, id, op, version, role, at, data, delta)`,
+        `SELECT base.seq + e.ord, v->>'collection', v->>'id', v->>'op', (v->>'version')::bigint, v->>'role', (v->>'at')::bigint, v->'data', v->'delta'`,
         `FROM base, jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(v, ord)),`,
         // Coalescing, as on SQLite: an entry without a copy only says "this record changed, read
         // it", so the record's earlier such entries go (not for an insert: see sqlite-sql.ts). All
         // of them are at or below base.seq (the new ones are above, and this statement's snapshot
         // does not see them anyway).
         `coalesced AS (DELETE FROM ${this.#changes} c USING jsonb_array_elements($1::jsonb) AS w(v)`,
-        `WHERE v->'data' IS NULL AND v->>'op' <> 'insert' AND c.data IS NULL AND c.collection = v->>'collection' AND c.id = v->>'id' AND c.seq <= (SELECT seq FROM base))`,
+        `WHERE v->'data' IS NULL AND v->'delta' IS NULL AND v->>'op' <> 'insert' AND c.data IS NULL AND c.delta IS NULL AND c.collection = v->>'collection' AND c.id = v->>'id' AND c.seq <= (SELECT seq FROM base))`,
         `SELECT pg_notify('${this.#channel}', coalesce(CASE WHEN $2::boolean THEN ${payload} END, (base.seq + ${n})::text)) FROM base`,
       ].join(' '),
     )
@@ -124,10 +157,10 @@ export class PostgresChangesSql {
     if (filter?.collections !== undefined) match += ` AND collection = ANY($${values.push([...filter.collections])}::text[])`
     if (filter?.ids !== undefined) match += ` AND id = ANY($${values.push([...filter.ids])}::text[])`
     return named(
-      `SELECT ${this.#headExpression('t.value::bigint')} AS head, t.value::bigint AS trimmed, c.seq, c.collection, c.id, c.op, c.version, c.role, c.at, c.data
+      `SELECT ${this.#headExpression('t.value::bigint')} AS head, t.value::bigint AS trimmed, c.seq, c.collection, c.id, c.op, c.version, c.role, c.at, c.data, c.delta
       FROM ${this.#meta} t
       LEFT JOIN LATERAL (
-        SELECT seq, collection, id, op, version, role, at, data FROM ${this.#changes}
+        SELECT seq, collection, id, op, version, role, at, data, delta FROM ${this.#changes}
         WHERE seq > $1::bigint${match} ORDER BY seq LIMIT $2::bigint
       ) c ON true
       WHERE t.key = '${TRIMMED_THROUGH_KEY}'

@@ -1,4 +1,5 @@
 import type { ChangeBatch, ChangeRow, JsonObject } from '../backend.js'
+import type { JsonPatch } from '../json-delta.js'
 import { FORMAT_VERSION } from './postgres-sql.js'
 
 /**
@@ -19,6 +20,7 @@ export interface RawChange {
   role: string
   at: number
   data: JsonObject | null
+  delta: JsonPatch | null
 }
 
 function decodeChange(raw: RawChange): ChangeRow {
@@ -32,6 +34,7 @@ function decodeChange(raw: RawChange): ChangeRow {
     at: raw.at,
   }
   if (raw.data !== null) change.data = raw.data
+  if (raw.delta !== null) change.delta = raw.delta
   return change
 }
 

@@ -62,6 +62,7 @@ export async function prepareStore(tx: DdlRunner, sql: PostgresSql, collections:
   // Only when missing, like the collections' indexes; built once for a store made before it.
   if ((await tx.rows(sql.changeLog.hasChangesRecordIndexSql())).length === 0)
     await tx.run({ text: sql.changeLog.createChangesRecordIndexSql() })
+  if ((await tx.rows(sql.changeLog.hasDeltaColumnSql())).length === 0) await tx.run({ text: sql.changeLog.addDeltaColumnSql() })
   refuseCaseAliases(await tx.listCollections(), collections)
   for (const layout of collections) await ensureCollection(tx, sql, layout)
 }

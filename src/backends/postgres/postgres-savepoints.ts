@@ -1,5 +1,6 @@
 import type { ChangeOp, JsonObject } from '../backend.js'
 import { coalesced } from '../change-data.js'
+import type { JsonPatch } from '../json-delta.js'
 
 /**
  * What a PostgreSQL write transaction holds, level by savepoint level: its buffered change-log
@@ -15,6 +16,7 @@ export interface BufferedChange {
   id: string
   op: ChangeOp
   data?: JsonObject
+  delta?: JsonPatch
 }
 
 /** What one savepoint level of a write holds until it is released or rolled back. */

@@ -35,9 +35,11 @@ export async function readPostgresSizes(sql: PostgresSql, query: Query): Promise
     }
   }
   const live = userTables.map((name) => `(SELECT coalesce(sum(octet_length(data::text)), 0) FROM ${sql.table(name)})`)
-  const { rows } = await query<{ live: string; history: string }>({
-    text: `SELECT ${live.length === 0 ? '0' : live.join(' + ')} AS "live", (SELECT coalesce(sum(octet_length(data::text)), 0) FROM ${sql.changes}) AS "history"`,
+  const { rows } = await query<{ live: string }>({ text: `SELECT ${live.length === 0 ? '0' : live.join(' + ')} AS "live"` })
+  const history = await query<{ collection: string; n: string }>({
+    text: `SELECT collection, coalesce(sum(octet_length(data::text)), 0) + coalesce(sum(octet_length(delta::text)), 0) AS n FROM ${sql.changes} GROUP BY collection`,
   })
+  const byCollection = history.rows.map((r) => [r.collection, Number(r.n)] as const).filter(([, n]) => n > 0)
   const totalBytes = recordBytes + indexBytes + changeLogBytes + otherBytes
   const liveDataBytes = Number(rows[0]?.live ?? 0)
   return {
@@ -45,7 +47,8 @@ export async function readPostgresSizes(sql: PostgresSql, query: Query): Promise
     recordBytes,
     indexBytes,
     changeLogBytes,
-    historyBytes: Number(rows[0]?.history ?? 0),
+    historyBytes: byCollection.reduce((sum, [, n]) => sum + n, 0),
+    historyBytesByCollection: Object.fromEntries(byCollection),
     freeBytes: undefined,
     otherBytes,
     liveDataBytes,

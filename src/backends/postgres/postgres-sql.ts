@@ -89,7 +89,8 @@ export class PostgresSql {
         version bigint NOT NULL,
         role text COLLATE "C" NOT NULL,
         at bigint NOT NULL,
-        data jsonb CHECK (data IS NULL OR jsonb_typeof(data) = 'object')
+        data jsonb CHECK (data IS NULL OR jsonb_typeof(data) = 'object'),
+        delta jsonb
       )`,
     ]
   }

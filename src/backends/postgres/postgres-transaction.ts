@@ -30,6 +30,7 @@ import {
   tryLockSql,
 } from './postgres-locks.js'
 import { ensureCollection, prepareStore, type DdlRunner } from './postgres-ddl.js'
+import { pruneHistory } from './postgres-history.js'
 import { PendingInserts } from './postgres-inserts.js'
 import type { PendingStatements } from './postgres-pipeline.js'
 import { PostgresReadOps, decode, type RawRow } from './postgres-reader.js'
@@ -240,10 +241,16 @@ export class PostgresWriteTx extends PostgresReadOps implements WriteTx {
       id: change.id,
       op: change.op,
       data: change.data,
+      delta: change.delta,
     })
   }
 
   async trimChanges(retention: ChangeRetention, now: number): Promise<number> {
+    const tx = { rows: <R>(query: PostgresQuery) => this.rows<R>(query), run: (query: PostgresQuery) => this.run(query) }
+    return (await pruneHistory(tx, this.sql.changeLog, retention.history, steadyNow(now))) + (await this.#trimLog(retention, now))
+  }
+
+  async #trimLog(retention: ChangeRetention, now: number): Promise<number> {
     // The log is trimmed from its oldest end only (coalescing leaves gaps inside it). Only
     // committed changes (seq <= the committed head) can be trimmed; in-flight ones are above it.
     const [{ head }] = (await this.rows<{ head: number }>(this.sql.changeLog.changeHeadSql())) as [{ head: number }]

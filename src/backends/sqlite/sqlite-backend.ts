@@ -34,7 +34,7 @@ import { SqliteConnection } from './sqlite-prepared.js'
 import { SqliteReadCache } from './sqlite-read-cache.js'
 import { SqliteReader } from './sqlite-reader.js'
 import { openSqliteSnapshot } from './sqlite-snapshot.js'
-import { CREATE_CHANGES_SQL, FORMAT_VERSION, META_TABLE, findSql } from './sqlite-sql.js'
+import { ADD_DELTA_COLUMN_SQL, CREATE_CHANGES_SQL, FORMAT_VERSION, META_TABLE, findSql } from './sqlite-sql.js'
 import { SqliteWriteTx } from './sqlite-transaction.js'
 import { CommitSignal, commitSignalPath, watchWal } from './sqlite-wake.js'
 
@@ -128,6 +128,7 @@ export class SqliteBackend implements Backend {
       db.exec(`CREATE TABLE IF NOT EXISTS ${META_TABLE} (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) STRICT`)
       db.prepare(`INSERT OR IGNORE INTO ${META_TABLE} (key, value) VALUES ('format', ?)`).run(FORMAT_VERSION)
       db.exec(CREATE_CHANGES_SQL)
+      if (!this.#writer.hasDeltaColumn()) db.exec(ADD_DELTA_COLUMN_SQL)
       refuseCaseAliases(await tx.listCollections(), collections)
       for (const layout of collections) await tx.ensureCollection(layout)
     })

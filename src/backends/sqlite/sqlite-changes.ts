@@ -1,5 +1,8 @@
 import type { ChangeBatch, ChangeFilter, ChangeRow, JsonObject } from '../backend.js'
 import { attachRecordData, idsToLookUp, type CurrentRecord } from '../change-data.js'
+import { rebuildFromDeltas } from '../change-history.js'
+import type { JsonPatch } from '../json-delta.js'
+import { readDeltaChains } from './sqlite-history.js'
 import { retryWhileBusy, type BusyRetryStats } from './sqlite-locks.js'
 import type { SqliteConnection } from './sqlite-prepared.js'
 import { CHANGE_HEAD_SQL, TRIMMED_THROUGH_SQL, recordsByIdSql } from './sqlite-sql.js'
@@ -9,8 +12,9 @@ import { CHANGE_HEAD_SQL, TRIMMED_THROUGH_SQL, recordsByIdSql } from './sqlite-s
  * by the write transaction (appendChange, trimChanges in sqlite-transaction.ts).
  */
 
-interface RawChange extends Omit<ChangeRow, 'data'> {
+interface RawChange extends Omit<ChangeRow, 'data' | 'delta'> {
   data: string | null
+  delta: string | null
 }
 
 function decodeChange(raw: RawChange): ChangeRow {
@@ -24,6 +28,7 @@ function decodeChange(raw: RawChange): ChangeRow {
     at: raw.at,
   }
   if (raw.data !== null) change.data = JSON.parse(raw.data) as JsonObject
+  if (raw.delta !== null) change.delta = JSON.parse(raw.delta) as JsonPatch
   return change
 }
 
@@ -81,7 +86,9 @@ export function readChangeBatch(
       try {
         const changes = (select.all(...params) as RawChange[]).map(decodeChange)
         // In this snapshot: the data is the records' as of the log read, never older than a change.
-        attachRecordData(changes, readCurrentRecords(connection, changes))
+        const found = readCurrentRecords(connection, changes)
+        rebuildFromDeltas(changes, readDeltaChains(connection, changes), found)
+        attachRecordData(changes, found)
         const scannedThrough = changes.length === limit ? changes[changes.length - 1]!.seq : (head.get() as { head: number }).head
         const trimmedThrough = Number((trimmed.get() as { value: string } | undefined)?.value ?? 0)
         return { changes, scannedThrough, trimmedThrough }

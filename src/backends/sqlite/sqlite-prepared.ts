@@ -1,6 +1,14 @@
 import type { ChangeFilter } from '../backend.js'
 import type { SqliteHandle, SqliteStatement } from './sqlite-config.js'
-import { HAS_TABLE_SQL, ROW_SQL, hasSeqColumnSql, readChangesSql, tableName, type RowStatement } from './sqlite-sql.js'
+import {
+  HAS_DELTA_COLUMN_SQL,
+  HAS_TABLE_SQL,
+  ROW_SQL,
+  hasSeqColumnSql,
+  readChangesSql,
+  tableName,
+  type RowStatement,
+} from './sqlite-sql.js'
 
 /**
  * One better-sqlite3 connection with its prepared-statement cache (the twin of
@@ -52,9 +60,16 @@ export class SqliteConnection {
   changeRead(filter: ChangeFilter | undefined): SqliteStatement {
     const key = `${filter?.collections?.length ?? '-'} ${filter?.ids?.length ?? '-'}`
     let statement = this.#changeReads.get(key)
-    if (statement === undefined) this.#changeReads.set(key, (statement = this.statement(readChangesSql(filter))))
+    if (statement === undefined) this.#changeReads.set(key, (statement = this.statement(readChangesSql(filter, this.hasDeltaColumn()))))
     return statement
   }
+
+  /** Whether the change log has its delta column (every read-write open adds it; a read-only one of an older log finds none). */
+  hasDeltaColumn(): boolean {
+    return (this.#hasDelta ||= this.statement(HAS_DELTA_COLUMN_SQL).get() !== undefined)
+  }
+
+  #hasDelta = false
 
   /**
    * Whether the collection has a table, asked of the schema each time (cheap: SQLite keeps it in

@@ -45,7 +45,12 @@ export function readSqliteSizes(connection: SqliteConnection): StorageSizes {
       const sum = connection.statement(`SELECT coalesce(sum(length(data)), 0) AS n FROM ${tableName(name.slice(2))}`)
       liveDataBytes += (sum.get() as { n: number }).n
     }
-    const historyBytes = (connection.statement(`SELECT coalesce(sum(length(data)), 0) AS n FROM ${CHANGES_TABLE}`).get() as { n: number }).n
+    const delta = connection.hasDeltaColumn() ? ' + coalesce(length(delta), 0)' : ''
+    const byCollection = connection
+      .statement(`SELECT collection, sum(coalesce(length(data), 0)${delta}) AS n FROM ${CHANGES_TABLE} GROUP BY collection`)
+      .all() as { collection: string; n: number }[]
+    const historyBytesByCollection = Object.fromEntries(byCollection.filter((r) => r.n > 0).map((r) => [r.collection, r.n]))
+    const historyBytes = byCollection.reduce((sum, r) => sum + r.n, 0)
     const totalBytes = pageCount * pageSize
     return {
       totalBytes,
@@ -53,6 +58,7 @@ export function readSqliteSizes(connection: SqliteConnection): StorageSizes {
       indexBytes,
       changeLogBytes,
       historyBytes,
+      historyBytesByCollection,
       freeBytes: freePages * pageSize,
       otherBytes,
       liveDataBytes,

@@ -26,8 +26,16 @@ export const CREATE_CHANGES_SQL = `CREATE TABLE IF NOT EXISTS ${CHANGES_TABLE} (
     version INTEGER NOT NULL,
     role TEXT NOT NULL,
     at INTEGER NOT NULL,
-    data TEXT
+    data TEXT,
+    delta TEXT
   ) STRICT`
+
+/**
+ * The column of reverse deltas (history: { keep: 'diff' }, see change-history.ts), added on open to
+ * a log made before it. A read-only open of such a log reads NULL in its place (readChangesSql).
+ */
+export const ADD_DELTA_COLUMN_SQL = `ALTER TABLE ${CHANGES_TABLE} ADD COLUMN delta TEXT`
+export const HAS_DELTA_COLUMN_SQL = `SELECT 1 FROM pragma_table_info('${CHANGES_TABLE}') WHERE name = 'delta'`
 
 /**
  * Coalescing (? = the record's previous seq, its collection and id): an entry without a copy only
@@ -40,7 +48,7 @@ export const CREATE_CHANGES_SQL = `CREATE TABLE IF NOT EXISTS ${CHANGES_TABLE} (
  * the append, never before: deleting the newest entry first would let the append reuse its seq
  * (seq is max + 1).
  */
-export const COALESCE_CHANGE_SQL = `DELETE FROM ${CHANGES_TABLE} WHERE seq = ? AND collection = ? AND id = ? AND data IS NULL`
+export const COALESCE_CHANGE_SQL = `DELETE FROM ${CHANGES_TABLE} WHERE seq = ? AND collection = ? AND id = ? AND data IS NULL AND delta IS NULL`
 
 export const CHANGE_HEAD_SQL = `SELECT coalesce(max(seq), 0) AS head FROM ${CHANGES_TABLE}`
 
@@ -54,19 +62,29 @@ export const AGED_THROUGH_SQL = `WITH w AS (SELECT seq, at FROM ${CHANGES_TABLE}
 export const TRIMMED_THROUGH_SQL = `SELECT value FROM ${META_TABLE} WHERE key = '${TRIMMED_THROUGH_KEY}'`
 
 /** The change-log append of one write (seq is the rowid: given out by the insert). */
-export const APPEND_CHANGE_SQL = `INSERT INTO ${CHANGES_TABLE} (collection, id, op, version, role, at, data) VALUES (?, ?, ?, ?, ?, ?, ?)`
+export const APPEND_CHANGE_SQL = `INSERT INTO ${CHANGES_TABLE} (collection, id, op, version, role, at, data, delta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 
 export const HAS_TABLE_SQL = `SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?`
 
 /** The collections that have a table, internal ones included, by name. */
 export const LIST_COLLECTIONS_SQL = `SELECT substr(name, 3) AS name FROM sqlite_schema WHERE type = 'table' AND name LIKE 'c\\_%' ESCAPE '\\' ORDER BY name`
 
-export function readChangesSql(filter: { collections?: readonly string[]; ids?: readonly string[] } | undefined): string {
-  let sql = `SELECT seq, collection, id, op, version, role, at, data FROM ${CHANGES_TABLE} WHERE seq > ?`
+export function readChangesSql(filter: { collections?: readonly string[]; ids?: readonly string[] } | undefined, hasDelta = true): string {
+  let sql = `SELECT seq, collection, id, op, version, role, at, data, ${hasDelta ? 'delta' : 'NULL AS delta'} FROM ${CHANGES_TABLE} WHERE seq > ?`
   if (filter?.collections !== undefined) sql += ` AND collection IN (${filter.collections.map(() => '?').join(', ')})`
   if (filter?.ids !== undefined) sql += ` AND id IN (${filter.ids.map(() => '?').join(', ')})`
   return `${sql} ORDER BY seq LIMIT ?`
 }
+
+/** The entries of some records of one collection (? = collection, a JSON array of ids, the first seq): the chains of deltas a read rebuilds. */
+export const DELTA_CHAINS_SQL = `SELECT seq, collection, id, op, version, role, at, data, delta FROM ${CHANGES_TABLE}
+  WHERE collection = ? AND id IN (SELECT value FROM json_each(?)) AND seq >= ? ORDER BY seq`
+
+/** The entries of the collections whose history is bounded (? = a JSON array of names), what historyToPrune looks at. */
+export const HISTORY_ENTRIES_SQL = `SELECT seq, collection, id, op, at FROM ${CHANGES_TABLE} WHERE collection IN (SELECT value FROM json_each(?)) ORDER BY seq`
+
+/** Removes entries by seq (? = a JSON array of seqs). */
+export const DELETE_CHANGES_BY_SEQ_SQL = `DELETE FROM ${CHANGES_TABLE} WHERE seq IN (SELECT value FROM json_each(?))`
 
 /** A collection's records by id (? = a JSON array of ids): the feed's lookup of a batch's data. */
 export function recordsByIdSql(collection: string): string {

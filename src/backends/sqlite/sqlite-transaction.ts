@@ -10,6 +10,7 @@ import {
 import { StorageError } from '../../errors.js'
 import { steadyNow } from '../steady-clock.js'
 import { translateSqliteError } from './sqlite-errors.js'
+import { pruneHistory } from './sqlite-history.js'
 import { reclaimStep } from './sqlite-reclaim.js'
 import type { SqliteStatement } from './sqlite-config.js'
 import { SqliteReader } from './sqlite-reader.js'
@@ -156,13 +157,14 @@ export class SqliteWriteTx extends SqliteReader implements WriteTx {
         change.role,
         change.at,
         change.data === undefined ? null : this.#json(change.data),
+        change.delta === undefined ? null : JSON.stringify(change.delta),
       )
       const seq = Number(lastInsertRowid)
       this.#head = Math.max(this.#head ?? 0, seq)
       // The record row names its entry, whatever was predicted (a write appended out of order).
       if ((change.op === 'insert' || change.op === 'update') && pending?.seq !== seq)
         this.connection.statement(setSeqSql(change.collection)).run(seq, change.id)
-      if (change.data === undefined && pending?.replaced != null)
+      if (change.data === undefined && change.delta === undefined && pending?.replaced != null)
         this.connection.statement(COALESCE_CHANGE_SQL).run(pending.replaced, change.collection, change.id)
     } catch (error) {
       throw this.#failed(error, change.collection, change.id)
@@ -170,6 +172,10 @@ export class SqliteWriteTx extends SqliteReader implements WriteTx {
   }
 
   async trimChanges(retention: ChangeRetention, now: number): Promise<number> {
+    return pruneHistory(this.connection, retention.history, steadyNow(now)) + this.#trimLog(retention, now)
+  }
+
+  #trimLog(retention: ChangeRetention, now: number): number {
     const head = (this.connection.statement(CHANGE_HEAD_SQL).get() as { head: number }).head
     const oldest = this.connection.statement(`SELECT seq, at FROM ${CHANGES_TABLE} ORDER BY seq LIMIT 1`).get() as
       { seq: number; at: number } | undefined

@@ -80,9 +80,10 @@ function printReport(ctx: CommandContext, r: StatusReport): void {
       c.writers?.join(', ') ?? '(undeclared)',
       c.indexes.join(', ') || '-',
       c.declaredBy ?? '-',
+      `${c.history ?? '-'}${c.historyBytes === undefined ? '' : ` (${formatBytes(c.historyBytes)})`}`,
     ])
-    for (const line of renderTable(['name', { header: 'records', align: 'right' }, 'writers', 'indexes', 'declared by'], rows, paint))
-      ctx.out(line)
+    const headers = ['name', { header: 'records', align: 'right' as const }, 'writers', 'indexes', 'declared by', 'history (bytes)']
+    for (const line of renderTable(headers, rows, paint)) ctx.out(line)
   }
 
   if (r.collections.length > 0 && r.ownership.roles.length > 0) {
