@@ -33,7 +33,8 @@ async function tandem() {
 
 function rawReader() {
   const db = new Database(path, { readonly: true })
-  const select = db.prepare('SELECT seq, data FROM _tandem_changes WHERE seq > ? ORDER BY seq')
+  // The change log names the record; its data is in the record's table (docs/protocol.md).
+  const select = db.prepare('SELECT c.seq, r.data FROM _tandem_changes c JOIN c_events r ON r.id = c.id WHERE c.seq > ? ORDER BY c.seq')
   let cursor = db.prepare('SELECT coalesce(max(seq), 0) AS s FROM _tandem_changes').get().s
   return {
     db,
