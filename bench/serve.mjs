@@ -2,30 +2,34 @@
 //
 //   npm run build && node bench/serve.mjs [--json]
 //
+// BENCH_CPU_PROF=<dir> runs every server with --cpu-prof, writing its profile there when it exits.
+//
 // 1. single-record inserts over HTTP from 1 client and from 50 concurrent clients (each on its own
 //    keep-alive connection), Tandem's server beside a hand-written node:http handler doing the same
-//    INSERT with better-sqlite3; interleaved rounds, median with min-max. Both servers run in their
-//    own process; this process is the load generator for both.
+//    INSERT with better-sqlite3, at durability 'normal' (synchronous=NORMAL) and 'full'
+//    (synchronous=FULL), plus both HTTP stacks answering without a database (the ceiling);
+//    interleaved rounds, median with min-max, ratios per round, and each server's CPU per request
+//    (bench/serve-throughput.mjs). Every server runs in its own process; this process is the load
+//    generator for all.
 // 2. change-feed latency over SSE: another process inserts into the store (openStore on the same
 //    file), and the time from its commit to the event arriving here is measured (p50/p99).
 // 3. memory per idle SSE connection: the server's RSS and heap before and after 1,000 open streams.
 import { fork } from 'node:child_process'
-import { Agent, request } from 'node:http'
 import { connect } from 'node:net'
-import { cpus, platform, release, totalmem } from 'node:os'
+import { cpus, loadavg, platform, release, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { log, median, printTable, resultRow, sampleData, tempDir } from './lib.mjs'
+import { log, printTable, resultRow, tempDir } from './lib.mjs'
+import { SERVER_KINDS, throughput } from './serve-throughput.mjs'
 
-const ROUNDS = 5
-const ROUND_MS = 1500
-const WARMUP_MS = 500
 const SSE_SAMPLES = 400
 const SSE_GAP_MS = 5
 const IDLE_STREAMS = 1000
 const here = (name) => fileURLToPath(new URL(name, import.meta.url))
 
 function startServer(kind, dir) {
-  const child = fork(here('serve-worker.mjs'), [kind, dir], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], execArgv: ['--expose-gc'] })
+  const profile = process.env.BENCH_CPU_PROF
+  const execArgv = ['--expose-gc', ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`, `--cpu-prof-name=${kind}.cpuprofile`] : [])]
+  const child = fork(here('serve-worker.mjs'), [kind, dir], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], execArgv })
   return new Promise((resolve, reject) => {
     let text = ''
     child.stdout.setEncoding('utf8')
@@ -36,78 +40,6 @@ function startServer(kind, dir) {
     })
     child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)))
   })
-}
-
-function post(agent, port, token, body) {
-  const payload = JSON.stringify(body)
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        agent,
-        method: 'POST',
-        path: '/v1/collections/items/records',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-      },
-      (res) => {
-        res.resume()
-        res.on('end', () => (res.statusCode === 201 ? resolve() : reject(new Error(`status ${res.statusCode}`))))
-      },
-    )
-    req.on('error', reject)
-    req.end(payload)
-  })
-}
-
-/** Inserts per second from `clients` concurrent clients, each awaiting its answer before the next. */
-async function insertRate(server, clients, ms) {
-  const agents = Array.from({ length: clients }, () => new Agent({ keepAlive: true, maxSockets: 1 }))
-  const until = performance.now() + ms
-  let done = 0
-  await Promise.all(
-    agents.map(async (agent, k) => {
-      for (let i = 0; performance.now() < until; i++) {
-        await post(agent, server.port, server.token, { data: sampleData(k * 1_000_000 + i) })
-        done++
-      }
-    }),
-  )
-  for (const agent of agents) agent.destroy()
-  return (done * 1000) / ms
-}
-
-const spread = (values) => `${Math.round(median(values))}/s (${Math.round(Math.min(...values))}-${Math.round(Math.max(...values))})`
-
-async function throughput(tandem, raw) {
-  const rows = []
-  const details = {}
-  for (const clients of [1, 50]) {
-    log(`inserts from ${clients} client(s): ${ROUNDS} rounds of ${ROUND_MS} ms each side, alternating`)
-    await insertRate(raw, clients, WARMUP_MS)
-    await insertRate(tandem, clients, WARMUP_MS)
-    const rates = { tandem: [], raw: [] }
-    for (let round = 0; round < ROUNDS; round++) {
-      // Alternate which side goes first, so noise on the machine hits both alike.
-      const order = round % 2 === 0 ? ['raw', 'tandem'] : ['tandem', 'raw']
-      for (const side of order) rates[side].push(await insertRate(side === 'raw' ? raw : tandem, clients, ROUND_MS))
-      log(`  round ${round + 1}: raw ${Math.round(rates.raw.at(-1))}/s, tandem ${Math.round(rates.tandem.at(-1))}/s`)
-    }
-    const ratio = median(rates.tandem) / median(rates.raw)
-    const goal = clients === 1 ? 0.8 : 2
-    rows.push(
-      resultRow({
-        name: `inserts over HTTP, ${clients} client${clients === 1 ? '' : 's'} (2xx/s)`,
-        tandem: spread(rates.tandem),
-        raw: spread(rates.raw),
-        ratio: `${ratio.toFixed(2)}x`,
-        goal: `>= ${goal}x raw`,
-        pass: ratio >= goal,
-      }),
-    )
-    details[`clients${clients}`] = rates
-  }
-  return { rows, details }
 }
 
 /** Opens GET /v1/changes as a raw socket; calls onEvent(block) for each event. Resolves once `ready` arrived. */
@@ -209,27 +141,44 @@ async function idleStreams(tandem) {
 
 const json = process.argv.includes('--json')
 const { dir, remove } = tempDir('tandem-bench-serve-')
-const tandem = await startServer('tandem', dir)
-const raw = await startServer('raw', dir)
+const servers = {}
+for (const kind of SERVER_KINDS) servers[kind] = await startServer(kind, dir)
+const tandem = servers.tandem
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${platform()} ${release()}, Node ${process.versions.node}`
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')
+const loadAtStart = load()
 try {
-  const results = [await throughput(tandem, raw), await sseLatency(tandem, dir), await idleStreams(tandem)]
+  const results = [await throughput(servers), await sseLatency(tandem, dir), await idleStreams(tandem)]
   const rows = results.flatMap((r) => r.rows)
-  if (json) console.log(JSON.stringify({ machine, rows, details: results.map((r) => r.details) }, null, 2))
+  const loadAverage = { start: loadAtStart, end: load() }
+  if (json) console.log(JSON.stringify({ machine, loadAverage, rows, details: results.map((r) => r.details) }, null, 2))
   else {
     console.log(`machine: ${machine}`)
+    console.log(`load average (1, 5, 15 min): ${loadAverage.start} at the start, ${loadAverage.end} at the end`)
     printTable(rows, [
       ['name', 'benchmark'],
       ['tandem', 'tandem serve'],
       ['raw', 'node:http + better-sqlite3'],
-      ['ratio', 'ratio'],
+      ['ratio', 'ratio (per round)'],
       ['goal', 'goal'],
       ['result', 'result'],
+      ['note', 'server CPU us/request (tandem / raw)'],
     ])
   }
 } finally {
-  tandem.child.kill()
-  raw.child.kill()
-  await new Promise((resolve) => setTimeout(resolve, 200))
+  // 'exit' rather than a signal: a server run with --cpu-prof writes its profile as it exits.
+  await Promise.all(
+    Object.values(servers).map(
+      (server) =>
+        new Promise((resolve) => {
+          const timer = setTimeout(() => server.child.kill(), 5000)
+          server.child.once('exit', () => resolve(clearTimeout(timer)))
+          server.child.send('exit')
+        }),
+    ),
+  )
   remove()
 }

@@ -21,6 +21,11 @@ export class InspectorToken implements TokenSource {
     return 1
   }
 
+  /** The one token never changes. */
+  generation(): number {
+    return 0
+  }
+
   /** Compared as SHA-256 digests in constant time: the time taken says nothing of the secret. */
   roleOf(secret: string): string | undefined {
     const presented = createHash('sha256').update(secret, 'utf8').digest()

@@ -108,6 +108,12 @@ export interface TokenSource {
   readonly size: number
   /** The role of the token whose secret this is, or undefined. */
   roleOf(secret: string): string | undefined
+  /**
+   * Looks again whether tokens were created or revoked (TokenVerifier: one stat of the file) and
+   * returns a number that differs from every earlier answer once they were: a role found by
+   * roleOf stays valid while this number stays the same.
+   */
+  generation(): number
 }
 
 /**
@@ -118,6 +124,7 @@ export interface TokenSource {
 export class TokenVerifier implements TokenSource {
   readonly path: string
   #stamp = ''
+  #generation = 0
   #hashes: { hash: Buffer; role: string }[] = []
 
   constructor(path: string) {
@@ -143,11 +150,16 @@ export class TokenVerifier implements TokenSource {
     return role
   }
 
+  generation(): number {
+    this.#reload()
+    return this.#generation
+  }
+
   #reload(): void {
     let stamp: string
     try {
-      const s = statSync(this.path)
-      stamp = `${s.ino}:${s.size}:${s.mtimeMs}`
+      const s = statSync(this.path, { throwIfNoEntry: false })
+      stamp = s === undefined ? 'none' : `${s.ino}:${s.size}:${s.mtimeMs}`
     } catch {
       stamp = 'none'
     }
@@ -157,5 +169,6 @@ export class TokenVerifier implements TokenSource {
       .filter((t) => typeof t.sha256 === 'string' && /^[0-9a-f]{64}$/.test(t.sha256))
       .map((t) => ({ hash: Buffer.from(t.sha256, 'hex'), role: t.role }))
     this.#stamp = stamp
+    this.#generation++
   }
 }

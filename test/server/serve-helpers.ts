@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { request } from 'node:http'
+import { request, type Agent } from 'node:http'
 import { createToken } from '../../src/server.js'
 import { tempDir } from '../helpers/backends.js'
 import { forkWorker, type WorkerHandle } from '../helpers/processes.js'
@@ -38,14 +38,19 @@ export interface Reply {
   status: number
   headers: Record<string, string | string[] | undefined>
   body: any // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON of any shape, checked by each test
+  /** Whether the request went over a kept-alive connection an earlier request used. */
+  reusedSocket: boolean
 }
 
-/** Sends one request with node:http (raw bytes allowed), so a test controls every header and byte. */
+/**
+ * Sends one request with node:http (raw bytes allowed), so a test controls every header and byte.
+ * Each request opens its own connection, unless `agent` (a keep-alive one) is given.
+ */
 export function call(
   url: string,
   method: string,
   path: string,
-  options: { token?: string; body?: unknown; raw?: string | Buffer; headers?: Record<string, string> } = {},
+  options: { token?: string; body?: unknown; raw?: string | Buffer; headers?: Record<string, string>; agent?: Agent } = {},
 ): Promise<Reply> {
   const payload = options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body))
   const headers: Record<string, string> = { ...options.headers }
@@ -53,7 +58,7 @@ export function call(
   if (payload !== undefined) headers['content-type'] ??= 'application/json'
   const where = url.startsWith('unix:') ? { socketPath: url.slice(5) } : { host: new URL(url).hostname, port: Number(new URL(url).port) }
   return new Promise((resolve, reject) => {
-    const req = request({ ...where, method, path, headers, agent: false }, (res) => {
+    const req = request({ ...where, method, path, headers, agent: options.agent ?? false }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
       res.on('end', () => {
@@ -64,7 +69,7 @@ export function call(
         } catch {
           // Not JSON: kept as text.
         }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body })
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, reusedSocket: req.reusedSocket })
       })
       res.on('error', reject)
     })

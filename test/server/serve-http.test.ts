@@ -1,5 +1,6 @@
 import { connect } from 'node:net'
-import { statSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
+import { Agent } from 'node:http'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { openStore } from '../../src/index.js'
@@ -165,6 +166,32 @@ describe('tokens and roles', () => {
     expect((await call(url, 'GET', '/v1/status', { token: tokens.dashboard })).status).toBe(401)
     const fresh = createToken(tokensFile, 'dashboard', 'fresh').secret
     expect((await call(url, 'GET', '/v1/status', { token: fresh })).body.role).toBe('dashboard')
+  })
+
+  test('a token revoked while its keep-alive connection stays open is refused on that connection from the next request', async () => {
+    const { url, tokensFile, tokens } = await startServer()
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+    try {
+      const status = (token: string) => call(url, 'GET', '/v1/status', { token, agent })
+      const first = await status(tokens.daemon)
+      expect([first.status, first.body.role]).toEqual([200, 'daemon'])
+      const again = await status(tokens.daemon)
+      expect([again.status, again.body.role, again.reusedSocket]).toEqual([200, 'daemon', true])
+      // Another token on the same connection acts as its own role, not as the one before.
+      const other = await status(tokens.dashboard)
+      expect([other.status, other.body.role, other.reusedSocket]).toEqual([200, 'dashboard', true])
+      expect((await status(tokens.daemon)).body.role).toBe('daemon')
+      const daemonId = (JSON.parse(readFileSync(tokensFile, 'utf8')) as { tokens: { id: string; role: string }[] }).tokens.find(
+        (x) => x.role === 'daemon',
+      )!.id
+      revokeToken(tokensFile, daemonId)
+      const revoked = await status(tokens.daemon)
+      expect([revoked.status, revoked.body.error.code, revoked.reusedSocket]).toEqual([401, 'UNAUTHORIZED', true])
+      expect((await status(tokens.server)).body.role).toBe('server')
+      expect((await status(tokens.daemon)).status).toBe(401)
+    } finally {
+      agent.destroy()
+    }
   })
 
   test('the token file keeps only hashes, mode 0600', async () => {
