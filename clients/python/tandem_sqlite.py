@@ -111,7 +111,11 @@ class SqliteTx:
     def _log(self, collection, id, op, version, at, text, previous=None):
         # The change-log entry: same transaction, so it exists if and only if the write commits.
         # seq is the rowid (max + 1 in commit order): never given here, read back after the insert.
-        copy = text if collection in self._store.full_history else None
+        history = self._store._history(collection, self._db)
+        # 'full' keeps a copy in every entry; 'diff' keeps one in a delete (the base its chain of
+        # deltas is rebuilt from). This writer writes no delta: see docs/protocol.md.
+        keeps_copy = history == "full" or (history == "diff" and op == "delete")
+        copy = text if keeps_copy or collection in self._store.full_history else None
         seq = self._db.execute(
             "INSERT INTO %s (collection, id, op, version, role, at, data) VALUES (?, ?, ?, ?, ?, ?, ?)" % CHANGES_TABLE,
             (collection, id, op, version, self._store.role, at, copy),
@@ -122,8 +126,11 @@ class SqliteTx:
             if op in ("insert", "update"):
                 self._db.execute("UPDATE %s SET seq = ? WHERE id = ?" % self._table(collection), (seq, id))
             if copy is None and previous is not None and op != "insert":
+                # An entry holding a delta ('diff' history) is history too: never coalesced.
+                no_delta = " AND delta IS NULL" if self._store._has_delta(self._db) else ""
                 self._db.execute(
-                    "DELETE FROM %s WHERE seq = ? AND collection = ? AND id = ? AND data IS NULL" % CHANGES_TABLE, (previous, collection, id)
+                    "DELETE FROM %s WHERE seq = ? AND collection = ? AND id = ? AND data IS NULL%s" % (CHANGES_TABLE, no_delta),
+                    (previous, collection, id),
                 )
         self.changes += 1
 
@@ -233,6 +240,8 @@ class TandemSqlite:
         self._last_signal = 0.0
         self._known = {}
         self._with_seq = {}
+        self._with_delta = None
+        self._histories = {}
         self.stats = {"retries": 0, "longest_wait_ms": 0.0}
         self._check_format()
 
@@ -259,6 +268,20 @@ class TandemSqlite:
         if collection not in self._with_seq:
             self._with_seq[collection] = db.execute("SELECT 1 FROM pragma_table_info(?) WHERE name = 'seq'", ("c_" + collection,)).fetchone() is not None
         return self._with_seq[collection]
+
+    def _has_delta(self, db):
+        """Whether the change log has the delta column (Tandem adds it when it opens the store)."""
+        if self._with_delta is None:
+            self._with_delta = db.execute("SELECT 1 FROM pragma_table_info(?) WHERE name = 'delta'", (CHANGES_TABLE,)).fetchone() is not None
+        return self._with_delta
+
+    def _history(self, collection, db):
+        """The collection's declared history ('changes', 'full', 'diff'), from the declarations Tandem keeps."""
+        if collection not in self._histories:
+            row = db.execute('SELECT data FROM "c__collections" WHERE id = ?', (collection,)).fetchone() if self._has_declarations(db) else None
+            declared = json.loads(row[0]).get("history") if row is not None else None
+            self._histories[collection] = declared.split(";")[0] if isinstance(declared, str) else "changes"
+        return self._histories[collection]
 
     def _check_collection(self, collection, db):
         if collection in self._known:

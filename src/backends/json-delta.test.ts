@@ -103,5 +103,14 @@ describe('JSON deltas', () => {
 
   test('a patch that does not fit the document is refused', () => {
     expect(() => applyJsonPatch({ a: 1 }, [{ op: 'replace', path: '/b/c', value: 1 }])).toThrow(TypeError)
+    // Each of these would pass unnoticed by a lenient applier, hiding a broken chain of deltas.
+    const doc: JsonObject = { a: 1, list: [1, 2] }
+    expect(() => applyJsonPatch(doc, [{ op: 'replace', path: '/list/2', value: 3 }])).toThrow(TypeError)
+    expect(() => applyJsonPatch(doc, [{ op: 'remove', path: '/list/2' }])).toThrow(TypeError)
+    expect(() => applyJsonPatch(doc, [{ op: 'remove', path: '/b' }])).toThrow(TypeError)
+    expect(() => applyJsonPatch(doc, [{ op: 'replace', path: '/b', value: 1 }])).toThrow(TypeError)
+    for (const index of ['', ' 1', '01', '1.0', '-1'])
+      expect(() => applyJsonPatch(doc, [{ op: 'add', path: `/list/${index}`, value: 0 }])).toThrow(TypeError)
+    expect(applyJsonPatch(doc, [{ op: 'add', path: '/list/2', value: 3 }])).toStrictEqual({ a: 1, list: [1, 2, 3] })
   })
 })

@@ -74,6 +74,12 @@ function unescape(token: string): string {
   return token.replace(/~1/g, '/').replace(/~0/g, '~')
 }
 
+/** `token` as an array index no greater than `highest`, else the error `missing` makes. */
+function arrayIndex(token: string, highest: number, missing: () => TypeError): number {
+  if (!/^(0|[1-9][0-9]*)$/.test(token) || Number(token) > highest) throw missing()
+  return Number(token)
+}
+
 function setKey(target: { [key: string]: JsonValue }, key: string, value: JsonValue): void {
   // A plain assignment to "__proto__" would set the prototype, not a key.
   Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true })
@@ -92,23 +98,29 @@ export function applyJsonPatch(doc: JsonObject, patch: readonly JsonPatchOperati
       root = structuredClone(operation.value)
       continue
     }
+    // Strict: a patch that does not fit the document throws, which is how a rebuild learns that a
+    // chain of deltas is broken (change-history.ts). An index is a canonical non-negative integer,
+    // within the array (add may also name the end); replace and remove need the key to exist.
+    const missing = (): TypeError => new TypeError(`JSON Patch path ${operation.path} is not in the document.`)
     const tokens = operation.path.split('/').slice(1).map(unescape)
     const last = tokens.pop()!
     let parent: JsonValue = root
     for (const token of tokens) {
-      const next: JsonValue | undefined = Array.isArray(parent) ? parent[Number(token)] : isObject(parent) ? parent[token] : undefined
-      if (next === undefined || !Object.hasOwn(parent as object, token))
-        throw new TypeError(`JSON Patch path ${operation.path} is not in the document.`)
+      const next: JsonValue | undefined = Array.isArray(parent)
+        ? parent[arrayIndex(token, parent.length - 1, missing)]
+        : isObject(parent) && Object.hasOwn(parent, token)
+          ? parent[token]
+          : undefined
+      if (next === undefined) throw missing()
       parent = next
     }
     if (Array.isArray(parent)) {
-      const index = Number(last)
-      if (!Number.isInteger(index) || index < 0 || index > parent.length)
-        throw new TypeError(`JSON Patch path ${operation.path} is not in the document.`)
+      const index = arrayIndex(last, operation.op === 'add' ? parent.length : parent.length - 1, missing)
       if (operation.op === 'add') parent.splice(index, 0, structuredClone(operation.value))
       else if (operation.op === 'remove') parent.splice(index, 1)
       else parent[index] = structuredClone(operation.value)
     } else if (isObject(parent)) {
+      if (operation.op !== 'add' && !Object.hasOwn(parent, last)) throw missing()
       if (operation.op === 'remove') delete parent[last]
       else setKey(parent, last, structuredClone(operation.value))
     } else {

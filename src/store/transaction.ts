@@ -50,7 +50,14 @@ export class Transaction<C extends CollectionsConfig = CollectionsConfig> {
       this.#role,
       (work) => this.#live().run(work),
       (options) => this.#store.changes(options),
-      this.#store.backend,
+      // history() reads the log outside the transaction (it does not see this one's own writes),
+      // but only while the transaction is open, as every other call through this handle.
+      {
+        readChanges: (cursor, limit, filter) => {
+          this.#live()
+          return this.#store.backend.readChanges(cursor, limit, filter)
+        },
+      },
     )
   }
 }

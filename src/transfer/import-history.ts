@@ -6,6 +6,7 @@ import { SEEDS_COLLECTION } from '../store/seeds.js'
 import type { Store } from '../store/store.js'
 import type { ExportHeader, HistoryCollection } from './export-format.js'
 import { importFailure, ImportError, type ImportLocation } from './import-error.js'
+import { historyFields } from '../store/history.js'
 import type { ConflictPolicy } from './import-sink.js'
 
 /** What the seed history of an import did. */
@@ -146,7 +147,7 @@ export class ImportHistory<C extends CollectionsConfig> {
       const stored = await this.#tx.get(seed.collection, seed.id)
       if (stored === undefined || stored.version !== 1 || stored.createdAt !== seededAt || stored.updatedAt !== seededAt) continue
       await this.#tx.delete(seed.collection, seed.id)
-      const keepsData = this.#store.settings.collections.get(seed.collection)?.history === 'full'
+      const settings = this.#store.settings.collections.get(seed.collection)
       await this.#tx.appendChange({
         collection: seed.collection,
         id: seed.id,
@@ -154,7 +155,7 @@ export class ImportHistory<C extends CollectionsConfig> {
         version: stored.version,
         role: this.#store.role,
         at: Date.now(),
-        ...(keepsData ? { data: stored.data } : {}),
+        ...(settings === undefined ? {} : historyFields(settings, 'delete', stored.data)),
       })
       this.seeds.removed++
     }

@@ -132,6 +132,20 @@ describe.each(BACKENDS)('history on $name', (backend) => {
     expect(await plain.history('nobody')).toEqual([])
   })
 
+  test("history(id) through a transaction's handle reads the committed log while open, TRANSACTION_CLOSED after", async () => {
+    const store = await (await backend.tempStore())({ role: 'app', collections })
+    const r = await store.collection('full').insert({ n: 1 })
+    let handle: Collection<AnyData> | undefined
+    await store.transaction(async (tx) => {
+      handle = tx.collection('full') as Collection<AnyData>
+      await handle.patch(r.id, { n: 2 })
+      // The transaction's own write is not in the committed log yet.
+      expect((await handle.history(r.id)).map((c) => c.version)).toEqual([1])
+    })
+    expect((await store.collection('full').history(r.id)).map((c) => c.version)).toEqual([1, 2])
+    await expect(handle!.history(r.id)).rejects.toMatchObject({ code: 'TRANSACTION_CLOSED' })
+  })
+
   test('maxCount keeps that many past versions per record when the log is trimmed, and the latest change always', async () => {
     const store = await (await backend.tempStore())({ role: 'app', collections })
     const recent = store.collection('recent')

@@ -135,6 +135,22 @@ describe('files store', () => {
     },
     LAST_RESORT_TIMEOUT_MS,
   )
+
+  test("a hand edit not yet reconciled is no base for 'diff' history: past versions come back superseded, never invented", async () => {
+    const dir = join(tempDir(), 'store')
+    const store = await openStore({ files: { dir }, role: 'app', collections: { docs: { writers: '*', history: 'diff' } } })
+    const docs = store.collection('docs')
+    await docs.insert({ title: 'one', note: 'a' }, { id: 'd1' })
+    await docs.patch('d1', { title: 'two' })
+    const file = join(dir, 'collections', 'docs.jsonl')
+    // An editor changes a field the patch did not touch, and not the version: the reverse delta
+    // (title back to 'one') still applies, and would make a version 1 that never existed.
+    writeFileSync(file, readFileSync(file, 'utf8').replace('"note":"a"', '"note":"b"'))
+    const first = (await docs.history('d1')).find((c) => c.version === 1)
+    expect(first?.data).not.toEqual({ title: 'one', note: 'b' })
+    expect(first?.data === undefined || first.superseded === true).toBe(true)
+    await store.close()
+  })
 })
 
 describe('files store crash recovery', () => {

@@ -166,7 +166,10 @@ export class FilesBackend implements Backend {
       }
     }
     const found = this.#currentRecords(changes)
-    rebuildFromDeltas(changes, deltaChainsIn(all, changes), found)
+    // A hand edit not yet reconciled keeps the record's version: it is no base for the deltas
+    // (its chain counts as broken, and its changes carry the current data, superseded).
+    const bases = new Map([...found].filter(([collection]) => !this.#handEdited(collection, state)))
+    rebuildFromDeltas(changes, deltaChainsIn(all, changes), bases)
     attachRecordData(changes, found)
     return { changes, scannedThrough, trimmedThrough: state.trimmedThrough }
   }
@@ -247,6 +250,14 @@ export class FilesBackend implements Backend {
       restore: (collection, rows) => void loaded.set(collection, rows),
       committedChanges: async () => (changesCache ??= this.#changes.read(state.seq)),
     }
+  }
+
+  /** Whether the collection's file differs from what Tandem last wrote (a hand edit the next write reconciles). */
+  #handEdited(collection: string, state: StoreState): boolean {
+    const known = state.files[collection]
+    const stat = statSync(collectionFile(this.layout, collection), { throwIfNoEntry: false })
+    if (known === undefined || stat === undefined || statIdentity(stat) === known.identity) return false
+    return contentHash(readFileSync(collectionFile(this.layout, collection), 'utf8')) !== known.hash
   }
 
   #loadForWrite(collection: string, state: StoreState, tx: FilesWriteTx): Map<string, StoredRow> | undefined {

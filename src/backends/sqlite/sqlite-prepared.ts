@@ -58,9 +58,12 @@ export class SqliteConnection {
    * the largest allocation of a delivery.
    */
   changeRead(filter: ChangeFilter | undefined): SqliteStatement {
-    const key = `${filter?.collections?.length ?? '-'} ${filter?.ids?.length ?? '-'}`
+    // With the delta column or without: a read-only open of an older log prepares the read
+    // without it, and prepares again once a read-write process has added it.
+    const delta = this.hasDeltaColumn()
+    const key = `${filter?.collections?.length ?? '-'} ${filter?.ids?.length ?? '-'} ${delta}`
     let statement = this.#changeReads.get(key)
-    if (statement === undefined) this.#changeReads.set(key, (statement = this.statement(readChangesSql(filter, this.hasDeltaColumn()))))
+    if (statement === undefined) this.#changeReads.set(key, (statement = this.statement(readChangesSql(filter, delta))))
     return statement
   }
 
@@ -71,10 +74,6 @@ export class SqliteConnection {
 
   #hasDelta = false
 
-  /**
-   * Whether the collection has a table, asked of the schema each time (cheap: SQLite keeps it in
-   * memory), since another process may create or drop one at any time.
-   */
   /** Whether the collection's table has the seq column; once it has, asked no more. */
   hasSeqColumn(collection: string): boolean {
     if (this.#withSeq.has(collection)) return true
@@ -85,6 +84,10 @@ export class SqliteConnection {
 
   readonly #withSeq = new Set<string>()
 
+  /**
+   * Whether the collection has a table, asked of the schema each time (cheap: SQLite keeps it in
+   * memory), since another process may create or drop one at any time.
+   */
   hasTable(collection: string): boolean {
     return this.statement(HAS_TABLE_SQL).get(`c_${collection}`) !== undefined
   }
