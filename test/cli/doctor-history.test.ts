@@ -148,7 +148,7 @@ test('doctor: coalescing gaps are fine; a raw write and an entry deleted by hand
   copyFileSync(path, copy)
   const twice = new Database(copy)
   twice.exec(`ALTER TABLE _tandem_changes RENAME TO old_changes;
-    CREATE TABLE _tandem_changes (seq INTEGER, collection TEXT NOT NULL, id TEXT NOT NULL, op TEXT NOT NULL, version INTEGER NOT NULL, role TEXT NOT NULL, at INTEGER NOT NULL, data TEXT);
+    CREATE TABLE _tandem_changes (seq INTEGER, collection TEXT NOT NULL, id TEXT NOT NULL, op TEXT NOT NULL, version INTEGER NOT NULL, role TEXT NOT NULL, at INTEGER NOT NULL, data TEXT, delta TEXT);
     INSERT INTO _tandem_changes SELECT * FROM old_changes;
     INSERT INTO _tandem_changes SELECT * FROM old_changes WHERE seq = 15;
     DROP TABLE old_changes;`)
