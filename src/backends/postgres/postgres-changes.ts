@@ -23,7 +23,7 @@ export interface RawChange {
   delta: JsonPatch | null
 }
 
-function decodeChange(raw: RawChange): ChangeRow {
+export function decodeChange(raw: RawChange): ChangeRow {
   const change: ChangeRow = {
     seq: raw.seq!,
     collection: raw.collection,

@@ -2,7 +2,7 @@ import type { ChangeRow, HistoryLimit } from '../backend.js'
 import { deltaChainsNeeded, historyToPrune, type PrunableEntry } from '../change-history.js'
 import type { PostgresChangesSql } from './postgres-changes-sql.js'
 import type { PostgresQuery } from './postgres-config.js'
-import type { RawChange } from './postgres-changes.js'
+import { decodeChange, type RawChange } from './postgres-changes.js'
 
 /**
  * The history collections keep in the change log of a PostgreSQL store (the twin of
@@ -17,20 +17,7 @@ export async function readDeltaChains(rows: Rows, sql: PostgresChangesSql, chang
   const needed = [...deltaChainsNeeded(changes)]
   if (needed.length === 0) return []
   const read = await Promise.all(needed.map(([collection, { ids, from }]) => rows<RawChange>(sql.deltaChainsSql(collection, ids, from))))
-  return read.flat().map((raw) => {
-    const change: ChangeRow = {
-      seq: raw.seq!,
-      collection: raw.collection,
-      id: raw.id,
-      op: raw.op,
-      version: raw.version,
-      role: raw.role,
-      at: raw.at,
-    }
-    if (raw.data !== null) change.data = raw.data
-    if (raw.delta !== null) change.delta = raw.delta
-    return change
-  })
+  return read.flat().map(decodeChange)
 }
 
 /** Removes the entries past each collection's history bounds (in the trim's write transaction); returns how many. */
