@@ -3,8 +3,8 @@ import type { Runner } from './collection.js'
 import { settle } from './settle.js'
 
 /**
- * The runner of code that already holds an open transaction — a `store.transaction()` callback,
- * a migration, a seed — where queueing would wait for itself: every read and write goes to `run`,
+ * The runner of code that already holds an open transaction — a `store.transaction()` callback or
+ * a migration — where queueing would wait for itself: every read and write goes to `run`,
  * which hands it the open transaction. (The other runner, the store's own, queues writes for
  * group commit: the constructor of Store in store.ts.)
  */
