@@ -23,7 +23,7 @@ function key(collection: string, id: string): string {
  * delta, and the lowest such seq. The backend reads every entry of those records from that seq on
  * (readDeltaChains), the batch's own included, in seq order.
  */
-export function deltaChainsNeeded(changes: readonly ChangeRow[]): Map<string, { ids: string[]; from: number }> {
+export function deltaChainsNeeded(changes: readonly ChangeRow[]): Map<string, { ids: Set<string>; from: number }> {
   const out = new Map<string, { ids: Set<string>; from: number }>()
   for (const c of changes) {
     if (c.delta === undefined || c.data !== undefined) continue
@@ -34,16 +34,15 @@ export function deltaChainsNeeded(changes: readonly ChangeRow[]): Map<string, { 
       entry.from = Math.min(entry.from, c.seq)
     }
   }
-  return new Map([...out].map(([collection, { ids, from }]) => [collection, { ids: [...ids], from }]))
+  return out
 }
 
 /** The chains a batch needs (see deltaChainsNeeded), taken from a log held in memory (a files store's), in seq order. */
 export function deltaChainsIn(log: readonly ChangeRow[], changes: readonly ChangeRow[]): ChangeRow[] {
   const needed = deltaChainsNeeded(changes)
   if (needed.size === 0) return []
-  const wanted = new Map([...needed].map(([collection, { ids, from }]) => [collection, { ids: new Set(ids), from }]))
   return log.filter((c) => {
-    const w = wanted.get(c.collection)
+    const w = needed.get(c.collection)
     return w !== undefined && c.seq >= w.from && w.ids.has(c.id)
   })
 }

@@ -64,7 +64,7 @@ export async function clearCollection(to: Store, collection: string, history: bo
             version: row.version,
             role: to.role,
             at,
-            ...(settings === undefined ? {} : historyFields(settings, 'delete', row.data)),
+            ...historyFields(settings, 'delete', row.data),
           })
       }
       return rows.length
@@ -147,7 +147,7 @@ function writeBatch(to: Store, collection: string, history: boolean, rows: reado
           version: row.version,
           role: row.role,
           at,
-          ...(settings === undefined ? {} : historyFields(settings, 'insert', row.data)),
+          ...historyFields(settings, 'insert', row.data),
         })
   })
 }

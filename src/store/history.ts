@@ -62,15 +62,16 @@ export function describeHistory(c: HistorySettings): string {
  * What a change-log entry of this write keeps: nothing ('changes'), a copy of the data ('full', and
  * for a delete or trim under 'diff': the base the deltas before it are rebuilt from), or the
  * delta back to the data the write replaced ('diff'; an insert's is empty). A 'diff' update whose
- * previous data is unknown keeps a full copy.
+ * previous data is unknown keeps a full copy. A collection this program does not declare
+ * (undefined) keeps nothing.
  */
 export function historyFields(
-  collection: HistorySettings,
+  collection: HistorySettings | undefined,
   op: ChangeOp,
   data: JsonObject,
   previous?: JsonObject,
 ): { data?: JsonObject; delta?: JsonPatch } {
-  if (collection.history === 'changes') return {}
+  if (collection === undefined || collection.history === 'changes') return {}
   if (collection.history === 'full' || op === 'delete' || op === 'trim') return { data }
   if (op === 'insert') return { delta: [] }
   return previous === undefined ? { data } : { delta: diffJson(data, previous) }

@@ -6,12 +6,6 @@ import { validateData } from './validate.js'
 /** The internal collection remembering which seed records were ever inserted. */
 export const SEEDS_COLLECTION = '_seeds'
 
-/**
- * Inserts each declared seed record whose id was never seeded before, in one transaction. A seed
- * never overwrites a record (whoever wrote it), and one a user deleted is not brought back:
- * `_seeds` remembers every id seeded. Re-running is a no-op. Seeds bypass ownership (they are
- * part of the shared configuration, whichever process opens the store first) but not validation.
- */
 /** The seeds every declared collection lists, validated (a bad seed fails the open, before anything is written). */
 export async function declaredSeeds(collections: Iterable<CollectionSettings>): Promise<SeedRecord[]> {
   const seeds: SeedRecord[] = []
@@ -32,6 +26,12 @@ export interface SeedRecord {
   data: JsonObject
 }
 
+/**
+ * Inserts each declared seed record whose id was never seeded before, in one transaction. A seed
+ * never overwrites a record (whoever wrote it), and one a user deleted is not brought back:
+ * `_seeds` remembers every id seeded. Re-running is a no-op. Seeds bypass ownership (they are
+ * part of the shared configuration, whichever process opens the store first) but not validation.
+ */
 export async function applySeeds(tx: WriteTx, seeds: readonly SeedRecord[], role: string): Promise<number> {
   let inserted = 0
   const now = Date.now()

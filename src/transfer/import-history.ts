@@ -155,7 +155,7 @@ export class ImportHistory<C extends CollectionsConfig> {
         version: stored.version,
         role: this.#store.role,
         at: Date.now(),
-        ...(settings === undefined ? {} : historyFields(settings, 'delete', stored.data)),
+        ...historyFields(settings, 'delete', stored.data),
       })
       this.seeds.removed++
     }

@@ -276,7 +276,7 @@ export class ImportSink<C extends CollectionsConfig> {
       version: row.version,
       role: row.role,
       at: Date.now(),
-      ...(settings == null ? {} : historyFields(settings, op, row.data, previous)),
+      ...historyFields(settings ?? undefined, op, row.data, previous),
     })
   }
 }

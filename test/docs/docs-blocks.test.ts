@@ -371,5 +371,5 @@ describe('every other block is marked fragment on purpose', () => {
   }
   // Blocks marked `fragment` are skipped on purpose (install commands, output samples, sketches), listed so the report shows them.
   // why skipped: a fragment is not a program (see above); listed so the report counts them.
-  for (const block of blocks.filter((b) => kindOf(b) === 'fragment')) it.skip(`${label(block)} (fragment)`, () => undefined)
+  for (const block of blocks.filter((b) => kindOf(b) === 'fragment')) it.skip(`${label(block)} (fragment)`, () => undefined) // why: a fragment is not a program
 })

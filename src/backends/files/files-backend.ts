@@ -168,8 +168,8 @@ export class FilesBackend implements Backend {
     const found = this.#currentRecords(changes)
     // A hand edit not yet reconciled keeps the record's version: it is no base for the deltas
     // (its chain counts as broken, and its changes carry the current data, superseded).
-    const bases = new Map([...found].filter(([collection]) => !this.#handEdited(collection, state)))
-    rebuildFromDeltas(changes, deltaChainsIn(all, changes), bases)
+    const chains = deltaChainsIn(all, changes)
+    if (chains.length > 0) rebuildFromDeltas(changes, chains, new Map([...found].filter(([c]) => !this.#handEdited(c, state))))
     attachRecordData(changes, found)
     return { changes, scannedThrough, trimmedThrough: state.trimmedThrough }
   }

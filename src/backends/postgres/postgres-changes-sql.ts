@@ -75,7 +75,7 @@ export class PostgresChangesSql {
   }
 
   /** Every entry of some records of one collection from a seq on: the chains of deltas a read rebuilds (see change-history.ts). */
-  deltaChainsSql(collection: string, ids: readonly string[], from: number): PostgresQuery {
+  deltaChainsSql(collection: string, ids: Iterable<string>, from: number): PostgresQuery {
     return named(
       `SELECT seq, collection, id, op, version, role, at, data, delta FROM ${this.#changes} WHERE collection = $1 AND id = ANY($2::text[]) AND seq >= $3::bigint ORDER BY seq`,
       [collection, [...ids], from],

@@ -21,7 +21,7 @@ export function readDeltaChains(connection: SqliteConnection, changes: readonly 
   const needed = deltaChainsNeeded(changes)
   if (needed.size === 0 || !connection.hasDeltaColumn()) return out
   for (const [collection, { ids, from }] of needed) {
-    for (const raw of connection.statement(DELTA_CHAINS_SQL).all(collection, JSON.stringify(ids), from) as RawEntry[]) {
+    for (const raw of connection.statement(DELTA_CHAINS_SQL).all(collection, JSON.stringify([...ids]), from) as RawEntry[]) {
       const { data, delta, ...entry } = raw
       const change: ChangeRow = entry
       if (data !== null) change.data = JSON.parse(data) as JsonObject
